@@ -1,0 +1,195 @@
+"""Every setting of the app, read from the environment and an optional `.env` file.
+
+One module so that `.env.example`, the README's table and the code cannot drift apart: each
+field's description is the one-line comment shown in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$", re.I)
+
+
+class ConfigError(RuntimeError):
+    """A missing or malformed setting; the message is one line naming it."""
+
+
+class Engine(StrEnum):
+    RULES = "rules"
+    OPENAI = "openai"
+
+
+def duration_hours(text: str) -> float:
+    """'24h', '2d', '90m', '1d12h' or a bare number of hours → hours."""
+    text = str(text).strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    m = _DURATION.match(text)
+    if not text or not m or not any(m.groups()):
+        raise ValueError(f"'{text}' is not a duration; use e.g. 24h, 2d or 90m")
+    d, h, mins = (int(g or 0) for g in m.groups())
+    return d * 24 + h + mins / 60
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", env_file_encoding="utf-8", env_ignore_empty=True
+    )
+
+    slack_bot_token: str | None = Field(
+        None, description="Bot token (xoxb-…) from OAuth & Permissions"
+    )
+    slack_signing_secret: str | None = Field(
+        None, description="Signing secret from Basic Information; verifies every request"
+    )
+    slack_app_token: str | None = Field(
+        None, description="App-level token (xapp-…, connections:write) for Socket Mode"
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        description="Slack Web API base URL (point at a Slack-compatible server for testing)",
+    )
+    database_url: str = Field(
+        "sqlite:///followthrough.db",
+        description="SQLAlchemy URL: SQLite file by default, or postgresql+psycopg://user:pw@host/db",
+    )
+    llm_engine: Engine = Field(
+        Engine.RULES,
+        description="LLM step engine: rules (offline, default) or openai (any OpenAI-compatible server)",
+    )
+    openai_api_key: str | None = Field(None, description="API key for the openai engine")
+    openai_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server (empty = OpenAI)"
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name for the openai engine")
+    llm_timeout_seconds: float = Field(
+        60.0, gt=0, description="Timeout of one LLM request in seconds"
+    )
+    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR")
+    default_timezone: str = Field(
+        "America/New_York", description="Timezone for people whose Slack profile has none"
+    )
+    cs_channel: str | None = Field(
+        None, description="Channel id or #name where case cards are posted (empty = reporter only)"
+    )
+    cs_admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated Slack user ids or emails of CS admins"
+    )
+    run_scheduler: bool = Field(
+        True, description="Run the scheduler inside serve/socket (single-process install)"
+    )
+    scheduler_interval_seconds: float = Field(
+        5.0, gt=0, description="How often the scheduler runs run_due"
+    )
+    step_reminder_after: str = Field(
+        "24h", description="Working hours without a decision before one reminder"
+    )
+    step_escalate_after: str = Field(
+        "48h", description="Working hours without a decision before the case owner is told"
+    )
+    step_lease_seconds: int = Field(
+        120, gt=0, description="A claimed step not posted within this is retried by any worker"
+    )
+    workday_start_hour: int = Field(
+        9, ge=0, le=23, description="Start of the working day in each person's timezone"
+    )
+    workday_end_hour: int = Field(
+        18, ge=1, le=24, description="End of the working day in each person's timezone"
+    )
+    digest_hour: int = Field(
+        9, ge=0, le=23, description="Default local hour of the daily DM digest"
+    )
+    transcript_retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="Purge transcript text after N days (empty = keep); commitments and hashes stay",
+    )
+    max_transcript_mb: float = Field(
+        20.0, gt=0, description="Largest transcript file accepted, in MB"
+    )
+    smtp_url: str | None = Field(
+        None, description="smtp://user:pw@host:port to send email steps (empty = copy/mailto only)"
+    )
+    port: int = Field(
+        3000, gt=0, lt=65536, description="HTTP port for `serve` (Procfile passes $PORT)"
+    )
+
+    @field_validator("cs_admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("step_reminder_after", "step_escalate_after")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        duration_hours(value)
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"'{value}' is not an IANA timezone such as Europe/Berlin") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def reminder_hours(self) -> float:
+        return duration_hours(self.step_reminder_after)
+
+    @property
+    def escalate_hours(self) -> float:
+        return duration_hours(self.step_escalate_after)
+
+    @property
+    def has_slack_tokens(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    def require(self, *names: str) -> None:
+        """Stop with one line naming the first missing setting a command needs."""
+        for name in names:
+            if not getattr(self, name):
+                raise ConfigError(
+                    f"Configuration error: {name.upper()} is not set (see .env.example)"
+                )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value becomes a ConfigError with one line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
+        msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        raise ConfigError(f"Configuration error: {name} {msg}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

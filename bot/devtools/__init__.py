@@ -1,0 +1,1 @@
+"""Tools for tests, benchmarks and the demo (nothing here runs in production)."""

@@ -1,0 +1,366 @@
+"""SQLModel tables. Every row carries `team_id`: every query is scoped by workspace.
+
+Times are stored as timezone-aware UTC (SQLite hands them back naive; `clock.as_utc` fixes
+that at the edges). States are plain strings from the enums below so the database stays
+readable by a team's own SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from bot import clock
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=sa.Column(sa.DateTime(timezone=True), **kw))
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False, **kw))
+
+
+def _text(**kw: Any) -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.Text, **kw))
+
+
+def _created() -> Any:
+    return Field(
+        default_factory=clock.now,
+        sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+# --- enums -----------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    CSM = "csm"
+    CS_MANAGER = "cs_manager"
+    ACCOUNT_EXECUTIVE = "account_executive"
+    SUPPORT_LEAD = "support_lead"
+    EXEC_SPONSOR = "exec_sponsor"
+    OTHER = "other"
+
+
+class TranscriptStatus(StrEnum):
+    QUEUED = "queued"  # stored, waiting for extraction
+    PROCESSING = "processing"  # claimed by a worker (lease in `lease_until`)
+    REVIEW = "review"  # proposals posted for review
+    FAILED = "failed"  # unreadable; the file is kept, the user was told why
+
+
+class CommitmentStatus(StrEnum):
+    PROPOSED = "proposed"
+    OPEN = "open"
+    DONE = "done"
+    DISMISSED = "dismissed"
+
+
+class CaseStatus(StrEnum):
+    PLANNING = "planning"  # created; drafts being written
+    PLANNED = "planned"  # plan shown; reporter may still change it
+    RUNNING = "running"
+    PAUSED = "paused"
+    AWAITING_CLOSE = "awaiting_close"  # last step done, owner asked to close or extend
+    RESOLVED = "resolved"  # saved
+    CHURNED = "churned"
+    CANCELLED = "cancelled"
+
+
+OPEN_CASE_STATUSES = (
+    CaseStatus.PLANNING,
+    CaseStatus.PLANNED,
+    CaseStatus.RUNNING,
+    CaseStatus.PAUSED,
+    CaseStatus.AWAITING_CLOSE,
+)
+
+
+class StepStatus(StrEnum):
+    PLANNED = "planned"  # case not started yet
+    SCHEDULED = "scheduled"  # due at `due_at`
+    CLAIMED = "claimed"  # a worker is posting the DM (lease in `lease_until`)
+    AWAITING = "awaiting"  # DM posted, waiting for Yes / No / Edit
+    SENDING = "sending"  # decided Yes/Edit, message being delivered
+    DONE = "done"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+# --- workspace and people ----------------------------------------------------------------
+
+
+class Workspace(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, unique=True, index=True)
+    name: str | None = None
+    bot_user_id: str | None = Field(default=None, max_length=32)
+    cs_channel_id: str | None = Field(default=None, max_length=32)
+    created_at: dt.datetime = _created()
+
+
+class Person(SQLModel, table=True):
+    """A Slack user, cached: fetched once with users.info and refreshed when stale."""
+
+    __table_args__ = (sa.UniqueConstraint("team_id", "slack_user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    slack_user_id: str = Field(max_length=32)
+    name: str = ""
+    real_name: str | None = None
+    email: str | None = Field(default=None, index=True)
+    tz: str | None = None
+    role: str = Field(default=Role.OTHER, max_length=32)
+    manager_user_id: str | None = Field(default=None, max_length=32)
+    is_admin: bool = False
+    deactivated: bool = False
+    digest_enabled: bool = True
+    digest_hour: int | None = None
+    fetched_at: dt.datetime | None = _ts(nullable=True)
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+class Account(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "domain"),
+        sa.UniqueConstraint("team_id", "crm_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    name: str = Field(index=True)
+    domain: str | None = None
+    crm_id: str | None = None
+    csm_user_id: str | None = Field(default=None, max_length=32)
+    ae_user_id: str | None = Field(default=None, max_length=32)
+    arr: float | None = None
+    renewal_date: dt.date | None = None
+    tier: str | None = None
+    slack_channel_id: str | None = Field(default=None, max_length=32)
+    notes: str | None = _text(nullable=True)
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str
+    email: str | None = None
+    title: str | None = None
+    role: str | None = Field(default=None, max_length=64)  # champion, economic_buyer, …
+    slack_user_id: str | None = Field(default=None, max_length=32)  # Slack Connect, if any
+    created_at: dt.datetime = _created()
+
+
+# --- audit and idempotency ------------------------------------------------------------
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: who changed what, when, from which state to which."""
+
+    __table_args__ = (sa.Index("ix_audit_entity", "team_id", "entity", "entity_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    at: dt.datetime = _created()
+    actor: str = Field(max_length=64)  # Slack user id, "system" or "cli"
+    entity: str = Field(max_length=32)
+    entity_id: int | None = None
+    action: str = Field(max_length=64)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str | None = Field(default=None, max_length=32)
+    detail: dict[str, Any] = _json()
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Events API deliveries already handled (Slack retries carry the same event_id)."""
+
+    __table_args__ = (sa.UniqueConstraint("team_id", "event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    event_id: str = Field(max_length=64)
+    received_at: dt.datetime = _created()
+
+
+# --- commitment capture ---------------------------------------------------------------
+
+
+class Transcript(SQLModel, table=True):
+    """An uploaded call: the original bytes and hash are kept whatever happens to it."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "sha256"),
+        sa.Index("ix_transcript_status", "status", "lease_until"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    sha256: str = Field(max_length=64)
+    slack_file_id: str | None = Field(default=None, max_length=32)
+    filename: str = ""
+    size_bytes: int = 0
+    content: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary))
+    format: str | None = Field(default=None, max_length=16)
+    text: str | None = _text(nullable=True)  # normalised "Speaker: text" lines; purgeable
+    speakers: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    word_count: int = 0
+    call_date: dt.date | None = None
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    uploader_user_id: str | None = Field(default=None, max_length=32)
+    channel_id: str | None = Field(default=None, max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)
+    status: str = Field(default=TranscriptStatus.QUEUED, max_length=16)
+    error: str | None = _text(nullable=True)
+    engine: str | None = Field(default=None, max_length=16)
+    fallback_reason: str | None = _text(nullable=True)
+    attempts: int = 0
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _created()
+    processed_at: dt.datetime | None = _ts(nullable=True)
+    text_purged_at: dt.datetime | None = _ts(nullable=True)
+
+
+class Commitment(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_commitment_owner", "team_id", "owner_user_id", "status"),
+        sa.Index("ix_commitment_due", "status", "due_date"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    transcript_id: int | None = Field(default=None, foreign_key="transcript.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    owner_name: str | None = None
+    owner_user_id: str | None = Field(default=None, max_length=32)
+    side: str = Field(default="unknown", max_length=16)
+    text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    due_date: dt.date | None = None
+    due_phrase: str | None = None
+    category: str = Field(default="other", max_length=32)
+    evidence: str | None = _text(nullable=True)
+    confidence: float = 0.5
+    engine: str | None = Field(default=None, max_length=16)
+    status: str = Field(default=CommitmentStatus.PROPOSED, max_length=16)
+    review_channel: str | None = Field(default=None, max_length=32)
+    review_ts: str | None = Field(default=None, max_length=32)
+    created_by: str | None = Field(default=None, max_length=32)
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: dt.datetime | None = _ts(nullable=True)
+    done_at: dt.datetime | None = _ts(nullable=True)
+    snoozed_until: dt.date | None = None
+    reminded_for: dt.date | None = None  # due date the "due tomorrow" reminder was sent for
+    overdue_notified_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+# --- playbooks and cases --------------------------------------------------------------
+
+
+class Playbook(SQLModel, table=True):
+    """One version of a playbook template; a running case keeps the version it started with."""
+
+    __table_args__ = (sa.UniqueConstraint("team_id", "key", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    key: str = Field(max_length=64)
+    version: int = 1
+    name: str
+    summary: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    definition: dict[str, Any] = _json()  # the validated template (steps …)
+    source: str = Field(default="file", max_length=16)  # file | slack
+    retired: bool = False
+    created_by: str | None = Field(default=None, max_length=32)
+    created_at: dt.datetime = _created()
+
+
+class Case(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_case_open", "team_id", "account_id", "risk_key", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    risk_key: str = Field(max_length=64)
+    playbook_id: int = Field(foreign_key="playbook.id")
+    playbook_version: int = 1
+    reporter_user_id: str | None = Field(default=None, max_length=32)
+    owner_user_id: str | None = Field(default=None, max_length=32)
+    context: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    links: str | None = _text(nullable=True)
+    gathered: dict[str, Any] = _json()
+    status: str = Field(default=CaseStatus.PLANNING, max_length=16)
+    outcome: str = Field(default="open", max_length=16)  # open | saved | churned
+    current_step: int = 0
+    total_steps: int = 0
+    resolution_step: int | None = None
+    notes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    card_channel: str | None = Field(default=None, max_length=32)
+    card_ts: str | None = Field(default=None, max_length=32)
+    reporter_channel: str | None = Field(default=None, max_length=32)
+    reporter_ts: str | None = Field(default=None, max_length=32)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    opened_at: dt.datetime = _created()
+    started_at: dt.datetime | None = _ts(nullable=True)
+    resolved_at: dt.datetime | None = _ts(nullable=True)
+    updated_at: dt.datetime = _created()
+
+
+class CaseStep(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "position"),
+        sa.Index("ix_step_due", "status", "due_at"),
+        sa.Index("ix_step_lease", "status", "lease_until"),
+        sa.Index("ix_step_assignee", "team_id", "assignee_user_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    case_id: int = Field(foreign_key="case.id")
+    position: int
+    summary: str
+    medium: str = Field(max_length=16)
+    assignee_role: str = Field(max_length=64)
+    assignee_user_id: str | None = Field(default=None, max_length=32)
+    assignee_fallback: bool = False  # role unknown → reporter
+    recipient_spec: str = Field(default="", max_length=128)
+    recipient_label: str = ""
+    recipient_ref: str | None = None  # Slack user/channel id or email address
+    delay_seconds: int = 0
+    draft: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    final_text: str | None = _text(nullable=True)
+    status: str = Field(default=StepStatus.PLANNED, max_length=16)
+    due_at: dt.datetime | None = _ts(nullable=True)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    attempts: int = 0
+    dm_channel: str | None = Field(default=None, max_length=32)
+    dm_ts: str | None = Field(default=None, max_length=32)
+    delivered_ts: str | None = Field(default=None, max_length=32)
+    decision: str | None = Field(default=None, max_length=16)  # yes | no | edit
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: dt.datetime | None = _ts(nullable=True)
+    reason: str | None = _text(nullable=True)
+    reminded_at: dt.datetime | None = _ts(nullable=True)
+    escalated_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+# --- digest ------------------------------------------------------------------------------
+
+
+class DigestSend(SQLModel, table=True):
+    """One row per person per local day: the unique key is what stops a second digest."""
+
+    __table_args__ = (sa.UniqueConstraint("team_id", "user_id", "local_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    local_date: dt.date
+    status: str = Field(default="claimed", max_length=16)  # claimed | sent | failed
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: dt.datetime = _created()

@@ -1,0 +1,52 @@
+"""What every entry point shares: settings, the database, the LLM step and a background pool.
+
+Built once per process by `build_runtime`; listeners and jobs receive it explicitly, so
+nothing reaches for globals and tests can build as many as they like.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from bot.config import Settings
+from bot.db import engine_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    background: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="ft-bg")
+    )
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        """Run slow work (LLM, downloads) off Bolt's listener pool; errors are logged.
+
+        The durable state lives in rows, so if this process dies the worker picks the
+        work up again after its lease expires.
+        """
+
+        def _run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                log.exception("background job %s failed", getattr(fn, "__name__", fn))
+                raise
+
+        return self.background.submit(_run)
+
+    def close(self) -> None:
+        self.background.shutdown(wait=True, cancel_futures=False)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    return Runtime(settings=settings, engine=engine_for(settings.database_url))

@@ -1,0 +1,16 @@
+"""Every listener module exposes `register(app, rt)`; this wires them all."""
+
+from __future__ import annotations
+
+import importlib
+
+from slack_bolt import App
+
+from bot.runtime import Runtime
+
+LISTENER_MODULES = ("bot.slack.listeners.options",)
+
+
+def register_all(app: App, rt: Runtime) -> None:
+    for name in LISTENER_MODULES:
+        importlib.import_module(name).register(app, rt)

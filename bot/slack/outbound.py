@@ -1,0 +1,185 @@
+"""`Notifier` over the Slack Web API. Errors become `DeliveryError`s that say whether a later
+retry can help (429, 5xx, timeouts) or not (channel_not_found, user_disabled …)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.notify import DeliveryError, Posted
+
+log = logging.getLogger(__name__)
+PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "user_not_found",
+    "user_disabled",
+    "cannot_dm_bot",
+    "invalid_blocks",
+    "msg_too_long",
+    "no_text",
+    "invalid_arguments",
+    "message_not_found",
+    "cant_update_message",
+    "file_not_found",
+    "users_not_found",
+    "restricted_action",
+    "missing_scope",
+    "not_authed",
+    "invalid_auth",
+    "account_inactive",
+}
+
+
+class FileTooLarge(DeliveryError):
+    pass
+
+
+class SlackNotifier:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._dm_channels: dict[str, str] = {}
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except SlackApiError as exc:
+            code = exc.response.get("error") if exc.response is not None else None
+            status = getattr(exc.response, "status_code", 200)
+            retryable = code not in PERMANENT or status >= 500 or status == 429
+            if code in PERMANENT:
+                retryable = False
+            log.warning("Slack %s failed: %s (HTTP %s)", what, code, status)
+            raise DeliveryError(
+                f"Slack said {code} to {what}", retryable=retryable, code=code
+            ) from exc
+        except (OSError, TimeoutError) as exc:
+            log.warning("Slack %s failed: %s", what, type(exc).__name__)
+            raise DeliveryError(f"Slack unreachable for {what}", retryable=True) from exc
+
+    def dm_channel(self, user_id: str) -> str:
+        if user_id not in self._dm_channels:
+            resp = self._call(
+                "conversations.open", lambda: self.client.conversations_open(users=user_id)
+            )
+            self._dm_channels[user_id] = resp["channel"]["id"]
+        return self._dm_channels[user_id]
+
+    def dm(self, team_id: str, user_id: str, text: str, blocks: list[dict] | None = None) -> Posted:
+        return self.post(team_id, self.dm_channel(user_id), text, blocks)
+
+    def post(
+        self,
+        team_id: str,
+        channel: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+    ) -> Posted:
+        resp = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+            ),
+        )
+        return Posted(channel=resp["channel"], ts=resp["ts"])
+
+    def update(
+        self, team_id: str, channel: str, ts: str, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        self._call(
+            "chat.update",
+            lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []),
+        )
+
+    def ephemeral(
+        self, team_id: str, channel: str, user_id: str, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        self._call(
+            "chat.postEphemeral",
+            lambda: self.client.chat_postEphemeral(
+                channel=channel, user=user_id, text=text, blocks=blocks
+            ),
+        )
+
+    def upload(
+        self,
+        team_id: str,
+        channel: str,
+        filename: str,
+        content: bytes,
+        title: str,
+        comment: str | None = None,
+        thread_ts: str | None = None,
+    ) -> None:
+        self._call(
+            "files.upload",
+            lambda: self.client.files_upload_v2(
+                channel=channel,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=comment,
+                thread_ts=thread_ts,
+            ),
+        )
+
+    def user(self, team_id: str, user_id: str) -> dict | None:
+        try:
+            return self.client.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") == "user_not_found":
+                return None
+            raise
+
+    def user_by_email(self, team_id: str, email: str) -> dict | None:
+        try:
+            return self.client.users_lookupByEmail(email=email)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") == "users_not_found":
+                return None
+            raise
+
+    def download(self, team_id: str, file_id: str, max_bytes: int) -> tuple[dict, bytes]:
+        """files.info, then the private URL with the bot token; refuses files over max_bytes
+        before downloading them and treats Slack's HTML login page as a failure."""
+        info = self._call("files.info", lambda: self.client.files_info(file=file_id))["file"]
+        size = int(info.get("size") or 0)
+        if size > max_bytes:
+            raise FileTooLarge(f"{size} bytes", retryable=False, code="too_large")
+        url = info.get("url_private_download") or info.get("url_private")
+        if not url:
+            raise DeliveryError("Slack gave no download URL", retryable=False, code="no_url")
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        try:
+            with httpx.Client(timeout=30, follow_redirects=True) as http:
+                with http.stream("GET", url, headers=headers) as resp:
+                    if resp.status_code >= 500 or resp.status_code == 429:
+                        raise DeliveryError(f"download HTTP {resp.status_code}", retryable=True)
+                    if resp.status_code != 200:
+                        raise DeliveryError(f"download HTTP {resp.status_code}", retryable=False)
+                    if "text/html" in resp.headers.get("content-type", "") and not info.get(
+                        "mimetype", ""
+                    ).startswith("text/html"):
+                        raise DeliveryError(
+                            "Slack answered with a login page (missing files:read?)",
+                            retryable=False,
+                            code="auth_page",
+                        )
+                    chunks, total = [], 0
+                    for chunk in resp.iter_bytes():
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise FileTooLarge(
+                                f"over {max_bytes} bytes", retryable=False, code="too_large"
+                            )
+                        chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"download failed: {type(exc).__name__}", retryable=True) from exc
+        return info, b"".join(chunks)
