@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.transcripts.dates import guess_call_date
 from bot.transcripts.docx import is_docx_zip, parse_docx
-from bot.transcripts.jsonfmt import looks_like_json, parse_json
+from bot.transcripts.jsonfmt import is_json, looks_like_json, parse_json
 from bot.transcripts.model import FormatResult, TranscriptError, Utterance
 from bot.transcripts.plaintext import parse_plaintext
 from bot.transcripts.sniff import decode_text, is_zip, refuse_binary_text, refuse_known_binary
@@ -111,7 +111,7 @@ def _parse_any(data: bytes, filename: str | None) -> tuple[str, str, FormatResul
         )
     if looks_like_vtt(text):
         return "vtt", encoding, parse_vtt(text)
-    if looks_like_json(text) or (_has_suffix(filename, ".json") and text.lstrip()[:1] in "[{"):
+    if looks_like_json(text) or (_has_suffix(filename, ".json") and is_json(text)):
         return "json", encoding, parse_json(text)
     if looks_like_srt(text) or (_has_suffix(filename, ".srt", ".vtt") and "-->" in text):
         return "srt", encoding, parse_srt(text)

@@ -47,6 +47,15 @@ def looks_like_json(text: str) -> bool:
     return head.startswith("{") or (head.startswith("[") and head[1:].lstrip().startswith("{"))
 
 
+def is_json(text: str) -> bool:
+    """Whether the whole text is one JSON value (used when only the file name says JSON)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
 def parse_json(text: str) -> FormatResult:
     """Read one of the JSON shapes listed in the module docstring."""
     try:

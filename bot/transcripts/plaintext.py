@@ -95,9 +95,9 @@ def _otter_header(line: str) -> tuple[str, float] | None:
         return None
     name = match.group("name").strip()
     wide_gap = len(match.group("gap")) >= 2 or "\t" in match.group("gap")
-    if not looks_like_name(name) or not (wide_gap or name[0].isupper()):
+    if not looks_like_name(name):
         return None
-    if not wide_gap and not all(w[0].isupper() or w[0].isdigit() for w in name.split()):
+    if not wide_gap and any(w[0].islower() for w in name.split()):
         return None
     clock = parse_clock(match.group("clock"))
     return (name, clock) if clock is not None else None

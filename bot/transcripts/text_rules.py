@@ -53,9 +53,9 @@ def looks_like_name(name: str) -> bool:
     words = name.split()
     if len(words) <= 1:
         return bool(words)
-    rest = words[1:]
-    if all(w[0].isupper() or w[0].isdigit() or w[0] in "(&" or w in _PARTICLES for w in rest):
-        return words[0][0].isupper() or words[0][0].isdigit()
+    # "capitalised" = not starting lower case, so digits, "(" and caseless scripts (名前) count
+    if all(not w[0].islower() or w in _PARTICLES for w in words[1:]):
+        return not words[0][0].islower()
     return len(words) == 2 and all(w.islower() for w in words)
 
 

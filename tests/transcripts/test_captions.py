@@ -145,3 +145,9 @@ def _clock(ms: int) -> str:
     minutes, secs = divmod(seconds, 60)
     hours, mins = divmod(minutes, 60)
     return f"{hours:02d}:{mins:02d}:{secs:02d}.{millis:03d}"
+
+
+def test_teams_voice_tag_without_closing_tag():
+    data = _vtt([("00:00:01.000 --> 00:00:02.000", "<v Jane Doe>Note: we will ship")])
+
+    assert parse_transcript(data).utterances == [Utterance("Jane Doe", "Note: we will ship", 1.0)]
