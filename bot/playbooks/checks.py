@@ -174,6 +174,12 @@ def _step_issues(index: int, step: StepTemplate) -> list[Issue]:
                                 f"unmatched '{text[offset]}' in {field}; placeholders look like "
                                 "{account.name}, and a literal brace is written {{ or }}",
                                 token=text[line_start: offset + 1], at_token_end=True))
+        wrapped = _hard_wrapped_line(text)
+        if wrapped is not None:
+            issues.append(Issue((*here, field),
+                                f"{field} looks hard-wrapped; line breaks are sent as written, "
+                                "so keep each paragraph on one line", "warning",
+                                token=wrapped))
     if step.recipient is None and step.medium is not Medium.INTERNAL:
         issues.append(Issue(here, f"missing required field 'recipient' in step '{step.id}' "
                                   "(only internal steps may leave it out)"))
@@ -184,10 +190,19 @@ def _step_issues(index: int, step: StepTemplate) -> list[Issue]:
         if not step.subject:
             issues.append(Issue(here, f"email step '{step.id}' has no subject; add "
                                       "subject: so the draft is ready to send", "warning"))
-    elif step.subject:
-        issues.append(Issue((*here, "subject"), "subject is only used by email steps",
-                            "warning"))
+    elif step.subject and step.medium is not Medium.MEETING:
+        issues.append(Issue((*here, "subject"),
+                            "subject is only used by email steps and meeting invites", "warning"))
     return issues
+
+
+def _hard_wrapped_line(text: str) -> str | None:
+    """The first line that continues a sentence from the line above (starts lowercase)."""
+    lines = text.split("\n")
+    for above, line in zip(lines, lines[1:], strict=False):
+        if above.strip() and line.strip()[:1].islower():
+            return line.strip()
+    return None
 
 
 def _suggest_placeholder(name: str) -> str:
