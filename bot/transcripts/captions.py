@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import webvtt
+from webvtt.srt import SRTCueBlock
 
 from bot.transcripts.model import FormatResult, TranscriptError, Utterance
 from bot.transcripts.text_rules import split_speaker_prefix
@@ -21,23 +22,35 @@ from bot.transcripts.text_rules import split_speaker_prefix
 MAX_BROKEN_SHARE = 0.10
 
 
-def timing_pattern(separators: str) -> re.Pattern[str]:
-    """A cue timing line whose clock fields are in range, e.g. 00:00:01.000 --> 00:00:04.000."""
-    one = rf"(?:(\d+):)?(\d{{1,2}}):(\d{{1,2}})[{re.escape(separators)}]\d{{1,3}}"
-    return re.compile(rf"^\s*{one}\s*-->\s*{one}(?:\s|$)")
+# WebVTT timing as webvtt-py reads it (short fields allowed, "." before milliseconds); it
+# then refuses minutes or seconds above 59, which `vtt_timing_ok` checks too.
+_VTT_CLOCK = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})\.\d{1,3}"
+_VTT_TIMING = re.compile(rf"^\s*{_VTT_CLOCK}\s*-->\s*{_VTT_CLOCK}")
 
 
-def check_timing_lines(lines: list[str], valid: re.Pattern[str]) -> tuple[int, list[int]]:
+def vtt_timing_ok(line: str) -> bool:
+    """Whether webvtt-py will accept this WebVTT cue timing line."""
+    match = _VTT_TIMING.match(line)
+    return match is not None and all(int(match.group(i)) <= 59 for i in (2, 3, 5, 6))
+
+
+def srt_timing_ok(line: str) -> bool:
+    """Whether webvtt-py will accept this SRT cue timing line (its own pattern: SRT readers
+    let fields overflow, so 00:00:60,000 is one minute)."""
+    return SRTCueBlock.CUE_TIMINGS_PATTERN.match(line) is not None
+
+
+def check_timing_lines(lines: list[str], valid: Callable[[str], bool]) -> tuple[int, list[int]]:
     """(number of cues, 1-based line numbers of broken ones), judging every "-->" line.
 
     Used for SRT, where webvtt-py folds a block without timings into the previous cue's text,
     so only timing lines can lose a cue.
     """
     timing_lines = [n for n, line in enumerate(lines, start=1) if "-->" in line]
-    return len(timing_lines), [n for n in timing_lines if not _is_valid(lines[n - 1], valid)]
+    return len(timing_lines), [n for n in timing_lines if not valid(lines[n - 1])]
 
 
-def check_vtt_blocks(lines: list[str], valid: re.Pattern[str]) -> tuple[int, list[int]]:
+def check_vtt_blocks(lines: list[str]) -> tuple[int, list[int]]:
     """(number of cues, first line numbers of broken ones), judging blank-line-separated blocks.
 
     A WebVTT block after the header that is not a NOTE/STYLE/REGION must have its timing line
@@ -57,14 +70,9 @@ def check_vtt_blocks(lines: list[str], valid: re.Pattern[str]) -> tuple[int, lis
         if block[0].startswith(("NOTE", "STYLE", "REGION")):
             continue
         total += 1
-        if not any(_is_valid(line, valid) for line in block[:2]):
+        if not any(vtt_timing_ok(line) for line in block[:2]):
             broken.append(first + next((i for i, ln in enumerate(block[:2]) if "->" in ln), 0))
     return total, broken
-
-
-def _is_valid(line: str, valid: re.Pattern[str]) -> bool:
-    match = valid.match(line)
-    return match is not None and all(int(match.group(i)) <= 59 for i in (2, 3, 5, 6))
 
 
 def check_broken(lines: list[str], total: int, broken: list[int], label: str) -> None:

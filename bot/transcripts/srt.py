@@ -8,12 +8,14 @@ import re
 import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
-from bot.transcripts.captions import captions_to_result, check_broken, check_timing_lines
-from bot.transcripts.captions import timing_pattern as _timing_pattern
+from bot.transcripts.captions import (
+    captions_to_result,
+    check_broken,
+    check_timing_lines,
+    srt_timing_ok,
+)
 from bot.transcripts.model import FormatResult, TranscriptError
 
-# Players accept "." as well as "," before the milliseconds, so we do too.
-_VALID_TIMING = _timing_pattern(",.")
 _FIRST_CUE = re.compile(r"^\s*\d+\s*\n[^\n]*-->", re.MULTILINE)
 
 
@@ -26,7 +28,7 @@ def parse_srt(text: str) -> FormatResult:
     """Read SRT text; see `captions` for the broken-timestamp policy."""
     body = text.lstrip("\ufeff \t\r\n")
     lines = body.split("\n")
-    total, broken = check_timing_lines(lines, _VALID_TIMING)
+    total, broken = check_timing_lines(lines, srt_timing_ok)
     check_broken(lines, total, broken, "SRT")
     try:
         captions = webvtt.from_buffer(io.StringIO(body), format="srt").captions

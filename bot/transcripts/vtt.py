@@ -8,10 +8,7 @@ import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from bot.transcripts.captions import captions_to_result, check_broken, check_vtt_blocks
-from bot.transcripts.captions import timing_pattern as _timing_pattern
 from bot.transcripts.model import FormatResult, TranscriptError
-
-_VALID_TIMING = _timing_pattern(".")
 
 
 def looks_like_vtt(text: str) -> bool:
@@ -23,7 +20,7 @@ def parse_vtt(text: str) -> FormatResult:
     """Read WebVTT text; see `captions` for the broken-timestamp policy."""
     body = text.lstrip("\ufeff \t\r\n")
     lines = body.split("\n")
-    total, broken = check_vtt_blocks(lines, _VALID_TIMING)
+    total, broken = check_vtt_blocks(lines)
     check_broken(lines, total, broken, "VTT")
     try:
         captions = webvtt.from_buffer(io.StringIO(body)).captions

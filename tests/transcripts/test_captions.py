@@ -151,3 +151,9 @@ def test_teams_voice_tag_without_closing_tag():
     data = _vtt([("00:00:01.000 --> 00:00:02.000", "<v Jane Doe>Note: we will ship")])
 
     assert parse_transcript(data).utterances == [Utterance("Jane Doe", "Note: we will ship", 1.0)]
+
+
+def test_srt_with_timings_missing_milliseconds_is_refused():
+    data = b"1\n00:00:01 --> 00:00:04\nAlex: hi\n\n2\n00:00:05 --> 00:00:06\nSam: hello\n"
+    with pytest.raises(TranscriptError, match="SRT file has broken timestamps: 2 of 2"):
+        parse_transcript(data, "call.srt")
