@@ -28,7 +28,10 @@ contacts_app = typer.Typer(help="Import customer contacts.", no_args_is_help=Tru
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(contacts_app, name="contacts")
 
-COMMAND_MODULES: tuple[str, ...] = ("bot.demo",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.manifest",
+    "bot.demo",
+)
 
 TeamOpt = Annotated[
     str | None, typer.Option("--team", help="Slack team id (default: the only one)")

@@ -18,7 +18,8 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 
 DueJob = Callable[[Runtime, Notifier, dt.datetime], int]
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = (
+)
 
 
 def due_jobs() -> list[tuple[str, DueJob]]:

@@ -80,3 +80,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def db_engine(database_url: str):  # type: ignore[no-untyped-def]
     return engine_for(database_url)
+
+
+@pytest.fixture
+def slack(database_url: str) -> Iterator[object]:
+    """The app behind signed requests (app.dispatch) against the local Slack stand-in."""
+    from bot.devtools.world import World
+
+    world = World(database_url).start()
+    yield world
+    world.stop()
+
+
+@pytest.fixture
+def slack_http(database_url: str) -> Iterator[object]:
+    """Same world, but the app served over real HTTP (waitress) and the driver posting to it."""
+    from bot.devtools.world import World
+
+    world = World(database_url, http=True).start()
+    yield world
+    world.stop()

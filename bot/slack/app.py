@@ -28,7 +28,6 @@ def create_app(
     settings.require("slack_bot_token", "slack_signing_secret")
     rt = rt or build_runtime(settings)
     app = App(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
         client=client or make_client(settings),
         token_verification_enabled=token_verification,

@@ -8,7 +8,10 @@ from slack_bolt import App
 
 from bot.runtime import Runtime
 
-LISTENER_MODULES = ("bot.slack.listeners.options",)
+LISTENER_MODULES = (
+    "bot.slack.listeners.options",
+    "bot.slack.listeners.help",
+)
 
 
 def register_all(app: App, rt: Runtime) -> None:
