@@ -521,12 +521,12 @@ class OpenAIEngine:
     def _fall_back(
         self, utterances: list[Utterance], context: CallContext, reason: str
     ) -> ExtractionResult:
-        engine = self._fallback
-        if engine is None:
-            from bot.llm.rules import RulesEngine
-
-            engine = RulesEngine()
         try:
+            engine = self._fallback
+            if engine is None:
+                from bot.llm.rules import RulesEngine
+
+                engine = RulesEngine()
             result = engine.extract(utterances, context)
         except Exception as error:  # the last resort failed too: say so, don't crash the job
             raise LLMError(f"{reason}; the rules engine failed too") from error
@@ -609,7 +609,7 @@ class OpenAIEngine:
         message = response.choices[0].message
         refusal = getattr(message, "refusal", None)
         if refusal:
-            raise _Failure(f"the model refused: {one_line(refusal)[:200]}")
+            raise _Failure("the model refused to answer")  # its words may quote the call
         return message.content
 
 

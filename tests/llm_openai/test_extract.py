@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
-from bot.llm.base import Category, Side
+import pytest
+
+from bot.llm.base import Category, LLMError, Side
 from bot.llm.fake_openai import Hang, InvalidJSON, Refusal, Status
 from bot.transcripts.model import Utterance
 
@@ -218,3 +221,37 @@ def test_long_transcript_is_chunked_and_merged(server, make_engine, context):
     assert len(result.commitments) == 1  # … and the merge kept one
     assert result.commitments[0].utterance_index == 20
     assert "Part 1 of" in requests[0].last_user
+
+
+def test_logs_never_carry_transcript_text(server, make_engine, call, context, caplog):
+    server.script([InvalidJSON, answer(item(evidence="not said at all")), InvalidJSON, "{}"])
+    with caplog.at_level(logging.DEBUG, logger="bot.llm"):
+        make_engine().extract(call, context)
+        make_engine().extract(call, context)
+    assert caplog.records  # the repair and the fallback were logged …
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    for utterance in call:  # … without a word of what was said
+        assert utterance.text not in logged
+    assert "SSO setup guide" not in logged
+
+
+def test_real_rules_engine_is_the_default_fallback(server, call, context):
+    pytest.importorskip("bot.llm.rules")
+    from bot.llm.openai_engine import OpenAIEngine
+
+    server.script([Status(500)])
+    engine = OpenAIEngine(server.base_url, "test-key", "fake-model", timeout=5, max_retries=0)
+    result = engine.extract(call, context)
+    assert result.engine == "rules" and "HTTP 500" in (result.fallback_reason or "")
+
+
+def test_failing_fallback_is_an_llm_error(server, make_engine, call, context):
+    class Broken:
+        name = "rules"
+
+        def extract(self, utterances, context):
+            raise RuntimeError("boom")
+
+    server.script([Status(500)])
+    with pytest.raises(LLMError, match="HTTP 500; the rules engine failed too"):
+        make_engine(fallback=Broken()).extract(call, context)
