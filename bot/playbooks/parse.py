@@ -148,8 +148,9 @@ def _key_line(text: str) -> int:
 def _yaml_problem(exc: yaml.MarkedYAMLError, source: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    what = " ".join(part for part in (exc.context, exc.problem) if part)
-    return Problem(source, line, column, f"invalid YAML: {what}")
+    where = f" ({exc.context})" if exc.context else ""
+    hint = "; check this line's indentation" if "block" in f"{exc.context}{exc.problem}" else ""
+    return Problem(source, line, column, f"invalid YAML{where}: {exc.problem}{hint}")
 
 
 def _duplicate_keys(node: yaml.Node, source: str) -> list[Problem]:

@@ -112,7 +112,7 @@ def render_message(template: str, facts: Mapping[str, object]) -> RenderResult:
 
 _CURLY = re.compile(r"\{\{?[^{}\n]{1,60}\}?\}")
 _SQUARE = re.compile(r"\[([^\[\]\n]{1,40})\](?!\()")
-_ANGLE = re.compile(r"<([^<>\n]{1,40})>")
+_ANGLE = re.compile(r"<([^<>\s](?:[^<>\n]{0,38}[^<>\s])?)>")  # "a < b and c > d" is no tag
 _XS = re.compile(r"\$?\bX{2,}(?:[,.]X+)*\b")
 _KEYWORDS = re.compile(
     r"\b(name|insert|date|company|customer|contact|email|title|your|link|time|amount|"

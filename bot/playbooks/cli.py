@@ -1,0 +1,88 @@
+"""`followthrough playbooks validate|load|list`: author playbooks as files, load them per team."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.playbooks.parse import SEED_DIR, validate_dir
+
+playbooks_app = typer.Typer(help="Validate, load and list playbook templates.",
+                            no_args_is_help=True)
+
+TeamOpt = Annotated[
+    str | None, typer.Option("--team", help="Slack team id (default: the only one)")
+]
+DirArg = Annotated[Path, typer.Argument(help="Folder of *.yaml playbooks")]
+
+
+def _check_folder(folder: Path) -> None:
+    from bot.cli import fail
+
+    if not folder.is_dir():
+        raise fail(f"{folder}: not a folder", 2)
+
+
+@playbooks_app.command("validate")
+def validate(folder: DirArg = SEED_DIR) -> None:
+    """Check every playbook in FOLDER; print each problem as file:line:column and exit 1 on
+    any error (warnings alone exit 0)."""
+    _check_folder(folder)
+    templates, problems = validate_dir(folder)
+    for problem in problems:
+        typer.echo(str(problem), err=problem.is_error)
+    errors = sum(p.is_error for p in problems)
+    typer.echo(f"{len(templates)} playbook(s) valid, {errors} error(s), "
+               f"{len(problems) - errors} warning(s)")
+    if errors:
+        raise typer.Exit(1)
+
+
+@playbooks_app.command("load")
+def load(folder: DirArg = SEED_DIR, team: TeamOpt = None) -> None:
+    """Store FOLDER's playbooks for a team: unchanged files keep their version, changed ones
+    become a new version (running cases keep theirs). Exit 1 if any file had errors."""
+    from bot.cli import checked_runtime, fail, settings_or_exit
+    from bot.db import session_scope
+    from bot.playbooks.store import load_dir
+    from bot.workspace import NoWorkspace, ensure_workspace, resolve_team
+
+    _check_folder(folder)
+    rt = checked_runtime(settings_or_exit())
+    try:
+        with session_scope(rt.engine) as session:
+            team_id = resolve_team(session, team)
+            ensure_workspace(session, team_id)
+            report = load_dir(session, team_id, folder)
+    except NoWorkspace as exc:
+        raise fail(str(exc), 2) from None
+    for line in report.lines():
+        typer.echo(line)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@playbooks_app.command("list")
+def list_(team: TeamOpt = None) -> None:
+    """List the team's active playbooks (key, version, steps, name)."""
+    from bot.cli import checked_runtime, fail, settings_or_exit
+    from bot.db import session_scope
+    from bot.playbooks.store import active_playbooks, ensure_seeded
+    from bot.workspace import NoWorkspace, resolve_team
+
+    rt = checked_runtime(settings_or_exit())
+    try:
+        with session_scope(rt.engine) as session:
+            team_id = resolve_team(session, team)
+            ensure_seeded(session, team_id)
+            for row in active_playbooks(session, team_id):
+                steps = len(row.definition.get("steps", []))
+                typer.echo(f"{row.key:<22} v{row.version:<3} {steps} steps  {row.name}")
+    except NoWorkspace as exc:
+        raise fail(str(exc), 2) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(playbooks_app, name="playbooks")
