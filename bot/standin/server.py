@@ -120,7 +120,8 @@ class SlackStandin:
         handler = type("StandinHandler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        # A short poll interval keeps stop() fast (shutdown waits for one poll).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         name="slack-standin", daemon=True)
         self._thread.start()
         return self
