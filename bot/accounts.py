@@ -9,6 +9,10 @@ Contacts CSV columns:
     account (account domain, CRM id or exact name; required), name (required), email, title,
     role (champion, economic_buyer, new_point_of_contact, executive_sponsor, admin, user …)
 
+People CSV columns (your CS team's roster, for roles and managers Slack does not know):
+    email (required; must be a Slack member), role (csm, cs_manager, account_executive,
+    support_lead, exec_sponsor, other), manager_email, admin (yes/no)
+
 Valid rows are written in one transaction; every bad row is reported with its line number.
 """
 
@@ -308,3 +312,50 @@ def contacts_by_role(session: Session, team_id: str, account_id: int) -> dict[st
     ):
         out.setdefault(c.role or "contact", []).append(c)
     return out
+
+
+PEOPLE_COLUMNS = ("email", "role", "manager_email", "admin")
+
+
+def import_people(
+    session: Session, team_id: str, data: bytes, directory: Directory | None = None,
+    actor: str = "cli",
+) -> ImportReport:
+    """Roles, managers and admins for Slack members (the case planner routes steps by them)."""
+    from bot.models import Role
+
+    report = ImportReport()
+    roles = {r.value for r in Role}
+    for line, row, problem in _rows(data, ("email",), PEOPLE_COLUMNS):
+        if row is None:
+            report.skipped.append((line, problem or "unreadable"))
+            continue
+        email = row["email"].lower()
+        role = re.sub(r"[\s-]+", "_", row.get("role", "").lower()) or None
+        if not EMAIL_RE.match(email):
+            report.skipped.append((line, f"email '{email}' is not an email address"))
+            continue
+        if role and role not in roles:
+            report.skipped.append((line, f"role '{role}' is not one of {', '.join(sorted(roles))}"))
+            continue
+        person = person_by_email(session, team_id, email, directory)
+        if person is None:
+            report.skipped.append((line, f"{email} is not a member of this Slack workspace"))
+            continue
+        manager_email = row.get("manager_email", "").lower()
+        if manager_email:
+            manager = person_by_email(session, team_id, manager_email, directory)
+            if manager is None:
+                report.warnings.append((line, f"manager {manager_email} is not a Slack member"))
+            else:
+                person.manager_user_id = manager.slack_user_id
+        if role:
+            person.role = role
+        if row.get("admin"):
+            person.is_admin = row["admin"].strip().lower() in {"yes", "y", "true", "1"}
+        session.add(person)
+        report.updated += 1
+        audit.record(session, team_id, actor, "person", person.id, "roster_updated",
+                     role=person.role, manager=person.manager_user_id, admin=person.is_admin)
+    session.flush()
+    return report

@@ -25,8 +25,11 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Import and list accounts.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Import customer contacts.", no_args_is_help=True)
+people_app = typer.Typer(help="Import your team's roster (roles, managers, admins).",
+                         no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(people_app, name="people")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.manifest",
@@ -223,10 +226,13 @@ def _import(kind: str, file: Path, team: str | None) -> None:
         with session_scope(rt.engine) as session:
             team_id = resolve_team(session, team)
             ensure_workspace(session, team_id)
+            data = file.read_bytes()
             if kind == "accounts":
-                report = accounts.import_accounts(session, team_id, file.read_bytes(), directory)
+                report = accounts.import_accounts(session, team_id, data, directory)
+            elif kind == "people":
+                report = accounts.import_people(session, team_id, data, directory)
             else:
-                report = accounts.import_contacts(session, team_id, file.read_bytes())
+                report = accounts.import_contacts(session, team_id, data)
     except (NoWorkspace, accounts.ImportError_) as exc:
         raise fail(f"{file}: {exc}", 2) from None
     for line in report.lines():
@@ -266,6 +272,12 @@ def accounts_list(
 def contacts_import(file: Path, team: TeamOpt = None) -> None:
     """Import contacts from CSV (account, name, email, title, role)."""
     _import("contacts", file, team)
+
+
+@people_app.command("import")
+def people_import(file: Path, team: TeamOpt = None) -> None:
+    """Import the CS team roster from CSV (email, role, manager_email, admin)."""
+    _import("people", file, team)
 
 
 def _load_command_modules() -> None:

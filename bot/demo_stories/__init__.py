@@ -1,0 +1,1 @@
+"""Scripted stories for `followthrough demo`; each module has `story(world)`."""

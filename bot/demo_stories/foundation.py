@@ -1,0 +1,39 @@
+"""The ground floor: accounts imported from CSV, an account search in a modal, a forged
+request refused, the app healthy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from bot.accounts import import_accounts, import_contacts
+from bot.devtools.world import World
+
+SAMPLES = Path(__file__).resolve().parent.parent / "devtools" / "samples"
+
+
+def story(world: World) -> None:
+    world.say("\n== 1. Getting started: accounts in, Slack wired up ==")
+    world.say("$ followthrough accounts import accounts.csv")
+    from bot.slack.directory import SlackDirectory
+
+    with world.session() as s:
+        report = import_accounts(s, world.team_id, (SAMPLES / "accounts.csv").read_bytes(),
+                                 SlackDirectory(world.client))
+        contacts = import_contacts(s, world.team_id, (SAMPLES / "contacts.csv").read_bytes())
+    for line in report.lines():
+        world.say("  " + line)
+    world.say(f"$ followthrough contacts import contacts.csv\n  {contacts.lines()[0]}")
+
+    world.say("\nMaya types 'acm' in an account picker:")
+    resp = world.driver.block_suggestion("account_select", "acm")
+    for opt in resp.json["options"]:
+        world.say(f"  ▸ {opt['text']['text']}  ({opt.get('description', {}).get('text', '')})")
+
+    forged = world.driver.post(b"command=%2Freport-risk&text=Acme&team_id=T0TEST",
+                               "application/x-www-form-urlencoded", signature="v0=" + "0" * 64)
+    world.say(f"\nA request with a forged signature gets HTTP {forged.status} and changes nothing.")
+    if world.base_url:
+        health = httpx.get(world.base_url.replace("/slack/events", "/healthz")).json()
+        world.say(f"GET /healthz → {health}")

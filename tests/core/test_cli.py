@@ -1,0 +1,141 @@
+"""The CLI: --help everywhere, the schema gate, imports, and `serve` as a real process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import _load_command_modules, app
+
+runner = CliRunner()
+_load_command_modules()
+
+
+def _all_commands(typer_app, prefix=()):  # type: ignore[no-untyped-def]
+    import typer.main
+
+    group = typer.main.get_command(typer_app)
+    stack = [(prefix, group)]
+    while stack:
+        path, cmd = stack.pop()
+        yield path
+        for name, sub in getattr(cmd, "commands", {}).items():
+            stack.append(((*path, name), sub))
+
+
+def test_every_command_has_help() -> None:
+    paths = list(_all_commands(app))
+    assert ("serve",) in paths and ("accounts", "import") in paths and ("tick",) in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage" in result.output
+
+
+def test_python_m_bot_is_the_same_cli() -> None:
+    out = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for cmd in ("serve", "socket", "worker", "tick", "migrate", "demo", "accounts"):
+        assert cmd in out
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}, **extra)
+    return env
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "tick"])
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path, command: str) -> None:
+    env = _env(tmp_path, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s")
+    result = subprocess.run([sys.executable, "-m", "bot", command], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert "followthrough migrate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_without_tokens_names_the_missing_setting(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "bot", "serve"], capture_output=True,
+                            text=True, env=_env(tmp_path), cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: SLACK_BOT_TOKEN is not set (see .env.example)"
+    ]
+
+
+def test_malformed_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "bot", "migrate"], capture_output=True,
+                            text=True, env=_env(tmp_path, LLM_ENGINE="gpt5"), cwd=tmp_path,
+                            timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "LLM_ENGINE" in lines[0]
+
+
+def test_migrate_then_import_accounts_reports_bad_rows(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=60)
+    csv = tmp_path / "accounts.csv"
+    csv.write_bytes(b"name,domain\nAcme,acme.com\nBad,not a domain\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "accounts", "import", str(csv), "--team", "T1"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "1 created, 0 updated, 1 skipped" in result.stdout
+    assert "line 3: skipped" in result.stdout
+    listed = subprocess.run([sys.executable, "-m", "bot", "accounts", "list"], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "Acme" in listed.stdout
+
+
+def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> None:
+    """`followthrough serve` as a real process, SLACK_API_URL pointed at the stand-in."""
+    from bot.standin import SlackDriver, SlackStandin
+
+    with SlackStandin() as standin:
+        standin.add_team("T0TEST", "Vendor Inc")
+        standin.add_user("T0TEST", "U0MAYA", "maya", "Maya Chen", "maya@vendor.io")
+        standin.add_channel("T0TEST", "C0GEN", "general", ["U0MAYA"])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = _env(tmp_path, SLACK_BOT_TOKEN="xoxb-T0TEST", SLACK_SIGNING_SECRET="sekrit",
+                   SLACK_API_URL=standin.api_url, RUN_SCHEDULER="false")
+        subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path,
+                       check=True, capture_output=True, timeout=60)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", str(port), "--host", "127.0.0.1"],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    health = httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
+                    assert time.monotonic() < deadline, "serve did not start"
+                    time.sleep(0.2)
+            assert health.status_code == 200 and health.json()["ok"] is True
+            driver = SlackDriver("sekrit", "T0TEST", standin, f"{base}/slack/events",
+                                 user_id="U0MAYA", channel_id="C0GEN")
+            assert driver.app_mention("hi").status == 200
+            standin.wait_for("chat.postMessage")
+            bad = driver.post(b"command=%2Fcommitments&text=", "application/x-www-form-urlencoded",
+                              signature="v0=bad")
+            assert bad.status == 401
+            assert standin.calls("auth.test")  # start-up learned who we are
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
