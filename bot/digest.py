@@ -1,0 +1,411 @@
+"""The daily DM digest: every person with anything open gets one message a working day, at
+their own local hour.
+
+Exactly once per person per local day: a `DigestSend` row keyed (team, user, local date) is
+claimed before sending (the unique key stops a second worker), marked `sent` after; a worker
+that dies between the two leaves a claim whose lease runs out, and the next tick retries it.
+Each tick sends at most `BATCH_PER_TICK` digests, so 5,000 people are spread over a few
+minutes instead of bursting into Slack's rate limits (429s are retried by the WebClient,
+honouring Retry-After; anything left over goes out on the next tick).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot import audit, clock
+from bot import commitments as cm
+from bot.config import Settings
+from bot.db import session_scope
+from bot.digest_blocks import Item, Ref, digest_message, settings_modal
+from bot.models import (
+    Account,
+    Case,
+    CaseStep,
+    Commitment,
+    CommitmentStatus,
+    DigestSend,
+    Person,
+    StepStatus,
+)
+from bot.notify import DeliveryError, Notifier
+from bot.people import timezone_of
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+BATCH_PER_TICK = 200
+RETRY_AFTER = dt.timedelta(seconds=60)
+WAITING_STEP = (StepStatus.AWAITING, StepStatus.SCHEDULED)
+
+
+class ItemError(ValueError):
+    """A refused item action; the message is shown to the person who clicked."""
+
+
+# --- pure time rules -----------------------------------------------------------------------
+
+
+def is_workday(day: dt.date) -> bool:
+    return day.weekday() < 5
+
+
+def previous_workday(day: dt.date) -> dt.date:
+    day -= dt.timedelta(days=1)
+    while not is_workday(day):
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def local_now(person: Person | None, settings: Settings, now: dt.datetime) -> dt.datetime:
+    return clock.as_utc(now).astimezone(timezone_of(person, settings.default_timezone))
+
+
+def digest_hour_of(person: Person | None, settings: Settings) -> int:
+    if person is not None and person.digest_hour is not None:
+        return person.digest_hour
+    return settings.digest_hour
+
+
+def digest_due(person: Person | None, settings: Settings, now: dt.datetime) -> dt.date | None:
+    """The local date whose digest is due at `now`, or None (weekend, too early, off, gone)."""
+    if person is not None and (person.deactivated or not person.digest_enabled):
+        return None
+    local = local_now(person, settings, now)
+    if not is_workday(local.date()) or local.hour < digest_hour_of(person, settings):
+        return None
+    return local.date()
+
+
+# --- what a person has open ----------------------------------------------------------------
+
+
+def _accounts(session: Session, team_id: str, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Account).where(Account.team_id == team_id, col(Account.id).in_(wanted))
+    )
+    return {a.id: a.name for a in rows if a.id is not None}
+
+
+def commitment_item(c: Commitment, account: str | None) -> Item:
+    return Item("c", c.id or 0, c.status, c.text, c.due_date, account)
+
+
+def open_items(session: Session, team_id: str, user_id: str, today: dt.date) -> list[Item]:
+    """Open commitments (snoozed ones hidden until their date) and steps waiting on them."""
+    commits = [
+        c for c in cm.open_for(session, team_id, owner_user_id=user_id, limit=500)
+        if c.snoozed_until is None or c.snoozed_until <= today
+    ]
+    steps = list(session.exec(
+        select(CaseStep).where(
+            CaseStep.team_id == team_id,
+            CaseStep.assignee_user_id == user_id,
+            col(CaseStep.status).in_(WAITING_STEP),
+        ).order_by(col(CaseStep.due_at), col(CaseStep.id)).limit(200)
+    ))
+    cases = {
+        c.id: c for c in session.exec(
+            select(Case).where(Case.team_id == team_id,
+                               col(Case.id).in_({s.case_id for s in steps} or {-1}))
+        )
+    }
+    names = _accounts(session, team_id, [c.account_id for c in commits]
+                      + [c.account_id for c in cases.values()])
+    items = [commitment_item(c, names.get(c.account_id or 0)) for c in commits]
+    for s in steps:
+        case = cases.get(s.case_id)
+        if case is None:
+            continue
+        due = clock.as_utc(s.due_at).date() if s.due_at else None
+        detail = f"case #{case.id} · step {s.position} of {case.total_steps or '?'}"
+        if s.status == StepStatus.AWAITING:
+            detail += " · waiting for your answer"
+        items.append(Item("s", s.id or 0, s.status, s.summary, due,
+                          names.get(case.account_id), detail))
+    return items
+
+
+def people_with_open_items(session: Session) -> set[tuple[str, str]]:
+    """(team_id, user_id) of everyone who owns an open commitment or a waiting step."""
+    owners = session.exec(
+        select(Commitment.team_id, Commitment.owner_user_id).where(
+            Commitment.status == CommitmentStatus.OPEN,
+            col(Commitment.owner_user_id).is_not(None),
+        ).distinct()
+    )
+    assignees = session.exec(
+        select(CaseStep.team_id, CaseStep.assignee_user_id).where(
+            col(CaseStep.status).in_(WAITING_STEP),
+            col(CaseStep.assignee_user_id).is_not(None),
+        ).distinct()
+    )
+    return {(t, u) for t, u in [*owners, *assignees] if u}
+
+
+# --- exactly-once sending ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Due:
+    team_id: str
+    user_id: str
+    local_date: dt.date
+
+
+def due_digests(session: Session, settings: Settings, now: dt.datetime) -> list[Due]:
+    """Everyone whose digest is due now and not already sent, failed or being sent."""
+    candidates = people_with_open_items(session)
+    if not candidates:
+        return []
+    people = {
+        (p.team_id, p.slack_user_id): p
+        for p in session.exec(
+            select(Person).where(col(Person.slack_user_id).in_({u for _, u in candidates}))
+        )
+    }
+    due: list[Due] = []
+    for team_id, user_id in sorted(candidates):
+        local_date = digest_due(people.get((team_id, user_id)), settings, now)
+        if local_date is not None:
+            due.append(Due(team_id, user_id, local_date))
+    if not due:
+        return []
+    dates = {d.local_date for d in due}
+    taken = {
+        (r.team_id, r.user_id, r.local_date)
+        for r in session.exec(select(DigestSend).where(col(DigestSend.local_date).in_(dates)))
+        if r.status != "claimed" or (r.lease_until and clock.as_utc(r.lease_until) > now)
+    }
+    return [d for d in due if (d.team_id, d.user_id, d.local_date) not in taken]
+
+
+def claim(engine: Engine, due: Due, now: dt.datetime, lease: dt.timedelta) -> int | None:
+    """Atomically take this person's digest for the day; None if someone else has it."""
+    until = now + lease
+    try:
+        with session_scope(engine) as session:
+            row = DigestSend(team_id=due.team_id, user_id=due.user_id,
+                             local_date=due.local_date, status="claimed", lease_until=until)
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:
+        pass
+    with session_scope(engine) as session:
+        row = session.exec(select(DigestSend).where(
+            DigestSend.team_id == due.team_id, DigestSend.user_id == due.user_id,
+            DigestSend.local_date == due.local_date)).first()
+        if row is None:
+            return None
+        result = session.execute(
+            update(DigestSend)
+            .where(col(DigestSend.id) == row.id, col(DigestSend.status) == "claimed",
+                   col(DigestSend.lease_until) < now)
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return row.id if result.rowcount == 1 else None
+
+
+def _finish(engine: Engine, send_id: int, status: str, *, ts: str | None = None,
+            lease_until: dt.datetime | None = None) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(DigestSend).where(col(DigestSend.id) == send_id)
+            .values(status=status, message_ts=ts, lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def send_one(rt: Runtime, notifier: Notifier, due: Due, now: dt.datetime) -> str:
+    """Claim, build and send one digest: 'sent', 'empty', 'failed', 'retry' or 'taken'."""
+    lease = dt.timedelta(seconds=rt.settings.step_lease_seconds)
+    send_id = claim(rt.engine, due, now, lease)
+    if send_id is None:
+        return "taken"
+    with session_scope(rt.engine) as session:
+        items = open_items(session, due.team_id, due.user_id, due.local_date)
+    if not items:
+        _finish(rt.engine, send_id, "empty")  # nobody gets an empty digest
+        return "empty"
+    text, blocks = digest_message(items, due.local_date)
+    try:
+        posted = notifier.dm(due.team_id, due.user_id, text, blocks)
+    except DeliveryError as exc:
+        if exc.retryable:
+            _finish(rt.engine, send_id, "claimed", lease_until=now + RETRY_AFTER)
+            return "retry"
+        log.warning("digest for %s not deliverable: %s", due.user_id, exc.code)
+        _finish(rt.engine, send_id, "failed")
+        return "failed"
+    _finish(rt.engine, send_id, "sent", ts=posted.ts)
+    return "sent"
+
+
+def run_digests(rt: Runtime, notifier: Notifier, now: dt.datetime,
+                limit: int = BATCH_PER_TICK) -> int:
+    """DUE_JOB: send the digests due at `now` (at most `limit` this tick)."""
+    with session_scope(rt.engine) as session:
+        due = due_digests(session, rt.settings, now)
+    sent = 0
+    for item in due[:limit]:
+        if send_one(rt, notifier, item, now) == "sent":
+            sent += 1
+    return sent
+
+
+DUE_JOBS = [("digest", run_digests)]
+
+
+# --- settings (/commitments settings) -----------------------------------------------------
+
+
+def settings_view(person: Person, default_hour: int = 9) -> dict:
+    """The settings modal for `person` (callback_id `digest_settings`)."""
+    hour = person.digest_hour if person.digest_hour is not None else default_hour
+    return settings_modal(person.digest_enabled, hour)
+
+
+def save_settings(session: Session, team_id: str, user_id: str, *, enabled: bool,
+                  hour: int) -> Person:
+    if not 0 <= hour <= 23:
+        raise ItemError("Pick an hour between 00:00 and 23:00.")
+    person = session.exec(select(Person).where(
+        Person.team_id == team_id, Person.slack_user_id == user_id)).first()
+    if person is None:
+        person = Person(team_id=team_id, slack_user_id=user_id, name=user_id)
+    before = {"enabled": person.digest_enabled, "hour": person.digest_hour}
+    person.digest_enabled, person.digest_hour = enabled, hour
+    session.add(person)
+    session.flush()
+    audit.record(session, team_id, user_id, "person", person.id, "digest_settings",
+                 before=before, after={"enabled": enabled, "hour": hour})
+    return person
+
+
+# --- item actions (digest and App Home share them) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    note: str  # what the row says afterwards
+    commitment_done: int | None = None  # → offer the close-the-loop note
+    notify_user: str | None = None  # new owner / assignee to tell
+    notify_text: str | None = None
+
+
+def snooze_until(choice: str, today: dt.date) -> dt.date:
+    return today + dt.timedelta(days=7 if choice == "1w" else 1)
+
+
+def _step(session: Session, team_id: str, step_id: int) -> tuple[CaseStep, Case]:
+    step = session.exec(select(CaseStep).where(
+        CaseStep.team_id == team_id, CaseStep.id == step_id)).first()
+    case = session.get(Case, step.case_id) if step else None
+    if step is None or case is None or case.team_id != team_id:
+        raise ItemError("That case step no longer exists.")
+    return step, case
+
+
+def _may_change_step(step: CaseStep, case: Case, user_id: str, admins: set[str]) -> bool:
+    return user_id in admins or user_id in {
+        step.assignee_user_id, case.owner_user_id, case.reporter_user_id}
+
+
+def _checked_step(session: Session, team_id: str, ref: Ref, actor: str,
+                  admins: set[str]) -> tuple[CaseStep, Case]:
+    step, case = _step(session, team_id, ref.id)
+    if not _may_change_step(step, case, actor, admins):
+        raise ItemError("Only the step's assignee, the case owner or a CS admin can change it.")
+    if step.status != ref.state:
+        raise ItemError(f"This step is already {step.status}; nothing changed.")
+    return step, case
+
+
+def mark_done(session: Session, team_id: str, ref: Ref, actor: str,
+              admins: set[str]) -> Outcome:
+    if ref.kind == "c":
+        try:
+            cm.transition(session, team_id, ref.id, "done", actor, admins=admins,
+                          expected=ref.state)
+        except cm.CommitmentError as exc:
+            raise ItemError(str(exc)) from None
+        return Outcome(":white_check_mark: Done", commitment_done=ref.id)
+    step, _ = _checked_step(session, team_id, ref, actor, admins)
+    if step.status == StepStatus.AWAITING:
+        raise ItemError("This step is waiting for your Yes / No / Edit in its own message "
+                        "— answer it there so the case moves on.")
+    raise ItemError("This step is not due yet; it will come to you with Yes / No / Edit.")
+
+
+def snooze(session: Session, team_id: str, ref: Ref, actor: str, admins: set[str],
+           until: dt.date, today: dt.date, settings: Settings) -> Outcome:
+    if until <= today:
+        raise ItemError(f"{until.isoformat()} is not in the future — pick a date after today "
+                        f"({today.isoformat()}) to snooze to.")
+    if ref.kind == "c":
+        c = cm.get(session, team_id, ref.id)
+        if c.status != ref.state:
+            raise ItemError(f"This commitment is already {c.status}; nothing changed.")
+        try:
+            cm.snooze(session, team_id, ref.id, actor, until, today, admins)
+        except cm.CommitmentError as exc:
+            raise ItemError(str(exc)) from None
+        return Outcome(f":zzz: Snoozed until {until:%a %b} {until.day}")
+    step, _ = _checked_step(session, team_id, ref, actor, admins)
+    if step.status != StepStatus.SCHEDULED:
+        raise ItemError("This step is already waiting for your answer; it can't be snoozed.")
+    person = session.exec(select(Person).where(
+        Person.team_id == team_id, Person.slack_user_id == step.assignee_user_id)).first()
+    tz = timezone_of(person, settings.default_timezone)
+    new_due = dt.datetime.combine(until, dt.time(settings.workday_start_hour), tz)
+    before = step.due_at
+    step.due_at, step.updated_at = new_due.astimezone(dt.UTC), clock.now()
+    session.add(step)
+    audit.record(session, team_id, actor, "case_step", step.id, "snoozed",
+                 before=clock.as_utc(before).isoformat() if before else None,
+                 until=step.due_at.isoformat())
+    return Outcome(f":zzz: Moved to {until:%a %b} {until.day}")
+
+
+def reassign(session: Session, team_id: str, ref: Ref, actor: str, admins: set[str],
+             new_user: str) -> Outcome:
+    if not new_user:
+        raise ItemError("Pick someone to hand this to.")
+    person = session.exec(select(Person).where(
+        Person.team_id == team_id, Person.slack_user_id == new_user)).first()
+    if person is not None and person.deactivated:
+        raise ItemError(f"<@{new_user}>'s Slack account is deactivated; pick someone else.")
+    if ref.kind == "c":
+        c = cm.get(session, team_id, ref.id)
+        if c.status != ref.state:
+            raise ItemError(f"This commitment is already {c.status}; nothing changed.")
+        try:
+            c = cm.edit(session, team_id, ref.id, actor, admins=admins, owner_user_id=new_user,
+                        owner_name=person.real_name or person.name if person else "")
+        except cm.CommitmentError as exc:
+            raise ItemError(str(exc)) from None
+        text = c.text
+    else:
+        step, _ = _checked_step(session, team_id, ref, actor, admins)
+        before = step.assignee_user_id
+        step.assignee_user_id, step.updated_at = new_user, clock.now()
+        session.add(step)
+        audit.record(session, team_id, actor, "case_step", step.id, "reassigned",
+                     from_state=step.status, to_state=step.status, before=before,
+                     after=new_user)
+        text = step.summary
+    return Outcome(f":bust_in_silhouette: Handed to <@{new_user}>", notify_user=new_user,
+                   notify_text=f"<@{actor}> handed you: *{text[:300]}*" if new_user != actor
+                   else None)

@@ -1,0 +1,171 @@
+"""The daily digest: who gets one, when, what it groups, and never twice a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import select
+
+from bot import digest
+from bot.db import session_scope
+from bot.digest_blocks import Item, digest_message, group_items, parse_ref
+from bot.models import DigestSend, StepStatus
+from bot.notify import DeliveryError
+from bot.standin.blockkit import validate_message_blocks
+
+# Monday 2026-11-23, 09:00 in New York = 14:00 UTC
+MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
+TODAY = dt.date(2026, 11, 23)
+
+
+def test_grouping_is_pure_and_ordered() -> None:
+    items = [
+        Item("c", 1, "open", "late", TODAY - dt.timedelta(days=2)),
+        Item("c", 2, "open", "today", TODAY),
+        Item("c", 3, "open", "thursday", TODAY + dt.timedelta(days=3)),
+        Item("c", 4, "open", "next month", TODAY + dt.timedelta(days=30)),
+        Item("c", 5, "open", "whenever", None),
+        Item("s", 6, "awaiting", "call Dana", TODAY),
+    ]
+    groups = group_items(items, TODAY)
+    assert [[i.id for i in groups[k]] for k in ("overdue", "today", "week", "later", "none",
+                                                  "steps")] == [[1], [2], [3], [4], [5], [6]]
+    text, blocks = digest_message(items, TODAY)
+    assert "6 open items" in text and "1 overdue" in text
+    assert validate_message_blocks(blocks) == []
+    assert parse_ref(blocks[3]["block_id"] if blocks[3]["type"] == "actions"
+                     else blocks[4]["block_id"]) is not None
+
+
+def test_digest_of_many_items_stays_under_50_blocks() -> None:
+    items = [Item("c", i, "open", f"thing {i}", TODAY) for i in range(80)]
+    _, blocks = digest_message(items, TODAY)
+    assert len(blocks) <= 50
+    assert validate_message_blocks(blocks) == []
+    assert "more not shown" in str(blocks)
+
+
+def test_parse_ref_refuses_forged_block_ids() -> None:
+    assert parse_ref("ftitem:c:42:open").id == 42  # type: ignore[union-attr]
+    for bad in ("", "ftitem:x:1:open", "ftitem:c:abc:open", "other:c:1:open", None):
+        assert parse_ref(bad) is None
+
+
+def test_due_time_respects_timezone_hour_weekends_and_settings(rt) -> None:  # type: ignore[no-untyped-def]
+    from bot.models import Person
+
+    ny = Person(team_id="T", slack_user_id="U1", tz="America/New_York")
+    tokyo = Person(team_id="T", slack_user_id="U2", tz="Asia/Tokyo")
+    early = Person(team_id="T", slack_user_id="U3", tz="America/New_York", digest_hour=7)
+    off = Person(team_id="T", slack_user_id="U4", tz="America/New_York", digest_enabled=False)
+    gone = Person(team_id="T", slack_user_id="U5", tz="America/New_York", deactivated=True)
+    no_tz = Person(team_id="T", slack_user_id="U6", tz=None)
+    before = MON_9_NY - dt.timedelta(minutes=1)
+    s = rt.settings
+    assert digest.digest_due(ny, s, before) is None
+    assert digest.digest_due(ny, s, MON_9_NY) == TODAY
+    sun_23_utc = dt.datetime(2026, 11, 22, 23, 0, tzinfo=dt.UTC)  # Mon 08:00 in Tokyo
+    assert digest.digest_due(tokyo, s, sun_23_utc) is None
+    assert digest.digest_due(tokyo, s, sun_23_utc + dt.timedelta(hours=1)) == TODAY
+    assert digest.digest_due(early, s, before) == TODAY
+    assert digest.digest_due(off, s, MON_9_NY) is None
+    assert digest.digest_due(gone, s, MON_9_NY) is None
+    assert digest.digest_due(no_tz, s, MON_9_NY) == TODAY  # DEFAULT_TIMEZONE = New York
+    saturday = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
+    assert digest.digest_due(ny, s, saturday) is None
+
+
+def test_one_digest_per_person_per_day_and_none_when_empty(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+    rows.person("U0MAYA")
+    rows.person("U0SAM", tz=None)  # no timezone → DEFAULT_TIMEZONE
+    rows.person("U0GONE", deactivated=True)
+    rows.person("U0SNOOZE")
+    acct = rows.account()
+    rows.commitment("U0MAYA", "Send the SSO guide", TODAY - dt.timedelta(days=1),
+                    account_id=acct)
+    rows.commitment("U0MAYA", "Share the roadmap", None)  # no due date
+    rows.commitment("U0SAM", "Fix the export", TODAY)
+    rows.commitment("U0GONE", "Ghost promise", TODAY)
+    rows.commitment("U0SNOOZE", "Later", TODAY, snoozed_until=TODAY + dt.timedelta(days=2))
+    rows.case_with_step("U0SAM", acct, status=StepStatus.AWAITING)
+
+    assert digest.run_digests(rt, notifier, MON_9_NY) == 2
+    assert {d[1] for d in notifier.dms} == {"U0MAYA", "U0SAM"}
+    maya = notifier.to("U0MAYA")[0]
+    rendered = str(maya[3])
+    assert "Overdue" in rendered and "No due date" in rendered and "Acme Corp" in rendered
+    assert "Case steps waiting on you" in str(notifier.to("U0SAM")[0][3])
+    # a second worker / a restart at 9:00:30 sends nothing more
+    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
+    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(hours=3)) == 0
+    assert len(notifier.dms) == 2
+    with session_scope(rt.engine) as s:
+        statuses = {r.user_id: r.status for r in s.exec(select(DigestSend))}
+    assert statuses == {"U0MAYA": "sent", "U0SAM": "sent", "U0SNOOZE": "empty"}
+    # next working day: again
+    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(days=1)) == 2
+
+
+def test_restart_with_half_sent_sends_the_rest_once(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+    users = [f"U{i:03d}" for i in range(10)]
+    for u in users:
+        rows.person(u)
+        rows.commitment(u, f"promise of {u}", TODAY)
+    # worker A sends five, then claims the other five and dies before sending them
+    assert digest.run_digests(rt, notifier, MON_9_NY, limit=5) == 5
+    lease = dt.timedelta(seconds=rt.settings.step_lease_seconds)
+    pending = [d for d in _due(rt, MON_9_NY)]
+    assert len(pending) == 5
+    for d in pending:
+        assert digest.claim(rt.engine, d, MON_9_NY, lease) is not None
+    # the restarted worker at 9:00:30 sees live claims: nothing sent twice, nothing yet
+    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
+    # once the dead worker's lease is over, the other half go out
+    later = MON_9_NY + lease + dt.timedelta(seconds=1)
+    assert digest.run_digests(rt, notifier, later) == 5
+    assert digest.run_digests(rt, notifier, later + dt.timedelta(minutes=5)) == 0
+    assert sorted(d[1] for d in notifier.dms) == users
+
+
+def _due(rt, now):  # type: ignore[no-untyped-def]
+    with session_scope(rt.engine) as s:
+        return digest.due_digests(s, rt.settings, now)
+
+
+def test_two_workers_at_once_never_double_send(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    for i in range(20):
+        rows.person(f"U{i:03d}")
+        rows.commitment(f"U{i:03d}", "x", TODAY)
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(lambda _: digest.run_digests(rt, notifier, MON_9_NY), range(4)))
+    assert sum(counts) == 20
+    assert len(notifier.dms) == 20 and len({d[1] for d in notifier.dms}) == 20
+
+
+def test_delivery_failures_retry_or_stop(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+    rows.person("U0RATE")
+    rows.person("U0GONE")
+    rows.commitment("U0RATE", "x", TODAY)
+    rows.commitment("U0GONE", "y", TODAY)
+    notifier.fail_for = {
+        "U0RATE": DeliveryError("429", retryable=True, code="ratelimited"),
+        "U0GONE": DeliveryError("gone", retryable=False, code="user_disabled"),
+    }
+    assert digest.run_digests(rt, notifier, MON_9_NY) == 0
+    notifier.fail_for = {}
+    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=5)) == 0
+    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(minutes=2)) == 1
+    assert [d[1] for d in notifier.dms] == ["U0RATE"]
+
+
+def test_settings_view_and_save(rt, rows) -> None:  # type: ignore[no-untyped-def]
+    from bot.models import Person
+    from bot.standin.blockkit import validate_view
+
+    view = digest.settings_view(Person(team_id="T", slack_user_id="U1", digest_hour=7))
+    assert validate_view(view) == [] and view["callback_id"] == "digest_settings"
+    with session_scope(rt.engine) as s:
+        p = digest.save_settings(s, "T0TEST", "U0NEW", enabled=False, hour=8)
+        assert (p.digest_enabled, p.digest_hour) == (False, 8)
