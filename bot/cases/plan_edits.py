@@ -1,0 +1,158 @@
+"""Changes to a plan before it starts: reassign a step, change a delay, drop a step, edit a
+draft. Each is checked (who may, and that the plan has not started), applied, and audited
+in the caller's transaction; once a case runs the plan is fixed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlmodel import Session, select
+
+from bot import audit, clock
+from bot.models import Case, CaseStatus, CaseStep, StepStatus
+from bot.playbooks.durations import DelayError, format_delay, parse_delay
+from bot.playbooks.render import find_placeholders
+from bot.playbooks.store import is_admin
+
+MAX_DRAFT_CHARS = 3000
+
+
+class PlanEditError(ValueError):
+    """A change that cannot be made; the message is safe to show to the person who asked."""
+
+
+def may_edit(session: Session, case: Case, user_id: str, cs_admins: Iterable[str]) -> bool:
+    """The reporter, the case owner and CS admins may change or start a plan."""
+    if user_id in {case.reporter_user_id, case.owner_user_id}:
+        return True
+    return is_admin(session, case.team_id, user_id, cs_admins)
+
+
+def load_case(session: Session, team_id: str, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None or case.team_id != team_id:
+        raise PlanEditError("That case no longer exists.")
+    return case
+
+
+def _step(session: Session, team_id: str, case_id: int, position: int) -> CaseStep:
+    step = session.exec(
+        select(CaseStep).where(CaseStep.team_id == team_id, CaseStep.case_id == case_id,
+                               CaseStep.position == position)
+    ).first()
+    if step is None:
+        raise PlanEditError(f"Step {position} is not part of this plan.")
+    return step
+
+
+def editable_step(session: Session, team_id: str, case_id: int, position: int, actor: str,
+                  cs_admins: Iterable[str]) -> tuple[Case, CaseStep]:
+    """The case and step, if `actor` may change it now; `PlanEditError` says why not."""
+    case = load_case(session, team_id, case_id)
+    if not may_edit(session, case, actor, cs_admins):
+        raise PlanEditError("Only the reporter, the case owner or a CS admin can change this "
+                            "plan.")
+    if case.status != CaseStatus.PLANNED:
+        raise PlanEditError(f"This plan is already {case.status}; steps are now changed from "
+                            "their DMs (Edit / No).")
+    step = _step(session, team_id, case_id, position)
+    if step.status != StepStatus.PLANNED:
+        raise PlanEditError(f"Step {position} was {step.status}; it cannot be changed.")
+    return case, step
+
+
+def _touch(session: Session, case: Case, step: CaseStep) -> None:
+    now = clock.now()
+    step.updated_at = case.updated_at = now
+    session.add(step)
+    session.add(case)
+
+
+def reassign_step(session: Session, team_id: str, case_id: int, position: int, user_id: str,
+                  actor: str, cs_admins: Iterable[str] = ()) -> CaseStep:
+    case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
+    if not user_id:
+        raise PlanEditError("Pick the person who should do this step.")
+    before = step.assignee_user_id
+    step.assignee_user_id, step.assignee_fallback = user_id, False
+    _touch(session, case, step)
+    audit.record(session, team_id, actor, "case_step", step.id, "reassigned",
+                 case_id=case_id, position=position, before=before, after=user_id)
+    return step
+
+
+def change_delay(session: Session, team_id: str, case_id: int, position: int, delay: str,
+                 actor: str, cs_admins: Iterable[str] = ()) -> CaseStep:
+    case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
+    try:
+        seconds = int(parse_delay(delay.strip()).total_seconds())
+    except DelayError as exc:
+        raise PlanEditError(str(exc)) from None
+    before = step.delay_seconds
+    step.delay_seconds = seconds
+    _touch(session, case, step)
+    from datetime import timedelta
+
+    audit.record(session, team_id, actor, "case_step", step.id, "delay_changed",
+                 case_id=case_id, position=position,
+                 before=format_delay(timedelta(seconds=before)),
+                 after=format_delay(timedelta(seconds=seconds)))
+    return step
+
+
+def drop_step(session: Session, team_id: str, case_id: int, position: int, actor: str,
+              cs_admins: Iterable[str] = ()) -> CaseStep:
+    case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
+    live = session.exec(
+        select(CaseStep).where(CaseStep.team_id == team_id, CaseStep.case_id == case_id,
+                               CaseStep.status == StepStatus.PLANNED)
+    ).all()
+    if len(live) <= 1:
+        raise PlanEditError("This is the last step left; cancel the case instead of "
+                            "dropping it.")
+    step.status = StepStatus.CANCELLED
+    case.total_steps = len(live) - 1
+    _touch(session, case, step)
+    audit.record(session, team_id, actor, "case_step", step.id, "dropped",
+                 from_state=StepStatus.PLANNED, to_state=StepStatus.CANCELLED,
+                 case_id=case_id, position=position)
+    return step
+
+
+def edit_draft(session: Session, team_id: str, case_id: int, position: int, text: str,
+               actor: str, cs_admins: Iterable[str] = ()) -> CaseStep:
+    case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
+    text = (text or "").strip()
+    if not text:
+        raise PlanEditError("The draft cannot be empty; drop the step instead.")
+    if len(text) > MAX_DRAFT_CHARS:
+        raise PlanEditError(f"The draft is {len(text):,} characters; at most "
+                            f"{MAX_DRAFT_CHARS:,} fit in one Slack message.")
+    leftovers = sorted(find_placeholders(text))
+    if leftovers:
+        raise PlanEditError("The draft still has placeholders: "
+                            + ", ".join("{" + n + "}" for n in leftovers)
+                            + "; write the actual text.")
+    before = len(step.draft)
+    step.draft = text
+    _touch(session, case, step)
+    audit.record(session, team_id, actor, "case_step", step.id, "draft_edited",
+                 case_id=case_id, position=position, chars_before=before, chars_after=len(text))
+    return step
+
+
+def start_plan(session: Session, team_id: str, case_id: int, actor: str,
+               cs_admins: Iterable[str] = (), expected: str = CaseStatus.PLANNED) -> Case:
+    """Permission and state check, then the engine's `start_case` (which schedules step 1).
+
+    A second click (the case already running) raises `PlanEditError` with a polite answer."""
+    case = load_case(session, team_id, case_id)
+    if not may_edit(session, case, actor, cs_admins):
+        raise PlanEditError("Only the reporter, the case owner or a CS admin can start this "
+                            "plan.")
+    if case.status != expected:
+        raise PlanEditError(f"This plan is already {case.status}.")
+    from bot.cases.engine import start_case
+
+    return start_case(session, team_id, case_id, actor, clock.now())
