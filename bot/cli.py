@@ -34,6 +34,8 @@ app.add_typer(people_app, name="people")
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.manifest",
     "bot.demo",
+    "bot.playbooks.cli",
+    "bot.cases.cli",
 )
 
 TeamOpt = Annotated[

@@ -406,3 +406,72 @@ def reporter_by_email(engine: Engine, team_id: str, email: str) -> str:
     if person is None:
         raise ReportError(f"No Slack member with email {email} is known yet.", "reporter")
     return person.slack_user_id
+
+
+# --- telling people ----------------------------------------------------------------------
+
+
+def card_for(session: Session, case: Case) -> tuple[str, list[dict[str, Any]]]:
+    """The case card's text and blocks, as it stands now."""
+    from bot.cases.cards import card_text, case_card
+
+    account = session.get(Account, case.account_id)
+    playbook = session.get(Playbook, case.playbook_id)
+    account_name = account.name if account else f"account {case.account_id}"
+    playbook_name = playbook.name if playbook else case.risk_key
+    steps = case_steps(session, case.team_id, case.id or 0)
+    blocks = case_card(case, steps, account_name=account_name, playbook_name=playbook_name)
+    return card_text(case, account_name, playbook_name), blocks
+
+
+def announce_case(engine: Engine, notifier: Any, team_id: str, case_id: int,
+                  cs_channel: str | None) -> None:
+    """Post the card to the CS channel (if configured) and DM it to the reporter; remember
+    where, so later changes update those messages instead of posting new ones. A failed
+    post is logged and does not undo the case."""
+    from bot.notify import DeliveryError
+
+    with session_scope(engine) as session:
+        case = session.get(Case, case_id)
+        if case is None or case.team_id != team_id:
+            return
+        text, blocks = card_for(session, case)
+        reporter = case.reporter_user_id
+    posted_channel = posted_dm = None
+    if cs_channel:
+        try:
+            posted_channel = notifier.post(team_id, cs_channel, text, blocks)
+        except DeliveryError as exc:
+            log.warning("case %s card not posted to the CS channel: %s", case_id, exc)
+    if reporter:
+        try:
+            posted_dm = notifier.dm(team_id, reporter, text, blocks)
+        except DeliveryError as exc:
+            log.warning("case %s card not sent to the reporter: %s", case_id, exc)
+    with session_scope(engine) as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            return
+        if posted_channel is not None:
+            case.card_channel, case.card_ts = posted_channel.channel, posted_channel.ts
+        if posted_dm is not None:
+            case.reporter_channel, case.reporter_ts = posted_dm.channel, posted_dm.ts
+        session.add(case)
+
+
+def refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) -> None:
+    """Re-render the case card wherever it was posted (after a plan edit or start)."""
+    from bot.notify import DeliveryError
+
+    with session_scope(engine) as session:
+        case = session.get(Case, case_id)
+        if case is None or case.team_id != team_id:
+            return
+        text, blocks = card_for(session, case)
+        places = [(case.card_channel, case.card_ts), (case.reporter_channel, case.reporter_ts)]
+    for channel, ts in places:
+        if channel and ts:
+            try:
+                notifier.update(team_id, channel, ts, text, blocks)
+            except DeliveryError as exc:
+                log.warning("case %s card not updated in %s: %s", case_id, channel, exc)
