@@ -1,0 +1,226 @@
+"""Find the due phrase in a spoken sentence and turn it into a calendar date.
+
+Resolution is always relative to the call date and never lands before it, because a promise made
+on a call is about the future. Conventions (chosen to match how people speak on calls):
+
+* a bare weekday ("by Friday", "on Tue") is its next occurrence strictly after the call date,
+  so "Friday" said on a Friday means the following Friday;
+* "next <weekday>" is that weekday in the following calendar week (Monday-based), e.g. on
+  Monday 3 Nov "next Friday" is 14 Nov, while "Friday" is 7 Nov;
+* "this week" / "end of (the) week" / "EOW" is the Friday of the call's week ("next week" and
+  "end of next week": the Friday after); once that Friday has passed, the following one;
+* "end of (the) month" / "EOM" is the month's last day, "next month" the last day of next month;
+* "today", "EOD", "COB", "end of (the) day", "tonight", "in N minutes/hours" are the call date;
+* "in / within N days / weeks / months" add that span; "in a couple of weeks" is 2 weeks;
+* "on / by the 14th" is the next 14th on or after the call date (rolling to next month);
+* "December 3" / "3 Dec" is that day this year, or next year once passed (year wrap);
+* "Q1".."Q4" is the quarter's last day (next year's once the quarter has ended),
+  "end of (the) quarter" the current quarter's last day, "end of (the) year" / "EOY" 31 Dec.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from dateutil import parser as date_parser
+from dateutil.relativedelta import FR, MO, relativedelta
+
+_WEEKDAYS = {
+    "monday": 0, "mon": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "wed": 2,
+    "thursday": 3, "thurs": 3, "thur": 3, "thu": 3, "friday": 4, "fri": 4,
+    "saturday": 5, "sat": 5, "sunday": 6, "sun": 6,
+}
+_NUMBERS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "a couple of": 2, "a couple": 2, "couple of": 2, "a few": 3, "few": 3,
+}
+_MONTHS = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_WEEKDAY_RE = (
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"tues|thurs|thur|mon|tue|wed|thu|fri|sat|sun"
+)
+_NUM_RE = r"\d{1,3}|a couple of|a couple|couple of|a few|few|an?|" + "|".join(
+    k for k in _NUMBERS if " " not in k and len(k) > 2
+)
+_ORD = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+# Optional lead-in kept in the returned phrase: "by", "before the QBR on", "no later than".
+_LEAD = (
+    r"(?:(?:by|before|until|till|ahead of|no later than|for|on|at|in|around|over)\s+"
+    r"(?:the\s+)?(?:(?:[\w'-]+\s+){0,3}?(?:on|at)\s+)?)?"
+)
+
+
+def _next_week_friday(d: dt.date) -> dt.date:
+    return d + relativedelta(days=1, weekday=MO(+1)) + relativedelta(weekday=FR)
+
+
+def _this_friday(d: dt.date) -> dt.date:
+    """Friday of the call's week; on a weekend that Friday has passed, so the next one."""
+    return d + relativedelta(weekday=FR(+1)) if d.weekday() <= 4 else _next_week_friday(d)
+
+
+def _weekday(d: dt.date, name: str) -> dt.date:
+    target = _WEEKDAYS[name.lower()]
+    return d + relativedelta(days=1) + relativedelta(weekday=target)
+
+
+def _next_week_weekday(d: dt.date, name: str) -> dt.date:
+    monday_next = d + relativedelta(days=1, weekday=MO(+1))
+    return monday_next + relativedelta(weekday=_WEEKDAYS[name.lower()])
+
+
+def _month_end(d: dt.date, months_ahead: int = 0) -> dt.date:
+    return d + relativedelta(months=months_ahead, day=31)
+
+
+def _quarter_end(year: int, quarter: int) -> dt.date:
+    return dt.date(year, quarter * 3, 1) + relativedelta(day=31)
+
+
+def _quarter(d: dt.date, m: re.Match[str]) -> dt.date:
+    quarter = int(m.group("q"))
+    year = int(m.group("year")) if m.group("year") else d.year
+    if year < 100:
+        year += 2000
+    end = _quarter_end(year, quarter)
+    return end if end >= d or m.group("year") else _quarter_end(year + 1, quarter)
+
+
+def _current_quarter_end(d: dt.date, ahead: int = 0) -> dt.date:
+    quarter = (d.month - 1) // 3 + 1 + ahead
+    year = d.year + (quarter - 1) // 4
+    return _quarter_end(year, (quarter - 1) % 4 + 1)
+
+
+def _span(d: dt.date, m: re.Match[str]) -> dt.date:
+    raw = m.group("n").lower()
+    n = int(raw) if raw.isdigit() else _NUMBERS[raw]
+    unit = m.group("unit").lower()
+    if unit.startswith(("minute", "hour")):
+        return d
+    if unit.startswith("business day"):
+        return _add_business_days(d, n)
+    key = {"day": "days", "week": "weeks", "month": "months"}[unit.rstrip("s")]
+    return d + relativedelta(**{key: n})
+
+
+def _add_business_days(d: dt.date, n: int) -> dt.date:
+    out = d
+    while n > 0:
+        out += dt.timedelta(days=1)
+        n -= out.weekday() < 5
+    return out
+
+
+def _day_of_month(d: dt.date, m: re.Match[str]) -> dt.date | None:
+    day = int(m.group("day"))
+    if not 1 <= day <= 31:
+        return None
+    for months in range(0, 3):
+        candidate = d + relativedelta(months=months, day=day)
+        if candidate.day == day and candidate >= d:
+            return candidate
+    return None
+
+
+def _month_day(d: dt.date, m: re.Match[str]) -> dt.date | None:
+    text = m.group("date")
+    try:
+        parsed = date_parser.parse(text, default=dt.datetime(d.year, d.month, 1)).date()
+    except (ValueError, OverflowError):
+        return None
+    has_year = re.search(r"\b\d{4}\b", text) is not None
+    if parsed < d and not has_year:
+        parsed += relativedelta(years=1)
+    return parsed
+
+
+def _ymd(d: dt.date, m: re.Match[str]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(m.group("iso"))
+    except ValueError:
+        return None
+
+
+Resolver = Callable[[dt.date, re.Match[str]], dt.date | None]
+
+# Ordered: the first rule that matches wins, so specific phrases come before generic ones.
+_RULES: list[tuple[re.Pattern[str], Resolver]] = [
+    (r"(?P<iso>\d{4}-\d{2}-\d{2})", _ymd),
+    (r"(?:(?:by|before)\s+)?(?:end of (?:the )?day|EOD|COB|close of business)\s+tomorrow",
+     lambda d, m: d + relativedelta(days=1)),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?day after tomorrow",
+     lambda d, m: d + relativedelta(days=2)),
+    (r"(?:(?:by|before|until|first thing)\s+)?tomorrow(?:\s+(?:morning|afternoon|evening))?",
+     lambda d, m: d + relativedelta(days=1)),
+    (r"(?:(?:by|before|at)\s+)?(?:(?:the\s+)?end of (?:the |to)?day|EOD|COB|close of business|"
+     r"today|tonight|this (?:morning|afternoon|evening))", lambda d, m: d),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of next week",
+     lambda d, m: _next_week_friday(d)),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?week|EOW)",
+     lambda d, m: _this_friday(d)),
+    (r"(?:(?:by|before|until)\s+)?(?:early|beginning of|start of) next week",
+     lambda d, m: d + relativedelta(days=1, weekday=MO(+1))),
+    (r"(?:(?:by|before|until|sometime|later)\s+)?next week",
+     lambda d, m: _next_week_friday(d)),
+    (r"(?:(?:by|before|until|sometime|later)\s+)?this week", lambda d, m: _this_friday(d)),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of next month",
+     lambda d, m: _month_end(d, 1)),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?month|EOM|month[- ]end)",
+     lambda d, m: _month_end(d)),
+    (r"(?:(?:by|before|until|sometime)\s+)?next month", lambda d, m: _month_end(d, 1)),
+    (r"(?:(?:by|before|until|in|for|during|within)\s+)?(?:the\s+)?(?:end of\s+)?"
+     r"Q(?P<q>[1-4])(?:\s+(?:of\s+)?'?(?P<year>(?:20)?\d\d)\b)?", _quarter),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of (?:the |this )?quarter|EOQ",
+     lambda d, m: _current_quarter_end(d)),
+    (r"(?:(?:by|before|until|in|for)\s+)?next quarter", lambda d, m: _current_quarter_end(d, 1)),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?year|EOY|year[- ]end)",
+     lambda d, m: dt.date(d.year, 12, 31)),
+    (r"(?:in|within|over)\s+(?:the\s+next\s+)?(?P<n>" + _NUM_RE + r")\s+"
+     r"(?P<unit>business days?|days?|weeks?|months?|minutes?|hours?)(?:'?\s*time)?", _span),
+    (r"(?:" + _LEAD + r")?next\s+(?P<wd>" + _WEEKDAY_RE + r")\b",
+     lambda d, m: _next_week_weekday(d, m.group("wd"))),
+    (_LEAD + r"(?:this\s+(?:coming\s+)?|coming\s+)?(?P<wd>" + _WEEKDAY_RE + r")\b",
+     lambda d, m: _weekday(d, m.group("wd"))),
+    (_LEAD + r"(?P<date>(?:" + _MONTHS + r")\.?\s+[0-3]?\d(?:st|nd|rd|th)?(?:,?\s+\d{4})?|"
+     r"(?:the\s+)?[0-3]?\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + _MONTHS + r")(?:,?\s+\d{4})?)\b",
+     _month_day),
+    (_LEAD + r"the\s+" + _ORD + r"\b(?!\s+(?:of\s+)?(?:" + _MONTHS + r"))", _day_of_month),
+]
+_COMPILED = [(re.compile(r"\b" + p + r"\b", re.IGNORECASE), f) for p, f in _RULES]
+
+
+def find_due_phrase(sentence: str) -> re.Match[str] | None:
+    """The first (most specific) due phrase in the sentence, or None."""
+    for pattern, _ in _COMPILED:
+        m = pattern.search(sentence)
+        if m and _plausible(m):
+            return m
+    return None
+
+
+def _plausible(m: re.Match[str]) -> bool:
+    """Reject lower-case weekday abbreviations that are everyday words ("sat", "sun", "wed")."""
+    wd = m.groupdict().get("wd")
+    return not (wd and wd in {"sat", "sun", "wed", "mon"})
+
+
+def resolve_due(phrase_or_sentence: str, call_date: dt.date) -> tuple[dt.date | None, str | None]:
+    """Return (due date, the phrase as spoken) for the first due phrase found, else (None, None).
+
+    The date is on or after `call_date`; the phrase is a substring of the input.
+    """
+    for pattern, resolver in _COMPILED:
+        for m in pattern.finditer(phrase_or_sentence):
+            if not _plausible(m):
+                continue
+            due = resolver(call_date, m)
+            if due is not None:
+                return max(due, call_date), m.group(0).strip()
+    return None, None

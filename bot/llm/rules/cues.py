@@ -1,0 +1,205 @@
+"""Find the language of promising in one sentence and weigh how strong it is.
+
+A cue is a subject plus a modal of future or obligation ("I'll", "you're gonna", "can you",
+"Priya will"), followed by a verb phrase. The verb decides whether it is a task ("send the
+guide") or talk about the call, an opinion or a requirement ("be honest", "see", "need a
+battery"). The words before the cue decide whether it is a condition, a report or a hedge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.llm.rules.lexicon import (
+    CONDITIONS,
+    GROUP_SUBJECTS,
+    HEDGES,
+    META_EXCEPTIONS,
+    META_PHRASES,
+    META_VERBS,
+    REPORTED,
+    TASK_VERBS,
+)
+from bot.llm.rules.tokens import CleanText
+
+
+class Kind(StrEnum):
+    SELF = "self"  # the speaker promises ("I'll send …")
+    TEAM = "team"  # the speaker promises for their side ("we'll send …")
+    ASSIGN = "assign"  # the speaker hands a task to someone ("you're gonna work on …")
+    REQUEST = "request"  # the speaker asks someone ("can you loop in …")
+    GROUP = "group"  # a task for several people ("you two have to …")
+    THIRD = "third"  # a named person will do it ("Priya will …")
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    kind: Kind
+    strength: float  # subject+modal strength plus verb weight and sentence modifiers
+    cue_word: int  # index (in CleanText.words) of the first word of the cue
+    verb_word: int  # index of the first word of the verb phrase
+    subject: str | None = None  # the named subject of a THIRD cue, as written
+
+
+_MODAL_WILL = (
+    r"(?:will|'ll|shall|is gonna|is going to|are gonna|are going to|'re gonna|'re going to|"
+    r"'m gonna|'m going to|am gonna|am going to|gonna)"
+)
+_PATTERNS: list[tuple[Kind, float, str]] = [
+    (Kind.REQUEST, 2.0, r"(?:i'd|i would|i|we'd|we would|we|i'll|we'll) (?:like|want|need|love) "
+                        r"(?:for )?you(?: guys| two| all| both)? to"),
+    (Kind.REQUEST, 1.6, r"(?:can|could|would|will) you(?: please)?(?: maybe| just)?"),
+    (Kind.REQUEST, 1.3, r"if you (?:can|could|would)(?: please)?"),
+    (Kind.REQUEST, 1.3, r"(?:would|do) you mind"),
+    (Kind.SELF, 2.0, r"(?:i'll|i will|i shall|i'm gonna|i'm going to|i am going to|i am gonna|"
+                     r"i'm gon na)(?: definitely| certainly| also| just| then)?"),
+    (Kind.SELF, 1.6, r"let me"),
+    (Kind.SELF, 1.3, r"(?:i need to|i have to|i've got to|i got to|i gotta|i must|"
+                     r"i'm supposed to|i am supposed to|i'm meant to)"),
+    (Kind.SELF, 1.1, r"(?:i'm happy to|i'd be happy to|i am happy to|i can|i'm able to)"),
+    (Kind.TEAM, 1.3, r"(?:we'll|we will|we shall|we're gonna|we're going to|we are going to|"
+                     r"we are gonna)"),
+    (Kind.TEAM, 0.7, r"(?:we need to|we have to|we've got to|we gotta|we must)"),
+    (Kind.TEAM, 0.3, r"(?:we can|we could|we should|let's|let us)"),
+    (Kind.ASSIGN, 1.7, r"(?:you'll|you will|you're gonna|you're going to|you are going to|"
+                       r"you are gonna|you gonna)"),
+    (Kind.ASSIGN, 1.4, r"(?:you need to|you have to|you've got to|you must|you're supposed to|"
+                       r"you are supposed to)"),
+    (Kind.ASSIGN, 0.7, r"(?:you should|you could|you can)"),
+    (Kind.GROUP, 1.4, r"(?:" + "|".join(GROUP_SUBJECTS) + r") (?:" + _MODAL_WILL[3:-1] +
+                      r"|have to|need to|should|can)"),
+]
+_COMPILED = [(k, s, re.compile(r"(?:^| )(" + p + r")(?= |$)")) for k, s, p in _PATTERNS]
+_THIRD = re.compile(
+    r"(?:^| )(?P<subj>[\w-]+(?: [\w-]+){0,3}?)(?P<modal>'ll| will| is gonna| is going to| has to|"
+    r" needs to| should| is supposed to| can| could)(?= |$)"
+)
+_SKIP = frozenset(
+    "just also probably definitely certainly actually really then now still first quickly "
+    "personally directly gladly happily absolutely totally please maybe".split()
+)
+_LEADING_SKIPS = (
+    ("go", "ahead", "and"), ("try", "to"), ("try", "and"), ("be", "able", "to"),
+    ("have", "to"), ("need", "to"), ("make", "sure", "to"), ("want", "to"),
+)
+_NEGATION = frozenset({"not", "never", "no"})
+_QUESTION_START = frozenset(
+    "do does did are is was were will would should shall can could have has what when where who "
+    "how why which".split()
+)
+
+
+def lemma(word: str) -> str:
+    """Base form of an -ing/-s verb when it is one we know ("getting" -> "get")."""
+    if word in TASK_VERBS or word in META_VERBS:
+        return word
+    if word.endswith("ing") and len(word) > 5:
+        stem = word[:-3]
+        for cand in (stem, stem + "e", stem[:-1]):
+            if cand in TASK_VERBS or cand in META_VERBS:
+                return cand
+    if word.endswith("s") and word[:-1] in TASK_VERBS:
+        return word[:-1]
+    return word
+
+
+def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
+    """Weight of the verb phrase at `start` and where it begins; None for non-tasks."""
+    i = start
+    while i < len(words):
+        if words[i] in _SKIP:
+            i += 1
+            continue
+        skipped = next(
+            (len(s) for s in _LEADING_SKIPS if tuple(words[i : i + len(s)]) == s), 0
+        )
+        if not skipped:
+            break
+        i += skipped
+    if i >= len(words) or words[i] in _NEGATION:
+        return None
+    rest = " ".join(words[i:])
+    verb = words[i]
+    for follow in META_EXCEPTIONS.get(verb, ()):
+        if rest.startswith(f"{verb} {follow}"):
+            nxt = lemma(words[i + 1]) if verb == "be" and i + 1 < len(words) else ""
+            return max(TASK_VERBS.get(nxt, 0.8), 0.6), i
+    if any(rest == p or rest.startswith(p + " ") for p in META_PHRASES):
+        return None
+    base = lemma(verb)
+    if base in META_VERBS:
+        return None
+    return TASK_VERBS.get(base, 0.15), i
+
+
+def _preceding(clean: CleanText, index: int, n: int = 6) -> str:
+    return " ".join(clean.words[max(0, index - n) : index])
+
+
+def _modifiers(clean: CleanText, cue_word: int, kind: Kind, is_question: bool) -> float | None:
+    """Sentence-level adjustments; None when the cue is conditional or reported."""
+    before = clean.words[max(0, cue_word - 4) : cue_word]
+    if kind is not Kind.REQUEST and any(w in CONDITIONS for w in before):
+        return None
+    if before and before[-1] in REPORTED:
+        return None
+    delta = 0.0
+    prefix = " " + _preceding(clean, cue_word) + " "
+    if any(f" {h} " in prefix for h in HEDGES):
+        delta -= 0.7
+    if is_question and kind is not Kind.REQUEST:
+        delta -= 2.0
+    return delta
+
+
+def find_cues(clean: CleanText, is_question: bool) -> list[Cue]:
+    """Every promise cue in a sentence, weighed; the caller keeps the strongest."""
+    cues: list[Cue] = []
+    taken: set[int] = set()
+    for kind, strength, pattern in _COMPILED:
+        for m in pattern.finditer(clean.text):
+            first = clean.word_at(m.start(1))
+            if first in taken:
+                continue
+            last = clean.word_at(m.end(1) - 1)
+            verb = verb_weight(clean.words, last + 1)
+            if verb is None:
+                taken.add(first)
+                continue
+            mod = _modifiers(clean, first, kind, is_question)
+            if mod is None:
+                taken.add(first)
+                continue
+            taken.add(first)
+            cues.append(Cue(kind, strength + verb[0] + mod, first, verb[1]))
+    cues.extend(_third_person(clean, is_question, taken))
+    return cues
+
+
+def _third_person(clean: CleanText, is_question: bool, taken: set[int]) -> list[Cue]:
+    """Named-subject cues; the subject is checked against speakers by the caller."""
+    out = []
+    for m in _THIRD.finditer(clean.text):
+        subj_first = clean.word_at(m.start("subj"))
+        modal_last = clean.word_at(m.end("modal") - 1)
+        if subj_first in taken or modal_last + 1 >= len(clean.words):
+            continue
+        verb = verb_weight(clean.words, modal_last + 1)
+        if verb is None:
+            continue
+        mod = _modifiers(clean, subj_first, Kind.THIRD, is_question)
+        if mod is None:
+            continue
+        strength = 1.5 if m.group("modal").strip() in {"'ll", "will", "is gonna", "is going to",
+                                                       "has to", "needs to"} else 0.8
+        out.append(Cue(Kind.THIRD, strength + verb[0] + mod, subj_first, verb[1],
+                       subject=m.group("subj")))
+    return out
+
+
+def looks_like_question(sentence: str, clean: CleanText) -> bool:
+    return sentence.rstrip().endswith("?") or (
+        bool(clean.words) and clean.words[0] in _QUESTION_START and "?" in sentence
+    )

@@ -1,0 +1,75 @@
+"""A disfluency-free view of a spoken sentence that still maps back to the exact original text.
+
+Speech is full of fillers and restarts ("I I'll um send"), so cue patterns run on a cleaned,
+lower-cased token string; `CleanText.span` turns a match back into offsets of the original, which
+keeps every evidence quote an exact substring of what was said.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FILLERS = frozenset(
+    "um umm uh uhh er erm mm mmm hmm mm-hmm uh-huh ah oh eh huh hm".split()
+)
+_WORD = re.compile(r"[\w'’-]+")
+_SENTENCE = re.compile(r"[^.!?;]+(?:[.!?;]+|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class CleanText:
+    """Lower-cased words without fillers or stutters, with each word's span in the original."""
+
+    words: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+    text: str  # " ".join(words)
+    starts: tuple[int, ...]  # offset of each word in `text`
+
+    def word_at(self, char_index: int) -> int:
+        """Index of the word that starts at or before `char_index` of `text`."""
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.starts[mid] <= char_index:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def span(self, first_word: int, last_word: int) -> tuple[int, int]:
+        """Original offsets covering words first..last inclusive."""
+        return self.spans[first_word][0], self.spans[last_word][1]
+
+
+def clean(sentence: str, offset: int = 0) -> CleanText:
+    words: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for m in _WORD.finditer(sentence):
+        word = m.group().lower().replace("’", "'").strip("'-")
+        if not word or word in FILLERS:
+            continue
+        if words and word == words[-1] and word not in {"that", "had", "very"}:
+            continue  # stutter: "I I", "the the"
+        words.append(word)
+        spans.append((m.start() + offset, m.end() + offset))
+    starts: list[int] = []
+    pos = 0
+    for word in words:
+        starts.append(pos)
+        pos += len(word) + 1
+    return CleanText(tuple(words), tuple(spans), " ".join(words), tuple(starts))
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of an utterance, whitespace trimmed."""
+    out = []
+    for m in _SENTENCE.finditer(text):
+        start, end = m.start(), m.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            out.append((start, end))
+    return out
