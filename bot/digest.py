@@ -409,3 +409,32 @@ def reassign(session: Session, team_id: str, ref: Ref, actor: str, admins: set[s
     return Outcome(f":bust_in_silhouette: Handed to <@{new_user}>", notify_user=new_user,
                    notify_text=f"<@{actor}> handed you: *{text[:300]}*" if new_user != actor
                    else None)
+
+
+def act(engine: Engine, settings: Settings, team_id: str, actor: str, action_id: str,
+        ref: Ref | None, value: str | None, now: dt.datetime) -> Outcome:
+    """One click on an item row (digest or Home), in one transaction. `value` is the
+    snooze choice, picked date (YYYY-MM-DD) or picked user, depending on the control."""
+    from bot.digest_blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE
+
+    if ref is None:
+        raise ItemError("That button is not one of ours; nothing changed.")
+    admins = set(settings.cs_admins)
+    with session_scope(engine) as session:
+        person = session.exec(select(Person).where(
+            Person.team_id == team_id, Person.slack_user_id == actor)).first()
+        today = local_now(person, settings, now).date()
+        if action_id == A_DONE:
+            return mark_done(session, team_id, ref, actor, admins)
+        if action_id in (A_SNOOZE, A_SNOOZE_DATE):
+            if action_id == A_SNOOZE:
+                until = snooze_until(value or "1d", today)
+            else:
+                try:
+                    until = dt.date.fromisoformat(value or "")
+                except ValueError:
+                    raise ItemError("Pick a date to snooze to.") from None
+            return snooze(session, team_id, ref, actor, admins, until, today, settings)
+        if action_id == A_REASSIGN:
+            return reassign(session, team_id, ref, actor, admins, value or "")
+    raise ItemError("Unknown action.")

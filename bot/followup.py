@@ -310,3 +310,55 @@ def send_close_loop(rt: Runtime, notifier: Notifier, team_id: str, commitment_id
                     ProcessedEvent.event_id == f"close-loop:{commitment_id}"))
         return f"Slack refused the message ({exc.code}); nothing was sent. Try again later."
     return f":incoming_envelope: Sent to <#{loop.channel}>."
+
+
+# --- the CSM's "report risk: missed commitment" --------------------------------------------
+
+MISSED_RISK = "missed_commitment"
+
+
+@dataclass(frozen=True)
+class MissedPrefill:
+    account_id: int
+    account_name: str
+    context: str
+
+
+def missed_prefill(session: Session, team_id: str, commitment_id: int, actor: str,
+                   settings: Settings) -> MissedPrefill:
+    """What the report-risk modal starts with; CommitmentError when not allowed / no account."""
+    c = cm.get(session, team_id, commitment_id)
+    if not cm.may_change(session, c, actor, set(settings.cs_admins)):
+        raise cm.CommitmentError("Only the account's CSM, the owner or a CS admin can report "
+                                 "this as a risk.")
+    account, name = _account_name(session, c)
+    if account is None or account.id is None:
+        raise cm.CommitmentError("This commitment has no account, so there is nothing to "
+                                 "report a risk on. Set its account first.")
+    who = f"<@{c.owner_user_id}>" if c.owner_user_id else (c.owner_name or "We")
+    due = f" by {c.due_date:%b} {c.due_date.day}" if c.due_date else ""
+    context = (f"Missed commitment: {who} promised {name}{due}: “{c.text}”. "
+               f"It is overdue and still open.")
+    return MissedPrefill(account.id, name or "?", context)
+
+
+def plan_missed(rt: Runtime, notifier: Notifier, team_id: str, actor: str, account_id: int,
+                context: str) -> str:
+    """Plan the missed-commitment case (bot.cases.planning) and tell the reporter."""
+    from bot.cases.planning import ReportError, ReportRequest, report_risk
+
+    try:
+        result = report_risk(rt.engine, ReportRequest(
+            team_id=team_id, risk_key=MISSED_RISK, context=context, reporter_user_id=actor,
+            account_id=account_id))
+    except ReportError as exc:
+        text = f"Could not plan the case: {exc}"
+    else:
+        verb = "planned" if result.created else "already open"
+        text = (f":clipboard: Case #{result.case.id} for *{result.account.name}* "
+                f"({result.playbook.name}) {verb} — {len(result.steps)} steps.")
+    try:
+        notifier.dm(team_id, actor, text)
+    except DeliveryError as exc:
+        log.warning("missed-commitment report answer not delivered: %s", exc.code)
+    return text

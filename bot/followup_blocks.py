@@ -113,3 +113,25 @@ def close_loop_copy(draft: str, email: str | None, subject: str) -> list[dict[st
 
 def close_loop_done(note: str) -> list[dict[str, Any]]:
     return [section(note)]
+
+
+MISSED_MODAL = "ft_missed_report_modal"
+
+
+def missed_report_modal(account: str, context_text: str, metadata: str) -> dict[str, Any]:
+    """Fallback `/report-risk` modal, pre-filled with the missed-commitment playbook."""
+    return {
+        "type": "modal",
+        "callback_id": MISSED_MODAL,
+        "private_metadata": metadata[:3000],
+        "title": {"type": "plain_text", "text": "Report risk"},
+        "submit": {"type": "plain_text", "text": "Plan the case"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"*Account:* {escape(account)}\n*Risk:* Missed commitment"),
+            {"type": "input", "block_id": "context", "label": {"type": "plain_text",
+                                                                "text": "What happened"},
+             "element": {"type": "plain_text_input", "action_id": "context", "multiline": True,
+                         "initial_value": clip(context_text, 2900), "max_length": 3000}},
+        ],
+    }

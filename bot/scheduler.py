@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 DueJob = Callable[[Runtime, Notifier, dt.datetime], int]
 JOB_MODULES: tuple[str, ...] = (
+    "bot.digest",
+    "bot.followup",
 )
 
 

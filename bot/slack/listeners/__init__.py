@@ -11,6 +11,9 @@ from bot.runtime import Runtime
 LISTENER_MODULES = (
     "bot.slack.listeners.options",
     "bot.slack.listeners.help",
+    "bot.slack.listeners.digest",
+    "bot.slack.listeners.home",
+    "bot.slack.listeners.risk",
 )
 
 

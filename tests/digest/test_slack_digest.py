@@ -1,0 +1,175 @@
+"""Digest, item controls, close-the-loop and App Home through signed requests against the
+local Slack stand-in (never calling listeners directly)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import select
+
+from bot.digest_blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE
+from bot.followup_blocks import A_CLOSE_SEND, A_REPORT_MISSED
+from bot.models import Commitment, Contact, DigestSend
+
+MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
+
+
+def _commit(world, owner: str, text: str, due: dt.date | None, **kw) -> int:  # type: ignore[no-untyped-def]
+    with world.session() as s:
+        c = Commitment(team_id=world.team_id, owner_user_id=owner, text=text, due_date=due,
+                       status="open", side="vendor", **kw)
+        s.add(c)
+        s.flush()
+        return c.id or 0
+
+
+def _digest(world, user: str) -> dict:  # type: ignore[no-untyped-def]
+    msgs = [m for m in world.standin.messages(user) if "follow-through" in str(m["blocks"])]
+    assert len(msgs) == 1, f"expected one digest for {user}, got {len(msgs)}"
+    return msgs[0] | {"channel": world.standin.dm_channel(user)}
+
+
+def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    acct = world.seed_account("Acme Corp", "acme.com", channel="C0ACME")
+    world.standin.add_channel(world.team_id, "C0ACME", "ext-acme", ["U0MAYA"])
+    done_id = _commit(world, "U0MAYA", "Send the SSO setup guide", dt.date(2026, 11, 20),
+                      account_id=acct.id)
+    snooze_id = _commit(world, "U0MAYA", "Share the Q1 roadmap", dt.date(2026, 11, 23))
+    hand_id = _commit(world, "U0MAYA", "Book the training", None)
+
+    counts = world.tick(MON_9_NY)
+    assert counts["digest"] >= 1
+    world.tick(MON_9_NY + dt.timedelta(seconds=30))  # a restart at 9:00:30: nothing more
+    msg = _digest(world, "U0MAYA")
+    assert "Overdue" in str(msg["blocks"]) and "No due date" in str(msg["blocks"])
+
+    # Done → the row shows who did it, and the owner is offered the close-the-loop note
+    r = world.driver.block_action(A_DONE, user_id="U0MAYA", message=msg,
+                                  block_id=f"ftitem:c:{done_id}:open")
+    assert r.status == 200
+    offer = world.standin.wait_for("chat.postMessage", 1, predicate=lambda c: "Close the loop"
+                                   in str(c.args.get("text")))[0]
+    assert "that's done" in str(offer.args["blocks"])
+    world.standin.wait_for("chat.update", 1)
+    msg = _digest(world, "U0MAYA")
+    assert "Done by <@U0MAYA>" in str(msg["blocks"])
+
+    # a stale second click on Done gets a polite answer, nothing changes
+    world.driver.block_action(A_DONE, user_id="U0MAYA",
+                              message=_first_with(world, "U0MAYA", done_id),
+                              block_id=f"ftitem:c:{done_id}:open")
+    _wait_ephemeral(world, "already done")
+
+    # snooze to a past date → a clear answer; 1 week → snoozed
+    world.driver.block_action(A_SNOOZE_DATE, user_id="U0MAYA", message=msg,
+                              block_id=f"ftitem:c:{snooze_id}:open", selected_date="2026-11-01")
+    _wait_ephemeral(world, "not in the future")
+    world.driver.block_action(A_SNOOZE, "1w", user_id="U0MAYA", message=msg,
+                              block_id=f"ftitem:c:{snooze_id}:open")
+    world.standin.wait_for("chat.update", 2)
+    # reassign → Li owns it and is told
+    world.driver.block_action(A_REASSIGN, user_id="U0MAYA", message=_digest(world, "U0MAYA"),
+                              block_id=f"ftitem:c:{hand_id}:open", selected_user="U0LI")
+    world.standin.wait_for("chat.postMessage", 1,
+                           predicate=lambda c: "handed you" in str(c.args.get("text")))
+    world.standin.wait_for("chat.update", 3)
+    with world.session() as s:
+        rows = {c.id: c for c in s.exec(select(Commitment))}
+    assert rows[done_id].status == "done"
+    assert rows[snooze_id].snoozed_until is not None
+    assert rows[snooze_id].snoozed_until > dt.date(2026, 11, 23)
+    assert rows[hand_id].owner_user_id == "U0LI"
+
+    # the close-the-loop Yes posts in the shared channel once
+    offer_msg = next(m for m in world.standin.messages("U0MAYA")
+                     if "Close the loop" in m.get("text", ""))
+    offer_msg = offer_msg | {"channel": world.standin.dm_channel("U0MAYA")}
+    with world.session() as s:
+        s.add(Contact(team_id=world.team_id, account_id=acct.id or 0, name="Dana Ruiz",
+                      email="dana@acme.com", role="champion"))
+    world.driver.block_action(A_CLOSE_SEND, user_id="U0MAYA", message=offer_msg)
+    world.standin.wait_for("chat.postMessage", 1,
+                           predicate=lambda c: c.args.get("channel") == "C0ACME")
+    world.driver.block_action(A_CLOSE_SEND, user_id="U0MAYA", message=offer_msg)
+    _wait_ephemeral(world, "already handled")
+    shared = world.standin.messages("C0ACME")
+    assert len(shared) == 1 and "that's done" in shared[0]["text"]
+
+
+def _wait_ephemeral(world, text: str) -> None:  # type: ignore[no-untyped-def]
+    world.standin.wait_for("chat.postEphemeral", 1,
+                           predicate=lambda c: text in str(c.args.get("text")))
+
+
+def _first_with(world, user: str, cid: int) -> dict:  # type: ignore[no-untyped-def]
+    """The digest as it was first posted (a stale copy still showing the buttons)."""
+    call = world.standin.calls("chat.postMessage")[0]
+    blocks = call.args["blocks"]
+    msg = _digest(world, user)
+    return msg | {"blocks": blocks}
+
+
+def test_deactivated_and_no_tz_people(slack) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    with world.session() as s:
+        from bot.models import Person
+
+        sam = s.exec(select(Person).where(Person.slack_user_id == "U0SAM")).one()
+        sam.tz = None  # no timezone → DEFAULT_TIMEZONE (New York)
+        rita = s.exec(select(Person).where(Person.slack_user_id == "U0RITA")).one()
+        rita.deactivated = True
+        s.add(sam)
+        s.add(rita)
+    _commit(world, "U0SAM", "Fix the export", dt.date(2026, 11, 23))
+    _commit(world, "U0RITA", "Call back", dt.date(2026, 11, 23))
+    world.tick(MON_9_NY - dt.timedelta(minutes=1))
+    assert world.standin.calls("chat.postMessage") == []
+    world.tick(MON_9_NY)
+    assert len(world.standin.calls("chat.postMessage")) == 1
+    _digest(world, "U0SAM")
+    assert world.standin.messages("U0RITA") == []
+    with world.session() as s:
+        assert [r.user_id for r in s.exec(select(DigestSend))] == ["U0SAM"]
+
+
+def test_overdue_csm_gets_report_risk_button(slack) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    acct = world.seed_account("Acme Corp", "acme.com")
+    cid = _commit(world, "U0LI", "Ship the CSV fix", dt.date(2026, 11, 20), account_id=acct.id)
+    world.tick(MON_9_NY)  # 06:00 for Li in Los Angeles: not yet told
+    assert not any("overdue" in m.get("text", "").lower()
+                   for m in world.standin.messages("U0LI"))
+    world.tick(MON_9_NY + dt.timedelta(hours=3))
+    csm_msg = next(m for m in world.standin.messages("U0MAYA")
+                   if "Missed commitment" in m.get("text", ""))
+    csm_msg |= {"channel": world.standin.dm_channel("U0MAYA")}
+    assert any("overdue" in m.get("text", "").lower() for m in world.standin.messages("U0LI"))
+    world.driver.block_action(A_REPORT_MISSED, user_id="U0MAYA", message=csm_msg)
+    world.standin.wait_for("views.open")
+    views = world.standin.open_views("U0MAYA")
+    assert views, "a report-risk modal opens"
+    assert "Ship the CSV fix" in str(views[-1]["blocks"])
+    assert cid
+
+
+def test_app_home_lists_items_and_acts(slack) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    for i in range(70):  # far more than fits: Home stays ≤ 100 blocks and says so
+        _commit(world, "U0ANA", f"Promise number {i}", dt.date(2026, 11, 24))
+    r = world.driver.app_home_opened(user_id="U0ANA")
+    assert r.status == 200
+    world.standin.wait_for("views.publish")
+    home = world.standin.home_view("U0ANA")
+    assert home is not None and len(home["blocks"]) <= 100
+    text = str(home["blocks"])
+    assert "more not shown" in text and "Team's open cases by risk" in text
+    first = home["blocks"][3]["block_id"] if home["blocks"][3]["type"] == "actions" else \
+        home["blocks"][4]["block_id"]
+    world.driver.block_action(A_DONE, user_id="U0ANA", view=home["id"], block_id=first)
+    world.standin.wait_for("views.publish", 2)
+    world.standin.wait_for("chat.postMessage", 1)  # the close-the-loop offer
+    # not an admin → no team section
+    world.driver.app_home_opened(user_id="U0SAM")
+    world.standin.wait_for("views.publish", 3)
+    assert "Team's open cases" not in str(world.standin.home_view("U0SAM")["blocks"])
