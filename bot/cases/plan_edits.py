@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import audit, clock
+from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.playbooks.durations import DelayError, format_delay, parse_delay
 from bot.playbooks.render import find_placeholders
@@ -156,3 +158,38 @@ def start_plan(session: Session, team_id: str, case_id: int, actor: str,
     from bot.cases.engine import start_case
 
     return start_case(session, team_id, case_id, actor, clock.now())
+
+
+# --- one-transaction wrappers for the Slack layer ------------------------------------------
+
+
+def step_for_edit(engine: Engine, team_id: str, case_id: int, position: int, actor: str,
+                  cs_admins: Iterable[str]) -> CaseStep:
+    """The step to show in an edit modal, if `actor` may change it now."""
+    with session_scope(engine) as session:
+        return editable_step(session, team_id, case_id, position, actor, cs_admins)[1]
+
+
+EDITS = {
+    "draft": edit_draft,
+    "delay": change_delay,
+    "reassign": reassign_step,
+}
+
+
+def apply_edit(engine: Engine, team_id: str, case_id: int, position: int, op: str,
+               value: str | None, actor: str, cs_admins: Iterable[str]) -> CaseStep:
+    """Run one plan edit (`draft`, `delay`, `reassign` with a value, or `drop`)."""
+    with session_scope(engine) as session:
+        if op == "drop":
+            return drop_step(session, team_id, case_id, position, actor, cs_admins)
+        edit = EDITS.get(op)
+        if edit is None:
+            raise PlanEditError("That change is not available.")
+        return edit(session, team_id, case_id, position, value or "", actor, cs_admins)
+
+
+def start(engine: Engine, team_id: str, case_id: int, actor: str,
+          cs_admins: Iterable[str], expected: str = CaseStatus.PLANNED) -> Case:
+    with session_scope(engine) as session:
+        return start_plan(session, team_id, case_id, actor, cs_admins, expected)

@@ -475,3 +475,64 @@ def refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) -> 
                 notifier.update(team_id, channel, ts, text, blocks)
             except DeliveryError as exc:
                 log.warning("case %s card not updated in %s: %s", case_id, channel, exc)
+
+
+# --- what the /report-risk modal needs ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    risks: list[tuple[str, str]]  # (key, name) of the team's active playbooks
+    account: tuple[int, str] | None  # pre-filled account
+    note: str | None  # said to the user before the modal opens (e.g. unknown account)
+
+
+def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
+    """Playbooks to choose from (seeded on first use) and the account typed after the
+    command, if it names exactly one."""
+    from bot.accounts import find_account as by_text
+    from bot.playbooks.store import active_playbooks
+
+    typed = " ".join((text or "").split())
+    with session_scope(engine) as session:
+        ensure_seeded(session, team_id)
+        risks = [(p.key, p.name) for p in active_playbooks(session, team_id)]
+        account = by_text(session, team_id, typed) if typed else None
+        found = (account.id or 0, account.name) if account else None
+    note = None
+    if typed and found is None:
+        note = (f"I couldn't find an account called '{typed[:80]}'. Pick it from the list in "
+                "the form (search by name or domain), or import it first with "
+                "`followthrough accounts import`.")
+    return ReportForm(risks, found, note)
+
+
+def form_errors(engine: Engine, request: ReportRequest) -> dict[str, str]:
+    """Field-level problems (modal block id → message), checked before the modal closes."""
+    errors: dict[str, str] = {}
+    if request.account_id is None:
+        errors["account"] = "Pick the account at risk."
+    if not request.risk_key or request.risk_key == "-":
+        errors["risk"] = "Pick the kind of risk."
+    try:
+        check_request(request)
+    except ReportError as exc:
+        errors[exc.field or "context"] = str(exc)
+    if errors:
+        return errors
+    with session_scope(engine) as session:
+        try:
+            find_account(session, request)
+        except ReportError as exc:
+            errors["account"] = "That account no longer exists; pick another one."
+            log.info("report form: %s", exc)
+        if get_playbook(session, request.team_id, request.risk_key) is None:
+            errors["risk"] = "That playbook was retired; pick another risk type."
+    return errors
+
+
+def is_repeat_submission(result: ReportResult, request: ReportRequest) -> bool:
+    """The same person sent the same report twice (a double-clicked modal): say nothing new."""
+    return (not result.created
+            and result.case.reporter_user_id == request.reporter_user_id
+            and result.case.context == request.context.strip())
