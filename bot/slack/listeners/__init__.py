@@ -14,6 +14,8 @@ LISTENER_MODULES = (
     "bot.slack.listeners.digest",
     "bot.slack.listeners.home",
     "bot.slack.listeners.risk",
+    "bot.slack.listeners.steps",
+    "bot.slack.listeners.cases",
 )
 
 

@@ -1,0 +1,232 @@
+"""Case control from `/case` and its card: pause, resume, reassign, skip ahead, note, close.
+
+Each function checks who may act and the state the button was rendered in, changes rows in
+one transaction with an audit row, and returns the messages to update afterwards (Outbox).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, col, select
+
+from bot import audit, clock
+from bot.cases import engine as eng
+from bot.cases import step_messages as msgs
+from bot.cases.decisions import close_case
+from bot.cases.records import (
+    CaseError,
+    Outbox,
+    account_name,
+    get_case,
+    get_step,
+    may_control,
+    owner_of,
+    person,
+    risk_label,
+    step_view,
+    steps_of,
+    tz_of,
+    who_controls,
+)
+from bot.cases.steps import FINAL_STEP, next_case_state, next_step_state
+from bot.cases.workhours import WorkHours, add_working_hours, next_working_moment
+from bot.config import Settings
+from bot.models import OPEN_CASE_STATUSES, Case, CaseStatus, StepStatus
+
+S = StepStatus
+
+
+def _controlled(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
+                expected: str | None) -> Case:
+    case = get_case(session, team_id, case_id)
+    if not may_control(session, case, actor, settings):
+        raise CaseError(who_controls(case))
+    if expected and case.status != expected:
+        raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')} now; "
+                        "nothing changed.")
+    return case
+
+
+def _touch(session: Session, case: Case, actor: str, action: str, before: str,
+           now: dt.datetime, **detail: object) -> None:
+    case.updated_at = now
+    session.add(case)
+    audit.record(session, case.team_id, actor, "case", case.id, action, from_state=before,
+                 to_state=case.status, **detail)
+
+
+def pause(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
+          expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+    case = _controlled(session, team_id, case_id, actor, settings, expected)
+    before = case.status
+    case.status = next_case_state("pause", before)
+    _touch(session, case, actor, "paused", before, now or clock.now())
+    return Outbox()
+
+
+def resume(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
+           expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+    """Running again; overdue steps wait for the assignee's working hours, reminders restart."""
+    now = now or clock.now()
+    case = _controlled(session, team_id, case_id, actor, settings, expected)
+    before = case.status
+    case.status = next_case_state("resume", before)
+    hours = WorkHours.from_settings(settings)
+    for step in steps_of(session, case):
+        tz = tz_of(session, team_id, step.assignee_user_id or owner_of(case), settings)
+        if step.status == S.SCHEDULED and step.due_at and clock.as_utc(step.due_at) < now:
+            step.due_at = next_working_moment(now, tz, hours)
+        elif step.status == S.AWAITING and step.escalated_at is None:
+            wait = settings.reminder_hours if step.reminded_at is None else max(
+                0.0, settings.escalate_hours - settings.reminder_hours)
+            step.due_at = add_working_hours(now, wait, tz, hours)
+        session.add(step)
+    _touch(session, case, actor, "resumed", before, now)
+    return Outbox()
+
+
+def resolve(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
+            outcome: str, expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+    """Resolved — saved or churned, at any point of the case."""
+    case = _controlled(session, team_id, case_id, actor, settings, expected)
+    if outcome not in {"saved", "churned"}:
+        raise CaseError(f"Unknown outcome {outcome!r}.")
+    return close_case(session, case, outcome, actor, now or clock.now())
+
+
+def add_note(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
+             text: str, now: dt.datetime | None = None) -> Case:
+    now = now or clock.now()
+    case = get_case(session, team_id, case_id)
+    if not may_control(session, case, actor, settings):
+        raise CaseError(who_controls(case))
+    text = " ".join(text.split())[:2000]
+    if not text:
+        raise CaseError("The note is empty.")
+    line = f"{now.date().isoformat()} <@{actor}>: {text}"
+    case.notes = f"{case.notes.rstrip()}\n{line}".strip()
+    case.updated_at = now
+    session.add(case)
+    audit.record(session, team_id, actor, "case", case.id, "note", note=text)
+    return case
+
+
+def skip_ahead(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
+               expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+    """Skip the current step (if still open) and schedule the next one now."""
+    now = now or clock.now()
+    case = _controlled(session, team_id, case_id, actor, settings, expected)
+    if case.status != CaseStatus.RUNNING:
+        raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')}; resume it first.")
+    steps = steps_of(session, case)
+    outbox = Outbox()
+    current = next((x for x in steps if x.position == case.current_step), None)
+    if current is not None and current.status in {S.CLAIMED, S.SENDING}:
+        raise CaseError("That step is being delivered right now; try again in a minute.")
+    if current is not None and current.status not in FINAL_STEP:
+        was = current.status
+        view = step_view(session, case, current)
+        current.status = next_step_state("skip", was)
+        current.decision, current.decided_by, current.decided_at = "no", actor, now
+        current.reason, current.due_at, current.updated_at = "skipped ahead", None, now
+        session.add(current)
+        if was == S.AWAITING:
+            outbox.update(current, *msgs.step_settled(
+                view, f"⏭️ Skipped ahead by <@{actor}> on {msgs.when(now)}."))
+        audit.record(session, team_id, actor, "case_step", current.id, "skipped_ahead",
+                     from_state=was, to_state=current.status, case_id=case.id)
+    nxt = next((x for x in steps if x.status == S.PLANNED
+                and x.position > (case.current_step or 0)), None)
+    if nxt is None:
+        before = case.status
+        case.status = next_case_state("await_close", before)
+        _touch(session, case, actor, "awaiting_close", before, now)
+        owner = owner_of(case)
+        outbox.dm(owner, *msgs.close_or_extend(case.id or 0, account_name(session, case), owner,
+                                               []))
+        return outbox
+    eng.schedule_step(session, case, nxt, now, settings, actor=actor, with_delay=False)
+    return outbox
+
+
+def may_reassign(session: Session, case: Case, actor: str, settings: Settings) -> bool:
+    """Owner, reporter, CS admins — and the owner's manager, who is told on escalation."""
+    if may_control(session, case, actor, settings):
+        return True
+    owner = person(session, case.team_id, owner_of(case))
+    return bool(owner and owner.manager_user_id == actor)
+
+
+def reassign_step(session: Session, team_id: str, step_id: int, new_user: str, actor: str,
+                  settings: Settings, expected: str | None = None,
+                  now: dt.datetime | None = None) -> Outbox:
+    """Give a step to someone else; an awaiting step is DMed to them by the worker."""
+    now = now or clock.now()
+    step = get_step(session, team_id, step_id)
+    case = get_case(session, team_id, step.case_id)
+    if not may_reassign(session, case, actor, settings):
+        raise CaseError(who_controls(case).replace("can change", "can reassign"))
+    if expected and step.status != expected:
+        raise CaseError(f"This step is {step.status} now; nothing changed.")
+    if person(session, team_id, new_user) is None and not new_user.startswith(("U", "W")):
+        raise CaseError("Pick a person from this workspace.")
+    was, before_user = step.status, step.assignee_user_id
+    view = step_view(session, case, step)
+    step.status = next_step_state("reassign", was)
+    step.assignee_user_id, step.assignee_fallback, step.updated_at = new_user, False, now
+    outbox = Outbox()
+    if step.status == S.SCHEDULED:
+        tz = tz_of(session, team_id, new_user, settings)
+        base = now if was == S.AWAITING else clock.as_utc(step.due_at or now)
+        step.due_at = next_working_moment(max(base, now), tz, WorkHours.from_settings(settings))
+        step.reminded_at = step.escalated_at = step.lease_until = None
+    if was == S.AWAITING:
+        outbox.update(step, *msgs.step_settled(
+            view, f"↪️ Reassigned to <@{new_user}> by <@{actor}> on {msgs.when(now)}."))
+        step.dm_channel = step.dm_ts = None
+    session.add(step)
+    audit.record(session, team_id, actor, "case_step", step.id, "reassigned", from_state=was,
+                 to_state=step.status, case_id=case.id, before=before_user, after=new_user)
+    return outbox
+
+
+def reassign_current(session: Session, team_id: str, case_id: int, new_user: str, actor: str,
+                     settings: Settings, expected: str | None = None,
+                     now: dt.datetime | None = None) -> Outbox:
+    case = _controlled(session, team_id, case_id, actor, settings, expected)
+    steps = [x for x in steps_of(session, case) if x.status not in FINAL_STEP]
+    current = next((x for x in steps if x.position >= (case.current_step or 0)), None)
+    if current is None:
+        raise CaseError("No open step to reassign.")
+    return reassign_step(session, team_id, current.id or 0, new_user, actor, settings, None, now)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def card(session: Session, team_id: str, case_id: int) -> msgs.CaseCard:
+    case = get_case(session, team_id, case_id)
+    lines = [
+        msgs.StepLine(x.position, x.summary, x.medium, x.assignee_user_id or owner_of(case),
+                      x.status, clock.as_utc(x.due_at) if x.due_at else None, x.decided_by)
+        for x in steps_of(session, case)
+    ]
+    return msgs.CaseCard(
+        case_id=case.id or 0, account=account_name(session, case), risk=risk_label(session, case),
+        status=case.status, outcome=case.outcome, owner=owner_of(case), why=case.context,
+        current_step=case.current_step, total_steps=case.total_steps or len(lines), steps=lines,
+        notes=case.notes, opened_at=clock.as_utc(case.opened_at) if case.opened_at else None,
+        resolved_at=clock.as_utc(case.resolved_at) if case.resolved_at else None,
+        resolution_step=case.resolution_step,
+    )
+
+
+def open_cases(session: Session, team_id: str, limit: int = 40) -> list[msgs.CaseCard]:
+    rows = session.exec(
+        select(Case)
+        .where(Case.team_id == team_id, col(Case.status).in_(OPEN_CASE_STATUSES))
+        .order_by(col(Case.id).desc())
+        .limit(limit)
+    )
+    return [card(session, team_id, c.id or 0) for c in rows]

@@ -1,0 +1,167 @@
+"""Team-scoped lookups, permissions and the views messages are built from.
+
+Shared by the engine (scheduled work), decisions (Yes / No / Edit, the resolution answer)
+and case control, so every door checks the same things the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from bot.cases.step_messages import StepView
+from bot.config import Settings
+from bot.models import Account, Case, CaseStep, Person, Playbook
+from bot.notify import DeliveryError, Notifier
+from bot.people import timezone_of
+
+log = logging.getLogger(__name__)
+
+
+class CaseError(ValueError):
+    """A refused request about a case or step; the message is shown to the person."""
+
+
+def get_case(session: Session, team_id: str, case_id: int) -> Case:
+    case = session.exec(select(Case).where(Case.team_id == team_id, Case.id == case_id)).first()
+    if case is None:
+        raise CaseError(f"There is no case #{case_id} in this workspace.")
+    return case
+
+
+def get_step(session: Session, team_id: str, step_id: int) -> CaseStep:
+    step = session.exec(
+        select(CaseStep).where(CaseStep.team_id == team_id, CaseStep.id == step_id)
+    ).first()
+    if step is None:
+        raise CaseError("That step no longer exists.")
+    return step
+
+
+def steps_of(session: Session, case: Case) -> list[CaseStep]:
+    return list(
+        session.exec(
+            select(CaseStep)
+            .where(CaseStep.team_id == case.team_id, CaseStep.case_id == case.id)
+            .order_by(col(CaseStep.position))
+        )
+    )
+
+
+def person(session: Session, team_id: str, user_id: str | None) -> Person | None:
+    if not user_id:
+        return None
+    return session.exec(
+        select(Person).where(Person.team_id == team_id, Person.slack_user_id == user_id)
+    ).first()
+
+
+def tz_of(session: Session, team_id: str, user_id: str | None, settings: Settings) -> ZoneInfo:
+    return timezone_of(person(session, team_id, user_id), settings.default_timezone)
+
+
+def is_admin(session: Session, team_id: str, user_id: str, settings: Settings) -> bool:
+    """CS admins come from CS_ADMINS (ids or emails) or the cached profile's admin flag."""
+    admins = {a.lower() for a in settings.cs_admins}
+    if user_id.lower() in admins:
+        return True
+    p = person(session, team_id, user_id)
+    return bool(p and (p.is_admin or (p.email and p.email.lower() in admins)))
+
+
+def owner_of(case: Case) -> str | None:
+    return case.owner_user_id or case.reporter_user_id
+
+
+def assignee_of(case: Case, step: CaseStep) -> str | None:
+    """Who is DMed for a step: its assignee, else the case owner."""
+    return step.assignee_user_id or owner_of(case)
+
+
+def may_decide(
+    session: Session, case: Case, step: CaseStep, user_id: str, settings: Settings
+) -> bool:
+    if user_id in {assignee_of(case, step), owner_of(case)}:
+        return True
+    return is_admin(session, case.team_id, user_id, settings)
+
+
+def may_control(session: Session, case: Case, user_id: str, settings: Settings) -> bool:
+    if user_id in {owner_of(case), case.reporter_user_id}:
+        return True
+    return is_admin(session, case.team_id, user_id, settings)
+
+
+def who_decides(case: Case, step: CaseStep) -> str:
+    names = [f"<@{u}>" for u in dict.fromkeys([assignee_of(case, step), owner_of(case)]) if u]
+    return f"Only {' or '.join(names) or 'the case owner'} or a CS admin can decide this step."
+
+
+def who_controls(case: Case) -> str:
+    names = [f"<@{u}>" for u in dict.fromkeys([owner_of(case), case.reporter_user_id]) if u]
+    return f"Only {' or '.join(names) or 'the case owner'} or a CS admin can change this case."
+
+
+def risk_label(session: Session, case: Case) -> str:
+    playbook = session.get(Playbook, case.playbook_id)
+    if playbook is not None and playbook.team_id == case.team_id:
+        return playbook.name
+    return case.risk_key.replace("_", " ")
+
+
+def account_name(session: Session, case: Case) -> str:
+    account = session.get(Account, case.account_id)
+    return account.name if account is not None and account.team_id == case.team_id else "?"
+
+
+def step_view(session: Session, case: Case, step: CaseStep, total: int | None = None) -> StepView:
+    return StepView(
+        case_id=case.id or 0,
+        step_id=step.id or 0,
+        position=step.position,
+        total=total if total is not None else (case.total_steps or step.position),
+        account=account_name(session, case),
+        risk=risk_label(session, case),
+        why=case.context,
+        summary=step.summary,
+        medium=step.medium,
+        recipient=step.recipient_label or step.recipient_ref or "",
+        recipient_ref=step.recipient_ref,
+        assignee=assignee_of(case, step),
+        owner=owner_of(case),
+        draft=step.final_text or step.draft,
+        status=step.status,
+    )
+
+
+@dataclass
+class Outbox:
+    """Messages to send once the transaction that decided them has committed."""
+
+    updates: list[tuple[str, str, str, list[dict[str, Any]]]] = field(default_factory=list)
+    dms: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
+
+    def update(self, step: CaseStep, text: str, blocks: list[dict[str, Any]]) -> None:
+        if step.dm_channel and step.dm_ts:
+            self.updates.append((step.dm_channel, step.dm_ts, text, blocks))
+
+    def dm(self, user_id: str | None, text: str, blocks: list[dict[str, Any]]) -> None:
+        if user_id:
+            self.dms.append((user_id, text, blocks))
+
+    def flush(self, notifier: Notifier, team_id: str) -> None:
+        """Best effort: the state change is already durable; a lost notice is only logged."""
+        for channel, ts, text, blocks in self.updates:
+            try:
+                notifier.update(team_id, channel, ts, text, blocks)
+            except DeliveryError as exc:
+                log.warning("could not update step message: %s", exc)
+        for user_id, text, blocks in self.dms:
+            try:
+                notifier.dm(team_id, user_id, text, blocks)
+            except DeliveryError as exc:
+                log.warning("could not DM %s: %s", user_id, exc)
