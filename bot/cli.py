@@ -32,6 +32,8 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(people_app, name="people")
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "bot.reports.cli",
+    "bot.lifecycle_cli",
     "bot.manifest",
     "bot.demo",
     "bot.playbooks.cli",

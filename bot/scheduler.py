@@ -21,6 +21,7 @@ DueJob = Callable[[Runtime, Notifier, dt.datetime], int]
 JOB_MODULES: tuple[str, ...] = (
     "bot.digest",
     "bot.followup",
+    "bot.lifecycle",
     "bot.cases.engine",
 )
 

@@ -173,3 +173,55 @@ def test_app_home_lists_items_and_acts(slack) -> None:  # type: ignore[no-untype
     world.driver.app_home_opened(user_id="U0SAM")
     world.standin.wait_for("views.publish", 3)
     assert "Team's open cases" not in str(world.standin.home_view("U0SAM")["blocks"])
+
+
+def _seed_cases(world) -> None:  # type: ignore[no-untyped-def]
+    from bot.models import Case, Playbook
+
+    acct = world.seed_account("Acme Corp", "acme.com")
+    now = dt.datetime.now(dt.UTC)
+    with world.session() as s:
+        pb = Playbook(team_id=world.team_id, key="missed_commitment", name="Missed commitment",
+                      summary="…")
+        s.add(pb)
+        s.flush()
+        for i, (outcome, step) in enumerate([("saved", 2), ("saved", 3), ("churned", None)]):
+            s.add(Case(team_id=world.team_id, account_id=acct.id or 0, risk_key="missed_commitment",
+                       playbook_id=pb.id or 0, status="resolved", outcome=outcome,
+                       total_steps=5, resolution_step=step,
+                       opened_at=now - dt.timedelta(days=5 + i),
+                       resolved_at=now - dt.timedelta(days=1)))
+    _commit(world, "U0MAYA", "Send the guide", dt.date.today() + dt.timedelta(days=3))
+
+
+def test_cs_report_with_charts(slack) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    _seed_cases(world)
+    r = world.driver.command("/cs-report", "30d", user_id="U0ANA")
+    assert r.status == 200 and "Building the report" in r.body_text
+    world.standin.wait_for("files.completeUploadExternal", 2)
+    report = world.standin.messages("U0ANA")[0]
+    assert "CS report" in report["text"] and "67%" in str(report["blocks"])
+    assert len(world.standin.uploads()) == 2
+
+
+def test_cs_report_upload_refused_still_delivers_text(slack) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    _seed_cases(world)
+    world.standin.fail("files.getUploadURLExternal", "file_uploads_disabled", times=None)
+    world.driver.command("/cs-report", "", user_id="U0ANA")
+    world.standin.wait_for("chat.postMessage", 2)
+    texts = [m["text"] for m in world.standin.messages("U0ANA", include_replies=True)]
+    assert any("CS report" in t for t in texts)
+    assert any("could not be posted" in t for t in texts)
+    assert world.standin.uploads() == []
+
+
+def test_cs_report_bad_period_and_empty(slack) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    r = world.driver.command("/cs-report", "someday", user_id="U0ANA")
+    assert "don't understand" in r.body_text
+    world.driver.command("/cs-report", "2001-01-01..2001-01-31", user_id="U0ANA")
+    world.standin.wait_for("chat.postMessage", 1)
+    assert "Nothing in this period" in world.standin.messages("U0ANA")[0]["text"]
+    assert world.standin.calls("files.getUploadURLExternal") == []

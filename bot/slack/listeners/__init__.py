@@ -13,7 +13,9 @@ LISTENER_MODULES = (
     "bot.slack.listeners.help",
     "bot.slack.listeners.digest",
     "bot.slack.listeners.home",
+    "bot.slack.listeners.report",
     "bot.slack.listeners.risk",
+    "bot.slack.listeners.playbooks_admin",
     "bot.slack.listeners.steps",
     "bot.slack.listeners.cases",
 )

@@ -1,0 +1,53 @@
+"""`followthrough report [--since --until --csv FILE]`: the same numbers as `/cs-report`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report(
+        since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD")] = None,
+        until: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (default today)")]
+        = None,
+        csv: Annotated[Path | None, typer.Option("--csv", help="Write the case log here")]
+        = None,
+        team: Annotated[str | None, typer.Option("--team", help="Slack team id")] = None,
+    ) -> None:
+        """Cases by risk and playbook, resolution and churn, steps that save accounts, and
+        commitments kept — for a period (default: the last 30 days)."""
+        from bot import clock
+        from bot.cli import checked_runtime, fail, settings_or_exit
+        from bot.db import session_scope
+        from bot.reports.csv_export import write_cases
+        from bot.reports.metrics import Period, summary_lines
+        from bot.reports.service import build_report, iter_case_rows
+        from bot.workspace import NoWorkspace, resolve_team
+
+        rt = checked_runtime(settings_or_exit())
+        today = clock.now().date()
+        try:
+            end = dt.date.fromisoformat(until) if until else today
+            start = dt.date.fromisoformat(since) if since else end - dt.timedelta(days=29)
+        except ValueError:
+            raise fail("--since/--until must be dates like 2026-01-31", 2) from None
+        if end < start:
+            raise fail("--until is before --since", 2)
+        period = Period(start, end)
+        try:
+            with session_scope(rt.engine) as session:
+                team_id = resolve_team(session, team)
+        except NoWorkspace as exc:
+            raise fail(str(exc), 2) from None
+        for line in summary_lines(build_report(rt.engine, team_id, period, today)):
+            typer.echo(line)
+        if csv is not None:
+            with csv.open("w", newline="", encoding="utf-8") as out, \
+                    session_scope(rt.engine) as session:
+                n = write_cases(iter_case_rows(session, team_id, period), out)
+            typer.echo(f"Wrote {n} case(s) to {csv}")
