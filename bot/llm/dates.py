@@ -14,6 +14,7 @@ on a call is about the future. Conventions (chosen to match how people speak on 
 * "in / within N days / weeks / months" add that span; "in a couple of weeks" is 2 weeks;
 * "on / by the 14th" is the next 14th on or after the call date (rolling to next month);
 * "December 3" / "3 Dec" is that day this year, or next year once passed (year wrap);
+  "in / by / end of March" is the last day of that month (next year's once passed);
 * "Q1".."Q4" is the quarter's last day (next year's once the quarter has ended),
   "end of (the) quarter" the current quarter's last day, "end of (the) year" / "EOY" 31 Dec.
 """
@@ -141,6 +142,13 @@ def _month_day(d: dt.date, m: re.Match[str]) -> dt.date | None:
     return parsed
 
 
+def _month_end_named(d: dt.date, m: re.Match[str]) -> dt.date:
+    """ "in March" / "by March": the last day of the next March (this year's if not past)."""
+    month = date_parser.parse(m.group("month"), default=dt.datetime(d.year, 1, 1)).month
+    end = dt.date(d.year, month, 1) + relativedelta(day=31)
+    return end if end >= d else end + relativedelta(years=1, day=31)
+
+
 def _ymd(d: dt.date, m: re.Match[str]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(m.group("iso"))
@@ -191,6 +199,9 @@ _RULES: list[tuple[re.Pattern[str], Resolver]] = [
     (_LEAD + r"(?P<date>(?:" + _MONTHS + r")\.?\s+[0-3]?\d(?:st|nd|rd|th)?(?:,?\s+\d{4})?|"
      r"(?:the\s+)?[0-3]?\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + _MONTHS + r")(?:,?\s+\d{4})?)\b",
      _month_day),
+    (r"(?:(?:by|before|until|in|during|for|around|(?:the\s+)?end of)\s+)(?P<month>"
+     r"january|february|march|april|june|july|august|september|october|november|december)\b"
+     r"(?!\s+[0-3]?\d)", _month_end_named),
     (_LEAD + r"the\s+" + _ORD + r"\b(?!\s+(?:of\s+)?(?:" + _MONTHS + r"))", _day_of_month),
 ]
 _COMPILED = [(re.compile(r"\b" + p + r"\b", re.IGNORECASE), f) for p, f in _RULES]

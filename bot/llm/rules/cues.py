@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from bot.llm.rules.lexicon import (
     CONDITIONS,
+    EMBEDDING,
     GROUP_SUBJECTS,
     HEDGES,
     META_EXCEPTIONS,
@@ -47,10 +48,14 @@ _MODAL_WILL = (
     r"(?:will|'ll|shall|is gonna|is going to|are gonna|are going to|'re gonna|'re going to|"
     r"'m gonna|'m going to|am gonna|am going to|gonna)"
 )
+# Present-tense verbs that hand out work in "and you work on …", "so you do the research".
+_HANDOUT_VERBS = ("work", "do", "handle", "take care", "research", "focus", "look into", "cover",
+                  "own", "draft", "prepare", "send", "check", "write")
 _PATTERNS: list[tuple[Kind, float, str]] = [
     (Kind.REQUEST, 2.0, r"(?:i'd|i would|i|we'd|we would|we|i'll|we'll) (?:like|want|need|love) "
                         r"(?:for )?you(?: guys| two| all| both)? to"),
     (Kind.REQUEST, 1.6, r"(?:can|could|would|will) you(?: please)?(?: maybe| just)?"),
+    (Kind.REQUEST, 1.0, r"(?:i'd|i would|we'd|we would) (?:like|love) to (?:see|receive|get|have)"),
     (Kind.REQUEST, 1.3, r"if you (?:can|could|would)(?: please)?"),
     (Kind.REQUEST, 1.3, r"(?:would|do) you mind"),
     (Kind.SELF, 2.0, r"(?:i'll|i will|i shall|i'm gonna|i'm going to|i am going to|i am gonna|"
@@ -68,6 +73,7 @@ _PATTERNS: list[tuple[Kind, float, str]] = [
     (Kind.ASSIGN, 1.4, r"(?:you need to|you have to|you've got to|you must|you're supposed to|"
                        r"you are supposed to)"),
     (Kind.ASSIGN, 0.7, r"(?:you should|you could|you can)"),
+    (Kind.ASSIGN, 0.9, r"(?:[a-z]+ )?you(?= (?:" + "|".join(_HANDOUT_VERBS) + r") )"),
     (Kind.GROUP, 1.4, r"(?:" + "|".join(GROUP_SUBJECTS) + r") (?:" + _MODAL_WILL[3:-1] +
                       r"|have to|need to|should|can)"),
 ]
@@ -78,7 +84,7 @@ _THIRD = re.compile(
 )
 _SKIP = frozenset(
     "just also probably definitely certainly actually really then now still first quickly "
-    "personally directly gladly happily absolutely totally please maybe".split()
+    "personally directly gladly happily absolutely totally please maybe specifically".split()
 )
 _LEADING_SKIPS = (
     ("go", "ahead", "and"), ("try", "to"), ("try", "and"), ("be", "able", "to"),
@@ -129,9 +135,19 @@ def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
     if any(rest == p or rest.startswith(p + " ") for p in META_PHRASES):
         return None
     base = lemma(verb)
+    if base in ("have", "get") and _causative(words[i + 1 : i + 6]):
+        return 0.9, i
     if base in META_VERBS:
         return None
     return TASK_VERBS.get(base, 0.15), i
+
+
+def _causative(after: tuple[str, ...]) -> bool:
+    """ "have procurement sign off", "get the contract signed", "have it ready"."""
+    done = {"ready", "done", "signed", "finished", "sent", "over", "approved", "set", "back",
+            "finalized", "finalised", "completed", "fixed", "in"}
+    return any(w in done or (lemma(w) in TASK_VERBS and TASK_VERBS[lemma(w)] >= 0.8)
+               for w in after[1:])
 
 
 def _preceding(clean: CleanText, index: int, n: int = 6) -> str:
@@ -145,6 +161,8 @@ def _modifiers(clean: CleanText, cue_word: int, kind: Kind, is_question: bool) -
         return None
     if before and before[-1] in REPORTED:
         return None
+    if kind is not Kind.REQUEST and before and before[-1] in EMBEDDING:
+        return None  # "all you have to do is", "how we're gonna get", "when you build it"
     delta = 0.0
     prefix = " " + _preceding(clean, cue_word) + " "
     if any(f" {h} " in prefix for h in HEDGES):
@@ -192,8 +210,8 @@ def _third_person(clean: CleanText, is_question: bool, taken: set[int]) -> list[
         mod = _modifiers(clean, subj_first, Kind.THIRD, is_question)
         if mod is None:
             continue
-        strength = 1.5 if m.group("modal").strip() in {"'ll", "will", "is gonna", "is going to",
-                                                       "has to", "needs to"} else 0.8
+        strong = {"'ll", "will", "is gonna", "is going to", "has to", "needs to", "is supposed to"}
+        strength = 1.5 if m.group("modal").strip() in strong else 0.8
         out.append(Cue(Kind.THIRD, strength + verb[0] + mod, subj_first, verb[1],
                        subject=m.group("subj")))
     return out

@@ -15,21 +15,25 @@ from dataclasses import dataclass
 
 from bot.llm.base import CallContext, Commitment, ExtractionResult, Side
 from bot.llm.dates import resolve_due
-from bot.llm.rules.cues import Cue, Kind, find_cues, looks_like_question
+from bot.llm.rules.cues import Cue, Kind, find_cues, lemma, looks_like_question
 from bot.llm.rules.lexicon import WRAP_UP_MARKERS
 from bot.llm.rules.owners import SpeakerIndex, addressee, named_person
-from bot.llm.rules.phrasing import Category, category_of, compose
-from bot.llm.rules.tokens import CleanText, clean, sentences
+from bot.llm.rules.phrasing import THEY, Category, category_of, compose
+from bot.llm.rules.tokens import CleanText, clauses, clean
 from bot.transcripts.model import Utterance
 
-THRESHOLD = 3.2  # score at which a cue becomes a commitment (confidence 0.5)
+THRESHOLD = 3.0  # score at which a cue becomes a commitment (confidence 0.5); tuned on even split
 MERGE_WINDOW = 3  # utterances apart that can still be the same task
-WRAP_UP_SHARE = 0.8  # the last 20% of a long call is where next steps are handed out
-WRAP_UP_MIN_TURNS = 60  # shorter transcripts have no "end segment" to speak of
 MARKER_REACH = 12  # turns after a "next steps" marker that count as wrap-up
+MARKER_WEIGHT = 0.9
 
 _MARKERS = re.compile(r"\b(" + "|".join(re.escape(m) for m in WRAP_UP_MARKERS) + r")\b")
 _CONTENT = re.compile(r"[a-z0-9]{3,}")
+_NOT_VOCATIVE = frozenset(
+    "okay ok so and well now yeah yes right um uh hmm mm oh ah alright sure great cool then "
+    "also but actually anyway first second next finally again sorry thanks please look listen "
+    "hey hi hello no".split()
+)
 _WEAK_OBJECT = frozenset("it that this one them something thing things stuff".split())
 
 
@@ -43,7 +47,9 @@ class _Candidate:
     score: float
     owner: str | None = None
     subject: str = ""
-    second_person: str | None = None
+    me: str | None = THEY  # whom "I/me" in the verb phrase stands for
+    you: str | None = None  # whom "you" stands for; None: leave as spoken
+    us: str | None = THEY
 
 
 class RulesEngine:
@@ -70,7 +76,7 @@ class RulesEngine:
         wrap_up = _wrap_up_turns(utterances)
         out: list[_Candidate] = []
         for i, utt in enumerate(utterances):
-            for start, end in sentences(utt.text):
+            for start, end in clauses(utt.text):
                 sentence = utt.text[start:end]
                 cleaned = clean(sentence)
                 if len(cleaned.words) < 3:
@@ -79,7 +85,7 @@ class RulesEngine:
                 best = self._best(utterances, i, sentence, cleaned, cues, index, context)
                 if best is None:
                     continue
-                best.score += 0.9 if i in wrap_up else 0.0
+                best.score += wrap_up.get(i, 0.0)
                 out.append(best)
         return out
 
@@ -121,26 +127,27 @@ def _resolve_owner(
     kind = cand.cue.kind
     who = speaker or "The speaker"
     listener = _listener(utterances, cand.index, index, speaker, context)
-    if kind is Kind.SELF:
-        cand.owner, cand.subject, cand.second_person = speaker, who, listener
-    elif kind is Kind.TEAM:
-        cand.owner, cand.subject, cand.second_person = speaker, f"{who}'s team", listener
-    elif kind is Kind.GROUP:
+    if kind in (Kind.SELF, Kind.TEAM):
+        cand.owner, cand.subject, cand.you = speaker, who, listener
+        if kind is Kind.TEAM:
+            cand.subject = f"{who}'s team"
+        return True
+    cand.me, cand.us, cand.you = who, who, THEY
+    if kind is Kind.GROUP:
         cand.owner, cand.subject = None, "The group"
     elif kind in (Kind.ASSIGN, Kind.REQUEST):
         cand.owner = addressee(utterances, cand.index, cand.sentence, index)
         vocative = _vocative(cand.sentence, index)
-        cand.subject = cand.owner or vocative or "The person asked"
+        cand.subject = cand.owner or vocative or f"Someone asked by {who}"
         if cand.owner is None and vocative is None and kind is Kind.ASSIGN:
             cand.score -= 0.3
-        cand.second_person = None
     else:  # THIRD
-        label, name = named_person(cand.cue.subject or "", index, speaker)
         original_subject = _original_subject(cand)
         label, name = named_person(original_subject, index, speaker)
         if name is None:
             return False
-        cand.owner, cand.subject = label, name
+        cand.owner, cand.subject, cand.you = label, name, listener
+        cand.score += 0.3  # an explicit name is clearer than "you"
     return True
 
 
@@ -156,7 +163,7 @@ def _original_subject(cand: _Candidate) -> str:
 def _vocative(sentence: str, index: SpeakerIndex) -> str | None:
     """A name the speaker addresses, as in "Nathan, I'd like you to …"."""
     m = re.match(r"\W*(?:(?:and|so|okay|um|uh)\W+)*([A-Z][a-z]+)\s*,", sentence)
-    if m and m.group(1).lower() not in {"okay", "so", "and", "well", "now", "yeah", "right"}:
+    if m and m.group(1).lower() not in _NOT_VOCATIVE:
         return m.group(1)
     return None
 
@@ -177,9 +184,9 @@ def _listener(
 def _content_bonus(cleaned: CleanText, cue: Cue, sentence: str, context: CallContext) -> float:
     """Concrete deliverables and deadlines make a promise; vague objects ("do it") don't."""
     bonus = 0.0
-    due, _ = resolve_due(sentence, context.call_date)
-    if due is not None:
-        bonus += 1.0
+    due, phrase = resolve_due(sentence, context.call_date)
+    if due is not None and not re.search(r"minute|second|moment", phrase or ""):
+        bonus += 1.0  # a deadline; "in a minute" is about the call itself
     elif re.search(r"\b(next (?:meeting|call|session|time)|by then|before then)\b",
                    cleaned.text):
         bonus += 0.5
@@ -189,19 +196,25 @@ def _content_bonus(cleaned: CleanText, cue: Cue, sentence: str, context: CallCon
     objects = [w for w in rest if w not in _WEAK_OBJECT]
     if len(objects) < 2:
         bonus -= 0.6
+    if cue.kind is Kind.SELF and re.search(r"\b(now|right now|real quick|first)\b", cleaned.text):
+        bonus -= 0.5  # an action on the call itself: "I'll take this out now"
     return bonus
 
 
-def _wrap_up_turns(utterances: Sequence[Utterance]) -> set[int]:
-    """Turns in the closing segment of a long call, or just after a "next steps" marker."""
+def _wrap_up_turns(utterances: Sequence[Utterance]) -> dict[int, float]:
+    """Bonus for turns just after a "next steps" / "next meeting" marker.
+
+    Tasks are handed out when people talk about what happens next. (The call's position alone,
+    e.g. its last fifth, was tried as a signal: no better on held-out meetings, and riskier on
+    customer calls, where promises come throughout.)
+    """
     n = len(utterances)
-    turns: set[int] = set()
-    if n >= WRAP_UP_MIN_TURNS:
-        turns.update(range(math.ceil(n * WRAP_UP_SHARE), n))
+    weights: dict[int, float] = {}
     for i, utt in enumerate(utterances):
         if _MARKERS.search(utt.text.lower()):
-            turns.update(range(i, min(n, i + MARKER_REACH)))
-    return turns
+            for j in range(i, min(n, i + MARKER_REACH)):
+                weights[j] = max(weights.get(j, 0.0), MARKER_WEIGHT)
+    return weights
 
 
 def _boost_clusters(candidates: list[_Candidate]) -> None:
@@ -221,10 +234,14 @@ def _content_words(c: _Candidate) -> set[str]:
 
 
 def _same_task(a: _Candidate, b: _Candidate) -> bool:
+    """Same owner, close together, and the same verb or mostly the same words."""
     if abs(a.index - b.index) > MERGE_WINDOW or a.owner != b.owner:
         return False
     if a.owner is None and a.subject != b.subject:
         return False
+    same_verb = lemma(a.clean.words[a.cue.verb_word]) == lemma(b.clean.words[b.cue.verb_word])
+    if a.owner is not None and same_verb and abs(a.index - b.index) <= 2:
+        return True
     wa, wb = _content_words(a), _content_words(b)
     if not wa or not wb or len(wa) < 2 or len(wb) < 2:
         return True
@@ -250,7 +267,7 @@ def _side(owner: str | None, context: CallContext) -> Side:
 
 def _to_commitment(c: _Candidate, context: CallContext) -> Commitment:
     due, phrase = resolve_due(c.sentence, context.call_date)
-    text = compose(c.subject, c.clean, c.sentence, c.cue.verb_word, c.second_person)
+    text = compose(c.subject, c.clean, c.sentence, c.cue.verb_word, me=c.me, you=c.you, us=c.us)
     confidence = 1.0 / (1.0 + math.exp(-(c.score - THRESHOLD)))
     return Commitment(
         owner=c.owner,

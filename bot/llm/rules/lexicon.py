@@ -17,7 +17,7 @@ TASK_VERBS: dict[str, float] = {
         "follow circle reach contact call get put set build create design redesign review check "
         "find figure test evaluate explore gather collect present bring run pull push open add "
         "remove change adjust modify improve train onboard implement launch release ship "
-        "handle sort chase nudge clarify dig".split(),
+        "handle sort chase nudge clarify dig roll kick".split(),
         1.0,
     ),
     **dict.fromkeys("work look ask talk speak meet sync touch take give make".split(), 0.8),
@@ -29,7 +29,7 @@ TASK_VERBS: dict[str, float] = {
 META_VERBS = frozenset(
     "say see tell show hand pass move continue skip stop wait leave admit mention repeat explain "
     "guess wonder bet need want like love hate have use remember sit hear listen read note "
-    "assume suppose imagine argue agree disagree vote pick choose start begin jump kick recap "
+    "assume suppose imagine argue agree disagree vote pick choose start begin jump recap "
     "let go be".split()
 )
 
@@ -73,6 +73,8 @@ HEDGES = (
 
 # Openers before the cue that make it a condition or a reported promise.
 CONDITIONS = ("if", "unless", "whether", "once", "assuming", "suppose", "supposing", "say")
+EMBEDDING = ("all", "what", "how", "when", "whenever", "where", "which", "much", "many", "why",
+             "whether", "because", "cause", "since", "than", "that", "do", "does", "did", "thank")
 REPORTED = ("said", "told", "thought", "promised", "asked", "mentioned", "was", "were", "would've")
 
 # Group addressees: a task handed to several people has no single owner.

@@ -30,10 +30,23 @@ _CATEGORY_WORDS: list[tuple[Category, re.Pattern[str]]] = [
 ]
 _PO = re.compile(r"\bPOs?\b")
 
-_FIRST_TO_THIRD = {"i": "they", "me": "them", "my": "their", "mine": "theirs",
-                   "myself": "themselves", "i'm": "they're", "i've": "they've", "i'd": "they'd",
-                   "i'll": "they'll"}
-_SECOND = {"you", "your", "yours", "yourself", "you're", "you've", "you'll", "you'd"}
+THEY = "they"  # a party referred to by third-person pronouns
+
+_FIRST = {"i": 0, "me": 1, "my": 2, "mine": 2, "myself": 1, "i'm": 3, "i've": 4, "i'd": 5,
+          "i'll": 6}
+_SECOND = {"you": 1, "your": 2, "yours": 2, "yourself": 1, "you're": 3, "you've": 4, "you'd": 5,
+           "you'll": 6}
+_PLURAL = {"we": 0, "us": 1, "our": 2, "ours": 2, "ourselves": 1, "we're": 3, "we've": 4,
+           "we'd": 5, "we'll": 6}
+_THEY_FORMS = ("they", "them", "their", "they're", "they've", "they'd", "they'll")
+
+
+def _as(party: str, form: int) -> str:
+    """Word for `party` in grammatical form: 0 subject, 1 object, 2 possessive, 3-6 contractions."""
+    if party == THEY:
+        return _THEY_FORMS[form]
+    return (party, party, f"{party}'s", f"{party} is", f"{party} has", f"{party} would",
+            f"{party} will")[form]
 
 
 def category_of(sentence: str) -> Category:
@@ -46,22 +59,28 @@ def category_of(sentence: str) -> Category:
 
 
 def compose(
-    subject: str, clean: CleanText, original: str, verb_word: int, second_person: str | None
+    subject: str,
+    clean: CleanText,
+    original: str,
+    verb_word: int,
+    *,
+    me: str | None = THEY,
+    you: str | None = None,
+    us: str | None = THEY,
 ) -> str:
     """'<subject> will <verb phrase>.' from the original words (case kept, fillers dropped).
 
-    `original` is the text the CleanText spans point into. First-person words become third
-    person; "you" becomes `second_person` (who the promise is made to) when known.
+    `original` is the text the CleanText spans point into. "I/me", "you" and "we/us" are
+    rewritten as the parties they stand for (a name or THEY); None leaves the word as spoken.
     """
     words: list[str] = []
     for k in range(verb_word, min(len(clean.words), verb_word + MAX_WORDS)):
         start, end = clean.spans[k]
         word = original[start:end].replace("’", "'")
         low = clean.words[k]
-        if low in _FIRST_TO_THIRD:
-            word = _FIRST_TO_THIRD[low]
-        elif low in _SECOND and second_person:
-            word = _second(low, second_person)
+        for table, party in ((_FIRST, me), (_SECOND, you), (_PLURAL, us)):
+            if low in table and party is not None:
+                word = _as(party, table[low])
         words.append(word)
     phrase = " ".join(words).strip(" ,;:-")
     if not phrase:
@@ -71,12 +90,3 @@ def compose(
     if len(text) > MAX_TEXT - 1:
         text = text[: MAX_TEXT - 2].rsplit(" ", 1)[0] + "…"
     return text + ("" if text.endswith("…") else ".")
-
-
-def _second(low: str, target: str) -> str:
-    if low in {"your", "yours"}:
-        return f"{target}'s"
-    if low in {"you", "yourself"}:
-        return target
-    return {"you're": f"{target} is", "you've": f"{target} has", "you'll": f"{target} will",
-            "you'd": f"{target} would"}[low]

@@ -15,6 +15,11 @@ FILLERS = frozenset(
 )
 _WORD = re.compile(r"[\w'’-]+")
 _SENTENCE = re.compile(r"[^.!?;]+(?:[.!?;]+|$)")
+_CLAUSE_BREAK = re.compile(
+    r"(?:,\s*|\s+)(?=(?:and then|and|but|so|then|also|plus)\s+(?:I|we|you|I'll|I'm|we'll|we're|"
+    r"you'll|you're|let me|let's|can you|could you)\b)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +70,32 @@ def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of an utterance, whitespace trimmed."""
     out = []
     for m in _SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
+        start, end = _trim(text, m.start(), m.end())
         if end > start:
             out.append((start, end))
     return out
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """Sentences, further split where a conjunction starts a new promise.
+
+    "I'll send the guide by Friday, and I can set up a session next week" holds two tasks with
+    two due dates; each clause is read on its own.
+    """
+    out = []
+    for start, end in sentences(text):
+        cut = start
+        for m in _CLAUSE_BREAK.finditer(text, start, end):
+            if m.start() - cut >= 12:
+                out.append(_trim(text, cut, m.start()))
+                cut = m.start()
+        out.append(_trim(text, cut, end))
+    return [(s, e) for s, e in out if e > s]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and (text[start].isspace() or text[start] == ","):
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
