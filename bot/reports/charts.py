@@ -48,7 +48,7 @@ def commitments_over_time(report: Report) -> bytes | None:
     if not report.weekly:
         return None
     weeks = list(report.weekly)
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     bottom = [0] * len(weeks)
     labels = [w.strftime("%b %d") for w in weeks]
     for kind, label in (("on_time", "kept on time"), ("late", "kept late"),
@@ -56,11 +56,12 @@ def commitments_over_time(report: Report) -> bytes | None:
         values = [getattr(report.weekly[w], kind) for w in weeks]
         ax.bar(labels, values, bottom=bottom, color=COLORS[kind], label=label)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_ylim(0, max(bottom) * 1.1 + 1)
     ax.set_xlabel("Week the commitment was made")
     ax.set_ylabel("Commitments")
     ax.set_title(f"Commitments kept over time ({report.period.label})")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     if len(weeks) > 8:
         plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
     return _png(fig)
