@@ -45,7 +45,7 @@ from bot.playbooks.schema import (
     Recipient,
     RecipientKind,
 )
-from bot.playbooks.store import ensure_seeded, get_playbook, template_of
+from bot.playbooks.store import ensure_seeded_once, get_playbook, template_of
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,6 @@ def check_request(request: ReportRequest) -> None:
 
 def _prepare(session: Session, request: ReportRequest) -> _Prepared | ReportResult:
     check_request(request)
-    ensure_seeded(session, request.team_id)
     account = find_account(session, request)
     playbook = get_playbook(session, request.team_id, request.risk_key)
     if playbook is None:
@@ -390,6 +389,7 @@ def report_risk(engine: Engine, request: ReportRequest, drafter: Drafter | None 
     account and risk. Raises `ReportError` (with the modal field at fault) for bad input."""
     drafter = drafter or Drafter()
     now = now or clock.now()
+    ensure_seeded_once(engine, request.team_id)
     with session_scope(engine) as session:
         prepared = _prepare(session, request)
     if isinstance(prepared, ReportResult):
@@ -494,8 +494,8 @@ def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
     from bot.playbooks.store import active_playbooks
 
     typed = " ".join((text or "").split())
+    ensure_seeded_once(engine, team_id)
     with session_scope(engine) as session:
-        ensure_seeded(session, team_id)
         risks = [(p.key, p.name) for p in active_playbooks(session, team_id)]
         account = by_text(session, team_id, typed) if typed else None
         found = (account.id or 0, account.name) if account else None

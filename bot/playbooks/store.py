@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from bot import audit
+from bot.db import session_scope
 from bot.models import Person, Playbook
 from bot.playbooks.parse import SEED_DIR, PlaybookError, Problem, parse_playbook, validate_dir
 from bot.playbooks.schema import PlaybookTemplate
@@ -27,7 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class PlaybookStoreError(ValueError):
-    """A change to a stored playbook that cannot be made; the message is safe to show."""
+    """A change to a stored playbook that cannot be made; the message is safe to show.
+    `field` names the step field at fault when one is (for field-level modal errors)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,20 @@ def ensure_seeded(session: Session, team_id: str) -> int:
     return len(templates)
 
 
+def ensure_seeded_once(engine: Engine, team_id: str, attempts: int = 3) -> int:
+    """`ensure_seeded` in its own transaction, retried when another worker seeds the same
+    team at the same moment (SQLite reports that as a lock error, PostgreSQL as a duplicate)."""
+    for attempt in range(attempts):
+        try:
+            with session_scope(engine) as session:
+                return ensure_seeded(session, team_id)
+        except (IntegrityError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            log.info("seeding %s raced with another worker; checking again", team_id)
+    return 0
+
+
 def retire(session: Session, team_id: str, key: str, actor: str) -> Playbook:
     """Hide `key` from /report-risk; open cases keep their version. Loading changed content
     later brings it back as a new version."""
@@ -206,15 +227,11 @@ def _revise(session: Session, team_id: str, key: str, actor: str,
     try:
         template = PlaybookTemplate.model_validate({**current.definition, **change})
     except ValidationError as exc:
-        raise PlaybookStoreError(_first_error(exc)) from None
+        err = exc.errors()[0]
+        names = [p for p in err["loc"] if isinstance(p, str)]
+        msg = str(err.get("ctx", {}).get("error") or err["msg"]).removeprefix("Value error, ")
+        raise PlaybookStoreError(msg, names[-1] if names else None) from None
     return save_template(session, team_id, template, source="slack", actor=actor)
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    msg = str(err.get("ctx", {}).get("error") or err["msg"]).removeprefix("Value error, ")
-    return f"{where}: {msg}" if where else msg
 
 
 def edit_step(session: Session, team_id: str, key: str, step_id: str,
@@ -228,8 +245,9 @@ def edit_step(session: Session, team_id: str, key: str, step_id: str,
     if not match:
         raise PlaybookStoreError(f"Playbook '{key}' has no step '{step_id}'.")
     cleaned = {k: v for k, v in changes.items() if v not in (None, "")}
-    if "recipient" in changes and changes["recipient"] in (None, ""):
-        cleaned["recipient"] = None
+    for optional in ("recipient", "subject", "after"):  # emptied in the form = removed
+        if optional in changes and changes[optional] in (None, ""):
+            cleaned[optional] = None
     match[0].update(cleaned)
     return _revise(session, team_id, key, actor, {"steps": steps})
 
@@ -263,7 +281,8 @@ def is_admin(session: Session, team_id: str, user_id: str, cs_admins: Iterable[s
 
 __all__ = [
     "LoadReport", "Loaded", "PlaybookError", "PlaybookStoreError", "active_playbooks",
-    "definition_of", "edit_step", "ensure_seeded", "get_playbook", "get_version", "is_admin",
+    "definition_of", "edit_step", "ensure_seeded", "ensure_seeded_once", "get_playbook",
+    "get_version", "is_admin",
     "latest", "load_dir", "load_templates", "reorder", "retire", "save_template", "save_yaml",
     "template_of",
 ]

@@ -62,3 +62,9 @@ def engine(db_engine: Engine) -> Engine:
 @pytest.fixture
 def acme(engine: Engine) -> int:
     return add_account(engine)
+
+
+@pytest.fixture
+def make_account(engine: Engine):  # type: ignore[no-untyped-def]
+    """add_account bound to this test's database."""
+    return lambda *args, **kwargs: add_account(engine, *args, **kwargs)
