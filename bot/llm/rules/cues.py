@@ -84,8 +84,10 @@ _THIRD = re.compile(
 )
 _SKIP = frozenset(
     "just also probably definitely certainly actually really then now still first quickly "
-    "personally directly gladly happily absolutely totally please maybe specifically".split()
+    "personally directly gladly happily absolutely totally please maybe specifically hopefully "
+    "perhaps".split()
 )
+_HEDGE_ADVERBS = frozenset({"probably", "maybe", "hopefully", "perhaps"})
 _LEADING_SKIPS = (
     ("go", "ahead", "and"), ("try", "to"), ("try", "and"), ("be", "able", "to"),
     ("have", "to"), ("need", "to"), ("make", "sure", "to"), ("want", "to"),
@@ -114,8 +116,10 @@ def lemma(word: str) -> str:
 def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
     """Weight of the verb phrase at `start` and where it begins; None for non-tasks."""
     i = start
+    hedge = 0.0
     while i < len(words):
         if words[i] in _SKIP:
+            hedge = -0.7 if words[i] in _HEDGE_ADVERBS else hedge
             i += 1
             continue
         skipped = next(
@@ -131,15 +135,15 @@ def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
     for follow in META_EXCEPTIONS.get(verb, ()):
         if rest.startswith(f"{verb} {follow}"):
             nxt = lemma(words[i + 1]) if verb == "be" and i + 1 < len(words) else ""
-            return max(TASK_VERBS.get(nxt, 0.8), 0.6), i
+            return max(TASK_VERBS.get(nxt, 0.8), 0.6) + hedge, i
     if any(rest == p or rest.startswith(p + " ") for p in META_PHRASES):
         return None
     base = lemma(verb)
     if base in ("have", "get") and _causative(words[i + 1 : i + 6]):
-        return 0.9, i
+        return 0.9 + hedge, i
     if base in META_VERBS:
         return None
-    return TASK_VERBS.get(base, 0.15), i
+    return TASK_VERBS.get(base, 0.15) + hedge, i
 
 
 def _causative(after: tuple[str, ...]) -> bool:
@@ -157,7 +161,7 @@ def _preceding(clean: CleanText, index: int, n: int = 6) -> str:
 def _modifiers(clean: CleanText, cue_word: int, kind: Kind, is_question: bool) -> float | None:
     """Sentence-level adjustments; None when the cue is conditional or reported."""
     before = clean.words[max(0, cue_word - 4) : cue_word]
-    if kind is not Kind.REQUEST and any(w in CONDITIONS for w in before):
+    if kind is not Kind.REQUEST and any(w in CONDITIONS for w in clean.words[:cue_word]):
         return None
     if before and before[-1] in REPORTED:
         return None

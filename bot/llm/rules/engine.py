@@ -175,6 +175,8 @@ def _listener(
     """Who "you" means in the speaker's own promise: the other side, else the account."""
     if speaker in context.our_speakers and context.account_name:
         return context.account_name
+    if speaker in context.customer_speakers and len(context.our_speakers) == 1:
+        return context.our_speakers[0]
     others = [s for s in index.speakers if s != speaker]
     if len(others) == 1:
         return others[0]

@@ -12,23 +12,33 @@ MAX_WORDS = 30
 
 _CATEGORY_WORDS: list[tuple[Category, re.Pattern[str]]] = [
     (Category.INTEGRATION, re.compile(
-        r"\b(sso|saml|scim|okta|api|apis|integrat\w*|set ?up|setting up|configur\w*|migrat\w*|"
+        r"\b(sso|saml|scim|okta|api|apis|integrat\w*|configur\w*|migrat\w*|"
+        r"(?:set ?up|setting up)"
+        r"(?! (?:an? |the )?(?:\w+ )?(?:call|meeting|session|sync|time|chat))|"
         r"webhooks?|sandbox|install\w*|provision\w*|connector|data import|import)\b")),
     (Category.RENEWAL, re.compile(
         r"\b(renew\w*|contracts?|pricing|price|procurement|purchase order|quotes?|invoices?|"
         r"order form|msa|legal|budget|seats|licen[cs]es?|signature|sign off|sign-off)\b")),
     (Category.RISK, re.compile(
         r"\b(concerns?|risks?|escalat\w*|churn\w*|issues?|bugs?|outages?|incidents?|blockers?|"
-        r"complain\w*|unhappy|problems?|cancel\w*)\b")),
+        r"(?<!no )problems?|"
+        r"complain\w*|unhappy|cancel\w*)\b")),
     (Category.MILESTONE, re.compile(
         r"\b(go-live|go live|launch\w*|roll ?out|rolling out|training|adoption|kick-?off|"
         r"onboard\w*|pilot|milestones?|prototype|deadline|qbr)\b")),
     (Category.FOLLOW_UP, re.compile(
         r"\b(send|sending|share|sharing|follow(?:ing)? up|follow-up|e-?mail\w*|deck|docs?|"
         r"documents?|documentation|guide|loop(?:ing)? in|schedul\w*|intro\w*|recap|notes|"
-        r"minutes|summary|forward\w*|invite|report|get back)\b")),
+        r"minutes|summary|forward\w*|invite|report|get back|"
+        r"(?:set ?up|book) (?:an? |the )?(?:\w+ )?(?:call|meeting|session|sync))\b")),
 ]
 _PO = re.compile(r"\bPOs?\b")
+# Discourse tails that are not part of the task: "… by Friday, no problem".
+_TAIL = re.compile(
+    r"(?:\s+(?:no problem|no worries|thanks|thank you|okay|ok|alright|right|yeah|sounds? good|"
+    r"if that works|promise|for sure|i think|i guess|hopefully|as well|though|then|anyway))+$",
+    re.IGNORECASE,
+)
 
 THEY = "they"  # a party referred to by third-person pronouns
 
@@ -82,7 +92,7 @@ def compose(
             if low in table and party is not None:
                 word = _as(party, table[low])
         words.append(word)
-    phrase = " ".join(words).strip(" ,;:-")
+    phrase = _TAIL.sub("", " ".join(words)).strip(" ,;:-")
     if not phrase:
         phrase = "follow up"
     text = f"{subject} will {phrase}"
