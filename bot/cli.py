@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.demo",
     "bot.playbooks.cli",
     "bot.cases.cli",
+    "bot.capture.cli",
 )
 
 TeamOpt = Annotated[

@@ -23,6 +23,7 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.followup",
     "bot.lifecycle",
     "bot.cases.engine",
+    "bot.capture.scheduled",
 )
 
 

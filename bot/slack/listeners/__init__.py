@@ -18,6 +18,7 @@ LISTENER_MODULES = (
     "bot.slack.listeners.playbooks_admin",
     "bot.slack.listeners.steps",
     "bot.slack.listeners.cases",
+    "bot.slack.listeners.capture",
 )
 
 
