@@ -190,9 +190,9 @@ def register(app: App, rt: Runtime) -> None:
         team_id, user_id = body.get("team_id", ""), body.get("user_id", "")
         verb, *args = (body.get("text") or "list").split() or ["list"]
         verb = verb.lower()
+        store.ensure_seeded_once(rt.engine, team_id)
         if verb in {"list", "ls"}:
             with session_scope(rt.engine) as s:
-                store.ensure_seeded(s, team_id)
                 blocks = list_blocks(store.active_playbooks(s, team_id))
             respond(text="Playbooks", blocks=blocks, response_type="ephemeral")
             return
