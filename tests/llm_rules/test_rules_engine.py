@@ -207,3 +207,10 @@ def test_long_sentence_text_is_capped() -> None:
     long = "I'll send " + " and ".join(f"the document number {i}" for i in range(60)) + "."
     c = only(extract((CSM, long)))
     assert len(c.text) <= 300 and c.evidence == long
+
+
+def test_spoken_fillers_are_dropped_from_the_text_but_kept_in_the_evidence() -> None:
+    said = "Um, so I'll, you know, send the the recap deck by Friday, no problem."
+    c = only(extract((CSM, said)))
+    assert c.text == "Priya Shah will send the recap deck by Friday."
+    assert c.evidence == said

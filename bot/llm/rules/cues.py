@@ -90,7 +90,8 @@ _SKIP = frozenset(
 _HEDGE_ADVERBS = frozenset({"probably", "maybe", "hopefully", "perhaps"})
 _LEADING_SKIPS = (
     ("go", "ahead", "and"), ("try", "to"), ("try", "and"), ("be", "able", "to"),
-    ("have", "to"), ("need", "to"), ("make", "sure", "to"), ("want", "to"),
+    ("have", "to"), ("need", "to"), ("make", "sure", "to"), ("want", "to"), ("you", "know"),
+    ("i", "mean"), ("i", "guess"), ("i", "think"), ("like",),
 )
 _NEGATION = frozenset({"not", "never", "no"})
 _QUESTION_START = frozenset(

@@ -34,6 +34,8 @@ _CATEGORY_WORDS: list[tuple[Category, re.Pattern[str]]] = [
 ]
 _PO = re.compile(r"\bPOs?\b")
 # Discourse tails that are not part of the task: "… by Friday, no problem".
+_SPOKEN_FILLERS = frozenset({("you", "know"), ("i", "mean"), ("i", "guess"), ("i", "think"),
+                             ("let's", "say"), ("sort", "of"), ("kind", "of"), ("do", "is")})
 _TAIL = re.compile(
     r"(?:\s+(?:no problem|no worries|thanks|thank you|okay|ok|alright|right|yeah|sounds? good|"
     r"if that works|promise|for sure|i think|i guess|hopefully|as well|though|then|anyway))+$",
@@ -84,7 +86,13 @@ def compose(
     rewritten as the parties they stand for (a name or THEY); None leaves the word as spoken.
     """
     words: list[str] = []
+    skip: set[int] = set()
+    for k in range(verb_word, len(clean.words) - 1):
+        if (clean.words[k], clean.words[k + 1]) in _SPOKEN_FILLERS:
+            skip.update((k, k + 1))
     for k in range(verb_word, min(len(clean.words), verb_word + MAX_WORDS)):
+        if k in skip:
+            continue
         start, end = clean.spans[k]
         word = original[start:end].replace("’", "'")
         low = clean.words[k]
