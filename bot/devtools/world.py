@@ -47,7 +47,8 @@ class Member:
 TEAM = (
     Member("U0MAYA", "maya", "Maya Chen", "maya@vendor.io", Role.CSM, manager="U0OMAR"),
     Member("U0OMAR", "omar", "Omar Haddad", "omar@vendor.io", Role.CS_MANAGER),
-    Member("U0LI", "li", "Li Wei", "li@vendor.io", Role.ACCOUNT_EXECUTIVE, tz="America/Los_Angeles"),
+    Member("U0LI", "li", "Li Wei", "li@vendor.io", Role.ACCOUNT_EXECUTIVE,
+           tz="America/Los_Angeles"),
     Member("U0ANA", "ana", "Ana Souza", "ana@vendor.io", Role.CS_MANAGER, admin=True),
     Member("U0SAM", "sam", "Sam Patel", "sam@vendor.io", Role.OTHER, tz="Europe/London"),
     Member("U0RITA", "rita", "Rita Gomez", "rita@vendor.io", Role.SUPPORT_LEAD),
