@@ -169,3 +169,41 @@ def test_settings_view_and_save(rt, rows) -> None:  # type: ignore[no-untyped-de
     with session_scope(rt.engine) as s:
         p = digest.save_settings(s, "T0TEST", "U0NEW", enabled=False, hour=8)
         assert (p.digest_enabled, p.digest_hour) == (False, 8)
+
+
+def test_step_items_snooze_reassign_and_refusals(rt, rows) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from bot.digest_blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE, Ref
+    from bot.models import CaseStep
+
+    acct = rows.account()
+    due = dt.datetime(2026, 11, 24, 14, tzinfo=dt.UTC)
+    _, scheduled = rows.case_with_step("U0SAM", acct, status=StepStatus.SCHEDULED, due_at=due)
+    _, waiting = rows.case_with_step("U0SAM", acct, status=StepStatus.AWAITING)
+    act = digest.act
+    with pytest.raises(digest.ItemError, match="its own message"):
+        act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_DONE,
+            Ref("s", waiting, "awaiting"), None, MON_9_NY)
+    with pytest.raises(digest.ItemError, match="Only"):
+        act(rt.engine, rt.settings, "T0TEST", "U0LI", A_SNOOZE,
+            Ref("s", scheduled, "scheduled"), "1w", MON_9_NY)
+    with pytest.raises(digest.ItemError, match="not in the future"):
+        act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_SNOOZE_DATE,
+            Ref("s", scheduled, "scheduled"), "2026-11-01", MON_9_NY)
+    act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_SNOOZE, Ref("s", scheduled, "scheduled"),
+        "1w", MON_9_NY)
+    out = act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_REASSIGN,
+              Ref("s", waiting, "awaiting"), "U0MAYA", MON_9_NY)
+    assert out.notify_user == "U0MAYA"
+    with pytest.raises(digest.ItemError, match="not one of ours"):
+        act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_DONE, None, None, MON_9_NY)
+    with session_scope(rt.engine) as s:
+        moved = s.get(CaseStep, scheduled)
+        assert moved.due_at is not None
+        assert moved.due_at.replace(tzinfo=dt.UTC).date() == dt.date(2026, 11, 30)
+        assert s.get(CaseStep, waiting).assignee_user_id == "U0MAYA"
+    # another workspace's ids are not ours
+    with pytest.raises(digest.ItemError, match="no longer exists"):
+        act(rt.engine, rt.settings, "T0OTHER", "U0SAM", A_SNOOZE,
+            Ref("s", scheduled, "scheduled"), "1w", MON_9_NY)

@@ -225,3 +225,21 @@ def test_cs_report_bad_period_and_empty(slack) -> None:  # type: ignore[no-untyp
     world.standin.wait_for("chat.postMessage", 1)
     assert "Nothing in this period" in world.standin.messages("U0ANA")[0]["text"]
     assert world.standin.calls("files.getUploadURLExternal") == []
+
+
+def test_settings_modal_submission_turns_digest_off(slack) -> None:  # type: ignore[no-untyped-def]
+    from bot.digest import settings_view
+
+    world = slack
+    trigger = world.standin.new_trigger_id("U0MAYA", world.team_id)
+    opened = world.client.views_open(trigger_id=trigger,
+                                     view=settings_view(world.person("U0MAYA")))
+    r = world.driver.view_submission(opened["view"]["id"],
+                                     {"digest_enabled": [], "digest_hour": "7"},
+                                     user_id="U0MAYA")
+    assert r.status == 200 and not r.problems
+    maya = world.person("U0MAYA")
+    assert (maya.digest_enabled, maya.digest_hour) == (False, 7)
+    _commit(world, "U0MAYA", "Send the guide", dt.date(2026, 11, 23))
+    world.tick(MON_9_NY)
+    assert world.standin.messages("U0MAYA") == []

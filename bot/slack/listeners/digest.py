@@ -113,11 +113,11 @@ def register(app: App, rt: Runtime) -> None:
         if not hour_opt:
             ack(response_action="errors", errors={"digest_hour": "Pick an hour."})
             return
-        ack()
         team_id, user_id = _ids(body)
-        with session_scope(rt.engine) as session:
+        with session_scope(rt.engine) as session:  # one row: fast, and the modal can say why
             digest.save_settings(session, team_id, user_id, enabled=bool(picked),
                                  hour=int(hour_opt["value"]))
+        ack()
 
     def _close_ids(body: dict) -> tuple[str, str, int, dict]:
         team_id, user_id = _ids(body)
