@@ -213,3 +213,15 @@ def test_start_button_runs_the_engine_and_locks_the_plan(slack) -> None:
     assert "already running" in str(slack.standin.ephemerals(user="U0MAYA"))
     _menu(slack, case.id, 2, "drop", "U0MAYA", card, "response_url")
     assert "already running" in str(slack.standin.ephemerals(user="U0MAYA"))
+
+
+def test_report_risk_over_real_http(slack_http) -> None:
+    account = slack_http.seed_account("Acme Corp", "acme.com")
+    view, resp = _open_modal(slack_http, "acme")
+    assert resp.status == 200
+    _submit(slack_http, view, account_id=account.id, risk="renewal_window",
+            context="Renewal in 90 days, no exec contact.")
+    _drain(slack_http)
+    [case] = _cases(slack_http)
+    assert case.risk_key == "renewal_window" and case.total_steps == 7
+    assert "Renewal 90 days out" in str(slack_http.standin.last_message("C0CSRISK")["blocks"])
