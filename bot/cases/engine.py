@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 S = StepStatus
 CLAIM_BATCH = 500
 PER_CHANNEL_PER_TICK = 3  # Slack allows ~1 post/s per channel with short bursts
+POST_THREADS = 8  # different assignees' DMs are posted in parallel
 MAX_BACKOFF = dt.timedelta(minutes=30)
 STEP_TABLE = CaseStep.__table__  # type: ignore[attr-defined]
 CASE_TABLE = Case.__table__  # type: ignore[attr-defined]
@@ -261,21 +263,32 @@ def post_due_steps(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
         return 0
     with session_scope(rt.engine) as s:
         batch = _prepare_due(s, claimed, now, settings)
-    posted, cooling = 0, set()
-    for due in batch:
-        if due.release_to is not None or due.assignee in cooling or due.assignee is None:
-            _release(rt, due, due.release_to or now + dt.timedelta(hours=1), now,
-                     None if due.assignee else "nobody to DM")
+    groups: dict[str, list[_Due]] = {}
+    for due in batch:  # one DM channel per assignee: its posts stay in order, one at a time
+        groups.setdefault(f"{due.team_id}:{due.assignee}", []).append(due)
+    if len(groups) == 1:
+        return _post_group(rt, notifier, next(iter(groups.values())), now)
+    with ThreadPoolExecutor(max_workers=min(POST_THREADS, len(groups)),
+                            thread_name_prefix="ft-steps") as pool:
+        return sum(pool.map(lambda group: _post_group(rt, notifier, group, now),
+                            groups.values()))
+
+
+def _post_group(rt: Runtime, notifier: Notifier, group: list[_Due], now: dt.datetime) -> int:
+    posted, cooling = 0, False
+    for due in group:
+        if due.release_to is not None or cooling or due.assignee is None:
+            _release(rt, due, due.release_to or now + dt.timedelta(
+                seconds=1 if due.assignee else 3600), now,
+                None if due.assignee else "nobody to DM")
             continue
         text, blocks = msgs.step_dm(due.view)
         try:
             dm = notifier.dm(due.team_id, due.assignee, text, blocks)
         except DeliveryError as exc:
-            if exc.code in {"ratelimited", "rate_limited"} or exc.retryable:
-                cooling.add(due.assignee)
-            attempt = due.token
-            _release(rt, due, now + (backoff(attempt) if exc.retryable else dt.timedelta(hours=1)),
-                     now, exc.code or str(exc))
+            cooling = exc.retryable  # Slack is busy for this channel: the rest wait too
+            retry = backoff(due.token) if exc.retryable else dt.timedelta(hours=1)
+            _release(rt, due, now + retry, now, exc.code or str(exc))
             continue
         with session_scope(rt.engine) as s:
             ok = settle(s, due.step_id, due.token, S.CLAIMED, status=S.AWAITING,

@@ -279,6 +279,16 @@ def _step_line(s: StepLine, current: int) -> str:
             f" · {who} · _{s.status}_{due}{here}")
 
 
+def _resolved_field(c: CaseCard) -> str:
+    if c.resolved_at is None:
+        return f"*Step:* {c.current_step} of {c.total_steps}"
+    took = ""
+    if c.opened_at is not None:
+        hours = (c.resolved_at - c.opened_at).total_seconds() / 3600
+        took = f" ({hours / 24:.1f} days)" if hours >= 48 else f" ({hours:.0f} h)"
+    return f"*Resolved:* {when(c.resolved_at)}{took}"
+
+
 def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
     """The case status card for `/case 42`, with its controls while it is open."""
     status = c.status.replace("_", " ")
@@ -289,8 +299,7 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
         section(f"*Risk:* {escape(c.risk)}\n*Why:* {escape(clip(c.why, 800))}",
                 fields=[f"*Status:* {status}", f"*Owner:* {user_mention(c.owner, '—')}",
                         f"*Opened:* {when(c.opened_at)}",
-                        f"*Resolved:* {when(c.resolved_at)}" if c.resolved_at else
-                        f"*Step:* {c.current_step} of {c.total_steps}"]),
+                        _resolved_field(c)]),
         divider(),
         section("\n".join(_step_line(s, c.current_step) for s in c.steps[:30]) or "No steps."),
     ]
