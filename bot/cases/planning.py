@@ -34,6 +34,7 @@ from bot.models import (
     Person,
     Playbook,
     StepStatus,
+    Workspace,
 )
 from bot.people import person_by_email
 from bot.playbooks.checks import anchors
@@ -426,7 +427,8 @@ def card_for(session: Session, case: Case) -> tuple[str, list[dict[str, Any]]]:
 
 def announce_case(engine: Engine, notifier: Any, team_id: str, case_id: int,
                   cs_channel: str | None) -> None:
-    """Post the card to the CS channel (if configured) and DM it to the reporter; remember
+    """Post the card to the team's CS channel (Workspace.cs_channel_id, else CS_CHANNEL) and
+    DM it to the reporter; remember
     where, so later changes update those messages instead of posting new ones. A failed
     post is logged and does not undo the case."""
     from bot.notify import DeliveryError
@@ -437,6 +439,9 @@ def announce_case(engine: Engine, notifier: Any, team_id: str, case_id: int,
             return
         text, blocks = card_for(session, case)
         reporter = case.reporter_user_id
+        workspace = session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
+        if workspace is not None and workspace.cs_channel_id:
+            cs_channel = workspace.cs_channel_id  # the team's own choice beats the default
     posted_channel = posted_dm = None
     if cs_channel:
         try:
