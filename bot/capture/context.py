@@ -63,7 +63,10 @@ def strict_member(session: Session, team_id: str, label: str) -> Person | None:
     return person if wanted in names else None
 
 
-def call_people(session: Session, team_id: str, speakers: Sequence[str]) -> CallPeople:
+def call_people(session: Session, team_id: str, speakers: Sequence[str],
+                account: AccountFacts | None = None) -> CallPeople:
+    """Our people (workspace members) and the customer's (the account's contacts, or labels
+    naming the account); anyone else stays unknown, so the reviewer picks an owner."""
     members: dict[str, str] = {}
     for label in speakers:
         person = strict_member(session, team_id, label)
@@ -72,8 +75,25 @@ def call_people(session: Session, team_id: str, speakers: Sequence[str]) -> Call
     return CallPeople(
         members=members,
         ours=tuple(s for s in speakers if s in members),
-        customers=tuple(s for s in speakers if s not in members),
+        customers=tuple(s for s in speakers if s not in members and is_customer(s, account)),
     )
+
+
+def is_customer(label: str, account: AccountFacts | None) -> bool:
+    """Pure: a speaker label that is one of the account's contacts or names the account."""
+    if account is None:
+        return False
+    wanted = _norm(re.sub(r"\(.*?\)", " ", label))
+    contacts = {_norm(c) for c in account.contact_names}
+    if wanted in contacts:
+        return True
+    first = wanted.split()[:1]
+    if len(wanted.split()) == 1 and first and \
+            sum(1 for c in contacts if c.split()[:1] == first) == 1:
+        return True
+    tags = _words(" ".join(re.findall(r"\((.*?)\)", label)))
+    keys = set(_distinctive(account.name)[:1]) | {_domain_stem(account.domain) or ""}
+    return bool(tags & (keys - {""}))
 
 
 def _distinctive(name: str) -> list[str]:

@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.llm import get_engine
 from bot.llm.base import CallContext, ExtractionEngine, ExtractionResult, LLMError
-from bot.models import Account, Commitment, CommitmentStatus, Transcript, TranscriptStatus
+from bot.models import Commitment, CommitmentStatus, Transcript, TranscriptStatus
 from bot.notify import DeliveryError, Notifier
 from bot.runtime import Runtime
 from bot.transcripts import ParsedTranscript, TranscriptError, guess_call_date, parse_transcript
@@ -219,11 +219,12 @@ class Plan:
 
 def plan_extraction(session: Session, team_id: str, *, parsed: ParsedTranscript,
                     filename: str, channel_id: str | None, call_date: dt.date) -> Plan:
-    people = call_people(session, team_id, parsed.speakers)
     text = " ".join(u.text for u in parsed.utterances[:400])
-    account_id = guess_account(account_facts(session, team_id), channel_id=channel_id,
-                               filename=filename, text=text, speakers=parsed.speakers)
-    account = session.get(Account, account_id) if account_id else None
+    facts = account_facts(session, team_id)
+    account_id = guess_account(facts, channel_id=channel_id, filename=filename, text=text,
+                               speakers=parsed.speakers)
+    account = next((a for a in facts if a.id == account_id), None)
+    people = call_people(session, team_id, parsed.speakers, account)
     ctx = CallContext(call_date=call_date, our_speakers=list(people.ours),
                       customer_speakers=list(people.customers),
                       account_name=account.name if account else None)
