@@ -105,7 +105,7 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
                               block_id=_item_block(li.id, "proposed"), selected_user="U0LI")
     world.standin.wait_for("chat.update", 1)
     review = cap.message(up.channel, review["ts"])
-    assert f"<@U0LI>" in str(review["blocks"])
+    assert "<@U0LI>" in str(review["blocks"])
 
     # Edit: a modal prefilled with the commitment; saving changes text, date and category
     maya = next(c for c in rows if c.owner_user_id == "U0MAYA")
@@ -205,7 +205,7 @@ def test_same_bytes_uploaded_again_points_to_the_first_review(slack, cap, call_v
     assert len(rows) == 2 and rows[1].status == "failed" and "Same file" in rows[1].error
 
 
-def test_message_shortcut_reads_the_attached_file_or_says_there_is_none(slack, cap, call_vtt) -> None:  # type: ignore[no-untyped-def]
+def test_shortcut_reads_the_attached_file_or_says_there_is_none(slack, cap, call_vtt) -> None:  # type: ignore[no-untyped-def]
     world = slack
     plain = world.standin.post_user_message(world.team_id, "C0CSRISK", "U0MAYA", "hello")
     r = world.driver.message_shortcut("extract_commitments", plain)
