@@ -21,6 +21,7 @@ from typing import Any
 from .blockkit import validate_message_blocks, validate_view
 from .faults import ChannelRateLimiter, Fault, FaultPlan
 from .recorder import Call, Recorder, redact_headers
+from .socket_mode import SocketModeHub
 from .state import (
     DEFAULT_SCOPES,
     Channel,
@@ -112,6 +113,7 @@ class SlackStandin:
         self.redirect_downloads = redirect_downloads
         self.strict_response_url = strict_response_url
         self.view_errors: dict[str, dict[str, str]] = {}
+        self.socket_mode = SocketModeHub()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -127,6 +129,7 @@ class SlackStandin:
         return self
 
     def stop(self) -> None:
+        self.socket_mode.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -241,6 +244,21 @@ class SlackStandin:
             self.state.response_urls[rid] = ResponseUrl(
                 rid, team_id, channel_id, user_id, message_ts, is_ephemeral, time.monotonic())
         return f"{self.url}/response/{team_id}/{rid}"
+
+    # -- Socket Mode (see socket_mode.py) ---------------------------------------------------
+    def add_app_token(self, team_id: str, token: str | None = None) -> str:
+        """Register an app-level token for `apps.connections.open`; returns it."""
+        token = token or f"xapp-1-{self.state.teams[team_id].app_id}-{team_id}"
+        self.socket_mode.add_app_token(token, team_id, self.state.teams[team_id].app_id)
+        return token
+
+    def socket_send(self, envelope: dict[str, Any], team_id: str | None = None,
+                    timeout: float | None = None) -> str:
+        """Push an envelope to the app's newest connection; returns its envelope_id."""
+        return self.socket_mode.send(envelope, team_id, timeout)
+
+    def socket_wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        return self.socket_mode.wait_ack(envelope_id, timeout)
 
     # -- fault injection --------------------------------------------------------------------
     def fail(self, method: str, error: str | None = None, *, status: int | None = None,
@@ -471,7 +489,7 @@ class SlackStandin:
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else args.get("token")
         args.pop("token", None)
         team = self.state.team_for_token(token)
-        team_id = team.id if team else None
+        team_id = team.id if team else self.socket_mode.team_for_token(token)
         reply = self._fault_reply(method, team_id)
         if reply is None:
             reply = self._api_result(method, args, token, team)
@@ -482,6 +500,8 @@ class SlackStandin:
                     team: Team | None) -> _Reply:
         if not token:
             return _Reply.json({"ok": False, "error": "not_authed"})
+        if method == "apps.connections.open":
+            return _Reply.json(self.socket_mode.connections_open(token))
         if team is None:
             return _Reply.json({"ok": False, "error": "invalid_auth"})
         if (method == "chat.postMessage" and self.enforce_channel_rate
