@@ -113,6 +113,12 @@ def cap(slack: Any) -> Iterator[Capture]:
 
 
 @pytest.fixture
+def make_capture() -> type[Capture]:
+    """For tests that build their own world (e.g. with the openai engine)."""
+    return Capture
+
+
+@pytest.fixture
 def call_vtt() -> bytes:
     """The sample customer call (Teams VTT): Maya and Li for us, Dana and Priya for Acme."""
     return CALL.read_bytes()
