@@ -196,12 +196,14 @@ def _real_report_modal(rt: Runtime, team_id: str, pre: followup.MissedPrefill) -
     try:
         cards = importlib.import_module("bot.cases.cards")
         planning = importlib.import_module("bot.cases.planning")
-    except ImportError:
+        form = planning.report_form(rt.engine, team_id, "")
+        view = cards.report_modal(form.risks, account=(pre.account_id, pre.account_name),
+                                  risk_key=followup.MISSED_RISK)
+        context_block = cards.CONTEXT_BLOCK
+    except (ImportError, AttributeError, TypeError):
+        log.warning("report-risk modal unavailable; using the simple one", exc_info=True)
         return None
-    form = planning.report_form(rt.engine, team_id, "")
-    view = cards.report_modal(form.risks, account=(pre.account_id, pre.account_name),
-                              risk_key=followup.MISSED_RISK)
     for block in view.get("blocks", []):
-        if block.get("block_id") == cards.CONTEXT_BLOCK:
+        if block.get("block_id") == context_block:
             block["element"]["initial_value"] = pre.context[:2900]
     return view
