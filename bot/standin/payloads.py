@@ -113,12 +113,28 @@ def state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
     return {"type": kind, key: converted}
 
 
+INITIAL_KEYS = {
+    "value": "initial_value", "selected_option": "initial_option",
+    "selected_options": "initial_options", "selected_user": "initial_user",
+    "selected_users": "initial_users", "selected_date": "initial_date",
+    "selected_time": "initial_time", "selected_conversation": "initial_conversation",
+    "selected_channel": "initial_channel",
+}
+
+
+def initial_state(element: dict[str, Any]) -> dict[str, Any]:
+    """What Slack reports for an input the person did not touch: its initial value, if any."""
+    kind = str(element.get("type", "plain_text_input"))
+    key = STATE_KEYS.get(kind, "value")
+    return {"type": kind, key: element.get(INITIAL_KEYS.get(key, "initial_value"))}
+
+
 def view_state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """Build `state.values` for every input block of `view`.
 
     `values` maps block_id → a plain value (str, list, user id, "YYYY-MM-DD"…), a ready state
-    entry (dict with "type"), or {action_id: value}. Inputs not given are reported with a null
-    value, as Slack does for blank optional inputs.
+    entry (dict with "type"), or {action_id: value}. Inputs not given keep their initial value
+    (null when there is none), as Slack reports untouched inputs.
     """
     result: dict[str, Any] = {}
     for block in view.get("blocks", []):
@@ -127,7 +143,10 @@ def view_state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str,
         block_id = str(block.get("block_id", ""))
         element = block["element"]
         action_id = str(element.get("action_id", ""))
-        given = values.get(block_id)
+        if block_id not in values:
+            result[block_id] = {action_id: initial_state(element)}
+            continue
+        given = values[block_id]
         if isinstance(given, dict) and "type" not in given and action_id in given:
             given = given[action_id]
         result[block_id] = {action_id: state_entry(element, given)}
