@@ -223,6 +223,8 @@ def _prepare_due(
     cases: dict[int, Case] = {}
     out: list[_Due] = []
     for step in sorted(rows, key=lambda s: (s.due_at or now, s.id or 0)):
+        if step.status != S.CLAIMED or step.attempts != tokens.get(step.id or 0):
+            continue  # closed or skipped since the claim: nothing to post
         case = cases.get(step.case_id) or session.get(Case, step.case_id)
         if case is None or case.team_id != step.team_id:
             continue

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.cases.engine import claim_due_steps, post_due_steps, start_case
+from bot.cases.decisions import decide
+from bot.cases.engine import claim_due_steps, post_due_steps, retry_deliveries, start_case
 from bot.config import load_settings
 from bot.db import session_scope
 from bot.models import CaseStep
@@ -34,6 +35,10 @@ class FakeNotifier:
         with self._lock:
             self.dms.append((user_id, text))
             return Posted(channel=f"D{user_id}", ts=f"{len(self.dms)}.000100")
+
+    def post(self, team_id: str, channel: str, text: str, blocks: Any = None,
+             thread_ts: str | None = None) -> Posted:
+        return self.dm(team_id, channel, text, blocks)
 
     def update(self, team_id: str, channel: str, ts: str, text: str, blocks: Any = None) -> None:
         with self._lock:
@@ -148,3 +153,24 @@ def test_off_hours_and_busy_channels_wait(rt: Runtime, kit: Any) -> None:
                                             CaseStep.position == 1)).one()
         assert row.status == "scheduled"
         assert row.due_at.replace(tzinfo=dt.UTC) == MON_9AM_NY + dt.timedelta(days=1)
+
+
+def test_a_yes_interrupted_by_slack_is_delivered_later_by_the_worker(rt: Runtime,
+                                                                     kit: Any) -> None:
+    started(rt, kit, 1)
+    assert post_due_steps(rt, FakeNotifier(), MON_9AM_NY) == 1
+    step_id = step_rows(rt)[0].id or 0
+    busy = FakeNotifier(fail_with=DeliveryError("busy", retryable=True, code="ratelimited"))
+    note = decide(rt, busy, kit.TEAM, step_id, "U0MAYA", "yes", expected="awaiting",
+                  now=MON_9AM_NY)
+    assert note and "shortly" in note
+    assert step_rows(rt)[0].status == "sending"
+    notifier = FakeNotifier()
+    assert retry_deliveries(rt, notifier, MON_9AM_NY + dt.timedelta(seconds=10)) == 0
+    assert retry_deliveries(rt, notifier, MON_9AM_NY + dt.timedelta(minutes=5)) == 1
+    assert retry_deliveries(rt, notifier, MON_9AM_NY + dt.timedelta(minutes=30)) == 0
+    row = step_rows(rt)[0]
+    assert row.status == "done" and row.delivered_ts
+    posts = [u for u, text in notifier.dms if u == "C0CSRISK"]
+    assert posts == ["C0CSRISK"]  # the message itself, once; then the resolution question
+    assert [u for u, text in notifier.dms if "resolved" in text] == ["U0MAYA"]
