@@ -164,13 +164,22 @@ class World:
                  "role": "economic_buyer"},
             ]
         with self.session() as s:
-            account = Account(team_id=self.team_id, name=name, domain=domain, csm_user_id=csm,
-                              ae_user_id=ae, arr=arr, renewal_date=renewal_date, tier=tier,
-                              slack_channel_id=channel)
+            account = s.exec(select(Account).where(
+                Account.team_id == self.team_id, Account.domain == domain)).first() if domain \
+                else None
+            if account is None:
+                account = Account(team_id=self.team_id, name=name, domain=domain)
+            # Stories may share an account: the latest facts win, contacts are added once.
+            account.name, account.csm_user_id, account.ae_user_id = name, csm, ae
+            account.arr, account.renewal_date, account.tier = arr, renewal_date, tier
+            account.slack_channel_id = channel
             s.add(account)
             s.flush()
+            known = {c.email for c in s.exec(select(Contact).where(
+                Contact.team_id == self.team_id, Contact.account_id == account.id))}
             for c in contacts:
-                s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))
+                if c.get("email") not in known:
+                    s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))
         return account
 
     def person(self, user_id: str) -> Person:
