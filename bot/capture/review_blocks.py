@@ -243,7 +243,7 @@ def head_blocks(review: Review) -> list[dict[str, Any]]:
                else "_no account guessed — pick one_")
     blocks: list[dict[str, Any]] = [
         header(f"Commitments from {review.filename}"),
-        section(f"{len(review.items)} proposed for {account}"
+        section(f"{len(review.items)} commitment(s) found for {account}"
                 + (f" · {' · '.join(facts)}" if facts else "")
                 + ("\n" + _counts(review.items) if review.items else "")),
     ]
