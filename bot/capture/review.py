@@ -113,18 +113,30 @@ def _skipped_cues(session: Session, team_id: str, transcript_id: int) -> int:
 
 
 def _refresh_parts(session: Session, team_id: str, transcript_id: int,
-                   commitment_ids: list[int] | None = None) -> list[Refresh]:
-    """The review messages holding these commitments (all parts when None)."""
+                   commitment_ids: list[int] | None = None,
+                   seen_in: tuple[str, str] | None = None) -> list[Refresh]:
+    """The review messages holding these commitments (all parts when None).
+
+    `seen_in` is the message the click came from: a click can beat the worker's note of
+    where the review was posted, and that message is the one to update.
+    """
     review = load_review(session, team_id, transcript_id)
-    located = {c.id: (c.review_channel, c.review_ts) for c in session.exec(select(Commitment)
-               .where(Commitment.team_id == team_id, Commitment.transcript_id == transcript_id))}
+    rows = {c.id: c for c in session.exec(select(Commitment).where(
+        Commitment.team_id == team_id, Commitment.transcript_id == transcript_id))}
     parts = ({part_of(review, cid) for cid in commitment_ids} if commitment_ids is not None
              else set(range(len(review.parts()))))
     out = []
     for index in sorted(p for p in parts if p is not None):
         chunk = review.parts()[index]
-        where = located.get(chunk[0].id) if chunk else None
-        if where and where[0] and where[1]:
+        first = rows.get(chunk[0].id) if chunk else None
+        where = (first.review_channel, first.review_ts) if first else (None, None)
+        if not where[1] and seen_in and commitment_ids and len(parts) == 1:
+            where = seen_in
+            for item in chunk:
+                row = rows[item.id]
+                row.review_channel, row.review_ts = seen_in
+                session.add(row)
+        if where[0] and where[1]:
             text, blocks = review_part(review, index)
             out.append(Refresh(where[0], where[1], text, blocks))
     return out
@@ -134,7 +146,8 @@ def _refresh_parts(session: Session, team_id: str, transcript_id: int,
 
 
 def decide(engine: Engine, settings: Settings, team_id: str, actor: str, action: str,
-           commitment_id: int, expected: str) -> Outcome:
+           commitment_id: int, expected: str,
+           seen_in: tuple[str, str] | None = None) -> Outcome:
     """Confirm / dismiss / done one commitment, refusing stale clicks and strangers."""
     with session_scope(engine) as session:
         c = cm.get(session, team_id, commitment_id)
@@ -145,8 +158,8 @@ def decide(engine: Engine, settings: Settings, team_id: str, actor: str, action:
                                      "this?* picker next to it), then Confirm.")
         cm.transition(session, team_id, commitment_id, action, actor, admins=admins,
                       expected=expected)
-        refresh = _refresh_parts(session, team_id, c.transcript_id or 0, [commitment_id]) \
-            if c.transcript_id else []
+        refresh = _refresh_parts(session, team_id, c.transcript_id or 0, [commitment_id],
+                                 seen_in) if c.transcript_id else []
     return Outcome(refresh)
 
 
@@ -182,7 +195,8 @@ def confirm_all(engine: Engine, settings: Settings, team_id: str, actor: str,
 
 
 def set_owner(engine: Engine, settings: Settings, team_id: str, actor: str,
-              commitment_id: int, expected: str, owner_user_id: str) -> Outcome:
+              commitment_id: int, expected: str, owner_user_id: str,
+              seen_in: tuple[str, str] | None = None) -> Outcome:
     with session_scope(engine) as session:
         c = cm.get(session, team_id, commitment_id)
         if c.status != expected:
@@ -190,7 +204,8 @@ def set_owner(engine: Engine, settings: Settings, team_id: str, actor: str,
         cm.edit(session, team_id, commitment_id, actor,
                 admins=admins_for(session, team_id, actor, settings),
                 owner_user_id=owner_user_id)
-        refresh = _refresh_parts(session, team_id, c.transcript_id or 0, [commitment_id])
+        refresh = _refresh_parts(session, team_id, c.transcript_id or 0, [commitment_id],
+                                 seen_in)
     return Outcome(refresh)
 
 

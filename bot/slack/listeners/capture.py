@@ -105,6 +105,14 @@ def start_capture(rt: Runtime, client: WebClient, team_id: str, ref: ingest.File
     rt.submit(process_transcript, rt, notifier, accepted.transcript_id)
 
 
+def _seen_in(body: dict) -> tuple[str, str] | None:
+    """The (channel, ts) of the message a click came from, if it was a message."""
+    container = body.get("container") or {}
+    if container.get("type") == "message" and not container.get("is_ephemeral"):
+        return container.get("channel_id"), container.get("message_ts")
+    return None
+
+
 def _item_ref(body: dict, action: dict) -> tuple[int, str]:
     ref = rb.parse_item_ref(action.get("block_id"), action.get("value"))
     if ref is None:
@@ -178,7 +186,7 @@ def register(app: App, rt: Runtime) -> None:
             try:
                 cid, expected = _item_ref(body, action)
                 outcome = review.decide(rt.engine, rt.settings, _team(body), _user(body),
-                                        action_name, cid, expected)
+                                        action_name, cid, expected, _seen_in(body))
             except (cm.CommitmentError, review.ReviewError) as exc:
                 _tell(client, body, str(exc))
                 return
@@ -196,7 +204,8 @@ def register(app: App, rt: Runtime) -> None:
         try:
             cid, expected = _item_ref(body, action)
             outcome = review.set_owner(rt.engine, rt.settings, _team(body), _user(body), cid,
-                                       expected, action.get("selected_user") or "")
+                                       expected, action.get("selected_user") or "",
+                                       _seen_in(body))
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
