@@ -316,8 +316,16 @@ def _context_summary(gathered: Mapping[str, Any]) -> str:
 
 def card_text(case: Case, account_name: str, playbook_name: str) -> str:
     """Notification text for the card (what shows in a push or a screen reader)."""
-    return clip(f"Risk reported: {playbook_name} at {account_name} — plan of "
-                f"{case.total_steps} steps ({case.status})", 3000)
+    if case.status == CaseStatus.PLANNED:
+        return clip(f"Risk reported: {playbook_name} at {account_name} — plan of "
+                    f"{case.total_steps} steps ({case.status})", 3000)
+    if case.outcome in {"saved", "churned"}:
+        state = (f"{'resolved — saved' if case.outcome == 'saved' else 'churned'} at step "
+                 f"{case.resolution_step or '—'} of {case.total_steps}")
+    else:
+        state = (f"{case.status.replace('_', ' ')}, step {case.current_step} of "
+                 f"{case.total_steps}")
+    return clip(f"Case #{case.id}: {playbook_name} at {account_name} — {state}", 3000)
 
 
 def existing_case_text(case: Case, account_name: str, playbook_name: str) -> str:

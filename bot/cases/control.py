@@ -62,7 +62,7 @@ def pause(session: Session, team_id: str, case_id: int, actor: str, settings: Se
     before = case.status
     case.status = next_case_state("pause", before)
     _touch(session, case, actor, "paused", before, now or clock.now())
-    return Outbox()
+    return Outbox(case.id)
 
 
 def resume(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
@@ -83,7 +83,7 @@ def resume(session: Session, team_id: str, case_id: int, actor: str, settings: S
             step.due_at = add_working_hours(now, wait, tz, hours)
         session.add(step)
     _touch(session, case, actor, "resumed", before, now)
-    return Outbox()
+    return Outbox(case.id)
 
 
 def resolve(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
@@ -96,7 +96,7 @@ def resolve(session: Session, team_id: str, case_id: int, actor: str, settings: 
 
 
 def add_note(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
-             text: str, now: dt.datetime | None = None) -> Case:
+             text: str, now: dt.datetime | None = None) -> Outbox:
     now = now or clock.now()
     case = get_case(session, team_id, case_id)
     if not may_control(session, case, actor, settings):
@@ -109,7 +109,7 @@ def add_note(session: Session, team_id: str, case_id: int, actor: str, settings:
     case.updated_at = now
     session.add(case)
     audit.record(session, team_id, actor, "case", case.id, "note", note=text)
-    return case
+    return Outbox(case.id)
 
 
 def skip_ahead(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
@@ -120,7 +120,7 @@ def skip_ahead(session: Session, team_id: str, case_id: int, actor: str, setting
     if case.status != CaseStatus.RUNNING:
         raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')}; resume it first.")
     steps = steps_of(session, case)
-    outbox = Outbox()
+    outbox = Outbox(case.id)
     current = next((x for x in steps if x.position == case.current_step), None)
     if current is not None and current.status in {S.CLAIMED, S.SENDING}:
         raise CaseError("That step is being delivered right now; try again in a minute.")
@@ -175,7 +175,7 @@ def reassign_step(session: Session, team_id: str, step_id: int, new_user: str, a
     view = step_view(session, case, step)
     step.status = next_step_state("reassign", was)
     step.assignee_user_id, step.assignee_fallback, step.updated_at = new_user, False, now
-    outbox = Outbox()
+    outbox = Outbox(case.id)
     if step.status == S.SCHEDULED:
         tz = tz_of(session, team_id, new_user, settings)
         base = now if was == S.AWAITING else clock.as_utc(step.due_at or now)
@@ -209,17 +209,31 @@ def card(session: Session, team_id: str, case_id: int) -> msgs.CaseCard:
     case = get_case(session, team_id, case_id)
     lines = [
         msgs.StepLine(x.position, x.summary, x.medium, x.assignee_user_id or owner_of(case),
-                      x.status, clock.as_utc(x.due_at) if x.due_at else None, x.decided_by)
+                      x.status, _utc(x.due_at), x.decided_by, x.decision, _utc(x.decided_at),
+                      x.reason)
         for x in steps_of(session, case)
     ]
     return msgs.CaseCard(
         case_id=case.id or 0, account=account_name(session, case), risk=risk_label(session, case),
         status=case.status, outcome=case.outcome, owner=owner_of(case), why=case.context,
         current_step=case.current_step, total_steps=case.total_steps or len(lines), steps=lines,
-        notes=case.notes, opened_at=clock.as_utc(case.opened_at) if case.opened_at else None,
-        resolved_at=clock.as_utc(case.resolved_at) if case.resolved_at else None,
-        resolution_step=case.resolution_step,
+        notes=case.notes, opened_at=_utc(case.opened_at), resolved_at=_utc(case.resolved_at),
+        resolution_step=case.resolution_step, reporter=case.reporter_user_id,
+        playbooks=playbooks_used(case),
     )
+
+
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    return clock.as_utc(at) if at else None
+
+
+def playbooks_used(case: Case) -> list[str]:
+    """`key vN` of the case's playbook, then of each playbook it was extended with."""
+    used = [f"{case.risk_key} v{case.playbook_version}"]
+    for ext in (case.gathered or {}).get("extensions") or []:
+        if isinstance(ext, dict) and ext.get("key"):
+            used.append(f"{ext['key']} v{ext.get('version', 1)}")
+    return used
 
 
 def open_cases(session: Session, team_id: str, limit: int = 40) -> list[msgs.CaseCard]:

@@ -155,10 +155,12 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
     steps = steps_of(session, case)
     case.outcome = OUTCOME[case.status]
     case.resolution_step = case.current_step or None
-    case.total_steps = len(steps)
+    # the plan's size: every step not dropped before it ran (only a plan edit cancels a step
+    # before the case closes), including extensions and the steps this close stands down
+    case.total_steps = sum(1 for x in steps if x.status != S.CANCELLED)
     case.resolved_at = case.updated_at = now
     session.add(case)
-    outbox = Outbox()
+    outbox = Outbox(case.id)
     word = msgs.ANSWER_WORDS[OUTCOME[case.status]]
     for step in steps:
         if step.status in FINAL_STEP or step.status == S.SENDING:
@@ -172,13 +174,32 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
                 view, f"Case closed ({word}) by <@{actor}> — nothing more to do here."))
         audit.record(session, case.team_id, actor, "case_step", step.id, "cancelled",
                      from_state=was, to_state=S.CANCELLED, case_id=case.id)
-    opened = case.started_at or case.opened_at
+    took = time_to_resolve(case)
+    _note(case, actor, now, f"{word} at step {case.resolution_step or '—'} of "
+          f"{case.total_steps}" + (f", {days(took)} after it was reported." if took else "."))
+    session.add(case)
     audit.record(session, case.team_id, actor, "case", case.id, answer, from_state=before,
                  to_state=case.status, outcome=case.outcome, resolution_step=case.resolution_step,
                  total_steps=case.total_steps,
-                 hours_to_resolve=round((now - clock.as_utc(opened)).total_seconds() / 3600, 1)
-                 if opened else None)
+                 hours_to_resolve=round(took.total_seconds() / 3600, 1) if took else None)
     return outbox
+
+
+def _note(case: Case, actor: str, now: dt.datetime, text: str) -> None:
+    line = f"{now.date().isoformat()} <@{actor}>: {text}"
+    case.notes = f"{case.notes.rstrip()}\n{line}".strip()
+
+
+def days(took: dt.timedelta) -> str:
+    hours = took.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} hours"
+
+
+def time_to_resolve(case: Case) -> dt.timedelta | None:
+    """resolved_at − opened_at (what reports and the card call "time to resolve")."""
+    if case.resolved_at is None or case.opened_at is None:
+        return None
+    return clock.as_utc(case.resolved_at) - clock.as_utc(case.opened_at)
 
 
 def answer(
@@ -214,7 +235,7 @@ def answer(
                       f"{case.total_steps}.")
         else:
             outbox, detail = _not_yet(s, case, steps, position, actor, now, settings)
-    outbox.flush(notifier, team_id)
+    outbox.flush(notifier, team_id, rt.engine)
     return msgs.resolution_answered(view.account, reply, actor, now, detail)
 
 
@@ -235,7 +256,7 @@ def _not_yet(s: Session, case: Case, steps: list[CaseStep], position: int, actor
     s.refresh(case)
     audit.record(s, case.team_id, actor, "case", case.id, "not_yet", from_state=CaseStatus.RUNNING,
                  to_state=outcome.case_status, position=position)
-    outbox = Outbox()
+    outbox = Outbox(case.id)
     if outcome.next_position is not None:
         nxt = next(x for x in steps if x.position == outcome.next_position)
         due = eng.schedule_step(s, case, nxt, now, settings, actor=actor)

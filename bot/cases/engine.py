@@ -192,7 +192,7 @@ def start_case(
     if won != 1:
         raise CaseError(f"Case #{case_id} was already started.")
     session.refresh(case)
-    case.total_steps = len(steps_of(session, case))
+    case.total_steps = len(steps)  # the steps that will run: dropped ones are not counted
     audit.record(session, team_id, actor, "case", case.id, "started",
                  from_state=CaseStatus.PLANNED, to_state=CaseStatus.RUNNING)
     schedule_step(session, case, steps[0], now, settings, actor=actor)
@@ -278,6 +278,7 @@ def post_due_steps(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
 
 def _post_group(rt: Runtime, notifier: Notifier, group: list[_Due], now: dt.datetime) -> int:
     posted, cooling = 0, False
+    awaiting: dict[int, str] = {}  # cases whose card now shows a step awaiting a decision
     for due in group:
         if due.release_to is not None or cooling or due.assignee is None:
             _release(rt, due, due.release_to or now + dt.timedelta(
@@ -302,9 +303,12 @@ def _post_group(rt: Runtime, notifier: Notifier, group: list[_Due], now: dt.date
                              ts=dm.ts)
         if ok:
             posted += 1
+            awaiting[due.view.case_id] = due.team_id
         else:  # the case was closed or the step skipped while we were posting
             _quietly(notifier.update, due.team_id, dm.channel, dm.ts,
                      *msgs.step_settled(due.view, "No longer needed — the case moved on."))
+    for case_id, team_id in awaiting.items():
+        Outbox(case_id).flush(notifier, team_id, rt.engine)
     return posted
 
 
@@ -525,6 +529,7 @@ def after_settled(rt: Runtime, notifier: Notifier, team_id: str, step_id: int) -
         if step is None or step.team_id != team_id:
             return
         case = get_case(s, team_id, step.case_id)
+        outbox.case_id = case.id
         view = step_view(s, case, step)
         kind = delivery_for(step.medium, step.recipient_ref, bool(rt.settings.smtp_url))
         extra = []
@@ -537,7 +542,7 @@ def after_settled(rt: Runtime, notifier: Notifier, team_id: str, step_id: int) -
             asked = step.decided_by or assignee_of(case, step)
             outbox.dm(asked, *msgs.resolution_question(case.id or 0, step.position,
                                                        view.account))
-    outbox.flush(notifier, team_id)
+    outbox.flush(notifier, team_id, rt.engine)
 
 
 DUE_JOBS = [

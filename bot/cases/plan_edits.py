@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import audit, clock
+from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.playbooks.durations import DelayError, format_delay, parse_delay
@@ -145,8 +146,10 @@ def edit_draft(session: Session, team_id: str, case_id: int, position: int, text
 
 
 def start_plan(session: Session, team_id: str, case_id: int, actor: str,
-               cs_admins: Iterable[str] = (), expected: str = CaseStatus.PLANNED) -> Case:
-    """Permission and state check, then the engine's `start_case` (which schedules step 1).
+               cs_admins: Iterable[str] = (), expected: str = CaseStatus.PLANNED, *,
+               settings: Settings | None = None) -> Case:
+    """Permission and state check, then the engine's `start_case` (which schedules step 1
+    within the assignee's working hours as `settings` define them — pass rt.settings).
 
     A second click (the case already running) raises `PlanEditError` with a polite answer."""
     case = load_case(session, team_id, case_id)
@@ -156,8 +159,13 @@ def start_plan(session: Session, team_id: str, case_id: int, actor: str,
     if case.status != expected:
         raise PlanEditError(f"This plan is already {case.status}.")
     from bot.cases.engine import start_case
+    from bot.cases.records import CaseError
+    from bot.cases.steps import StateError
 
-    return start_case(session, team_id, case_id, actor, clock.now())
+    try:
+        return start_case(session, team_id, case_id, actor, clock.now(), settings=settings)
+    except (CaseError, StateError) as exc:  # e.g. every step was dropped, or a concurrent Start won
+        raise PlanEditError(str(exc)) from None
 
 
 # --- one-transaction wrappers for the Slack layer ------------------------------------------
@@ -190,6 +198,8 @@ def apply_edit(engine: Engine, team_id: str, case_id: int, position: int, op: st
 
 
 def start(engine: Engine, team_id: str, case_id: int, actor: str,
-          cs_admins: Iterable[str], expected: str = CaseStatus.PLANNED) -> Case:
+          cs_admins: Iterable[str], expected: str = CaseStatus.PLANNED, *,
+          settings: Settings | None = None) -> Case:
     with session_scope(engine) as session:
-        return start_plan(session, team_id, case_id, actor, cs_admins, expected)
+        return start_plan(session, team_id, case_id, actor, cs_admins, expected,
+                          settings=settings)

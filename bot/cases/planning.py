@@ -413,16 +413,24 @@ def reporter_by_email(engine: Engine, team_id: str, email: str) -> str:
 
 
 def card_for(session: Session, case: Case) -> tuple[str, list[dict[str, Any]]]:
-    """The case card's text and blocks, as it stands now."""
+    """The case card's text and blocks, as it stands now: the plan with its edit controls
+    while planned; once started, the step engine's status card (each step's state, the
+    outcome) with the case controls — the same card `/case 42` shows."""
     from bot.cases.cards import card_text, case_card
 
     account = session.get(Account, case.account_id)
     playbook = session.get(Playbook, case.playbook_id)
     account_name = account.name if account else f"account {case.account_id}"
     playbook_name = playbook.name if playbook else case.risk_key
+    text = card_text(case, account_name, playbook_name)
+    if case.status != CaseStatus.PLANNED:
+        from bot.cases import control
+        from bot.cases import step_messages as msgs
+
+        return text, msgs.case_card(control.card(session, case.team_id, case.id or 0))
     steps = case_steps(session, case.team_id, case.id or 0)
     blocks = case_card(case, steps, account_name=account_name, playbook_name=playbook_name)
-    return card_text(case, account_name, playbook_name), blocks
+    return text, blocks
 
 
 def announce_case(engine: Engine, notifier: Any, team_id: str, case_id: int,
@@ -465,21 +473,24 @@ def announce_case(engine: Engine, notifier: Any, team_id: str, case_id: int,
 
 
 def refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) -> None:
-    """Re-render the case card wherever it was posted (after a plan edit or start)."""
+    """Re-render the case card wherever it was posted (after a plan edit, a start, and — via
+    `records.Outbox.flush` — every change the step engine or case control makes)."""
     from bot.notify import DeliveryError
 
     with session_scope(engine) as session:
         case = session.get(Case, case_id)
         if case is None or case.team_id != team_id:
             return
+        places = [(c, ts) for c, ts in ((case.card_channel, case.card_ts),
+                                        (case.reporter_channel, case.reporter_ts)) if c and ts]
+        if not places:
+            return  # a case from the CLI or a test: no card to keep current
         text, blocks = card_for(session, case)
-        places = [(case.card_channel, case.card_ts), (case.reporter_channel, case.reporter_ts)]
     for channel, ts in places:
-        if channel and ts:
-            try:
-                notifier.update(team_id, channel, ts, text, blocks)
-            except DeliveryError as exc:
-                log.warning("case %s card not updated in %s: %s", case_id, channel, exc)
+        try:
+            notifier.update(team_id, channel, ts, text, blocks)
+        except DeliveryError as exc:
+            log.warning("case %s card not updated in %s: %s", case_id, channel, exc)
 
 
 # --- what the /report-risk modal needs ---------------------------------------------------

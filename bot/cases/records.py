@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.cases.step_messages import StepView
@@ -140,8 +141,14 @@ def step_view(session: Session, case: Case, step: CaseStep, total: int | None = 
 
 @dataclass
 class Outbox:
-    """Messages to send once the transaction that decided them has committed."""
+    """Messages to send once the transaction that decided them has committed.
 
+    `case_id` names the case the change was about: flushing with the database engine then
+    re-renders its card in the CS channel and the reporter's DM. Every change to a case
+    leaves through an Outbox, so this is the one place the card is kept current.
+    """
+
+    case_id: int | None = None
     updates: list[tuple[str, str, str, list[dict[str, Any]]]] = field(default_factory=list)
     dms: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
 
@@ -153,8 +160,9 @@ class Outbox:
         if user_id:
             self.dms.append((user_id, text, blocks))
 
-    def flush(self, notifier: Notifier, team_id: str) -> None:
-        """Best effort: the state change is already durable; a lost notice is only logged."""
+    def flush(self, notifier: Notifier, team_id: str, engine: Engine | None) -> None:
+        """Best effort: the state change is already durable; a lost notice is only logged.
+        `engine` is required on purpose so no caller forgets the card (None: no card)."""
         for channel, ts, text, blocks in self.updates:
             try:
                 notifier.update(team_id, channel, ts, text, blocks)
@@ -165,3 +173,7 @@ class Outbox:
                 notifier.dm(team_id, user_id, text, blocks)
             except DeliveryError as exc:
                 log.warning("could not DM %s: %s", user_id, exc)
+        if engine is not None and self.case_id:
+            from bot.cases.planning import refresh_cards
+
+            refresh_cards(engine, notifier, team_id, self.case_id)

@@ -74,6 +74,9 @@ class StepLine:
     status: str
     due_at: dt.datetime | None = None
     decided_by: str | None = None
+    decision: str | None = None
+    decided_at: dt.datetime | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ class CaseCard:
     opened_at: dt.datetime | None = None
     resolved_at: dt.datetime | None = None
     resolution_step: int | None = None
+    reporter: str | None = None
+    playbooks: list[str] = field(default_factory=list)  # "key v1", then any extensions
 
 
 def when(at: dt.datetime | None) -> str:
@@ -269,14 +274,38 @@ def escalation(v: StepView, waited_hours: float, manager: str | None
     return text, blocks
 
 
+STEP_MARKS = {"done": "✅", "skipped": "⏭️", "cancelled": "✖️", "awaiting": "⏳",
+              "sending": "📤", "scheduled": "🕒", "claimed": "🕒"}
+
+
+def step_state(s: StepLine) -> str:
+    """What happened to a step, or what it waits for, in a few words."""
+    at = f" on {when(s.decided_at)}" if s.decided_at else ""
+    if s.status == "done":
+        verb = "edited and done" if s.decision == "edit" else "done"
+        return f"{verb} by {user_mention(s.decided_by, 'someone')}{at}"
+    if s.status == "skipped":
+        reason = f" — {escape(clip(s.reason, 200))}" if s.reason else ""
+        return f"skipped by {user_mention(s.decided_by, 'someone')}{at}{reason}"
+    if s.status == "awaiting":
+        return f"awaiting {user_mention(s.assignee, 'its owner')}"
+    if s.status in {"scheduled", "claimed"}:
+        due = f" for {when(s.due_at)}" if s.due_at else ""
+        return f"{user_mention(s.assignee, 'unassigned')} · scheduled{due}"
+    if s.status == "sending":
+        return f"sending (decided by {user_mention(s.decided_by, 'someone')})"
+    if s.status == "cancelled":
+        return "not needed"
+    return f"{user_mention(s.assignee, 'unassigned')} · {s.status}"
+
+
 def _step_line(s: StepLine, current: int) -> str:
-    mark = {"done": "✅", "skipped": "⏭️", "cancelled": "✖️", "awaiting": "⏳",
-            "sending": "📤", "scheduled": "🕒", "claimed": "🕒"}.get(s.status, "·")
-    here = " ← current" if s.position == current and s.status not in {"done", "skipped"} else ""
-    due = f" · due {when(s.due_at)}" if s.status == "scheduled" and s.due_at else ""
-    who = user_mention(s.assignee, "unassigned")
-    return (f"{mark} {s.position}. {escape(s.summary)} · {MEDIUM_LABEL.get(s.medium, s.medium)}"
-            f" · {who} · _{s.status}_{due}{here}")
+    mark = STEP_MARKS.get(s.status, "·")
+    open_step = s.status not in {"done", "skipped", "cancelled"}
+    here = " ← current" if s.position == current and open_step else ""
+    title = escape(s.summary) if s.status != "cancelled" else f"~{escape(s.summary)}~"
+    return (f"{mark} {s.position}. {title} · {MEDIUM_LABEL.get(s.medium, s.medium)}"
+            f" · {step_state(s)}{here}")
 
 
 def _resolved_field(c: CaseCard) -> str:
@@ -294,12 +323,16 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
     status = c.status.replace("_", " ")
     if c.outcome in {"saved", "churned"}:
         status += f" ({c.outcome} at step {c.resolution_step or '—'} of {c.total_steps})"
+    about = [f"Reported by {user_mention(c.reporter, 'the CLI')}"]
+    if c.playbooks:
+        about.append("Playbook " + " + ".join(f"`{p}`" for p in c.playbooks[:5]))
     blocks: list[dict[str, Any]] = [
         header(f"Case #{c.case_id}: {c.account}"),
         section(f"*Risk:* {escape(c.risk)}\n*Why:* {escape(clip(c.why, 800))}",
                 fields=[f"*Status:* {status}", f"*Owner:* {user_mention(c.owner, '—')}",
                         f"*Opened:* {when(c.opened_at)}",
                         _resolved_field(c)]),
+        context(*about),
         divider(),
         section("\n".join(_step_line(s, c.current_step) for s in c.steps[:30]) or "No steps."),
     ]

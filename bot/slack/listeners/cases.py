@@ -59,7 +59,7 @@ def register(app: App, rt: Runtime) -> None:
             except CaseError as exc:
                 tell(respond, str(exc))
                 return
-            outbox.flush(SlackNotifier(client), team_id)
+            outbox.flush(SlackNotifier(client), team_id, rt.engine)
             refresh(respond, team_id, case_id)
 
         return handler
@@ -86,7 +86,7 @@ def register(app: App, rt: Runtime) -> None:
         except CaseError as exc:
             tell(respond, str(exc))
             return
-        outbox.flush(SlackNotifier(client), team_id)
+        outbox.flush(SlackNotifier(client), team_id, rt.engine)
         refresh(respond, team_id, int(case_id))
 
     @app.action(msgs.CASE_NOTE)
@@ -103,19 +103,20 @@ def register(app: App, rt: Runtime) -> None:
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(msgs.NOTE_VIEW)
-    def note_submitted(ack: Ack, body: dict, view: dict) -> None:
+    def note_submitted(ack: Ack, body: dict, client: WebClient, view: dict) -> None:
         team_id, user_id = team_of(body), user_of(body)
         meta = view.get("private_metadata") or ""
         try:
             if not meta.isdigit():
                 raise CaseError("This form is out of date.")
             with session_scope(rt.engine) as s:
-                control.add_note(s, team_id, int(meta), user_id, rt.settings,
-                                 field(view, "note") or "")
+                outbox = control.add_note(s, team_id, int(meta), user_id, rt.settings,
+                                          field(view, "note") or "")
         except CaseError as exc:
             ack(response_action="errors", errors={"note": str(exc)[:150]})
             return
         ack()
+        outbox.flush(SlackNotifier(client), team_id, rt.engine)
 
 
 def _note_modal(s: Session, team_id: str, case_id: int, user_id: str, rt: Runtime) -> dict:

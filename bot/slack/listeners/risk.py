@@ -155,7 +155,7 @@ def register(app: App, rt: Runtime) -> None:
         case_text, _, expected = (action.get("value") or "").partition(":")
         try:
             case = plan_edits.start(rt.engine, team_id, int(case_text or 0), _user(body),
-                                    _admins(rt), expected or "planned")
+                                    _admins(rt), expected or "planned", settings=rt.settings)
         except plan_edits.PlanEditError as exc:
             respond(text=str(exc), response_type="ephemeral", replace_original=False)
             return

@@ -131,7 +131,7 @@ def register(app: App, rt: Runtime) -> None:
         except CaseError as exc:
             tell(respond, str(exc))
             return
-        outbox.flush(SlackNotifier(client), team_id)
+        outbox.flush(SlackNotifier(client), team_id, rt.engine)
         tell(respond, f"Step reassigned to <@{new_user}>; they get it in their working hours.")
 
     def on_answer(reply: str):  # type: ignore[no-untyped-def]
