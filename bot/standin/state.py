@@ -150,11 +150,18 @@ class SlackState:
         return None
 
     def channel(self, team_id: str, channel_id: str) -> Channel | None:
-        """Resolve a channel id (or a user id, meaning the bot's DM with that user)."""
+        """Resolve a channel id, a user id (the bot's DM with that user) or, as Slack's
+        chat.postMessage does, a channel name (`#general` or `general`) within the team."""
         if channel_id.startswith(("U", "W")) and (team_id, channel_id) in self.users:
             return self.channels[self.open_dm(team_id, channel_id)]
         chan = self.channels.get(channel_id)
-        return chan if chan is not None and chan.team_id == team_id else None
+        if chan is not None:
+            return chan if chan.team_id == team_id else None
+        name = channel_id.removeprefix("#")
+        if not name:
+            return None
+        return next((c for c in self.channels.values()
+                     if c.team_id == team_id and not c.is_im and c.name == name), None)
 
     def find_message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
         for msg in self.messages.get(channel_id, []):
