@@ -306,6 +306,10 @@ def process_transcript(rt: Runtime, notifier: Notifier, transcript_id: int,
     if attempt is None:
         return "taken"
     job = _job(rt.engine, transcript_id)
+    if attempt > MAX_ATTEMPTS + 2:  # its workers keep dying mid-way: stop and say so
+        return _fail_and_say(rt.engine, notifier, job, attempt,
+                             f"I gave up after {attempt - 1} tries. Please upload it again, and "
+                             "tell your Followthrough admin if it keeps happening.")
     try:
         return _process(rt, notifier, job, attempt, now, engine)
     except Exception:

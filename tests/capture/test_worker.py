@@ -90,6 +90,15 @@ def test_claims_are_exclusive_and_an_expired_lease_is_taken_over(rt) -> None:  #
     assert extract.claim(rt.engine, tid, later) == 2
     with pytest.raises(LookupError):
         ingest.store_content(rt.engine, tid, 1, CALL)
+    # a job whose workers keep dying is given up on, with a message, after a few leases
+    when = later
+    for _ in range(extract.MAX_ATTEMPTS):
+        when += extract.LEASE + dt.timedelta(seconds=1)
+        extract.claim(rt.engine, tid, when)
+    notes = Notes()
+    when += extract.LEASE + dt.timedelta(seconds=1)
+    assert extract.process_transcript(rt, notes, tid, when) == "failed"
+    assert "gave up" in notes.posts[-1][2]
 
 
 def test_scheduled_job_finishes_an_upload_and_posts_in_its_thread(rt) -> None:  # type: ignore[no-untyped-def]
