@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -269,28 +270,86 @@ def save_proposals(engine: Engine, job: Job, attempt: int, parsed: ParsedTranscr
     return True
 
 
-def post_review(engine: Engine, notifier: Notifier, job: Job) -> int:
-    """Post the review (one or more thread messages) and remember where each item lives."""
+REVIEW_RETRY = dt.timedelta(minutes=2)
+
+
+def post_review(engine: Engine, notifier: Notifier, job: Job,
+                now: dt.datetime | None = None) -> int:
+    """Post the review parts not yet posted (one or more thread messages) and remember where
+    each item lives. If Slack refuses or is down, the transcript is marked for a later retry
+    (`lease_until` = when), so a review is delayed, never lost."""
     with session_scope(engine) as session:
         review = load_review(session, job.team_id, job.id)
+        posted_ids = {c.id for c in session.exec(select(Commitment).where(
+            Commitment.team_id == job.team_id, Commitment.transcript_id == job.id,
+            col(Commitment.review_ts).is_not(None)))}
+    if not job.channel_id:
+        return 0
+    parts = review.parts() if review.items else [()]
     posted = 0
     for index, (text, blocks) in enumerate(review_messages(review)):
-        if not job.channel_id:
-            break
+        ids = [i.id for i in parts[index]] if review.items else []
+        if ids and set(ids) <= posted_ids:
+            continue  # posted on an earlier try
         try:
             msg = notifier.post(job.team_id, job.channel_id, text, blocks,
                                 thread_ts=job.thread_ts)
         except DeliveryError as exc:
             log.warning("review of transcript %s not posted: %s", job.id, exc.code)
-            break
+            if exc.retryable and ids:
+                _mark_review_retry(engine, job.id, (now or clock.now()) + REVIEW_RETRY)
+            return posted
         posted += 1
-        ids = [i.id for i in review.parts()[index]] if review.items else []
         if ids:
             with session_scope(engine) as session:
                 for c in session.exec(select(Commitment).where(col(Commitment.id).in_(ids))):
                     c.review_channel, c.review_ts = msg.channel, msg.ts
                     session.add(c)
     return posted
+
+
+def _mark_review_retry(engine: Engine, transcript_id: int, when: dt.datetime) -> None:
+    with session_scope(engine) as session:
+        t = session.get(Transcript, transcript_id)
+        if t is not None and t.status == T.REVIEW:
+            t.lease_until = when
+            session.add(t)
+
+
+def claim_review_retries(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
+    """Transcripts whose review still has to reach Slack, claimed atomically (one worker each)."""
+    table = Transcript.__table__  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        due = [r[0] for r in session.execute(
+            sa.select(table.c.id).where(table.c.status == T.REVIEW,
+                                        table.c.lease_until.is_not(None),
+                                        table.c.lease_until <= now).limit(limit))]
+        won = []
+        for tid in due:
+            hit = session.execute(
+                sa.update(table).where(table.c.id == tid, table.c.status == T.REVIEW,
+                                       table.c.lease_until <= now)
+                .values(lease_until=now + REVIEW_RETRY)).rowcount  # type: ignore[attr-defined]
+            if hit == 1:
+                won.append(tid)
+    return won
+
+
+def repost_reviews(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
+    """DUE_JOB: post reviews that Slack refused earlier (429, 5xx, outage)."""
+    done = 0
+    for tid in claim_review_retries(rt.engine, now):
+        job = _job(rt.engine, tid)
+        post_review(rt.engine, notifier, job, now)
+        with session_scope(rt.engine) as session:
+            pending = session.exec(select(Commitment.id).where(
+                Commitment.transcript_id == tid, col(Commitment.review_ts).is_(None))).first()
+            t = session.get(Transcript, tid)
+            if pending is None and t is not None:
+                t.lease_until = None  # all parts are in Slack now
+                session.add(t)
+        done += 1
+    return done
 
 
 def call_date_for(filename: str, info_created: dt.date | None, today: dt.date) -> dt.date:
@@ -346,7 +405,7 @@ def _process(rt: Runtime, notifier: Notifier, job: Job, attempt: int, now: dt.da
                              f"The commitment step failed: {exc}")
     if not save_proposals(rt.engine, job, attempt, parsed, plan, result):
         return "lost"
-    post_review(rt.engine, notifier, job)
+    post_review(rt.engine, notifier, job, now)
     log.info("transcript %s: %d commitments proposed (%s)", job.id, len(result.commitments),
              result.engine)
     return "review"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.capture.extract import due_ids, process_transcript
+from bot.capture.extract import due_ids, process_transcript, repost_reviews
 from bot.notify import Notifier
 from bot.runtime import Runtime
 
@@ -26,4 +26,4 @@ def run_capture(rt: Runtime, notifier: Notifier, now: dt.datetime,
     return handled
 
 
-DUE_JOBS = [("capture", run_capture)]
+DUE_JOBS = [("capture", run_capture), ("capture.reviews", repost_reviews)]

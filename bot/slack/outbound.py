@@ -50,11 +50,11 @@ class SlackNotifier:
         try:
             return fn()
         except SlackApiError as exc:
-            code = exc.response.get("error") if exc.response is not None else None
             status = getattr(exc.response, "status_code", 200)
-            retryable = code not in PERMANENT or status >= 500 or status == 429
-            if code in PERMANENT:
-                retryable = False
+            body = getattr(exc.response, "data", None)
+            code = body.get("error") if isinstance(body, dict) else None
+            code = code or (f"http_{status}" if status != 200 else "unreadable_response")
+            retryable = code not in PERMANENT  # 429, 5xx, timeouts: later may work
             log.warning("Slack %s failed: %s (HTTP %s)", what, code, status)
             raise DeliveryError(
                 f"Slack said {code} to {what}", retryable=retryable, code=code
@@ -145,6 +145,11 @@ class SlackNotifier:
             if exc.response.get("error") == "users_not_found":
                 return None
             raise
+
+    def permalink(self, team_id: str, channel: str, ts: str) -> str | None:
+        resp = self._call("chat.getPermalink",
+                          lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts))
+        return resp.get("permalink")
 
     def download(self, team_id: str, file_id: str, max_bytes: int) -> tuple[dict, bytes]:
         """files.info, then the private URL with the bot token; refuses files over max_bytes

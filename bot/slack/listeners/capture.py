@@ -96,11 +96,13 @@ def start_capture(rt: Runtime, client: WebClient, team_id: str, ref: ingest.File
     try:
         posted = notifier.post(team_id, channel, reading, thread_ts=thread_ts)
     except DeliveryError as exc:
-        if exc.retryable:
-            raise
-        posted = notifier.dm(team_id, user, reading)  # a conversation the app cannot post in
-        thread_ts = None
-    if thread_ts is None or posted.channel != channel:
+        posted = None
+        if not exc.retryable:  # a conversation the app cannot post in: answer in a DM
+            posted = notifier.dm(team_id, user, reading)
+            thread_ts = None
+        # Slack down or rate-limiting: skip the "Reading…" note; the upload is stored and the
+        # review (itself retried until Slack takes it) still arrives.
+    if posted is not None and (thread_ts is None or posted.channel != channel):
         ingest.set_thread(rt.engine, team_id, accepted.transcript_id, posted.channel, posted.ts)
     rt.submit(process_transcript, rt, notifier, accepted.transcript_id)
 
