@@ -2,7 +2,7 @@
 
 Accounts CSV columns (header row required, case-insensitive, order free):
     name (required), domain, crm_id, csm_email, ae_email, arr, renewal_date (YYYY-MM-DD),
-    tier, slack_channel, notes
+    tier, slack_channel (the account's Slack channel id, C…), notes
 Upsert key: `crm_id` when given, else `domain`. A row with neither is added by name once.
 
 Contacts CSV columns:
@@ -192,7 +192,10 @@ def _account_fields(row: dict[str, str]) -> dict:
         email = row.get(role_col, "")
         if email and not EMAIL_RE.match(email):
             raise ValueError(f"{role_col} '{email}' is not an email address")
-    channel = row.get("slack_channel", "").lstrip("#") or None
+    channel = row.get("slack_channel", "") or None
+    if channel and not re.fullmatch(r"[CG][A-Z0-9]{6,}", channel):
+        raise ValueError(f"slack_channel '{channel}' is not a channel id like C0123ABCD "
+                         "(right-click the channel → Copy link; the id ends the link)")
     return {
         "name": name[:200],
         "domain": domain or None,
