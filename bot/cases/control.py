@@ -14,6 +14,7 @@ from bot import audit, clock
 from bot.cases import engine as eng
 from bot.cases import step_messages as msgs
 from bot.cases.decisions import close_case
+from bot.cases.planning import extension_choices
 from bot.cases.records import (
     CaseError,
     Outbox,
@@ -144,7 +145,7 @@ def skip_ahead(session: Session, team_id: str, case_id: int, actor: str, setting
         _touch(session, case, actor, "awaiting_close", before, now)
         owner = owner_of(case)
         outbox.dm(owner, *msgs.close_or_extend(case.id or 0, account_name(session, case), owner,
-                                               []))
+                                               extension_choices(session, case)))
         return outbox
     eng.schedule_step(session, case, nxt, now, settings, actor=actor, with_delay=False)
     return outbox

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from bot import audit, clock
 from bot.cases import engine as eng
 from bot.cases import step_messages as msgs
+from bot.cases.planning import extension_choices
 from bot.cases.records import (
     CaseError,
     Outbox,
@@ -264,5 +265,5 @@ def _not_yet(s: Session, case: Case, steps: list[CaseStep], position: int, actor
                         f"{msgs.when(due)}.")
     owner = owner_of(case)
     outbox.dm(owner, *msgs.close_or_extend(case.id or 0, step_view(s, case, steps[-1]).account,
-                                           owner, []))
+                                           owner, extension_choices(s, case)))
     return outbox, "That was the last step; the owner was asked to close or extend the case."

@@ -23,6 +23,9 @@ from sqlmodel import Session, col, select
 from bot import audit, clock
 from bot.cases.context import Gathered, bounded, gather, person_facts, render_facts
 from bot.cases.drafting import Drafter, StepDraft
+from bot.cases.records import CaseError, Outbox, get_case, is_admin, owner_of
+from bot.cases.steps import next_case_state
+from bot.config import Settings
 from bot.db import session_scope
 from bot.models import (
     OPEN_CASE_STATUSES,
@@ -46,7 +49,8 @@ from bot.playbooks.schema import (
     Recipient,
     RecipientKind,
 )
-from bot.playbooks.store import ensure_seeded_once, get_playbook, template_of
+from bot.playbooks.store import active_playbooks, ensure_seeded_once, get_playbook, template_of
+from bot.slack.blocks.common import user_mention
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +271,12 @@ def _prepare(session: Session, request: ReportRequest) -> _Prepared | ReportResu
     existing = open_case(session, request.team_id, account.id or 0, request.risk_key)
     if existing is not None:
         return _existing(session, existing)
+    return _plan(session, request, account, playbook)
+
+
+def _plan(session: Session, request: ReportRequest, account: Account,
+          playbook: Playbook) -> _Prepared:
+    """Gather the account's context and resolve every step's people (no drafting yet)."""
     template = template_of(playbook)
     gathered = gather(session, request.team_id, account, report_text=request.context,
                       risk_name=template.name)
@@ -310,56 +320,37 @@ def _lock_account(session: Session, team_id: str, account_id: int) -> None:
     )
 
 
-def _write(session: Session, prep: _Prepared, drafts: list[StepDraft],
-           now: dt.datetime) -> ReportResult:
-    request, account = prep.request, prep.account
-    team_id, actor = request.team_id, request.reporter_user_id or "cli"
-    _lock_account(session, team_id, account.id or 0)
-    existing = open_case(session, team_id, account.id or 0, request.risk_key)
-    if existing is not None:
-        return _existing(session, existing)
+def _plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0
+               ) -> list[dict[str, Any]]:
+    """Per-step facts the card shows (subject, draft engine, gaps); positions after `offset`."""
     graph = anchors(prep.template.steps)
-    plan_meta = []
+    meta = []
     for index, (step, draft, to) in enumerate(zip(prep.template.steps, drafts, prep.recipients,
                                                  strict=True)):
-        plan_meta.append({
-            "position": index + 1,
+        meta.append({
+            "position": offset + index + 1,
             "step_id": step.id,
-            "waits_for": graph[index] + 1 if graph[index] is not None else None,
+            "waits_for": offset + graph[index] + 1 if graph[index] is not None else None,
             "subject": draft.subject,
             "engine": draft.engine,
             "fallback_reason": draft.fallback_reason,
             "missing": draft.missing,
             "recipient_known": to is None or to.known,
         })
-    case = Case(
-        team_id=team_id,
-        account_id=account.id or 0,
-        risk_key=request.risk_key,
-        playbook_id=prep.playbook.id or 0,
-        playbook_version=prep.playbook.version,
-        reporter_user_id=request.reporter_user_id,
-        owner_user_id=prep.owner_user_id,
-        context=request.context.strip(),
-        links=(request.links or "").strip() or None,
-        gathered={**prep.gathered.to_json(), "plan": plan_meta},
-        status=CaseStatus.PLANNED,
-        total_steps=len(prep.template.steps),
-        opened_at=now,
-        updated_at=now,
-    )
-    session.add(case)
-    session.flush()
-    audit.record(session, team_id, actor, "case", case.id, "reported", to_state=case.status,
-                 account_id=account.id, risk=request.risk_key,
-                 playbook_version=prep.playbook.version, steps=case.total_steps)
+    return meta
+
+
+def _add_steps(session: Session, prep: _Prepared, drafts: list[StepDraft], case: Case,
+               actor: str, now: dt.datetime, offset: int = 0) -> list[CaseStep]:
+    """Insert the template's steps as planned CaseSteps at positions offset+1 …, audited."""
+    team_id = case.team_id
     steps = []
     for index, (step, draft, who, to) in enumerate(zip(
             prep.template.steps, drafts, prep.assignees, prep.recipients, strict=True)):
         row = CaseStep(
             team_id=team_id,
             case_id=case.id or 0,
-            position=index + 1,
+            position=offset + index + 1,
             summary=step.summary,
             medium=str(step.medium),
             assignee_role=str(step.assignee),
@@ -381,6 +372,39 @@ def _write(session: Session, prep: _Prepared, drafts: list[StepDraft],
         audit.record(session, team_id, actor, "case_step", row.id, "planned",
                      to_state=row.status, case_id=case.id, position=row.position,
                      assignee=row.assignee_user_id, fallback=row.assignee_fallback or None)
+    return steps
+
+
+def _write(session: Session, prep: _Prepared, drafts: list[StepDraft],
+           now: dt.datetime) -> ReportResult:
+    request, account = prep.request, prep.account
+    team_id, actor = request.team_id, request.reporter_user_id or "cli"
+    _lock_account(session, team_id, account.id or 0)
+    existing = open_case(session, team_id, account.id or 0, request.risk_key)
+    if existing is not None:
+        return _existing(session, existing)
+    case = Case(
+        team_id=team_id,
+        account_id=account.id or 0,
+        risk_key=request.risk_key,
+        playbook_id=prep.playbook.id or 0,
+        playbook_version=prep.playbook.version,
+        reporter_user_id=request.reporter_user_id,
+        owner_user_id=prep.owner_user_id,
+        context=request.context.strip(),
+        links=(request.links or "").strip() or None,
+        gathered={**prep.gathered.to_json(), "plan": _plan_meta(prep, drafts)},
+        status=CaseStatus.PLANNED,
+        total_steps=len(prep.template.steps),
+        opened_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    audit.record(session, team_id, actor, "case", case.id, "reported", to_state=case.status,
+                 account_id=account.id, risk=request.risk_key,
+                 playbook_version=prep.playbook.version, steps=case.total_steps)
+    steps = _add_steps(session, prep, drafts, case, actor, now)
     return ReportResult(case, steps, account, prep.playbook, created=True)
 
 
@@ -398,6 +422,114 @@ def report_risk(engine: Engine, request: ReportRequest, drafter: Drafter | None 
     drafts = _drafts(prepared, drafter)
     with session_scope(engine) as session:
         return _write(session, prepared, drafts, now)
+
+
+# --- extending a case with another playbook ------------------------------------------
+
+
+@dataclass
+class Extension:
+    case: Case
+    steps: list[CaseStep]
+    playbook: Playbook
+    account: str
+    first_due: dt.datetime
+    outbox: Outbox  # flush it (with the engine): the card shows the new steps
+
+
+def playbooks_in(case: Case) -> set[str]:
+    """Keys of the playbooks a case already runs: its own and any it was extended with."""
+    used = {case.risk_key}
+    for ext in (case.gathered or {}).get("extensions") or []:
+        if isinstance(ext, dict) and ext.get("key"):
+            used.add(str(ext["key"]))
+    return used
+
+
+def extension_choices(session: Session, case: Case) -> list[tuple[str, str]]:
+    """(key, name) of the team's active playbooks the case has not used yet."""
+    used = playbooks_in(case)
+    return [(p.key, p.name) for p in active_playbooks(session, case.team_id)
+            if p.key not in used]
+
+
+def check_extend(session: Session, team_id: str, case_id: int, playbook_key: str, actor: str,
+                 settings: Settings) -> tuple[Case, Playbook]:
+    """The case and the playbook to add, if `actor` may extend it now; CaseError says why not.
+    Only the case owner or a CS admin may: extending commits people to more work."""
+    case = get_case(session, team_id, case_id)
+    owner = owner_of(case)
+    if actor != owner and not is_admin(session, team_id, actor, settings):
+        raise CaseError(f"Only {user_mention(owner, 'the case owner')} or a CS admin can "
+                        "extend this case.")
+    if case.status != CaseStatus.AWAITING_CLOSE:
+        raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')}; only a case "
+                        "whose steps are all done can be extended.")
+    if playbook_key in playbooks_in(case):
+        raise CaseError("This case already ran that playbook; pick another one.")
+    playbook = get_playbook(session, team_id, playbook_key)
+    if playbook is None:
+        raise CaseError(f"No active playbook '{playbook_key}'; pick another one.")
+    return case, playbook
+
+
+def extend_case(engine: Engine, team_id: str, case_id: int, playbook_key: str, actor: str,
+                now: dt.datetime | None = None, drafter: Drafter | None = None, *,
+                settings: Settings | None = None) -> Extension:
+    """Append another playbook's steps to a case whose steps are all done, and run them.
+
+    The new steps are planned exactly like a new report's (same context, people resolved
+    the same way, drafted by `drafter`), numbered after the last step; the case is running
+    again and its next step scheduled after its delay in the assignee's working hours.
+    Drafting happens outside any transaction; the write re-checks the case's state, so two
+    owners choosing at once extend it once (the other gets CaseError).
+    """
+    from bot.cases.engine import CASE_TABLE, schedule_step
+    from bot.cases.engine import _settings as env_settings
+
+    settings = settings or env_settings()
+    drafter = drafter or Drafter()
+    now = now or clock.now()
+    with session_scope(engine) as session:
+        case, playbook = check_extend(session, team_id, case_id, playbook_key, actor, settings)
+        account = session.get(Account, case.account_id)
+        if account is None or account.team_id != team_id:
+            raise CaseError("The case's account no longer exists.")
+        request = ReportRequest(team_id=team_id, risk_key=playbook.key, context=case.context,
+                                reporter_user_id=case.reporter_user_id,
+                                account_id=account.id)
+        prep = _plan(session, request, account, playbook)
+    drafts = _drafts(prep, drafter)
+    with session_scope(engine) as session:
+        won = session.execute(
+            update(CASE_TABLE)
+            .where(CASE_TABLE.c.id == case_id, CASE_TABLE.c.team_id == team_id,
+                   CASE_TABLE.c.status == CaseStatus.AWAITING_CLOSE)
+            .values(status=next_case_state("extend", CaseStatus.AWAITING_CLOSE),
+                    updated_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if won != 1:
+            raise CaseError(f"Case #{case_id} was extended or closed meanwhile; nothing "
+                            "changed.")
+        case = get_case(session, team_id, case_id)
+        session.refresh(case)
+        offset = max((x.position for x in case_steps(session, team_id, case_id)), default=0)
+        gathered = dict(case.gathered or {})
+        extensions = [*(gathered.get("extensions") or []), {
+            "key": playbook.key, "version": playbook.version, "playbook_id": playbook.id,
+            "from_position": offset + 1, "by": actor, "at": now.isoformat(),
+        }]
+        plan = [*(gathered.get("plan") or []), *_plan_meta(prep, drafts, offset)]
+        case.gathered = {**gathered, "plan": plan, "extensions": extensions}
+        case.total_steps = (case.total_steps or 0) + len(drafts)
+        session.add(case)
+        audit.record(session, team_id, actor, "case", case.id, "extended",
+                     from_state=CaseStatus.AWAITING_CLOSE, to_state=CaseStatus.RUNNING,
+                     playbook=playbook.key, playbook_version=playbook.version,
+                     from_position=offset + 1, steps=len(drafts))
+        steps = _add_steps(session, prep, drafts, case, actor, now, offset)
+        due = schedule_step(session, case, steps[0], now, settings, actor=actor)
+        return Extension(case, steps, playbook, account.name, due, Outbox(case.id))
 
 
 def reporter_by_email(engine: Engine, team_id: str, email: str) -> str:

@@ -229,8 +229,9 @@ def resolution_answered(account: str, answer: str, by: str, at: dt.datetime,
 
 
 def close_or_extend(case_id: int, account: str, owner: str | None,
-                    playbooks: list[tuple[int, str]]) -> tuple[str, list[dict[str, Any]]]:
-    """Every step is done and the risk is open: close the case or add another playbook."""
+                    playbooks: list[tuple[str, str]]) -> tuple[str, list[dict[str, Any]]]:
+    """Every step is done and the risk is open: close the case or add another playbook
+    (`playbooks`: (key, name) of the team's active ones this case has not used)."""
     value = f"{case_id}:awaiting_close"
     elements: list[dict[str, Any]] = [
         button("Resolved — saved", CASE_RESOLVE, value, style="primary"),
@@ -241,7 +242,7 @@ def close_or_extend(case_id: int, account: str, owner: str | None,
             "type": "static_select",
             "action_id": CASE_EXTEND,
             "placeholder": plain("Extend with a playbook…", 150),
-            "options": [option(name, f"{case_id}:{pid}") for pid, name in playbooks[:100]],
+            "options": [option(name, f"{case_id}:{key}") for key, name in playbooks[:100]],
         })
     text = f"Every step for {account} is done but the risk is still open."
     blocks = [
@@ -249,6 +250,18 @@ def close_or_extend(case_id: int, account: str, owner: str | None,
                 f"(*{escape(account)}*) is done and the risk is still open. "
                 "Close the case, or extend it with another playbook."),
         actions(*elements, block_id=f"close:{case_id}"),
+    ]
+    return text, blocks
+
+
+def extended(case_id: int, account: str, playbook: str, by: str, first: int, last: int,
+             due: dt.datetime) -> tuple[str, list[dict[str, Any]]]:
+    """The close-or-extend question, answered with another playbook."""
+    text = f"Case #{case_id} ({account}) extended with {playbook}"
+    blocks = [
+        section(f"*Case #{case_id}* (*{escape(account)}*) extended with *{escape(playbook)}* "
+                f"by {user_mention(by)}: steps {first}–{last} added."),
+        context(f"Step {first} is scheduled for {when(due)}."),
     ]
     return text, blocks
 

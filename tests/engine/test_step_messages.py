@@ -54,7 +54,7 @@ def test_mailto_link_carries_subject_and_body() -> None:
 def test_questions_escalation_and_cards_are_valid() -> None:
     for _, blocks in (m.resolution_question(42, 2, "Acme"),
                       m.resolution_answered("Acme", "not_yet", "U0MAYA", AT, "Step 3 next"),
-                      m.close_or_extend(42, "Acme", "U0MAYA", [(1, "Exec sponsor")]),
+                      m.close_or_extend(42, "Acme", "U0MAYA", [("exec_sponsor", "Exec sponsor")]),
                       m.escalation(view(), 48, "U0OMAR")):
         assert validate_message_blocks(blocks) == []
     steps = [m.StepLine(i, f"Step {i}", "slack", "U0MAYA", s, AT)

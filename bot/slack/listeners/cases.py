@@ -1,5 +1,6 @@
 """`/case list`, `/case 42` and the case card's controls (pause, resume, skip ahead, note,
-reassign, resolve, churn). Thin: parse, call bot.cases.control, render the card again."""
+reassign, resolve, churn, extend with another playbook). Thin: parse, call bot.cases.control
+(or planning for an extension), render the card again."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.cases import control, decisions
+from bot.cases import control, decisions, planning
 from bot.cases import step_messages as msgs
+from bot.cases.drafting import drafter_for
 from bot.cases.records import CaseError, Outbox
 from bot.db import session_scope
 from bot.runtime import Runtime
@@ -89,6 +91,23 @@ def register(app: App, rt: Runtime) -> None:
         outbox.flush(SlackNotifier(client), team_id, rt.engine)
         refresh(respond, team_id, int(case_id))
 
+    @app.action(msgs.CASE_EXTEND)
+    def extend_chosen(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+        ack()
+        team_id, user_id = team_of(body), user_of(body)
+        value = (body["actions"][0].get("selected_option") or {}).get("value") or ""
+        case_text, _, key = value.partition(":")
+        try:
+            if not case_text.isdigit() or not key:
+                raise CaseError("That choice is not recognised any more.")
+            with session_scope(rt.engine) as s:
+                planning.check_extend(s, team_id, int(case_text), key, user_id, rt.settings)
+        except CaseError as exc:
+            tell(respond, str(exc))
+            return
+        rt.submit(extend_case, rt, SlackNotifier(client), respond, team_id, int(case_text),
+                  key, user_id)
+
     @app.action(msgs.CASE_NOTE)
     def note_clicked(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
@@ -117,6 +136,23 @@ def register(app: App, rt: Runtime) -> None:
             return
         ack()
         outbox.flush(SlackNotifier(client), team_id, rt.engine)
+
+
+def extend_case(rt: Runtime, notifier: SlackNotifier, respond: Respond, team_id: str,
+                case_id: int, key: str, actor: str) -> None:
+    """Background (drafting may call an LLM): add the playbook's steps, then say so in place
+    of the close-or-extend question; the case card follows through the Outbox."""
+    try:
+        ext = planning.extend_case(rt.engine, team_id, case_id, key, actor,
+                                   drafter=drafter_for(rt.settings), settings=rt.settings)
+    except CaseError as exc:
+        tell(respond, str(exc))
+        return
+    ext.outbox.flush(notifier, team_id, rt.engine)
+    first, last = ext.steps[0].position, ext.steps[-1].position
+    text, blocks = msgs.extended(case_id, ext.account, ext.playbook.name, actor, first, last,
+                                 ext.first_due)
+    respond(text=text, blocks=blocks, replace_original=True)
 
 
 def _note_modal(s: Session, team_id: str, case_id: int, user_id: str, rt: Runtime) -> dict:
