@@ -7,6 +7,7 @@ cannot carry a value keep it in their block_id.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
@@ -350,7 +351,7 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
         section("\n".join(_step_line(s, c.current_step) for s in c.steps[:30]) or "No steps."),
     ]
     if c.notes.strip():
-        blocks.append(section(f"*Notes:*\n{escape(clip(c.notes, 2500))}"))
+        blocks.append(section(f"*Notes:*\n{notes_text(c.notes)}"))
     if controls and c.status in {"running", "paused", "awaiting_close"}:
         value = f"{c.case_id}:{c.status}"
         toggle = (button("Resume", CASE_RESUME, value) if c.status == "paused"
@@ -372,6 +373,14 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
             block_id=f"case_reassign:{c.case_id}:{c.status}",
         ))
     return limit_blocks(blocks)
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
+
+
+def notes_text(notes: str, limit: int = 2500) -> str:
+    """Case notes escaped as user text, except the `<@U…>` each line starts with."""
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(clip(notes, limit)))
 
 
 def case_list(cards: list[CaseCard]) -> list[dict[str, Any]]:

@@ -1,71 +1,81 @@
-"""A week of playbook in seconds: `tick --now` moves time, people answer Yes / Edit / No, a
-reminder and an escalation happen on the way, and the case closes as "Resolved — saved"."""
+"""The plan runs: the case the risk story reported is started from its card, then `tick --now`
+moves time through a fortnight; people answer Yes / Not yet / Edit / No, a reminder and an
+escalation happen on the way, and the case closes as "Resolved — saved"."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from bot.cases.engine import start_case
+from sqlmodel import select
+
+from bot import clock
+from bot.cases import plan_edits
+from bot.cases.decisions import days, time_to_resolve
+from bot.cases.planning import ReportRequest, announce_case, open_case, report_risk
 from bot.cases.step_messages import ANSWER_NOT_YET, ANSWER_SAVED, EDIT, NO, YES
+from bot.demo_stories.risk import NEW_YORK, REPORTED_AT, acme, humane, show
 from bot.devtools.world import CS_CHANNEL, World
-from bot.models import Account, Case, CaseStatus, CaseStep, Playbook
-
-MONDAY = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)  # Monday 09:00 in New York
-STEPS = [
-    ("Ask #cs-risk who has context", "slack", CS_CHANNEL, "#cs-risk", 0,
-     "Globex usage fell 40% after their reorg — has anyone talked to them this month?"),
-    ("Email the economic buyer", "email", "lee@globex.com", "Lee Park (CFO)", 86400,
-     "Subject: Checking in\n\nHi Lee, could we find 20 minutes this week?"),
-    ("Call the champion", "call", "dana@globex.com", "Dana Ruiz (champion)", 86400,
-     "Talking points: the reorg, who owns the rollout now, renewal timing."),
-    ("Bring in the AE", "slack", "U0LI", "Li Wei", 3600,
-     "Li, Globex is at risk; can you join Thursday's call?"),
-]
+from bot.models import Case, CaseStep
 
 
-def _new_case(world: World) -> int:
+def _utc(day: int, hour: int, minute: int = 0, offset: int = 5) -> dt.datetime:
+    """November 2026, local time at a UTC offset (New York −5, Los Angeles −8)."""
+    return dt.datetime(2026, 11, day, hour + offset, minute, tzinfo=dt.UTC)
+
+
+def _la(day: int, hour: int) -> dt.datetime:
+    return _utc(day, hour, offset=8)
+
+
+def _case_id(world: World) -> int:
+    """The case the risk story reported; reported here (quietly) when this story runs alone."""
+    if world.state.get("case_id"):
+        return int(world.state["case_id"])
+    clock.set_now(REPORTED_AT)
+    account = acme(world)
     with world.session() as s:
-        account = Account(team_id=world.team_id, name="Globex", domain="globex.com",
-                          csm_user_id="U0MAYA", ae_user_id="U0LI", arr=90_000)
-        playbook = Playbook(team_id=world.team_id, key="demo_usage_drop", name="Usage drop",
-                            summary="Usage fell sharply")
-        s.add(account)
-        s.add(playbook)
-        s.flush()
-        case = Case(team_id=world.team_id, account_id=account.id or 0, risk_key="usage_drop",
-                    playbook_id=playbook.id or 0, reporter_user_id="U0MAYA",
-                    owner_user_id="U0MAYA", status=CaseStatus.PLANNED, total_steps=len(STEPS),
-                    opened_at=MONDAY - dt.timedelta(hours=6),
-                    context="Weekly active users fell 40% after their reorg.")
-        s.add(case)
-        s.flush()
-        for pos, (summary, medium, ref, label, delay, draft) in enumerate(STEPS, start=1):
-            s.add(CaseStep(team_id=world.team_id, case_id=case.id or 0, position=pos,
-                           summary=summary, medium=medium, assignee_role="csm",
-                           assignee_user_id="U0MAYA", recipient_ref=ref, recipient_label=label,
-                           delay_seconds=delay, draft=draft))
-        return case.id or 0
+        found = open_case(s, world.team_id, account.id or 0, "champion_left")
+    if found is not None:
+        return found.id or 0
+    result = report_risk(world.rt.engine, ReportRequest(
+        world.team_id, "champion_left", "Dana Ruiz (our champion) is leaving Acme at the end "
+        "of the month; her replacement is not named yet.", "U0MAYA", account_id=account.id))
+    case_id = result.case.id or 0
+    plan_edits.apply_edit(world.rt.engine, world.team_id, case_id, 3, "reassign", "U0OMAR",
+                          "U0MAYA", [])  # as Maya did in the risk story
+    announce_case(world.rt.engine, world.notifier, world.team_id, case_id,
+                  world.settings.cs_channel)
+    return case_id
+
+
+def _case(world: World, case_id: int) -> Case:
+    with world.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return case
+
+
+def _card(world: World, case_id: int) -> dict[str, Any]:
+    ts = _case(world, case_id).card_ts
+    return next(m for m in world.standin.messages(CS_CHANNEL) if m["ts"] == ts)
+
+
+def _wait(world: World, method: str, act: Callable[[], Any],
+          has: Callable[[Any], bool] = lambda c: True) -> Any:
+    """Do `act` (a signed click) and wait for the app's next matching Slack call."""
+    before = len([c for c in world.standin.calls(method) if has(c)])
+    act()
+    return world.standin.wait_for(method, before + 1, timeout=20, predicate=has)[-1]
 
 
 def _dm(world: World, user: str, starts: str) -> dict[str, Any]:
     return [m for m in world.standin.messages(user) if m["text"].startswith(starts)][-1]
 
 
-def _by_ts(world: World, ts: str) -> dict[str, Any]:
-    return next(m for m in world.standin.messages("U0MAYA") if m["ts"] == ts)
-
-
-def _question(world: World, count: int) -> dict[str, Any]:
-    world.standin.wait_for("chat.postMessage", count,
-                           predicate=lambda c: "resolved?" in str(c.args.get("text")))
-    return _dm(world, "U0MAYA", "Is the risk at Globex resolved?")
-
-
-def _answer(world: World, action: str, question: dict[str, Any], count: int) -> None:
-    world.driver.block_action(action, user_id="U0MAYA", message=question)
-    world.standin.wait_for("response_url", count, predicate=lambda c: "resolved" in
-                           str(c.args.get("text")))
+def _by_ts(world: World, user: str, ts: str) -> dict[str, Any]:
+    return next(m for m in world.standin.messages(user) if m["ts"] == ts)
 
 
 def _tick(world: World, at: dt.datetime, label: str) -> None:
@@ -75,56 +85,100 @@ def _tick(world: World, at: dt.datetime, label: str) -> None:
               f"{steps} step DM(s), {followups} reminder/escalation(s)")
 
 
+def _decide(world: World, user: str, action: str, dm: dict[str, Any],
+            values: dict[str, str] | None = None) -> dict[str, Any]:
+    """Yes, or Edit / No through their modal; returns the "Is the risk resolved?" DM."""
+    def asked(c: Any) -> bool:
+        return ("resolved?" in str(c.args.get("text"))
+                and c.args.get("channel") in {user, world.standin.dm_channel(user)})
+
+    before = len([c for c in world.standin.calls("chat.postMessage") if asked(c)])
+    if values is None:
+        world.driver.block_action(action, user_id=user, message=dm)
+    else:
+        _wait(world, "views.open",
+              lambda: world.driver.block_action(action, user_id=user, message=dm))
+        world.driver.view_submission(world.standin.open_views(user)[-1], values, user_id=user)
+    world.standin.wait_for("chat.postMessage", before + 1, timeout=20, predicate=asked)
+    return _dm(world, user, "Is the risk")
+
+
+def _answer(world: World, user: str, action: str, question: dict[str, Any]) -> str:
+    """Click an answer to "Is the risk resolved?"; returns what the app says happens next."""
+    call = _wait(world, "response_url", lambda: world.driver.block_action(
+        action, user_id=user, message=question), lambda c: "resolved?" in str(c.args))
+    said = [str(e["text"]) for b in call.args.get("blocks", [])[2:]
+            for e in b.get("elements", [])]
+    return humane(world, " ".join(said))
+
+
 def story(world: World) -> None:
-    world.say("\n== 4. The plan runs: step after step until the risk is resolved ==")
-    case_id = _new_case(world)
+    world.say("\n== The plan runs: step after step until the risk is resolved ==")
+    case_id = _case_id(world)
+
+    clock.set_now(_utc(6, 18, 30))
+    world.say(f"\nFriday 18:30 in New York: Maya clicks “Start plan” on case #{case_id}'s card.")
+    _wait(world, "chat.update", lambda: world.driver.block_action(
+        "case_start", user_id="U0MAYA", message=_card(world, case_id)),
+        lambda c: c.args.get("channel") == CS_CHANNEL)
+    show(world, "#cs-risk (the card now follows the case)", _card(world, case_id)["blocks"])
+
+    _tick(world, _utc(7, 11), "Saturday 11:00")
+    world.say("  Nobody is DMed in the evening or at the weekend: step 1 waits for Monday.")
+    _tick(world, _utc(9, 9), "Monday 09:00 New York")
+    step1 = _dm(world, "U0MAYA", "Step 1")
+    show(world, "Maya's DM", step1["blocks"], max_lines=14)
+
+    world.say("\nMaya sends the email herself and clicks “Yes, done”; the DM keeps the text "
+              "to copy and a mailto: link. Asked whether the risk is resolved, she says "
+              "Not yet:")
+    question = _decide(world, "U0MAYA", YES, step1)
+    world.say(f"  ┌ Maya's DM, updated in place\n    │ "
+              f"{humane(world, _by_ts(world, 'U0MAYA', step1['ts'])['text'])}")
+    world.say(f"  Maya: Not yet → {_answer(world, 'U0MAYA', ANSWER_NOT_YET, question)}")
+
+    _tick(world, _la(9, 10), "Monday 10:00 Los Angeles (step 2: 4 h later)")
+    world.say("  Li (AE) gets step 2 — and does not answer.")
+    _tick(world, _la(12, 9), "Thursday 09:00 LA, 24 working hours later")
+    show(world, "Li's DM", _dm(world, "U0LI", "Reminder: Step 2")["blocks"], keep=2)
+    _tick(world, _la(17, 9), "next Tuesday, 48 working hours")
+    show(world, "Omar's DM (Maya's manager; Maya gets it too)",
+         _dm(world, "U0OMAR", "Step 2")["blocks"], keep=2)
+
+    world.say("\nLi clicks Edit, rewrites the meeting notes and saves; then Not yet:")
+    reminder = _dm(world, "U0LI", "Reminder: Step 2")
+    question = _decide(world, "U0LI", EDIT, reminder, {
+        "draft": "Org-chart session with Maya, Thursday 14:00. Bring: Acme's LinkedIn page, "
+                 "the CRM contact list, last QBR deck. Goal: who signs the renewal now?"})
+    world.say(f"  Li's DM: {humane(world, _by_ts(world, 'U0LI', reminder['ts'])['text'])}")
+    world.say(f"  Li: Not yet → {_answer(world, 'U0LI', ANSWER_NOT_YET, question)}")
+
+    _tick(world, _utc(18, 14), "Wednesday 14:00 New York")
+    world.say("Step 3 (reassigned to Omar in the plan) is the exec email to Lee, the CFO. "
+              "Omar clicks No and says why:")
+    question = _decide(world, "U0OMAR", NO, _dm(world, "U0OMAR", "Step 3"),
+                       {"reason": "Lee is travelling until the 30th; I'll call him then."})
+    world.say(f"  Omar's DM: {humane(world, _dm(world, 'U0OMAR', 'Step 3')['text'])}")
+    world.say(f"  Omar: Not yet → {_answer(world, 'U0OMAR', ANSWER_NOT_YET, question)}")
+
+    _tick(world, _utc(20, 14), "Friday 14:00")
+    world.say("Maya holds the intro call with Priya, who now owns the rollout, and clicks "
+              "“Yes, done”. The renewal is back on track:")
+    question = _decide(world, "U0MAYA", YES, _dm(world, "U0MAYA", "Step 4"))
+    world.say(f"  Maya: Resolved — saved → {_answer(world, 'U0MAYA', ANSWER_SAVED, question)}")
+    show(world, "#cs-risk (the case card, closed)", _card(world, case_id)["blocks"])
+
+    case = _case(world, case_id)
     with world.session() as s:
-        start_case(s, world.team_id, case_id, "U0MAYA", MONDAY - dt.timedelta(hours=6),
-                   settings=world.settings)
-    world.say(f"Maya starts case #{case_id} (Globex, usage drop) at 3 a.m. on Monday.")
-    _tick(world, MONDAY - dt.timedelta(hours=5), "Monday 04:00 New York")
-    world.say("  Nobody is DMed at 4 a.m.: the step waits for Maya's working day.")
-    _tick(world, MONDAY, "Monday 09:00")
-    world.show("Maya's DM", _dm(world, "U0MAYA", "Step 1"))
-
-    _tick(world, MONDAY + dt.timedelta(days=2, hours=7), "Wednesday 16:00, 24 working hours")
-    world.show("Maya's DM (reminder)", _dm(world, "U0MAYA", "Reminder: Step 1"))
-    _tick(world, MONDAY + dt.timedelta(days=7, hours=5), "next Monday, 48 working hours")
-    world.show("Omar's DM (Maya's manager)", _dm(world, "U0OMAR", "Step 1"))
-
-    world.say("\nMaya clicks Yes:")
-    reminder = _dm(world, "U0MAYA", "Reminder")
-    world.driver.block_action(YES, user_id="U0MAYA", message=reminder)
-    question = _question(world, 1)
-    world.show("#cs-risk", world.standin.messages(CS_CHANNEL)[-1])
-    world.show("Maya's DM, updated in place", _by_ts(world, reminder["ts"]))
-    world.show("Maya's DM", question)
-    world.say("Maya answers Not yet; step 2 follows after its one-day delay.")
-    _answer(world, ANSWER_NOT_YET, question, 1)
-
-    _tick(world, MONDAY + dt.timedelta(days=9, hours=1), "Wednesday")
-    email = _dm(world, "U0MAYA", "Step 2")
-    world.say("Maya clicks Edit, rewrites the email and submits:")
-    world.driver.block_action(EDIT, user_id="U0MAYA", message=email)
-    world.standin.wait_for("views.open")
-    world.driver.view_submission(world.standin.open_views("U0MAYA")[-1], {
-        "draft": "Subject: 20 minutes on Thursday?\n\nHi Lee — could we talk through the "
-                 "rollout on Thursday?"})
-    question = _question(world, 2)
-    world.show("Maya's DM, updated: the text to copy and a mailto: link",
-               _by_ts(world, email["ts"]))
-    _answer(world, ANSWER_NOT_YET, question, 2)
-
-    _tick(world, MONDAY + dt.timedelta(days=10, hours=1), "Thursday")
-    world.say("Step 3 is a call; Dana is on leave, so Maya clicks No and gives the reason.")
-    call = _dm(world, "U0MAYA", "Step 3")
-    world.driver.block_action(NO, user_id="U0MAYA", message=call)
-    world.standin.wait_for("views.open", 2)
-    world.driver.view_submission(world.standin.open_views("U0MAYA")[-1],
-                                 {"reason": "Dana is on leave until the 20th"})
-    question = _question(world, 3)
-    world.show("Maya's DM, updated", _by_ts(world, call["ts"])["blocks"][-1:])
-    world.say("Lee answered the email and the renewal is back on track: Resolved — saved.")
-    _answer(world, ANSWER_SAVED, question, 3)
-    card = world.driver.command("/case", str(case_id), user_id="U0MAYA")
-    world.show(f"/case {case_id}", (card.json or {}).get("blocks") or [])
+        ran = s.exec(select(CaseStep).where(CaseStep.case_id == case_id)).all()
+    took = time_to_resolve(case)
+    counts = {k: sum(x.status == k for x in ran) for k in ("done", "skipped", "cancelled")}
+    opened, resolved = (clock.as_utc(t).astimezone(NEW_YORK).strftime("%a %d %b %H:%M")
+                        for t in (case.opened_at, case.resolved_at or case.opened_at))
+    world.say(f"\nThe case record (case #{case_id}):\n"
+              f"  outcome: {case.outcome} · resolved at step {case.resolution_step} of "
+              f"{case.total_steps} ({counts['done']} done, {counts['skipped']} skipped, "
+              f"{counts['cancelled']} not needed)\n"
+              f"  time to resolve: {days(took) if took else '—'} (reported {opened} → "
+              f"resolved {resolved}, New York time)\n"
+              f"  notes: {humane(world, case.notes) if case.notes else '—'}")

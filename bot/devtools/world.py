@@ -76,6 +76,7 @@ class World:
         self._settings_overrides = settings_overrides
         self._server: Any = None
         self.transcript: list[str] = []
+        self.state: dict[str, Any] = {}  # what one demo story leaves for the next (case id …)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> World:
