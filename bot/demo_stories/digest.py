@@ -38,8 +38,8 @@ def story(world: World) -> None:
     world.tick(MON_9_NY)
     world.tick(MON_9_NY + dt.timedelta(seconds=30))
     dm = world.standin.dm_channel("U0MAYA")
-    digest = next(m for m in world.standin.messages("U0MAYA")
-                  if "Your daily digest" in m.get("text", ""))
+    digest = [m for m in world.standin.messages("U0MAYA")
+              if "Your daily digest" in m.get("text", "")][-1]  # earlier stories' days too
     world.show("Maya's DM", digest)
 
     world.say("\nMaya clicks Done on the SSO guide:")
