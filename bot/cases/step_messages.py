@@ -356,9 +356,11 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
         value = f"{c.case_id}:{c.status}"
         toggle = (button("Resume", CASE_RESUME, value) if c.status == "paused"
                   else button("Pause", CASE_PAUSE, value))
+        steering = [toggle, button("Skip ahead", CASE_SKIP, value)]
+        if c.status == "awaiting_close":  # every step is done: close it (or extend, from the DM)
+            steering = []
         blocks.append(actions(
-            toggle,
-            button("Skip ahead", CASE_SKIP, value),
+            *steering,
             button("Add a note", CASE_NOTE, value),
             button("Resolved — saved", CASE_RESOLVE, value, style="primary"),
             button("Churned", CASE_CHURN, value, style="danger",
@@ -367,11 +369,12 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
                                           "Churned")),
             block_id=f"controls:{c.case_id}",
         ))
-        blocks.append(actions(
-            {"type": "users_select", "action_id": CASE_REASSIGN,
-             "placeholder": plain("Reassign the current step…", 150)},
-            block_id=f"case_reassign:{c.case_id}:{c.status}",
-        ))
+        if steering:
+            blocks.append(actions(
+                {"type": "users_select", "action_id": CASE_REASSIGN,
+                 "placeholder": plain("Reassign the current step…", 150)},
+                block_id=f"case_reassign:{c.case_id}:{c.status}",
+            ))
     return limit_blocks(blocks)
 
 

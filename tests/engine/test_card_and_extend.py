@@ -234,13 +234,13 @@ def _to_last_step_done(world: Any) -> tuple[int, dict[str, Any]]:
     case_id = reported(world, "quick_check", reporter="U0MAYA", yaml=QUICK)
     click_start(world, case_id, FRI_1830_NY)
     world.tick(MON_9_NY)
-    world.driver.block_action(YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1"))
-    world.standin.wait_for("chat.postMessage", predicate=lambda c: "resolved?" in
-                           str(c.args.get("text")))
-    world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA",
-                              message=dm_with(world, "U0MAYA", "resolved?"))
-    world.standin.wait_for("chat.postMessage", predicate=lambda c: "still open" in
-                           str(c.args.get("text")))
+    card_after(world, case_id, lambda: world.driver.block_action(
+        YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1")))
+    closing = card_after(world, case_id, lambda: world.driver.block_action(
+        ANSWER_NOT_YET, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "resolved?")))
+    # every step is done: the card offers closing (and notes), no pause / skip / reassign
+    assert "awaiting close" in str(closing)
+    assert set(actions_in(closing)) == {CASE_NOTE, CASE_RESOLVE, CASE_CHURN}
     return case_id, dm_with(world, "U0MAYA", "still open")
 
 

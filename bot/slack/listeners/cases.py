@@ -15,6 +15,7 @@ from bot.cases import control, decisions, planning
 from bot.cases import step_messages as msgs
 from bot.cases.drafting import drafter_for
 from bot.cases.records import CaseError, Outbox
+from bot.cases.steps import StateError
 from bot.db import session_scope
 from bot.runtime import Runtime
 from bot.slack.listeners.steps import field, team_of, tell, user_of
@@ -58,7 +59,7 @@ def register(app: App, rt: Runtime) -> None:
                 with session_scope(rt.engine) as s:
                     outbox = change(s, team_id, case_id, user_id, rt.settings,
                                     expected=expected or None, **kw)
-            except CaseError as exc:
+            except (CaseError, StateError) as exc:
                 tell(respond, str(exc))
                 return
             outbox.flush(SlackNotifier(client), team_id, rt.engine)
@@ -85,7 +86,7 @@ def register(app: App, rt: Runtime) -> None:
                 outbox = control.reassign_current(s, team_id, int(case_id),
                                                   action.get("selected_user") or "", user_id,
                                                   rt.settings, expected or None)
-        except CaseError as exc:
+        except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
         outbox.flush(SlackNotifier(client), team_id, rt.engine)
@@ -102,7 +103,7 @@ def register(app: App, rt: Runtime) -> None:
                 raise CaseError("That choice is not recognised any more.")
             with session_scope(rt.engine) as s:
                 planning.check_extend(s, team_id, int(case_text), key, user_id, rt.settings)
-        except CaseError as exc:
+        except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
         rt.submit(extend_case, rt, SlackNotifier(client), respond, team_id, int(case_text),
@@ -116,7 +117,7 @@ def register(app: App, rt: Runtime) -> None:
             case_id, _ = decisions.parse_value(body["actions"][0].get("value"))
             with session_scope(rt.engine) as s:
                 view = _note_modal(s, team_id, case_id, user_id, rt)
-        except CaseError as exc:
+        except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
         client.views_open(trigger_id=body["trigger_id"], view=view)

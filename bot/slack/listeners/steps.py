@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.cases import control, decisions
 from bot.cases import step_messages as msgs
 from bot.cases.records import CaseError
+from bot.cases.steps import StateError
 from bot.db import session_scope
 from bot.runtime import Runtime
 from bot.slack.outbound import SlackNotifier
@@ -128,7 +129,7 @@ def register(app: App, rt: Runtime) -> None:
             with session_scope(rt.engine) as s:
                 outbox = control.reassign_step(s, team_id, int(step_id), new_user, user_id,
                                                rt.settings, expected or None)
-        except CaseError as exc:
+        except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
         outbox.flush(SlackNotifier(client), team_id, rt.engine)
