@@ -139,3 +139,64 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def _standin_env(standin, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    standin.add_team("T0TEST", "Vendor Inc")
+    standin.add_user("T0TEST", "U0MAYA", "maya", "Maya Chen", "maya@vendor.io")
+    standin.add_channel("T0TEST", "C0GEN", "general", ["U0MAYA"])
+    env = _env(tmp_path, SLACK_BOT_TOKEN="xoxb-T0TEST", SLACK_SIGNING_SECRET="sekrit",
+               SLACK_API_URL=standin.api_url, **extra)
+    subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=60)
+    return env
+
+
+def _queue_sample_transcript(tmp_path: Path) -> None:
+    from bot.db import engine_for, session_scope
+    from bot.models import Transcript
+    from bot.transcripts import sha256_hex
+
+    data = (Path(__file__).resolve().parents[2] / "bot" / "devtools" / "samples"
+            / "call-2026-11-20.vtt").read_bytes()
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with session_scope(engine_for(url)) as s:
+        s.add(Transcript(team_id="T0TEST", sha256=sha256_hex(data), filename="call-2026-11-20.vtt",
+                         size_bytes=len(data), content=data, channel_id="C0GEN",
+                         uploader_user_id="U0MAYA"))
+    engine_for(url).dispose()
+
+
+def test_tick_runs_the_due_work_once_at_the_given_time(tmp_path: Path) -> None:
+    from bot.standin import SlackStandin
+
+    with SlackStandin() as standin:
+        env = _standin_env(standin, tmp_path)
+        _queue_sample_transcript(tmp_path)
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--now", "2026-11-23T14:00:00+00:00"],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "capture: 1" in result.stdout
+        review = [c for c in standin.calls("chat.postMessage") if c.args.get("channel") == "C0GEN"]
+        assert review and "commitment" in review[-1].args["text"].lower()
+        bad = subprocess.run([sys.executable, "-m", "bot", "tick", "--now", "next tuesday"],
+                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and "ISO-8601" in bad.stderr
+
+
+def test_worker_process_picks_up_queued_work(tmp_path: Path) -> None:
+    from bot.standin import SlackStandin
+
+    with SlackStandin() as standin:
+        env = _standin_env(standin, tmp_path, SCHEDULER_INTERVAL_SECONDS="0.2")
+        _queue_sample_transcript(tmp_path)
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            standin.wait_for("chat.postMessage", timeout=60,
+                             predicate=lambda c: c.args.get("channel") == "C0GEN")
+        finally:
+            proc.terminate()
+            out = proc.communicate(timeout=10)[0].decode()
+        assert "xoxb-T0TEST" not in out  # tokens never reach the log
