@@ -29,6 +29,7 @@ from bot.devtools.postgres import ThrowawayPostgres  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.models import Account, Case, CaseStep, Person, Playbook  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
+from bot.scheduler import due_jobs, run_due  # noqa: E402
 from bot.slack.outbound import SlackNotifier  # noqa: E402
 from bot.standin import SlackStandin  # noqa: E402
 
@@ -119,6 +120,14 @@ def main() -> None:
 
         idle_tick()
         print(f"tick with nothing due (3 claims): median {median_ms(idle_tick, 50):.2f} ms")
+
+        def whole_tick() -> None:
+            done = run_due(rt, NoCalls(), quiet)  # type: ignore[arg-type]
+            assert all(n == 0 for n in done.values()), done
+
+        whole_tick()
+        print(f"whole run_due with nothing due ({len(due_jobs())} jobs): "
+              f"median {median_ms(whole_tick, 20):.2f} ms")
         lease = NOW + dt.timedelta(minutes=2)
         with engine.connect() as conn:
             plan = conn.execute(sa.text(
