@@ -35,6 +35,8 @@ ACCOUNT_BLOCK, ACCOUNT_ACTION = "account", "account_select"
 RISK_BLOCK, RISK_ACTION = "risk", "risk_select"
 CONTEXT_BLOCK, CONTEXT_ACTION = "context", "context_input"
 LINKS_BLOCK, LINKS_ACTION = "links", "links_input"
+TRANSCRIPT_BLOCK, TRANSCRIPT_ACTION = "transcript", "transcript_file"
+TRANSCRIPT_FILETYPES = ["vtt", "srt", "txt", "json", "docx"]
 STEP_MENU = "case_step_menu"
 START_ACTION = "case_start"
 EDIT_DRAFT_CALLBACK = "case_edit_draft"
@@ -59,7 +61,8 @@ def report_modal(
     risk_key: str | None = None,
     channel_id: str | None = None,
 ) -> dict[str, Any]:
-    """Account (searchable), risk type (the team's playbooks), what happened, links."""
+    """Account (searchable), risk type (the team's playbooks), what happened, links and a
+    call transcript to attach (read like an upload; its lines feed the plan)."""
     account_el: dict[str, Any] = {
         "type": "external_select", "action_id": ACCOUNT_ACTION, "min_query_length": 0,
         "placeholder": plain("Search accounts"),
@@ -96,6 +99,11 @@ def report_modal(
                 "max_length": 2000,
                 "placeholder": plain("CRM record, call recording, ticket … (optional)"),
             }, optional=True),
+            _input(TRANSCRIPT_BLOCK, "Call transcript", {
+                "type": "file_input", "action_id": TRANSCRIPT_ACTION,
+                "filetypes": TRANSCRIPT_FILETYPES, "max_files": 1,
+            }, optional=True, hint="Optional: a .vtt, .srt, .txt, .json or .docx transcript of "
+               "the call where you heard it. Its commitments come to you for review."),
         ],
     }
 
@@ -261,6 +269,9 @@ def case_card(
         blocks.append(context(summary))
     if case.links:
         blocks.append(section(f"*Links:* {escape(clip(case.links, 1000))}"))
+    attached = attachment_note(gathered.get("attachment"), case.reporter_user_id)
+    if attached:
+        blocks.append(context(attached))
     blocks.append(divider())
     for step in steps:
         block = section(step_text(step, meta.get(step.position, {})),
@@ -295,6 +306,24 @@ def step_menu(case_id: int, position: int) -> dict[str, Any]:
             option("Drop this step", f"{value}:drop"),
         ],
     }
+
+
+def attachment_note(attachment: Any, reporter: str | None) -> str | None:
+    """What became of the transcript sent with the report, in a line."""
+    if not isinstance(attachment, Mapping) or not attachment.get("status"):
+        return None
+    name = f"*{escape(clip(str(attachment.get('filename') or 'the transcript'), 150))}*"
+    status = attachment["status"]
+    where = user_mention(reporter, "the reporter")
+    if status == "read":
+        return (f":page_facing_up: Transcript {name} read: its relevant lines are in the "
+                f"context of these drafts; its commitments went to {where} for review.")
+    if status == "reading":
+        return (f":hourglass_flowing_sand: Transcript {name} is still being read, so these "
+                f"drafts do not quote it yet; its commitments will go to {where} for review.")
+    reason = escape(clip(str(attachment.get("reason") or "it could not be read"), 300))
+    return (f":warning: Transcript {name} could not be read ({reason}). The plan was made "
+            "without it; attach a text transcript (.vtt, .txt, .docx) in a DM to read it.")
 
 
 def _context_summary(gathered: Mapping[str, Any]) -> str:

@@ -114,8 +114,12 @@ def gather(
     report_text: str = "",
     risk_name: str = "",
     today: dt.date | None = None,
+    attached_transcript_id: int | None = None,
 ) -> Gathered:
-    """Everything a plan may draw on, each part capped (see the MAX_* constants)."""
+    """Everything a plan may draw on, each part capped (see the MAX_* constants).
+
+    `attached_transcript_id` is a call sent with this very report: it is quoted first,
+    whatever its call date, because the reporter chose it as the evidence."""
     today = today or clock.now().date()
     assert account.id is not None
     gathered = Gathered(account=account_facts(account, today))
@@ -125,13 +129,7 @@ def gather(
             for c in people[:MAX_CONTACTS_PER_ROLE]
         ]
     words = keywords(report_text, risk_name)
-    transcripts = session.exec(
-        select(Transcript)
-        .where(Transcript.team_id == team_id, Transcript.account_id == account.id,
-               col(Transcript.text).is_not(None))
-        .order_by(col(Transcript.call_date).desc(), col(Transcript.id).desc())
-        .limit(MAX_TRANSCRIPTS)
-    )
+    transcripts = _transcripts(session, team_id, account.id, attached_transcript_id)
     budget = MAX_EXCERPT_CHARS
     for t in transcripts:
         lines = []
@@ -158,6 +156,26 @@ def gather(
             gathered.open_commitments.append(_commitment_line(c))
     gathered.previous_cases = previous_cases(session, team_id, account.id)
     return gathered
+
+
+def _transcripts(session: Session, team_id: str, account_id: int,
+                 attached_id: int | None) -> list[Transcript]:
+    """The attached call (team-scoped, read) first, then the account's latest calls."""
+    first: list[Transcript] = []
+    if attached_id is not None:
+        first = list(session.exec(select(Transcript).where(
+            Transcript.team_id == team_id, Transcript.id == attached_id,
+            col(Transcript.text).is_not(None))))
+    query = (
+        select(Transcript)
+        .where(Transcript.team_id == team_id, Transcript.account_id == account_id,
+               col(Transcript.text).is_not(None))
+        .order_by(col(Transcript.call_date).desc(), col(Transcript.id).desc())
+        .limit(MAX_TRANSCRIPTS)
+    )
+    if attached_id is not None:
+        query = query.where(Transcript.id != attached_id)
+    return [*first, *session.exec(query)][:MAX_TRANSCRIPTS]
 
 
 def previous_cases(session: Session, team_id: str, account_id: int) -> list[str]:

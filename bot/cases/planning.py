@@ -84,6 +84,10 @@ class ReportRequest:
     account_id: int | None = None
     account_name: str | None = None  # the CLI names accounts; Slack sends the id
     links: str | None = None
+    # a transcript sent with the report: quoted first in the drafts once it has been read;
+    # `attachment` (filename, status, reason …) is kept on the case and shown on its card
+    attached_transcript_id: int | None = None
+    attachment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -279,7 +283,8 @@ def _plan(session: Session, request: ReportRequest, account: Account,
     """Gather the account's context and resolve every step's people (no drafting yet)."""
     template = template_of(playbook)
     gathered = gather(session, request.team_id, account, report_text=request.context,
-                      risk_name=template.name)
+                      risk_name=template.name,
+                      attached_transcript_id=request.attached_transcript_id)
     from bot.accounts import contacts_by_role
 
     contacts = contacts_by_role(session, request.team_id, account.id or 0)
@@ -393,7 +398,8 @@ def _write(session: Session, prep: _Prepared, drafts: list[StepDraft],
         owner_user_id=prep.owner_user_id,
         context=request.context.strip(),
         links=(request.links or "").strip() or None,
-        gathered={**prep.gathered.to_json(), "plan": _plan_meta(prep, drafts)},
+        gathered={**prep.gathered.to_json(), "plan": _plan_meta(prep, drafts),
+                  **({"attachment": request.attachment} if request.attachment else {})},
         status=CaseStatus.PLANNED,
         total_steps=len(prep.template.steps),
         opened_at=now,
@@ -444,6 +450,13 @@ def playbooks_in(case: Case) -> set[str]:
         if isinstance(ext, dict) and ext.get("key"):
             used.add(str(ext["key"]))
     return used
+
+
+def attached_transcript(case: Case) -> int | None:
+    """The transcript the report came with, if it was read (quoted again by extensions)."""
+    found = (case.gathered or {}).get("attachment") or {}
+    value = found.get("context_transcript_id") if isinstance(found, dict) else None
+    return int(value) if isinstance(value, int) else None
 
 
 def extension_choices(session: Session, case: Case) -> list[tuple[str, str]]:
@@ -497,7 +510,8 @@ def extend_case(engine: Engine, team_id: str, case_id: int, playbook_key: str, a
             raise CaseError("The case's account no longer exists.")
         request = ReportRequest(team_id=team_id, risk_key=playbook.key, context=case.context,
                                 reporter_user_id=case.reporter_user_id,
-                                account_id=account.id)
+                                account_id=account.id,
+                                attached_transcript_id=attached_transcript(case))
         prep = _plan(session, request, account, playbook)
     drafts = _drafts(prep, drafter)
     with session_scope(engine) as session:

@@ -6,6 +6,7 @@ Everything slow (drafting, posting cards) leaves the request through `rt.submit`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.cases import cards, plan_edits, planning
+from bot.capture.ingest import FileRef
+from bot.cases import attachment, cards, plan_edits, planning
 from bot.cases.drafting import drafter_for
 from bot.runtime import Runtime
 from bot.slack.outbound import SlackNotifier
@@ -96,8 +98,9 @@ def register(app: App, rt: Runtime) -> None:
         if errors:
             ack(response_action="errors", errors=errors)
             return
+        attached = attachment.file_ref((values.get(cards.TRANSCRIPT_BLOCK) or {}).get("files"))
         # queued before the ack (instant) so a worker already holds it when Slack hears back
-        rt.submit(make_case, rt, SlackNotifier(client), request)
+        rt.submit(make_case, rt, SlackNotifier(client), request, attached)
         ack()
 
     @app.action(cards.STEP_MENU)
@@ -170,8 +173,19 @@ def _parse_step_value(value: str) -> tuple[int, int, str]:
     return int(parts[0]), int(parts[1]), parts[2]
 
 
-def make_case(rt: Runtime, notifier: SlackNotifier, request: planning.ReportRequest) -> None:
-    """Background: draft and create the case, then post the card (or show the open one)."""
+def make_case(rt: Runtime, notifier: SlackNotifier, request: planning.ReportRequest,
+              attached: FileRef | None = None) -> None:
+    """Background: read the attached transcript first (bounded wait), then draft and create
+    the case and post the card (or show the open one)."""
+    if attached is not None and request.account_id is not None:
+        def with_attachment(found: attachment.Attachment) -> None:
+            make_case(rt, notifier, dataclasses.replace(
+                request, attachment=found.to_json(),
+                attached_transcript_id=found.context_transcript_id))
+
+        attachment.attach(rt, notifier, request.team_id, request.reporter_user_id,
+                          request.account_id, attached, with_attachment)
+        return
     try:
         result = planning.report_risk(rt.engine, request, drafter_for(rt.settings))
     except planning.ReportError as exc:
