@@ -186,6 +186,11 @@ def step_flags(step: CaseStep, meta: Mapping[str, Any]) -> list[str]:
     if step.assignee_fallback:
         flags.append(f":warning: No {step.assignee_role.replace('_', ' ')} on record for this "
                      "account, so the reporter is assigned; reassign if someone else should.")
+    drafted_for = meta.get("drafted_for")
+    if (drafted_for and step.assignee_user_id and drafted_for != step.assignee_user_id
+            and step.status == StepStatus.PLANNED):
+        flags.append(f":warning: Draft written for {user_mention(str(drafted_for))}; check the "
+                     "wording.")
     if meta.get("recipient_known") is False:
         flags.append(f":warning: Recipient unknown ({escape(step.recipient_label)}); add the "
                      "contact or edit the draft before this step.")

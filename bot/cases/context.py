@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -63,6 +63,20 @@ class Gathered:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Gathered:
+        """What a case stored (`Case.gathered`) back as the context it was planned from."""
+        return cls(
+            account=dict(data.get("account") or {}),
+            contacts=dict(data.get("contacts") or {}),
+            excerpts=[Excerpt(int(e.get("transcript_id") or 0), e.get("call_date"),
+                              list(e.get("lines") or []))
+                      for e in data.get("excerpts") or [] if isinstance(e, Mapping)],
+            open_commitments=list(data.get("open_commitments") or []),
+            overdue_commitments=list(data.get("overdue_commitments") or []),
+            previous_cases=list(data.get("previous_cases") or []),
+        )
 
     @property
     def last_call_excerpt(self) -> str | None:

@@ -5,7 +5,8 @@ in the caller's transaction; once a case runs the plan is fixed here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -65,6 +66,26 @@ def editable_step(session: Session, team_id: str, case_id: int, position: int, a
     return case, step
 
 
+def plan_meta(case: Case, position: int) -> dict[str, Any]:
+    """The card's facts about one step (`Case.gathered["plan"]`), empty when none."""
+    for entry in (case.gathered or {}).get("plan") or []:
+        if isinstance(entry, Mapping) and entry.get("position") == position:
+            return dict(entry)
+    return {}
+
+
+def with_plan_meta(gathered: Mapping[str, Any] | None, position: int,
+                   **changes: Any) -> dict[str, Any]:
+    """A new `gathered` with one step's plan meta changed (a new dict, so the JSON column is
+    seen as changed)."""
+    plan = []
+    for entry in (gathered or {}).get("plan") or []:
+        if isinstance(entry, Mapping) and entry.get("position") == position:
+            entry = {**entry, **changes}
+        plan.append(entry)
+    return {**(gathered or {}), "plan": plan}
+
+
 def _touch(session: Session, case: Case, step: CaseStep) -> None:
     now = clock.now()
     step.updated_at = case.updated_at = now
@@ -74,6 +95,9 @@ def _touch(session: Session, case: Case, step: CaseStep) -> None:
 
 def reassign_step(session: Session, team_id: str, case_id: int, position: int, user_id: str,
                   actor: str, cs_admins: Iterable[str] = ()) -> CaseStep:
+    """Give the step to `user_id`; its draft, written for the previous assignee, is then
+    written again by `bot.cases.redraft.redraft_step` (slow with an LLM, so the caller runs it
+    after answering)."""
     case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
     if not user_id:
         raise PlanEditError("Pick the person who should do this step.")
@@ -139,6 +163,8 @@ def edit_draft(session: Session, team_id: str, case_id: int, position: int, text
                             + "; write the actual text.")
     before = len(step.draft)
     step.draft = text
+    # written by a person for whoever does the step now: no "written for someone else" warning
+    case.gathered = with_plan_meta(case.gathered, position, drafted_for=step.assignee_user_id)
     _touch(session, case, step)
     audit.record(session, team_id, actor, "case_step", step.id, "draft_edited",
                  case_id=case_id, position=position, chars_before=before, chars_after=len(text))

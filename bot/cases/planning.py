@@ -135,7 +135,8 @@ def _person(session: Session, team_id: str, user_id: str | None) -> Person | Non
     ).first()
 
 
-def _user(session: Session, team_id: str, user_id: str) -> Resolved:
+def resolve_user(session: Session, team_id: str, user_id: str) -> Resolved:
+    """A colleague by Slack id, with the placeholder facts drafts use for them."""
     person = _person(session, team_id, user_id)
     name = (person.real_name or person.name) if person else None
     email = person.email if person else None
@@ -171,10 +172,10 @@ def resolve_assignee(session: Session, team_id: str, assignee: Assignee, account
     elif assignee.role is not None:
         user_id = role_user(session, team_id, assignee.role, account)
     if user_id:
-        return _user(session, team_id, user_id)
+        return resolve_user(session, team_id, user_id)
     wanted = assignee.email or ROLE_LABELS.get(str(assignee.role), str(assignee.role))
     if reporter_user_id:
-        found = _user(session, team_id, reporter_user_id)
+        found = resolve_user(session, team_id, reporter_user_id)
         return Resolved(label=f"{found.label} (reporter; no {wanted} on record)",
                         ref=reporter_user_id, user_id=reporter_user_id, facts=found.facts,
                         fallback=True)
@@ -200,13 +201,13 @@ def resolve_recipient(session: Session, team_id: str, recipient: Recipient, acco
     if kind is RecipientKind.INTERNAL:
         user_id = role_user(session, team_id, AssigneeRole(value), account)
         if user_id:
-            return _user(session, team_id, user_id)
+            return resolve_user(session, team_id, user_id)
         return Resolved(label=f"no {ROLE_LABELS.get(value, value)} on record", known=False)
     if kind is RecipientKind.CHANNEL:
         return Resolved(label=value, ref=value)
     person = person_by_email(session, team_id, value)
     if person is not None:
-        return _user(session, team_id, person.slack_user_id)
+        return resolve_user(session, team_id, person.slack_user_id)
     return Resolved(label=value, ref=value, facts={"email": value})
 
 
@@ -289,15 +290,11 @@ def _plan(session: Session, request: ReportRequest, account: Account,
 
     contacts = contacts_by_role(session, request.team_id, account.id or 0)
     reporter = request.reporter_user_id
-    csm = _user(session, request.team_id, account.csm_user_id) if account.csm_user_id else None
     prep = _Prepared(request, account, playbook, template, gathered,
                      owner_user_id=account.csm_user_id or reporter)
-    prep.facts = render_facts(
-        gathered, risk_name=template.name,
-        context_text=bounded(request.context.strip(), DRAFT_CONTEXT_CHARS),
-        csm=csm.facts if csm else None,
-        reporter=_user(session, request.team_id, reporter).facts if reporter else None,
-    )
+    prep.facts = case_facts(session, request.team_id, account, gathered,
+                            risk_name=template.name, context=request.context,
+                            reporter_user_id=reporter)
     for step in template.steps:
         prep.assignees.append(resolve_assignee(session, request.team_id, step.assignee,
                                                account, reporter))
@@ -305,6 +302,18 @@ def _plan(session: Session, request: ReportRequest, account: Account,
             resolve_recipient(session, request.team_id, step.recipient, account, contacts)
             if step.recipient else None)
     return prep
+
+
+def case_facts(session: Session, team_id: str, account: Account, gathered: Gathered, *,
+               risk_name: str, context: str, reporter_user_id: str | None) -> dict[str, Any]:
+    """The case-wide placeholder facts every step's draft starts from (a re-draft after a
+    reassignment rebuilds them from the stored context, so both drafts see the same case)."""
+    csm = resolve_user(session, team_id, account.csm_user_id) if account.csm_user_id else None
+    reporter = resolve_user(session, team_id, reporter_user_id) if reporter_user_id else None
+    return render_facts(gathered, risk_name=risk_name,
+                        context_text=bounded(context.strip(), DRAFT_CONTEXT_CHARS),
+                        csm=csm.facts if csm else None,
+                        reporter=reporter.facts if reporter else None)
 
 
 def _drafts(prep: _Prepared, drafter: Drafter) -> list[StepDraft]:
@@ -330,8 +339,8 @@ def _plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0
     """Per-step facts the card shows (subject, draft engine, gaps); positions after `offset`."""
     graph = anchors(prep.template.steps)
     meta = []
-    for index, (step, draft, to) in enumerate(zip(prep.template.steps, drafts, prep.recipients,
-                                                 strict=True)):
+    for index, (step, draft, to, who) in enumerate(zip(
+            prep.template.steps, drafts, prep.recipients, prep.assignees, strict=True)):
         meta.append({
             "position": offset + index + 1,
             "step_id": step.id,
@@ -341,6 +350,7 @@ def _plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0
             "fallback_reason": draft.fallback_reason,
             "missing": draft.missing,
             "recipient_known": to is None or to.known,
+            "drafted_for": who.user_id,  # the card warns when the step is given to another
         })
     return meta
 

@@ -15,7 +15,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.capture.ingest import FileRef
-from bot.cases import attachment, cards, plan_edits, planning
+from bot.cases import attachment, cards, plan_edits, planning, redraft
 from bot.cases.drafting import drafter_for
 from bot.runtime import Runtime
 from bot.slack.outbound import SlackNotifier
@@ -140,8 +140,13 @@ def register(app: App, rt: Runtime) -> None:
             except (plan_edits.PlanEditError, ValueError) as exc:
                 ack(response_action="errors", errors={cards.VALUE_BLOCK: str(exc)[:300]})
                 return
-            rt.submit(planning.refresh_cards, rt.engine, SlackNotifier(client), team_id,
-                      int(meta["case"]))
+            case_id, position = int(meta["case"]), int(meta["position"])
+            if op == "reassign":  # the draft names its assignee: write it again for them
+                rt.submit(redraft_and_refresh, rt, SlackNotifier(client), team_id, case_id,
+                          position, _user(body))
+            else:
+                rt.submit(planning.refresh_cards, rt.engine, SlackNotifier(client), team_id,
+                          case_id)
             ack()
 
         return handler
@@ -171,6 +176,16 @@ def _parse_step_value(value: str) -> tuple[int, int, str]:
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
         raise plan_edits.PlanEditError("That button is out of date; open the latest case card.")
     return int(parts[0]), int(parts[1]), parts[2]
+
+
+def redraft_and_refresh(rt: Runtime, notifier: SlackNotifier, team_id: str, case_id: int,
+                        position: int, actor: str) -> None:
+    """Background: the reassigned step's draft written for its new assignee, then the card."""
+    try:
+        redraft.redraft_step(rt.engine, team_id, case_id, position, actor,
+                             drafter_for(rt.settings))
+    finally:
+        planning.refresh_cards(rt.engine, notifier, team_id, case_id)
 
 
 def make_case(rt: Runtime, notifier: SlackNotifier, request: planning.ReportRequest,
