@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -628,9 +629,26 @@ def announce_case(engine: Engine, notifier: Any, team_id: str, case_id: int,
         session.add(case)
 
 
+_CARD_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+_CARD_LOCKS_GUARD = threading.Lock()
+
+
+def _card_lock(team_id: str, case_id: int) -> threading.Lock:
+    with _CARD_LOCKS_GUARD:
+        return _CARD_LOCKS.setdefault((team_id, case_id), threading.Lock())
+
+
 def refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) -> None:
     """Re-render the case card wherever it was posted (after a plan edit, a start, and — via
-    `records.Outbox.flush` — every change the step engine or case control makes)."""
+    `records.Outbox.flush` — every change the step engine or case control makes).
+
+    Refreshes of one case are serialised and each reads the case inside the lock, so two
+    changes in quick succession can never leave the older picture on the card."""
+    with _card_lock(team_id, case_id):
+        _refresh_cards(engine, notifier, team_id, case_id)
+
+
+def _refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) -> None:
     from bot.notify import DeliveryError
 
     with session_scope(engine) as session:

@@ -4,6 +4,7 @@ recipient by name, and "extend with another playbook" — all through signed req
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -113,9 +114,20 @@ def card_after(world: Any, case_id: int, act: Callable[[], Any]) -> dict[str, An
     def on_card(c: Any) -> bool:
         return (c.args.get("channel"), c.args.get("ts")) in places
 
-    before = len([c for c in world.standin.calls("chat.update") if on_card(c)])
+    def updates() -> int:
+        return len([c for c in world.standin.calls("chat.update") if on_card(c)])
+
+    before = updates()
     act()
     world.standin.wait_for("chat.update", before + 2, timeout=10, predicate=on_card)
+    # A refresh from an earlier change may still be landing: wait until the card settles.
+    deadline, seen = time.monotonic() + 5, updates()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now_seen = updates()
+        if now_seen == seen:
+            break
+        seen = now_seen
     return card(world, case_id)
 
 
