@@ -11,14 +11,9 @@ from bot.config import Settings
 from bot.digest import local_now, open_items
 from bot.home_blocks import CaseLine, home_view
 from bot.models import OPEN_CASE_STATUSES, Account, Case, Person, Playbook
+from bot.people import is_cs_admin
 
 TEAM_CASES_MAX = 300
-
-
-def is_cs_admin(session: Session, team_id: str, user_id: str, settings: Settings) -> bool:
-    from bot.cases.records import is_admin
-
-    return is_admin(session, team_id, user_id, settings)
 
 
 def _lines(session: Session, team_id: str, cases: list[Case]) -> list[CaseLine]:
@@ -46,7 +41,7 @@ def build_home(session: Session, settings: Settings, team_id: str, user_id: str,
     owned = list(session.exec(open_cases.where(Case.owner_user_id == user_id)
                               .order_by(col(Case.opened_at).desc()).limit(50)))
     team = None
-    if is_cs_admin(session, team_id, user_id, settings):
+    if is_cs_admin(session, team_id, user_id, settings.cs_admins):
         team = {}
         rows = session.exec(open_cases.order_by(col(Case.opened_at).desc())
                             .limit(TEAM_CASES_MAX))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterable
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -94,6 +95,20 @@ def person_by_email(
             session.add(person)
             session.flush()
     return person
+
+
+def is_cs_admin(session: Session, team_id: str, user_id: str, cs_admins: Iterable[str]) -> bool:
+    """CS admins: listed in CS_ADMINS (by user id or email) or flagged on their Person row
+    (`followthrough people import`)."""
+    admins = {a.strip().lower() for a in cs_admins}
+    if user_id.lower() in admins:
+        return True
+    person = session.exec(
+        select(Person).where(Person.team_id == team_id, Person.slack_user_id == user_id)
+    ).first()
+    if person is None:
+        return False
+    return person.is_admin or bool(person.email and person.email.lower() in admins)
 
 
 def timezone_of(person: Person | None, default: str) -> ZoneInfo:

@@ -19,7 +19,8 @@ from bot import commitments as cm
 from bot.capture.review_blocks import Review, ReviewItem, part_of, review_part
 from bot.config import Settings
 from bot.db import session_scope
-from bot.models import Account, AuditEvent, Commitment, CommitmentStatus, Person, Transcript
+from bot.models import Account, AuditEvent, Commitment, CommitmentStatus, Transcript
+from bot.people import is_cs_admin
 
 S = CommitmentStatus
 
@@ -46,12 +47,7 @@ class ReviewError(ValueError):
 
 def admins_for(session: Session, team_id: str, actor: str, settings: Settings) -> set[str]:
     """CS admins as user ids: CS_ADMINS may name ids or emails; the roster flag counts too."""
-    listed = {a.lower() for a in settings.cs_admins}
-    person = session.exec(select(Person).where(
-        Person.team_id == team_id, Person.slack_user_id == actor)).first()
-    is_admin = actor.lower() in listed or bool(
-        person and (person.is_admin or (person.email and person.email.lower() in listed)))
-    return {actor} if is_admin else set()
+    return {actor} if is_cs_admin(session, team_id, actor, settings.cs_admins) else set()
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from bot.cases.step_messages import StepView
 from bot.config import Settings
 from bot.models import Account, Case, CaseStep, Person, Playbook
 from bot.notify import DeliveryError, Notifier
-from bot.people import timezone_of
+from bot.people import is_cs_admin, timezone_of
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,7 @@ def tz_of(session: Session, team_id: str, user_id: str | None, settings: Setting
 
 def is_admin(session: Session, team_id: str, user_id: str, settings: Settings) -> bool:
     """CS admins come from CS_ADMINS (ids or emails) or the cached profile's admin flag."""
-    admins = {a.lower() for a in settings.cs_admins}
-    if user_id.lower() in admins:
-        return True
-    p = person(session, team_id, user_id)
-    return bool(p and (p.is_admin or (p.email and p.email.lower() in admins)))
+    return is_cs_admin(session, team_id, user_id, settings.cs_admins)
 
 
 def owner_of(case: Case) -> str | None:

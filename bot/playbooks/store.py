@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.db import session_scope
-from bot.models import Person, Playbook
+from bot.models import Playbook
+from bot.people import is_cs_admin as is_admin  # the one rule, under the name callers use
 from bot.playbooks.parse import SEED_DIR, PlaybookError, Problem, parse_playbook, validate_dir
 from bot.playbooks.schema import PlaybookTemplate
 
@@ -264,19 +265,6 @@ def reorder(session: Session, team_id: str, key: str, order: Sequence[str],
             "List every step id exactly once: " + ", ".join(by_id)
         )
     return _revise(session, team_id, key, actor, {"steps": [by_id[i] for i in order]})
-
-
-def is_admin(session: Session, team_id: str, user_id: str, cs_admins: Iterable[str]) -> bool:
-    """CS admins: listed in CS_ADMINS (by user id or email) or flagged on their Person row."""
-    admins = {a.strip().lower() for a in cs_admins}
-    if user_id.lower() in admins:
-        return True
-    person = session.exec(
-        select(Person).where(Person.team_id == team_id, Person.slack_user_id == user_id)
-    ).first()
-    if person is None:
-        return False
-    return person.is_admin or bool(person.email and person.email.lower() in admins)
 
 
 __all__ = [
