@@ -103,7 +103,8 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
     assert "Pick who owns" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
     world.driver.block_action(rb.A_OWNER, user_id="U0MAYA", message=review,
                               block_id=_item_block(li.id, "proposed"), selected_user="U0LI")
-    world.standin.wait_for("chat.update", 1)
+    world.standin.wait_for("chat.update",
+                           predicate=lambda c: "<@U0LI>" in str(c.args.get("blocks")))
     review = cap.message(up.channel, review["ts"])
     assert "<@U0LI>" in str(review["blocks"])
 
@@ -120,7 +121,8 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
         "text": "Send the Okta SSO guide (v2)", "due": "2026-11-26", "category": "follow_up",
         "owner": "U0MAYA"})
     assert saved.status == 200 and not saved.problems
-    world.standin.wait_for("chat.update", 2)
+    world.standin.wait_for("chat.update",
+                           predicate=lambda c: "Okta SSO guide (v2)" in str(c.args.get("blocks")))
     review = cap.message(up.channel, review["ts"])
     assert "Send the Okta SSO guide (v2)" in str(review["blocks"])
     assert "Edited by <@U0MAYA>" in str(review["blocks"])
@@ -129,20 +131,23 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
     world.driver.block_action(rb.A_ACCOUNT, user_id="U0MAYA", message=review,
                               selected_option={"text": {"type": "plain_text", "text": "Globex"},
                                                "value": str(globex.id)})
-    world.standin.wait_for("chat.update", 3)
+    world.standin.wait_for("chat.update",
+                           predicate=lambda c: "Globex" in str(c.args.get("blocks")))
     assert all(c.account_id == globex.id for c in cap.commitments())
     assert acme.id != globex.id
 
     # Confirm all: everything still proposed that has an owner (or is the customer's)
     review = cap.message(up.channel, review["ts"])
     world.driver.block_action(rb.A_CONFIRM_ALL, user_id="U0MAYA", message=review)
-    world.standin.wait_for("chat.update", 4)
+    world.standin.wait_for("chat.update",
+                           predicate=lambda c: "Confirmed by" in str(c.args.get("blocks")))
     after = cap.commitments()
     # Priya is neither a member nor a known Acme contact: her promises wait for an owner
     waiting = [c for c in after if c.status == "proposed"]
     assert waiting and all(c.owner_name == "Priya Nair" for c in waiting)
     assert all(c.status == "open" for c in after if c.owner_name != "Priya Nair")
-    world.standin.wait_for("chat.postEphemeral", 2)
+    world.standin.wait_for("chat.postEphemeral", predicate=lambda c: "still need an owner"
+                           in str(c.args.get("text")))
     assert "still need an owner" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
     for c in waiting:
         world.driver.block_action(rb.A_DISMISS, user_id="U0MAYA",
