@@ -60,13 +60,18 @@ def run(engine: str, readings: int, commands: int, llm_seconds: float, turns: in
     overrides: dict[str, Any] = {}
     server = None
     if engine == "slow-llm":
+
         def slow(body: dict) -> str:
             time.sleep(llm_seconds)
             return '{"commitments": []}'
 
         server = FakeOpenAIServer(default=slow).start()
-        overrides = {"llm_engine": "openai", "openai_base_url": server.base_url,
-                     "openai_api_key": "bench", "llm_timeout_seconds": llm_seconds * 4}
+        overrides = {
+            "llm_engine": "openai",
+            "openai_base_url": server.base_url,
+            "openai_api_key": "bench",
+            "llm_timeout_seconds": llm_seconds * 4,
+        }
     with tempfile.TemporaryDirectory(prefix="ft-ack-bench-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
@@ -76,25 +81,43 @@ def run(engine: str, readings: int, commands: int, llm_seconds: float, turns: in
             started = time.perf_counter()
             for n, data in enumerate(files, start=1):
                 file_id = f"F0BENCH{n:04d}"
-                world.standin.add_file(world.team_id, file_id, f"call-{n}-2026-11-20.vtt", data,
-                                       "text/vtt", user="U0MAYA", channels=[CS_CHANNEL])
+                world.standin.add_file(
+                    world.team_id,
+                    file_id,
+                    f"call-{n}-2026-11-20.vtt",
+                    data,
+                    "text/vtt",
+                    user="U0MAYA",
+                    channels=[CS_CHANNEL],
+                )
                 resp = world.driver.file_share_message([file_id], channel_id=CS_CHANNEL)
                 assert resp.status == 200, resp.status
-            world.standin.wait_for("chat.postMessage", readings, timeout=30,
-                                   predicate=lambda c: "Reading" in str(c.args.get("text")))
+            world.standin.wait_for(
+                "chat.postMessage",
+                readings,
+                timeout=30,
+                predicate=lambda c: "Reading" in str(c.args.get("text")),
+            )
             before = statuses(world)
             times = []
             window = time.perf_counter()
             for i in range(commands):
-                resp = world.driver.command("/commitments", "" if i % 2 else "Acme",
-                                            user_id="U0MAYA", channel_id=CS_CHANNEL)
+                resp = world.driver.command(
+                    "/commitments", "" if i % 2 else "Acme", user_id="U0MAYA", channel_id=CS_CHANNEL
+                )
                 assert resp.status == 200, resp.status
                 times.append(resp.elapsed)
             after = statuses(world)
             window = time.perf_counter() - window
-            world.standin.wait_for("chat.postMessage", readings, timeout=600, predicate=lambda c:
-                                   "commitment" in str(c.args.get("text")).lower()
-                                   and "Reading" not in str(c.args.get("text")))
+            world.standin.wait_for(
+                "chat.postMessage",
+                readings,
+                timeout=600,
+                predicate=lambda c: (
+                    "commitment" in str(c.args.get("text")).lower()
+                    and "Reading" not in str(c.args.get("text"))
+                ),
+            )
             total = time.perf_counter() - started
     if server is not None:
         server.stop()

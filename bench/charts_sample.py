@@ -27,18 +27,43 @@ def sample(seed: int = 7) -> tuple[Period, list[CaseRow], list[CommitmentRow]]:
         opened = dt.datetime(2026, 7, 1, tzinfo=dt.UTC) + dt.timedelta(days=rnd.randrange(85))
         saved = rnd.random() < save_rate
         step = max(1, min(5, round(rnd.gauss(typical, 1)))) if saved else None
-        cases.append(CaseRow(i, playbook.lower(), playbook, f"Customer {i}", "resolved",
-                             "saved" if saved else "churned", 5, step, opened,
-                             opened + dt.timedelta(days=rnd.randrange(3, 30))))
+        cases.append(
+            CaseRow(
+                i,
+                playbook.lower(),
+                playbook,
+                f"Customer {i}",
+                "resolved",
+                "saved" if saved else "churned",
+                5,
+                step,
+                opened,
+                opened + dt.timedelta(days=rnd.randrange(3, 30)),
+            )
+        )
     commits = []
     for i in range(400):
         made = period.since + dt.timedelta(days=rnd.randrange(90))
         due = made + dt.timedelta(days=rnd.randrange(2, 15))
         roll = rnd.random()
-        done = (due - dt.timedelta(days=rnd.randrange(0, 2)) if roll < 0.7 else
-                due + dt.timedelta(days=rnd.randrange(1, 6)) if roll < 0.85 else None)
-        commits.append(CommitmentRow(i, rnd.choice(["Maya", "Li", "Omar"]), "Acme", made, due,
-                                     done, "done" if done else "open"))
+        done = (
+            due - dt.timedelta(days=rnd.randrange(0, 2))
+            if roll < 0.7
+            else due + dt.timedelta(days=rnd.randrange(1, 6))
+            if roll < 0.85
+            else None
+        )
+        commits.append(
+            CommitmentRow(
+                i,
+                rnd.choice(["Maya", "Li", "Omar"]),
+                "Acme",
+                made,
+                due,
+                done,
+                "done" if done else "open",
+            )
+        )
     return period, cases, commits
 
 

@@ -148,8 +148,9 @@ def score_meeting(meeting: dict, predictions: list[Commitment]) -> MeetingScore:
 def baseline_predictions(utterances: list[Utterance]) -> list[Commitment]:
     """The README's keyword baseline: every utterance with a future/obligation cue."""
     return [
-        Commitment(owner=u.speaker, text=u.text[:300].ljust(3, "."), evidence=u.text,
-                   utterance_index=i)
+        Commitment(
+            owner=u.speaker, text=u.text[:300].ljust(3, "."), evidence=u.text, utterance_index=i
+        )
         for i, u in enumerate(utterances)
         if BASELINE_CUE.search(u.text)
     ]
@@ -204,8 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--engine", choices=["rules", "baseline"], default="rules")
-    parser.add_argument("--split", choices=["all", "even", "odd"], default="all",
-                        help="even/odd: every other meeting, for tuning on one half")
+    parser.add_argument(
+        "--split",
+        choices=["all", "even", "odd"],
+        default="all",
+        help="even/odd: every other meeting, for tuning on one half",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per meeting")
     parser.add_argument("--show", action="store_true", help="print predictions and gold (debug)")
     args = parser.parse_args(argv)
@@ -217,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         score = score_meeting(meeting, preds)
         scores.append(score)
         if args.verbose:
-            print(f"{meeting['id']:<16} predicted={score.predicted:<4} gold={score.gold:<3} "
-                  f"matched={score.matched}")
+            print(
+                f"{meeting['id']:<16} predicted={score.predicted:<4} gold={score.gold:<3} "
+                f"matched={score.matched}"
+            )
         if args.show:
             _show(meeting, preds, score)
     print(summarise(scores))

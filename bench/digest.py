@@ -46,19 +46,41 @@ def seed(engine: sa.Engine, standin: SlackStandin, people: int) -> None:
     for i in range(people):
         standin.add_user(TEAM, f"U{i:06d}", f"user{i}", f"User {i}", f"u{i}@vendor.io")
     with session_scope(engine) as s:
-        s.execute(sa.insert(Person.__table__), [  # type: ignore[attr-defined]
-            {"team_id": TEAM, "slack_user_id": f"U{i:06d}", "name": f"user{i}",
-             "tz": "America/New_York", "role": "csm", "is_admin": False, "deactivated": False,
-             "digest_enabled": True} for i in range(people)])
+        s.execute(
+            sa.insert(Person.__table__),
+            [  # type: ignore[attr-defined]
+                {
+                    "team_id": TEAM,
+                    "slack_user_id": f"U{i:06d}",
+                    "name": f"user{i}",
+                    "tz": "America/New_York",
+                    "role": "csm",
+                    "is_admin": False,
+                    "deactivated": False,
+                    "digest_enabled": True,
+                }
+                for i in range(people)
+            ],
+        )
         rows = []
         for i in range(people):
-            for k, due in enumerate((TODAY - dt.timedelta(days=2), TODAY,
-                                     TODAY + dt.timedelta(days=9))):
-                rows.append({"team_id": TEAM, "owner_user_id": f"U{i:06d}",
-                             "text": f"Promise {k} of user {i}: send the onboarding deck",
-                             "due_date": due, "status": "open", "side": "vendor",
-                             "category": "other", "confidence": 0.8,
-                             "created_at": now, "updated_at": now})
+            for k, due in enumerate(
+                (TODAY - dt.timedelta(days=2), TODAY, TODAY + dt.timedelta(days=9))
+            ):
+                rows.append(
+                    {
+                        "team_id": TEAM,
+                        "owner_user_id": f"U{i:06d}",
+                        "text": f"Promise {k} of user {i}: send the onboarding deck",
+                        "due_date": due,
+                        "status": "open",
+                        "side": "vendor",
+                        "category": "other",
+                        "confidence": 0.8,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
         s.execute(sa.insert(Commitment.__table__), rows)  # type: ignore[attr-defined]
 
 
@@ -81,8 +103,12 @@ def main() -> None:
     upgrade(url)
     with SlackStandin() as standin:
         standin.add_team(TEAM, "Bench Inc")
-        settings = load_settings(database_url=url, slack_bot_token=f"xoxb-{TEAM}",
-                                 slack_api_url=standin.api_url, run_scheduler=False)
+        settings = load_settings(
+            database_url=url,
+            slack_bot_token=f"xoxb-{TEAM}",
+            slack_api_url=standin.api_url,
+            run_scheduler=False,
+        )
         engine = engine_for(url)
         t0 = time.perf_counter()
         seed(engine, standin, args.people)
@@ -122,13 +148,19 @@ def main() -> None:
     backend = "postgres" if args.postgres else "sqlite"
     print(f"people: {args.people}  backend: {backend}  seed: {seed_s:.1f}s")
     print(f"per digest: query {query_s * 1000:.2f} ms, build blocks {build_s * 1000:.2f} ms")
-    print(f"send: {sent} digests in {total_s:.1f}s over {ticks} ticks of ≤{digest.BATCH_PER_TICK}"
-          f" ({sent / total_s:.0f}/s; tick median {statistics.median(tick_s):.2f}s, "
-          f"max {max(tick_s):.2f}s)")
-    print(f"429s injected and retried: {len(limited)}; DMs per person: max "
-          f"{max(per_user.values()) if per_user else 0}, people reached {len(per_user)}")
-    print(f"worker spread at SCHEDULER_INTERVAL_SECONDS={settings.scheduler_interval_seconds:g}: "
-          f"≥{ticks * settings.scheduler_interval_seconds:.0f}s of ticks for the batch")
+    print(
+        f"send: {sent} digests in {total_s:.1f}s over {ticks} ticks of ≤{digest.BATCH_PER_TICK}"
+        f" ({sent / total_s:.0f}/s; tick median {statistics.median(tick_s):.2f}s, "
+        f"max {max(tick_s):.2f}s)"
+    )
+    print(
+        f"429s injected and retried: {len(limited)}; DMs per person: max "
+        f"{max(per_user.values()) if per_user else 0}, people reached {len(per_user)}"
+    )
+    print(
+        f"worker spread at SCHEDULER_INTERVAL_SECONDS={settings.scheduler_interval_seconds:g}: "
+        f"≥{ticks * settings.scheduler_interval_seconds:.0f}s of ticks for the batch"
+    )
     assert sent == args.people and max(per_user.values()) == 1
 
 

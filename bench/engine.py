@@ -41,23 +41,78 @@ CASES, STEPS_PER_CASE, DUE = 10_000, 5, 1_000
 def seed(engine: sa.Engine, assignees: int) -> None:
     users = [f"U{i:05d}" for i in range(assignees)]
     with engine.begin() as conn:
-        conn.execute(sa.insert(Person.__table__), [  # type: ignore[attr-defined]
-            {"team_id": TEAM, "slack_user_id": u, "name": u, "tz": "America/New_York",
-             "role": "csm", "is_admin": False, "deactivated": False, "digest_enabled": True}
-            for u in users])
-        conn.execute(sa.insert(Playbook.__table__), [{  # type: ignore[attr-defined]
-            "id": 1, "team_id": TEAM, "key": "usage_drop", "version": 1, "name": "Usage drop",
-            "summary": "Usage fell", "definition": {}, "source": "file", "retired": False,
-            "created_at": NOW}])
-        conn.execute(sa.insert(Account.__table__), [  # type: ignore[attr-defined]
-            {"id": i + 1, "team_id": TEAM, "name": f"Customer {i}", "domain": f"c{i}.com",
-             "created_at": NOW, "updated_at": NOW} for i in range(CASES)])
-        conn.execute(sa.insert(Case.__table__), [  # type: ignore[attr-defined]
-            {"id": i + 1, "team_id": TEAM, "account_id": i + 1, "risk_key": "usage_drop",
-             "playbook_id": 1, "playbook_version": 1, "owner_user_id": users[i % assignees],
-             "context": "Usage fell 40%", "gathered": {}, "status": "running",
-             "outcome": "open", "current_step": 1, "total_steps": STEPS_PER_CASE, "notes": "",
-             "opened_at": NOW, "started_at": NOW, "updated_at": NOW} for i in range(CASES)])
+        conn.execute(
+            sa.insert(Person.__table__),
+            [  # type: ignore[attr-defined]
+                {
+                    "team_id": TEAM,
+                    "slack_user_id": u,
+                    "name": u,
+                    "tz": "America/New_York",
+                    "role": "csm",
+                    "is_admin": False,
+                    "deactivated": False,
+                    "digest_enabled": True,
+                }
+                for u in users
+            ],
+        )
+        conn.execute(
+            sa.insert(Playbook.__table__),
+            [
+                {  # type: ignore[attr-defined]
+                    "id": 1,
+                    "team_id": TEAM,
+                    "key": "usage_drop",
+                    "version": 1,
+                    "name": "Usage drop",
+                    "summary": "Usage fell",
+                    "definition": {},
+                    "source": "file",
+                    "retired": False,
+                    "created_at": NOW,
+                }
+            ],
+        )
+        conn.execute(
+            sa.insert(Account.__table__),
+            [  # type: ignore[attr-defined]
+                {
+                    "id": i + 1,
+                    "team_id": TEAM,
+                    "name": f"Customer {i}",
+                    "domain": f"c{i}.com",
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for i in range(CASES)
+            ],
+        )
+        conn.execute(
+            sa.insert(Case.__table__),
+            [  # type: ignore[attr-defined]
+                {
+                    "id": i + 1,
+                    "team_id": TEAM,
+                    "account_id": i + 1,
+                    "risk_key": "usage_drop",
+                    "playbook_id": 1,
+                    "playbook_version": 1,
+                    "owner_user_id": users[i % assignees],
+                    "context": "Usage fell 40%",
+                    "gathered": {},
+                    "status": "running",
+                    "outcome": "open",
+                    "current_step": 1,
+                    "total_steps": STEPS_PER_CASE,
+                    "notes": "",
+                    "opened_at": NOW,
+                    "started_at": NOW,
+                    "updated_at": NOW,
+                }
+                for i in range(CASES)
+            ],
+        )
         rows = []
         for i in range(CASES):
             for pos in range(1, STEPS_PER_CASE + 1):
@@ -68,13 +123,27 @@ def seed(engine: sa.Engine, assignees: int) -> None:
                     status, due = "scheduled", NOW + dt.timedelta(days=1 + i % 5)
                 elif pos == 1:
                     status, due = "awaiting", NOW + dt.timedelta(hours=3 + i % 40)
-                rows.append({
-                    "team_id": TEAM, "case_id": i + 1, "position": pos,
-                    "summary": f"Step {pos}", "medium": "internal", "assignee_role": "csm",
-                    "assignee_user_id": users[i % assignees], "assignee_fallback": False,
-                    "recipient_spec": "", "recipient_label": "", "delay_seconds": 3600,
-                    "draft": "Check usage with the champion.", "status": status,
-                    "due_at": due, "attempts": 0, "created_at": NOW, "updated_at": NOW})
+                rows.append(
+                    {
+                        "team_id": TEAM,
+                        "case_id": i + 1,
+                        "position": pos,
+                        "summary": f"Step {pos}",
+                        "medium": "internal",
+                        "assignee_role": "csm",
+                        "assignee_user_id": users[i % assignees],
+                        "assignee_fallback": False,
+                        "recipient_spec": "",
+                        "recipient_label": "",
+                        "delay_seconds": 3600,
+                        "draft": "Check usage with the champion.",
+                        "status": status,
+                        "due_at": due,
+                        "attempts": 0,
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                )
         conn.execute(sa.insert(CaseStep.__table__), rows)  # type: ignore[attr-defined]
         conn.execute(sa.text("ANALYZE"))
 
@@ -107,10 +176,16 @@ def main() -> None:
         engine = engine_for(url)
         t0 = time.perf_counter()
         seed(engine, args.assignees)
-        print(f"seeded {CASES:,} running cases / {CASES * STEPS_PER_CASE:,} steps "
-              f"({DUE:,} due, {args.assignees} assignees) in {time.perf_counter() - t0:.1f}s")
-        settings = load_settings(database_url=url, slack_bot_token=f"xoxb-{TEAM}",
-                                 slack_signing_secret="x", _env_file=None)
+        print(
+            f"seeded {CASES:,} running cases / {CASES * STEPS_PER_CASE:,} steps "
+            f"({DUE:,} due, {args.assignees} assignees) in {time.perf_counter() - t0:.1f}s"
+        )
+        settings = load_settings(
+            database_url=url,
+            slack_bot_token=f"xoxb-{TEAM}",
+            slack_signing_secret="x",
+            _env_file=None,
+        )
         rt = Runtime(settings=settings, engine=engine)
         quiet = NOW - dt.timedelta(hours=2)
 
@@ -126,14 +201,20 @@ def main() -> None:
             assert all(n == 0 for n in done.values()), done
 
         whole_tick()
-        print(f"whole run_due with nothing due ({len(due_jobs())} jobs): "
-              f"median {median_ms(whole_tick, 20):.2f} ms")
+        print(
+            f"whole run_due with nothing due ({len(due_jobs())} jobs): "
+            f"median {median_ms(whole_tick, 20):.2f} ms"
+        )
         lease = NOW + dt.timedelta(minutes=2)
         with engine.connect() as conn:
-            plan = conn.execute(sa.text(
-                "EXPLAIN SELECT s.id FROM casestep s JOIN \"case\" c ON c.id = s.case_id "
-                "WHERE s.status IN ('scheduled','claimed') AND s.due_at <= :now "
-                "AND c.status = 'running' ORDER BY s.due_at LIMIT 500"), {"now": quiet}).all()
+            plan = conn.execute(
+                sa.text(
+                    'EXPLAIN SELECT s.id FROM casestep s JOIN "case" c ON c.id = s.case_id '
+                    "WHERE s.status IN ('scheduled','claimed') AND s.due_at <= :now "
+                    "AND c.status = 'running' ORDER BY s.due_at LIMIT 500"
+                ),
+                {"now": quiet},
+            ).all()
         print("  plan:", " / ".join(r[0].strip() for r in plan if "Scan" in r[0]))
 
         claimed_counts: list[int] = []
@@ -154,9 +235,13 @@ def main() -> None:
             standin.add_team(TEAM, "Bench")
             for i in range(args.assignees):
                 standin.add_user(TEAM, f"U{i:05d}", f"user{i}")
-            rt.settings = load_settings(database_url=url, slack_bot_token=f"xoxb-{TEAM}",
-                                        slack_signing_secret="x", slack_api_url=standin.api_url,
-                                        _env_file=None)
+            rt.settings = load_settings(
+                database_url=url,
+                slack_bot_token=f"xoxb-{TEAM}",
+                slack_signing_secret="x",
+                slack_api_url=standin.api_url,
+                _env_file=None,
+            )
             notifier = SlackNotifier(WebClient(base_url=standin.api_url, token=f"xoxb-{TEAM}"))
             sent, ticks, start = 0, 0, time.perf_counter()
             while sent < DUE and ticks < 200:
@@ -165,13 +250,17 @@ def main() -> None:
                 ticks += 1
             elapsed = time.perf_counter() - start
             limited = [c for c in standin.calls("chat.postMessage") if c.status == 429]
-            print(f"posted {sent:,} step DMs in {elapsed:.2f}s over {ticks} ticks: "
-                  f"{sent / elapsed:.0f} steps/s; 429s from the per-channel limit: "
-                  f"{len(limited)}")
+            print(
+                f"posted {sent:,} step DMs in {elapsed:.2f}s over {ticks} ticks: "
+                f"{sent / elapsed:.0f} steps/s; 429s from the per-channel limit: "
+                f"{len(limited)}"
+            )
         with session_scope(engine) as s:
-            awaiting = s.execute(sa.text(
-                "SELECT count(*) FROM casestep WHERE status = 'awaiting' AND dm_ts IS NOT NULL"
-            )).scalar_one()
+            awaiting = s.execute(
+                sa.text(
+                    "SELECT count(*) FROM casestep WHERE status = 'awaiting' AND dm_ts IS NOT NULL"
+                )
+            ).scalar_one()
         print(f"steps awaiting a decision with a recorded DM ts: {awaiting:,}")
         engine.dispose()
         admin.dispose()

@@ -27,13 +27,34 @@ from bot.transcripts.model import Utterance  # noqa: E402
 
 OURS = ["Priya Shah", "Tom Becker"]
 THEIRS = ["Dana Lee", "Marco Ruiz", "Aisha Khan"]
-THINGS = ["the SSO setup guide", "the renewal quote", "the API rate-limit docs", "the QBR deck",
-          "the onboarding checklist", "the SCIM provisioning notes", "the export bug report",
-          "the usage dashboard", "the security questionnaire", "the training recordings",
-          "the migration runbook", "the pricing for the extra seats",
-          "the admin token rotation plan"]
-WHEN = ["by Friday", "tomorrow", "by end of next week", "before the QBR on the 14th",
-        "this week", "by December 3", "in two weeks", "next Tuesday", "by EOD", "in Q1", ""]
+THINGS = [
+    "the SSO setup guide",
+    "the renewal quote",
+    "the API rate-limit docs",
+    "the QBR deck",
+    "the onboarding checklist",
+    "the SCIM provisioning notes",
+    "the export bug report",
+    "the usage dashboard",
+    "the security questionnaire",
+    "the training recordings",
+    "the migration runbook",
+    "the pricing for the extra seats",
+    "the admin token rotation plan",
+]
+WHEN = [
+    "by Friday",
+    "tomorrow",
+    "by end of next week",
+    "before the QBR on the 14th",
+    "this week",
+    "by December 3",
+    "in two weeks",
+    "next Tuesday",
+    "by EOD",
+    "in Q1",
+    "",
+]
 PEOPLE = ["your IT lead", "our solutions engineer", "legal", "procurement", "the support team"]
 SMALL_TALK = [
     "How was the long weekend, did you get out of town at all?",
@@ -84,13 +105,21 @@ def build_call(seed: int, turns: int) -> list[Utterance]:
     for _ in range(turns):
         roll = rng.random()
         pool = PROMISES if roll < 0.08 else SMALL_TALK if roll < 0.52 else DISCUSSION
-        text = rng.choice(pool).format(
-            thing=rng.choice(THINGS), when=rng.choice(WHEN), person=rng.choice(PEOPLE),
-            n=rng.randint(5, 40),
-        ).replace(" .", ".").replace(" ?", "?")
+        text = (
+            rng.choice(pool)
+            .format(
+                thing=rng.choice(THINGS),
+                when=rng.choice(WHEN),
+                person=rng.choice(PEOPLE),
+                n=rng.randint(5, 40),
+            )
+            .replace(" .", ".")
+            .replace(" ?", "?")
+        )
         if pool is not SMALL_TALK and rng.random() < 0.06:
             text += " " + rng.choice(DISCUSSION).format(
-                thing=rng.choice(THINGS), n=rng.randint(5, 40))
+                thing=rng.choice(THINGS), n=rng.randint(5, 40)
+            )
         out.append(Utterance(rng.choice(speakers), text, round(clock, 1)))
         clock += 5400 / turns
     return out
@@ -104,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true")
     args = parser.parse_args(argv)
     call = build_call(args.seed, args.turns)
-    context = CallContext(call_date=dt.date(2025, 11, 3), our_speakers=OURS,
-                          customer_speakers=THEIRS, account_name="Acme")
+    context = CallContext(
+        call_date=dt.date(2025, 11, 3),
+        our_speakers=OURS,
+        customer_speakers=THEIRS,
+        account_name="Acme",
+    )
     engine = RulesEngine()
     if args.once:
         print(f"commitments={len(engine.extract(call, context).commitments)}")
@@ -118,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         found = len(engine.extract(call, context).commitments)
         times.append(time.perf_counter() - start)
     print(f"utterances={len(call)} words={words} commitments={found} runs={args.runs}")
-    print(f"extract_seconds min={min(times):.3f} median={statistics.median(times):.3f} "
-          f"max={max(times):.3f}")
+    print(
+        f"extract_seconds min={min(times):.3f} median={statistics.median(times):.3f} "
+        f"max={max(times):.3f}"
+    )
     return 0
 
 

@@ -194,8 +194,10 @@ def _account_fields(row: dict[str, str]) -> dict:
             raise ValueError(f"{role_col} '{email}' is not an email address")
     channel = row.get("slack_channel", "") or None
     if channel and not re.fullmatch(r"[CG][A-Z0-9]{6,}", channel):
-        raise ValueError(f"slack_channel '{channel}' is not a channel id like C0123ABCD "
-                         "(right-click the channel → Copy link; the id ends the link)")
+        raise ValueError(
+            f"slack_channel '{channel}' is not a channel id like C0123ABCD "
+            "(right-click the channel → Copy link; the id ends the link)"
+        )
     return {
         "name": name[:200],
         "domain": domain or None,
@@ -321,7 +323,10 @@ PEOPLE_COLUMNS = ("email", "role", "manager_email", "admin")
 
 
 def import_people(
-    session: Session, team_id: str, data: bytes, directory: Directory | None = None,
+    session: Session,
+    team_id: str,
+    data: bytes,
+    directory: Directory | None = None,
     actor: str = "cli",
 ) -> ImportReport:
     """Roles, managers and admins for Slack members (the case planner routes steps by them)."""
@@ -358,7 +363,16 @@ def import_people(
             person.is_admin = row["admin"].strip().lower() in {"yes", "y", "true", "1"}
         session.add(person)
         report.updated += 1
-        audit.record(session, team_id, actor, "person", person.id, "roster_updated",
-                     role=person.role, manager=person.manager_user_id, admin=person.is_admin)
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "person",
+            person.id,
+            "roster_updated",
+            role=person.role,
+            manager=person.manager_user_id,
+            admin=person.is_admin,
+        )
     session.flush()
     return report

@@ -25,8 +25,9 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Import and list accounts.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Import customer contacts.", no_args_is_help=True)
-people_app = typer.Typer(help="Import your team's roster (roles, managers, admins).",
-                         no_args_is_help=True)
+people_app = typer.Typer(
+    help="Import your team's roster (roles, managers, admins).", no_args_is_help=True
+)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(people_app, name="people")

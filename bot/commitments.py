@@ -73,8 +73,14 @@ def may_change(session: Session, c: Commitment, user_id: str, admins: set[str]) 
 
 
 def transition(
-    session: Session, team_id: str, commitment_id: int, action: str, actor: str,
-    *, admins: set[str] = frozenset(), expected: str | None = None,  # type: ignore[assignment]
+    session: Session,
+    team_id: str,
+    commitment_id: int,
+    action: str,
+    actor: str,
+    *,
+    admins: set[str] = frozenset(),
+    expected: str | None = None,  # type: ignore[assignment]
 ) -> Change:
     c = get(session, team_id, commitment_id)
     if not may_change(session, c, actor, set(admins)):
@@ -92,16 +98,24 @@ def transition(
     if action == "reopen":
         c.done_at = None
     session.add(c)
-    audit.record(session, team_id, actor, "commitment", c.id, action,
-                 from_state=before, to_state=c.status)
+    audit.record(
+        session, team_id, actor, "commitment", c.id, action, from_state=before, to_state=c.status
+    )
     return Change(c, before, c.status)
 
 
 def edit(
-    session: Session, team_id: str, commitment_id: int, actor: str, *,
+    session: Session,
+    team_id: str,
+    commitment_id: int,
+    actor: str,
+    *,
     admins: set[str] = frozenset(),  # type: ignore[assignment]
-    text: str | None = None, owner_user_id: str | None = None, owner_name: str | None = None,
-    due_date: dt.date | None | str = "keep", category: str | None = None,
+    text: str | None = None,
+    owner_user_id: str | None = None,
+    owner_name: str | None = None,
+    due_date: dt.date | None | str = "keep",
+    category: str | None = None,
     account_id: int | None = None,
 ) -> Commitment:
     """Change what a commitment says; records old and new values in the audit log."""
@@ -115,8 +129,10 @@ def edit(
     def put(field: str, value: object) -> None:
         old = getattr(c, field)
         if value != old:
-            changes[field] = [str(old) if old is not None else None,
-                              str(value) if value is not None else None]
+            changes[field] = [
+                str(old) if old is not None else None,
+                str(value) if value is not None else None,
+            ]
             setattr(c, field, value)
 
     if text is not None:
@@ -142,8 +158,15 @@ def edit(
     return c
 
 
-def snooze(session: Session, team_id: str, commitment_id: int, actor: str, until: dt.date,
-           today: dt.date, admins: set[str] = frozenset()) -> Commitment:  # type: ignore[assignment]
+def snooze(
+    session: Session,
+    team_id: str,
+    commitment_id: int,
+    actor: str,
+    until: dt.date,
+    today: dt.date,
+    admins: set[str] = frozenset(),
+) -> Commitment:  # type: ignore[assignment]
     if until <= today:
         raise CommitmentError(f"Pick a date after today ({today.isoformat()}) to snooze to.")
     c = get(session, team_id, commitment_id)
@@ -154,8 +177,16 @@ def snooze(session: Session, team_id: str, commitment_id: int, actor: str, until
     before = c.snoozed_until
     c.snoozed_until, c.updated_at = until, clock.now()
     session.add(c)
-    audit.record(session, team_id, actor, "commitment", c.id, "snoozed",
-                 until=until.isoformat(), before=before.isoformat() if before else None)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "commitment",
+        c.id,
+        "snoozed",
+        until=until.isoformat(),
+        before=before.isoformat() if before else None,
+    )
     return c
 
 
@@ -170,8 +201,12 @@ def _who_can(session: Session, c: Commitment) -> str:
 
 
 def open_for(
-    session: Session, team_id: str, *, owner_user_id: str | None = None,
-    account_id: int | None = None, limit: int = 200,
+    session: Session,
+    team_id: str,
+    *,
+    owner_user_id: str | None = None,
+    account_id: int | None = None,
+    limit: int = 200,
 ) -> list[Commitment]:
     """Open commitments, soonest due first (no date last)."""
     stmt = select(Commitment).where(Commitment.team_id == team_id, Commitment.status == S.OPEN)

@@ -16,8 +16,9 @@ import typer
 STORIES = ("foundation", "capture", "risk", "engine", "digest")
 
 
-def run_demo(database_url: str | None = None, stories: tuple[str, ...] = STORIES,
-             echo: bool = True) -> list[str]:
+def run_demo(
+    database_url: str | None = None, stories: tuple[str, ...] = STORIES, echo: bool = True
+) -> list[str]:
     from bot import clock
     from bot.devtools.world import World
     from bot.migrate import upgrade
@@ -26,23 +27,31 @@ def run_demo(database_url: str | None = None, stories: tuple[str, ...] = STORIES
         url = database_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
         upgrade(url)
         with World(url, http=True, echo=echo, team_id="T0TEST") as world:
-            world.say("Followthrough demo — a local stand-in for Slack, the real app over HTTP, "
-                      "SQLite, the offline rules engine.")
+            world.say(
+                "Followthrough demo — a local stand-in for Slack, the real app over HTTP, "
+                "SQLite, the offline rules engine."
+            )
             for name in stories:
                 importlib.import_module(f"bot.demo_stories.{name}").story(world)
                 clock.set_now(None)
-            world.say("\nDone. Everything above ran through signed Slack requests and the "
-                      "Web API stand-in; nothing left this machine.")
+            world.say(
+                "\nDone. Everything above ran through signed Slack requests and the "
+                "Web API stand-in; nothing left this machine."
+            )
             return world.transcript
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
-        story: Annotated[list[str] | None, typer.Option(
-            help=f"Only these stories ({', '.join(STORIES)})")] = None,
-        database_url: Annotated[str | None, typer.Option(
-            help="Keep the demo's data in this database instead of a temporary SQLite file")
+        story: Annotated[
+            list[str] | None, typer.Option(help=f"Only these stories ({', '.join(STORIES)})")
+        ] = None,
+        database_url: Annotated[
+            str | None,
+            typer.Option(
+                help="Keep the demo's data in this database instead of a temporary SQLite file"
+            ),
         ] = None,
     ) -> None:
         """Play a scripted session against a local Slack stand-in (no tokens needed)."""

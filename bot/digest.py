@@ -104,24 +104,33 @@ def commitment_item(c: Commitment, account: str | None) -> Item:
 def open_items(session: Session, team_id: str, user_id: str, today: dt.date) -> list[Item]:
     """Open commitments (snoozed ones hidden until their date) and steps waiting on them."""
     commits = [
-        c for c in cm.open_for(session, team_id, owner_user_id=user_id, limit=500)
+        c
+        for c in cm.open_for(session, team_id, owner_user_id=user_id, limit=500)
         if c.snoozed_until is None or c.snoozed_until <= today
     ]
-    steps = list(session.exec(
-        select(CaseStep).where(
-            CaseStep.team_id == team_id,
-            CaseStep.assignee_user_id == user_id,
-            col(CaseStep.status).in_(WAITING_STEP),
-        ).order_by(col(CaseStep.due_at), col(CaseStep.id)).limit(200)
-    ))
+    steps = list(
+        session.exec(
+            select(CaseStep)
+            .where(
+                CaseStep.team_id == team_id,
+                CaseStep.assignee_user_id == user_id,
+                col(CaseStep.status).in_(WAITING_STEP),
+            )
+            .order_by(col(CaseStep.due_at), col(CaseStep.id))
+            .limit(200)
+        )
+    )
     cases = {
-        c.id: c for c in session.exec(
-            select(Case).where(Case.team_id == team_id,
-                               col(Case.id).in_({s.case_id for s in steps} or {-1}))
+        c.id: c
+        for c in session.exec(
+            select(Case).where(
+                Case.team_id == team_id, col(Case.id).in_({s.case_id for s in steps} or {-1})
+            )
         )
     }
-    names = _accounts(session, team_id, [c.account_id for c in commits]
-                      + [c.account_id for c in cases.values()])
+    names = _accounts(
+        session, team_id, [c.account_id for c in commits] + [c.account_id for c in cases.values()]
+    )
     items = [commitment_item(c, names.get(c.account_id or 0)) for c in commits]
     for s in steps:
         case = cases.get(s.case_id)
@@ -131,24 +140,29 @@ def open_items(session: Session, team_id: str, user_id: str, today: dt.date) -> 
         detail = f"case #{case.id} · step {s.position} of {case.total_steps or '?'}"
         if s.status == StepStatus.AWAITING:
             detail += " · waiting for your answer"
-        items.append(Item("s", s.id or 0, s.status, s.summary, due,
-                          names.get(case.account_id), detail))
+        items.append(
+            Item("s", s.id or 0, s.status, s.summary, due, names.get(case.account_id), detail)
+        )
     return items
 
 
 def people_with_open_items(session: Session) -> set[tuple[str, str]]:
     """(team_id, user_id) of everyone who owns an open commitment or a waiting step."""
     owners = session.exec(
-        select(Commitment.team_id, Commitment.owner_user_id).where(
+        select(Commitment.team_id, Commitment.owner_user_id)
+        .where(
             Commitment.status == CommitmentStatus.OPEN,
             col(Commitment.owner_user_id).is_not(None),
-        ).distinct()
+        )
+        .distinct()
     )
     assignees = session.exec(
-        select(CaseStep.team_id, CaseStep.assignee_user_id).where(
+        select(CaseStep.team_id, CaseStep.assignee_user_id)
+        .where(
             col(CaseStep.status).in_(WAITING_STEP),
             col(CaseStep.assignee_user_id).is_not(None),
-        ).distinct()
+        )
+        .distinct()
     )
     return {(t, u) for t, u in [*owners, *assignees] if u}
 
@@ -195,34 +209,53 @@ def claim(engine: Engine, due: Due, now: dt.datetime, lease: dt.timedelta) -> in
     until = now + lease
     try:
         with session_scope(engine) as session:
-            row = DigestSend(team_id=due.team_id, user_id=due.user_id,
-                             local_date=due.local_date, status="claimed", lease_until=until)
+            row = DigestSend(
+                team_id=due.team_id,
+                user_id=due.user_id,
+                local_date=due.local_date,
+                status="claimed",
+                lease_until=until,
+            )
             session.add(row)
             session.flush()
             return row.id
     except IntegrityError:
         pass
     with session_scope(engine) as session:
-        row = session.exec(select(DigestSend).where(
-            DigestSend.team_id == due.team_id, DigestSend.user_id == due.user_id,
-            DigestSend.local_date == due.local_date)).first()
+        row = session.exec(
+            select(DigestSend).where(
+                DigestSend.team_id == due.team_id,
+                DigestSend.user_id == due.user_id,
+                DigestSend.local_date == due.local_date,
+            )
+        ).first()
         if row is None:
             return None
         result = session.execute(
             update(DigestSend)
-            .where(col(DigestSend.id) == row.id, col(DigestSend.status) == "claimed",
-                   col(DigestSend.lease_until) < now)
+            .where(
+                col(DigestSend.id) == row.id,
+                col(DigestSend.status) == "claimed",
+                col(DigestSend.lease_until) < now,
+            )
             .values(lease_until=until)
             .execution_options(synchronize_session=False)
         )
         return row.id if result.rowcount == 1 else None
 
 
-def _finish(engine: Engine, send_id: int, status: str, *, ts: str | None = None,
-            lease_until: dt.datetime | None = None) -> None:
+def _finish(
+    engine: Engine,
+    send_id: int,
+    status: str,
+    *,
+    ts: str | None = None,
+    lease_until: dt.datetime | None = None,
+) -> None:
     with session_scope(engine) as session:
         session.execute(
-            update(DigestSend).where(col(DigestSend.id) == send_id)
+            update(DigestSend)
+            .where(col(DigestSend.id) == send_id)
             .values(status=status, message_ts=ts, lease_until=lease_until)
             .execution_options(synchronize_session=False)
         )
@@ -253,8 +286,9 @@ def send_one(rt: Runtime, notifier: Notifier, due: Due, now: dt.datetime) -> str
     return "sent"
 
 
-def run_digests(rt: Runtime, notifier: Notifier, now: dt.datetime,
-                limit: int = BATCH_PER_TICK) -> int:
+def run_digests(
+    rt: Runtime, notifier: Notifier, now: dt.datetime, limit: int = BATCH_PER_TICK
+) -> int:
     """DUE_JOB: send the digests due at `now` (at most `limit` this tick)."""
     with session_scope(rt.engine) as session:
         due = due_digests(session, rt.settings, now)
@@ -277,20 +311,30 @@ def settings_view(person: Person, default_hour: int = 9) -> dict:
     return settings_modal(person.digest_enabled, hour)
 
 
-def save_settings(session: Session, team_id: str, user_id: str, *, enabled: bool,
-                  hour: int) -> Person:
+def save_settings(
+    session: Session, team_id: str, user_id: str, *, enabled: bool, hour: int
+) -> Person:
     if not 0 <= hour <= 23:
         raise ItemError("Pick an hour between 00:00 and 23:00.")
-    person = session.exec(select(Person).where(
-        Person.team_id == team_id, Person.slack_user_id == user_id)).first()
+    person = session.exec(
+        select(Person).where(Person.team_id == team_id, Person.slack_user_id == user_id)
+    ).first()
     if person is None:
         person = Person(team_id=team_id, slack_user_id=user_id, name=user_id)
     before = {"enabled": person.digest_enabled, "hour": person.digest_hour}
     person.digest_enabled, person.digest_hour = enabled, hour
     session.add(person)
     session.flush()
-    audit.record(session, team_id, user_id, "person", person.id, "digest_settings",
-                 before=before, after={"enabled": enabled, "hour": hour})
+    audit.record(
+        session,
+        team_id,
+        user_id,
+        "person",
+        person.id,
+        "digest_settings",
+        before=before,
+        after={"enabled": enabled, "hour": hour},
+    )
     return person
 
 
@@ -310,8 +354,9 @@ def snooze_until(choice: str, today: dt.date) -> dt.date:
 
 
 def _step(session: Session, team_id: str, step_id: int) -> tuple[CaseStep, Case]:
-    step = session.exec(select(CaseStep).where(
-        CaseStep.team_id == team_id, CaseStep.id == step_id)).first()
+    step = session.exec(
+        select(CaseStep).where(CaseStep.team_id == team_id, CaseStep.id == step_id)
+    ).first()
     case = session.get(Case, step.case_id) if step else None
     if step is None or case is None or case.team_id != team_id:
         raise ItemError("That case step no longer exists.")
@@ -320,11 +365,15 @@ def _step(session: Session, team_id: str, step_id: int) -> tuple[CaseStep, Case]
 
 def _may_change_step(step: CaseStep, case: Case, user_id: str, admins: set[str]) -> bool:
     return user_id in admins or user_id in {
-        step.assignee_user_id, case.owner_user_id, case.reporter_user_id}
+        step.assignee_user_id,
+        case.owner_user_id,
+        case.reporter_user_id,
+    }
 
 
-def _checked_step(session: Session, team_id: str, ref: Ref, actor: str,
-                  admins: set[str]) -> tuple[CaseStep, Case]:
+def _checked_step(
+    session: Session, team_id: str, ref: Ref, actor: str, admins: set[str]
+) -> tuple[CaseStep, Case]:
     step, case = _step(session, team_id, ref.id)
     if not _may_change_step(step, case, actor, admins):
         raise ItemError("Only the step's assignee, the case owner or a CS admin can change it.")
@@ -333,27 +382,39 @@ def _checked_step(session: Session, team_id: str, ref: Ref, actor: str,
     return step, case
 
 
-def mark_done(session: Session, team_id: str, ref: Ref, actor: str,
-              admins: set[str]) -> Outcome:
+def mark_done(session: Session, team_id: str, ref: Ref, actor: str, admins: set[str]) -> Outcome:
     if ref.kind == "c":
         try:
-            cm.transition(session, team_id, ref.id, "done", actor, admins=admins,
-                          expected=ref.state)
+            cm.transition(
+                session, team_id, ref.id, "done", actor, admins=admins, expected=ref.state
+            )
         except cm.CommitmentError as exc:
             raise ItemError(str(exc)) from None
         return Outcome(":white_check_mark: Done", commitment_done=ref.id)
     step, _ = _checked_step(session, team_id, ref, actor, admins)
     if step.status == StepStatus.AWAITING:
-        raise ItemError("This step is waiting for your Yes / No / Edit in its own message "
-                        "— answer it there so the case moves on.")
+        raise ItemError(
+            "This step is waiting for your Yes / No / Edit in its own message "
+            "— answer it there so the case moves on."
+        )
     raise ItemError("This step is not due yet; it will come to you with Yes / No / Edit.")
 
 
-def snooze(session: Session, team_id: str, ref: Ref, actor: str, admins: set[str],
-           until: dt.date, today: dt.date, settings: Settings) -> Outcome:
+def snooze(
+    session: Session,
+    team_id: str,
+    ref: Ref,
+    actor: str,
+    admins: set[str],
+    until: dt.date,
+    today: dt.date,
+    settings: Settings,
+) -> Outcome:
     if until <= today:
-        raise ItemError(f"{until.isoformat()} is not in the future — pick a date after today "
-                        f"({today.isoformat()}) to snooze to.")
+        raise ItemError(
+            f"{until.isoformat()} is not in the future — pick a date after today "
+            f"({today.isoformat()}) to snooze to."
+        )
     if ref.kind == "c":
         c = cm.get(session, team_id, ref.id)
         if c.status != ref.state:
@@ -366,25 +427,37 @@ def snooze(session: Session, team_id: str, ref: Ref, actor: str, admins: set[str
     step, _ = _checked_step(session, team_id, ref, actor, admins)
     if step.status != StepStatus.SCHEDULED:
         raise ItemError("This step is already waiting for your answer; it can't be snoozed.")
-    person = session.exec(select(Person).where(
-        Person.team_id == team_id, Person.slack_user_id == step.assignee_user_id)).first()
+    person = session.exec(
+        select(Person).where(
+            Person.team_id == team_id, Person.slack_user_id == step.assignee_user_id
+        )
+    ).first()
     tz = timezone_of(person, settings.default_timezone)
     new_due = dt.datetime.combine(until, dt.time(settings.workday_start_hour), tz)
     before = step.due_at
     step.due_at, step.updated_at = new_due.astimezone(dt.UTC), clock.now()
     session.add(step)
-    audit.record(session, team_id, actor, "case_step", step.id, "snoozed",
-                 before=clock.as_utc(before).isoformat() if before else None,
-                 until=step.due_at.isoformat())
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case_step",
+        step.id,
+        "snoozed",
+        before=clock.as_utc(before).isoformat() if before else None,
+        until=step.due_at.isoformat(),
+    )
     return Outcome(f":zzz: Moved to {until:%a %b} {until.day}")
 
 
-def reassign(session: Session, team_id: str, ref: Ref, actor: str, admins: set[str],
-             new_user: str) -> Outcome:
+def reassign(
+    session: Session, team_id: str, ref: Ref, actor: str, admins: set[str], new_user: str
+) -> Outcome:
     if not new_user:
         raise ItemError("Pick someone to hand this to.")
-    person = session.exec(select(Person).where(
-        Person.team_id == team_id, Person.slack_user_id == new_user)).first()
+    person = session.exec(
+        select(Person).where(Person.team_id == team_id, Person.slack_user_id == new_user)
+    ).first()
     if person is not None and person.deactivated:
         raise ItemError(f"<@{new_user}>'s Slack account is deactivated; pick someone else.")
     if ref.kind == "c":
@@ -392,8 +465,15 @@ def reassign(session: Session, team_id: str, ref: Ref, actor: str, admins: set[s
         if c.status != ref.state:
             raise ItemError(f"This commitment is already {c.status}; nothing changed.")
         try:
-            c = cm.edit(session, team_id, ref.id, actor, admins=admins, owner_user_id=new_user,
-                        owner_name=person.real_name or person.name if person else "")
+            c = cm.edit(
+                session,
+                team_id,
+                ref.id,
+                actor,
+                admins=admins,
+                owner_user_id=new_user,
+                owner_name=person.real_name or person.name if person else "",
+            )
         except cm.CommitmentError as exc:
             raise ItemError(str(exc)) from None
         text = c.text
@@ -402,17 +482,36 @@ def reassign(session: Session, team_id: str, ref: Ref, actor: str, admins: set[s
         before = step.assignee_user_id
         step.assignee_user_id, step.updated_at = new_user, clock.now()
         session.add(step)
-        audit.record(session, team_id, actor, "case_step", step.id, "reassigned",
-                     from_state=step.status, to_state=step.status, before=before,
-                     after=new_user)
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "case_step",
+            step.id,
+            "reassigned",
+            from_state=step.status,
+            to_state=step.status,
+            before=before,
+            after=new_user,
+        )
         text = step.summary
-    return Outcome(f":bust_in_silhouette: Handed to <@{new_user}>", notify_user=new_user,
-                   notify_text=f"<@{actor}> handed you: *{text[:300]}*" if new_user != actor
-                   else None)
+    return Outcome(
+        f":bust_in_silhouette: Handed to <@{new_user}>",
+        notify_user=new_user,
+        notify_text=f"<@{actor}> handed you: *{text[:300]}*" if new_user != actor else None,
+    )
 
 
-def act(engine: Engine, settings: Settings, team_id: str, actor: str, action_id: str,
-        ref: Ref | None, value: str | None, now: dt.datetime) -> Outcome:
+def act(
+    engine: Engine,
+    settings: Settings,
+    team_id: str,
+    actor: str,
+    action_id: str,
+    ref: Ref | None,
+    value: str | None,
+    now: dt.datetime,
+) -> Outcome:
     """One click on an item row (digest or Home), in one transaction. `value` is the
     snooze choice, picked date (YYYY-MM-DD) or picked user, depending on the control."""
     from bot.digest_blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE
@@ -421,8 +520,9 @@ def act(engine: Engine, settings: Settings, team_id: str, actor: str, action_id:
         raise ItemError("That button is not one of ours; nothing changed.")
     admins = set(settings.cs_admins)
     with session_scope(engine) as session:
-        person = session.exec(select(Person).where(
-            Person.team_id == team_id, Person.slack_user_id == actor)).first()
+        person = session.exec(
+            select(Person).where(Person.team_id == team_id, Person.slack_user_id == actor)
+        ).first()
         today = local_now(person, settings, now).date()
         if action_id == A_DONE:
             return mark_done(session, team_id, ref, actor, admins)

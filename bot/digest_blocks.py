@@ -126,7 +126,10 @@ def item_controls(item: Item, today: dt.date) -> dict[str, Any]:
         "placeholder": plain("Reassign to…"),
     }
     return actions(
-        button("Done", A_DONE, item.ref, style="primary"), snooze, pick, reassign,
+        button("Done", A_DONE, item.ref, style="primary"),
+        snooze,
+        pick,
+        reassign,
         block_id=f"{ITEM_PREFIX}:{item.ref}",
     )
 
@@ -189,7 +192,8 @@ def digest_summary(items: list[Item], today: dt.date) -> str:
         f"{len(groups['overdue'])} overdue" if groups["overdue"] else "",
         f"{len(groups['today'])} due today" if groups["today"] else "",
         f"{len(groups['steps'])} case step{'s' if len(groups['steps']) != 1 else ''}"
-        if groups["steps"] else "",
+        if groups["steps"]
+        else "",
     ]
     counted = [p for p in parts if p]
     total = len(items)
@@ -205,8 +209,9 @@ def digest_message(items: list[Item], today: dt.date) -> tuple[str, list[dict[st
         context(summary),
     ]
     foot = [divider(), context("Change the hour or turn this off with `/commitments settings`.")]
-    body, _ = grouped_blocks(items, today, 50 - len(top) - len(foot),
-                             "Open the app's Home tab for everything.")
+    body, _ = grouped_blocks(
+        items, today, 50 - len(top) - len(foot), "Open the app's Home tab for everything."
+    )
     return f"Your daily digest: {summary}", top + body + foot
 
 
@@ -246,12 +251,27 @@ def settings_modal(enabled: bool, hour: int) -> dict[str, Any]:
         "submit": plain("Save", 24),
         "close": plain("Cancel", 24),
         "blocks": [
-            section("Every working day I DM you what is open, due and overdue — in your own "
-                    "timezone. Nothing open means no message."),
-            {"type": "input", "block_id": "digest_enabled", "optional": True,
-             "label": plain("Daily digest"), "element": checkbox},
-            {"type": "input", "block_id": "digest_hour", "label": plain("Hour (your time)"),
-             "element": {"type": "static_select", "action_id": "hour", "options": hours,
-                         "initial_option": option(hour_label(hour), str(hour))}},
+            section(
+                "Every working day I DM you what is open, due and overdue — in your own "
+                "timezone. Nothing open means no message."
+            ),
+            {
+                "type": "input",
+                "block_id": "digest_enabled",
+                "optional": True,
+                "label": plain("Daily digest"),
+                "element": checkbox,
+            },
+            {
+                "type": "input",
+                "block_id": "digest_hour",
+                "label": plain("Hour (your time)"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "hour",
+                    "options": hours,
+                    "initial_option": option(hour_label(hour), str(hour)),
+                },
+            },
         ],
     }

@@ -35,8 +35,9 @@ def split_subject(text: str, default: str) -> tuple[str, str]:
     return default, text.strip()
 
 
-def send_email(smtp_url: str, sender: str, to: str, subject: str, body: str,
-               timeout: float = 20.0) -> None:
+def send_email(
+    smtp_url: str, sender: str, to: str, subject: str, body: str, timeout: float = 20.0
+) -> None:
     parts = urllib.parse.urlsplit(smtp_url)
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
         raise EmailError("SMTP_URL must look like smtp://user:pw@host:port", retryable=False)
@@ -45,16 +46,18 @@ def send_email(smtp_url: str, sender: str, to: str, subject: str, body: str,
     msg = build_message(sender, to, subject, body)
     try:
         if parts.scheme == "smtps":
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname, port, timeout=timeout,
-                                                  context=ssl.create_default_context())
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                parts.hostname, port, timeout=timeout, context=ssl.create_default_context()
+            )
         else:
             conn = smtplib.SMTP(parts.hostname, port, timeout=timeout)
         with conn:
             if query.get("starttls") in {"1", "true", "yes"}:
                 conn.starttls(context=ssl.create_default_context())
             if parts.username:
-                conn.login(urllib.parse.unquote(parts.username),
-                           urllib.parse.unquote(parts.password or ""))
+                conn.login(
+                    urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+                )
             conn.send_message(msg)
     except smtplib.SMTPRecipientsRefused as exc:
         raise EmailError(f"recipient refused: {to}", retryable=False) from exc

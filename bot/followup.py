@@ -53,8 +53,7 @@ CONTACT_ORDER = ("champion", "new_point_of_contact", "economic_buyer", "admin", 
 def reminder_due(due: dt.date, local: dt.datetime, start_hour: int) -> bool:
     """True from the start of the working day before `due` until `due` itself."""
     today = local.date()
-    return (is_workday(today) and local.hour >= start_hour
-            and previous_workday(due) <= today < due)
+    return is_workday(today) and local.hour >= start_hour and previous_workday(due) <= today < due
 
 
 def overdue_now(due: dt.date, local: dt.datetime, start_hour: int) -> bool:
@@ -65,8 +64,11 @@ def overdue_now(due: dt.date, local: dt.datetime, start_hour: int) -> bool:
 def _people(session: Session, team_ids: set[str], user_ids: set[str]) -> dict[tuple, Person]:
     if not user_ids:
         return {}
-    rows = session.exec(select(Person).where(col(Person.team_id).in_(team_ids),
-                                             col(Person.slack_user_id).in_(user_ids)))
+    rows = session.exec(
+        select(Person).where(
+            col(Person.team_id).in_(team_ids), col(Person.slack_user_id).in_(user_ids)
+        )
+    )
     return {(p.team_id, p.slack_user_id): p for p in rows}
 
 
@@ -91,13 +93,23 @@ def _account_name(session: Session, c: Commitment) -> tuple[Account | None, str 
 # --- reminder the working day before ------------------------------------------------------
 
 
-def _claim(engine: Engine, commitment_id: int, values: dict, unclaimed: object,
-           action: str, team_id: str, **detail: object) -> bool:
+def _claim(
+    engine: Engine,
+    commitment_id: int,
+    values: dict,
+    unclaimed: object,
+    action: str,
+    team_id: str,
+    **detail: object,
+) -> bool:
     with session_scope(engine) as session:
         result = session.execute(
             update(Commitment)
-            .where(col(Commitment.id) == commitment_id,
-                   col(Commitment.status) == CommitmentStatus.OPEN, unclaimed)  # type: ignore[arg-type]
+            .where(
+                col(Commitment.id) == commitment_id,
+                col(Commitment.status) == CommitmentStatus.OPEN,
+                unclaimed,
+            )  # type: ignore[arg-type]
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -109,17 +121,26 @@ def _claim(engine: Engine, commitment_id: int, values: dict, unclaimed: object,
 
 def _release(engine: Engine, commitment_id: int, values: dict) -> None:
     with session_scope(engine) as session:
-        session.execute(update(Commitment).where(col(Commitment.id) == commitment_id)
-                        .values(**values).execution_options(synchronize_session=False))
+        session.execute(
+            update(Commitment)
+            .where(col(Commitment.id) == commitment_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def run_reminders(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: "due tomorrow" DMs to owners, once per due date."""
     settings = rt.settings
     with session_scope(rt.engine) as session:
-        rows = _candidates(session, now, or_(col(Commitment.reminded_for).is_(None),
-                                             col(Commitment.reminded_for)
-                                             != col(Commitment.due_date)))
+        rows = _candidates(
+            session,
+            now,
+            or_(
+                col(Commitment.reminded_for).is_(None),
+                col(Commitment.reminded_for) != col(Commitment.due_date),
+            ),
+        )
         rows = [c for c in rows if c.owner_user_id]
         people = _people(session, {c.team_id for c in rows}, {c.owner_user_id or "" for c in rows})
         todo = []
@@ -134,10 +155,15 @@ def run_reminders(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
                 todo.append((c, local.date(), _account_name(session, c)[1]))
     sent = 0
     for c, today, account in todo[:BATCH]:
-        if not _claim(rt.engine, c.id or 0, {"reminded_for": c.due_date},
-                      or_(col(Commitment.reminded_for).is_(None),
-                          col(Commitment.reminded_for) != c.due_date),
-                      "reminded", c.team_id, due=str(c.due_date)):
+        if not _claim(
+            rt.engine,
+            c.id or 0,
+            {"reminded_for": c.due_date},
+            or_(col(Commitment.reminded_for).is_(None), col(Commitment.reminded_for) != c.due_date),
+            "reminded",
+            c.team_id,
+            due=str(c.due_date),
+        ):
             continue
         text, blocks = reminder_message(commitment_item(c, account), today)
         try:
@@ -169,22 +195,30 @@ def run_overdue(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
             if c.due_date and overdue_now(c.due_date, local, settings.workday_start_hour):
                 account, name = _account_name(session, c)
                 gone = person is not None and person.deactivated
-                todo.append((c, local.date(), name, account.csm_user_id if account else None,
-                             gone))
+                todo.append((c, local.date(), name, account.csm_user_id if account else None, gone))
     told = 0
     for c, today, account, csm, owner_gone in todo[:BATCH]:
-        if not _claim(rt.engine, c.id or 0, {"overdue_notified_at": now},
-                      col(Commitment.overdue_notified_at).is_(None), "overdue_notified",
-                      c.team_id, due=str(c.due_date), csm=csm):
+        if not _claim(
+            rt.engine,
+            c.id or 0,
+            {"overdue_notified_at": now},
+            col(Commitment.overdue_notified_at).is_(None),
+            "overdue_notified",
+            c.team_id,
+            due=str(c.due_date),
+            csm=csm,
+        ):
             continue
         item = commitment_item(c, account)
         retry = False
         if c.owner_user_id and not owner_gone:
-            retry |= _try_dm(notifier, c.team_id, c.owner_user_id,
-                             *overdue_owner_message(item, today))
+            retry |= _try_dm(
+                notifier, c.team_id, c.owner_user_id, *overdue_owner_message(item, today)
+            )
         if csm and csm != c.owner_user_id:
-            retry |= _try_dm(notifier, c.team_id, csm,
-                             *overdue_csm_message(item, c.owner_user_id, today))
+            retry |= _try_dm(
+                notifier, c.team_id, csm, *overdue_csm_message(item, c.owner_user_id, today)
+            )
         if retry:
             _release(rt.engine, c.id or 0, {"overdue_notified_at": None})
         else:
@@ -239,25 +273,33 @@ def close_loop_for(session: Session, team_id: str, commitment_id: int) -> CloseL
     if c.transcript_id:
         t = session.get(Transcript, c.transcript_id)
         call_date = t.call_date if t and t.team_id == team_id else None
-    owner = session.exec(select(Person).where(
-        Person.team_id == team_id, Person.slack_user_id == c.owner_user_id)).first()
+    owner = session.exec(
+        select(Person).where(Person.team_id == team_id, Person.slack_user_id == c.owner_user_id)
+    ).first()
     owner_name = (owner.real_name or owner.name) if owner else c.owner_name
     draft = close_loop_draft(c.text, contact.name if contact else None, owner_name, call_date)
-    return CloseLoop(c.id or 0, c.owner_user_id, draft, contact.name if contact else None,
-                     contact.email if contact else None,
-                     account.slack_channel_id if account else None,
-                     f"Done: {c.text[:80]}" + (f" ({name})" if name else ""))
+    return CloseLoop(
+        c.id or 0,
+        c.owner_user_id,
+        draft,
+        contact.name if contact else None,
+        contact.email if contact else None,
+        account.slack_channel_id if account else None,
+        f"Done: {c.text[:80]}" + (f" ({name})" if name else ""),
+    )
 
 
-def offer_close_loop(rt: Runtime, notifier: Notifier, team_id: str, commitment_id: int,
-                     actor: str) -> bool:
+def offer_close_loop(
+    rt: Runtime, notifier: Notifier, team_id: str, commitment_id: int, actor: str
+) -> bool:
     """After "done": DM the owner (or whoever marked it) a drafted note to the customer."""
     with session_scope(rt.engine) as session:
         loop = close_loop_for(session, team_id, commitment_id)
     if loop is None:
         return False
-    text, blocks = close_loop_offer(commitment_id, loop.draft, loop.recipient_name,
-                                    can_send=bool(loop.channel))
+    text, blocks = close_loop_offer(
+        commitment_id, loop.draft, loop.recipient_name, can_send=bool(loop.channel)
+    )
     try:
         notifier.dm(team_id, loop.owner_user_id or actor, text, blocks)
     except DeliveryError as exc:
@@ -266,22 +308,25 @@ def offer_close_loop(rt: Runtime, notifier: Notifier, team_id: str, commitment_i
     return True
 
 
-def claim_close_loop(engine: Engine, team_id: str, commitment_id: int, actor: str,
-                     how: str) -> bool:
+def claim_close_loop(
+    engine: Engine, team_id: str, commitment_id: int, actor: str, how: str
+) -> bool:
     """Once per commitment, whatever the clicks: an idempotency key in ProcessedEvent."""
     try:
         with session_scope(engine) as session:
             session.add(ProcessedEvent(team_id=team_id, event_id=f"close-loop:{commitment_id}"))
             session.flush()
-            audit.record(session, team_id, actor, "commitment", commitment_id,
-                         "close_loop", how=how)
+            audit.record(
+                session, team_id, actor, "commitment", commitment_id, "close_loop", how=how
+            )
         return True
     except IntegrityError:
         return False
 
 
-def may_close_loop(session: Session, team_id: str, commitment_id: int, actor: str,
-                   settings: Settings) -> bool:
+def may_close_loop(
+    session: Session, team_id: str, commitment_id: int, actor: str, settings: Settings
+) -> bool:
     try:
         c = cm.get(session, team_id, commitment_id)
     except cm.CommitmentError:
@@ -289,8 +334,9 @@ def may_close_loop(session: Session, team_id: str, commitment_id: int, actor: st
     return cm.may_change(session, c, actor, set(settings.cs_admins))
 
 
-def send_close_loop(rt: Runtime, notifier: Notifier, team_id: str, commitment_id: int,
-                    actor: str) -> str:
+def send_close_loop(
+    rt: Runtime, notifier: Notifier, team_id: str, commitment_id: int, actor: str
+) -> str:
     """The owner's Yes: post the note in the account's shared channel; says what happened."""
     with session_scope(rt.engine) as session:
         if not may_close_loop(session, team_id, commitment_id, actor, rt.settings):
@@ -307,7 +353,9 @@ def send_close_loop(rt: Runtime, notifier: Notifier, team_id: str, commitment_id
             session.execute(
                 ProcessedEvent.__table__.delete().where(  # type: ignore[attr-defined]
                     ProcessedEvent.team_id == team_id,
-                    ProcessedEvent.event_id == f"close-loop:{commitment_id}"))
+                    ProcessedEvent.event_id == f"close-loop:{commitment_id}",
+                )
+            )
         return f"Slack refused the message ({exc.code}); nothing was sent. Try again later."
     return f":incoming_envelope: Sent to <#{loop.channel}>."
 
@@ -324,39 +372,54 @@ class MissedPrefill:
     context: str
 
 
-def missed_prefill(session: Session, team_id: str, commitment_id: int, actor: str,
-                   settings: Settings) -> MissedPrefill:
+def missed_prefill(
+    session: Session, team_id: str, commitment_id: int, actor: str, settings: Settings
+) -> MissedPrefill:
     """What the report-risk modal starts with; CommitmentError when not allowed / no account."""
     c = cm.get(session, team_id, commitment_id)
     if not cm.may_change(session, c, actor, set(settings.cs_admins)):
-        raise cm.CommitmentError("Only the account's CSM, the owner or a CS admin can report "
-                                 "this as a risk.")
+        raise cm.CommitmentError(
+            "Only the account's CSM, the owner or a CS admin can report this as a risk."
+        )
     account, name = _account_name(session, c)
     if account is None or account.id is None:
-        raise cm.CommitmentError("This commitment has no account, so there is nothing to "
-                                 "report a risk on. Set its account first.")
+        raise cm.CommitmentError(
+            "This commitment has no account, so there is nothing to "
+            "report a risk on. Set its account first."
+        )
     who = f"<@{c.owner_user_id}>" if c.owner_user_id else (c.owner_name or "We")
     due = f" by {c.due_date:%b} {c.due_date.day}" if c.due_date else ""
-    context = (f"Missed commitment: {who} promised {name}{due}: “{c.text}”. "
-               f"It is overdue and still open.")
+    context = (
+        f"Missed commitment: {who} promised {name}{due}: “{c.text}”. It is overdue and still open."
+    )
     return MissedPrefill(account.id, name or "?", context)
 
 
-def plan_missed(rt: Runtime, notifier: Notifier, team_id: str, actor: str, account_id: int,
-                context: str) -> str:
+def plan_missed(
+    rt: Runtime, notifier: Notifier, team_id: str, actor: str, account_id: int, context: str
+) -> str:
     """Plan the missed-commitment case (bot.cases.planning) and tell the reporter."""
     from bot.cases.planning import ReportError, ReportRequest, report_risk
 
     try:
-        result = report_risk(rt.engine, ReportRequest(
-            team_id=team_id, risk_key=MISSED_RISK, context=context, reporter_user_id=actor,
-            account_id=account_id))
+        result = report_risk(
+            rt.engine,
+            ReportRequest(
+                team_id=team_id,
+                risk_key=MISSED_RISK,
+                context=context,
+                reporter_user_id=actor,
+                account_id=account_id,
+            ),
+        )
     except ReportError as exc:
         text = f"Could not plan the case: {exc}"
     else:
         verb = "planned" if result.created else "already open"
-        text = (f":clipboard: Case #{result.case.id} for *{result.account.name}* "
-                f"({result.playbook.name}) {verb} — {len(result.steps)} steps.")
+        text = (
+            f":clipboard: Case #{result.case.id} for *{result.account.name}* "
+            f"({result.playbook.name}) {verb} — {len(result.steps)} steps."
+        )
     try:
         notifier.dm(team_id, actor, text)
     except DeliveryError as exc:

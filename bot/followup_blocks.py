@@ -24,8 +24,11 @@ A_CLOSE_NO = "ft_close_loop_no"
 
 
 def reminder_message(item: Item, today: dt.date) -> tuple[str, list[dict[str, Any]]]:
-    when = "tomorrow" if item.due and (item.due - today).days == 1 else (
-        f"on {item.due:%A}" if item.due else "soon")
+    when = (
+        "tomorrow"
+        if item.due and (item.due - today).days == 1
+        else (f"on {item.due:%A}" if item.due else "soon")
+    )
     text = f"Reminder: due {when} — {item.text[:200]}"
     return text, [section(f":alarm_clock: *Due {when}*"), *item_blocks(item, today)]
 
@@ -33,32 +36,42 @@ def reminder_message(item: Item, today: dt.date) -> tuple[str, list[dict[str, An
 def overdue_owner_message(item: Item, today: dt.date) -> tuple[str, list[dict[str, Any]]]:
     text = f"Overdue: {item.text[:200]}"
     return text, [
-        section(":red_circle: *This commitment is now overdue.* Mark it done, snooze it to a "
-                "date you can keep, or hand it to someone who can."),
+        section(
+            ":red_circle: *This commitment is now overdue.* Mark it done, snooze it to a "
+            "date you can keep, or hand it to someone who can."
+        ),
         *item_blocks(item, today),
     ]
 
 
-def overdue_csm_message(item: Item, owner: str | None, today: dt.date
-                        ) -> tuple[str, list[dict[str, Any]]]:
+def overdue_csm_message(
+    item: Item, owner: str | None, today: dt.date
+) -> tuple[str, list[dict[str, Any]]]:
     who = f"<@{owner}>" if owner else "Nobody (no owner on record)"
     account = escape(item.account or "the account")
     text = f"Missed commitment on {item.account or 'an account'}: {item.text[:200]}"
     return text, [
-        section(f":warning: *Missed commitment on {account}* — a risk signal.\n"
-                f"{who} promised: *{escape(clip(item.text, 600))}*"
-                + (f" (due {item.due:%a %b} {item.due.day})" if item.due else "")),
+        section(
+            f":warning: *Missed commitment on {account}* — a risk signal.\n"
+            f"{who} promised: *{escape(clip(item.text, 600))}*"
+            + (f" (due {item.due:%a %b} {item.due.day})" if item.due else "")
+        ),
         actions(
-            button("Report risk: missed commitment", A_REPORT_MISSED, f"c:{item.id}",
-                   style="primary"),
+            button(
+                "Report risk: missed commitment", A_REPORT_MISSED, f"c:{item.id}", style="primary"
+            ),
             block_id=f"ftmissed:{item.id}",
         ),
         context("Starts `/report-risk` with the *missed commitment* playbook, pre-filled."),
     ]
 
 
-def close_loop_draft(commitment_text: str, contact_name: str | None, owner_name: str | None,
-                     call_date: dt.date | None) -> str:
+def close_loop_draft(
+    commitment_text: str,
+    contact_name: str | None,
+    owner_name: str | None,
+    call_date: dt.date | None,
+) -> str:
     """Pure: a short, plain note to the customer confirming a promise was kept."""
     first = (contact_name or "").split()[0] if contact_name else ""
     greeting = f"Hi {first}," if first else "Hi,"
@@ -76,21 +89,35 @@ def close_loop_draft(commitment_text: str, contact_name: str | None, owner_name:
     return "\n".join(lines)
 
 
-def close_loop_offer(commitment_id: int, draft: str, recipient: str | None,
-                     can_send: bool) -> tuple[str, list[dict[str, Any]]]:
+def close_loop_offer(
+    commitment_id: int, draft: str, recipient: str | None, can_send: bool
+) -> tuple[str, list[dict[str, Any]]]:
     to = escape(recipient) if recipient else "the customer"
     buttons = []
     if can_send:
-        buttons.append(button(f"Yes, send it to {recipient or 'the customer'}"[:75],
-                              A_CLOSE_SEND, str(commitment_id), style="primary"))
-    buttons.append(button("Yes, give me the text", A_CLOSE_COPY, str(commitment_id),
-                          style=None if can_send else "primary"))
+        buttons.append(
+            button(
+                f"Yes, send it to {recipient or 'the customer'}"[:75],
+                A_CLOSE_SEND,
+                str(commitment_id),
+                style="primary",
+            )
+        )
+    buttons.append(
+        button(
+            "Yes, give me the text",
+            A_CLOSE_COPY,
+            str(commitment_id),
+            style=None if can_send else "primary",
+        )
+    )
     buttons.append(button("No thanks", A_CLOSE_NO, str(commitment_id)))
     return (
         "Close the loop with the customer?",
         [
-            section(f":white_check_mark: Nice — done. Shall I close the loop with {to}? "
-                    "Here's a draft:"),
+            section(
+                f":white_check_mark: Nice — done. Shall I close the loop with {to}? Here's a draft:"
+            ),
             section(">" + escape(clip(draft, 2800)).replace("\n", "\n>")),
             actions(*buttons, block_id=f"ftclose:{commitment_id}"),
             context("Nothing is sent unless you say yes."),
@@ -104,10 +131,16 @@ def close_loop_copy(draft: str, email: str | None, subject: str) -> list[dict[st
         section("```" + escape(clip(draft, 2900)) + "```"),
     ]
     if email:
-        query = urllib.parse.urlencode({"subject": subject, "body": draft},
-                                       quote_via=urllib.parse.quote)
-        blocks.append(actions(button("Open in my email app", "ft_close_loop_mailto",
-                                     url=f"mailto:{email}?{query}")))
+        query = urllib.parse.urlencode(
+            {"subject": subject, "body": draft}, quote_via=urllib.parse.quote
+        )
+        blocks.append(
+            actions(
+                button(
+                    "Open in my email app", "ft_close_loop_mailto", url=f"mailto:{email}?{query}"
+                )
+            )
+        )
     return blocks
 
 
@@ -129,9 +162,17 @@ def missed_report_modal(account: str, context_text: str, metadata: str) -> dict[
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             section(f"*Account:* {escape(account)}\n*Risk:* Missed commitment"),
-            {"type": "input", "block_id": "context", "label": {"type": "plain_text",
-                                                                "text": "What happened"},
-             "element": {"type": "plain_text_input", "action_id": "context", "multiline": True,
-                         "initial_value": clip(context_text, 2900), "max_length": 3000}},
+            {
+                "type": "input",
+                "block_id": "context",
+                "label": {"type": "plain_text", "text": "What happened"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "context",
+                    "multiline": True,
+                    "initial_value": clip(context_text, 2900),
+                    "max_length": 3000,
+                },
+            },
         ],
     }

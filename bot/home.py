@@ -17,34 +17,61 @@ TEAM_CASES_MAX = 300
 
 
 def _lines(session: Session, team_id: str, cases: list[Case]) -> list[CaseLine]:
-    accounts = {a.id: a.name for a in session.exec(select(Account).where(
-        Account.team_id == team_id, col(Account.id).in_({c.account_id for c in cases} or {-1})))}
-    books = {p.id: p.name for p in session.exec(select(Playbook).where(
-        Playbook.team_id == team_id, col(Playbook.id).in_({c.playbook_id for c in cases} or {-1})))}
+    accounts = {
+        a.id: a.name
+        for a in session.exec(
+            select(Account).where(
+                Account.team_id == team_id,
+                col(Account.id).in_({c.account_id for c in cases} or {-1}),
+            )
+        )
+    }
+    books = {
+        p.id: p.name
+        for p in session.exec(
+            select(Playbook).where(
+                Playbook.team_id == team_id,
+                col(Playbook.id).in_({c.playbook_id for c in cases} or {-1}),
+            )
+        )
+    }
     return [
-        CaseLine(c.id or 0, accounts.get(c.account_id, "?"),
-                 books.get(c.playbook_id) or c.risk_key.replace("_", " "), c.status,
-                 c.current_step, c.total_steps, c.owner_user_id)
+        CaseLine(
+            c.id or 0,
+            accounts.get(c.account_id, "?"),
+            books.get(c.playbook_id) or c.risk_key.replace("_", " "),
+            c.status,
+            c.current_step,
+            c.total_steps,
+            c.owner_user_id,
+        )
         for c in cases
     ]
 
 
-def build_home(session: Session, settings: Settings, team_id: str, user_id: str,
-               now: dt.datetime) -> dict:
+def build_home(
+    session: Session, settings: Settings, team_id: str, user_id: str, now: dt.datetime
+) -> dict:
     """The Home view for one person, as of `now` in their timezone."""
-    person = session.exec(select(Person).where(
-        Person.team_id == team_id, Person.slack_user_id == user_id)).first()
+    person = session.exec(
+        select(Person).where(Person.team_id == team_id, Person.slack_user_id == user_id)
+    ).first()
     today = local_now(person, settings, now).date()
     items = open_items(session, team_id, user_id, today)
-    open_cases = select(Case).where(Case.team_id == team_id,
-                                    col(Case.status).in_(OPEN_CASE_STATUSES))
-    owned = list(session.exec(open_cases.where(Case.owner_user_id == user_id)
-                              .order_by(col(Case.opened_at).desc()).limit(50)))
+    open_cases = select(Case).where(
+        Case.team_id == team_id, col(Case.status).in_(OPEN_CASE_STATUSES)
+    )
+    owned = list(
+        session.exec(
+            open_cases.where(Case.owner_user_id == user_id)
+            .order_by(col(Case.opened_at).desc())
+            .limit(50)
+        )
+    )
     team = None
     if is_cs_admin(session, team_id, user_id, settings.cs_admins):
         team = {}
-        rows = session.exec(open_cases.order_by(col(Case.opened_at).desc())
-                            .limit(TEAM_CASES_MAX))
+        rows = session.exec(open_cases.order_by(col(Case.opened_at).desc()).limit(TEAM_CASES_MAX))
         for line in _lines(session, team_id, list(rows)):
             team.setdefault(line.risk, []).append(line)
     return home_view(items, _lines(session, team_id, owned), team, today)

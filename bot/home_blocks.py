@@ -30,8 +30,10 @@ class CaseLine:
     def text(self, with_owner: bool = False) -> str:
         progress = f"step {self.step} of {self.total}" if self.total else "planning"
         owner = f" · <@{self.owner}>" if with_owner and self.owner else ""
-        return (f"*{escape(self.account)}* — {escape(self.risk)} · case #{self.id} · "
-                f"{self.status.replace('_', ' ')} · {progress}{owner}")
+        return (
+            f"*{escape(self.account)}* — {escape(self.risk)} · case #{self.id} · "
+            f"{self.status.replace('_', ' ')} · {progress}{owner}"
+        )
 
 
 def _case_list(lines: list[CaseLine], budget: int, with_owner: bool) -> list[dict[str, Any]]:
@@ -41,20 +43,25 @@ def _case_list(lines: list[CaseLine], budget: int, with_owner: bool) -> list[dic
     return blocks
 
 
-def home_view(items: list[Item], owned: list[CaseLine], team: dict[str, list[CaseLine]] | None,
-              today: dt.date) -> dict[str, Any]:
+def home_view(
+    items: list[Item], owned: list[CaseLine], team: dict[str, list[CaseLine]] | None, today: dt.date
+) -> dict[str, Any]:
     """The Home tab. `team` is None for people who are not CS admins."""
     blocks: list[dict[str, Any]] = [header("Your follow-through")]
     if items:
         blocks.append(context(digest_summary(items, today)))
-        body, _ = grouped_blocks(items, today, ITEMS_BUDGET,
-                                 "Mark some done or use `/commitments` to see the rest.")
+        body, _ = grouped_blocks(
+            items, today, ITEMS_BUDGET, "Mark some done or use `/commitments` to see the rest."
+        )
         blocks += body
     else:
         blocks.append(section(":sparkles: Nothing open — every commitment and step is done."))
     blocks += [divider(), header("Cases you own")]
-    blocks += _case_list(owned, OWNED_BUDGET, False) if owned else [
-        context("No open cases. `/report-risk` starts one.")]
+    blocks += (
+        _case_list(owned, OWNED_BUDGET, False)
+        if owned
+        else [context("No open cases. `/report-risk` starts one.")]
+    )
     if team is not None:
         blocks += [divider(), header("Team's open cases by risk")]
         if not team:
@@ -68,8 +75,9 @@ def home_view(items: list[Item], owned: list[CaseLine], team: dict[str, list[Cas
             part = _case_list(lines, min(budget - 1, 6), True)
             blocks += part
             budget -= 1 + len(part)
-    blocks.append(context("Digest hour and on/off: `/commitments settings` · "
-                          "Reports: `/cs-report`"))
+    blocks.append(
+        context("Digest hour and on/off: `/commitments settings` · Reports: `/cs-report`")
+    )
     if len(blocks) > VIEW_MAX:  # budgets above make this unreachable; keep the promise anyway
         blocks = blocks[: VIEW_MAX - 1] + [context("…cut to fit the Home tab.")]
     return {"type": "home", "blocks": blocks}

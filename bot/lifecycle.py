@@ -43,17 +43,20 @@ def run_retention(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
         rows = session.execute(
             sa.select(t.c.id, t.c.team_id)
             .where(t.c.created_at < cutoff, t.c.text_purged_at.is_(None))
-            .order_by(t.c.id).limit(PURGE_BATCH)
+            .order_by(t.c.id)
+            .limit(PURGE_BATCH)
         ).all()
         if not rows:
             return 0
         session.execute(
-            t.update().where(t.c.id.in_([r.id for r in rows]), t.c.text_purged_at.is_(None))
+            t.update()
+            .where(t.c.id.in_([r.id for r in rows]), t.c.text_purged_at.is_(None))
             .values(text=None, content=None, text_purged_at=now)
         )
         for r in rows:
-            audit.record(session, r.team_id, "system", "transcript", r.id, "text_purged",
-                         retention_days=days)
+            audit.record(
+                session, r.team_id, "system", "transcript", r.id, "text_purged", retention_days=days
+            )
     log.info("purged the text of %d transcript(s) older than %d days", len(rows), days)
     return len(rows)
 
@@ -109,8 +112,9 @@ def export_team(engine: Engine, team_id: str, out_dir: Path) -> dict[str, int]:
 def count_team(engine: Engine, team_id: str) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)
-                                 .where(t.c.team_id == team_id)).scalar_one()
+            t.name: conn.execute(
+                sa.select(sa.func.count()).select_from(t).where(t.c.team_id == team_id)
+            ).scalar_one()
             for t in team_tables()
         }
 

@@ -12,8 +12,9 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
         team: Annotated[str, typer.Option("--team", help="Slack team id to export")],
-        out: Annotated[Path, typer.Option("--out", help="Directory for the JSON-lines files")]
-        = Path("export"),
+        out: Annotated[
+            Path, typer.Option("--out", help="Directory for the JSON-lines files")
+        ] = Path("export"),
     ) -> None:
         """Write every row of one workspace, one JSON-lines file per table."""
         from bot.cli import checked_runtime, settings_or_exit
@@ -42,8 +43,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"Nothing stored for workspace {team}.")
             return
         if not yes:
-            raise fail(f"This would delete {total} rows of workspace {team} "
-                       f"({', '.join(f'{k} {v}' for k, v in counts.items() if v)}). "
-                       "Run `followthrough export --team` first, then add --yes.", 1)
+            raise fail(
+                f"This would delete {total} rows of workspace {team} "
+                f"({', '.join(f'{k} {v}' for k, v in counts.items() if v)}). "
+                "Run `followthrough export --team` first, then add --yes.",
+                1,
+            )
         deleted = purge_team(rt.engine, team)
         typer.echo(f"Deleted {sum(deleted.values())} rows of workspace {team}.")

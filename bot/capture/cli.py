@@ -56,11 +56,14 @@ def as_table(result: ExtractionResult) -> str:
         return "No commitments found."
     lines = [f"{'#':>2}  {'OWNER':<16} {'DUE':<10} {'CATEGORY':<10} COMMITMENT"]
     for n, c in enumerate(result.commitments, start=1):
-        lines.append(f"{n:>2}  {_cut(c.owner or '?', 16):<16} "
-                     f"{c.due.isoformat() if c.due else '-':<10} "
-                     f"{str(c.category):<10} {_cut(c.text, 90)}")
-        lines.append(f"{'':>4}“{_cut(c.evidence, 100)}”"
-                     + (f"  ({c.due_phrase})" if c.due_phrase else ""))
+        lines.append(
+            f"{n:>2}  {_cut(c.owner or '?', 16):<16} "
+            f"{c.due.isoformat() if c.due else '-':<10} "
+            f"{str(c.category):<10} {_cut(c.text, 90)}"
+        )
+        lines.append(
+            f"{'':>4}“{_cut(c.evidence, 100)}”" + (f"  ({c.due_phrase})" if c.due_phrase else "")
+        )
     return "\n".join(lines)
 
 
@@ -71,13 +74,16 @@ def _read(path: Path, limit: int) -> bytes:
         raise ValueError(f"{path} is a folder; give a transcript file.")
     size = path.stat().st_size
     if size > limit:
-        raise ValueError(f"{path.name} is {size / 1048576:.1f} MB, over the "
-                         f"{limit / 1048576:.0f} MB limit for transcripts (MAX_TRANSCRIPT_MB).")
+        raise ValueError(
+            f"{path.name} is {size / 1048576:.1f} MB, over the "
+            f"{limit / 1048576:.0f} MB limit for transcripts (MAX_TRANSCRIPT_MB)."
+        )
     return path.read_bytes()
 
 
-def extract_file(path: Path, *, call_date: dt.date | None, engine_name: str | None,
-                 settings: Any) -> ExtractionResult:
+def extract_file(
+    path: Path, *, call_date: dt.date | None, engine_name: str | None, settings: Any
+) -> ExtractionResult:
     """Read, parse and extract; ValueError (user-safe message) for anything unfit."""
     from bot.capture.extract import call_date_for, max_bytes
     from bot.config import ConfigError
@@ -103,11 +109,17 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def extract(
         file: Annotated[Path, typer.Argument(help="Transcript: .vtt, .srt, .txt, .json, .docx")],
-        call_date: Annotated[str | None, typer.Option(
-            "--call-date", help="Date of the call, YYYY-MM-DD (default: from the file name, "
-            "else today); due phrases are resolved against it")] = None,
-        engine: Annotated[EngineName | None, typer.Option(
-            help="Engine (default: LLM_ENGINE)")] = None,
+        call_date: Annotated[
+            str | None,
+            typer.Option(
+                "--call-date",
+                help="Date of the call, YYYY-MM-DD (default: from the file name, "
+                "else today); due phrases are resolved against it",
+            ),
+        ] = None,
+        engine: Annotated[
+            EngineName | None, typer.Option(help="Engine (default: LLM_ENGINE)")
+        ] = None,
         output: Annotated[Output, typer.Option("--format", help="table or json")] = Output.TABLE,
     ) -> None:
         """Print the commitments the Slack flow would propose for FILE."""
@@ -119,14 +131,21 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise fail(f"--call-date '{call_date}' is not a date like 2026-11-20", 2) from None
         try:
-            result = extract_file(file, call_date=when,
-                                  engine_name=engine.value if engine else None,
-                                  settings=settings)
+            result = extract_file(
+                file,
+                call_date=when,
+                engine_name=engine.value if engine else None,
+                settings=settings,
+            )
         except ValueError as exc:
             raise fail(str(exc), 1) from None
         if result.fallback_reason:
-            typer.secho(f"warning: the LLM step failed ({result.fallback_reason}); these are "
-                        "the rules engine's proposals.", err=True, fg=typer.colors.YELLOW)
+            typer.secho(
+                f"warning: the LLM step failed ({result.fallback_reason}); these are "
+                "the rules engine's proposals.",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )
         if output == Output.JSON:
             typer.echo(json.dumps(as_json(result), indent=2, ensure_ascii=False))
         else:

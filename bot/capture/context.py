@@ -63,8 +63,9 @@ def strict_member(session: Session, team_id: str, label: str) -> Person | None:
     return person if wanted in names else None
 
 
-def call_people(session: Session, team_id: str, speakers: Sequence[str],
-                account: AccountFacts | None = None) -> CallPeople:
+def call_people(
+    session: Session, team_id: str, speakers: Sequence[str], account: AccountFacts | None = None
+) -> CallPeople:
     """Our people (workspace members) and the customer's (the account's contacts, or labels
     naming the account); anyone else stays unknown, so the reviewer picks an owner."""
     members: dict[str, str] = {}
@@ -88,8 +89,11 @@ def is_customer(label: str, account: AccountFacts | None) -> bool:
     if wanted in contacts:
         return True
     first = wanted.split()[:1]
-    if len(wanted.split()) == 1 and first and \
-            sum(1 for c in contacts if c.split()[:1] == first) == 1:
+    if (
+        len(wanted.split()) == 1
+        and first
+        and sum(1 for c in contacts if c.split()[:1] == first) == 1
+    ):
         return True
     tags = _words(" ".join(re.findall(r"\((.*?)\)", label)))
     keys = set(_distinctive(account.name)[:1]) | {_domain_stem(account.domain) or ""}
@@ -116,8 +120,12 @@ def _unique_best(scores: dict[int, int]) -> int | None:
 
 
 def guess_account(
-    accounts: Iterable[AccountFacts], *, channel_id: str | None, filename: str,
-    text: str, speakers: Sequence[str],
+    accounts: Iterable[AccountFacts],
+    *,
+    channel_id: str | None,
+    filename: str,
+    text: str,
+    speakers: Sequence[str],
 ) -> int | None:
     """Pure: the account this call was most likely about, or None when unsure."""
     accounts = list(accounts)
@@ -162,7 +170,8 @@ def account_facts(session: Session, team_id: str, limit: int = 5000) -> list[Acc
     for c in session.exec(select(Contact).where(Contact.team_id == team_id).limit(limit * 5)):
         contacts.setdefault(c.account_id, []).append(c.name)
     return [
-        AccountFacts(a.id or 0, a.name, a.domain, a.slack_channel_id,
-                     tuple(contacts.get(a.id or 0, ())))
+        AccountFacts(
+            a.id or 0, a.name, a.domain, a.slack_channel_id, tuple(contacts.get(a.id or 0, ()))
+        )
         for a in session.exec(select(Account).where(Account.team_id == team_id).limit(limit))
     ]

@@ -63,20 +63,26 @@ def claim(engine: Engine, transcript_id: int, now: dt.datetime) -> int | None:
         result = session.execute(
             update(Transcript)
             .where(col(Transcript.id) == transcript_id, claimable(now))
-            .values(status=T.PROCESSING, lease_until=now + LEASE,
-                    attempts=col(Transcript.attempts) + 1)
+            .values(
+                status=T.PROCESSING, lease_until=now + LEASE, attempts=col(Transcript.attempts) + 1
+            )
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
             return None
-        return session.exec(select(Transcript.attempts).where(
-            Transcript.id == transcript_id)).one()
+        return session.exec(select(Transcript.attempts).where(Transcript.id == transcript_id)).one()
 
 
 def due_ids(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
     with session_scope(engine) as session:
-        return list(session.exec(select(Transcript.id).where(claimable(now))
-                                 .order_by(col(Transcript.id)).limit(limit)))
+        return list(
+            session.exec(
+                select(Transcript.id)
+                .where(claimable(now))
+                .order_by(col(Transcript.id))
+                .limit(limit)
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,18 @@ def _job(engine: Engine, transcript_id: int) -> Job:
     with session_scope(engine) as session:
         t = session.get(Transcript, transcript_id)
         assert t is not None
-        return Job(t.id or 0, t.team_id, t.slack_file_id, t.filename, t.content, t.channel_id,
-                   t.thread_ts, t.uploader_user_id, t.size_bytes, clock.as_utc(t.created_at))
+        return Job(
+            t.id or 0,
+            t.team_id,
+            t.slack_file_id,
+            t.filename,
+            t.content,
+            t.channel_id,
+            t.thread_ts,
+            t.uploader_user_id,
+            t.size_bytes,
+            clock.as_utc(t.created_at),
+        )
 
 
 def _owned(session: Session, transcript_id: int, attempt: int) -> Transcript | None:
@@ -115,8 +131,17 @@ def _fail(engine: Engine, job: Job, attempt: int, reason: str) -> bool:
             return False
         t.status, t.error, t.lease_until, t.processed_at = T.FAILED, reason, None, clock.now()
         session.add(t)
-        audit.record(session, t.team_id, "system", "transcript", t.id, "failed",
-                     from_state=T.PROCESSING, to_state=T.FAILED, reason=reason[:300])
+        audit.record(
+            session,
+            t.team_id,
+            "system",
+            "transcript",
+            t.id,
+            "failed",
+            from_state=T.PROCESSING,
+            to_state=T.FAILED,
+            reason=reason[:300],
+        )
     return True
 
 
@@ -140,8 +165,7 @@ def _say(notifier: Notifier, job: Job, text: str, blocks: list[dict] | None = No
         log.warning("could not answer about transcript %s: %s", job.id, exc.code)
 
 
-def _fail_and_say(engine: Engine, notifier: Notifier, job: Job, attempt: int,
-                  reason: str) -> str:
+def _fail_and_say(engine: Engine, notifier: Notifier, job: Job, attempt: int, reason: str) -> str:
     if _fail(engine, job, attempt, reason):
         _say(notifier, job, *failure_message(job.filename, reason))
     return "failed"
@@ -151,13 +175,16 @@ def _too_large_reason(exc: DeliveryError, job: Job, limit: int) -> str:
     digits = re.match(r"\d+", str(exc))
     size = int(digits.group()) if digits else job.size_bytes
     what = f"This file is {size / 1048576:.1f} MB" if size else "This file is too large"
-    return (f"{what}, over the {limit / 1048576:.0f} MB limit for transcripts. Upload the "
-            "transcript text (.vtt, .txt, .docx) rather than the recording, or split the call "
-            "into parts.")
+    return (
+        f"{what}, over the {limit / 1048576:.0f} MB limit for transcripts. Upload the "
+        "transcript text (.vtt, .txt, .docx) rather than the recording, or split the call "
+        "into parts."
+    )
 
 
-def _fetch(rt: Runtime, notifier: Notifier, job: Job, attempt: int,
-           now: dt.datetime) -> tuple[bytes | None, str | None]:
+def _fetch(
+    rt: Runtime, notifier: Notifier, job: Job, attempt: int, now: dt.datetime
+) -> tuple[bytes | None, str | None]:
     """The file's bytes, or (None, outcome) when the job ended or will be retried."""
     limit = max_bytes(rt.settings)
     if not job.file_id:
@@ -171,9 +198,11 @@ def _fetch(rt: Runtime, notifier: Notifier, job: Job, attempt: int,
         if exc.retryable and attempt < MAX_ATTEMPTS:
             _requeue(rt.engine, job, attempt, now)
             return None, "retry"
-        reason = ("Slack wouldn't hand me the file"
-                  + (f" ({exc.code})" if exc.code else "")
-                  + ". Check that the app can read files here (files:read) and upload it again.")
+        reason = (
+            "Slack wouldn't hand me the file"
+            + (f" ({exc.code})" if exc.code else "")
+            + ". Check that the app can read files here (files:read) and upload it again."
+        )
         return None, _fail_and_say(rt.engine, notifier, job, attempt, reason)
     for _ in range(2):
         try:
@@ -188,14 +217,18 @@ def _fetch(rt: Runtime, notifier: Notifier, job: Job, attempt: int,
     if seen is not None:
         link = permalink(notifier, job.team_id, seen.channel_id, seen.thread_ts)
         earlier_error = seen.error if seen.status == T.FAILED else None
-        _say(notifier, job, *duplicate_message(job.filename, seen.filename,
-                                               seen.created_at.date(), link, earlier_error))
+        _say(
+            notifier,
+            job,
+            *duplicate_message(
+                job.filename, seen.filename, seen.created_at.date(), link, earlier_error
+            ),
+        )
         return None, "duplicate"
     return data, None
 
 
-def permalink(notifier: Notifier, team_id: str, channel: str | None,
-              ts: str | None) -> str | None:
+def permalink(notifier: Notifier, team_id: str, channel: str | None, ts: str | None) -> str | None:
     """A link to an earlier thread, when the outbound port can make one."""
     if not channel or not ts:
         return None
@@ -218,17 +251,28 @@ class Plan:
     account_id: int | None
 
 
-def plan_extraction(session: Session, team_id: str, *, parsed: ParsedTranscript,
-                    filename: str, channel_id: str | None, call_date: dt.date) -> Plan:
+def plan_extraction(
+    session: Session,
+    team_id: str,
+    *,
+    parsed: ParsedTranscript,
+    filename: str,
+    channel_id: str | None,
+    call_date: dt.date,
+) -> Plan:
     text = " ".join(u.text for u in parsed.utterances[:400])
     facts = account_facts(session, team_id)
-    account_id = guess_account(facts, channel_id=channel_id, filename=filename, text=text,
-                               speakers=parsed.speakers)
+    account_id = guess_account(
+        facts, channel_id=channel_id, filename=filename, text=text, speakers=parsed.speakers
+    )
     account = next((a for a in facts if a.id == account_id), None)
     people = call_people(session, team_id, parsed.speakers, account)
-    ctx = CallContext(call_date=call_date, our_speakers=list(people.ours),
-                      customer_speakers=list(people.customers),
-                      account_name=account.name if account else None)
+    ctx = CallContext(
+        call_date=call_date,
+        our_speakers=list(people.ours),
+        customer_speakers=list(people.customers),
+        account_name=account.name if account else None,
+    )
     return Plan(ctx, people, account_id)
 
 
@@ -236,8 +280,14 @@ def transcript_text(parsed: ParsedTranscript) -> str:
     return "\n".join(f"{u.speaker or 'Unknown'}: {u.text}" for u in parsed.utterances)
 
 
-def save_proposals(engine: Engine, job: Job, attempt: int, parsed: ParsedTranscript,
-                   plan: Plan, result: ExtractionResult) -> bool:
+def save_proposals(
+    engine: Engine,
+    job: Job,
+    attempt: int,
+    parsed: ParsedTranscript,
+    plan: Plan,
+    result: ExtractionResult,
+) -> bool:
     """Commitments, the transcript's move to review and every audit row: one transaction."""
     with session_scope(engine) as session:
         t = _owned(session, job.id, attempt)
@@ -246,43 +296,82 @@ def save_proposals(engine: Engine, job: Job, attempt: int, parsed: ParsedTranscr
         for c in result.commitments:
             user = plan.people.members.get(c.owner or "")
             row = Commitment(
-                team_id=t.team_id, transcript_id=t.id, account_id=plan.account_id,
-                owner_name=c.owner, owner_user_id=user, side=str(c.side), text=c.text,
-                due_date=c.due, due_phrase=c.due_phrase, category=str(c.category),
-                evidence=c.evidence, confidence=c.confidence, engine=result.engine,
-                status=CommitmentStatus.PROPOSED, created_by=t.uploader_user_id,
+                team_id=t.team_id,
+                transcript_id=t.id,
+                account_id=plan.account_id,
+                owner_name=c.owner,
+                owner_user_id=user,
+                side=str(c.side),
+                text=c.text,
+                due_date=c.due,
+                due_phrase=c.due_phrase,
+                category=str(c.category),
+                evidence=c.evidence,
+                confidence=c.confidence,
+                engine=result.engine,
+                status=CommitmentStatus.PROPOSED,
+                created_by=t.uploader_user_id,
                 review_channel=t.channel_id,
             )
             session.add(row)
             session.flush()
-            audit.record(session, t.team_id, "system", "commitment", row.id, "proposed",
-                         to_state=CommitmentStatus.PROPOSED, transcript=t.id)
+            audit.record(
+                session,
+                t.team_id,
+                "system",
+                "commitment",
+                row.id,
+                "proposed",
+                to_state=CommitmentStatus.PROPOSED,
+                transcript=t.id,
+            )
         t.status, t.lease_until, t.processed_at, t.error = T.REVIEW, None, clock.now(), None
         t.format, t.text, t.speakers = parsed.format, transcript_text(parsed), parsed.speakers
-        t.word_count, t.call_date, t.account_id = parsed.word_count, plan.context.call_date, \
-            plan.account_id
+        t.word_count, t.call_date, t.account_id = (
+            parsed.word_count,
+            plan.context.call_date,
+            plan.account_id,
+        )
         t.engine, t.fallback_reason = result.engine, result.fallback_reason
         session.add(t)
-        audit.record(session, t.team_id, "system", "transcript", t.id, "extracted",
-                     from_state=T.PROCESSING, to_state=T.REVIEW,
-                     commitments=len(result.commitments), engine=result.engine,
-                     fallback=result.fallback_reason, skipped_cues=parsed.skipped_cues or None)
+        audit.record(
+            session,
+            t.team_id,
+            "system",
+            "transcript",
+            t.id,
+            "extracted",
+            from_state=T.PROCESSING,
+            to_state=T.REVIEW,
+            commitments=len(result.commitments),
+            engine=result.engine,
+            fallback=result.fallback_reason,
+            skipped_cues=parsed.skipped_cues or None,
+        )
     return True
 
 
 REVIEW_RETRY = dt.timedelta(minutes=2)
 
 
-def post_review(engine: Engine, notifier: Notifier, job: Job,
-                now: dt.datetime | None = None) -> int:
+def post_review(
+    engine: Engine, notifier: Notifier, job: Job, now: dt.datetime | None = None
+) -> int:
     """Post the review parts not yet posted (one or more thread messages) and remember where
     each item lives. If Slack refuses or is down, the transcript is marked for a later retry
     (`lease_until` = when), so a review is delayed, never lost."""
     with session_scope(engine) as session:
         review = load_review(session, job.team_id, job.id)
-        posted_ids = {c.id for c in session.exec(select(Commitment).where(
-            Commitment.team_id == job.team_id, Commitment.transcript_id == job.id,
-            col(Commitment.review_ts).is_not(None)))}
+        posted_ids = {
+            c.id
+            for c in session.exec(
+                select(Commitment).where(
+                    Commitment.team_id == job.team_id,
+                    Commitment.transcript_id == job.id,
+                    col(Commitment.review_ts).is_not(None),
+                )
+            )
+        }
     if not job.channel_id:
         return 0
     parts = review.parts() if review.items else [()]
@@ -292,8 +381,7 @@ def post_review(engine: Engine, notifier: Notifier, job: Job,
         if ids and set(ids) <= posted_ids:
             continue  # posted on an earlier try
         try:
-            msg = notifier.post(job.team_id, job.channel_id, text, blocks,
-                                thread_ts=job.thread_ts)
+            msg = notifier.post(job.team_id, job.channel_id, text, blocks, thread_ts=job.thread_ts)
         except DeliveryError as exc:
             log.warning("review of transcript %s not posted: %s", job.id, exc.code)
             if exc.retryable and ids:
@@ -320,16 +408,25 @@ def claim_review_retries(engine: Engine, now: dt.datetime, limit: int = 10) -> l
     """Transcripts whose review still has to reach Slack, claimed atomically (one worker each)."""
     table = Transcript.__table__  # type: ignore[attr-defined]
     with session_scope(engine) as session:
-        due = [r[0] for r in session.execute(
-            sa.select(table.c.id).where(table.c.status == T.REVIEW,
-                                        table.c.lease_until.is_not(None),
-                                        table.c.lease_until <= now).limit(limit))]
+        due = [
+            r[0]
+            for r in session.execute(
+                sa.select(table.c.id)
+                .where(
+                    table.c.status == T.REVIEW,
+                    table.c.lease_until.is_not(None),
+                    table.c.lease_until <= now,
+                )
+                .limit(limit)
+            )
+        ]
         won = []
         for tid in due:
             hit = session.execute(
-                sa.update(table).where(table.c.id == tid, table.c.status == T.REVIEW,
-                                       table.c.lease_until <= now)
-                .values(lease_until=now + REVIEW_RETRY)).rowcount  # type: ignore[attr-defined]
+                sa.update(table)
+                .where(table.c.id == tid, table.c.status == T.REVIEW, table.c.lease_until <= now)
+                .values(lease_until=now + REVIEW_RETRY)
+            ).rowcount  # type: ignore[attr-defined]
             if hit == 1:
                 won.append(tid)
     return won
@@ -342,8 +439,11 @@ def repost_reviews(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
         job = _job(rt.engine, tid)
         post_review(rt.engine, notifier, job, now)
         with session_scope(rt.engine) as session:
-            pending = session.exec(select(Commitment.id).where(
-                Commitment.transcript_id == tid, col(Commitment.review_ts).is_(None))).first()
+            pending = session.exec(
+                select(Commitment.id).where(
+                    Commitment.transcript_id == tid, col(Commitment.review_ts).is_(None)
+                )
+            ).first()
             t = session.get(Transcript, tid)
             if pending is None and t is not None:
                 t.lease_until = None  # all parts are in Slack now
@@ -356,9 +456,13 @@ def call_date_for(filename: str, info_created: dt.date | None, today: dt.date) -
     return guess_call_date(filename) or info_created or today
 
 
-def process_transcript(rt: Runtime, notifier: Notifier, transcript_id: int,
-                       now: dt.datetime | None = None,
-                       engine: ExtractionEngine | None = None) -> str:
+def process_transcript(
+    rt: Runtime,
+    notifier: Notifier,
+    transcript_id: int,
+    now: dt.datetime | None = None,
+    engine: ExtractionEngine | None = None,
+) -> str:
     """Run one capture job end to end; returns what happened (for logs and the scheduler)."""
     now = now or clock.now()
     attempt = claim(rt.engine, transcript_id, now)
@@ -366,9 +470,14 @@ def process_transcript(rt: Runtime, notifier: Notifier, transcript_id: int,
         return "taken"
     job = _job(rt.engine, transcript_id)
     if attempt > MAX_ATTEMPTS + 2:  # its workers keep dying mid-way: stop and say so
-        return _fail_and_say(rt.engine, notifier, job, attempt,
-                             f"I gave up after {attempt - 1} tries. Please upload it again, and "
-                             "tell your Followthrough admin if it keeps happening.")
+        return _fail_and_say(
+            rt.engine,
+            notifier,
+            job,
+            attempt,
+            f"I gave up after {attempt - 1} tries. Please upload it again, and "
+            "tell your Followthrough admin if it keeps happening.",
+        )
     try:
         return _process(rt, notifier, job, attempt, now, engine)
     except Exception:
@@ -376,14 +485,25 @@ def process_transcript(rt: Runtime, notifier: Notifier, transcript_id: int,
         if attempt < MAX_ATTEMPTS:
             _requeue(rt.engine, job, attempt, now)
             return "retry"
-        return _fail_and_say(rt.engine, notifier, job, attempt,
-                             "Something went wrong on our side while reading it. Please try "
-                             "again later, and tell your Followthrough admin if it keeps "
-                             "happening.")
+        return _fail_and_say(
+            rt.engine,
+            notifier,
+            job,
+            attempt,
+            "Something went wrong on our side while reading it. Please try "
+            "again later, and tell your Followthrough admin if it keeps "
+            "happening.",
+        )
 
 
-def _process(rt: Runtime, notifier: Notifier, job: Job, attempt: int, now: dt.datetime,
-             engine: ExtractionEngine | None) -> str:
+def _process(
+    rt: Runtime,
+    notifier: Notifier,
+    job: Job,
+    attempt: int,
+    now: dt.datetime,
+    engine: ExtractionEngine | None,
+) -> str:
     data = job.content
     if data is None:
         data, outcome = _fetch(rt, notifier, job, attempt, now)
@@ -396,16 +516,27 @@ def _process(rt: Runtime, notifier: Notifier, job: Job, attempt: int, now: dt.da
         return _fail_and_say(rt.engine, notifier, job, attempt, str(exc))
     call_date = call_date_for(job.filename, None, now.date())
     with session_scope(rt.engine) as session:
-        plan = plan_extraction(session, job.team_id, parsed=parsed, filename=job.filename,
-                               channel_id=job.channel_id, call_date=call_date)
+        plan = plan_extraction(
+            session,
+            job.team_id,
+            parsed=parsed,
+            filename=job.filename,
+            channel_id=job.channel_id,
+            call_date=call_date,
+        )
     try:
         result = (engine or get_engine(rt.settings)).extract(parsed.utterances, plan.context)
     except LLMError as exc:
-        return _fail_and_say(rt.engine, notifier, job, attempt,
-                             f"The commitment step failed: {exc}")
+        return _fail_and_say(
+            rt.engine, notifier, job, attempt, f"The commitment step failed: {exc}"
+        )
     if not save_proposals(rt.engine, job, attempt, parsed, plan, result):
         return "lost"
     post_review(rt.engine, notifier, job, now)
-    log.info("transcript %s: %d commitments proposed (%s)", job.id, len(result.commitments),
-             result.engine)
+    log.info(
+        "transcript %s: %d commitments proposed (%s)",
+        job.id,
+        len(result.commitments),
+        result.engine,
+    )
     return "review"

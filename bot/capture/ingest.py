@@ -90,24 +90,43 @@ def files_of(message: dict) -> list[FileRef]:
     for f in raw:
         if isinstance(f, dict) and f.get("id") and f.get("mode") != "tombstone":
             size = f.get("size")
-            refs.append(FileRef(str(f["id"]), str(f.get("name") or f.get("title") or ""),
-                                f.get("mimetype"), int(size) if size is not None else None))
+            refs.append(
+                FileRef(
+                    str(f["id"]),
+                    str(f.get("name") or f.get("title") or ""),
+                    f.get("mimetype"),
+                    int(size) if size is not None else None,
+                )
+            )
     return refs
 
 
 def _accepted(row: Transcript, new: bool) -> Accepted:
-    return Accepted(row.id or 0, new, row.status, row.filename, row.channel_id, row.thread_ts,
-                    clock.as_utc(row.created_at))
+    return Accepted(
+        row.id or 0,
+        new,
+        row.status,
+        row.filename,
+        row.channel_id,
+        row.thread_ts,
+        clock.as_utc(row.created_at),
+    )
 
 
 def _by_file(session: Session, team_id: str, file_id: str) -> Transcript | None:
-    return session.exec(select(Transcript).where(
-        Transcript.team_id == team_id, Transcript.slack_file_id == file_id)).first()
+    return session.exec(
+        select(Transcript).where(Transcript.team_id == team_id, Transcript.slack_file_id == file_id)
+    ).first()
 
 
 def accept_upload(
-    engine: Engine, team_id: str, ref: FileRef, *, channel_id: str | None,
-    user_id: str | None, thread_ts: str | None,
+    engine: Engine,
+    team_id: str,
+    ref: FileRef,
+    *,
+    channel_id: str | None,
+    user_id: str | None,
+    thread_ts: str | None,
 ) -> Accepted:
     """The job row for this Slack file, created once; later calls return the same row."""
     with session_scope(engine) as session:
@@ -117,16 +136,29 @@ def accept_upload(
     try:
         with session_scope(engine) as session:
             row = Transcript(
-                team_id=team_id, sha256=placeholder_hash(ref.file_id), slack_file_id=ref.file_id,
-                filename=(ref.name or ref.file_id)[:255], size_bytes=ref.size or 0,
-                uploader_user_id=user_id, channel_id=channel_id, thread_ts=thread_ts,
+                team_id=team_id,
+                sha256=placeholder_hash(ref.file_id),
+                slack_file_id=ref.file_id,
+                filename=(ref.name or ref.file_id)[:255],
+                size_bytes=ref.size or 0,
+                uploader_user_id=user_id,
+                channel_id=channel_id,
+                thread_ts=thread_ts,
                 status=TranscriptStatus.QUEUED,
             )
             session.add(row)
             session.flush()
-            audit.record(session, team_id, user_id or "system", "transcript", row.id,
-                         "uploaded", to_state=TranscriptStatus.QUEUED, file_id=ref.file_id,
-                         filename=row.filename)
+            audit.record(
+                session,
+                team_id,
+                user_id or "system",
+                "transcript",
+                row.id,
+                "uploaded",
+                to_state=TranscriptStatus.QUEUED,
+                file_id=ref.file_id,
+                filename=row.filename,
+            )
             return _accepted(row, new=True)
     except IntegrityError:  # a concurrent delivery of the same file won the insert
         with session_scope(engine) as session:
@@ -136,8 +168,9 @@ def accept_upload(
             return _accepted(existing, new=False)
 
 
-def set_thread(engine: Engine, team_id: str, transcript_id: int, channel_id: str,
-               thread_ts: str) -> None:
+def set_thread(
+    engine: Engine, team_id: str, transcript_id: int, channel_id: str, thread_ts: str
+) -> None:
     """Remember where the conversation about this upload happens (the "Reading…" thread)."""
     with session_scope(engine) as session:
         row = session.get(Transcript, transcript_id)
@@ -147,7 +180,11 @@ def set_thread(engine: Engine, team_id: str, transcript_id: int, channel_id: str
 
 
 def store_content(
-    engine: Engine, transcript_id: int, attempt: int, data: bytes, info: dict | None = None,
+    engine: Engine,
+    transcript_id: int,
+    attempt: int,
+    data: bytes,
+    info: dict | None = None,
 ) -> SeenBefore | None:
     """Keep the downloaded bytes and their hash; None, or the earlier row with the same bytes.
 
@@ -159,27 +196,53 @@ def store_content(
         row = session.get(Transcript, transcript_id)
         if row is None or row.attempts != attempt or row.status != TranscriptStatus.PROCESSING:
             raise LookupError("claim lost")
-        earlier = session.exec(select(Transcript).where(
-            Transcript.team_id == row.team_id, Transcript.sha256 == digest,
-            Transcript.id != transcript_id)).first()
+        earlier = session.exec(
+            select(Transcript).where(
+                Transcript.team_id == row.team_id,
+                Transcript.sha256 == digest,
+                Transcript.id != transcript_id,
+            )
+        ).first()
         if earlier is not None:
-            seen = SeenBefore(earlier.id or 0, earlier.filename, earlier.status,
-                              clock.as_utc(earlier.created_at), earlier.channel_id,
-                              earlier.thread_ts, earlier.error)
+            seen = SeenBefore(
+                earlier.id or 0,
+                earlier.filename,
+                earlier.status,
+                clock.as_utc(earlier.created_at),
+                earlier.channel_id,
+                earlier.thread_ts,
+                earlier.error,
+            )
             row.status, row.lease_until = TranscriptStatus.FAILED, None
             row.error = f"Same file as transcript #{earlier.id}, read before."
             row.size_bytes, row.processed_at = len(data), clock.now()
             session.add(row)
-            audit.record(session, row.team_id, "system", "transcript", row.id, "duplicate",
-                         from_state=TranscriptStatus.PROCESSING, to_state=TranscriptStatus.FAILED,
-                         same_as=earlier.id)
+            audit.record(
+                session,
+                row.team_id,
+                "system",
+                "transcript",
+                row.id,
+                "duplicate",
+                from_state=TranscriptStatus.PROCESSING,
+                to_state=TranscriptStatus.FAILED,
+                same_as=earlier.id,
+            )
             return seen
         row.sha256, row.content, row.size_bytes = digest, data, len(data)
         if info and info.get("name"):
             row.filename = str(info["name"])[:255]
         session.add(row)
-        audit.record(session, row.team_id, "system", "transcript", row.id, "stored",
-                     sha256=digest, size=len(data))
+        audit.record(
+            session,
+            row.team_id,
+            "system",
+            "transcript",
+            row.id,
+            "stored",
+            sha256=digest,
+            size=len(data),
+        )
         return None
 
 

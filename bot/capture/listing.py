@@ -52,16 +52,21 @@ def _owner_id(session: Session, team_id: str, value: str) -> str:
     if re.fullmatch(r"[UW][A-Z0-9]{2,}", value):
         return value
     wanted = value.lower()
-    hits = [p for p in session.exec(select(Person).where(Person.team_id == team_id))
-            if wanted in {(p.name or "").lower(), (p.real_name or "").lower()}]
+    hits = [
+        p
+        for p in session.exec(select(Person).where(Person.team_id == team_id))
+        if wanted in {(p.name or "").lower(), (p.real_name or "").lower()}
+    ]
     if len(hits) != 1:
-        raise ListError(f"I don't know who @{value} is. Type `/commitments @` and pick them "
-                        "from the list.")
+        raise ListError(
+            f"I don't know who @{value} is. Type `/commitments @` and pick them from the list."
+        )
     return hits[0].slack_user_id
 
 
-def open_list(session: Session, team_id: str, caller: str, text: str | None,
-              today: dt.date) -> tuple[str, list[dict[str, Any]]]:
+def open_list(
+    session: Session, team_id: str, caller: str, text: str | None, today: dt.date
+) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for `/commitments …`; ListError when the filter is unknown."""
     from bot.digest import commitment_item
     from bot.digest_blocks import item_blocks
@@ -71,8 +76,11 @@ def open_list(session: Session, team_id: str, caller: str, text: str | None,
         account = find_account(session, team_id, q.value or "")
         if account is None:
             close = search_accounts(session, team_id, q.value or "", limit=3)
-            hint = (" Did you mean " + ", ".join(f"*{escape(a.name)}*" for a in close) + "?"
-                    if close else "")
+            hint = (
+                " Did you mean " + ", ".join(f"*{escape(a.name)}*" for a in close) + "?"
+                if close
+                else ""
+            )
             raise ListError(f"No account matches “{escape(q.value)}”.{hint}")
         rows = cm.open_for(session, team_id, account_id=account.id)
         title = f"Open commitments for {escape(account.name)}"
@@ -81,10 +89,19 @@ def open_list(session: Session, team_id: str, caller: str, text: str | None,
         owner = caller if q.kind == "mine" else _owner_id(session, team_id, q.value or "")
         rows = cm.open_for(session, team_id, owner_user_id=owner)
         title = "Your open commitments" if owner == caller else f"Open commitments of <@{owner}>"
-        empty = ("You have no open commitments. :tada:" if owner == caller
-                 else f"<@{owner}> has no open commitments.")
-    names = {a.id: a.name for a in session.exec(select(Account).where(
-        Account.team_id == team_id,
-        col(Account.id).in_({c.account_id for c in rows if c.account_id} or {-1})))}
+        empty = (
+            "You have no open commitments. :tada:"
+            if owner == caller
+            else f"<@{owner}> has no open commitments."
+        )
+    names = {
+        a.id: a.name
+        for a in session.exec(
+            select(Account).where(
+                Account.team_id == team_id,
+                col(Account.id).in_({c.account_id for c in rows if c.account_id} or {-1}),
+            )
+        )
+    }
     blocks = [item_blocks(commitment_item(c, names.get(c.account_id or 0)), today) for c in rows]
     return list_message(title, blocks, len(rows), empty)

@@ -96,7 +96,7 @@ class Review:
     items: tuple[ReviewItem, ...] = field(default_factory=tuple)
 
     def parts(self) -> list[tuple[ReviewItem, ...]]:
-        chunks = [self.items[i:i + PER_MESSAGE] for i in range(0, len(self.items), PER_MESSAGE)]
+        chunks = [self.items[i : i + PER_MESSAGE] for i in range(0, len(self.items), PER_MESSAGE)]
         return chunks or [()]
 
 
@@ -124,28 +124,40 @@ def reading_text(filename: str) -> str:
 def failure_message(filename: str, reason: str) -> tuple[str, list[dict[str, Any]]]:
     text = f"I couldn't read {filename or 'this file'}: {reason}"
     blocks = [
-        section(f":warning: *I couldn't read {escape(filename or 'this file')}.*\n"
-                f"{escape(reason)}"),
+        section(
+            f":warning: *I couldn't read {escape(filename or 'this file')}.*\n{escape(reason)}"
+        ),
         context("The file is kept as you uploaded it; nothing was tracked from it."),
     ]
     return text, blocks
 
 
-def duplicate_message(filename: str, earlier_name: str, when: dt.date, link: str | None,
-                      earlier_error: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+def duplicate_message(
+    filename: str,
+    earlier_name: str,
+    when: dt.date,
+    link: str | None,
+    earlier_error: str | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
     where = f" — <{link}|here is that review>" if link else ""
     if earlier_error:
-        text = (f":repeat: I already tried {escape(earlier_name)} on {when:%b} {when.day} and "
-                f"couldn't read it then either: {escape(earlier_error)}")
+        text = (
+            f":repeat: I already tried {escape(earlier_name)} on {when:%b} {when.day} and "
+            f"couldn't read it then either: {escape(earlier_error)}"
+        )
     else:
-        text = (f":repeat: I already read this file ({escape(earlier_name)}) on "
-                f"{when:%a %b} {when.day}{where}. Nothing new was added.")
+        text = (
+            f":repeat: I already read this file ({escape(earlier_name)}) on "
+            f"{when:%a %b} {when.day}{where}. Nothing new was added."
+        )
     return (f"{filename}: already read on {when.isoformat()}", [section(text)])
 
 
 def no_file_text() -> str:
-    return ("That message has no file attached. Use *Extract commitments* on the message "
-            "that carries the transcript (.vtt, .srt, .txt, .json or .docx).")
+    return (
+        "That message has no file attached. Use *Extract commitments* on the message "
+        "that carries the transcript (.vtt, .srt, .txt, .json or .docx)."
+    )
 
 
 # --- the review --------------------------------------------------------------------------
@@ -190,8 +202,10 @@ def item_blocks(item: ReviewItem) -> list[dict[str, Any]]:
     if item.status == "dismissed":
         title = f"~{title}~"
     category = CATEGORY_LABELS.get(item.category, item.category)
-    lines = [f"*{item.number}.* {title}",
-             " · ".join([_owner_text(item), _due_text(item), category])]
+    lines = [
+        f"*{item.number}.* {title}",
+        " · ".join([_owner_text(item), _due_text(item), category]),
+    ]
     blocks: list[dict[str, Any]] = [section("\n".join(lines))]
     quote = clip(item.evidence or "", 600)
     speaker = f" — {escape(item.owner_name)}" if item.owner_name else ""
@@ -202,15 +216,20 @@ def item_blocks(item: ReviewItem) -> list[dict[str, Any]]:
     blocks.append(context(*[n for n in notes if n]))
     controls: list[dict[str, Any]] = []
     if item.status == "proposed":
-        controls = [button("Confirm", A_CONFIRM, item.ref, style="primary"),
-                    button("Edit", A_EDIT, item.ref),
-                    button("Dismiss", A_DISMISS, item.ref, style="danger")]
+        controls = [
+            button("Confirm", A_CONFIRM, item.ref, style="primary"),
+            button("Edit", A_EDIT, item.ref),
+            button("Dismiss", A_DISMISS, item.ref, style="danger"),
+        ]
     elif item.status == "open":
-        controls = [button("Done", A_DONE, item.ref, style="primary"),
-                    button("Edit", A_EDIT, item.ref)]
+        controls = [
+            button("Done", A_DONE, item.ref, style="primary"),
+            button("Edit", A_EDIT, item.ref),
+        ]
     if item.needs_owner and item.status in {"proposed", "open"}:
-        controls.append({"type": "users_select", "action_id": A_OWNER,
-                         "placeholder": plain("Who owns this?")})
+        controls.append(
+            {"type": "users_select", "action_id": A_OWNER, "placeholder": plain("Who owns this?")}
+        )
     if controls:
         blocks.append(actions(*controls, block_id=f"{ITEM_BLOCK}:{item.ref}"))
     return blocks
@@ -220,14 +239,20 @@ def _counts(items: tuple[ReviewItem, ...]) -> str:
     by: dict[str, int] = {}
     for i in items:
         by[i.status] = by.get(i.status, 0) + 1
-    names = (("proposed", "to review"), ("open", "confirmed"), ("done", "done"),
-             ("dismissed", "dismissed"))
+    names = (
+        ("proposed", "to review"),
+        ("open", "confirmed"),
+        ("done", "done"),
+        ("dismissed", "dismissed"),
+    )
     return " · ".join(f"{by[k]} {label}" for k, label in names if by.get(k))
 
 
 def _account_picker(review: Review) -> dict[str, Any]:
     picker: dict[str, Any] = {
-        "type": "external_select", "action_id": A_ACCOUNT, "min_query_length": 0,
+        "type": "external_select",
+        "action_id": A_ACCOUNT,
+        "min_query_length": 0,
         "placeholder": plain("Which account?"),
     }
     if review.account_id and review.account_name:
@@ -237,30 +262,51 @@ def _account_picker(review: Review) -> dict[str, Any]:
 
 def head_blocks(review: Review) -> list[dict[str, Any]]:
     when = f"call on {review.call_date:%a %b} {review.call_date.day}" if review.call_date else ""
-    facts = [f for f in (when, f"{len(review.speakers)} speakers" if review.speakers else "",
-                         f"{review.word_count:,} words" if review.word_count else "") if f]
-    account = (f"*{escape(review.account_name)}*" if review.account_name
-               else "_no account guessed — pick one_")
+    facts = [
+        f
+        for f in (
+            when,
+            f"{len(review.speakers)} speakers" if review.speakers else "",
+            f"{review.word_count:,} words" if review.word_count else "",
+        )
+        if f
+    ]
+    account = (
+        f"*{escape(review.account_name)}*"
+        if review.account_name
+        else "_no account guessed — pick one_"
+    )
     blocks: list[dict[str, Any]] = [
         header(f"Commitments from {review.filename}"),
-        section(f"{len(review.items)} commitment(s) found for {account}"
-                + (f" · {' · '.join(facts)}" if facts else "")
-                + ("\n" + _counts(review.items) if review.items else "")),
+        section(
+            f"{len(review.items)} commitment(s) found for {account}"
+            + (f" · {' · '.join(facts)}" if facts else "")
+            + ("\n" + _counts(review.items) if review.items else "")
+        ),
     ]
     notes = []
     if review.fallback_reason:
-        notes.append(f":warning: The LLM step failed ({escape(clip(review.fallback_reason, 300))}),"
-                     " so these are the offline rules engine's proposals. Check them closely.")
+        notes.append(
+            f":warning: The LLM step failed ({escape(clip(review.fallback_reason, 300))}),"
+            " so these are the offline rules engine's proposals. Check them closely."
+        )
     if review.skipped_cues:
-        notes.append(f":warning: {review.skipped_cues} caption(s) had broken timestamps and "
-                     "were skipped.")
+        notes.append(
+            f":warning: {review.skipped_cues} caption(s) had broken timestamps and were skipped."
+        )
     if notes:
         blocks.append(context(*notes))
     controls: list[dict[str, Any]] = [_account_picker(review)]
     pending = sum(1 for i in review.items if i.status == "proposed")
     if pending:
-        controls.append(button(f"Confirm all ({pending})", A_CONFIRM_ALL,
-                               str(review.transcript_id), style="primary"))
+        controls.append(
+            button(
+                f"Confirm all ({pending})",
+                A_CONFIRM_ALL,
+                str(review.transcript_id),
+                style="primary",
+            )
+        )
     blocks.append(actions(*controls, block_id=f"{ACCOUNT_BLOCK}:{review.transcript_id}"))
     return blocks
 
@@ -273,13 +319,17 @@ def review_part(review: Review, index: int) -> tuple[str, list[dict[str, Any]]]:
     if index == 0:
         blocks += head_blocks(review)
     else:
-        blocks.append(context(f"Commitments from {escape(review.filename)}, "
-                              f"part {index + 1} of {len(parts)}"))
+        blocks.append(
+            context(f"Commitments from {escape(review.filename)}, part {index + 1} of {len(parts)}")
+        )
     for item in chunk:
         blocks.append(divider())
         blocks += item_blocks(item)
-    text = (f"{len(review.items)} commitments proposed from {review.filename}"
-            if index == 0 else f"More commitments from {review.filename}")
+    text = (
+        f"{len(review.items)} commitments proposed from {review.filename}"
+        if index == 0
+        else f"More commitments from {review.filename}"
+    )
     return text, limit_blocks(blocks)
 
 
@@ -298,15 +348,21 @@ def part_of(review: Review, commitment_id: int) -> int | None:
 
 def nothing_found(review: Review) -> tuple[str, list[dict[str, Any]]]:
     text = f"No commitments found in {review.filename}"
-    blocks = [section(
-        f":mag: *No commitments found in {escape(review.filename)}.*\n"
-        f"I read {review.word_count:,} words from {len(review.speakers)} speaker(s) and nobody "
-        "promised anything with an owner (\"I'll…\", \"we will… by…\"). Nothing was tracked."
-    )]
+    blocks = [
+        section(
+            f":mag: *No commitments found in {escape(review.filename)}.*\n"
+            f"I read {review.word_count:,} words from {len(review.speakers)} speaker(s) and nobody "
+            'promised anything with an owner ("I\'ll…", "we will… by…"). Nothing was tracked.'
+        )
+    ]
     if review.fallback_reason:
-        blocks.append(context(f":warning: The LLM step failed "
-                              f"({escape(clip(review.fallback_reason, 300))}); the offline "
-                              "rules engine read the call instead."))
+        blocks.append(
+            context(
+                f":warning: The LLM step failed "
+                f"({escape(clip(review.fallback_reason, 300))}); the offline "
+                "rules engine read the call instead."
+            )
+        )
     return text, blocks
 
 
@@ -316,33 +372,71 @@ def nothing_found(review: Review) -> tuple[str, list[dict[str, Any]]]:
 def edit_modal(item: ReviewItem, channel: str | None, ts: str | None) -> dict[str, Any]:
     meta = json.dumps({"c": item.id, "ch": channel, "ts": ts})
     category_options = [option(label, key) for key, label in CATEGORY_LABELS.items()]
-    owner: dict[str, Any] = {"type": "users_select", "action_id": "owner",
-                             "placeholder": plain("Who owns this?")}
+    owner: dict[str, Any] = {
+        "type": "users_select",
+        "action_id": "owner",
+        "placeholder": plain("Who owns this?"),
+    }
     if item.owner_user_id:
         owner["initial_user"] = item.owner_user_id
-    due: dict[str, Any] = {"type": "datepicker", "action_id": "due",
-                           "placeholder": plain("No due date")}
+    due: dict[str, Any] = {
+        "type": "datepicker",
+        "action_id": "due",
+        "placeholder": plain("No due date"),
+    }
     if item.due:
         due["initial_date"] = item.due.isoformat()
-    category = {"type": "static_select", "action_id": "category", "options": category_options,
-                "initial_option": option(CATEGORY_LABELS.get(item.category, "Other"),
-                                         item.category if item.category in CATEGORY_LABELS
-                                         else "other")}
+    category = {
+        "type": "static_select",
+        "action_id": "category",
+        "options": category_options,
+        "initial_option": option(
+            CATEGORY_LABELS.get(item.category, "Other"),
+            item.category if item.category in CATEGORY_LABELS else "other",
+        ),
+    }
     return {
-        "type": "modal", "callback_id": EDIT_CALLBACK, "private_metadata": meta,
-        "title": plain("Edit commitment", 24), "submit": plain("Save", 24),
+        "type": "modal",
+        "callback_id": EDIT_CALLBACK,
+        "private_metadata": meta,
+        "title": plain("Edit commitment", 24),
+        "submit": plain("Save", 24),
         "close": plain("Cancel", 24),
         "blocks": [
-            {"type": "input", "block_id": "text", "label": plain("What is promised"),
-             "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
-                         "max_length": 500, "initial_value": clip(item.text, 500)}},
-            {"type": "input", "block_id": "owner", "optional": True, "label": plain("Owner"),
-             "element": owner},
-            {"type": "input", "block_id": "due", "optional": True, "label": plain("Due date"),
-             "element": due},
-            {"type": "input", "block_id": "category", "label": plain("Category"),
-             "element": category},
-            context(f"“{escape(clip(item.evidence or '', 500))}”") if item.evidence
+            {
+                "type": "input",
+                "block_id": "text",
+                "label": plain("What is promised"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "max_length": 500,
+                    "initial_value": clip(item.text, 500),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "owner",
+                "optional": True,
+                "label": plain("Owner"),
+                "element": owner,
+            },
+            {
+                "type": "input",
+                "block_id": "due",
+                "optional": True,
+                "label": plain("Due date"),
+                "element": due,
+            },
+            {
+                "type": "input",
+                "block_id": "category",
+                "label": plain("Category"),
+                "element": category,
+            },
+            context(f"“{escape(clip(item.evidence or '', 500))}”")
+            if item.evidence
             else context("No quote."),
         ],
     }
@@ -351,8 +445,9 @@ def edit_modal(item: ReviewItem, channel: str | None, ts: str | None) -> dict[st
 # --- /commitments --------------------------------------------------------------------------
 
 
-def list_message(title: str, item_blocks_list: list[list[dict[str, Any]]], total: int,
-                 empty: str) -> tuple[str, list[dict[str, Any]]]:
+def list_message(
+    title: str, item_blocks_list: list[list[dict[str, Any]]], total: int, empty: str
+) -> tuple[str, list[dict[str, Any]]]:
     """`/commitments`: a title (mrkdwn, already escaped), then each open item's blocks."""
     if not total:
         return empty, [section(empty)]
@@ -364,6 +459,7 @@ def list_message(title: str, item_blocks_list: list[list[dict[str, Any]]], total
         blocks += blocks_of_item
         shown += 1
     if shown < total:
-        blocks.append(context(f"…and {total - shown} more. Your daily digest and the Home tab "
-                              "list them all."))
+        blocks.append(
+            context(f"…and {total - shown} more. Your daily digest and the Home tab list them all.")
+        )
     return f"{title}: {total} open", blocks

@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 BATCH_PER_TICK = 5
 
 
-def run_capture(rt: Runtime, notifier: Notifier, now: dt.datetime,
-                limit: int = BATCH_PER_TICK) -> int:
+def run_capture(
+    rt: Runtime, notifier: Notifier, now: dt.datetime, limit: int = BATCH_PER_TICK
+) -> int:
     """DUE_JOB: process up to `limit` claimable transcripts; returns how many were claimed."""
     handled = 0
     for transcript_id in due_ids(rt.engine, now, limit):

@@ -48,19 +48,26 @@ def file_ref(files: Any) -> ingest.FileRef | None:
     for f in files or []:
         if isinstance(f, dict) and f.get("id"):
             size = str(f.get("size", ""))
-            return ingest.FileRef(str(f["id"]), str(f.get("name") or f.get("title") or ""),
-                                  f.get("mimetype"), int(size) if size.isdigit() else None)
+            return ingest.FileRef(
+                str(f["id"]),
+                str(f.get("name") or f.get("title") or ""),
+                f.get("mimetype"),
+                int(size) if size.isdigit() else None,
+            )
     return None
 
 
 def reading_text(filename: str, account_name: str | None) -> str:
     about = f" on {account_name}" if account_name else ""
-    return (f"Reading {filename or 'your transcript'} for your risk report{about}… its lines "
-            "go into the plan's context, and its commitments come here for review.")
+    return (
+        f"Reading {filename or 'your transcript'} for your risk report{about}… its lines "
+        "go into the plan's context, and its commitments come here for review."
+    )
 
 
-def read_for_case(rt: Runtime, notifier: Notifier, team_id: str, transcript_id: int,
-                  account_id: int, actor: str) -> str:
+def read_for_case(
+    rt: Runtime, notifier: Notifier, team_id: str, transcript_id: int, account_id: int, actor: str
+) -> str:
     """Background: the capture job, then the call pointed at the reported account (the
     reporter said which account it is about; the capture guess may differ or be unsure)."""
     from bot.capture.extract import process_transcript
@@ -72,8 +79,7 @@ def read_for_case(rt: Runtime, notifier: Notifier, team_id: str, transcript_id: 
     try:
         linked = set_account(rt.engine, rt.settings, team_id, actor, transcript_id, account_id)
     except ReviewError as exc:
-        log.warning("transcript %s not linked to account %s: %s", transcript_id, account_id,
-                    exc)
+        log.warning("transcript %s not linked to account %s: %s", transcript_id, account_id, exc)
         return outcome
     for part in linked.refresh:
         try:
@@ -83,9 +89,18 @@ def read_for_case(rt: Runtime, notifier: Notifier, team_id: str, transcript_id: 
     return outcome
 
 
-def attach(rt: Runtime, notifier: Notifier, team_id: str, reporter: str | None,
-           account_id: int, ref: ingest.FileRef, then: Callable[[Attachment], None], *,
-           account_name: str | None = None, wait_seconds: float | None = None) -> None:
+def attach(
+    rt: Runtime,
+    notifier: Notifier,
+    team_id: str,
+    reporter: str | None,
+    account_id: int,
+    ref: ingest.FileRef,
+    then: Callable[[Attachment], None],
+    *,
+    account_name: str | None = None,
+    wait_seconds: float | None = None,
+) -> None:
     """Record the file once, read it on the background pool, and call `then(attachment)`
     exactly once: when the reading ends, or after `wait_seconds`, whichever comes first.
 
@@ -99,8 +114,13 @@ def attach(rt: Runtime, notifier: Notifier, team_id: str, reporter: str | None,
         except DeliveryError as exc:  # the review then waits in the row; the card still says
             log.warning("reading note for %s not sent: %s", ref.file_id, exc.code)
     accepted = ingest.accept_upload(
-        rt.engine, team_id, ref, channel_id=posted.channel if posted else None,
-        user_id=reporter, thread_ts=posted.ts if posted else None)
+        rt.engine,
+        team_id,
+        ref,
+        channel_id=posted.channel if posted else None,
+        user_id=reporter,
+        thread_ts=posted.ts if posted else None,
+    )
     tid = accepted.transcript_id
     claimed = threading.Lock()
 
@@ -136,8 +156,9 @@ def attach(rt: Runtime, notifier: Notifier, team_id: str, reporter: str | None,
 def attachment_state(engine: Any, team_id: str, transcript_id: int) -> Attachment:
     """The attachment as its Transcript row (the capture job) says it is now."""
     with session_scope(engine) as session:
-        row = session.exec(select(Transcript).where(
-            Transcript.team_id == team_id, Transcript.id == transcript_id)).first()
+        row = session.exec(
+            select(Transcript).where(Transcript.team_id == team_id, Transcript.id == transcript_id)
+        ).first()
         if row is None:
             return Attachment(transcript_id, "", "failed", "The file is no longer on record.")
         name = row.filename
@@ -153,14 +174,24 @@ def attachment_state(engine: Any, team_id: str, transcript_id: int) -> Attachmen
 
 def _same_file_as(session: Any, team_id: str, transcript_id: int) -> int | None:
     """The earlier, read transcript with the same bytes (capture's `duplicate` audit row)."""
-    event = session.exec(select(AuditEvent).where(
-        AuditEvent.team_id == team_id, AuditEvent.entity == "transcript",
-        AuditEvent.entity_id == transcript_id, AuditEvent.action == "duplicate",
-    ).order_by(col(AuditEvent.id).desc())).first()
+    event = session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.team_id == team_id,
+            AuditEvent.entity == "transcript",
+            AuditEvent.entity_id == transcript_id,
+            AuditEvent.action == "duplicate",
+        )
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
     earlier = (event.detail or {}).get("same_as") if event else None
     if not isinstance(earlier, int):
         return None
-    read = session.exec(select(Transcript.id).where(
-        Transcript.team_id == team_id, Transcript.id == earlier,
-        col(Transcript.text).is_not(None))).first()
+    read = session.exec(
+        select(Transcript.id).where(
+            Transcript.team_id == team_id,
+            Transcript.id == earlier,
+            col(Transcript.text).is_not(None),
+        )
+    ).first()
     return read

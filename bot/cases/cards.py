@@ -47,8 +47,13 @@ VALUE_BLOCK, VALUE_ACTION = "value", "value_input"
 CONTEXT_INPUT_MAX = 3000  # Slack's plain_text_input limit; the CLI accepts up to 10,000
 CARD_CONTEXT_CHARS = 700
 CARD_DRAFT_CHARS = 1200
-MEDIUM_LABEL = {"slack": "Slack", "email": "email", "call": "call", "meeting": "meeting",
-                "internal": "internal task"}
+MEDIUM_LABEL = {
+    "slack": "Slack",
+    "email": "email",
+    "call": "call",
+    "meeting": "meeting",
+    "internal": "internal task",
+}
 
 
 # --- the /report-risk modal ------------------------------------------------------------
@@ -64,14 +69,17 @@ def report_modal(
     """Account (searchable), risk type (the team's playbooks), what happened, links and a
     call transcript to attach (read like an upload; its lines feed the plan)."""
     account_el: dict[str, Any] = {
-        "type": "external_select", "action_id": ACCOUNT_ACTION, "min_query_length": 0,
+        "type": "external_select",
+        "action_id": ACCOUNT_ACTION,
+        "min_query_length": 0,
         "placeholder": plain("Search accounts"),
     }
     if account is not None:
         account_el["initial_option"] = option(account[1], str(account[0]))
     risk_options = [option(name, key) for key, name in risks][:100]
     risk_el: dict[str, Any] = {
-        "type": "static_select", "action_id": RISK_ACTION,
+        "type": "static_select",
+        "action_id": RISK_ACTION,
         "placeholder": plain("What kind of risk?"),
         "options": risk_options or [option("No playbooks yet", "-")],
     }
@@ -88,37 +96,77 @@ def report_modal(
         "blocks": [
             _input(ACCOUNT_BLOCK, "Account", account_el),
             _input(RISK_BLOCK, "Risk type", risk_el),
-            _input(CONTEXT_BLOCK, "What happened?", {
-                "type": "plain_text_input", "action_id": CONTEXT_ACTION, "multiline": True,
-                "max_length": CONTEXT_INPUT_MAX,
-                "placeholder": plain("e.g. Dana (our champion) left Acme last Friday; "
-                                     "her replacement starts next month."),
-            }),
-            _input(LINKS_BLOCK, "Links or call notes", {
-                "type": "plain_text_input", "action_id": LINKS_ACTION, "multiline": True,
-                "max_length": 2000,
-                "placeholder": plain("CRM record, call recording, ticket … (optional)"),
-            }, optional=True),
-            _input(TRANSCRIPT_BLOCK, "Call transcript", {
-                "type": "file_input", "action_id": TRANSCRIPT_ACTION,
-                "filetypes": TRANSCRIPT_FILETYPES, "max_files": 1,
-            }, optional=True, hint="Optional: a .vtt, .srt, .txt, .json or .docx transcript of "
-               "the call where you heard it. Its commitments come to you for review."),
+            _input(
+                CONTEXT_BLOCK,
+                "What happened?",
+                {
+                    "type": "plain_text_input",
+                    "action_id": CONTEXT_ACTION,
+                    "multiline": True,
+                    "max_length": CONTEXT_INPUT_MAX,
+                    "placeholder": plain(
+                        "e.g. Dana (our champion) left Acme last Friday; "
+                        "her replacement starts next month."
+                    ),
+                },
+            ),
+            _input(
+                LINKS_BLOCK,
+                "Links or call notes",
+                {
+                    "type": "plain_text_input",
+                    "action_id": LINKS_ACTION,
+                    "multiline": True,
+                    "max_length": 2000,
+                    "placeholder": plain("CRM record, call recording, ticket … (optional)"),
+                },
+                optional=True,
+            ),
+            _input(
+                TRANSCRIPT_BLOCK,
+                "Call transcript",
+                {
+                    "type": "file_input",
+                    "action_id": TRANSCRIPT_ACTION,
+                    "filetypes": TRANSCRIPT_FILETYPES,
+                    "max_files": 1,
+                },
+                optional=True,
+                hint="Optional: a .vtt, .srt, .txt, .json or .docx transcript of "
+                "the call where you heard it. Its commitments come to you for review.",
+            ),
         ],
     }
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain(label, 2000),
-                             "element": element, "optional": optional}
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
     if hint:
         block["hint"] = plain(hint, 2000)
     return block
 
 
-def value_modal(callback_id: str, title: str, label: str, element: dict[str, Any],
-                metadata: Mapping[str, Any], hint: str | None = None) -> dict[str, Any]:
+def value_modal(
+    callback_id: str,
+    title: str,
+    label: str,
+    element: dict[str, Any],
+    metadata: Mapping[str, Any],
+    hint: str | None = None,
+) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": callback_id,
@@ -131,31 +179,53 @@ def value_modal(callback_id: str, title: str, label: str, element: dict[str, Any
 
 
 def edit_draft_modal(case_id: int, step: CaseStep) -> dict[str, Any]:
-    return value_modal(EDIT_DRAFT_CALLBACK, "Edit the draft", f"Step {step.position}: "
-                       f"{step.summary}", {
-                           "type": "plain_text_input", "action_id": VALUE_ACTION,
-                           "multiline": True, "max_length": 3000,
-                           "initial_value": step.draft[:3000],
-                       }, {"case": case_id, "position": step.position})
+    return value_modal(
+        EDIT_DRAFT_CALLBACK,
+        "Edit the draft",
+        f"Step {step.position}: {step.summary}",
+        {
+            "type": "plain_text_input",
+            "action_id": VALUE_ACTION,
+            "multiline": True,
+            "max_length": 3000,
+            "initial_value": step.draft[:3000],
+        },
+        {"case": case_id, "position": step.position},
+    )
 
 
 def delay_modal(case_id: int, step: CaseStep) -> dict[str, Any]:
     current = format_delay_seconds(step.delay_seconds)
-    return value_modal(EDIT_DELAY_CALLBACK, "Change the delay", f"Step {step.position}: wait "
-                       "before it", {
-                           "type": "plain_text_input", "action_id": VALUE_ACTION,
-                           "max_length": 20, "initial_value": current,
-                       }, {"case": case_id, "position": step.position},
-                       hint="e.g. 0 (at once), 4h, 2d, 1w — counted from the step it follows")
+    return value_modal(
+        EDIT_DELAY_CALLBACK,
+        "Change the delay",
+        f"Step {step.position}: wait before it",
+        {
+            "type": "plain_text_input",
+            "action_id": VALUE_ACTION,
+            "max_length": 20,
+            "initial_value": current,
+        },
+        {"case": case_id, "position": step.position},
+        hint="e.g. 0 (at once), 4h, 2d, 1w — counted from the step it follows",
+    )
 
 
 def reassign_modal(case_id: int, step: CaseStep) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "users_select", "action_id": VALUE_ACTION,
-                               "placeholder": plain("Pick a person")}
+    element: dict[str, Any] = {
+        "type": "users_select",
+        "action_id": VALUE_ACTION,
+        "placeholder": plain("Pick a person"),
+    }
     if step.assignee_user_id:
         element["initial_user"] = step.assignee_user_id
-    return value_modal(REASSIGN_CALLBACK, "Reassign the step", f"Step {step.position}: who "
-                       "does it?", element, {"case": case_id, "position": step.position})
+    return value_modal(
+        REASSIGN_CALLBACK,
+        "Reassign the step",
+        f"Step {step.position}: who does it?",
+        element,
+        {"case": case_id, "position": step.position},
+    )
 
 
 # --- the case card ---------------------------------------------------------------------
@@ -184,23 +254,36 @@ def step_flags(step: CaseStep, meta: Mapping[str, Any]) -> list[str]:
     """What a reader must know before trusting this step as planned."""
     flags = []
     if step.assignee_fallback:
-        flags.append(f":warning: No {step.assignee_role.replace('_', ' ')} on record for this "
-                     "account, so the reporter is assigned; reassign if someone else should.")
+        flags.append(
+            f":warning: No {step.assignee_role.replace('_', ' ')} on record for this "
+            "account, so the reporter is assigned; reassign if someone else should."
+        )
     drafted_for = meta.get("drafted_for")
-    if (drafted_for and step.assignee_user_id and drafted_for != step.assignee_user_id
-            and step.status == StepStatus.PLANNED):
-        flags.append(f":warning: Draft written for {user_mention(str(drafted_for))}; check the "
-                     "wording.")
+    if (
+        drafted_for
+        and step.assignee_user_id
+        and drafted_for != step.assignee_user_id
+        and step.status == StepStatus.PLANNED
+    ):
+        flags.append(
+            f":warning: Draft written for {user_mention(str(drafted_for))}; check the wording."
+        )
     if meta.get("recipient_known") is False:
-        flags.append(f":warning: Recipient unknown ({escape(step.recipient_label)}); add the "
-                     "contact or edit the draft before this step.")
+        flags.append(
+            f":warning: Recipient unknown ({escape(step.recipient_label)}); add the "
+            "contact or edit the draft before this step."
+        )
     if meta.get("fallback_reason"):
-        flags.append(":information_source: Template draft (the LLM draft was not usable: "
-                     f"{escape(clip(str(meta['fallback_reason']), 200))}).")
+        flags.append(
+            ":information_source: Template draft (the LLM draft was not usable: "
+            f"{escape(clip(str(meta['fallback_reason']), 200))})."
+        )
     missing = [m for m in meta.get("missing") or [] if m]
     if missing:
-        flags.append(":information_source: Not on record: "
-                     + ", ".join(m.replace("_", " ").replace(".", " ") for m in missing[:6]))
+        flags.append(
+            ":information_source: Not on record: "
+            + ", ".join(m.replace("_", " ").replace(".", " ") for m in missing[:6])
+        )
     return flags
 
 
@@ -255,8 +338,11 @@ def case_card(
     meta = _plan_meta(case)
     why = case.context or ""
     why_shown = clip(why, CARD_CONTEXT_CHARS)
-    note = (f"\n_(first {CARD_CONTEXT_CHARS:,} of {len(why):,} characters shown)_"
-            if len(why) > CARD_CONTEXT_CHARS else "")
+    note = (
+        f"\n_(first {CARD_CONTEXT_CHARS:,} of {len(why):,} characters shown)_"
+        if len(why) > CARD_CONTEXT_CHARS
+        else ""
+    )
     gathered = case.gathered or {}
     live = [s for s in steps if s.status not in (StepStatus.CANCELLED, StepStatus.SKIPPED)]
     blocks: list[dict[str, Any]] = [
@@ -279,23 +365,37 @@ def case_card(
         blocks.append(context(attached))
     blocks.append(divider())
     for step in steps:
-        block = section(step_text(step, meta.get(step.position, {})),
-                        block_id=f"case_step_{step.position}")
+        block = section(
+            step_text(step, meta.get(step.position, {})), block_id=f"case_step_{step.position}"
+        )
         if editable and step.status == StepStatus.PLANNED:
             block["accessory"] = step_menu(case.id or 0, step.position)
         blocks.append(block)
     if editable:
         blocks.append(divider())
-        blocks.append(actions(
-            button("Start plan", START_ACTION, f"{case.id}:{CaseStatus.PLANNED}", "primary",
-                   confirm=confirm_dialog("Start this plan?",
-                                          "Step 1 will be sent to its owner when it falls due. "
-                                          "The plan can no longer be changed here.",
-                                          "Start")),
-            block_id="case_controls",
-        ))
-        blocks.append(context("Change a step from its ⋯ menu before you start. The reporter, "
-                              "the case owner and CS admins can change or start the plan."))
+        blocks.append(
+            actions(
+                button(
+                    "Start plan",
+                    START_ACTION,
+                    f"{case.id}:{CaseStatus.PLANNED}",
+                    "primary",
+                    confirm=confirm_dialog(
+                        "Start this plan?",
+                        "Step 1 will be sent to its owner when it falls due. "
+                        "The plan can no longer be changed here.",
+                        "Start",
+                    ),
+                ),
+                block_id="case_controls",
+            )
+        )
+        blocks.append(
+            context(
+                "Change a step from its ⋯ menu before you start. The reporter, "
+                "the case owner and CS admins can change or start the plan."
+            )
+        )
     return limit_blocks(blocks, 50)
 
 
@@ -321,21 +421,29 @@ def attachment_note(attachment: Any, reporter: str | None) -> str | None:
     status = attachment["status"]
     where = user_mention(reporter, "the reporter")
     if status == "read":
-        return (f":page_facing_up: Transcript {name} read: its relevant lines are in the "
-                f"context of these drafts; its commitments went to {where} for review.")
+        return (
+            f":page_facing_up: Transcript {name} read: its relevant lines are in the "
+            f"context of these drafts; its commitments went to {where} for review."
+        )
     if status == "reading":
-        return (f":hourglass_flowing_sand: Transcript {name} is still being read, so these "
-                f"drafts do not quote it yet; its commitments will go to {where} for review.")
+        return (
+            f":hourglass_flowing_sand: Transcript {name} is still being read, so these "
+            f"drafts do not quote it yet; its commitments will go to {where} for review."
+        )
     reason = escape(clip(str(attachment.get("reason") or "it could not be read"), 300))
-    return (f":warning: Transcript {name} could not be read ({reason}). The plan was made "
-            "without it; attach a text transcript (.vtt, .txt, .docx) in a DM to read it.")
+    return (
+        f":warning: Transcript {name} could not be read ({reason}). The plan was made "
+        "without it; attach a text transcript (.vtt, .txt, .docx) in a DM to read it."
+    )
 
 
 def _context_summary(gathered: Mapping[str, Any]) -> str:
     parts = []
-    for key, label in (("open_commitments", "open commitments"),
-                       ("overdue_commitments", "overdue"),
-                       ("previous_cases", "earlier cases")):
+    for key, label in (
+        ("open_commitments", "open commitments"),
+        ("overdue_commitments", "overdue"),
+        ("previous_cases", "earlier cases"),
+    ):
         count = len(gathered.get(key) or [])
         if count:
             parts.append(f"{count} {label}")
@@ -351,19 +459,25 @@ def _context_summary(gathered: Mapping[str, Any]) -> str:
 def card_text(case: Case, account_name: str, playbook_name: str) -> str:
     """Notification text for the card (what shows in a push or a screen reader)."""
     if case.status == CaseStatus.PLANNED:
-        return clip(f"Risk reported: {playbook_name} at {account_name} — plan of "
-                    f"{case.total_steps} steps ({case.status})", 3000)
+        return clip(
+            f"Risk reported: {playbook_name} at {account_name} — plan of "
+            f"{case.total_steps} steps ({case.status})",
+            3000,
+        )
     if case.outcome in {"saved", "churned"}:
-        state = (f"{'resolved — saved' if case.outcome == 'saved' else 'churned'} at step "
-                 f"{case.resolution_step or '—'} of {case.total_steps}")
+        state = (
+            f"{'resolved — saved' if case.outcome == 'saved' else 'churned'} at step "
+            f"{case.resolution_step or '—'} of {case.total_steps}"
+        )
     else:
-        state = (f"{case.status.replace('_', ' ')}, step {case.current_step} of "
-                 f"{case.total_steps}")
+        state = f"{case.status.replace('_', ' ')}, step {case.current_step} of {case.total_steps}"
     return clip(f"Case #{case.id}: {playbook_name} at {account_name} — {state}", 3000)
 
 
 def existing_case_text(case: Case, account_name: str, playbook_name: str) -> str:
-    return (f"There is already an open *{escape(playbook_name)}* case for "
-            f"*{escape(account_name)}* (reported by "
-            f"{user_mention(case.reporter_user_id, 'someone')}, status {case.status}); "
-            "here it is instead of a second one.")
+    return (
+        f"There is already an open *{escape(playbook_name)}* case for "
+        f"*{escape(account_name)}* (reported by "
+        f"{user_mention(case.reporter_user_id, 'someone')}, status {case.status}); "
+        "here it is instead of a second one."
+    )

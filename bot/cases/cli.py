@@ -29,9 +29,14 @@ def plan_lines(session: Session, result: ReportResult, context_chars: int = 300)
     """The plan as plain text: one paragraph per step with who, to whom, when, via and draft."""
     case, team_id = result.case, result.case.team_id
     meta = {int(p["position"]): p for p in (case.gathered or {}).get("plan", [])}
-    context = case.context if len(case.context) <= context_chars else (
-        case.context[:context_chars].rstrip()
-        + f"… ({len(case.context):,} characters, shown truncated)")
+    context = (
+        case.context
+        if len(case.context) <= context_chars
+        else (
+            case.context[:context_chars].rstrip()
+            + f"… ({len(case.context):,} characters, shown truncated)"
+        )
+    )
     head = "Case" if result.created else "Already open: case"
     lines = [
         f"{head} #{case.id}: {result.playbook.name} at {result.account.name} "
@@ -57,8 +62,10 @@ def step_lines(session: Session, step: CaseStep, meta: dict) -> list[str]:
     if step.recipient_spec:
         unknown = "  [UNKNOWN RECIPIENT]" if meta.get("recipient_known") is False else ""
         lines.append(f"      to: {step.recipient_label}{unknown}")
-    lines.append(f"      when: {when_text(step, meta.get('waits_for'))}   "
-                 f"via: {MEDIUM_LABEL.get(step.medium, step.medium)}")
+    lines.append(
+        f"      when: {when_text(step, meta.get('waits_for'))}   "
+        f"via: {MEDIUM_LABEL.get(step.medium, step.medium)}"
+    )
     if meta.get("fallback_reason"):
         lines.append(f"      draft: template (LLM draft unusable: {meta['fallback_reason']})")
     if meta.get("subject"):
@@ -97,10 +104,17 @@ def register(app: typer.Typer) -> None:
                 team_id = resolve_team(session, team)
                 ensure_workspace(session, team_id)
             reporter_id = reporter_by_email(rt.engine, team_id, reporter) if reporter else None
-            result = report_risk(rt.engine, ReportRequest(
-                team_id=team_id, risk_key=risk, context=context,
-                reporter_user_id=reporter_id, account_name=account,
-            ), drafter_for(settings))
+            result = report_risk(
+                rt.engine,
+                ReportRequest(
+                    team_id=team_id,
+                    risk_key=risk,
+                    context=context,
+                    reporter_user_id=reporter_id,
+                    account_name=account,
+                ),
+                drafter_for(settings),
+            )
         except NoWorkspace as exc:
             raise fail(str(exc), 2) from None
         except ReportError as exc:

@@ -35,12 +35,14 @@ MAX_EXCERPT_CHARS = 1500
 MAX_CONTACTS_PER_ROLE = 5
 
 _WORD = re.compile(r"[a-z][a-z'-]{3,}")
-_STOP = frozenset("""
+_STOP = frozenset(
+    """
     about after again also been before being could does doing from have having here into just
     like more most much only other over said same some such than that their them then there
     these they this those very want were what when where which while will with would your
     yours thanks thank okay yeah really think going know right good great well sure
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -70,9 +72,13 @@ class Gathered:
         return cls(
             account=dict(data.get("account") or {}),
             contacts=dict(data.get("contacts") or {}),
-            excerpts=[Excerpt(int(e.get("transcript_id") or 0), e.get("call_date"),
-                              list(e.get("lines") or []))
-                      for e in data.get("excerpts") or [] if isinstance(e, Mapping)],
+            excerpts=[
+                Excerpt(
+                    int(e.get("transcript_id") or 0), e.get("call_date"), list(e.get("lines") or [])
+                )
+                for e in data.get("excerpts") or []
+                if isinstance(e, Mapping)
+            ],
             open_commitments=list(data.get("open_commitments") or []),
             overdue_commitments=list(data.get("overdue_commitments") or []),
             previous_cases=list(data.get("previous_cases") or []),
@@ -153,12 +159,16 @@ def gather(
             lines.append(line)
             budget -= len(line)
         if lines:
-            gathered.excerpts.append(Excerpt(
-                t.id or 0, t.call_date.isoformat() if t.call_date else None, lines))
+            gathered.excerpts.append(
+                Excerpt(t.id or 0, t.call_date.isoformat() if t.call_date else None, lines)
+            )
     commitments = session.exec(
         select(Commitment)
-        .where(Commitment.team_id == team_id, Commitment.account_id == account.id,
-               Commitment.status == CommitmentStatus.OPEN)
+        .where(
+            Commitment.team_id == team_id,
+            Commitment.account_id == account.id,
+            Commitment.status == CommitmentStatus.OPEN,
+        )
         .order_by(col(Commitment.due_date).asc(), col(Commitment.id).asc())
         .limit(50)
     )
@@ -172,18 +182,28 @@ def gather(
     return gathered
 
 
-def _transcripts(session: Session, team_id: str, account_id: int,
-                 attached_id: int | None) -> list[Transcript]:
+def _transcripts(
+    session: Session, team_id: str, account_id: int, attached_id: int | None
+) -> list[Transcript]:
     """The attached call (team-scoped, read) first, then the account's latest calls."""
     first: list[Transcript] = []
     if attached_id is not None:
-        first = list(session.exec(select(Transcript).where(
-            Transcript.team_id == team_id, Transcript.id == attached_id,
-            col(Transcript.text).is_not(None))))
+        first = list(
+            session.exec(
+                select(Transcript).where(
+                    Transcript.team_id == team_id,
+                    Transcript.id == attached_id,
+                    col(Transcript.text).is_not(None),
+                )
+            )
+        )
     query = (
         select(Transcript)
-        .where(Transcript.team_id == team_id, Transcript.account_id == account_id,
-               col(Transcript.text).is_not(None))
+        .where(
+            Transcript.team_id == team_id,
+            Transcript.account_id == account_id,
+            col(Transcript.text).is_not(None),
+        )
         .order_by(col(Transcript.call_date).desc(), col(Transcript.id).desc())
         .limit(MAX_TRANSCRIPTS)
     )
@@ -223,8 +243,9 @@ def account_facts(account: Account, today: dt.date) -> dict[str, Any]:
     }
 
 
-def person_facts(name: str | None, email: str | None = None,
-                 title: str | None = None) -> dict[str, Any] | None:
+def person_facts(
+    name: str | None, email: str | None = None, title: str | None = None
+) -> dict[str, Any] | None:
     """Placeholder facts for one person; None when we do not know who it is."""
     if not name or not name.strip():
         return None

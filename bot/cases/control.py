@@ -38,27 +38,55 @@ from bot.models import OPEN_CASE_STATUSES, Case, CaseStatus, StepStatus
 S = StepStatus
 
 
-def _controlled(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
-                expected: str | None) -> Case:
+def _controlled(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None,
+) -> Case:
     case = get_case(session, team_id, case_id)
     if not may_control(session, case, actor, settings):
         raise CaseError(who_controls(case))
     if expected and case.status != expected:
-        raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')} now; "
-                        "nothing changed.")
+        raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')} now; nothing changed.")
     return case
 
 
-def _touch(session: Session, case: Case, actor: str, action: str, before: str,
-           now: dt.datetime, **detail: object) -> None:
+def _touch(
+    session: Session,
+    case: Case,
+    actor: str,
+    action: str,
+    before: str,
+    now: dt.datetime,
+    **detail: object,
+) -> None:
     case.updated_at = now
     session.add(case)
-    audit.record(session, case.team_id, actor, "case", case.id, action, from_state=before,
-                 to_state=case.status, **detail)
+    audit.record(
+        session,
+        case.team_id,
+        actor,
+        "case",
+        case.id,
+        action,
+        from_state=before,
+        to_state=case.status,
+        **detail,
+    )
 
 
-def pause(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
-          expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+def pause(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+    now: dt.datetime | None = None,
+) -> Outbox:
     case = _controlled(session, team_id, case_id, actor, settings, expected)
     before = case.status
     case.status = next_case_state("pause", before)
@@ -66,8 +94,15 @@ def pause(session: Session, team_id: str, case_id: int, actor: str, settings: Se
     return Outbox(case.id)
 
 
-def resume(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
-           expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+def resume(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+    now: dt.datetime | None = None,
+) -> Outbox:
     """Running again; overdue steps wait for the assignee's working hours, reminders restart."""
     now = now or clock.now()
     case = _controlled(session, team_id, case_id, actor, settings, expected)
@@ -79,16 +114,27 @@ def resume(session: Session, team_id: str, case_id: int, actor: str, settings: S
         if step.status == S.SCHEDULED and step.due_at and clock.as_utc(step.due_at) < now:
             step.due_at = next_working_moment(now, tz, hours)
         elif step.status == S.AWAITING and step.escalated_at is None:
-            wait = settings.reminder_hours if step.reminded_at is None else max(
-                0.0, settings.escalate_hours - settings.reminder_hours)
+            wait = (
+                settings.reminder_hours
+                if step.reminded_at is None
+                else max(0.0, settings.escalate_hours - settings.reminder_hours)
+            )
             step.due_at = add_working_hours(now, wait, tz, hours)
         session.add(step)
     _touch(session, case, actor, "resumed", before, now)
     return Outbox(case.id)
 
 
-def resolve(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
-            outcome: str, expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+def resolve(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    outcome: str,
+    expected: str | None = None,
+    now: dt.datetime | None = None,
+) -> Outbox:
     """Resolved — saved or churned, at any point of the case."""
     case = _controlled(session, team_id, case_id, actor, settings, expected)
     if outcome not in {"saved", "churned"}:
@@ -96,8 +142,15 @@ def resolve(session: Session, team_id: str, case_id: int, actor: str, settings: 
     return close_case(session, case, outcome, actor, now or clock.now())
 
 
-def add_note(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
-             text: str, now: dt.datetime | None = None) -> Outbox:
+def add_note(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    text: str,
+    now: dt.datetime | None = None,
+) -> Outbox:
     now = now or clock.now()
     case = get_case(session, team_id, case_id)
     if not may_control(session, case, actor, settings):
@@ -113,8 +166,15 @@ def add_note(session: Session, team_id: str, case_id: int, actor: str, settings:
     return Outbox(case.id)
 
 
-def skip_ahead(session: Session, team_id: str, case_id: int, actor: str, settings: Settings,
-               expected: str | None = None, now: dt.datetime | None = None) -> Outbox:
+def skip_ahead(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+    now: dt.datetime | None = None,
+) -> Outbox:
     """Skip the current step (if still open) and schedule the next one now."""
     now = now or clock.now()
     case = _controlled(session, team_id, case_id, actor, settings, expected)
@@ -133,19 +193,35 @@ def skip_ahead(session: Session, team_id: str, case_id: int, actor: str, setting
         current.reason, current.due_at, current.updated_at = "skipped ahead", None, now
         session.add(current)
         if was == S.AWAITING:
-            outbox.update(current, *msgs.step_settled(
-                view, f"⏭️ Skipped ahead by <@{actor}> on {msgs.when(now)}."))
-        audit.record(session, team_id, actor, "case_step", current.id, "skipped_ahead",
-                     from_state=was, to_state=current.status, case_id=case.id)
-    nxt = next((x for x in steps if x.status == S.PLANNED
-                and x.position > (case.current_step or 0)), None)
+            outbox.update(
+                current,
+                *msgs.step_settled(view, f"⏭️ Skipped ahead by <@{actor}> on {msgs.when(now)}."),
+            )
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "case_step",
+            current.id,
+            "skipped_ahead",
+            from_state=was,
+            to_state=current.status,
+            case_id=case.id,
+        )
+    nxt = next(
+        (x for x in steps if x.status == S.PLANNED and x.position > (case.current_step or 0)), None
+    )
     if nxt is None:
         before = case.status
         case.status = next_case_state("await_close", before)
         _touch(session, case, actor, "awaiting_close", before, now)
         owner = owner_of(case)
-        outbox.dm(owner, *msgs.close_or_extend(case.id or 0, account_name(session, case), owner,
-                                               extension_choices(session, case)))
+        outbox.dm(
+            owner,
+            *msgs.close_or_extend(
+                case.id or 0, account_name(session, case), owner, extension_choices(session, case)
+            ),
+        )
         return outbox
     eng.schedule_step(session, case, nxt, now, settings, actor=actor, with_delay=False)
     return outbox
@@ -159,9 +235,16 @@ def may_reassign(session: Session, case: Case, actor: str, settings: Settings) -
     return bool(owner and owner.manager_user_id == actor)
 
 
-def reassign_step(session: Session, team_id: str, step_id: int, new_user: str, actor: str,
-                  settings: Settings, expected: str | None = None,
-                  now: dt.datetime | None = None) -> Outbox:
+def reassign_step(
+    session: Session,
+    team_id: str,
+    step_id: int,
+    new_user: str,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+    now: dt.datetime | None = None,
+) -> Outbox:
     """Give a step to someone else; an awaiting step is DMed to them by the worker."""
     now = now or clock.now()
     step = get_step(session, team_id, step_id)
@@ -183,18 +266,40 @@ def reassign_step(session: Session, team_id: str, step_id: int, new_user: str, a
         step.due_at = next_working_moment(max(base, now), tz, WorkHours.from_settings(settings))
         step.reminded_at = step.escalated_at = step.lease_until = None
     if was == S.AWAITING:
-        outbox.update(step, *msgs.step_settled(
-            view, f"↪️ Reassigned to <@{new_user}> by <@{actor}> on {msgs.when(now)}."))
+        outbox.update(
+            step,
+            *msgs.step_settled(
+                view, f"↪️ Reassigned to <@{new_user}> by <@{actor}> on {msgs.when(now)}."
+            ),
+        )
         step.dm_channel = step.dm_ts = None
     session.add(step)
-    audit.record(session, team_id, actor, "case_step", step.id, "reassigned", from_state=was,
-                 to_state=step.status, case_id=case.id, before=before_user, after=new_user)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case_step",
+        step.id,
+        "reassigned",
+        from_state=was,
+        to_state=step.status,
+        case_id=case.id,
+        before=before_user,
+        after=new_user,
+    )
     return outbox
 
 
-def reassign_current(session: Session, team_id: str, case_id: int, new_user: str, actor: str,
-                     settings: Settings, expected: str | None = None,
-                     now: dt.datetime | None = None) -> Outbox:
+def reassign_current(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    new_user: str,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+    now: dt.datetime | None = None,
+) -> Outbox:
     case = _controlled(session, team_id, case_id, actor, settings, expected)
     steps = [x for x in steps_of(session, case) if x.status not in FINAL_STEP]
     current = next((x for x in steps if x.position >= (case.current_step or 0)), None)
@@ -209,17 +314,36 @@ def reassign_current(session: Session, team_id: str, case_id: int, new_user: str
 def card(session: Session, team_id: str, case_id: int) -> msgs.CaseCard:
     case = get_case(session, team_id, case_id)
     lines = [
-        msgs.StepLine(x.position, x.summary, x.medium, x.assignee_user_id or owner_of(case),
-                      x.status, _utc(x.due_at), x.decided_by, x.decision, _utc(x.decided_at),
-                      x.reason)
+        msgs.StepLine(
+            x.position,
+            x.summary,
+            x.medium,
+            x.assignee_user_id or owner_of(case),
+            x.status,
+            _utc(x.due_at),
+            x.decided_by,
+            x.decision,
+            _utc(x.decided_at),
+            x.reason,
+        )
         for x in steps_of(session, case)
     ]
     return msgs.CaseCard(
-        case_id=case.id or 0, account=account_name(session, case), risk=risk_label(session, case),
-        status=case.status, outcome=case.outcome, owner=owner_of(case), why=case.context,
-        current_step=case.current_step, total_steps=case.total_steps or len(lines), steps=lines,
-        notes=case.notes, opened_at=_utc(case.opened_at), resolved_at=_utc(case.resolved_at),
-        resolution_step=case.resolution_step, reporter=case.reporter_user_id,
+        case_id=case.id or 0,
+        account=account_name(session, case),
+        risk=risk_label(session, case),
+        status=case.status,
+        outcome=case.outcome,
+        owner=owner_of(case),
+        why=case.context,
+        current_step=case.current_step,
+        total_steps=case.total_steps or len(lines),
+        steps=lines,
+        notes=case.notes,
+        opened_at=_utc(case.opened_at),
+        resolved_at=_utc(case.resolved_at),
+        resolution_step=case.resolution_step,
+        reporter=case.reporter_user_id,
         playbooks=playbooks_used(case),
     )
 

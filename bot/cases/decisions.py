@@ -57,13 +57,21 @@ def parse_value(value: str | None) -> tuple[int, str]:
 def _stale(step: CaseStep) -> str:
     if step.decided_by and step.decision:
         word = {"yes": "Yes", "edit": "Edit", "no": "No"}.get(step.decision, step.decision)
-        return (f"This step was already decided ({word}) by <@{step.decided_by}>; "
-                "nothing was sent again.")
+        return (
+            f"This step was already decided ({word}) by <@{step.decided_by}>; "
+            "nothing was sent again."
+        )
     return f"This step is {step.status} now; nothing changed."
 
 
-def check_decidable(session: Session, team_id: str, step_id: int, actor: str,
-                    settings: Settings, expected: str | None = None) -> msgs.StepView:
+def check_decidable(
+    session: Session,
+    team_id: str,
+    step_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+) -> msgs.StepView:
     """Who may decide, and whether the step still waits: raises CaseError with the answer."""
     step = get_step(session, team_id, step_id)
     case = get_case(session, team_id, step.case_id)
@@ -72,8 +80,9 @@ def check_decidable(session: Session, team_id: str, step_id: int, actor: str,
     if step.status != S.AWAITING or (expected and expected != step.status):
         raise CaseError(_stale(step))
     if case.status != CaseStatus.RUNNING:
-        raise CaseError(f"Case #{case.id} is {case.status.replace('_', ' ')}; "
-                        "resume it before deciding a step.")
+        raise CaseError(
+            f"Case #{case.id} is {case.status.replace('_', ' ')}; resume it before deciding a step."
+        )
     return step_view(session, case, step)
 
 
@@ -108,14 +117,21 @@ def decide(
         if action != "no":
             final = (text or "").strip() or step.draft
         values: dict[str, object] = {
-            "status": status, "decision": action, "decided_by": actor, "decided_at": now,
-            "final_text": final, "reason": (reason or "").strip() or None,
-            "attempts": eng.STEP_TABLE.c.attempts + 1, "updated_at": now,
-            "due_at": None, "lease_until": None,
+            "status": status,
+            "decision": action,
+            "decided_by": actor,
+            "decided_at": now,
+            "final_text": final,
+            "reason": (reason or "").strip() or None,
+            "attempts": eng.STEP_TABLE.c.attempts + 1,
+            "updated_at": now,
+            "due_at": None,
+            "lease_until": None,
         }
         if status == S.SENDING:  # delivered now; retried by any worker after the lease
             values["due_at"] = values["lease_until"] = now + dt.timedelta(
-                seconds=eng.lease_seconds(settings))
+                seconds=eng.lease_seconds(settings)
+            )
         if new_ref != step.recipient_ref:
             values["recipient_ref"] = new_ref
             values["recipient_label"] = recipient_label or new_ref or ""
@@ -132,12 +148,21 @@ def decide(
         token = int(row[0])
         edited = action == "edit" and final != step.draft
         audit.record(
-            s, team_id, actor, "case_step", step_id, f"decided_{action}",
-            from_state=S.AWAITING, to_state=status, case_id=step.case_id,
-            draft=step.draft if edited else None, edited=final if edited else None,
+            s,
+            team_id,
+            actor,
+            "case_step",
+            step_id,
+            f"decided_{action}",
+            from_state=S.AWAITING,
+            to_state=status,
+            case_id=step.case_id,
+            draft=step.draft if edited else None,
+            edited=final if edited else None,
             recipient_before=step.recipient_ref if new_ref != step.recipient_ref else None,
             recipient_after=new_ref if new_ref != step.recipient_ref else None,
-            reason=values["reason"], delivery=str(kind),
+            reason=values["reason"],
+            delivery=str(kind),
         )
     if status == S.SENDING:
         return eng.finish_delivery(rt, notifier, team_id, step_id, token, now)
@@ -148,8 +173,7 @@ def decide(
 # --- closing a case -----------------------------------------------------------------------
 
 
-def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.datetime
-               ) -> Outbox:
+def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.datetime) -> Outbox:
     """Saved or churned: record the outcome and stand down every step still open."""
     before = case.status
     case.status = next_case_state(answer, before)
@@ -171,18 +195,46 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
         step.status, step.due_at, step.lease_until, step.updated_at = S.CANCELLED, None, None, now
         session.add(step)
         if was == S.AWAITING:
-            outbox.update(step, *msgs.step_settled(
-                view, f"Case closed ({word}) by <@{actor}> — nothing more to do here."))
-        audit.record(session, case.team_id, actor, "case_step", step.id, "cancelled",
-                     from_state=was, to_state=S.CANCELLED, case_id=case.id)
+            outbox.update(
+                step,
+                *msgs.step_settled(
+                    view, f"Case closed ({word}) by <@{actor}> — nothing more to do here."
+                ),
+            )
+        audit.record(
+            session,
+            case.team_id,
+            actor,
+            "case_step",
+            step.id,
+            "cancelled",
+            from_state=was,
+            to_state=S.CANCELLED,
+            case_id=case.id,
+        )
     took = time_to_resolve(case)
-    _note(case, actor, now, f"{word} at step {case.resolution_step or '—'} of "
-          f"{case.total_steps}" + (f", {days(took)} after it was reported." if took else "."))
+    _note(
+        case,
+        actor,
+        now,
+        f"{word} at step {case.resolution_step or '—'} of "
+        f"{case.total_steps}" + (f", {days(took)} after it was reported." if took else "."),
+    )
     session.add(case)
-    audit.record(session, case.team_id, actor, "case", case.id, answer, from_state=before,
-                 to_state=case.status, outcome=case.outcome, resolution_step=case.resolution_step,
-                 total_steps=case.total_steps,
-                 hours_to_resolve=round(took.total_seconds() / 3600, 1) if took else None)
+    audit.record(
+        session,
+        case.team_id,
+        actor,
+        "case",
+        case.id,
+        answer,
+        from_state=before,
+        to_state=case.status,
+        outcome=case.outcome,
+        resolution_step=case.resolution_step,
+        total_steps=case.total_steps,
+        hours_to_resolve=round(took.total_seconds() / 3600, 1) if took else None,
+    )
     return outbox
 
 
@@ -227,43 +279,71 @@ def answer(
         if case.status in CLOSED_CASE:
             raise CaseError(f"Case #{case_id} is already closed ({case.outcome}).")
         if case.current_step != position or step.status not in FINAL_STEP:
-            raise CaseError(f"This question was already answered — `/case {case_id}` shows "
-                            "where the case is.")
+            raise CaseError(
+                f"This question was already answered — `/case {case_id}` shows where the case is."
+            )
         view = step_view(s, case, step)
         if reply in {"saved", "churned"}:
             outbox = close_case(s, case, reply, actor, now)
-            detail = (f"Case #{case_id} closed at step {case.resolution_step} of "
-                      f"{case.total_steps}.")
+            detail = f"Case #{case_id} closed at step {case.resolution_step} of {case.total_steps}."
         else:
             outbox, detail = _not_yet(s, case, steps, position, actor, now, settings)
     outbox.flush(notifier, team_id, rt.engine)
     return msgs.resolution_answered(view.account, reply, actor, now, detail)
 
 
-def _not_yet(s: Session, case: Case, steps: list[CaseStep], position: int, actor: str,
-             now: dt.datetime, settings: Settings) -> tuple[Outbox, str]:
+def _not_yet(
+    s: Session,
+    case: Case,
+    steps: list[CaseStep],
+    position: int,
+    actor: str,
+    now: dt.datetime,
+    settings: Settings,
+) -> tuple[Outbox, str]:
     remaining = [x.position for x in steps if x.status == S.PLANNED and x.position > position]
     outcome = after_answer("not_yet", case.status, remaining)
     c = eng.CASE_TABLE
     won = s.execute(
         sa.update(c)
-        .where(c.c.id == case.id, c.c.team_id == case.team_id,
-               c.c.status == CaseStatus.RUNNING, c.c.current_step == position)
-        .values(status=outcome.case_status, current_step=outcome.next_position or position,
-                updated_at=now)
+        .where(
+            c.c.id == case.id,
+            c.c.team_id == case.team_id,
+            c.c.status == CaseStatus.RUNNING,
+            c.c.current_step == position,
+        )
+        .values(
+            status=outcome.case_status,
+            current_step=outcome.next_position or position,
+            updated_at=now,
+        )
     ).rowcount  # type: ignore[attr-defined]
     if won != 1:
         raise CaseError("This question was already answered.")
     s.refresh(case)
-    audit.record(s, case.team_id, actor, "case", case.id, "not_yet", from_state=CaseStatus.RUNNING,
-                 to_state=outcome.case_status, position=position)
+    audit.record(
+        s,
+        case.team_id,
+        actor,
+        "case",
+        case.id,
+        "not_yet",
+        from_state=CaseStatus.RUNNING,
+        to_state=outcome.case_status,
+        position=position,
+    )
     outbox = Outbox(case.id)
     if outcome.next_position is not None:
         nxt = next(x for x in steps if x.position == outcome.next_position)
         due = eng.schedule_step(s, case, nxt, now, settings, actor=actor)
-        return outbox, (f"Step {nxt.position} ({msgs.escape(nxt.summary)}) is scheduled for "
-                        f"{msgs.when(due)}.")
+        return outbox, (
+            f"Step {nxt.position} ({msgs.escape(nxt.summary)}) is scheduled for {msgs.when(due)}."
+        )
     owner = owner_of(case)
-    outbox.dm(owner, *msgs.close_or_extend(case.id or 0, step_view(s, case, steps[-1]).account,
-                                           owner, extension_choices(s, case)))
+    outbox.dm(
+        owner,
+        *msgs.close_or_extend(
+            case.id or 0, step_view(s, case, steps[-1]).account, owner, extension_choices(s, case)
+        ),
+    )
     return outbox, "That was the last step; the owner was asked to close or extend the case."

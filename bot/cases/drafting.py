@@ -33,8 +33,9 @@ class StepDraft:
 class StepDrafter(Protocol):
     """Anything with OpenAIEngine.draft_step's shape (the real engine, or a test stub)."""
 
-    def draft_step(self, template: str, facts: Mapping[str, Any], step: Mapping[str, Any],
-                   max_chars: int = ...) -> str: ...
+    def draft_step(
+        self, template: str, facts: Mapping[str, Any], step: Mapping[str, Any], max_chars: int = ...
+    ) -> str: ...
 
 
 def draft_problems(text: str | None, max_chars: int = DRAFT_MAX_CHARS) -> list[str]:
@@ -52,6 +53,7 @@ def draft_problems(text: str | None, max_chars: int = DRAFT_MAX_CHARS) -> list[s
 
 def _plain_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
     """Facts as JSON-friendly data for the model (dates as ISO text)."""
+
     def conv(value: Any) -> Any:
         if isinstance(value, Mapping):
             return {k: conv(v) for k, v in value.items()}
@@ -67,8 +69,7 @@ def _plain_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
 class Drafter:
     """Writes one step's draft; `engine=None` means the deterministic rules draft only."""
 
-    def __init__(self, engine: StepDrafter | None = None,
-                 max_chars: int = DRAFT_MAX_CHARS) -> None:
+    def __init__(self, engine: StepDrafter | None = None, max_chars: int = DRAFT_MAX_CHARS) -> None:
         self.engine = engine
         self.max_chars = min(max_chars, MAX_MESSAGE_CHARS)
 
@@ -80,12 +81,17 @@ class Drafter:
         rules: Draft = draft_step(step, facts, limit=self.max_chars)
         if self.engine is None:
             return StepDraft(rules.text, rules.subject, "rules", list(rules.missing))
-        step_info = {"id": step.id, "summary": step.summary, "medium": str(step.medium),
-                     "assignee": str(step.assignee),
-                     "recipient": str(step.recipient) if step.recipient else None}
+        step_info = {
+            "id": step.id,
+            "summary": step.summary,
+            "medium": str(step.medium),
+            "assignee": str(step.assignee),
+            "recipient": str(step.recipient) if step.recipient else None,
+        }
         try:
-            text = self.engine.draft_step(step.message, _plain_facts(facts), step_info,
-                                          self.max_chars)
+            text = self.engine.draft_step(
+                step.message, _plain_facts(facts), step_info, self.max_chars
+            )
         except Exception as exc:  # noqa: BLE001 — any engine failure means "use the rules draft"
             reason = str(exc) or type(exc).__name__
             log.warning("draft for step %s fell back to rules: %s", step.id, reason)
@@ -104,6 +110,12 @@ def drafter_for(settings: Settings) -> Drafter:
         from bot.llm.openai_engine import OpenAIEngine
 
         key = settings.openai_api_key or "unused"  # local servers (Ollama, vLLM) need none
-        return Drafter(OpenAIEngine(settings.openai_base_url, key,
-                                    settings.llm_model, timeout=settings.llm_timeout_seconds))
+        return Drafter(
+            OpenAIEngine(
+                settings.openai_base_url,
+                key,
+                settings.llm_model,
+                timeout=settings.llm_timeout_seconds,
+            )
+        )
     return Drafter()

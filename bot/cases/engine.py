@@ -150,9 +150,19 @@ def schedule_step(
     case.updated_at = now
     session.add(step)
     session.add(case)
-    audit.record(session, case.team_id, actor, "case_step", step.id, "scheduled",
-                 from_state=before, to_state=step.status, case_id=case.id,
-                 position=step.position, due_at=step.due_at.isoformat())
+    audit.record(
+        session,
+        case.team_id,
+        actor,
+        "case_step",
+        step.id,
+        "scheduled",
+        from_state=before,
+        to_state=step.status,
+        case_id=case.id,
+        position=step.position,
+        due_at=step.due_at.isoformat(),
+    )
     return step.due_at
 
 
@@ -185,16 +195,27 @@ def start_case(
         raise CaseError(f"Case #{case_id} has no planned steps to run.")
     won = session.execute(
         sa.update(CASE_TABLE)
-        .where(CASE_TABLE.c.id == case_id, CASE_TABLE.c.team_id == team_id,
-               CASE_TABLE.c.status == CaseStatus.PLANNED)
+        .where(
+            CASE_TABLE.c.id == case_id,
+            CASE_TABLE.c.team_id == team_id,
+            CASE_TABLE.c.status == CaseStatus.PLANNED,
+        )
         .values(status=CaseStatus.RUNNING, started_at=now, updated_at=now)
     ).rowcount  # type: ignore[attr-defined]
     if won != 1:
         raise CaseError(f"Case #{case_id} was already started.")
     session.refresh(case)
     case.total_steps = len(steps)  # the steps that will run: dropped ones are not counted
-    audit.record(session, team_id, actor, "case", case.id, "started",
-                 from_state=CaseStatus.PLANNED, to_state=CaseStatus.RUNNING)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case",
+        case.id,
+        "started",
+        from_state=CaseStatus.PLANNED,
+        to_state=CaseStatus.RUNNING,
+    )
     schedule_step(session, case, steps[0], now, settings, actor=actor)
     return case
 
@@ -245,14 +266,35 @@ def _prepare_due(
     return out
 
 
-def _release(rt: Runtime, due: _Due, when: dt.datetime, now: dt.datetime,
-             error: str | None = None) -> None:
+def _release(
+    rt: Runtime, due: _Due, when: dt.datetime, now: dt.datetime, error: str | None = None
+) -> None:
     with session_scope(rt.engine) as s:
-        if settle(s, due.step_id, due.token, S.CLAIMED, status=S.SCHEDULED, due_at=when,
-                  lease_until=None, updated_at=now) and error:
-            audit.record(s, due.team_id, "system", "case_step", due.step_id, "dm_failed",
-                         from_state=S.CLAIMED, to_state=S.SCHEDULED, error=error,
-                         retry_at=when.isoformat())
+        if (
+            settle(
+                s,
+                due.step_id,
+                due.token,
+                S.CLAIMED,
+                status=S.SCHEDULED,
+                due_at=when,
+                lease_until=None,
+                updated_at=now,
+            )
+            and error
+        ):
+            audit.record(
+                s,
+                due.team_id,
+                "system",
+                "case_step",
+                due.step_id,
+                "dm_failed",
+                from_state=S.CLAIMED,
+                to_state=S.SCHEDULED,
+                error=error,
+                retry_at=when.isoformat(),
+            )
 
 
 def post_due_steps(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
@@ -270,10 +312,10 @@ def post_due_steps(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
         groups.setdefault(f"{due.team_id}:{due.assignee}", []).append(due)
     if len(groups) == 1:
         return _post_group(rt, notifier, next(iter(groups.values())), now)
-    with ThreadPoolExecutor(max_workers=min(POST_THREADS, len(groups)),
-                            thread_name_prefix="ft-steps") as pool:
-        return sum(pool.map(lambda group: _post_group(rt, notifier, group, now),
-                            groups.values()))
+    with ThreadPoolExecutor(
+        max_workers=min(POST_THREADS, len(groups)), thread_name_prefix="ft-steps"
+    ) as pool:
+        return sum(pool.map(lambda group: _post_group(rt, notifier, group, now), groups.values()))
 
 
 def _post_group(rt: Runtime, notifier: Notifier, group: list[_Due], now: dt.datetime) -> int:
@@ -281,9 +323,13 @@ def _post_group(rt: Runtime, notifier: Notifier, group: list[_Due], now: dt.date
     awaiting: dict[int, str] = {}  # cases whose card now shows a step awaiting a decision
     for due in group:
         if due.release_to is not None or cooling or due.assignee is None:
-            _release(rt, due, due.release_to or now + dt.timedelta(
-                seconds=1 if due.assignee else 3600), now,
-                None if due.assignee else "nobody to DM")
+            _release(
+                rt,
+                due,
+                due.release_to or now + dt.timedelta(seconds=1 if due.assignee else 3600),
+                now,
+                None if due.assignee else "nobody to DM",
+            )
             continue
         text, blocks = msgs.step_dm(due.view)
         try:
@@ -294,19 +340,42 @@ def _post_group(rt: Runtime, notifier: Notifier, group: list[_Due], now: dt.date
             _release(rt, due, now + retry, now, exc.code or str(exc))
             continue
         with session_scope(rt.engine) as s:
-            ok = settle(s, due.step_id, due.token, S.CLAIMED, status=S.AWAITING,
-                        dm_channel=dm.channel, dm_ts=dm.ts, due_at=due.reminder_at,
-                        lease_until=None, updated_at=now)
+            ok = settle(
+                s,
+                due.step_id,
+                due.token,
+                S.CLAIMED,
+                status=S.AWAITING,
+                dm_channel=dm.channel,
+                dm_ts=dm.ts,
+                due_at=due.reminder_at,
+                lease_until=None,
+                updated_at=now,
+            )
             if ok:
-                audit.record(s, due.team_id, "system", "case_step", due.step_id, "dm_posted",
-                             from_state=S.CLAIMED, to_state=S.AWAITING, to=due.assignee,
-                             ts=dm.ts)
+                audit.record(
+                    s,
+                    due.team_id,
+                    "system",
+                    "case_step",
+                    due.step_id,
+                    "dm_posted",
+                    from_state=S.CLAIMED,
+                    to_state=S.AWAITING,
+                    to=due.assignee,
+                    ts=dm.ts,
+                )
         if ok:
             posted += 1
             awaiting[due.view.case_id] = due.team_id
         else:  # the case was closed or the step skipped while we were posting
-            _quietly(notifier.update, due.team_id, dm.channel, dm.ts,
-                     *msgs.step_settled(due.view, "No longer needed — the case moved on."))
+            _quietly(
+                notifier.update,
+                due.team_id,
+                dm.channel,
+                dm.ts,
+                *msgs.step_settled(due.view, "No longer needed — the case moved on."),
+            )
     for case_id, team_id in awaiting.items():
         Outbox(case_id).flush(notifier, team_id, rt.engine)
     return posted
@@ -333,13 +402,13 @@ def send_followups(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
         try:
             done += _follow_up(rt, notifier, step_id, token, now)
         except DeliveryError as exc:
-            log.warning("follow-up for step %s failed (%s); retried after the lease", step_id,
-                        exc.code)
+            log.warning(
+                "follow-up for step %s failed (%s); retried after the lease", step_id, exc.code
+            )
     return done
 
 
-def _follow_up(rt: Runtime, notifier: Notifier, step_id: int, token: int,
-               now: dt.datetime) -> int:
+def _follow_up(rt: Runtime, notifier: Notifier, step_id: int, token: int, now: dt.datetime) -> int:
     settings, hours = rt.settings, WorkHours.from_settings(rt.settings)
     with session_scope(rt.engine) as s:
         step = s.get(CaseStep, step_id)
@@ -359,18 +428,38 @@ def _follow_up(rt: Runtime, notifier: Notifier, step_id: int, token: int,
         dm = notifier.dm(team_id, who, text, blocks)
         wait = max(0.0, settings.escalate_hours - settings.reminder_hours)
         with session_scope(rt.engine) as s:
-            ok = settle(s, step_id, token, S.AWAITING, reminded_at=now, dm_channel=dm.channel,
-                        dm_ts=dm.ts, due_at=add_working_hours(now, wait, tz, hours),
-                        lease_until=None, updated_at=now)
+            ok = settle(
+                s,
+                step_id,
+                token,
+                S.AWAITING,
+                reminded_at=now,
+                dm_channel=dm.channel,
+                dm_ts=dm.ts,
+                due_at=add_working_hours(now, wait, tz, hours),
+                lease_until=None,
+                updated_at=now,
+            )
             if ok:
-                audit.record(s, team_id, "system", "case_step", step_id, "reminded", to=who,
-                             ts=dm.ts)
+                audit.record(
+                    s, team_id, "system", "case_step", step_id, "reminded", to=who, ts=dm.ts
+                )
         if ok and old[0] and old[1]:
-            _quietly(notifier.update, team_id, old[0], old[1],
-                     *msgs.step_settled(view, "⏰ Reminder posted below — decide there."))
+            _quietly(
+                notifier.update,
+                team_id,
+                old[0],
+                old[1],
+                *msgs.step_settled(view, "⏰ Reminder posted below — decide there."),
+            )
         elif not ok:
-            _quietly(notifier.update, team_id, dm.channel, dm.ts,
-                     *msgs.step_settled(view, "Already decided — nothing to do."))
+            _quietly(
+                notifier.update,
+                team_id,
+                dm.channel,
+                dm.ts,
+                *msgs.step_settled(view, "Already decided — nothing to do."),
+            )
         return int(ok)
     if not escalated:
         told = [u for u in dict.fromkeys([owner, manager]) if u]
@@ -378,11 +467,27 @@ def _follow_up(rt: Runtime, notifier: Notifier, step_id: int, token: int,
         for user_id in told:
             notifier.dm(team_id, user_id, text, blocks)
         with session_scope(rt.engine) as s:
-            ok = settle(s, step_id, token, S.AWAITING, escalated_at=now, due_at=None,
-                        lease_until=None, updated_at=now)
+            ok = settle(
+                s,
+                step_id,
+                token,
+                S.AWAITING,
+                escalated_at=now,
+                due_at=None,
+                lease_until=None,
+                updated_at=now,
+            )
             if ok:
-                audit.record(s, team_id, "system", "case_step", step_id, "escalated",
-                             told=told, waited_hours=settings.escalate_hours)
+                audit.record(
+                    s,
+                    team_id,
+                    "system",
+                    "case_step",
+                    step_id,
+                    "escalated",
+                    told=told,
+                    waited_hours=settings.escalate_hours,
+                )
         return int(ok)
     with session_scope(rt.engine) as s:
         settle(s, step_id, token, S.AWAITING, due_at=None, lease_until=None)
@@ -395,16 +500,20 @@ def _follow_up(rt: Runtime, notifier: Notifier, step_id: int, token: int,
 def _subject(case: Case, step: CaseStep, account: str) -> str:
     plan = (case.gathered or {}).get("plan") or []
     for meta in plan if isinstance(plan, list) else []:
-        if isinstance(meta, dict) and meta.get("position") == step.position and meta.get(
-            "subject"
-        ):
+        if isinstance(meta, dict) and meta.get("position") == step.position and meta.get("subject"):
             return str(meta["subject"])
     return f"{account}: {step.summary}"
 
 
 def deliver(
-    notifier: Notifier, settings: Settings, team_id: str, kind: Delivery, target: str,
-    text: str, subject: str, sender: str | None,
+    notifier: Notifier,
+    settings: Settings,
+    team_id: str,
+    kind: Delivery,
+    target: str,
+    text: str,
+    subject: str,
+    sender: str | None,
 ) -> str:
     """Carry out a Yes: post the message or send the email; returns the Slack ts or 'email'."""
     if kind is Delivery.SLACK_USER:
@@ -414,16 +523,18 @@ def deliver(
     if kind is Delivery.SMTP:
         subject, body = split_subject(text, subject)
         try:
-            send_email(settings.smtp_url or "", sender or "followthrough@localhost", target,
-                       subject, body)
+            send_email(
+                settings.smtp_url or "", sender or "followthrough@localhost", target, subject, body
+            )
         except EmailError as exc:
             raise DeliveryError(str(exc), retryable=exc.retryable, code="smtp") from exc
         return "email"
     raise ValueError(f"nothing to deliver for {kind}")
 
 
-def finish_delivery(rt: Runtime, notifier: Notifier, team_id: str, step_id: int, token: int,
-                    now: dt.datetime) -> str | None:
+def finish_delivery(
+    rt: Runtime, notifier: Notifier, team_id: str, step_id: int, token: int, now: dt.datetime
+) -> str | None:
     """Deliver a decided step and record it; returns a problem to tell the decider, if any."""
     settings = rt.settings
     with session_scope(rt.engine) as s:
@@ -442,26 +553,66 @@ def finish_delivery(rt: Runtime, notifier: Notifier, team_id: str, step_id: int,
     except DeliveryError as exc:
         if exc.retryable:
             with session_scope(rt.engine) as s:
-                settle(s, step_id, token, S.SENDING, due_at=now + backoff(token),
-                       lease_until=now + backoff(token), updated_at=now)
-                audit.record(s, team_id, "system", "case_step", step_id, "delivery_delayed",
-                             error=exc.code or str(exc))
+                settle(
+                    s,
+                    step_id,
+                    token,
+                    S.SENDING,
+                    due_at=now + backoff(token),
+                    lease_until=now + backoff(token),
+                    updated_at=now,
+                )
+                audit.record(
+                    s,
+                    team_id,
+                    "system",
+                    "case_step",
+                    step_id,
+                    "delivery_delayed",
+                    error=exc.code or str(exc),
+                )
             return "Slack (or the mail server) is busy; it will be sent shortly."
         return _undeliverable(rt, notifier, team_id, step_id, token, now, exc)
     with session_scope(rt.engine) as s:
-        ok = settle(s, step_id, token, S.SENDING, status=S.DONE, delivered_ts=ts,
-                    due_at=None, lease_until=None, updated_at=now)
+        ok = settle(
+            s,
+            step_id,
+            token,
+            S.SENDING,
+            status=S.DONE,
+            delivered_ts=ts,
+            due_at=None,
+            lease_until=None,
+            updated_at=now,
+        )
         if ok:
-            audit.record(s, team_id, "system", "case_step", step_id, "delivered",
-                         from_state=S.SENDING, to_state=S.DONE, via=str(kind), to=target,
-                         ts=ts)
+            audit.record(
+                s,
+                team_id,
+                "system",
+                "case_step",
+                step_id,
+                "delivered",
+                from_state=S.SENDING,
+                to_state=S.DONE,
+                via=str(kind),
+                to=target,
+                ts=ts,
+            )
     if ok:
         after_settled(rt, notifier, team_id, step_id)
     return None
 
 
-def _undeliverable(rt: Runtime, notifier: Notifier, team_id: str, step_id: int, token: int,
-                   now: dt.datetime, exc: DeliveryError) -> str:
+def _undeliverable(
+    rt: Runtime,
+    notifier: Notifier,
+    team_id: str,
+    step_id: int,
+    token: int,
+    now: dt.datetime,
+    exc: DeliveryError,
+) -> str:
     hint = {
         "not_in_channel": "the app is not in that channel — invite it, then say Yes again",
         "channel_not_found": "that channel does not exist (or is private without the app)",
@@ -470,12 +621,31 @@ def _undeliverable(rt: Runtime, notifier: Notifier, team_id: str, step_id: int, 
     step: CaseStep | None = None
     view: msgs.StepView | None = None
     with session_scope(rt.engine) as s:
-        ok = settle(s, step_id, token, S.SENDING, status=S.AWAITING, decision=None,
-                    decided_by=None, decided_at=None, due_at=None, lease_until=None,
-                    updated_at=now)
+        ok = settle(
+            s,
+            step_id,
+            token,
+            S.SENDING,
+            status=S.AWAITING,
+            decision=None,
+            decided_by=None,
+            decided_at=None,
+            due_at=None,
+            lease_until=None,
+            updated_at=now,
+        )
         if ok:
-            audit.record(s, team_id, "system", "case_step", step_id, "undeliverable",
-                         from_state=S.SENDING, to_state=S.AWAITING, error=exc.code)
+            audit.record(
+                s,
+                team_id,
+                "system",
+                "case_step",
+                step_id,
+                "undeliverable",
+                from_state=S.SENDING,
+                to_state=S.AWAITING,
+                error=exc.code,
+            )
             step = s.get(CaseStep, step_id)
             case = get_case(s, team_id, step.case_id) if step else None
             view = step_view(s, case, step) if step and case else None
@@ -491,10 +661,16 @@ def retry_deliveries(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     lease_until = now + dt.timedelta(seconds=lease_seconds(rt.settings))
     with session_scope(rt.engine) as s:
         claimed = claim(s, (S.SENDING,), now, lease_until, CLAIM_BATCH, running_only=False)
-        teams = {
-            row.id: row.team_id
-            for row in s.exec(select(CaseStep).where(col(CaseStep.id).in_([i for i, _ in claimed])))
-        } if claimed else {}
+        teams = (
+            {
+                row.id: row.team_id
+                for row in s.exec(
+                    select(CaseStep).where(col(CaseStep.id).in_([i for i, _ in claimed]))
+                )
+            }
+            if claimed
+            else {}
+        )
     done = 0
     for step_id, token in claimed:
         if finish_delivery(rt, notifier, teams[step_id], step_id, token, now) is None:
@@ -515,8 +691,11 @@ def settled_headline(step: CaseStep, kind: Delivery) -> str:
     elif step.delivered_ts and kind is Delivery.SMTP:
         delivered = f"{target} by email"
     return msgs.decided_headline(
-        step.decision or "yes", step.decided_by or "system", step.decided_at or step.updated_at,
-        delivered_to=delivered, reason=step.reason,
+        step.decision or "yes",
+        step.decided_by or "system",
+        step.decided_at or step.updated_at,
+        delivered_to=delivered,
+        reason=step.reason,
         by_hand=kind is Delivery.BY_HAND and step.decision != "no",
     )
 
@@ -534,14 +713,14 @@ def after_settled(rt: Runtime, notifier: Notifier, team_id: str, step_id: int) -
         kind = delivery_for(step.medium, step.recipient_ref, bool(rt.settings.smtp_url))
         extra = []
         if step.medium == "email" and kind is Delivery.BY_HAND and step.decision != "no":
-            subject, body = split_subject(step.final_text or step.draft,
-                                          _subject(case, step, view.account))
+            subject, body = split_subject(
+                step.final_text or step.draft, _subject(case, step, view.account)
+            )
             extra = msgs.email_ready_blocks(step.recipient_ref, subject, body)
         outbox.update(step, *msgs.step_settled(view, settled_headline(step, kind), extra))
         if case.status == CaseStatus.RUNNING and case.current_step == step.position:
             asked = step.decided_by or assignee_of(case, step)
-            outbox.dm(asked, *msgs.resolution_question(case.id or 0, step.position,
-                                                       view.account))
+            outbox.dm(asked, *msgs.resolution_question(case.id or 0, step.position, view.account))
     outbox.flush(notifier, team_id, rt.engine)
 
 

@@ -42,24 +42,31 @@ def load_case(session: Session, team_id: str, case_id: int) -> Case:
 
 def _step(session: Session, team_id: str, case_id: int, position: int) -> CaseStep:
     step = session.exec(
-        select(CaseStep).where(CaseStep.team_id == team_id, CaseStep.case_id == case_id,
-                               CaseStep.position == position)
+        select(CaseStep).where(
+            CaseStep.team_id == team_id, CaseStep.case_id == case_id, CaseStep.position == position
+        )
     ).first()
     if step is None:
         raise PlanEditError(f"Step {position} is not part of this plan.")
     return step
 
 
-def editable_step(session: Session, team_id: str, case_id: int, position: int, actor: str,
-                  cs_admins: Iterable[str]) -> tuple[Case, CaseStep]:
+def editable_step(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    position: int,
+    actor: str,
+    cs_admins: Iterable[str],
+) -> tuple[Case, CaseStep]:
     """The case and step, if `actor` may change it now; `PlanEditError` says why not."""
     case = load_case(session, team_id, case_id)
     if not may_edit(session, case, actor, cs_admins):
-        raise PlanEditError("Only the reporter, the case owner or a CS admin can change this "
-                            "plan.")
+        raise PlanEditError("Only the reporter, the case owner or a CS admin can change this plan.")
     if case.status != CaseStatus.PLANNED:
-        raise PlanEditError(f"This plan is already {case.status}; steps are now changed from "
-                            "their DMs (Edit / No).")
+        raise PlanEditError(
+            f"This plan is already {case.status}; steps are now changed from their DMs (Edit / No)."
+        )
     step = _step(session, team_id, case_id, position)
     if step.status != StepStatus.PLANNED:
         raise PlanEditError(f"Step {position} was {step.status}; it cannot be changed.")
@@ -74,8 +81,9 @@ def plan_meta(case: Case, position: int) -> dict[str, Any]:
     return {}
 
 
-def with_plan_meta(gathered: Mapping[str, Any] | None, position: int,
-                   **changes: Any) -> dict[str, Any]:
+def with_plan_meta(
+    gathered: Mapping[str, Any] | None, position: int, **changes: Any
+) -> dict[str, Any]:
     """A new `gathered` with one step's plan meta changed (a new dict, so the JSON column is
     seen as changed)."""
     plan = []
@@ -93,8 +101,15 @@ def _touch(session: Session, case: Case, step: CaseStep) -> None:
     session.add(case)
 
 
-def reassign_step(session: Session, team_id: str, case_id: int, position: int, user_id: str,
-                  actor: str, cs_admins: Iterable[str] = ()) -> CaseStep:
+def reassign_step(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    position: int,
+    user_id: str,
+    actor: str,
+    cs_admins: Iterable[str] = (),
+) -> CaseStep:
     """Give the step to `user_id`; its draft, written for the previous assignee, is then
     written again by `bot.cases.redraft.redraft_step` (slow with an LLM, so the caller runs it
     after answering)."""
@@ -104,13 +119,30 @@ def reassign_step(session: Session, team_id: str, case_id: int, position: int, u
     before = step.assignee_user_id
     step.assignee_user_id, step.assignee_fallback = user_id, False
     _touch(session, case, step)
-    audit.record(session, team_id, actor, "case_step", step.id, "reassigned",
-                 case_id=case_id, position=position, before=before, after=user_id)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case_step",
+        step.id,
+        "reassigned",
+        case_id=case_id,
+        position=position,
+        before=before,
+        after=user_id,
+    )
     return step
 
 
-def change_delay(session: Session, team_id: str, case_id: int, position: int, delay: str,
-                 actor: str, cs_admins: Iterable[str] = ()) -> CaseStep:
+def change_delay(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    position: int,
+    delay: str,
+    actor: str,
+    cs_admins: Iterable[str] = (),
+) -> CaseStep:
     case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
     try:
         seconds = int(parse_delay(delay.strip()).total_seconds())
@@ -121,67 +153,119 @@ def change_delay(session: Session, team_id: str, case_id: int, position: int, de
     _touch(session, case, step)
     from datetime import timedelta
 
-    audit.record(session, team_id, actor, "case_step", step.id, "delay_changed",
-                 case_id=case_id, position=position,
-                 before=format_delay(timedelta(seconds=before)),
-                 after=format_delay(timedelta(seconds=seconds)))
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case_step",
+        step.id,
+        "delay_changed",
+        case_id=case_id,
+        position=position,
+        before=format_delay(timedelta(seconds=before)),
+        after=format_delay(timedelta(seconds=seconds)),
+    )
     return step
 
 
-def drop_step(session: Session, team_id: str, case_id: int, position: int, actor: str,
-              cs_admins: Iterable[str] = ()) -> CaseStep:
+def drop_step(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    position: int,
+    actor: str,
+    cs_admins: Iterable[str] = (),
+) -> CaseStep:
     case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
     live = session.exec(
-        select(CaseStep).where(CaseStep.team_id == team_id, CaseStep.case_id == case_id,
-                               CaseStep.status == StepStatus.PLANNED)
+        select(CaseStep).where(
+            CaseStep.team_id == team_id,
+            CaseStep.case_id == case_id,
+            CaseStep.status == StepStatus.PLANNED,
+        )
     ).all()
     if len(live) <= 1:
-        raise PlanEditError("This is the last step left; cancel the case instead of "
-                            "dropping it.")
+        raise PlanEditError("This is the last step left; cancel the case instead of dropping it.")
     step.status = StepStatus.CANCELLED
     case.total_steps = len(live) - 1
     _touch(session, case, step)
-    audit.record(session, team_id, actor, "case_step", step.id, "dropped",
-                 from_state=StepStatus.PLANNED, to_state=StepStatus.CANCELLED,
-                 case_id=case_id, position=position)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case_step",
+        step.id,
+        "dropped",
+        from_state=StepStatus.PLANNED,
+        to_state=StepStatus.CANCELLED,
+        case_id=case_id,
+        position=position,
+    )
     return step
 
 
-def edit_draft(session: Session, team_id: str, case_id: int, position: int, text: str,
-               actor: str, cs_admins: Iterable[str] = ()) -> CaseStep:
+def edit_draft(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    position: int,
+    text: str,
+    actor: str,
+    cs_admins: Iterable[str] = (),
+) -> CaseStep:
     case, step = editable_step(session, team_id, case_id, position, actor, cs_admins)
     text = (text or "").strip()
     if not text:
         raise PlanEditError("The draft cannot be empty; drop the step instead.")
     if len(text) > MAX_DRAFT_CHARS:
-        raise PlanEditError(f"The draft is {len(text):,} characters; at most "
-                            f"{MAX_DRAFT_CHARS:,} fit in one Slack message.")
+        raise PlanEditError(
+            f"The draft is {len(text):,} characters; at most "
+            f"{MAX_DRAFT_CHARS:,} fit in one Slack message."
+        )
     leftovers = sorted(find_placeholders(text))
     if leftovers:
-        raise PlanEditError("The draft still has placeholders: "
-                            + ", ".join("{" + n + "}" for n in leftovers)
-                            + "; write the actual text.")
+        raise PlanEditError(
+            "The draft still has placeholders: "
+            + ", ".join("{" + n + "}" for n in leftovers)
+            + "; write the actual text."
+        )
     before = len(step.draft)
     step.draft = text
     # written by a person for whoever does the step now: no "written for someone else" warning
     case.gathered = with_plan_meta(case.gathered, position, drafted_for=step.assignee_user_id)
     _touch(session, case, step)
-    audit.record(session, team_id, actor, "case_step", step.id, "draft_edited",
-                 case_id=case_id, position=position, chars_before=before, chars_after=len(text))
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case_step",
+        step.id,
+        "draft_edited",
+        case_id=case_id,
+        position=position,
+        chars_before=before,
+        chars_after=len(text),
+    )
     return step
 
 
-def start_plan(session: Session, team_id: str, case_id: int, actor: str,
-               cs_admins: Iterable[str] = (), expected: str = CaseStatus.PLANNED, *,
-               settings: Settings | None = None) -> Case:
+def start_plan(
+    session: Session,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    cs_admins: Iterable[str] = (),
+    expected: str = CaseStatus.PLANNED,
+    *,
+    settings: Settings | None = None,
+) -> Case:
     """Permission and state check, then the engine's `start_case` (which schedules step 1
     within the assignee's working hours as `settings` define them — pass rt.settings).
 
     A second click (the case already running) raises `PlanEditError` with a polite answer."""
     case = load_case(session, team_id, case_id)
     if not may_edit(session, case, actor, cs_admins):
-        raise PlanEditError("Only the reporter, the case owner or a CS admin can start this "
-                            "plan.")
+        raise PlanEditError("Only the reporter, the case owner or a CS admin can start this plan.")
     if case.status != expected:
         raise PlanEditError(f"This plan is already {case.status}.")
     from bot.cases.engine import start_case
@@ -197,8 +281,9 @@ def start_plan(session: Session, team_id: str, case_id: int, actor: str,
 # --- one-transaction wrappers for the Slack layer ------------------------------------------
 
 
-def step_for_edit(engine: Engine, team_id: str, case_id: int, position: int, actor: str,
-                  cs_admins: Iterable[str]) -> CaseStep:
+def step_for_edit(
+    engine: Engine, team_id: str, case_id: int, position: int, actor: str, cs_admins: Iterable[str]
+) -> CaseStep:
     """The step to show in an edit modal, if `actor` may change it now."""
     with session_scope(engine) as session:
         return editable_step(session, team_id, case_id, position, actor, cs_admins)[1]
@@ -211,8 +296,16 @@ EDITS = {
 }
 
 
-def apply_edit(engine: Engine, team_id: str, case_id: int, position: int, op: str,
-               value: str | None, actor: str, cs_admins: Iterable[str]) -> CaseStep:
+def apply_edit(
+    engine: Engine,
+    team_id: str,
+    case_id: int,
+    position: int,
+    op: str,
+    value: str | None,
+    actor: str,
+    cs_admins: Iterable[str],
+) -> CaseStep:
     """Run one plan edit (`draft`, `delay`, `reassign` with a value, or `drop`)."""
     with session_scope(engine) as session:
         if op == "drop":
@@ -223,9 +316,15 @@ def apply_edit(engine: Engine, team_id: str, case_id: int, position: int, op: st
         return edit(session, team_id, case_id, position, value or "", actor, cs_admins)
 
 
-def start(engine: Engine, team_id: str, case_id: int, actor: str,
-          cs_admins: Iterable[str], expected: str = CaseStatus.PLANNED, *,
-          settings: Settings | None = None) -> Case:
+def start(
+    engine: Engine,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    cs_admins: Iterable[str],
+    expected: str = CaseStatus.PLANNED,
+    *,
+    settings: Settings | None = None,
+) -> Case:
     with session_scope(engine) as session:
-        return start_plan(session, team_id, case_id, actor, cs_admins, expected,
-                          settings=settings)
+        return start_plan(session, team_id, case_id, actor, cs_admins, expected, settings=settings)

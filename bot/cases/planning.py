@@ -141,8 +141,9 @@ def resolve_user(session: Session, team_id: str, user_id: str) -> Resolved:
     person = _person(session, team_id, user_id)
     name = (person.real_name or person.name) if person else None
     email = person.email if person else None
-    return Resolved(label=name or user_id, ref=user_id, user_id=user_id,
-                    facts=person_facts(name, email))
+    return Resolved(
+        label=name or user_id, ref=user_id, user_id=user_id, facts=person_facts(name, email)
+    )
 
 
 def role_user(session: Session, team_id: str, role: AssigneeRole, account: Account) -> str | None:
@@ -156,15 +157,21 @@ def role_user(session: Session, team_id: str, role: AssigneeRole, account: Accou
         return csm.manager_user_id if csm else None
     holder = session.exec(
         select(Person)
-        .where(Person.team_id == team_id, Person.role == role.value,
-               col(Person.deactivated).is_(False))
+        .where(
+            Person.team_id == team_id, Person.role == role.value, col(Person.deactivated).is_(False)
+        )
         .order_by(col(Person.id))
     ).first()
     return holder.slack_user_id if holder else None
 
 
-def resolve_assignee(session: Session, team_id: str, assignee: Assignee, account: Account,
-                     reporter_user_id: str | None) -> Resolved:
+def resolve_assignee(
+    session: Session,
+    team_id: str,
+    assignee: Assignee,
+    account: Account,
+    reporter_user_id: str | None,
+) -> Resolved:
     """The person who does the step; an unknown role falls back to the reporter, flagged."""
     user_id: str | None = None
     if assignee.email:
@@ -177,21 +184,32 @@ def resolve_assignee(session: Session, team_id: str, assignee: Assignee, account
     wanted = assignee.email or ROLE_LABELS.get(str(assignee.role), str(assignee.role))
     if reporter_user_id:
         found = resolve_user(session, team_id, reporter_user_id)
-        return Resolved(label=f"{found.label} (reporter; no {wanted} on record)",
-                        ref=reporter_user_id, user_id=reporter_user_id, facts=found.facts,
-                        fallback=True)
+        return Resolved(
+            label=f"{found.label} (reporter; no {wanted} on record)",
+            ref=reporter_user_id,
+            user_id=reporter_user_id,
+            facts=found.facts,
+            fallback=True,
+        )
     return Resolved(label=f"unassigned (no {wanted} on record)", fallback=True, known=False)
 
 
 def _contact(contact: Contact, role: str) -> Resolved:
     title = f", {contact.title}" if contact.title else ""
-    return Resolved(label=f"{contact.name}{title} ({role.replace('_', ' ')})",
-                    ref=contact.slack_user_id or contact.email,
-                    facts=person_facts(contact.name, contact.email, contact.title))
+    return Resolved(
+        label=f"{contact.name}{title} ({role.replace('_', ' ')})",
+        ref=contact.slack_user_id or contact.email,
+        facts=person_facts(contact.name, contact.email, contact.title),
+    )
 
 
-def resolve_recipient(session: Session, team_id: str, recipient: Recipient, account: Account,
-                      contacts: dict[str, list[Contact]]) -> Resolved:
+def resolve_recipient(
+    session: Session,
+    team_id: str,
+    recipient: Recipient,
+    account: Account,
+    contacts: dict[str, list[Contact]],
+) -> Resolved:
     """Who the step's message goes to; `known=False` (shown on the card) when nobody is."""
     kind, value = recipient.kind, recipient.value
     if kind is RecipientKind.CONTACT:
@@ -227,8 +245,10 @@ def find_account(session: Session, request: ReportRequest) -> Account:
         account = by_text(session, request.team_id, request.account_name)
     if account is None:
         named = f" '{request.account_name}'" if request.account_name else ""
-        raise ReportError(f"No account{named} found; pick one from the list "
-                          "(or import accounts first).", "account")
+        raise ReportError(
+            f"No account{named} found; pick one from the list (or import accounts first).",
+            "account",
+        )
     return account
 
 
@@ -236,33 +256,43 @@ def open_case(session: Session, team_id: str, account_id: int, risk_key: str) ->
     """The open case for this account and risk, if any (what a second reporter is shown)."""
     return session.exec(
         select(Case)
-        .where(Case.team_id == team_id, Case.account_id == account_id,
-               Case.risk_key == risk_key, col(Case.status).in_(OPEN_CASE_STATUSES))
+        .where(
+            Case.team_id == team_id,
+            Case.account_id == account_id,
+            Case.risk_key == risk_key,
+            col(Case.status).in_(OPEN_CASE_STATUSES),
+        )
         .order_by(col(Case.id).desc())
     ).first()
 
 
 def case_steps(session: Session, team_id: str, case_id: int) -> list[CaseStep]:
-    return list(session.exec(
-        select(CaseStep).where(CaseStep.team_id == team_id, CaseStep.case_id == case_id)
-        .order_by(col(CaseStep.position))
-    ))
+    return list(
+        session.exec(
+            select(CaseStep)
+            .where(CaseStep.team_id == team_id, CaseStep.case_id == case_id)
+            .order_by(col(CaseStep.position))
+        )
+    )
 
 
 def _existing(session: Session, case: Case) -> ReportResult:
     account = session.get(Account, case.account_id)
     playbook = session.get(Playbook, case.playbook_id)
     assert account is not None and playbook is not None
-    return ReportResult(case, case_steps(session, case.team_id, case.id or 0), account,
-                        playbook, created=False)
+    return ReportResult(
+        case, case_steps(session, case.team_id, case.id or 0), account, playbook, created=False
+    )
 
 
 def check_request(request: ReportRequest) -> None:
     if not request.context or not request.context.strip():
         raise ReportError("Say in a sentence or two what happened.", "context")
     if len(request.context) > MAX_CONTEXT_CHARS:
-        raise ReportError(f"That is {len(request.context):,} characters; "
-                          f"at most {MAX_CONTEXT_CHARS:,} fit.", "context")
+        raise ReportError(
+            f"That is {len(request.context):,} characters; at most {MAX_CONTEXT_CHARS:,} fit.",
+            "context",
+        )
     if request.links and len(request.links) > MAX_LINKS_CHARS:
         raise ReportError(f"Links are limited to {MAX_LINKS_CHARS:,} characters.", "links")
 
@@ -272,49 +302,82 @@ def _prepare(session: Session, request: ReportRequest) -> _Prepared | ReportResu
     account = find_account(session, request)
     playbook = get_playbook(session, request.team_id, request.risk_key)
     if playbook is None:
-        raise ReportError(f"No active playbook '{request.risk_key}'; pick a risk type "
-                          "from the list.", "risk")
+        raise ReportError(
+            f"No active playbook '{request.risk_key}'; pick a risk type from the list.", "risk"
+        )
     existing = open_case(session, request.team_id, account.id or 0, request.risk_key)
     if existing is not None:
         return _existing(session, existing)
     return _plan(session, request, account, playbook)
 
 
-def _plan(session: Session, request: ReportRequest, account: Account,
-          playbook: Playbook) -> _Prepared:
+def _plan(
+    session: Session, request: ReportRequest, account: Account, playbook: Playbook
+) -> _Prepared:
     """Gather the account's context and resolve every step's people (no drafting yet)."""
     template = template_of(playbook)
-    gathered = gather(session, request.team_id, account, report_text=request.context,
-                      risk_name=template.name,
-                      attached_transcript_id=request.attached_transcript_id)
+    gathered = gather(
+        session,
+        request.team_id,
+        account,
+        report_text=request.context,
+        risk_name=template.name,
+        attached_transcript_id=request.attached_transcript_id,
+    )
     from bot.accounts import contacts_by_role
 
     contacts = contacts_by_role(session, request.team_id, account.id or 0)
     reporter = request.reporter_user_id
-    prep = _Prepared(request, account, playbook, template, gathered,
-                     owner_user_id=account.csm_user_id or reporter)
-    prep.facts = case_facts(session, request.team_id, account, gathered,
-                            risk_name=template.name, context=request.context,
-                            reporter_user_id=reporter)
+    prep = _Prepared(
+        request,
+        account,
+        playbook,
+        template,
+        gathered,
+        owner_user_id=account.csm_user_id or reporter,
+    )
+    prep.facts = case_facts(
+        session,
+        request.team_id,
+        account,
+        gathered,
+        risk_name=template.name,
+        context=request.context,
+        reporter_user_id=reporter,
+    )
     for step in template.steps:
-        prep.assignees.append(resolve_assignee(session, request.team_id, step.assignee,
-                                               account, reporter))
+        prep.assignees.append(
+            resolve_assignee(session, request.team_id, step.assignee, account, reporter)
+        )
         prep.recipients.append(
             resolve_recipient(session, request.team_id, step.recipient, account, contacts)
-            if step.recipient else None)
+            if step.recipient
+            else None
+        )
     return prep
 
 
-def case_facts(session: Session, team_id: str, account: Account, gathered: Gathered, *,
-               risk_name: str, context: str, reporter_user_id: str | None) -> dict[str, Any]:
+def case_facts(
+    session: Session,
+    team_id: str,
+    account: Account,
+    gathered: Gathered,
+    *,
+    risk_name: str,
+    context: str,
+    reporter_user_id: str | None,
+) -> dict[str, Any]:
     """The case-wide placeholder facts every step's draft starts from (a re-draft after a
     reassignment rebuilds them from the stored context, so both drafts see the same case)."""
     csm = resolve_user(session, team_id, account.csm_user_id) if account.csm_user_id else None
     reporter = resolve_user(session, team_id, reporter_user_id) if reporter_user_id else None
-    return render_facts(gathered, risk_name=risk_name,
-                        context_text=bounded(context.strip(), DRAFT_CONTEXT_CHARS),
-                        csm=csm.facts if csm else None,
-                        reporter=reporter.facts if reporter else None)
+    return render_facts(
+        gathered,
+        risk_name=risk_name,
+        context_text=bounded(context.strip(), DRAFT_CONTEXT_CHARS),
+        csm=csm.facts if csm else None,
+        reporter=reporter.facts if reporter else None,
+    )
 
 
 def _drafts(prep: _Prepared, drafter: Drafter) -> list[StepDraft]:
@@ -335,34 +398,44 @@ def _lock_account(session: Session, team_id: str, account_id: int) -> None:
     )
 
 
-def _plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0
-               ) -> list[dict[str, Any]]:
+def _plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0) -> list[dict[str, Any]]:
     """Per-step facts the card shows (subject, draft engine, gaps); positions after `offset`."""
     graph = anchors(prep.template.steps)
     meta = []
-    for index, (step, draft, to, who) in enumerate(zip(
-            prep.template.steps, drafts, prep.recipients, prep.assignees, strict=True)):
-        meta.append({
-            "position": offset + index + 1,
-            "step_id": step.id,
-            "waits_for": offset + graph[index] + 1 if graph[index] is not None else None,
-            "subject": draft.subject,
-            "engine": draft.engine,
-            "fallback_reason": draft.fallback_reason,
-            "missing": draft.missing,
-            "recipient_known": to is None or to.known,
-            "drafted_for": who.user_id,  # the card warns when the step is given to another
-        })
+    for index, (step, draft, to, who) in enumerate(
+        zip(prep.template.steps, drafts, prep.recipients, prep.assignees, strict=True)
+    ):
+        meta.append(
+            {
+                "position": offset + index + 1,
+                "step_id": step.id,
+                "waits_for": offset + graph[index] + 1 if graph[index] is not None else None,
+                "subject": draft.subject,
+                "engine": draft.engine,
+                "fallback_reason": draft.fallback_reason,
+                "missing": draft.missing,
+                "recipient_known": to is None or to.known,
+                "drafted_for": who.user_id,  # the card warns when the step is given to another
+            }
+        )
     return meta
 
 
-def _add_steps(session: Session, prep: _Prepared, drafts: list[StepDraft], case: Case,
-               actor: str, now: dt.datetime, offset: int = 0) -> list[CaseStep]:
+def _add_steps(
+    session: Session,
+    prep: _Prepared,
+    drafts: list[StepDraft],
+    case: Case,
+    actor: str,
+    now: dt.datetime,
+    offset: int = 0,
+) -> list[CaseStep]:
     """Insert the template's steps as planned CaseSteps at positions offset+1 …, audited."""
     team_id = case.team_id
     steps = []
-    for index, (step, draft, who, to) in enumerate(zip(
-            prep.template.steps, drafts, prep.assignees, prep.recipients, strict=True)):
+    for index, (step, draft, who, to) in enumerate(
+        zip(prep.template.steps, drafts, prep.assignees, prep.recipients, strict=True)
+    ):
         row = CaseStep(
             team_id=team_id,
             case_id=case.id or 0,
@@ -385,14 +458,25 @@ def _add_steps(session: Session, prep: _Prepared, drafts: list[StepDraft], case:
         steps.append(row)
     session.flush()
     for row in steps:
-        audit.record(session, team_id, actor, "case_step", row.id, "planned",
-                     to_state=row.status, case_id=case.id, position=row.position,
-                     assignee=row.assignee_user_id, fallback=row.assignee_fallback or None)
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "case_step",
+            row.id,
+            "planned",
+            to_state=row.status,
+            case_id=case.id,
+            position=row.position,
+            assignee=row.assignee_user_id,
+            fallback=row.assignee_fallback or None,
+        )
     return steps
 
 
-def _write(session: Session, prep: _Prepared, drafts: list[StepDraft],
-           now: dt.datetime) -> ReportResult:
+def _write(
+    session: Session, prep: _Prepared, drafts: list[StepDraft], now: dt.datetime
+) -> ReportResult:
     request, account = prep.request, prep.account
     team_id, actor = request.team_id, request.reporter_user_id or "cli"
     _lock_account(session, team_id, account.id or 0)
@@ -409,8 +493,11 @@ def _write(session: Session, prep: _Prepared, drafts: list[StepDraft],
         owner_user_id=prep.owner_user_id,
         context=request.context.strip(),
         links=(request.links or "").strip() or None,
-        gathered={**prep.gathered.to_json(), "plan": _plan_meta(prep, drafts),
-                  **({"attachment": request.attachment} if request.attachment else {})},
+        gathered={
+            **prep.gathered.to_json(),
+            "plan": _plan_meta(prep, drafts),
+            **({"attachment": request.attachment} if request.attachment else {}),
+        },
         status=CaseStatus.PLANNED,
         total_steps=len(prep.template.steps),
         opened_at=now,
@@ -418,15 +505,29 @@ def _write(session: Session, prep: _Prepared, drafts: list[StepDraft],
     )
     session.add(case)
     session.flush()
-    audit.record(session, team_id, actor, "case", case.id, "reported", to_state=case.status,
-                 account_id=account.id, risk=request.risk_key,
-                 playbook_version=prep.playbook.version, steps=case.total_steps)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "case",
+        case.id,
+        "reported",
+        to_state=case.status,
+        account_id=account.id,
+        risk=request.risk_key,
+        playbook_version=prep.playbook.version,
+        steps=case.total_steps,
+    )
     steps = _add_steps(session, prep, drafts, case, actor, now)
     return ReportResult(case, steps, account, prep.playbook, created=True)
 
 
-def report_risk(engine: Engine, request: ReportRequest, drafter: Drafter | None = None,
-                now: dt.datetime | None = None) -> ReportResult:
+def report_risk(
+    engine: Engine,
+    request: ReportRequest,
+    drafter: Drafter | None = None,
+    now: dt.datetime | None = None,
+) -> ReportResult:
     """Turn a reported risk into a planned case, or return the open one for the same
     account and risk. Raises `ReportError` (with the modal field at fault) for bad input."""
     drafter = drafter or Drafter()
@@ -473,22 +574,25 @@ def attached_transcript(case: Case) -> int | None:
 def extension_choices(session: Session, case: Case) -> list[tuple[str, str]]:
     """(key, name) of the team's active playbooks the case has not used yet."""
     used = playbooks_in(case)
-    return [(p.key, p.name) for p in active_playbooks(session, case.team_id)
-            if p.key not in used]
+    return [(p.key, p.name) for p in active_playbooks(session, case.team_id) if p.key not in used]
 
 
-def check_extend(session: Session, team_id: str, case_id: int, playbook_key: str, actor: str,
-                 settings: Settings) -> tuple[Case, Playbook]:
+def check_extend(
+    session: Session, team_id: str, case_id: int, playbook_key: str, actor: str, settings: Settings
+) -> tuple[Case, Playbook]:
     """The case and the playbook to add, if `actor` may extend it now; CaseError says why not.
     Only the case owner or a CS admin may: extending commits people to more work."""
     case = get_case(session, team_id, case_id)
     owner = owner_of(case)
     if actor != owner and not is_admin(session, team_id, actor, settings):
-        raise CaseError(f"Only {user_mention(owner, 'the case owner')} or a CS admin can "
-                        "extend this case.")
+        raise CaseError(
+            f"Only {user_mention(owner, 'the case owner')} or a CS admin can extend this case."
+        )
     if case.status != CaseStatus.AWAITING_CLOSE:
-        raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')}; only a case "
-                        "whose steps are all done can be extended.")
+        raise CaseError(
+            f"Case #{case_id} is {case.status.replace('_', ' ')}; only a case "
+            "whose steps are all done can be extended."
+        )
     if playbook_key in playbooks_in(case):
         raise CaseError("This case already ran that playbook; pick another one.")
     playbook = get_playbook(session, team_id, playbook_key)
@@ -497,9 +601,17 @@ def check_extend(session: Session, team_id: str, case_id: int, playbook_key: str
     return case, playbook
 
 
-def extend_case(engine: Engine, team_id: str, case_id: int, playbook_key: str, actor: str,
-                now: dt.datetime | None = None, drafter: Drafter | None = None, *,
-                settings: Settings | None = None) -> Extension:
+def extend_case(
+    engine: Engine,
+    team_id: str,
+    case_id: int,
+    playbook_key: str,
+    actor: str,
+    now: dt.datetime | None = None,
+    drafter: Drafter | None = None,
+    *,
+    settings: Settings | None = None,
+) -> Extension:
     """Append another playbook's steps to a case whose steps are all done, and run them.
 
     The new steps are planned exactly like a new report's (same context, people resolved
@@ -519,39 +631,61 @@ def extend_case(engine: Engine, team_id: str, case_id: int, playbook_key: str, a
         account = session.get(Account, case.account_id)
         if account is None or account.team_id != team_id:
             raise CaseError("The case's account no longer exists.")
-        request = ReportRequest(team_id=team_id, risk_key=playbook.key, context=case.context,
-                                reporter_user_id=case.reporter_user_id,
-                                account_id=account.id,
-                                attached_transcript_id=attached_transcript(case))
+        request = ReportRequest(
+            team_id=team_id,
+            risk_key=playbook.key,
+            context=case.context,
+            reporter_user_id=case.reporter_user_id,
+            account_id=account.id,
+            attached_transcript_id=attached_transcript(case),
+        )
         prep = _plan(session, request, account, playbook)
     drafts = _drafts(prep, drafter)
     with session_scope(engine) as session:
         won = session.execute(
             update(CASE_TABLE)
-            .where(CASE_TABLE.c.id == case_id, CASE_TABLE.c.team_id == team_id,
-                   CASE_TABLE.c.status == CaseStatus.AWAITING_CLOSE)
-            .values(status=next_case_state("extend", CaseStatus.AWAITING_CLOSE),
-                    updated_at=now)
+            .where(
+                CASE_TABLE.c.id == case_id,
+                CASE_TABLE.c.team_id == team_id,
+                CASE_TABLE.c.status == CaseStatus.AWAITING_CLOSE,
+            )
+            .values(status=next_case_state("extend", CaseStatus.AWAITING_CLOSE), updated_at=now)
         ).rowcount  # type: ignore[attr-defined]
         if won != 1:
-            raise CaseError(f"Case #{case_id} was extended or closed meanwhile; nothing "
-                            "changed.")
+            raise CaseError(f"Case #{case_id} was extended or closed meanwhile; nothing changed.")
         case = get_case(session, team_id, case_id)
         session.refresh(case)
         offset = max((x.position for x in case_steps(session, team_id, case_id)), default=0)
         gathered = dict(case.gathered or {})
-        extensions = [*(gathered.get("extensions") or []), {
-            "key": playbook.key, "version": playbook.version, "playbook_id": playbook.id,
-            "from_position": offset + 1, "by": actor, "at": now.isoformat(),
-        }]
+        extensions = [
+            *(gathered.get("extensions") or []),
+            {
+                "key": playbook.key,
+                "version": playbook.version,
+                "playbook_id": playbook.id,
+                "from_position": offset + 1,
+                "by": actor,
+                "at": now.isoformat(),
+            },
+        ]
         plan = [*(gathered.get("plan") or []), *_plan_meta(prep, drafts, offset)]
         case.gathered = {**gathered, "plan": plan, "extensions": extensions}
         case.total_steps = (case.total_steps or 0) + len(drafts)
         session.add(case)
-        audit.record(session, team_id, actor, "case", case.id, "extended",
-                     from_state=CaseStatus.AWAITING_CLOSE, to_state=CaseStatus.RUNNING,
-                     playbook=playbook.key, playbook_version=playbook.version,
-                     from_position=offset + 1, steps=len(drafts))
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "case",
+            case.id,
+            "extended",
+            from_state=CaseStatus.AWAITING_CLOSE,
+            to_state=CaseStatus.RUNNING,
+            playbook=playbook.key,
+            playbook_version=playbook.version,
+            from_position=offset + 1,
+            steps=len(drafts),
+        )
         steps = _add_steps(session, prep, drafts, case, actor, now, offset)
         due = schedule_step(session, case, steps[0], now, settings, actor=actor)
         return Extension(case, steps, playbook, account.name, due, Outbox(case.id))
@@ -590,8 +724,9 @@ def card_for(session: Session, case: Case) -> tuple[str, list[dict[str, Any]]]:
     return text, blocks
 
 
-def announce_case(engine: Engine, notifier: Any, team_id: str, case_id: int,
-                  cs_channel: str | None) -> None:
+def announce_case(
+    engine: Engine, notifier: Any, team_id: str, case_id: int, cs_channel: str | None
+) -> None:
     """Post the card to the team's CS channel (Workspace.cs_channel_id, else CS_CHANNEL) and
     DM it to the reporter; remember
     where, so later changes update those messages instead of posting new ones. A failed
@@ -655,8 +790,14 @@ def _refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) ->
         case = session.get(Case, case_id)
         if case is None or case.team_id != team_id:
             return
-        places = [(c, ts) for c, ts in ((case.card_channel, case.card_ts),
-                                        (case.reporter_channel, case.reporter_ts)) if c and ts]
+        places = [
+            (c, ts)
+            for c, ts in (
+                (case.card_channel, case.card_ts),
+                (case.reporter_channel, case.reporter_ts),
+            )
+            if c and ts
+        ]
         if not places:
             return  # a case from the CLI or a test: no card to keep current
         text, blocks = card_for(session, case)
@@ -691,9 +832,11 @@ def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
         found = (account.id or 0, account.name) if account else None
     note = None
     if typed and found is None:
-        note = (f"I couldn't find an account called '{typed[:80]}'. Pick it from the list in "
-                "the form (search by name or domain), or import it first with "
-                "`followthrough accounts import`.")
+        note = (
+            f"I couldn't find an account called '{typed[:80]}'. Pick it from the list in "
+            "the form (search by name or domain), or import it first with "
+            "`followthrough accounts import`."
+        )
     return ReportForm(risks, found, note)
 
 
@@ -723,6 +866,8 @@ def form_errors(engine: Engine, request: ReportRequest) -> dict[str, str]:
 
 def is_repeat_submission(result: ReportResult, request: ReportRequest) -> bool:
     """The same person sent the same report twice (a double-clicked modal): say nothing new."""
-    return (not result.created
-            and result.case.reporter_user_id == request.reporter_user_id
-            and result.case.context == request.context.strip())
+    return (
+        not result.created
+        and result.case.reporter_user_id == request.reporter_user_id
+        and result.case.context == request.context.strip()
+    )

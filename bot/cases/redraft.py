@@ -39,9 +39,17 @@ class Redraft:
 
 def hand_edited(session: Session, team_id: str, step_id: int) -> bool:
     """True once someone wrote this step's draft themselves (audit `draft_edited`)."""
-    return session.exec(select(AuditEvent.id).where(
-        AuditEvent.team_id == team_id, AuditEvent.entity == "case_step",
-        AuditEvent.entity_id == step_id, AuditEvent.action == "draft_edited")).first() is not None
+    return (
+        session.exec(
+            select(AuditEvent.id).where(
+                AuditEvent.team_id == team_id,
+                AuditEvent.entity == "case_step",
+                AuditEvent.entity_id == step_id,
+                AuditEvent.action == "draft_edited",
+            )
+        ).first()
+        is not None
+    )
 
 
 def playbook_for(case: Case, position: int) -> int:
@@ -73,33 +81,67 @@ def _read(session: Session, case: Case, step: CaseStep) -> _Work | None:
     if found is None:
         return None
     gathered = Gathered.from_json(case.gathered or {})
-    facts = case_facts(session, case.team_id, account, gathered, risk_name=template.name,
-                       context=case.context, reporter_user_id=case.reporter_user_id)
-    recipient = (resolve_recipient(session, case.team_id, found.recipient, account,
-                                   contacts_by_role(session, case.team_id, account.id or 0))
-                 if found.recipient else None)
-    assignee = (resolve_user(session, case.team_id, step.assignee_user_id)
-                if step.assignee_user_id else None)
-    return _Work(found, step_facts(facts, recipient=recipient.facts if recipient else None,
-                                   assignee=assignee.facts if assignee else None),
-                 step.draft, step.assignee_user_id)
+    facts = case_facts(
+        session,
+        case.team_id,
+        account,
+        gathered,
+        risk_name=template.name,
+        context=case.context,
+        reporter_user_id=case.reporter_user_id,
+    )
+    recipient = (
+        resolve_recipient(
+            session,
+            case.team_id,
+            found.recipient,
+            account,
+            contacts_by_role(session, case.team_id, account.id or 0),
+        )
+        if found.recipient
+        else None
+    )
+    assignee = (
+        resolve_user(session, case.team_id, step.assignee_user_id)
+        if step.assignee_user_id
+        else None
+    )
+    return _Work(
+        found,
+        step_facts(
+            facts,
+            recipient=recipient.facts if recipient else None,
+            assignee=assignee.facts if assignee else None,
+        ),
+        step.draft,
+        step.assignee_user_id,
+    )
 
 
-def _current(session: Session, team_id: str, case_id: int,
-             position: int) -> tuple[Case, CaseStep] | None:
+def _current(
+    session: Session, team_id: str, case_id: int, position: int
+) -> tuple[Case, CaseStep] | None:
     case = session.get(Case, case_id)
     if case is None or case.team_id != team_id or case.status != CaseStatus.PLANNED:
         return None
-    step = session.exec(select(CaseStep).where(
-        CaseStep.team_id == team_id, CaseStep.case_id == case_id,
-        CaseStep.position == position)).first()
+    step = session.exec(
+        select(CaseStep).where(
+            CaseStep.team_id == team_id, CaseStep.case_id == case_id, CaseStep.position == position
+        )
+    ).first()
     if step is None or step.status != StepStatus.PLANNED:
         return None
     return case, step
 
 
-def redraft_step(engine: Engine, team_id: str, case_id: int, position: int, actor: str,
-                 drafter: Drafter | None = None) -> Redraft:
+def redraft_step(
+    engine: Engine,
+    team_id: str,
+    case_id: int,
+    position: int,
+    actor: str,
+    drafter: Drafter | None = None,
+) -> Redraft:
     """Write the step's draft again for its current assignee (after `reassign_step`)."""
     drafter = drafter or Drafter()
     with session_scope(engine) as session:
@@ -111,9 +153,19 @@ def redraft_step(engine: Engine, team_id: str, case_id: int, position: int, acto
         if meta.get("drafted_for") == step.assignee_user_id:
             return Redraft(position, "unchanged")
         if hand_edited(session, team_id, step.id or 0):
-            audit.record(session, team_id, actor, "case_step", step.id, "draft_kept",
-                         case_id=case_id, position=position, reason="edited by hand",
-                         drafted_for=meta.get("drafted_for"), assignee=step.assignee_user_id)
+            audit.record(
+                session,
+                team_id,
+                actor,
+                "case_step",
+                step.id,
+                "draft_kept",
+                case_id=case_id,
+                position=position,
+                reason="edited by hand",
+                drafted_for=meta.get("drafted_for"),
+                assignee=step.assignee_user_id,
+            )
             return Redraft(position, "kept")
         work = _read(session, case, step)
     if work is None:
@@ -128,14 +180,30 @@ def redraft_step(engine: Engine, team_id: str, case_id: int, position: int, acto
             return Redraft(position, "stale")  # changed again meanwhile; that change decides
         before, before_for = step.draft, plan_meta(case, position).get("drafted_for")
         step.draft = new.text
-        case.gathered = with_plan_meta(case.gathered, position, drafted_for=work.assignee,
-                                       subject=new.subject, engine=new.engine,
-                                       fallback_reason=new.fallback_reason,
-                                       missing=new.missing)
+        case.gathered = with_plan_meta(
+            case.gathered,
+            position,
+            drafted_for=work.assignee,
+            subject=new.subject,
+            engine=new.engine,
+            fallback_reason=new.fallback_reason,
+            missing=new.missing,
+        )
         session.add(step)
         session.add(case)
-        audit.record(session, team_id, actor, "case_step", step.id, "redrafted",
-                     case_id=case_id, position=position, engine=new.engine,
-                     drafted_for_before=before_for, drafted_for=work.assignee,
-                     before=before, after=new.text)
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "case_step",
+            step.id,
+            "redrafted",
+            case_id=case_id,
+            position=position,
+            engine=new.engine,
+            drafted_for_before=before_for,
+            drafted_for=work.assignee,
+            before=before,
+            after=new.text,
+        )
     return Redraft(position, "redrafted")

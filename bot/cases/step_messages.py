@@ -122,8 +122,7 @@ def _step_facts(v: StepView) -> list[dict[str, Any]]:
             f"*{escape(v.account)}* · {escape(v.risk)} · case #{v.case_id}\n"
             f"_Why:_ {escape(clip(v.why, 600))}"
         ),
-        section(f"*Step {v.position} of {v.total}:* {escape(v.summary)}\n"
-                f"Via {medium}{to}"),
+        section(f"*Step {v.position} of {v.total}:* {escape(v.summary)}\nVia {medium}{to}"),
     ]
 
 
@@ -142,21 +141,29 @@ def step_dm(v: StepView, *, reminder: bool = False) -> tuple[str, list[dict[str,
         blocks.append(context("No decision yet on this step — it is still waiting for you."))
     blocks += _step_facts(v)
     blocks.append(_draft_block(v))
-    blocks.append(actions(
-        button(yes_label, YES, value, style="primary"),
-        button("Edit", EDIT, value),
-        button("No, skip", NO, value),
-        block_id=f"step:{v.step_id}",
-    ))
+    blocks.append(
+        actions(
+            button(yes_label, YES, value, style="primary"),
+            button("Edit", EDIT, value),
+            button("No, skip", NO, value),
+            block_id=f"step:{v.step_id}",
+        )
+    )
     text = f"{'Reminder: ' if reminder else ''}{title} — Yes, No or Edit?"
     return clip(text, 3000), blocks
 
 
-def step_settled(v: StepView, headline: str, extra: list[dict] | None = None
-                 ) -> tuple[str, list[dict[str, Any]]]:
+def step_settled(
+    v: StepView, headline: str, extra: list[dict] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     """The same DM once nothing more is asked of it: what happened, buttons gone."""
-    blocks = [header(f"Step {v.position} for {v.account}: {v.summary}"), *_step_facts(v),
-              _draft_block(v), *(extra or []), context(headline)]
+    blocks = [
+        header(f"Step {v.position} for {v.account}: {v.summary}"),
+        *_step_facts(v),
+        _draft_block(v),
+        *(extra or []),
+        context(headline),
+    ]
     return clip(f"Step {v.position} for {v.account}: {headline}", 3000), limit_blocks(blocks)
 
 
@@ -167,8 +174,15 @@ DECISION_WORDS = {
 }
 
 
-def decided_headline(decision: str, by: str, at: dt.datetime, *, delivered_to: str | None = None,
-                     reason: str | None = None, by_hand: bool = False) -> str:
+def decided_headline(
+    decision: str,
+    by: str,
+    at: dt.datetime,
+    *,
+    delivered_to: str | None = None,
+    reason: str | None = None,
+    by_hand: bool = False,
+) -> str:
     word = DECISION_WORDS.get(decision, decision)
     if decision in {"yes", "edit"} and by_hand:
         word = "✅ Done" if decision == "yes" else "✏️ Edited, done"
@@ -181,8 +195,9 @@ def decided_headline(decision: str, by: str, at: dt.datetime, *, delivered_to: s
 
 
 def mailto_link(to: str | None, subject: str, body: str) -> str:
-    query = urllib.parse.urlencode({"subject": subject, "body": body[:1500]},
-                                   quote_via=urllib.parse.quote)
+    query = urllib.parse.urlencode(
+        {"subject": subject, "body": body[:1500]}, quote_via=urllib.parse.quote
+    )
     return f"mailto:{urllib.parse.quote(to or '', safe='@')}?{query}"
 
 
@@ -190,26 +205,38 @@ def email_ready_blocks(to: str | None, subject: str, body: str) -> list[dict[str
     """The email text ready to copy, and a link that opens it in the mail app."""
     link = mailto_link(to, subject, body)
     target = escape(to) if to else "the recipient"
-    blocks = [section(f"*Ready to send to {target}* — subject: {escape(clip(subject, 200))}\n"
-                      f"```{clip(body, DRAFT_MAX)}```")]
+    blocks = [
+        section(
+            f"*Ready to send to {target}* — subject: {escape(clip(subject, 200))}\n"
+            f"```{clip(body, DRAFT_MAX)}```"
+        )
+    ]
     if len(link) <= 2900:
         blocks.append(section(f"<{link}|Open it in your mail app>"))
     return blocks
 
 
-def resolution_question(case_id: int, position: int, account: str,
-                        asked: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+def resolution_question(
+    case_id: int, position: int, account: str, asked: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     value = f"{case_id}:{position}"
     text = f"Is the risk at {account} resolved?"
     blocks = [
-        section(f"*Is the risk at {escape(account)} resolved?*"
-                + (f" {user_mention(asked)}" if asked else "")),
+        section(
+            f"*Is the risk at {escape(account)} resolved?*"
+            + (f" {user_mention(asked)}" if asked else "")
+        ),
         actions(
             button("Resolved — saved", ANSWER_SAVED, value, style="primary"),
-            button("Churned", ANSWER_CHURNED, value, style="danger",
-                   confirm=confirm_dialog("Mark as churned?",
-                                          f"This closes case #{case_id} as churned.",
-                                          "Churned")),
+            button(
+                "Churned",
+                ANSWER_CHURNED,
+                value,
+                style="danger",
+                confirm=confirm_dialog(
+                    "Mark as churned?", f"This closes case #{case_id} as churned.", "Churned"
+                ),
+            ),
             button("Not yet", ANSWER_NOT_YET, value),
             block_id=f"answer:{case_id}",
         ),
@@ -220,8 +247,9 @@ def resolution_question(case_id: int, position: int, account: str,
 ANSWER_WORDS = {"saved": "🎉 Resolved — saved", "churned": "Churned", "not_yet": "Not yet"}
 
 
-def resolution_answered(account: str, answer: str, by: str, at: dt.datetime,
-                        detail: str = "") -> tuple[str, list[dict[str, Any]]]:
+def resolution_answered(
+    account: str, answer: str, by: str, at: dt.datetime, detail: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
     line = f"{ANSWER_WORDS.get(answer, answer)} — {user_mention(by)} on {when(at)}"
     blocks = [section(f"*Is the risk at {escape(account)} resolved?*"), context(line)]
     if detail:
@@ -229,8 +257,9 @@ def resolution_answered(account: str, answer: str, by: str, at: dt.datetime,
     return f"Is the risk at {account} resolved? {ANSWER_WORDS.get(answer, answer)}", blocks
 
 
-def close_or_extend(case_id: int, account: str, owner: str | None,
-                    playbooks: list[tuple[str, str]]) -> tuple[str, list[dict[str, Any]]]:
+def close_or_extend(
+    case_id: int, account: str, owner: str | None, playbooks: list[tuple[str, str]]
+) -> tuple[str, list[dict[str, Any]]]:
     """Every step is done and the risk is open: close the case or add another playbook
     (`playbooks`: (key, name) of the team's active ones this case has not used)."""
     value = f"{case_id}:awaiting_close"
@@ -239,57 +268,76 @@ def close_or_extend(case_id: int, account: str, owner: str | None,
         button("Churned", CASE_CHURN, value, style="danger"),
     ]
     if playbooks:
-        elements.append({
-            "type": "static_select",
-            "action_id": CASE_EXTEND,
-            "placeholder": plain("Extend with a playbook…", 150),
-            "options": [option(name, f"{case_id}:{key}") for key, name in playbooks[:100]],
-        })
+        elements.append(
+            {
+                "type": "static_select",
+                "action_id": CASE_EXTEND,
+                "placeholder": plain("Extend with a playbook…", 150),
+                "options": [option(name, f"{case_id}:{key}") for key, name in playbooks[:100]],
+            }
+        )
     text = f"Every step for {account} is done but the risk is still open."
     blocks = [
-        section(f"{user_mention(owner, 'Owner')}: every step of case #{case_id} "
-                f"(*{escape(account)}*) is done and the risk is still open. "
-                "Close the case, or extend it with another playbook."),
+        section(
+            f"{user_mention(owner, 'Owner')}: every step of case #{case_id} "
+            f"(*{escape(account)}*) is done and the risk is still open. "
+            "Close the case, or extend it with another playbook."
+        ),
         actions(*elements, block_id=f"close:{case_id}"),
     ]
     return text, blocks
 
 
-def extended(case_id: int, account: str, playbook: str, by: str, first: int, last: int,
-             due: dt.datetime) -> tuple[str, list[dict[str, Any]]]:
+def extended(
+    case_id: int, account: str, playbook: str, by: str, first: int, last: int, due: dt.datetime
+) -> tuple[str, list[dict[str, Any]]]:
     """The close-or-extend question, answered with another playbook."""
     text = f"Case #{case_id} ({account}) extended with {playbook}"
     blocks = [
-        section(f"*Case #{case_id}* (*{escape(account)}*) extended with *{escape(playbook)}* "
-                f"by {user_mention(by)}: steps {first}–{last} added."),
+        section(
+            f"*Case #{case_id}* (*{escape(account)}*) extended with *{escape(playbook)}* "
+            f"by {user_mention(by)}: steps {first}–{last} added."
+        ),
         context(f"Step {first} is scheduled for {when(due)}."),
     ]
     return text, blocks
 
 
-def escalation(v: StepView, waited_hours: float, manager: str | None
-               ) -> tuple[str, list[dict[str, Any]]]:
+def escalation(
+    v: StepView, waited_hours: float, manager: str | None
+) -> tuple[str, list[dict[str, Any]]]:
     """Told to the case owner and their manager: a step has waited too long."""
     who = user_mention(v.assignee, "its assignee")
-    text = (f"Step {v.position} for {v.account} has waited {waited_hours:g} working hours "
-            f"for {who}")
+    text = f"Step {v.position} for {v.account} has waited {waited_hours:g} working hours for {who}"
     people = user_mention(v.owner, "Owner") + (f" and {user_mention(manager)}" if manager else "")
     blocks = [
         header(f"Waiting: step {v.position} for {v.account}"),
-        section(f"{people}: step {v.position} of case #{v.case_id} (*{escape(v.summary)}*) has "
-                f"waited {waited_hours:g} working hours for a decision from {who}."),
+        section(
+            f"{people}: step {v.position} of case #{v.case_id} (*{escape(v.summary)}*) has "
+            f"waited {waited_hours:g} working hours for a decision from {who}."
+        ),
         section(f"*Why this case:* {escape(clip(v.why, 600))}"),
         actions(
-            {"type": "users_select", "action_id": REASSIGN,
-             "placeholder": plain("Reassign to…", 150)},
+            {
+                "type": "users_select",
+                "action_id": REASSIGN,
+                "placeholder": plain("Reassign to…", 150),
+            },
             block_id=f"reassign:{v.step_id}:{v.status}",
         ),
     ]
     return text, blocks
 
 
-STEP_MARKS = {"done": "✅", "skipped": "⏭️", "cancelled": "✖️", "awaiting": "⏳",
-              "sending": "📤", "scheduled": "🕒", "claimed": "🕒"}
+STEP_MARKS = {
+    "done": "✅",
+    "skipped": "⏭️",
+    "cancelled": "✖️",
+    "awaiting": "⏳",
+    "sending": "📤",
+    "scheduled": "🕒",
+    "claimed": "🕒",
+}
 
 
 def step_state(s: StepLine) -> str:
@@ -318,8 +366,10 @@ def _step_line(s: StepLine, current: int) -> str:
     open_step = s.status not in {"done", "skipped", "cancelled"}
     here = " ← current" if s.position == current and open_step else ""
     title = escape(s.summary) if s.status != "cancelled" else f"~{escape(s.summary)}~"
-    return (f"{mark} {s.position}. {title} · {MEDIUM_LABEL.get(s.medium, s.medium)}"
-            f" · {step_state(s)}{here}")
+    return (
+        f"{mark} {s.position}. {title} · {MEDIUM_LABEL.get(s.medium, s.medium)}"
+        f" · {step_state(s)}{here}"
+    )
 
 
 def _resolved_field(c: CaseCard) -> str:
@@ -342,10 +392,15 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
         about.append("Playbook " + " + ".join(f"`{p}`" for p in c.playbooks[:5]))
     blocks: list[dict[str, Any]] = [
         header(f"Case #{c.case_id}: {c.account}"),
-        section(f"*Risk:* {escape(c.risk)}\n*Why:* {escape(clip(c.why, 800))}",
-                fields=[f"*Status:* {status}", f"*Owner:* {user_mention(c.owner, '—')}",
-                        f"*Opened:* {when(c.opened_at)}",
-                        _resolved_field(c)]),
+        section(
+            f"*Risk:* {escape(c.risk)}\n*Why:* {escape(clip(c.why, 800))}",
+            fields=[
+                f"*Status:* {status}",
+                f"*Owner:* {user_mention(c.owner, '—')}",
+                f"*Opened:* {when(c.opened_at)}",
+                _resolved_field(c),
+            ],
+        ),
         context(*about),
         divider(),
         section("\n".join(_step_line(s, c.current_step) for s in c.steps[:30]) or "No steps."),
@@ -354,27 +409,42 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
         blocks.append(section(f"*Notes:*\n{notes_text(c.notes)}"))
     if controls and c.status in {"running", "paused", "awaiting_close"}:
         value = f"{c.case_id}:{c.status}"
-        toggle = (button("Resume", CASE_RESUME, value) if c.status == "paused"
-                  else button("Pause", CASE_PAUSE, value))
+        toggle = (
+            button("Resume", CASE_RESUME, value)
+            if c.status == "paused"
+            else button("Pause", CASE_PAUSE, value)
+        )
         steering = [toggle, button("Skip ahead", CASE_SKIP, value)]
         if c.status == "awaiting_close":  # every step is done: close it (or extend, from the DM)
             steering = []
-        blocks.append(actions(
-            *steering,
-            button("Add a note", CASE_NOTE, value),
-            button("Resolved — saved", CASE_RESOLVE, value, style="primary"),
-            button("Churned", CASE_CHURN, value, style="danger",
-                   confirm=confirm_dialog("Mark as churned?",
-                                          f"This closes case #{c.case_id} as churned.",
-                                          "Churned")),
-            block_id=f"controls:{c.case_id}",
-        ))
+        blocks.append(
+            actions(
+                *steering,
+                button("Add a note", CASE_NOTE, value),
+                button("Resolved — saved", CASE_RESOLVE, value, style="primary"),
+                button(
+                    "Churned",
+                    CASE_CHURN,
+                    value,
+                    style="danger",
+                    confirm=confirm_dialog(
+                        "Mark as churned?", f"This closes case #{c.case_id} as churned.", "Churned"
+                    ),
+                ),
+                block_id=f"controls:{c.case_id}",
+            )
+        )
         if steering:
-            blocks.append(actions(
-                {"type": "users_select", "action_id": CASE_REASSIGN,
-                 "placeholder": plain("Reassign the current step…", 150)},
-                block_id=f"case_reassign:{c.case_id}:{c.status}",
-            ))
+            blocks.append(
+                actions(
+                    {
+                        "type": "users_select",
+                        "action_id": CASE_REASSIGN,
+                        "placeholder": plain("Reassign the current step…", 150),
+                    },
+                    block_id=f"case_reassign:{c.case_id}:{c.status}",
+                )
+            )
     return limit_blocks(blocks)
 
 
@@ -389,24 +459,47 @@ def notes_text(notes: str, limit: int = 2500) -> str:
 def case_list(cards: list[CaseCard]) -> list[dict[str, Any]]:
     if not cards:
         return [section("No open cases. :tada:")]
-    lines = [f"*#{c.case_id}* {escape(c.account)} · {escape(c.risk)} · "
-             f"{c.status.replace('_', ' ')} · step {c.current_step}/{c.total_steps} · "
-             f"{user_mention(c.owner, '—')}" for c in cards[:40]]
-    return [header("Open cases"), section("\n".join(lines)),
-            context("`/case 42` shows one case with its controls.")]
+    lines = [
+        f"*#{c.case_id}* {escape(c.account)} · {escape(c.risk)} · "
+        f"{c.status.replace('_', ' ')} · step {c.current_step}/{c.total_steps} · "
+        f"{user_mention(c.owner, '—')}"
+        for c in cards[:40]
+    ]
+    return [
+        header("Open cases"),
+        section("\n".join(lines)),
+        context("`/case 42` shows one case with its controls."),
+    ]
 
 
-def _modal(callback_id: str, title: str, submit: str, metadata: str,
-           blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "modal", "callback_id": callback_id, "title": plain(title, 24),
-            "submit": plain(submit, 24), "close": plain("Cancel", 24),
-            "private_metadata": metadata[:3000], "blocks": blocks}
+def _modal(
+    callback_id: str, title: str, submit: str, metadata: str, blocks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title, 24),
+        "submit": plain(submit, 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": metadata[:3000],
+        "blocks": blocks,
+    }
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], optional: bool = False,
-           hint: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain(label, 2000),
-                             "element": element, "optional": optional}
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    optional: bool = False,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
     if hint:
         block["hint"] = plain(hint, 2000)
     return block
@@ -414,13 +507,23 @@ def _input(block_id: str, label: str, element: dict[str, Any], optional: bool = 
 
 def edit_modal(v: StepView) -> dict[str, Any]:
     """The draft (and recipient) editable; submitting sends the edited text."""
-    draft = {"type": "plain_text_input", "action_id": "text", "multiline": True,
-             "max_length": 3000, "initial_value": clip(v.draft, 3000)}
-    blocks = [section(f"*Step {v.position}:* {escape(v.summary)}"),
-              _input("draft", "Message", draft)]
+    draft = {
+        "type": "plain_text_input",
+        "action_id": "text",
+        "multiline": True,
+        "max_length": 3000,
+        "initial_value": clip(v.draft, 3000),
+    }
+    blocks = [
+        section(f"*Step {v.position}:* {escape(v.summary)}"),
+        _input("draft", "Message", draft),
+    ]
     if v.medium == "slack":
-        recipient: dict[str, Any] = {"type": "conversations_select", "action_id": "to",
-                                     "placeholder": plain("Post to…", 150)}
+        recipient: dict[str, Any] = {
+            "type": "conversations_select",
+            "action_id": "to",
+            "placeholder": plain("Post to…", 150),
+        }
         if v.recipient_ref and v.recipient_ref[:1] in {"C", "G", "U", "W"}:
             recipient["initial_conversation"] = v.recipient_ref
         blocks.append(_input("recipient", "Send to", recipient, optional=True))
@@ -439,21 +542,28 @@ def edit_modal(v: StepView) -> dict[str, Any]:
 
 
 def no_modal(v: StepView) -> dict[str, Any]:
-    reason = {"type": "plain_text_input", "action_id": "reason", "multiline": True,
-              "max_length": 1000}
-    blocks = [section(f"Skip step {v.position} for *{escape(v.account)}*: "
-                      f"{escape(v.summary)}?"),
-              _input("reason", "Why (optional)", reason, optional=True)]
-    return _modal(NO_VIEW, f"Skip step {v.position}", "Skip it", f"{v.step_id}:{v.status}",
-                  blocks)
+    reason = {
+        "type": "plain_text_input",
+        "action_id": "reason",
+        "multiline": True,
+        "max_length": 1000,
+    }
+    blocks = [
+        section(f"Skip step {v.position} for *{escape(v.account)}*: {escape(v.summary)}?"),
+        _input("reason", "Why (optional)", reason, optional=True),
+    ]
+    return _modal(NO_VIEW, f"Skip step {v.position}", "Skip it", f"{v.step_id}:{v.status}", blocks)
 
 
 def note_modal(case_id: int, account: str) -> dict[str, Any]:
-    note = {"type": "plain_text_input", "action_id": "note", "multiline": True,
-            "max_length": 2000}
-    return _modal(NOTE_VIEW, f"Note on case #{case_id}", "Add note", str(case_id),
-                  [section(f"Add a note to the case for *{escape(account)}*."),
-                   _input("note", "Note", note)])
+    note = {"type": "plain_text_input", "action_id": "note", "multiline": True, "max_length": 2000}
+    return _modal(
+        NOTE_VIEW,
+        f"Note on case #{case_id}",
+        "Add note",
+        str(case_id),
+        [section(f"Add a note to the case for *{escape(account)}*."), _input("note", "Note", note)],
+    )
 
 
 def notice(text: str) -> list[dict[str, Any]]:

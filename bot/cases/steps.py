@@ -36,8 +36,12 @@ STEP_TRANSITIONS: dict[str, dict[str, str]] = {
     "undeliverable": {S.SENDING: S.AWAITING},
     "reassign": {S.PLANNED: S.PLANNED, S.SCHEDULED: S.SCHEDULED, S.AWAITING: S.SCHEDULED},
     "skip": {S.PLANNED: S.SKIPPED, S.SCHEDULED: S.SKIPPED, S.AWAITING: S.SKIPPED},
-    "cancel": {S.PLANNED: S.CANCELLED, S.SCHEDULED: S.CANCELLED, S.CLAIMED: S.CANCELLED,
-               S.AWAITING: S.CANCELLED},
+    "cancel": {
+        S.PLANNED: S.CANCELLED,
+        S.SCHEDULED: S.CANCELLED,
+        S.CLAIMED: S.CANCELLED,
+        S.AWAITING: S.CANCELLED,
+    },
 }
 
 CASE_TRANSITIONS: dict[str, dict[str, str]] = {

@@ -21,10 +21,14 @@ def _acme(world: World) -> None:
     with world.session() as s:
         found = find_account(s, world.team_id, "acme.com")
     if found is None:
-        world.seed_account("Acme Corp", "acme.com", contacts=[
-            {"name": "Dana Ruiz", "email": "dana@acme.com", "role": "champion"},
-            {"name": "Priya Nair", "email": "priya@acme.com", "role": "admin"},
-        ])
+        world.seed_account(
+            "Acme Corp",
+            "acme.com",
+            contacts=[
+                {"name": "Dana Ruiz", "email": "dana@acme.com", "role": "champion"},
+                {"name": "Priya Nair", "email": "priya@acme.com", "role": "admin"},
+            ],
+        )
 
 
 def _message(world: World, ts: str) -> dict:
@@ -39,17 +43,25 @@ def _reviewed_rows(world: World, review_ts: str) -> list[Commitment]:
     deadline = time.monotonic() + 10
     while True:
         with world.session() as s:
-            rows = list(s.exec(select(Commitment).where(Commitment.team_id == world.team_id,
-                                                        Commitment.review_ts == review_ts)
-                               .order_by(col(Commitment.id))))
+            rows = list(
+                s.exec(
+                    select(Commitment)
+                    .where(Commitment.team_id == world.team_id, Commitment.review_ts == review_ts)
+                    .order_by(col(Commitment.id))
+                )
+            )
         if rows or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
 
 
 def _click(world: World, action: str, c: Commitment, review_ts: str, updates: int) -> dict:
-    world.driver.block_action(action, user_id="U0MAYA", message=_message(world, review_ts),
-                              block_id=f"{rb.ITEM_BLOCK}:{c.id}:{c.status}")
+    world.driver.block_action(
+        action,
+        user_id="U0MAYA",
+        message=_message(world, review_ts),
+        block_id=f"{rb.ITEM_BLOCK}:{c.id}:{c.status}",
+    )
     world.standin.wait_for("chat.update", updates, timeout=10)
     return _message(world, review_ts)
 
@@ -58,17 +70,23 @@ def story(world: World) -> None:
     world.say("\n== Commitment capture: from a call transcript to tracked commitments ==")
     _acme(world)
     data = SAMPLE.read_bytes()
-    world.standin.add_file(world.team_id, FILE_ID, SAMPLE.name, data, "text/vtt",
-                           user="U0MAYA", channels=[CS_CHANNEL])
+    world.standin.add_file(
+        world.team_id, FILE_ID, SAMPLE.name, data, "text/vtt", user="U0MAYA", channels=[CS_CHANNEL]
+    )
     world.say(f"Maya drops {SAMPLE.name} (Teams export, 40 captions, 4 speakers) into #cs-risk.")
-    world.driver.file_share_message([FILE_ID], user_id="U0MAYA", channel_id=CS_CHANNEL,
-                                    text="Acme check-in from Friday")
+    world.driver.file_share_message(
+        [FILE_ID], user_id="U0MAYA", channel_id=CS_CHANNEL, text="Acme check-in from Friday"
+    )
     upload = world.standin.messages(CS_CHANNEL)[-1]
     calls = world.standin.wait_for(
-        "chat.postMessage", 1, timeout=10,
-        predicate=lambda c: "Commitments from" in str(c.args.get("blocks")))
-    reading = next(m for m in world.standin.thread(CS_CHANNEL, upload["ts"])
-                   if "Reading" in m.get("text", ""))
+        "chat.postMessage",
+        1,
+        timeout=10,
+        predicate=lambda c: "Commitments from" in str(c.args.get("blocks")),
+    )
+    reading = next(
+        m for m in world.standin.thread(CS_CHANNEL, upload["ts"]) if "Reading" in m.get("text", "")
+    )
     world.show("#cs-risk › thread (at once)", reading["text"])
     review = _message(world, calls[0].response["ts"])
     world.show("#cs-risk › thread (a moment later)", review)
@@ -83,13 +101,23 @@ def story(world: World) -> None:
     _click(world, rb.A_CONFIRM, sso, review["ts"], updates + 1)
     _click(world, rb.A_CONFIRM, li, review["ts"], updates + 2)
     world.say("She edits the roadmap deck (it needs a date) in the Edit modal:")
-    world.driver.block_action(rb.A_EDIT, user_id="U0MAYA", message=_message(world, review["ts"]),
-                              block_id=f"{rb.ITEM_BLOCK}:{deck.id}:proposed")
+    world.driver.block_action(
+        rb.A_EDIT,
+        user_id="U0MAYA",
+        message=_message(world, review["ts"]),
+        block_id=f"{rb.ITEM_BLOCK}:{deck.id}:proposed",
+    )
     world.standin.wait_for("views.open", 1, timeout=10)
     [modal] = world.standin.open_views("U0MAYA")
-    world.driver.view_submission(modal, {
-        "text": "Send Dana the Q1 reporting roadmap deck", "due": "2026-11-25",
-        "category": "follow_up", "owner": "U0MAYA"})
+    world.driver.view_submission(
+        modal,
+        {
+            "text": "Send Dana the Q1 reporting roadmap deck",
+            "due": "2026-11-25",
+            "category": "follow_up",
+            "owner": "U0MAYA",
+        },
+    )
     world.standin.wait_for("chat.update", updates + 3, timeout=10)
     world.say("…and dismisses the recap (she sends one after every call anyway):")
     after = _click(world, rb.A_DISMISS, recap, review["ts"], updates + 4)

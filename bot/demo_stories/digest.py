@@ -11,11 +11,19 @@ from bot.models import Commitment, Contact
 MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
 
 
-def _promise(world: World, owner: str, text: str, due: dt.date | None,
-             account_id: int | None) -> int:
+def _promise(
+    world: World, owner: str, text: str, due: dt.date | None, account_id: int | None
+) -> int:
     with world.session() as s:
-        c = Commitment(team_id=world.team_id, owner_user_id=owner, text=text, due_date=due,
-                       account_id=account_id, status="open", side="vendor")
+        c = Commitment(
+            team_id=world.team_id,
+            owner_user_id=owner,
+            text=text,
+            due_date=due,
+            account_id=account_id,
+            status="open",
+            side="vendor",
+        )
         s.add(c)
         s.flush()
         return c.id or 0
@@ -26,41 +34,60 @@ def story(world: World) -> None:
     world.standin.add_channel(world.team_id, "C0EXTACME", "ext-acme", ["U0MAYA"])
     acct = world.seed_account("Acme Corp", "acme.com", channel="C0EXTACME", contacts=[])
     with world.session() as s:
-        s.add(Contact(team_id=world.team_id, account_id=acct.id or 0, name="Dana Ruiz",
-                      email="dana@acme.com", role="champion"))
+        s.add(
+            Contact(
+                team_id=world.team_id,
+                account_id=acct.id or 0,
+                name="Dana Ruiz",
+                email="dana@acme.com",
+                role="champion",
+            )
+        )
     guide = _promise(world, "U0MAYA", "Send the SSO setup guide", dt.date(2026, 11, 20), acct.id)
     _promise(world, "U0MAYA", "Share the Q1 roadmap", dt.date(2026, 11, 23), acct.id)
     _promise(world, "U0MAYA", "Book the admin training", None, acct.id)
     _promise(world, "U0LI", "Ship the CSV export fix", dt.date(2026, 11, 19), acct.id)
 
-    world.say("\nMonday 09:00 in New York — the worker ticks (and ticks again at 09:00:30 "
-              "after a restart: nobody gets a second digest).")
+    world.say(
+        "\nMonday 09:00 in New York — the worker ticks (and ticks again at 09:00:30 "
+        "after a restart: nobody gets a second digest)."
+    )
     world.tick(MON_9_NY)
     world.tick(MON_9_NY + dt.timedelta(seconds=30))
     dm = world.standin.dm_channel("U0MAYA")
-    digest = [m for m in world.standin.messages("U0MAYA")
-              if "Your daily digest" in m.get("text", "")][-1]  # earlier stories' days too
+    digest = [
+        m for m in world.standin.messages("U0MAYA") if "Your daily digest" in m.get("text", "")
+    ][-1]  # earlier stories' days too
     world.show("Maya's DM", digest)
 
     world.say("\nMaya clicks Done on the SSO guide:")
-    world.driver.block_action("ft_item_done", user_id="U0MAYA", message=digest | {"channel": dm},
-                              block_id=f"ftitem:c:{guide}:open")
-    offer = world.standin.wait_for("chat.postMessage", 1, predicate=lambda c: "Close the loop"
-                                   in str(c.args.get("text")))[0]
-    offer_msg = next(m for m in world.standin.messages("U0MAYA") if m["ts"] == offer.response
-                     .get("ts"))
+    world.driver.block_action(
+        "ft_item_done",
+        user_id="U0MAYA",
+        message=digest | {"channel": dm},
+        block_id=f"ftitem:c:{guide}:open",
+    )
+    offer = world.standin.wait_for(
+        "chat.postMessage", 1, predicate=lambda c: "Close the loop" in str(c.args.get("text"))
+    )[0]
+    offer_msg = next(
+        m for m in world.standin.messages("U0MAYA") if m["ts"] == offer.response.get("ts")
+    )
     world.show("Maya's DM", offer_msg)
     world.say("She clicks “Yes, send it”:")
-    world.driver.block_action("ft_close_loop_send", user_id="U0MAYA",
-                              message=offer_msg | {"channel": dm})
-    world.standin.wait_for("chat.postMessage", 1,
-                           predicate=lambda c: c.args.get("channel") == "C0EXTACME")
+    world.driver.block_action(
+        "ft_close_loop_send", user_id="U0MAYA", message=offer_msg | {"channel": dm}
+    )
+    world.standin.wait_for(
+        "chat.postMessage", 1, predicate=lambda c: c.args.get("channel") == "C0EXTACME"
+    )
     world.show("#ext-acme (shared with Acme)", world.standin.messages("C0EXTACME")[-1])
 
     world.say("\nLi's promise is overdue; at 09:00 in Los Angeles Li and Acme's CSM are told:")
     world.tick(MON_9_NY + dt.timedelta(hours=3))
-    csm = next(m for m in world.standin.messages("U0MAYA")
-               if "Missed commitment" in m.get("text", ""))
+    csm = next(
+        m for m in world.standin.messages("U0MAYA") if "Missed commitment" in m.get("text", "")
+    )
     world.show("Maya's DM", csm)
 
     world.say("\nAna (CS admin) opens the app's Home tab:")
@@ -70,7 +97,8 @@ def story(world: World) -> None:
 
     world.say("\nAna types `/cs-report 30d`:")
     world.driver.command("/cs-report", "30d", user_id="U0ANA")
-    world.standin.wait_for("chat.postMessage", 1,
-                           predicate=lambda c: "CS report" in str(c.args.get("text")))
+    world.standin.wait_for(
+        "chat.postMessage", 1, predicate=lambda c: "CS report" in str(c.args.get("text"))
+    )
     report = next(m for m in world.standin.messages("U0ANA") if "CS report" in m["text"])
     world.show("Ana's DM", report)

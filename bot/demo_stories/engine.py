@@ -39,14 +39,24 @@ def _case_id(world: World) -> int:
         found = open_case(s, world.team_id, account.id or 0, "champion_left")
     if found is not None:
         return found.id or 0
-    result = report_risk(world.rt.engine, ReportRequest(
-        world.team_id, "champion_left", "Dana Ruiz (our champion) is leaving Acme at the end "
-        "of the month; her replacement is not named yet.", "U0MAYA", account_id=account.id))
+    result = report_risk(
+        world.rt.engine,
+        ReportRequest(
+            world.team_id,
+            "champion_left",
+            "Dana Ruiz (our champion) is leaving Acme at the end "
+            "of the month; her replacement is not named yet.",
+            "U0MAYA",
+            account_id=account.id,
+        ),
+    )
     case_id = result.case.id or 0
-    plan_edits.apply_edit(world.rt.engine, world.team_id, case_id, 3, "reassign", "U0OMAR",
-                          "U0MAYA", [])  # as Maya did in the risk story
-    announce_case(world.rt.engine, world.notifier, world.team_id, case_id,
-                  world.settings.cs_channel)
+    plan_edits.apply_edit(
+        world.rt.engine, world.team_id, case_id, 3, "reassign", "U0OMAR", "U0MAYA", []
+    )  # as Maya did in the risk story
+    announce_case(
+        world.rt.engine, world.notifier, world.team_id, case_id, world.settings.cs_channel
+    )
     return case_id
 
 
@@ -62,8 +72,9 @@ def _card(world: World, case_id: int) -> dict[str, Any]:
     return next(m for m in world.standin.messages(CS_CHANNEL) if m["ts"] == ts)
 
 
-def _wait(world: World, method: str, act: Callable[[], Any],
-          has: Callable[[Any], bool] = lambda c: True) -> Any:
+def _wait(
+    world: World, method: str, act: Callable[[], Any], has: Callable[[Any], bool] = lambda c: True
+) -> Any:
     """Do `act` (a signed click) and wait for the app's next matching Slack call."""
     before = len([c for c in world.standin.calls(method) if has(c)])
     act()
@@ -81,23 +92,30 @@ def _by_ts(world: World, user: str, ts: str) -> dict[str, Any]:
 def _tick(world: World, at: dt.datetime, label: str) -> None:
     done = world.tick(at)
     steps, followups = done.get("cases.steps_due", 0), done.get("cases.followups", 0)
-    world.say(f"\n$ followthrough tick --now {at.isoformat()}   # {label}: "
-              f"{steps} step DM(s), {followups} reminder/escalation(s)")
+    world.say(
+        f"\n$ followthrough tick --now {at.isoformat()}   # {label}: "
+        f"{steps} step DM(s), {followups} reminder/escalation(s)"
+    )
 
 
-def _decide(world: World, user: str, action: str, dm: dict[str, Any],
-            values: dict[str, str] | None = None) -> dict[str, Any]:
+def _decide(
+    world: World, user: str, action: str, dm: dict[str, Any], values: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Yes, or Edit / No through their modal; returns the "Is the risk resolved?" DM."""
+
     def asked(c: Any) -> bool:
-        return ("resolved?" in str(c.args.get("text"))
-                and c.args.get("channel") in {user, world.standin.dm_channel(user)})
+        return "resolved?" in str(c.args.get("text")) and c.args.get("channel") in {
+            user,
+            world.standin.dm_channel(user),
+        }
 
     before = len([c for c in world.standin.calls("chat.postMessage") if asked(c)])
     if values is None:
         world.driver.block_action(action, user_id=user, message=dm)
     else:
-        _wait(world, "views.open",
-              lambda: world.driver.block_action(action, user_id=user, message=dm))
+        _wait(
+            world, "views.open", lambda: world.driver.block_action(action, user_id=user, message=dm)
+        )
         world.driver.view_submission(world.standin.open_views(user)[-1], values, user_id=user)
     world.standin.wait_for("chat.postMessage", before + 1, timeout=20, predicate=asked)
     return _dm(world, user, "Is the risk")
@@ -105,10 +123,13 @@ def _decide(world: World, user: str, action: str, dm: dict[str, Any],
 
 def _answer(world: World, user: str, action: str, question: dict[str, Any]) -> str:
     """Click an answer to "Is the risk resolved?"; returns what the app says happens next."""
-    call = _wait(world, "response_url", lambda: world.driver.block_action(
-        action, user_id=user, message=question), lambda c: "resolved?" in str(c.args))
-    said = [str(e["text"]) for b in call.args.get("blocks", [])[2:]
-            for e in b.get("elements", [])]
+    call = _wait(
+        world,
+        "response_url",
+        lambda: world.driver.block_action(action, user_id=user, message=question),
+        lambda c: "resolved?" in str(c.args),
+    )
+    said = [str(e["text"]) for b in call.args.get("blocks", [])[2:] for e in b.get("elements", [])]
     return humane(world, " ".join(said))
 
 
@@ -118,9 +139,14 @@ def story(world: World) -> None:
 
     clock.set_now(_utc(6, 18, 30))
     world.say(f"\nFriday 18:30 in New York: Maya clicks “Start plan” on case #{case_id}'s card.")
-    _wait(world, "chat.update", lambda: world.driver.block_action(
-        "case_start", user_id="U0MAYA", message=_card(world, case_id)),
-        lambda c: c.args.get("channel") == CS_CHANNEL)
+    _wait(
+        world,
+        "chat.update",
+        lambda: world.driver.block_action(
+            "case_start", user_id="U0MAYA", message=_card(world, case_id)
+        ),
+        lambda c: c.args.get("channel") == CS_CHANNEL,
+    )
     show(world, "#cs-risk (the card now follows the case)", _card(world, case_id)["blocks"])
 
     _tick(world, _utc(7, 11), "Saturday 11:00")
@@ -129,12 +155,16 @@ def story(world: World) -> None:
     step1 = _dm(world, "U0MAYA", "Step 1")
     show(world, "Maya's DM", step1["blocks"], max_lines=14)
 
-    world.say("\nMaya sends the email herself and clicks “Yes, done”; the DM keeps the text "
-              "to copy and a mailto: link. Asked whether the risk is resolved, she says "
-              "Not yet:")
+    world.say(
+        "\nMaya sends the email herself and clicks “Yes, done”; the DM keeps the text "
+        "to copy and a mailto: link. Asked whether the risk is resolved, she says "
+        "Not yet:"
+    )
     question = _decide(world, "U0MAYA", YES, step1)
-    world.say(f"  ┌ Maya's DM, updated in place\n    │ "
-              f"{humane(world, _by_ts(world, 'U0MAYA', step1['ts'])['text'])}")
+    world.say(
+        f"  ┌ Maya's DM, updated in place\n    │ "
+        f"{humane(world, _by_ts(world, 'U0MAYA', step1['ts'])['text'])}"
+    )
     world.say(f"  Maya: Not yet → {_answer(world, 'U0MAYA', ANSWER_NOT_YET, question)}")
 
     _tick(world, _la(9, 10), "Monday 10:00 Los Angeles (step 2: 4 h later)")
@@ -142,28 +172,48 @@ def story(world: World) -> None:
     _tick(world, _la(12, 9), "Thursday 09:00 LA, 24 working hours later")
     show(world, "Li's DM", _dm(world, "U0LI", "Reminder: Step 2")["blocks"], keep=2)
     _tick(world, _la(17, 9), "next Tuesday, 48 working hours")
-    show(world, "Omar's DM (Maya's manager; Maya gets it too)",
-         _dm(world, "U0OMAR", "Step 2")["blocks"], keep=2)
+    show(
+        world,
+        "Omar's DM (Maya's manager; Maya gets it too)",
+        _dm(world, "U0OMAR", "Step 2")["blocks"],
+        keep=2,
+    )
 
     world.say("\nLi clicks Edit, rewrites the meeting notes and saves; then Not yet:")
     reminder = _dm(world, "U0LI", "Reminder: Step 2")
-    question = _decide(world, "U0LI", EDIT, reminder, {
-        "draft": "Org-chart session with Maya, Thursday 14:00. Bring: Acme's LinkedIn page, "
-                 "the CRM contact list, last QBR deck. Goal: who signs the renewal now?"})
+    question = _decide(
+        world,
+        "U0LI",
+        EDIT,
+        reminder,
+        {
+            "draft": "Org-chart session with Maya, Thursday 14:00. Bring: Acme's LinkedIn page, "
+            "the CRM contact list, last QBR deck. Goal: who signs the renewal now?"
+        },
+    )
     world.say(f"  Li's DM: {humane(world, _by_ts(world, 'U0LI', reminder['ts'])['text'])}")
     world.say(f"  Li: Not yet → {_answer(world, 'U0LI', ANSWER_NOT_YET, question)}")
 
     _tick(world, _utc(18, 14), "Wednesday 14:00 New York")
-    world.say("Step 3 (reassigned to Omar in the plan) is the exec email to Lee, the CFO. "
-              "Omar clicks No and says why:")
-    question = _decide(world, "U0OMAR", NO, _dm(world, "U0OMAR", "Step 3"),
-                       {"reason": "Lee is travelling until the 30th; I'll call him then."})
+    world.say(
+        "Step 3 (reassigned to Omar in the plan) is the exec email to Lee, the CFO. "
+        "Omar clicks No and says why:"
+    )
+    question = _decide(
+        world,
+        "U0OMAR",
+        NO,
+        _dm(world, "U0OMAR", "Step 3"),
+        {"reason": "Lee is travelling until the 30th; I'll call him then."},
+    )
     world.say(f"  Omar's DM: {humane(world, _dm(world, 'U0OMAR', 'Step 3')['text'])}")
     world.say(f"  Omar: Not yet → {_answer(world, 'U0OMAR', ANSWER_NOT_YET, question)}")
 
     _tick(world, _utc(20, 14), "Friday 14:00")
-    world.say("Maya holds the intro call with Priya, who now owns the rollout, and clicks "
-              "“Yes, done”. The renewal is back on track:")
+    world.say(
+        "Maya holds the intro call with Priya, who now owns the rollout, and clicks "
+        "“Yes, done”. The renewal is back on track:"
+    )
     question = _decide(world, "U0MAYA", YES, _dm(world, "U0MAYA", "Step 4"))
     world.say(f"  Maya: Resolved — saved → {_answer(world, 'U0MAYA', ANSWER_SAVED, question)}")
     show(world, "#cs-risk (the case card, closed)", _card(world, case_id)["blocks"])
@@ -173,12 +223,16 @@ def story(world: World) -> None:
         ran = s.exec(select(CaseStep).where(CaseStep.case_id == case_id)).all()
     took = time_to_resolve(case)
     counts = {k: sum(x.status == k for x in ran) for k in ("done", "skipped", "cancelled")}
-    opened, resolved = (clock.as_utc(t).astimezone(NEW_YORK).strftime("%a %d %b %H:%M")
-                        for t in (case.opened_at, case.resolved_at or case.opened_at))
-    world.say(f"\nThe case record (case #{case_id}):\n"
-              f"  outcome: {case.outcome} · resolved at step {case.resolution_step} of "
-              f"{case.total_steps} ({counts['done']} done, {counts['skipped']} skipped, "
-              f"{counts['cancelled']} not needed)\n"
-              f"  time to resolve: {days(took) if took else '—'} (reported {opened} → "
-              f"resolved {resolved}, New York time)\n"
-              f"  notes: {humane(world, case.notes) if case.notes else '—'}")
+    opened, resolved = (
+        clock.as_utc(t).astimezone(NEW_YORK).strftime("%a %d %b %H:%M")
+        for t in (case.opened_at, case.resolved_at or case.opened_at)
+    )
+    world.say(
+        f"\nThe case record (case #{case_id}):\n"
+        f"  outcome: {case.outcome} · resolved at step {case.resolution_step} of "
+        f"{case.total_steps} ({counts['done']} done, {counts['skipped']} skipped, "
+        f"{counts['cancelled']} not needed)\n"
+        f"  time to resolve: {days(took) if took else '—'} (reported {opened} → "
+        f"resolved {resolved}, New York time)\n"
+        f"  notes: {humane(world, case.notes) if case.notes else '—'}"
+    )

@@ -19,8 +19,9 @@ def story(world: World) -> None:
     from bot.slack.directory import SlackDirectory
 
     with world.session() as s:
-        report = import_accounts(s, world.team_id, (SAMPLES / "accounts.csv").read_bytes(),
-                                 SlackDirectory(world.client))
+        report = import_accounts(
+            s, world.team_id, (SAMPLES / "accounts.csv").read_bytes(), SlackDirectory(world.client)
+        )
         contacts = import_contacts(s, world.team_id, (SAMPLES / "contacts.csv").read_bytes())
     for line in report.lines():
         world.say("  " + line)
@@ -31,8 +32,11 @@ def story(world: World) -> None:
     for opt in resp.json["options"]:
         world.say(f"  ▸ {opt['text']['text']}  ({opt.get('description', {}).get('text', '')})")
 
-    forged = world.driver.post(b"command=%2Freport-risk&text=Acme&team_id=T0TEST",
-                               "application/x-www-form-urlencoded", signature="v0=" + "0" * 64)
+    forged = world.driver.post(
+        b"command=%2Freport-risk&text=Acme&team_id=T0TEST",
+        "application/x-www-form-urlencoded",
+        signature="v0=" + "0" * 64,
+    )
     world.say(f"\nA request with a forged signature gets HTTP {forged.status} and changes nothing.")
     if world.base_url:
         health = httpx.get(world.base_url.replace("/slack/events", "/healthz")).json()

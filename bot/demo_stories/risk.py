@@ -39,12 +39,21 @@ def humane(world: World, text: str) -> str:
 
     text = _DATE.sub(date, text)
     channels = world.standin.state.channels
-    return re.sub(r"<#(\w+)(\|[^>]*)?>",
-                  lambda m: "#" + getattr(channels.get(m.group(1)), "name", m.group(1)), text)
+    return re.sub(
+        r"<#(\w+)(\|[^>]*)?>",
+        lambda m: "#" + getattr(channels.get(m.group(1)), "name", m.group(1)),
+        text,
+    )
 
 
-def show(world: World, who: str, blocks: list[dict[str, Any]], *, keep: int | None = None,
-         max_lines: int | None = None) -> None:
+def show(
+    world: World,
+    who: str,
+    blocks: list[dict[str, Any]],
+    *,
+    keep: int | None = None,
+    max_lines: int | None = None,
+) -> None:
     """Print blocks as read in Slack, optionally only the first `keep` blocks or lines."""
     shown = blocks if keep is None else blocks[:keep]
     lines = humane(world, render_blocks(shown)).splitlines()
@@ -66,13 +75,27 @@ def plan_card_brief(blocks: list[dict[str, Any]], steps: int = 2) -> list[dict[s
             continue
         if step:
             text = block["text"]["text"].split("\n")
-            block = {**block, "text": {**block["text"], "text": "\n".join(text[:5] + (
-                ["> …"] if len(text) > 5 else []))}}
+            block = {
+                **block,
+                "text": {
+                    **block["text"],
+                    "text": "\n".join(text[:5] + (["> …"] if len(text) > 5 else [])),
+                },
+            }
         out.append(block)
         if skipped == 0 and step and int(block["block_id"].rsplit("_", 1)[1]) == steps:
-            out.append({"type": "context", "elements": [
-                {"type": "mrkdwn", "text": "(… more steps, each with who, to whom, when, via "
-                                           "what and the drafted message)"}]})
+            out.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {
+                            "type": "mrkdwn",
+                            "text": "(… more steps, each with who, to whom, when, via "
+                            "what and the drafted message)",
+                        }
+                    ],
+                }
+            )
     return out
 
 
@@ -94,17 +117,26 @@ def _after(world: World, method: str, fn) -> None:  # type: ignore[no-untyped-de
 def acme(world: World) -> Account:
     """Acme as the foundation story imported it, or seeded when this story runs alone."""
     with world.session() as s:
-        found = s.exec(select(Account).where(Account.team_id == world.team_id,
-                                             Account.domain == "acme.com")).first()
+        found = s.exec(
+            select(Account).where(Account.team_id == world.team_id, Account.domain == "acme.com")
+        ).first()
     if found is not None and found.csm_user_id:
         return found
-    return world.seed_account("Acme Corp", "acme.com", renewal_date=dt.date(2027, 1, 31),
-                              contacts=[
-        {"name": "Dana Ruiz", "email": "dana@acme.com", "title": "VP Operations",
-         "role": "champion"},
-        {"name": "Lee Park", "email": "lee@acme.com", "title": "CFO", "role": "economic_buyer"},
-        {"name": "Kim Ito", "email": "kim@acme.com", "title": "IT admin", "role": "admin"},
-    ])
+    return world.seed_account(
+        "Acme Corp",
+        "acme.com",
+        renewal_date=dt.date(2027, 1, 31),
+        contacts=[
+            {
+                "name": "Dana Ruiz",
+                "email": "dana@acme.com",
+                "title": "VP Operations",
+                "role": "champion",
+            },
+            {"name": "Lee Park", "email": "lee@acme.com", "title": "CFO", "role": "economic_buyer"},
+            {"name": "Kim Ito", "email": "kim@acme.com", "title": "IT admin", "role": "admin"},
+        ],
+    )
 
 
 def story(world: World) -> None:
@@ -114,23 +146,35 @@ def story(world: World) -> None:
     world.say("Friday 6 November, 10:00 in New York.")
 
     world.say("\nSam types `/report-risk Acmee` (a typo):")
-    _after(world, "response_url",
-           lambda: world.driver.command("/report-risk", "Acmee", user_id="U0SAM"))
+    _after(
+        world,
+        "response_url",
+        lambda: world.driver.command("/report-risk", "Acmee", user_id="U0SAM"),
+    )
     world.show("Sam (only visible to you)", world.standin.ephemerals(user="U0SAM")[-1])
-    world.standin.close_view(world.team_id, "U0SAM", world.standin.open_views("U0SAM")[-1]["id"],
-                             False)
+    world.standin.close_view(
+        world.team_id, "U0SAM", world.standin.open_views("U0SAM")[-1]["id"], False
+    )
 
     world.say("\nMaya types `/report-risk Acme Corp`; the modal opens with Acme filled in:")
-    _after(world, "views.open",
-           lambda: world.driver.command("/report-risk", "Acme Corp", user_id="U0MAYA"))
+    _after(
+        world,
+        "views.open",
+        lambda: world.driver.command("/report-risk", "Acme Corp", user_id="U0MAYA"),
+    )
     view = world.standin.open_views("U0MAYA")[-1]
     world.show("Maya's modal", view["blocks"])
     world.say("She picks “Champion or point of contact left” and writes what happened:")
-    world.driver.view_submission(view, {
-        "account": str(account.id), "risk": "champion_left",
-        "context": "Dana Ruiz (our champion) told me on Friday she is leaving Acme at the end "
-                   "of the month. Her replacement is not named yet; renewal talks start soon.",
-    }, user_id="U0MAYA")
+    world.driver.view_submission(
+        view,
+        {
+            "account": str(account.id),
+            "risk": "champion_left",
+            "context": "Dana Ruiz (our champion) told me on Friday she is leaving Acme at the end "
+            "of the month. Her replacement is not named yet; renewal talks start soon.",
+        },
+        user_id="U0MAYA",
+    )
     settle(world)
     card = world.standin.last_message("C0CSRISK") or {}
     show(world, "#cs-risk (the case card; also DMed to Maya)", plan_card_brief(card["blocks"]))
@@ -138,31 +182,56 @@ def story(world: World) -> None:
     world.state["case_id"] = case_id
 
     world.say("\nTen minutes later Sam reports the same risk; he is shown the open case:")
-    _after(world, "views.open",
-           lambda: world.driver.command("/report-risk", "acme", user_id="U0SAM"))
-    world.driver.view_submission(world.standin.open_views("U0SAM")[-1], {
-        "account": str(account.id), "risk": "champion_left", "context": "Heard Dana resigned.",
-    }, user_id="U0SAM")
+    _after(
+        world, "views.open", lambda: world.driver.command("/report-risk", "acme", user_id="U0SAM")
+    )
+    world.driver.view_submission(
+        world.standin.open_views("U0SAM")[-1],
+        {
+            "account": str(account.id),
+            "risk": "champion_left",
+            "context": "Heard Dana resigned.",
+        },
+        user_id="U0SAM",
+    )
     settle(world)
     dm = world.standin.messages("U0SAM")[-1]
     world.say(f"  Sam's DM: {humane(world, dm['text'])}")
 
     world.say("\nMaya changes the plan before it starts: step 3 goes to Omar (CS manager):")
-    _after(world, "views.open", lambda: world.driver.block_action(
-        "case_step_menu", f"{case_id}:3:reassign", user_id="U0MAYA", message=card,
-        block_id="case_step_3"))
-    world.driver.view_submission(world.standin.open_views("U0MAYA")[-1], {"value": "U0OMAR"},
-                                 user_id="U0MAYA")
+    _after(
+        world,
+        "views.open",
+        lambda: world.driver.block_action(
+            "case_step_menu",
+            f"{case_id}:3:reassign",
+            user_id="U0MAYA",
+            message=card,
+            block_id="case_step_3",
+        ),
+    )
+    world.driver.view_submission(
+        world.standin.open_views("U0MAYA")[-1], {"value": "U0OMAR"}, user_id="U0MAYA"
+    )
     settle(world)
     updated = world.standin.last_message("C0CSRISK") or {}
     step3 = next(b for b in updated["blocks"] if b.get("block_id") == "case_step_3")
     show(world, "#cs-risk (card updated, step 3)", [step3], max_lines=2)
 
-    world.say("\nThe same service from a script: "
-              "`followthrough report-risk --account acme --risk budget_cut --context …`")
-    result = report_risk(world.rt.engine, ReportRequest(
-        world.team_id, "budget_cut", "CFO announced a 20% cut to software spend.", "U0LI",
-        account_name="acme"))
+    world.say(
+        "\nThe same service from a script: "
+        "`followthrough report-risk --account acme --risk budget_cut --context …`"
+    )
+    result = report_risk(
+        world.rt.engine,
+        ReportRequest(
+            world.team_id,
+            "budget_cut",
+            "CFO announced a 20% cut to software spend.",
+            "U0LI",
+            account_name="acme",
+        ),
+    )
     with world.session() as session:
         lines = plan_lines(session, result)
     shown = "\n".join(lines).splitlines()[:12]

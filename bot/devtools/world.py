@@ -47,8 +47,9 @@ class Member:
 TEAM = (
     Member("U0MAYA", "maya", "Maya Chen", "maya@vendor.io", Role.CSM, manager="U0OMAR"),
     Member("U0OMAR", "omar", "Omar Haddad", "omar@vendor.io", Role.CS_MANAGER),
-    Member("U0LI", "li", "Li Wei", "li@vendor.io", Role.ACCOUNT_EXECUTIVE,
-           tz="America/Los_Angeles"),
+    Member(
+        "U0LI", "li", "Li Wei", "li@vendor.io", Role.ACCOUNT_EXECUTIVE, tz="America/Los_Angeles"
+    ),
     Member("U0ANA", "ana", "Ana Souza", "ana@vendor.io", Role.CS_MANAGER, admin=True),
     Member("U0SAM", "sam", "Sam Patel", "sam@vendor.io", Role.OTHER, tz="Europe/London"),
     Member("U0RITA", "rita", "Rita Gomez", "rita@vendor.io", Role.SUPPORT_LEAD),
@@ -110,8 +111,14 @@ class World:
             threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
             target = f"http://127.0.0.1:{self._server.effective_port}/slack/events"
         self.base_url = target if isinstance(target, str) else None
-        self.driver = SlackDriver(SIGNING_SECRET, self.team_id, self.standin, target,
-                                  user_id="U0MAYA", channel_id=CS_CHANNEL)
+        self.driver = SlackDriver(
+            SIGNING_SECRET,
+            self.team_id,
+            self.standin,
+            target,
+            user_id="U0MAYA",
+            channel_id=CS_CHANNEL,
+        )
         return self
 
     def stop(self) -> None:
@@ -151,23 +158,42 @@ class World:
         return run_due(self.rt, self.notifier, now)
 
     def seed_account(
-        self, name: str = "Acme Corp", domain: str | None = "acme.com", *,
-        csm: str | None = "U0MAYA", ae: str | None = "U0LI", arr: float | None = 120_000,
-        renewal_date: dt.date | None = None, tier: str | None = "Enterprise",
-        contacts: list[dict[str, str]] | None = None, channel: str | None = None,
+        self,
+        name: str = "Acme Corp",
+        domain: str | None = "acme.com",
+        *,
+        csm: str | None = "U0MAYA",
+        ae: str | None = "U0LI",
+        arr: float | None = 120_000,
+        renewal_date: dt.date | None = None,
+        tier: str | None = "Enterprise",
+        contacts: list[dict[str, str]] | None = None,
+        channel: str | None = None,
     ) -> Account:
         """An account with contacts (default: a champion and an economic buyer)."""
         if contacts is None:
             contacts = [
-                {"name": "Dana Ruiz", "email": "dana@acme.com", "title": "VP Operations",
-                 "role": "champion"},
-                {"name": "Lee Park", "email": "lee@acme.com", "title": "CFO",
-                 "role": "economic_buyer"},
+                {
+                    "name": "Dana Ruiz",
+                    "email": "dana@acme.com",
+                    "title": "VP Operations",
+                    "role": "champion",
+                },
+                {
+                    "name": "Lee Park",
+                    "email": "lee@acme.com",
+                    "title": "CFO",
+                    "role": "economic_buyer",
+                },
             ]
         with self.session() as s:
-            account = s.exec(select(Account).where(
-                Account.team_id == self.team_id, Account.domain == domain)).first() if domain \
+            account = (
+                s.exec(
+                    select(Account).where(Account.team_id == self.team_id, Account.domain == domain)
+                ).first()
+                if domain
                 else None
+            )
             if account is None:
                 account = Account(team_id=self.team_id, name=name, domain=domain)
             # Stories may share an account: the latest facts win, contacts are added once.
@@ -176,8 +202,14 @@ class World:
             account.slack_channel_id = channel
             s.add(account)
             s.flush()
-            known = {c.email for c in s.exec(select(Contact).where(
-                Contact.team_id == self.team_id, Contact.account_id == account.id))}
+            known = {
+                c.email
+                for c in s.exec(
+                    select(Contact).where(
+                        Contact.team_id == self.team_id, Contact.account_id == account.id
+                    )
+                )
+            }
             for c in contacts:
                 if c.get("email") not in known:
                     s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))
@@ -185,8 +217,11 @@ class World:
 
     def person(self, user_id: str) -> Person:
         with self.session() as s:
-            return s.exec(select(Person).where(Person.team_id == self.team_id,
-                                               Person.slack_user_id == user_id)).one()
+            return s.exec(
+                select(Person).where(
+                    Person.team_id == self.team_id, Person.slack_user_id == user_id
+                )
+            ).one()
 
     # -- narration for the demo ----------------------------------------------------------
     def say(self, text: str) -> None:

@@ -29,14 +29,44 @@ from dateutil import parser as date_parser
 from dateutil.relativedelta import FR, MO, relativedelta
 
 _WEEKDAYS = {
-    "monday": 0, "mon": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "wed": 2,
-    "thursday": 3, "thurs": 3, "thur": 3, "thu": 3, "friday": 4, "fri": 4,
-    "saturday": 5, "sat": 5, "sunday": 6, "sun": 6,
+    "monday": 0,
+    "mon": 0,
+    "tuesday": 1,
+    "tues": 1,
+    "tue": 1,
+    "wednesday": 2,
+    "wed": 2,
+    "thursday": 3,
+    "thurs": 3,
+    "thur": 3,
+    "thu": 3,
+    "friday": 4,
+    "fri": 4,
+    "saturday": 5,
+    "sat": 5,
+    "sunday": 6,
+    "sun": 6,
 }
 _NUMBERS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "a couple of": 2, "a couple": 2, "couple of": 2, "a few": 3, "few": 3,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "a couple of": 2,
+    "a couple": 2,
+    "couple of": 2,
+    "a few": 3,
+    "few": 3,
 }
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -161,47 +191,78 @@ Resolver = Callable[[dt.date, re.Match[str]], dt.date | None]
 # Ordered: the first rule that matches wins, so specific phrases come before generic ones.
 _RULES: list[tuple[re.Pattern[str], Resolver]] = [
     (r"(?P<iso>\d{4}-\d{2}-\d{2})", _ymd),
-    (r"(?:(?:by|before)\s+)?(?:end of (?:the )?day|EOD|COB|close of business)\s+tomorrow",
-     lambda d, m: d + relativedelta(days=1)),
-    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?day after tomorrow",
-     lambda d, m: d + relativedelta(days=2)),
-    (r"(?:(?:by|before|until|first thing)\s+)?tomorrow(?:\s+(?:morning|afternoon|evening))?",
-     lambda d, m: d + relativedelta(days=1)),
-    (r"(?:(?:by|before|at)\s+)?(?:(?:the\s+)?end of (?:the |to)?day|EOD|COB|close of business|"
-     r"today|tonight|this (?:morning|afternoon|evening))", lambda d, m: d),
-    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of next week",
-     lambda d, m: _next_week_friday(d)),
-    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?week|EOW)",
-     lambda d, m: _this_friday(d)),
-    (r"(?:(?:by|before|until)\s+)?(?:early|beginning of|start of) next week",
-     lambda d, m: d + relativedelta(days=1, weekday=MO(+1))),
-    (r"(?:(?:by|before|until|sometime|later)\s+)?next week",
-     lambda d, m: _next_week_friday(d)),
+    (
+        r"(?:(?:by|before)\s+)?(?:end of (?:the )?day|EOD|COB|close of business)\s+tomorrow",
+        lambda d, m: d + relativedelta(days=1),
+    ),
+    (
+        r"(?:(?:by|before|until)\s+)?(?:the\s+)?day after tomorrow",
+        lambda d, m: d + relativedelta(days=2),
+    ),
+    (
+        r"(?:(?:by|before|until|first thing)\s+)?tomorrow(?:\s+(?:morning|afternoon|evening))?",
+        lambda d, m: d + relativedelta(days=1),
+    ),
+    (
+        r"(?:(?:by|before|at)\s+)?(?:(?:the\s+)?end of (?:the |to)?day|EOD|COB|close of business|"
+        r"today|tonight|this (?:morning|afternoon|evening))",
+        lambda d, m: d,
+    ),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of next week", lambda d, m: _next_week_friday(d)),
+    (
+        r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?week|EOW)",
+        lambda d, m: _this_friday(d),
+    ),
+    (
+        r"(?:(?:by|before|until)\s+)?(?:early|beginning of|start of) next week",
+        lambda d, m: d + relativedelta(days=1, weekday=MO(+1)),
+    ),
+    (r"(?:(?:by|before|until|sometime|later)\s+)?next week", lambda d, m: _next_week_friday(d)),
     (r"(?:(?:by|before|until|sometime|later)\s+)?this week", lambda d, m: _this_friday(d)),
-    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of next month",
-     lambda d, m: _month_end(d, 1)),
-    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?month|EOM|month[- ]end)",
-     lambda d, m: _month_end(d)),
+    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of next month", lambda d, m: _month_end(d, 1)),
+    (
+        r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?month|EOM|month[- ]end)",
+        lambda d, m: _month_end(d),
+    ),
     (r"(?:(?:by|before|until|sometime)\s+)?next month", lambda d, m: _month_end(d, 1)),
-    (r"(?:(?:by|before|until|in|for|during|within)\s+)?(?:the\s+)?(?:end of\s+)?"
-     r"Q(?P<q>[1-4])(?:\s+(?:of\s+)?'?(?P<year>(?:20)?\d\d)\b)?", _quarter),
-    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of (?:the |this )?quarter|EOQ",
-     lambda d, m: _current_quarter_end(d)),
+    (
+        r"(?:(?:by|before|until|in|for|during|within)\s+)?(?:the\s+)?(?:end of\s+)?"
+        r"Q(?P<q>[1-4])(?:\s+(?:of\s+)?'?(?P<year>(?:20)?\d\d)\b)?",
+        _quarter,
+    ),
+    (
+        r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of (?:the |this )?quarter|EOQ",
+        lambda d, m: _current_quarter_end(d),
+    ),
     (r"(?:(?:by|before|until|in|for)\s+)?next quarter", lambda d, m: _current_quarter_end(d, 1)),
-    (r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?year|EOY|year[- ]end)",
-     lambda d, m: dt.date(d.year, 12, 31)),
-    (r"(?:in|within|over)\s+(?:the\s+next\s+)?(?P<n>" + _NUM_RE + r")\s+"
-     r"(?P<unit>business days?|days?|weeks?|months?|minutes?|hours?)(?:'?\s*time)?", _span),
-    (r"(?:" + _LEAD + r")?next\s+(?P<wd>" + _WEEKDAY_RE + r")\b",
-     lambda d, m: _next_week_weekday(d, m.group("wd"))),
-    (_LEAD + r"(?:this\s+(?:coming\s+)?|coming\s+)?(?P<wd>" + _WEEKDAY_RE + r")\b",
-     lambda d, m: _weekday(d, m.group("wd"))),
-    (_LEAD + r"(?P<date>(?:" + _MONTHS + r")\.?\s+[0-3]?\d(?:st|nd|rd|th)?(?:,?\s+\d{4})?|"
-     r"(?:the\s+)?[0-3]?\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + _MONTHS + r")(?:,?\s+\d{4})?)\b",
-     _month_day),
-    (r"(?:(?:by|before|until|in|during|for|around|(?:the\s+)?end of)\s+)(?P<month>"
-     r"january|february|march|april|june|july|august|september|october|november|december)\b"
-     r"(?!\s+[0-3]?\d)", _month_end_named),
+    (
+        r"(?:(?:by|before|until)\s+)?(?:the\s+)?(?:end of (?:the |this )?year|EOY|year[- ]end)",
+        lambda d, m: dt.date(d.year, 12, 31),
+    ),
+    (
+        r"(?:in|within|over)\s+(?:the\s+next\s+)?(?P<n>" + _NUM_RE + r")\s+"
+        r"(?P<unit>business days?|days?|weeks?|months?|minutes?|hours?)(?:'?\s*time)?",
+        _span,
+    ),
+    (
+        r"(?:" + _LEAD + r")?next\s+(?P<wd>" + _WEEKDAY_RE + r")\b",
+        lambda d, m: _next_week_weekday(d, m.group("wd")),
+    ),
+    (
+        _LEAD + r"(?:this\s+(?:coming\s+)?|coming\s+)?(?P<wd>" + _WEEKDAY_RE + r")\b",
+        lambda d, m: _weekday(d, m.group("wd")),
+    ),
+    (
+        _LEAD + r"(?P<date>(?:" + _MONTHS + r")\.?\s+[0-3]?\d(?:st|nd|rd|th)?(?:,?\s+\d{4})?|"
+        r"(?:the\s+)?[0-3]?\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + _MONTHS + r")(?:,?\s+\d{4})?)\b",
+        _month_day,
+    ),
+    (
+        r"(?:(?:by|before|until|in|during|for|around|(?:the\s+)?end of)\s+)(?P<month>"
+        r"january|february|march|april|june|july|august|september|october|november|december)\b"
+        r"(?!\s+[0-3]?\d)",
+        _month_end_named,
+    ),
     (_LEAD + r"the\s+" + _ORD + r"\b(?!\s+(?:of\s+)?(?:" + _MONTHS + r"))", _day_of_month),
 ]
 _COMPILED = [(re.compile(r"\b" + p + r"\b", re.IGNORECASE), f) for p, f in _RULES]

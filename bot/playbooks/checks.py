@@ -56,9 +56,13 @@ def _duplicate_ids(steps: Sequence[StepTemplate]) -> list[Issue]:
     issues = []
     for index, step in enumerate(steps):
         if step.id in first:
-            issues.append(Issue(("steps", index, "id"),
-                                f"step id '{step.id}' is used twice (first by step "
-                                f"{first[step.id] + 1}); ids must be unique"))
+            issues.append(
+                Issue(
+                    ("steps", index, "id"),
+                    f"step id '{step.id}' is used twice (first by step "
+                    f"{first[step.id] + 1}); ids must be unique",
+                )
+            )
         first.setdefault(step.id, index)
     return issues
 
@@ -71,9 +75,12 @@ def _order_numbers(steps: Sequence[StepTemplate]) -> list[Issue]:
     for index, step in enumerate(steps):
         expected = index + 1
         if step.order is None:
-            issues.append(Issue(("steps", index),
-                                f"step {expected} has no order while others do; "
-                                "number every step or none"))
+            issues.append(
+                Issue(
+                    ("steps", index),
+                    f"step {expected} has no order while others do; number every step or none",
+                )
+            )
         elif step.order != expected:
             previous = steps[index - 1].order if index else None
             if previous == expected - 1 and step.order > expected:
@@ -81,8 +88,12 @@ def _order_numbers(steps: Sequence[StepTemplate]) -> list[Issue]:
                 message = f"order {step.order} leaves a gap {gap}; expected {expected}"
             else:
                 message = f"order {step.order} is out of sequence; expected {expected}"
-            issues.append(Issue(("steps", index, "order"),
-                                message + " (number steps 1, 2, 3 … as they are listed)"))
+            issues.append(
+                Issue(
+                    ("steps", index, "order"),
+                    message + " (number steps 1, 2, 3 … as they are listed)",
+                )
+            )
     return issues
 
 
@@ -93,12 +104,20 @@ def _after_targets(steps: Sequence[StepTemplate]) -> list[Issue]:
         if step.after is None:
             continue
         if step.after == step.id:
-            issues.append(Issue(("steps", index, "after"),
-                                f"step '{step.id}' cannot wait for itself (after: {step.after})"))
+            issues.append(
+                Issue(
+                    ("steps", index, "after"),
+                    f"step '{step.id}' cannot wait for itself (after: {step.after})",
+                )
+            )
         elif step.after not in ids:
-            issues.append(Issue(("steps", index, "after"),
-                                f"after: '{step.after}' is not a step id in this playbook"
-                                + did_you_mean(step.after, ids)))
+            issues.append(
+                Issue(
+                    ("steps", index, "after"),
+                    f"after: '{step.after}' is not a step id in this playbook"
+                    + did_you_mean(step.after, ids),
+                )
+            )
     return issues
 
 
@@ -128,7 +147,7 @@ def find_loops(steps: Sequence[StepTemplate]) -> list[list[int]]:
             path.append(node)
             node = graph[node]
         if node is not None and node in path:
-            cycle = path[path.index(node):]
+            cycle = path[path.index(node) :]
             if len(cycle) > 1:
                 explicit = [i for i in sorted(cycle) if steps[i].after is not None]
                 begin = cycle.index(explicit[0] if explicit else min(cycle))
@@ -147,9 +166,14 @@ def _loops(steps: Sequence[StepTemplate]) -> list[Issue]:
             how = "" if steps[i].after else " (listed before it)"
             links.append(f"'{steps[i].id}' waits for '{target}'{how}")
         first = cycle[0]
-        issues.append(Issue(("steps", first, "after"),
-                            f"after: '{steps[first].after}' makes a loop: " + ", ".join(links)
-                            + "; no step in a loop can ever start"))
+        issues.append(
+            Issue(
+                ("steps", first, "after"),
+                f"after: '{steps[first].after}' makes a loop: "
+                + ", ".join(links)
+                + "; no step in a loop can ever start",
+            )
+        )
     return issues
 
 
@@ -164,35 +188,68 @@ def _step_issues(index: int, step: StepTemplate) -> list[Issue]:
             continue
         for name, _ in placeholder_spans(text):
             if name not in ALLOWED_PLACEHOLDERS:
-                issues.append(Issue((*here, field),
-                                    f"unknown placeholder {{{name}}} in {field}"
-                                    + _suggest_placeholder(name),
-                                    token=name))
+                issues.append(
+                    Issue(
+                        (*here, field),
+                        f"unknown placeholder {{{name}}} in {field}" + _suggest_placeholder(name),
+                        token=name,
+                    )
+                )
         for offset in stray_braces(text)[:1]:
             line_start = max(text.rfind("\n", 0, offset) + 1, offset - 30)
-            issues.append(Issue((*here, field),
-                                f"unmatched '{text[offset]}' in {field}; placeholders look like "
-                                "{account.name}, and a literal brace is written {{ or }}",
-                                token=text[line_start: offset + 1], at_token_end=True))
+            issues.append(
+                Issue(
+                    (*here, field),
+                    f"unmatched '{text[offset]}' in {field}; placeholders look like "
+                    "{account.name}, and a literal brace is written {{ or }}",
+                    token=text[line_start : offset + 1],
+                    at_token_end=True,
+                )
+            )
         wrapped = _hard_wrapped_line(text)
         if wrapped is not None:
-            issues.append(Issue((*here, field),
-                                f"{field} looks hard-wrapped; line breaks are sent as written, "
-                                "so keep each paragraph on one line", "warning",
-                                token=wrapped))
+            issues.append(
+                Issue(
+                    (*here, field),
+                    f"{field} looks hard-wrapped; line breaks are sent as written, "
+                    "so keep each paragraph on one line",
+                    "warning",
+                    token=wrapped,
+                )
+            )
     if step.recipient is None and step.medium is not Medium.INTERNAL:
-        issues.append(Issue(here, f"missing required field 'recipient' in step '{step.id}' "
-                                  "(only internal steps may leave it out)"))
+        issues.append(
+            Issue(
+                here,
+                f"missing required field 'recipient' in step '{step.id}' "
+                "(only internal steps may leave it out)",
+            )
+        )
     if step.medium is Medium.EMAIL:
         if step.recipient is not None and step.recipient.kind is RecipientKind.CHANNEL:
-            issues.append(Issue((*here, "recipient"),
-                                "an email step cannot go to a Slack channel; use slack medium"))
+            issues.append(
+                Issue(
+                    (*here, "recipient"),
+                    "an email step cannot go to a Slack channel; use slack medium",
+                )
+            )
         if not step.subject:
-            issues.append(Issue(here, f"email step '{step.id}' has no subject; add "
-                                      "subject: so the draft is ready to send", "warning"))
+            issues.append(
+                Issue(
+                    here,
+                    f"email step '{step.id}' has no subject; add "
+                    "subject: so the draft is ready to send",
+                    "warning",
+                )
+            )
     elif step.subject and step.medium is not Medium.MEETING:
-        issues.append(Issue((*here, "subject"),
-                            "subject is only used by email steps and meeting invites", "warning"))
+        issues.append(
+            Issue(
+                (*here, "subject"),
+                "subject is only used by email steps and meeting invites",
+                "warning",
+            )
+        )
     return issues
 
 
@@ -217,15 +274,24 @@ def _advice(steps: Sequence[StepTemplate]) -> list[Issue]:
 
     issues = []
     if not MIN_ADVISED_STEPS <= len(steps) <= MAX_ADVISED_STEPS:
-        issues.append(Issue(("steps",), f"playbooks work best with {MIN_ADVISED_STEPS}–"
-                                        f"{MAX_ADVISED_STEPS} steps; this one has {len(steps)}",
-                            "warning"))
+        issues.append(
+            Issue(
+                ("steps",),
+                f"playbooks work best with {MIN_ADVISED_STEPS}–"
+                f"{MAX_ADVISED_STEPS} steps; this one has {len(steps)}",
+                "warning",
+            )
+        )
     seen: dict[str, int] = {}
     for index, step in enumerate(steps):
         key = " ".join(step.summary.lower().split())
         if key in seen:
-            issues.append(Issue(("steps", index, "summary"),
-                                f"summary repeats step {seen[key] + 1}; make each step distinct",
-                                "warning"))
+            issues.append(
+                Issue(
+                    ("steps", index, "summary"),
+                    f"summary repeats step {seen[key] + 1}; make each step distinct",
+                    "warning",
+                )
+            )
         seen.setdefault(key, index)
     return issues

@@ -9,8 +9,9 @@ import typer
 
 from bot.playbooks.parse import SEED_DIR, validate_dir
 
-playbooks_app = typer.Typer(help="Validate, load and list playbook templates.",
-                            no_args_is_help=True)
+playbooks_app = typer.Typer(
+    help="Validate, load and list playbook templates.", no_args_is_help=True
+)
 
 TeamOpt = Annotated[
     str | None, typer.Option("--team", help="Slack team id (default: the only one)")
@@ -34,8 +35,10 @@ def validate(folder: DirArg = SEED_DIR) -> None:
     for problem in problems:
         typer.echo(str(problem), err=problem.is_error)
     errors = sum(p.is_error for p in problems)
-    typer.echo(f"{len(templates)} playbook(s) valid, {errors} error(s), "
-               f"{len(problems) - errors} warning(s)")
+    typer.echo(
+        f"{len(templates)} playbook(s) valid, {errors} error(s), "
+        f"{len(problems) - errors} warning(s)"
+    )
     if errors:
         raise typer.Exit(1)
 

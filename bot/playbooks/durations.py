@@ -46,8 +46,10 @@ def parse_delay(value: str | int) -> timedelta:
     units = [unit for _, unit in _PART.findall(text)]
     order = list(_UNITS)
     if len(set(units)) != len(units) or units != sorted(units, key=order.index):
-        raise DelayError(f"delay '{value}' repeats or mixes up units; write the largest first, "
-                         "e.g. 1w2d or 1d12h")
+        raise DelayError(
+            f"delay '{value}' repeats or mixes up units; write the largest first, "
+            "e.g. 1w2d or 1d12h"
+        )
     total = sum((int(n) * _UNITS[u] for n, u in _PART.findall(text)), timedelta(0))
     if total > MAX_DELAY:
         raise DelayError(f"delay '{value}' is longer than a year")

@@ -65,8 +65,9 @@ def parse_playbook(text: str, source: str = "<playbook>") -> PlaybookTemplate:
     return template
 
 
-def check_playbook(text: str, source: str = "<playbook>") -> tuple[PlaybookTemplate | None,
-                                                                    list[Problem]]:
+def check_playbook(
+    text: str, source: str = "<playbook>"
+) -> tuple[PlaybookTemplate | None, list[Problem]]:
     """Parse and check one playbook; the template is None when there is any error."""
     located = _Located(text, source)
     loader = yaml.SafeLoader(text)
@@ -78,8 +79,9 @@ def check_playbook(text: str, source: str = "<playbook>") -> tuple[PlaybookTempl
     finally:
         loader.dispose()
     if root is None:
-        return None, [Problem(source, 1, 1, "file is empty; a playbook needs key, name, "
-                                            "summary and steps")]
+        return None, [
+            Problem(source, 1, 1, "file is empty; a playbook needs key, name, summary and steps")
+        ]
     problems = _duplicate_keys(root, source)
     try:
         template = PlaybookTemplate.model_validate(data, context={SKIP_CROSS_CHECKS: True})
@@ -108,8 +110,9 @@ def validate_dir(path: str | Path = SEED_DIR) -> tuple[list[PlaybookTemplate], l
             continue
         line = _key_line(text)
         if template.key != file.stem:
-            message = f"key '{template.key}' does not match the file name; " \
-                f"call it {template.key}.yaml"
+            message = (
+                f"key '{template.key}' does not match the file name; call it {template.key}.yaml"
+            )
             problems.append(Problem(file.name, line, 1, message))
             continue
         if template.key in owner:
@@ -161,9 +164,15 @@ def _duplicate_keys(node: yaml.Node, source: str) -> list[Problem]:
             if isinstance(key, yaml.ScalarNode):
                 line = key.start_mark.line + 1
                 if key.value in first:
-                    problems.append(Problem(source, line, key.start_mark.column + 1,
-                                            f"'{key.value}' is given twice in one mapping "
-                                            f"(first at line {first[key.value]}); the last wins"))
+                    problems.append(
+                        Problem(
+                            source,
+                            line,
+                            key.start_mark.column + 1,
+                            f"'{key.value}' is given twice in one mapping "
+                            f"(first at line {first[key.value]}); the last wins",
+                        )
+                    )
                 first.setdefault(key.value, line)
             problems += _duplicate_keys(value, source)
     elif isinstance(node, yaml.SequenceNode):
@@ -178,8 +187,14 @@ def _walk(root: yaml.Node, loc: Sequence[str | int]) -> tuple[yaml.Node, yaml.No
     node, key_node, used = root, None, 0
     for part in loc:
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            match = next(((k, v) for k, v in node.value
-                          if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+            match = next(
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == part
+                ),
+                None,
+            )
             if match is None:
                 break
             key_node, node = match
@@ -203,8 +218,14 @@ class _Located:
         self.text = text
         self.source = source
 
-    def at(self, node: yaml.Node, message: str, severity: Any = "error",
-           token: str | None = None, at_end: bool = False) -> Problem:
+    def at(
+        self,
+        node: yaml.Node,
+        message: str,
+        severity: Any = "error",
+        token: str | None = None,
+        at_end: bool = False,
+    ) -> Problem:
         offset = node.start_mark.index
         if token:
             found = self.text.find(token, node.start_mark.index, node.end_mark.index)
@@ -216,8 +237,7 @@ class _Located:
 
     def from_issue(self, issue: Issue, root: yaml.Node) -> Problem:
         node, _, _ = _walk(root, issue.path)
-        return self.at(node, issue.message, issue.severity, issue.token,
-                       issue.at_token_end)
+        return self.at(node, issue.message, issue.severity, issue.token, issue.at_token_end)
 
     def from_pydantic(self, err: Any, root: yaml.Node, data: Any) -> Problem:
         loc = tuple(err["loc"])

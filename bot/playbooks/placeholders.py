@@ -38,20 +38,28 @@ _ALL = [
     Placeholder("risk.name", "the risk's name, e.g. Budget cut", "(risk unknown)"),
     Placeholder("context", "what happened, as written by the reporter", "(no details given)"),
     Placeholder(
-        "open_commitments", "open commitments for the account, one per line",
-        "(open commitments unknown)", "none open",
+        "open_commitments",
+        "open commitments for the account, one per line",
+        "(open commitments unknown)",
+        "none open",
     ),
     Placeholder(
-        "overdue_commitments", "overdue commitments, one per line",
-        "(overdue commitments unknown)", "none overdue",
+        "overdue_commitments",
+        "overdue commitments, one per line",
+        "(overdue commitments unknown)",
+        "none overdue",
     ),
     Placeholder(
-        "last_call_excerpt", "a short excerpt of the latest call transcript",
-        "(no recent call on record)", "(no recent call on record)",
+        "last_call_excerpt",
+        "a short excerpt of the latest call transcript",
+        "(no recent call on record)",
+        "(no recent call on record)",
     ),
     Placeholder(
-        "previous_cases", "earlier risk cases on this account and how they ended",
-        "(no earlier cases on record)", "no earlier cases",
+        "previous_cases",
+        "earlier risk cases on this account and how they ended",
+        "(no earlier cases on record)",
+        "no earlier cases",
     ),
 ]
 

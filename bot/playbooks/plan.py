@@ -94,8 +94,9 @@ def step_facts(
     return ChainMap(overlay, dict(facts))
 
 
-def draft_step(step: StepTemplate, facts: Mapping[str, object],
-               limit: int = MAX_MESSAGE_CHARS) -> Draft:
+def draft_step(
+    step: StepTemplate, facts: Mapping[str, object], limit: int = MAX_MESSAGE_CHARS
+) -> Draft:
     """Fill the step's subject and message; long results are cut at a sentence boundary."""
     body = render_message(step.message, facts)
     text = truncate_at_sentence(body.text, limit)
@@ -128,14 +129,16 @@ def plan_case(
         assignee = assignee_of(step.assignee) if assignee_of else None
         merged = step_facts(facts, recipient=recipient, assignee=assignee)
         anchor = graph[index]
-        plan.append(PlannedStep(
-            position=index + 1,
-            step=step,
-            waits_for=anchor + 1 if anchor is not None else None,
-            offset=offsets[index],
-            draft=draft_step(step, merged),
-            recipient_known=step.recipient is None or recipient is not None,
-        ))
+        plan.append(
+            PlannedStep(
+                position=index + 1,
+                step=step,
+                waits_for=anchor + 1 if anchor is not None else None,
+                offset=offsets[index],
+                draft=draft_step(step, merged),
+                recipient_known=step.recipient is None or recipient is not None,
+            )
+        )
     return plan
 
 
@@ -158,5 +161,7 @@ def describe_step(planned: PlannedStep) -> str:
     else:
         when = f"right after step {planned.waits_for}" if planned.waits_for else "at once"
     target = f" → {step.recipient}" if step.recipient else ""
-    return (f"{planned.position}. {when} · {step.assignee} · {_MEDIUM_VERB[step.medium]}"
-            f"{target} — {step.summary}")
+    return (
+        f"{planned.position}. {when} · {step.assignee} · {_MEDIUM_VERB[step.medium]}"
+        f"{target} — {step.summary}"
+    )

@@ -119,8 +119,26 @@ _KEYWORDS = re.compile(
     r"number|placeholder|recipient|account|tbd|xx+)\b",
     re.IGNORECASE,
 )
-_HTML_TAGS = {"b", "i", "u", "p", "br", "em", "strong", "code", "pre", "div", "span", "li",
-              "ul", "ol", "hr", "s", "a", "br/"}
+_HTML_TAGS = {
+    "b",
+    "i",
+    "u",
+    "p",
+    "br",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "div",
+    "span",
+    "li",
+    "ul",
+    "ol",
+    "hr",
+    "s",
+    "a",
+    "br/",
+}
 
 
 def _square_is_placeholder(inner: str) -> bool:
@@ -150,10 +168,14 @@ def unfilled_placeholders(text: str) -> list[str]:
     `[Customer Name]`, `<first name>`, `$XX,XXX`. Slack links and mentions (`<@U1>`,
     `<https://x|label>`), Markdown links and `[1]` footnotes are not flagged."""
     found: list[tuple[int, str]] = [(m.start(), m.group(0)) for m in _CURLY.finditer(text)]
-    found += [(m.start(), m.group(0)) for m in _SQUARE.finditer(text)
-              if _square_is_placeholder(m.group(1))]
-    found += [(m.start(), m.group(0)) for m in _ANGLE.finditer(text)
-              if _angle_is_placeholder(m.group(1))]
+    found += [
+        (m.start(), m.group(0))
+        for m in _SQUARE.finditer(text)
+        if _square_is_placeholder(m.group(1))
+    ]
+    found += [
+        (m.start(), m.group(0)) for m in _ANGLE.finditer(text) if _angle_is_placeholder(m.group(1))
+    ]
     found += [(m.start(), m.group(0)) for m in _XS.finditer(text)]
     result: list[str] = []
     for _, token in sorted(found):

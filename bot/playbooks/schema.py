@@ -159,8 +159,10 @@ def parse_recipient(text: str) -> Recipient:
     value = value.strip()
     kinds = ", ".join(f"{k.value}:" for k in RecipientKind)
     if not sep or kind_text not in {k.value for k in RecipientKind}:
-        raise ValueError(f"recipient '{spec}' must start with one of {kinds} "
-                         "e.g. contact:champion or channel:#cs-escalations")
+        raise ValueError(
+            f"recipient '{spec}' must start with one of {kinds} "
+            "e.g. contact:champion or channel:#cs-escalations"
+        )
     kind = RecipientKind(kind_text)
     if kind is RecipientKind.CONTACT and value not in {r.value for r in ContactRole}:
         raise ValueError(f"recipient '{spec}': contact role must be one of {_choices(ContactRole)}")
@@ -169,8 +171,10 @@ def parse_recipient(text: str) -> Recipient:
             f"recipient '{spec}': internal role must be one of {_choices(AssigneeRole)}"
         )
     if kind is RecipientKind.CHANNEL and not _CHANNEL.match(value):
-        raise ValueError(f"recipient '{spec}': a channel is written like channel:#cs-escalations "
-                         "(lowercase letters, digits, - and _)")
+        raise ValueError(
+            f"recipient '{spec}': a channel is written like channel:#cs-escalations "
+            "(lowercase letters, digits, - and _)"
+        )
     if kind is RecipientKind.PERSON:
         value = _email(value, spec)
     return Recipient.model_construct(kind=kind, value=value)
@@ -195,8 +199,10 @@ Delay = Annotated[
 
 def _slug(value: Any, what: str) -> Any:
     if isinstance(value, str) and not _SLUG.match(value):
-        raise ValueError(f"{what} '{value}' must be lowercase letters, digits, - or _, "
-                         "starting with a letter (at most 40), e.g. map_org_chart")
+        raise ValueError(
+            f"{what} '{value}' must be lowercase letters, digits, - or _, "
+            "starting with a letter (at most 40), e.g. map_org_chart"
+        )
     return value
 
 

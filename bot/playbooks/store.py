@@ -55,8 +55,9 @@ class LoadReport:
         return [p for p in self.problems if p.is_error]
 
     def lines(self) -> list[str]:
-        out = [f"{item.key}: v{item.version} {item.outcome.replace('_', ' ')}"
-               for item in self.loaded]
+        out = [
+            f"{item.key}: v{item.version} {item.outcome.replace('_', ' ')}" for item in self.loaded
+        ]
         out += [str(p) for p in self.problems]
         return out
 
@@ -137,8 +138,17 @@ def save_template(
     session.add(row)
     session.flush()
     outcome = "created" if current is None else "new_version"
-    audit.record(session, team_id, actor, "playbook", row.id, outcome,
-                 to_state=f"v{version}", key=template.key, source=source)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "playbook",
+        row.id,
+        outcome,
+        to_state=f"v{version}",
+        key=template.key,
+        source=source,
+    )
     return row, Loaded(template.key, version, outcome)
 
 
@@ -153,8 +163,9 @@ def load_templates(
     return [save_template(session, team_id, t, source=source, actor=actor)[1] for t in templates]
 
 
-def load_dir(session: Session, team_id: str, path: str | Path = SEED_DIR,
-             *, actor: str = "cli") -> LoadReport:
+def load_dir(
+    session: Session, team_id: str, path: str | Path = SEED_DIR, *, actor: str = "cli"
+) -> LoadReport:
     """Validate a folder and store every usable template; problems are reported, not raised."""
     templates, problems = validate_dir(path)
     report = LoadReport(problems=problems)
@@ -207,21 +218,32 @@ def retire(session: Session, team_id: str, key: str, actor: str) -> Playbook:
     for row in rows:
         row.retired = True
         session.add(row)
-    audit.record(session, team_id, actor, "playbook", rows[0].id, "retired",
-                 from_state="active", to_state="retired", key=key)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "playbook",
+        rows[0].id,
+        "retired",
+        from_state="active",
+        to_state="retired",
+        key=key,
+    )
     return rows[0]
 
 
-def save_yaml(session: Session, team_id: str, text: str, actor: str,
-              source_name: str = "playbook.yaml") -> tuple[Playbook, Loaded]:
+def save_yaml(
+    session: Session, team_id: str, text: str, actor: str, source_name: str = "playbook.yaml"
+) -> tuple[Playbook, Loaded]:
     """Create or update a playbook from YAML typed in Slack; `PlaybookError` lists problems
     with their lines."""
     template = parse_playbook(text, source_name)
     return save_template(session, team_id, template, source="slack", actor=actor)
 
 
-def _revise(session: Session, team_id: str, key: str, actor: str,
-            change: dict[str, Any]) -> tuple[Playbook, Loaded]:
+def _revise(
+    session: Session, team_id: str, key: str, actor: str, change: dict[str, Any]
+) -> tuple[Playbook, Loaded]:
     current = get_playbook(session, team_id, key)
     if current is None:
         raise PlaybookStoreError(f"No active playbook '{key}'.")
@@ -235,8 +257,9 @@ def _revise(session: Session, team_id: str, key: str, actor: str,
     return save_template(session, team_id, template, source="slack", actor=actor)
 
 
-def edit_step(session: Session, team_id: str, key: str, step_id: str,
-              changes: dict[str, Any], actor: str) -> tuple[Playbook, Loaded]:
+def edit_step(
+    session: Session, team_id: str, key: str, step_id: str, changes: dict[str, Any], actor: str
+) -> tuple[Playbook, Loaded]:
     """A new version with one step's fields changed (validated like a file)."""
     current = get_playbook(session, team_id, key)
     if current is None:
@@ -253,24 +276,38 @@ def edit_step(session: Session, team_id: str, key: str, step_id: str,
     return _revise(session, team_id, key, actor, {"steps": steps})
 
 
-def reorder(session: Session, team_id: str, key: str, order: Sequence[str],
-            actor: str) -> tuple[Playbook, Loaded]:
+def reorder(
+    session: Session, team_id: str, key: str, order: Sequence[str], actor: str
+) -> tuple[Playbook, Loaded]:
     """A new version with the steps in `order` (every step id exactly once)."""
     current = get_playbook(session, team_id, key)
     if current is None:
         raise PlaybookStoreError(f"No active playbook '{key}'.")
     by_id = {s["id"]: s for s in current.definition["steps"]}
     if sorted(order) != sorted(by_id) or len(set(order)) != len(order):
-        raise PlaybookStoreError(
-            "List every step id exactly once: " + ", ".join(by_id)
-        )
+        raise PlaybookStoreError("List every step id exactly once: " + ", ".join(by_id))
     return _revise(session, team_id, key, actor, {"steps": [by_id[i] for i in order]})
 
 
 __all__ = [
-    "LoadReport", "Loaded", "PlaybookError", "PlaybookStoreError", "active_playbooks",
-    "definition_of", "edit_step", "ensure_seeded", "ensure_seeded_once", "get_playbook",
-    "get_version", "is_admin",
-    "latest", "load_dir", "load_templates", "reorder", "retire", "save_template", "save_yaml",
+    "LoadReport",
+    "Loaded",
+    "PlaybookError",
+    "PlaybookStoreError",
+    "active_playbooks",
+    "definition_of",
+    "edit_step",
+    "ensure_seeded",
+    "ensure_seeded_once",
+    "get_playbook",
+    "get_version",
+    "is_admin",
+    "latest",
+    "load_dir",
+    "load_templates",
+    "reorder",
+    "retire",
+    "save_template",
+    "save_yaml",
     "template_of",
 ]

@@ -51,8 +51,12 @@ def commitments_over_time(report: Report) -> bytes | None:
     fig, ax = plt.subplots(figsize=(8, 3.8))
     bottom = [0] * len(weeks)
     labels = [w.strftime("%b %d") for w in weeks]
-    for kind, label in (("on_time", "kept on time"), ("late", "kept late"),
-                        ("missed", "missed"), ("open", "still open")):
+    for kind, label in (
+        ("on_time", "kept on time"),
+        ("late", "kept late"),
+        ("missed", "missed"),
+        ("open", "still open"),
+    ):
         values = [getattr(report.weekly[w], kind) for w in weeks]
         ax.bar(labels, values, bottom=bottom, color=COLORS[kind], label=label)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]

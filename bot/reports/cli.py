@@ -13,10 +13,10 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD")] = None,
-        until: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (default today)")]
-        = None,
-        csv: Annotated[Path | None, typer.Option("--csv", help="Write the case log here")]
-        = None,
+        until: Annotated[
+            str | None, typer.Option(help="Last day, YYYY-MM-DD (default today)")
+        ] = None,
+        csv: Annotated[Path | None, typer.Option("--csv", help="Write the case log here")] = None,
         team: Annotated[str | None, typer.Option("--team", help="Slack team id")] = None,
     ) -> None:
         """Cases by risk and playbook, resolution and churn, steps that save accounts, and
@@ -47,7 +47,9 @@ def register(app: typer.Typer) -> None:
         for line in summary_lines(build_report(rt.engine, team_id, period, today)):
             typer.echo(line)
         if csv is not None:
-            with csv.open("w", newline="", encoding="utf-8") as out, \
-                    session_scope(rt.engine) as session:
+            with (
+                csv.open("w", newline="", encoding="utf-8") as out,
+                session_scope(rt.engine) as session,
+            ):
                 n = write_cases(iter_case_rows(session, team_id, period), out)
             typer.echo(f"Wrote {n} case(s) to {csv}")

@@ -8,15 +8,36 @@ from collections.abc import Iterable
 
 from bot.reports.metrics import CaseRow
 
-COLUMNS = ("risk", "playbook", "customer", "playbook link", "situation context", "total steps",
-           "churned", "step of resolution", "notes", "opened", "resolved")
+COLUMNS = (
+    "risk",
+    "playbook",
+    "customer",
+    "playbook link",
+    "situation context",
+    "total steps",
+    "churned",
+    "step of resolution",
+    "notes",
+    "opened",
+    "resolved",
+)
 
 
 def _row(c: CaseRow) -> list[str]:
     churned = {"churned": "yes", "saved": "no"}.get(c.outcome, "")
-    return [c.risk, c.playbook, c.customer, c.playbook_link, c.context, str(c.total_steps),
-            churned, str(c.resolution_step or ""), c.notes, c.opened.date().isoformat(),
-            c.resolved.date().isoformat() if c.resolved else ""]
+    return [
+        c.risk,
+        c.playbook,
+        c.customer,
+        c.playbook_link,
+        c.context,
+        str(c.total_steps),
+        churned,
+        str(c.resolution_step or ""),
+        c.notes,
+        c.opened.date().isoformat(),
+        c.resolved.date().isoformat() if c.resolved else "",
+    ]
 
 
 def write_cases(rows: Iterable[CaseRow], out: io.TextIOBase | io.StringIO) -> int:

@@ -119,8 +119,9 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def compute(period: Period, cases: list[CaseRow], commitments: list[CommitmentRow],
-            as_of: dt.date) -> Report:
+def compute(
+    period: Period, cases: list[CaseRow], commitments: list[CommitmentRow], as_of: dt.date
+) -> Report:
     """Everything `/cs-report` shows for `period`, as of `as_of` (usually today)."""
     end = min(as_of, period.until + dt.timedelta(days=1))
     in_cases = [c for c in cases if c.opened.date() in period]
@@ -161,27 +162,38 @@ def pct(value: float | None) -> str:
 def summary_lines(r: Report) -> list[str]:
     """Plain lines for the CLI (Slack gets blocks built from the same numbers)."""
     if r.empty:
-        return [f"Nothing in this period ({r.period.label}): no cases opened and no "
-                "commitments made."]
+        return [
+            f"Nothing in this period ({r.period.label}): no cases opened and no commitments made."
+        ]
     lines = [f"Report for {r.period.label}", ""]
-    lines.append(f"Cases opened: {len(r.cases)} · saved {r.saved} · churned {r.churned} · "
-                 f"open {r.still_open}")
-    lines.append(f"Resolution rate {pct(r.resolution_rate)} · churn rate {pct(r.churn_rate)} · "
-                 "median time to resolve "
-                 + (f"{r.median_days_to_resolve:.1f} days" if r.median_days_to_resolve
-                    is not None else "—"))
+    lines.append(
+        f"Cases opened: {len(r.cases)} · saved {r.saved} · churned {r.churned} · "
+        f"open {r.still_open}"
+    )
+    lines.append(
+        f"Resolution rate {pct(r.resolution_rate)} · churn rate {pct(r.churn_rate)} · "
+        "median time to resolve "
+        + (f"{r.median_days_to_resolve:.1f} days" if r.median_days_to_resolve is not None else "—")
+    )
     for title, counter in (("By risk", r.by_risk), ("By playbook", r.by_playbook)):
         if counter:
             lines.append(f"{title}: " + ", ".join(f"{k} {v}" for k, v in counter.most_common()))
     for playbook, steps in sorted(r.resolution_steps.items()):
-        lines.append(f"Saved at step — {playbook}: "
-                     + ", ".join(f"step {s}: {n}" for s, n in sorted(steps.items())))
+        lines.append(
+            f"Saved at step — {playbook}: "
+            + ", ".join(f"step {s}: {n}" for s, n in sorted(steps.items()))
+        )
     t = r.commitments
-    lines += ["", f"Commitments made: {t.made} · kept on time {t.on_time} · kept late {t.late} "
-              f"· missed {t.missed} · still open {t.open}"]
+    lines += [
+        "",
+        f"Commitments made: {t.made} · kept on time {t.on_time} · kept late {t.late} "
+        f"· missed {t.missed} · still open {t.open}",
+    ]
     for title, groups in (("By owner", r.by_owner), ("By account", r.by_account)):
         lines.append(f"{title}:")
         for name, tally in sorted(groups.items(), key=lambda kv: (-kv[1].made, kv[0]))[:25]:
-            lines.append(f"  {name}: made {tally.made}, on time {tally.on_time}, "
-                         f"late {tally.late}, missed {tally.missed}, open {tally.open}")
+            lines.append(
+                f"  {name}: made {tally.made}, on time {tally.on_time}, "
+                f"late {tally.late}, missed {tally.missed}, open {tally.open}"
+            )
     return lines

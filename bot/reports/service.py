@@ -20,9 +20,11 @@ from bot.reports.blocks import report_message, upload_failed_note
 from bot.reports.metrics import CaseRow, CommitmentRow, Period, Report, compute
 
 log = logging.getLogger(__name__)
-USAGE = ("Try `/cs-report` (last 30 days), `/cs-report 7d`, `/cs-report 12w`, "
-         "`/cs-report this month`, `/cs-report last month`, `/cs-report this quarter`, "
-         "`/cs-report all` or `/cs-report 2026-01-01..2026-03-31`.")
+USAGE = (
+    "Try `/cs-report` (last 30 days), `/cs-report 7d`, `/cs-report 12w`, "
+    "`/cs-report this month`, `/cs-report last month`, `/cs-report this quarter`, "
+    "`/cs-report all` or `/cs-report 2026-01-01..2026-03-31`."
+)
 
 
 class PeriodError(ValueError):
@@ -70,61 +72,100 @@ def _link(playbook: Playbook | None, case: Case) -> str:
     return str(definition.get("link") or definition.get("url") or "")
 
 
-def iter_case_rows(session: Session, team_id: str, period: Period,
-                   chunk: int = 500) -> Iterator[CaseRow]:
+def iter_case_rows(
+    session: Session, team_id: str, period: Period, chunk: int = 500
+) -> Iterator[CaseRow]:
     """Cases opened in the period, oldest first, read in chunks (CSV export streams them)."""
     start, end = _bounds(period)
     last_id = 0
     accounts: dict[int, str] = {}
     books: dict[int, Playbook] = {}
     while True:
-        batch = list(session.exec(
-            select(Case).where(Case.team_id == team_id, col(Case.opened_at) >= start,
-                               col(Case.opened_at) < end, col(Case.id) > last_id)
-            .order_by(col(Case.id)).limit(chunk)))
+        batch = list(
+            session.exec(
+                select(Case)
+                .where(
+                    Case.team_id == team_id,
+                    col(Case.opened_at) >= start,
+                    col(Case.opened_at) < end,
+                    col(Case.id) > last_id,
+                )
+                .order_by(col(Case.id))
+                .limit(chunk)
+            )
+        )
         if not batch:
             return
         need_a = {c.account_id for c in batch} - set(accounts)
-        for a in session.exec(select(Account).where(Account.team_id == team_id,
-                                                    col(Account.id).in_(need_a or {-1}))):
+        for a in session.exec(
+            select(Account).where(Account.team_id == team_id, col(Account.id).in_(need_a or {-1}))
+        ):
             accounts[a.id or 0] = a.name
         need_p = {c.playbook_id for c in batch} - set(books)
-        for p in session.exec(select(Playbook).where(Playbook.team_id == team_id,
-                                                     col(Playbook.id).in_(need_p or {-1}))):
+        for p in session.exec(
+            select(Playbook).where(
+                Playbook.team_id == team_id, col(Playbook.id).in_(need_p or {-1})
+            )
+        ):
             books[p.id or 0] = p
         for c in batch:
             book = books.get(c.playbook_id)
             yield CaseRow(
-                id=c.id or 0, risk=c.risk_key.replace("_", " "),
-                playbook=book.name if book else c.risk_key, customer=accounts.get(
-                    c.account_id, "?"), status=c.status, outcome=c.outcome,
-                total_steps=c.total_steps, resolution_step=c.resolution_step,
+                id=c.id or 0,
+                risk=c.risk_key.replace("_", " "),
+                playbook=book.name if book else c.risk_key,
+                customer=accounts.get(c.account_id, "?"),
+                status=c.status,
+                outcome=c.outcome,
+                total_steps=c.total_steps,
+                resolution_step=c.resolution_step,
                 opened=clock.as_utc(c.opened_at),
                 resolved=clock.as_utc(c.resolved_at) if c.resolved_at else None,
-                context=c.context, notes=c.notes, playbook_link=_link(book, c),
-                owner=c.owner_user_id)
+                context=c.context,
+                notes=c.notes,
+                playbook_link=_link(book, c),
+                owner=c.owner_user_id,
+            )
         last_id = batch[-1].id or 0
 
 
 def commitment_rows(session: Session, team_id: str, period: Period) -> list[CommitmentRow]:
     start, end = _bounds(period)
-    rows = list(session.exec(select(Commitment).where(
-        Commitment.team_id == team_id,
-        col(Commitment.status).in_((CommitmentStatus.OPEN, CommitmentStatus.DONE)),
-        col(Commitment.created_at) >= start, col(Commitment.created_at) < end)))
-    names = {p.slack_user_id: p.real_name or p.name for p in session.exec(
-        select(Person).where(Person.team_id == team_id))}
-    accounts = {a.id: a.name for a in session.exec(select(Account).where(
-        Account.team_id == team_id, col(Account.id).in_(
-            {c.account_id for c in rows if c.account_id} or {-1})))}
+    rows = list(
+        session.exec(
+            select(Commitment).where(
+                Commitment.team_id == team_id,
+                col(Commitment.status).in_((CommitmentStatus.OPEN, CommitmentStatus.DONE)),
+                col(Commitment.created_at) >= start,
+                col(Commitment.created_at) < end,
+            )
+        )
+    )
+    names = {
+        p.slack_user_id: p.real_name or p.name
+        for p in session.exec(select(Person).where(Person.team_id == team_id))
+    }
+    accounts = {
+        a.id: a.name
+        for a in session.exec(
+            select(Account).where(
+                Account.team_id == team_id,
+                col(Account.id).in_({c.account_id for c in rows if c.account_id} or {-1}),
+            )
+        )
+    }
     return [
         CommitmentRow(
             id=c.id or 0,
             owner=names.get(c.owner_user_id or "", c.owner_name or "(no owner)")
-            if c.owner_user_id else (c.owner_name or "(no owner)"),
+            if c.owner_user_id
+            else (c.owner_name or "(no owner)"),
             account=accounts.get(c.account_id or 0, "(no account)"),
-            made=clock.as_utc(c.created_at).date(), due=c.due_date,
-            done=clock.as_utc(c.done_at).date() if c.done_at else None, status=c.status)
+            made=clock.as_utc(c.created_at).date(),
+            due=c.due_date,
+            done=clock.as_utc(c.done_at).date() if c.done_at else None,
+            status=c.status,
+        )
         for c in rows
     ]
 
@@ -144,17 +185,16 @@ def deliver(notifier: Notifier, team_id: str, user_id: str, report: Report) -> l
     problems = []
     for filename, title, png in charts.all_charts(report):
         try:
-            notifier.upload(team_id, posted.channel, filename, png, title,
-                            thread_ts=posted.ts)
+            notifier.upload(team_id, posted.channel, filename, png, title, thread_ts=posted.ts)
         except DeliveryError as exc:
             log.warning("chart upload refused: %s", exc.code)
             problems.append(f"{title}: {exc.code or exc}")
     if problems:
-        notifier.post(team_id, posted.channel, upload_failed_note(problems),
-                      thread_ts=posted.ts)
+        notifier.post(team_id, posted.channel, upload_failed_note(problems), thread_ts=posted.ts)
     return problems
 
 
-def send_report(engine: Engine, notifier: Notifier, team_id: str, user_id: str,
-                period: Period, today: dt.date) -> list[str]:
+def send_report(
+    engine: Engine, notifier: Notifier, team_id: str, user_id: str, period: Period, today: dt.date
+) -> list[str]:
     return deliver(notifier, team_id, user_id, build_report(engine, team_id, period, today))

@@ -147,8 +147,10 @@ class SlackNotifier:
             raise
 
     def permalink(self, team_id: str, channel: str, ts: str) -> str | None:
-        resp = self._call("chat.getPermalink",
-                          lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts))
+        resp = self._call(
+            "chat.getPermalink",
+            lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts),
+        )
         return resp.get("permalink")
 
     def download(self, team_id: str, file_id: str, max_bytes: int) -> tuple[dict, bytes]:

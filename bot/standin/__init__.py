@@ -5,5 +5,4 @@ from .recorder import Call
 from .render import render_blocks, render_view
 from .server import SlackStandin
 
-__all__ = ["Call", "DriverResponse", "SlackDriver", "SlackStandin", "render_blocks",
-           "render_view"]
+__all__ = ["Call", "DriverResponse", "SlackDriver", "SlackStandin", "render_blocks", "render_view"]

@@ -21,22 +21,54 @@ TEXT_TYPES = ("plain_text", "mrkdwn")
 PLAIN = ("plain_text",)
 
 BLOCK_TYPES = {
-    "section", "header", "context", "actions", "divider", "image", "input",
-    "rich_text", "markdown", "file", "video", "call",
+    "section",
+    "header",
+    "context",
+    "actions",
+    "divider",
+    "image",
+    "input",
+    "rich_text",
+    "markdown",
+    "file",
+    "video",
+    "call",
 }
 SELECT_TYPES = {
-    "static_select", "external_select", "users_select", "conversations_select",
-    "channels_select", "multi_static_select", "multi_external_select", "multi_users_select",
-    "multi_conversations_select", "multi_channels_select",
+    "static_select",
+    "external_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "multi_static_select",
+    "multi_external_select",
+    "multi_users_select",
+    "multi_conversations_select",
+    "multi_channels_select",
 }
 INPUT_ONLY_TYPES = {
-    "plain_text_input", "email_text_input", "url_text_input", "number_input",
-    "rich_text_input", "file_input",
+    "plain_text_input",
+    "email_text_input",
+    "url_text_input",
+    "number_input",
+    "rich_text_input",
+    "file_input",
 }
-ELEMENT_TYPES = SELECT_TYPES | INPUT_ONLY_TYPES | {
-    "button", "overflow", "datepicker", "timepicker", "datetimepicker", "checkboxes",
-    "radio_buttons", "image", "workflow_button",
-}
+ELEMENT_TYPES = (
+    SELECT_TYPES
+    | INPUT_ONLY_TYPES
+    | {
+        "button",
+        "overflow",
+        "datepicker",
+        "timepicker",
+        "datetimepicker",
+        "checkboxes",
+        "radio_buttons",
+        "image",
+        "workflow_button",
+    }
+)
 
 
 def _ptr(path: str, msg: str) -> str:
@@ -88,8 +120,14 @@ class _Checker:
             return
         self.string(obj["text"], f"{path}/text", max_len, min_len=1)
 
-    def optional_text(self, obj: dict[str, Any], key: str, path: str, max_len: int,
-                      types: tuple[str, ...] = TEXT_TYPES) -> None:
+    def optional_text(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        path: str,
+        max_len: int,
+        types: tuple[str, ...] = TEXT_TYPES,
+    ) -> None:
         if key in obj and obj[key] is not None:
             self.text(obj[key], f"{path}/{key}", max_len, types)
 
@@ -105,8 +143,10 @@ class _Checker:
             self.add(path, "must provide an object")
             return
         for key, limit, types in (
-            ("title", 100, PLAIN), ("text", 300, TEXT_TYPES),
-            ("confirm", 30, PLAIN), ("deny", 30, PLAIN),
+            ("title", 100, PLAIN),
+            ("text", 300, TEXT_TYPES),
+            ("confirm", 30, PLAIN),
+            ("deny", 30, PLAIN),
         ):
             if self.required(obj, key, path):
                 self.text(obj[key], f"{path}/{key}", limit, types)
@@ -123,8 +163,14 @@ class _Checker:
         if "url" in obj:
             self.string(obj["url"], f"{path}/url", 3000)
 
-    def options(self, value: Any, path: str, max_items: int, text_types: tuple[str, ...] = PLAIN,
-                min_items: int = 0) -> None:
+    def options(
+        self,
+        value: Any,
+        path: str,
+        max_items: int,
+        text_types: tuple[str, ...] = PLAIN,
+        min_items: int = 0,
+    ) -> None:
         if self.items(value, path, max_items, min_items=min_items):
             for i, opt in enumerate(value):
                 self.option(opt, f"{path}/{i}", text_types)
@@ -277,8 +323,9 @@ class _Checker:
             self.text(b["label"], f"{path}/label", 2000, PLAIN)
         self.optional_text(b, "hint", path, 2000, PLAIN)
         if self.required(b, "element", path):
-            self.element(b["element"], f"{path}/element", ELEMENT_TYPES - {"button", "overflow",
-                                                                          "image"})
+            self.element(
+                b["element"], f"{path}/element", ELEMENT_TYPES - {"button", "overflow", "image"}
+            )
 
     def block_markdown(self, b: dict[str, Any], path: str) -> None:
         if self.required(b, "text", path):

@@ -92,13 +92,25 @@ class SlackDriver:
         self.close()
 
     # -- transport --------------------------------------------------------------------------
-    def post(self, body: bytes, content_type: str, *, sign: bool = True,
-             signature: str | None = None, timestamp_offset: int = 0,
-             headers: dict[str, str] | None = None) -> DriverResponse:
+    def post(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        sign: bool = True,
+        signature: str | None = None,
+        timestamp_offset: int = 0,
+        headers: dict[str, str] | None = None,
+    ) -> DriverResponse:
         """Send exact bytes, signed now (unless told otherwise), to the target."""
-        all_headers = slack_headers(self.signing_secret, body, content_type,
-                                    timestamp_offset=timestamp_offset, signature=signature,
-                                    sign_request=sign)
+        all_headers = slack_headers(
+            self.signing_secret,
+            body,
+            content_type,
+            timestamp_offset=timestamp_offset,
+            signature=signature,
+            sign_request=sign,
+        )
         all_headers.update(headers or {})
         start = time.perf_counter()
         if self._http is not None:
@@ -109,8 +121,7 @@ class SlackDriver:
             from slack_bolt.request import BoltRequest
 
             bolt_headers: dict[str, Any] = {k.lower(): [v] for k, v in all_headers.items()}
-            bolt_resp = self.target.dispatch(BoltRequest(body=body.decode(),
-                                                         headers=bolt_headers))
+            bolt_resp = self.target.dispatch(BoltRequest(body=body.decode(), headers=bolt_headers))
             elapsed = time.perf_counter() - start
             status, text = bolt_resp.status, bolt_resp.body or ""
             resp_headers = {k: ",".join(v) for k, v in bolt_resp.headers.items()}
@@ -143,9 +154,15 @@ class SlackDriver:
         return {"id": channel_id, "name": name}
 
     def _base(self, kind: str, user_id: str) -> dict[str, Any]:
-        return {"type": kind, "team": self._team_obj(), "user": self._user_obj(user_id),
-                "api_app_id": self.api_app_id, "token": LEGACY_TOKEN,
-                "is_enterprise_install": False, "enterprise": None}
+        return {
+            "type": kind,
+            "team": self._team_obj(),
+            "user": self._user_obj(user_id),
+            "api_app_id": self.api_app_id,
+            "token": LEGACY_TOKEN,
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
 
     def _view(self, view: dict[str, Any] | str) -> dict[str, Any]:
         view_id = view if isinstance(view, str) else view["id"]
@@ -155,24 +172,41 @@ class SlackDriver:
         return current
 
     # -- slash commands ---------------------------------------------------------------------
-    def command(self, command: str, text: str = "", user_id: str | None = None,
-                channel_id: str | None = None, **send: Any) -> DriverResponse:
+    def command(
+        self,
+        command: str,
+        text: str = "",
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        **send: Any,
+    ) -> DriverResponse:
         user_id, channel_id = self._user(user_id), self._channel(channel_id)
         trigger_id = self.standin.new_trigger_id(user_id, self.team_id)
         response_url = self.standin.new_response_url(self.team_id, user_id, channel_id)
         user = self._user_obj(user_id)
-        body = command_form({
-            "token": LEGACY_TOKEN, "team_id": self.team_id, "team_domain": self.team.domain,
-            "channel_id": channel_id, "channel_name": self._channel_obj(channel_id)["name"],
-            "user_id": user_id, "user_name": user["name"], "command": command, "text": text,
-            "api_app_id": self.api_app_id, "is_enterprise_install": "false",
-            "response_url": response_url, "trigger_id": trigger_id,
-        })
+        body = command_form(
+            {
+                "token": LEGACY_TOKEN,
+                "team_id": self.team_id,
+                "team_domain": self.team.domain,
+                "channel_id": channel_id,
+                "channel_name": self._channel_obj(channel_id)["name"],
+                "user_id": user_id,
+                "user_name": user["name"],
+                "command": command,
+                "text": text,
+                "api_app_id": self.api_app_id,
+                "is_enterprise_install": "false",
+                "response_url": response_url,
+                "trigger_id": trigger_id,
+            }
+        )
         resp = self.post(body, FORM, **send)
         problems: list[str] = []
         if resp.status == 200:
-            problems = self.standin.record_ack_reply(self.team_id, channel_id, user_id,
-                                                     resp.body_text)
+            problems = self.standin.record_ack_reply(
+                self.team_id, channel_id, user_id, resp.body_text
+            )
         return _with(resp, problems=problems, trigger_id=trigger_id, response_url=response_url)
 
     # -- interactivity ----------------------------------------------------------------------
@@ -215,25 +249,39 @@ class SlackDriver:
             channel_id = message["channel"]
             ephemeral = "ts" not in message
             ts = message["message_ts"] if ephemeral else message["ts"]
-            payload["container"] = {"type": "message", "message_ts": ts,
-                                    "channel_id": channel_id, "is_ephemeral": ephemeral}
+            payload["container"] = {
+                "type": "message",
+                "message_ts": ts,
+                "channel_id": channel_id,
+                "is_ephemeral": ephemeral,
+            }
             payload["channel"] = self._channel_obj(channel_id)
             if not ephemeral:
                 payload["message"] = {k: v for k, v in message.items() if k != "channel"}
-            response_url = self.standin.new_response_url(self.team_id, user_id, channel_id,
-                                                         ts, ephemeral)
+            response_url = self.standin.new_response_url(
+                self.team_id, user_id, channel_id, ts, ephemeral
+            )
             payload["response_url"] = response_url
         else:
             raise ValueError("block_action needs message= or view=")
         bid, element = find_element(blocks, action_id, block_id)
-        selected = {"selected_option": selected_option, "selected_user": selected_user,
-                    "selected_date": selected_date, "selected_options": selected_options}
+        selected = {
+            "selected_option": selected_option,
+            "selected_user": selected_user,
+            "selected_date": selected_date,
+            "selected_options": selected_options,
+        }
         payload["actions"] = [action_payload_entry(element, bid, value, selected)]
         resp = self._interact(payload, **send)
         return _with(resp, trigger_id=trigger_id, response_url=response_url)
 
-    def view_submission(self, view: dict[str, Any] | str, values: dict[str, Any] | None = None,
-                        user_id: str | None = None, **send: Any) -> DriverResponse:
+    def view_submission(
+        self,
+        view: dict[str, Any] | str,
+        values: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        **send: Any,
+    ) -> DriverResponse:
         """Submit a modal with `values` (block_id → value; see `view_state_values`)."""
         current = self._view(view)
         owner = self.standin.state.view_owner.get(current["id"], (self.team_id, None))[1]
@@ -242,8 +290,11 @@ class SlackDriver:
         self.standin.set_view_state(current["id"], state_values)
         current["state"] = {"values": state_values}
         payload = self._base("view_submission", user_id)
-        payload.update(trigger_id=self.standin.new_trigger_id(user_id, self.team_id),
-                       view=current, response_urls=[])
+        payload.update(
+            trigger_id=self.standin.new_trigger_id(user_id, self.team_id),
+            view=current,
+            response_urls=[],
+        )
         resp = self._interact(payload, **send)
         problems: list[str] = []
         if resp.status == 200:
@@ -251,8 +302,13 @@ class SlackDriver:
             problems = self.standin.apply_view_ack(self.team_id, user_id, current["id"], ack)
         return _with(resp, problems=problems, trigger_id=payload["trigger_id"])
 
-    def view_closed(self, view: dict[str, Any] | str, user_id: str | None = None,
-                    is_cleared: bool = False, **send: Any) -> DriverResponse:
+    def view_closed(
+        self,
+        view: dict[str, Any] | str,
+        user_id: str | None = None,
+        is_cleared: bool = False,
+        **send: Any,
+    ) -> DriverResponse:
         current = self._view(view)
         owner = self.standin.state.view_owner.get(current["id"], (self.team_id, None))[1]
         user_id = self._user(user_id or owner)
@@ -263,9 +319,15 @@ class SlackDriver:
             self.standin.close_view(self.team_id, user_id, current["id"], is_cleared)
         return resp
 
-    def block_suggestion(self, action_id: str, value: str, block_id: str | None = None,
-                         view: dict[str, Any] | str | None = None, user_id: str | None = None,
-                         **send: Any) -> DriverResponse:
+    def block_suggestion(
+        self,
+        action_id: str,
+        value: str,
+        block_id: str | None = None,
+        view: dict[str, Any] | str | None = None,
+        user_id: str | None = None,
+        **send: Any,
+    ) -> DriverResponse:
         user_id = self._user(user_id)
         payload = self._base("block_suggestion", user_id)
         payload.update(action_id=action_id, block_id=block_id or "", value=value)
@@ -282,42 +344,61 @@ class SlackDriver:
                     problems.append(f"no more than 100 items allowed [json-pointer:/{key}]")
         return _with(resp, problems=problems)
 
-    def shortcut(self, callback_id: str, user_id: str | None = None,
-                 **send: Any) -> DriverResponse:
+    def shortcut(self, callback_id: str, user_id: str | None = None, **send: Any) -> DriverResponse:
         user_id = self._user(user_id)
         payload = self._base("shortcut", user_id)
         trigger_id = self.standin.new_trigger_id(user_id, self.team_id)
         payload.update(callback_id=callback_id, trigger_id=trigger_id, action_ts=action_ts())
         return _with(self._interact(payload, **send), trigger_id=trigger_id)
 
-    def message_shortcut(self, callback_id: str, message: dict[str, Any],
-                         channel: str | None = None, user_id: str | None = None,
-                         **send: Any) -> DriverResponse:
+    def message_shortcut(
+        self,
+        callback_id: str,
+        message: dict[str, Any],
+        channel: str | None = None,
+        user_id: str | None = None,
+        **send: Any,
+    ) -> DriverResponse:
         user_id = self._user(user_id)
         channel_id = channel or message.get("channel") or self._channel(None)
         trigger_id = self.standin.new_trigger_id(user_id, self.team_id)
-        response_url = self.standin.new_response_url(self.team_id, user_id, channel_id,
-                                                     message["ts"])
+        response_url = self.standin.new_response_url(
+            self.team_id, user_id, channel_id, message["ts"]
+        )
         payload = self._base("message_action", user_id)
         payload.update(
-            callback_id=callback_id, trigger_id=trigger_id, action_ts=action_ts(),
-            channel=self._channel_obj(channel_id), message_ts=message["ts"],
+            callback_id=callback_id,
+            trigger_id=trigger_id,
+            action_ts=action_ts(),
+            channel=self._channel_obj(channel_id),
+            message_ts=message["ts"],
             message={k: v for k, v in message.items() if k != "channel"},
             response_url=response_url,
         )
-        return _with(self._interact(payload, **send), trigger_id=trigger_id,
-                     response_url=response_url)
+        return _with(
+            self._interact(payload, **send), trigger_id=trigger_id, response_url=response_url
+        )
 
     # -- events -----------------------------------------------------------------------------
-    def event(self, event: dict[str, Any], event_id: str | None = None,
-              retry_num: int | None = None, retry_reason: str | None = None,
-              **send: Any) -> DriverResponse:
+    def event(
+        self,
+        event: dict[str, Any],
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str | None = None,
+        **send: Any,
+    ) -> DriverResponse:
         """Deliver an Events API envelope; same `event_id` + `retry_num` = a Slack retry."""
         if event_id is None:
             self._event_seq += 1
             event_id = f"Ev{int(time.time())}{self._event_seq:06d}"
-        envelope = event_envelope(event, team_id=self.team_id, api_app_id=self.api_app_id,
-                                  bot_user_id=self.team.bot_user_id, event_id=event_id)
+        envelope = event_envelope(
+            event,
+            team_id=self.team_id,
+            api_app_id=self.api_app_id,
+            bot_user_id=self.team.bot_user_id,
+            event_id=event_id,
+        )
         headers = dict(send.pop("headers", None) or {})
         if retry_num is not None:
             headers["X-Slack-Retry-Num"] = str(retry_num)
@@ -325,15 +406,21 @@ class SlackDriver:
         resp = self.post(json.dumps(envelope).encode(), JSON, headers=headers, **send)
         return _with(resp, event_id=event_id)
 
-    def redeliver(self, previous: DriverResponse, retry_num: int = 1,
-                  retry_reason: str = "http_timeout", **send: Any) -> DriverResponse:
+    def redeliver(
+        self,
+        previous: DriverResponse,
+        retry_num: int = 1,
+        retry_reason: str = "http_timeout",
+        **send: Any,
+    ) -> DriverResponse:
         """Re-send the same envelope bytes (new signature) as Slack's retry N."""
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
         resp = self.post(previous.request_body, JSON, headers=headers, **send)
         return _with(resp, event_id=previous.event_id)
 
-    def url_verification(self, challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkv",
-                         **send: Any) -> DriverResponse:
+    def url_verification(
+        self, challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkv", **send: Any
+    ) -> DriverResponse:
         body = {"token": LEGACY_TOKEN, "challenge": challenge, "type": "url_verification"}
         return self.post(json.dumps(body).encode(), JSON, **send)
 
@@ -342,48 +429,76 @@ class SlackDriver:
         kind = {"D": "im", "G": "group"}.get(channel_id[:1], "channel")
         return {**msg, "event_ts": msg["ts"], "channel_type": kind}
 
-    def message(self, text: str, user_id: str | None = None, channel_id: str | None = None,
-                *, thread_ts: str | None = None, **send: Any) -> DriverResponse:
+    def message(
+        self,
+        text: str,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        *,
+        thread_ts: str | None = None,
+        **send: Any,
+    ) -> DriverResponse:
         """A person writes `text` (stored on the stand-in) and the `message` event is sent."""
-        msg = self.standin.post_user_message(self.team_id, self._channel(channel_id),
-                                             self._user(user_id), text, thread_ts=thread_ts)
+        msg = self.standin.post_user_message(
+            self.team_id, self._channel(channel_id), self._user(user_id), text, thread_ts=thread_ts
+        )
         return self.event(self._message_event(msg), **send)
 
-    def file_share_message(self, file_ids: list[str], user_id: str | None = None,
-                           channel_id: str | None = None, text: str = "",
-                           **send: Any) -> DriverResponse:
+    def file_share_message(
+        self,
+        file_ids: list[str],
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        text: str = "",
+        **send: Any,
+    ) -> DriverResponse:
         """`message` with `subtype: file_share` and full `files[]` for stand-in files."""
         state = self.standin.state
         files = [state.file_object(state.files[f], self.standin.url) for f in file_ids]
-        msg = self.standin.post_user_message(self.team_id, self._channel(channel_id),
-                                             self._user(user_id), text, files=files)
+        msg = self.standin.post_user_message(
+            self.team_id, self._channel(channel_id), self._user(user_id), text, files=files
+        )
         return self.event(self._message_event(msg), **send)
 
-    def file_shared(self, file_id: str, user_id: str | None = None,
-                    channel_id: str | None = None, **send: Any) -> DriverResponse:
-        event = {"type": "file_shared", "channel_id": self._channel(channel_id),
-                 "file_id": file_id, "user_id": self._user(user_id), "file": {"id": file_id},
-                 "event_ts": action_ts()}
+    def file_shared(
+        self, file_id: str, user_id: str | None = None, channel_id: str | None = None, **send: Any
+    ) -> DriverResponse:
+        event = {
+            "type": "file_shared",
+            "channel_id": self._channel(channel_id),
+            "file_id": file_id,
+            "user_id": self._user(user_id),
+            "file": {"id": file_id},
+            "event_ts": action_ts(),
+        }
         return self.event(event, **send)
 
-    def app_home_opened(self, user_id: str | None = None, tab: str = "home",
-                        **send: Any) -> DriverResponse:
+    def app_home_opened(
+        self, user_id: str | None = None, tab: str = "home", **send: Any
+    ) -> DriverResponse:
         user_id = self._user(user_id)
         with self.standin.state.lock:
             dm = self.standin.state.open_dm(self.team_id, user_id)
-        event: dict[str, Any] = {"type": "app_home_opened", "user": user_id, "channel": dm,
-                                 "event_ts": action_ts(), "tab": tab}
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": dm,
+            "event_ts": action_ts(),
+            "tab": tab,
+        }
         home = self.standin.home_view(user_id, self.team_id)
         if home is not None:
             event["view"] = home
         return self.event(event, **send)
 
-    def app_mention(self, text: str, user_id: str | None = None,
-                    channel_id: str | None = None, **send: Any) -> DriverResponse:
+    def app_mention(
+        self, text: str, user_id: str | None = None, channel_id: str | None = None, **send: Any
+    ) -> DriverResponse:
         if f"<@{self.team.bot_user_id}>" not in text:
             text = f"<@{self.team.bot_user_id}> {text}"
-        msg = self.standin.post_user_message(self.team_id, self._channel(channel_id),
-                                             self._user(user_id), text)
+        msg = self.standin.post_user_message(
+            self.team_id, self._channel(channel_id), self._user(user_id), text
+        )
         event = {k: v for k, v in msg.items() if k not in ("type",)}
         event.update(type="app_mention", event_ts=msg["ts"])
         return self.event(event, **send)

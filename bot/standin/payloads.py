@@ -11,17 +11,28 @@ LEGACY_TOKEN = "legacy-verification-token"
 
 # Element type → the key holding its value in state.values (contract §2.3 table).
 STATE_KEYS = {
-    "plain_text_input": "value", "email_text_input": "value", "url_text_input": "value",
-    "number_input": "value", "static_select": "selected_option",
-    "external_select": "selected_option", "radio_buttons": "selected_option",
-    "multi_static_select": "selected_options", "multi_external_select": "selected_options",
-    "checkboxes": "selected_options", "users_select": "selected_user",
-    "multi_users_select": "selected_users", "conversations_select": "selected_conversation",
+    "plain_text_input": "value",
+    "email_text_input": "value",
+    "url_text_input": "value",
+    "number_input": "value",
+    "static_select": "selected_option",
+    "external_select": "selected_option",
+    "radio_buttons": "selected_option",
+    "multi_static_select": "selected_options",
+    "multi_external_select": "selected_options",
+    "checkboxes": "selected_options",
+    "users_select": "selected_user",
+    "multi_users_select": "selected_users",
+    "conversations_select": "selected_conversation",
     "multi_conversations_select": "selected_conversations",
-    "channels_select": "selected_channel", "multi_channels_select": "selected_channels",
-    "datepicker": "selected_date", "timepicker": "selected_time",
-    "datetimepicker": "selected_date_time", "rich_text_input": "rich_text_value",
-    "file_input": "files", "overflow": "selected_option",
+    "channels_select": "selected_channel",
+    "multi_channels_select": "selected_channels",
+    "datepicker": "selected_date",
+    "timepicker": "selected_time",
+    "datetimepicker": "selected_date_time",
+    "rich_text_input": "rich_text_value",
+    "file_input": "files",
+    "overflow": "selected_option",
 }
 
 
@@ -31,9 +42,21 @@ def action_ts() -> str:
 
 def command_form(fields: dict[str, str]) -> bytes:
     """Slash-command body with Slack's field order (contract §2.1)."""
-    order = ("token", "team_id", "team_domain", "channel_id", "channel_name", "user_id",
-             "user_name", "command", "text", "api_app_id", "is_enterprise_install",
-             "response_url", "trigger_id")
+    order = (
+        "token",
+        "team_id",
+        "team_domain",
+        "channel_id",
+        "channel_name",
+        "user_id",
+        "user_name",
+        "command",
+        "text",
+        "api_app_id",
+        "is_enterprise_install",
+        "response_url",
+        "trigger_id",
+    )
     ordered = [(k, fields[k]) for k in order if k in fields]
     ordered += [(k, v) for k, v in fields.items() if k not in order]
     return urllib.parse.urlencode(ordered).encode()
@@ -44,15 +67,34 @@ def interaction_form(payload: dict[str, Any]) -> bytes:
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def event_envelope(event: dict[str, Any], *, team_id: str, api_app_id: str, bot_user_id: str,
-                   event_id: str, event_time: int | None = None) -> dict[str, Any]:
+def event_envelope(
+    event: dict[str, Any],
+    *,
+    team_id: str,
+    api_app_id: str,
+    bot_user_id: str,
+    event_id: str,
+    event_time: int | None = None,
+) -> dict[str, Any]:
     return {
-        "token": LEGACY_TOKEN, "team_id": team_id, "api_app_id": api_app_id, "event": event,
-        "type": "event_callback", "event_id": event_id,
+        "token": LEGACY_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
         "event_time": event_time if event_time is not None else int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": bot_user_id,
-                            "is_bot": True, "is_enterprise_install": False}],
-        "is_ext_shared_channel": False, "event_context": f"4-{event_id}",
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{event_id}",
     }
 
 
@@ -70,8 +112,9 @@ def iter_elements(blocks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any
     return found
 
 
-def find_element(blocks: list[dict[str, Any]], action_id: str,
-                 block_id: str | None = None) -> tuple[str, dict[str, Any]]:
+def find_element(
+    blocks: list[dict[str, Any]], action_id: str, block_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
     for bid, element in iter_elements(blocks):
         if element.get("action_id") == action_id and block_id in (None, bid):
             return bid, element
@@ -92,8 +135,7 @@ def as_option(element: dict[str, Any], value: Any) -> dict[str, Any] | None:
     for option in _all_options(element):
         if option.get("value") == value:
             return option
-    return {"text": {"type": "plain_text", "text": str(value), "emoji": True},
-            "value": str(value)}
+    return {"text": {"type": "plain_text", "text": str(value), "emoji": True}, "value": str(value)}
 
 
 def state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
@@ -114,10 +156,14 @@ def state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
 
 
 INITIAL_KEYS = {
-    "value": "initial_value", "selected_option": "initial_option",
-    "selected_options": "initial_options", "selected_user": "initial_user",
-    "selected_users": "initial_users", "selected_date": "initial_date",
-    "selected_time": "initial_time", "selected_conversation": "initial_conversation",
+    "value": "initial_value",
+    "selected_option": "initial_option",
+    "selected_options": "initial_options",
+    "selected_user": "initial_user",
+    "selected_users": "initial_users",
+    "selected_date": "initial_date",
+    "selected_time": "initial_time",
+    "selected_conversation": "initial_conversation",
     "selected_channel": "initial_channel",
 }
 
@@ -156,12 +202,17 @@ def view_state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str,
     return result
 
 
-def action_payload_entry(element: dict[str, Any], block_id: str, value: Any,
-                         selected: dict[str, Any]) -> dict[str, Any]:
+def action_payload_entry(
+    element: dict[str, Any], block_id: str, value: Any, selected: dict[str, Any]
+) -> dict[str, Any]:
     """One entry of `actions[]` in a block_actions payload."""
     kind = str(element.get("type", "button"))
-    entry: dict[str, Any] = {"action_id": element.get("action_id"), "block_id": block_id,
-                             "type": kind, "action_ts": action_ts()}
+    entry: dict[str, Any] = {
+        "action_id": element.get("action_id"),
+        "block_id": block_id,
+        "type": kind,
+        "action_ts": action_ts(),
+    }
     if kind == "button":
         entry["text"] = element.get("text")
         entry["value"] = value if value is not None else element.get("value")

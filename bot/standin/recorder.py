@@ -62,7 +62,8 @@ class Recorder:
     def calls(self, method: str | None = None, team_id: str | None = None) -> list[Call]:
         with self._cond:
             return [
-                c for c in self._calls
+                c
+                for c in self._calls
                 if (method is None or c.method == method)
                 and (team_id is None or c.team_id == team_id)
             ]
@@ -82,8 +83,9 @@ class Recorder:
         deadline = time.monotonic() + timeout
 
         def matching() -> list[Call]:
-            return [c for c in self._calls
-                    if c.method == method and (predicate is None or predicate(c))]
+            return [
+                c for c in self._calls if c.method == method and (predicate is None or predicate(c))
+            ]
 
         with self._cond:
             found = matching()

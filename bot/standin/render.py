@@ -66,8 +66,12 @@ def _block(block: dict[str, Any]) -> list[str]:
             lines.append("  " + _element(block["accessory"]))
         return lines
     if kind == "context":
-        return [" | ".join(_element(e) if e.get("type") == "image" else _text(e)
-                           for e in block.get("elements", []))]
+        return [
+            " | ".join(
+                _element(e) if e.get("type") == "image" else _text(e)
+                for e in block.get("elements", [])
+            )
+        ]
     if kind == "actions":
         return [" ".join(_element(e) for e in block.get("elements", []))]
     if kind == "divider":

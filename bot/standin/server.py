@@ -34,25 +34,31 @@ from .state import (
 )
 from .webapi import Ctx, call_method
 
-LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Slack</title></head>"
-              b"<body><h1>Sign in to your workspace</h1></body></html>")
-ERROR_PAGE = (b"<!DOCTYPE html><html><head><title>Server Error | Slack</title></head>"
-              b"<body>Slack is having trouble. Please try again.</body></html>")
+LOGIN_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Slack</title></head>"
+    b"<body><h1>Sign in to your workspace</h1></body></html>"
+)
+ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Server Error | Slack</title></head>"
+    b"<body>Slack is having trouble. Please try again.</body></html>"
+)
 
 
 class _Reply:
     """What the HTTP handler writes back."""
 
-    def __init__(self, status: int, body: bytes, content_type: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
 
     @classmethod
-    def json(cls, body: dict[str, Any], status: int = 200,
-             headers: dict[str, str] | None = None) -> _Reply:
+    def json(
+        cls, body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+    ) -> _Reply:
         return cls(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
     @classmethod
@@ -75,15 +81,15 @@ def _parse_args(content_type: str, query: str, body: bytes) -> dict[str, Any]:
             args.update(parsed)
     elif ctype.startswith("multipart/form-data"):
         msg = email.parser.BytesParser().parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+        )
         for part in msg.get_payload() if msg.is_multipart() else []:
             name = part.get_param("name", header="content-disposition")
             if name:
                 payload = part.get_payload(decode=True) or b""
                 args[str(name)] = payload.decode("utf-8", "replace")
     else:
-        args.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
-                                           keep_blank_values=True))
+        args.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     return args
 
 
@@ -123,8 +129,9 @@ class SlackStandin:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         # A short poll interval keeps stop() fast (shutdown waits for one poll).
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        name="slack-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="slack-standin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -172,50 +179,99 @@ class SlackStandin:
         scopes: Iterable[str] = DEFAULT_SCOPES,
     ) -> Team:
         """Register a workspace; its bot token defaults to `xoxb-<team_id>`."""
-        team = Team(team_id, name, domain or name.lower().replace(" ", "-"),
-                    bot_token or f"xoxb-{team_id}", bot_user_id or f"U{team_id}BOT",
-                    bot_id or f"B{team_id}BOT", app_id, tuple(scopes))
+        team = Team(
+            team_id,
+            name,
+            domain or name.lower().replace(" ", "-"),
+            bot_token or f"xoxb-{team_id}",
+            bot_user_id or f"U{team_id}BOT",
+            bot_id or f"B{team_id}BOT",
+            app_id,
+            tuple(scopes),
+        )
         with self.state.lock:
             self.state.teams[team_id] = team
             self.state.tokens[team.bot_token] = team_id
             self.state.users[(team_id, team.bot_user_id)] = make_user(
-                team_id, team.bot_user_id, "followthrough", "Followthrough", "", "UTC",
-                False, True)
+                team_id, team.bot_user_id, "followthrough", "Followthrough", "", "UTC", False, True
+            )
         return team
 
-    def add_user(self, team_id: str, user_id: str, name: str, real_name: str = "",
-                 email: str = "", tz: str = "America/New_York", deleted: bool = False,
-                 is_bot: bool = False) -> dict[str, Any]:
+    def add_user(
+        self,
+        team_id: str,
+        user_id: str,
+        name: str,
+        real_name: str = "",
+        email: str = "",
+        tz: str = "America/New_York",
+        deleted: bool = False,
+        is_bot: bool = False,
+    ) -> dict[str, Any]:
         user = make_user(team_id, user_id, name, real_name or name, email, tz, deleted, is_bot)
         with self.state.lock:
             self.state.users[(team_id, user_id)] = user
         return copy.deepcopy(user)
 
-    def add_channel(self, team_id: str, channel_id: str, name: str,
-                    members: Iterable[str] = (), is_private: bool = False,
-                    *, bot_member: bool = True) -> None:
+    def add_channel(
+        self,
+        team_id: str,
+        channel_id: str,
+        name: str,
+        members: Iterable[str] = (),
+        is_private: bool = False,
+        *,
+        bot_member: bool = True,
+    ) -> None:
         """Create a channel. The bot is a member unless `bot_member=False` (→ not_in_channel)."""
         member_list = list(members)
         bot = self.state.teams[team_id].bot_user_id
         if bot_member and bot not in member_list:
             member_list.append(bot)
         with self.state.lock:
-            self.state.channels[channel_id] = Channel(channel_id, team_id, name, member_list,
-                                                      is_private)
+            self.state.channels[channel_id] = Channel(
+                channel_id, team_id, name, member_list, is_private
+            )
 
-    def add_file(self, team_id: str, file_id: str, name: str, content: bytes,
-                 mimetype: str = "text/plain", user: str = "", channels: Iterable[str] = (),
-                 *, title: str = "", mode: str = "hosted") -> dict[str, Any]:
+    def add_file(
+        self,
+        team_id: str,
+        file_id: str,
+        name: str,
+        content: bytes,
+        mimetype: str = "text/plain",
+        user: str = "",
+        channels: Iterable[str] = (),
+        *,
+        title: str = "",
+        mode: str = "hosted",
+    ) -> dict[str, Any]:
         """Store a file as if a user uploaded it; returns its files.info object."""
-        stored = StoredFile(file_id, team_id, name, content, mimetype, user, list(channels),
-                            title=title or name, mode=mode)
+        stored = StoredFile(
+            file_id,
+            team_id,
+            name,
+            content,
+            mimetype,
+            user,
+            list(channels),
+            title=title or name,
+            mode=mode,
+        )
         with self.state.lock:
             self.state.files[file_id] = stored
             return self.state.file_object(stored, self.url)
 
-    def post_user_message(self, team_id: str, channel: str, user_id: str, text: str, *,
-                          thread_ts: str | None = None,
-                          files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def post_user_message(
+        self,
+        team_id: str,
+        channel: str,
+        user_id: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """Record a message a person wrote (for shortcuts/events); returns the message."""
         with self.state.lock:
             chan = self.state.channel(team_id, channel)
@@ -224,8 +280,9 @@ class SlackStandin:
             extra: dict[str, Any] = {"client_msg_id": self.state.new_id("cm-")}
             if files:
                 extra.update(files=files, upload=False, subtype="file_share")
-            msg = self.state.add_message(chan, user=user_id, text=text, thread_ts=thread_ts,
-                                         extra=extra)
+            msg = self.state.add_message(
+                chan, user=user_id, text=text, thread_ts=thread_ts, extra=extra
+            )
             return copy.deepcopy(msg)
 
     def new_trigger_id(self, user_id: str, team_id: str | None = None) -> str:
@@ -233,16 +290,24 @@ class SlackStandin:
         with self.state.lock:
             n = int(self.state.new_id(""), 16)
             trigger_id = f"{n}.{int(time.time())}.{secrets.token_hex(16)}"
-            self.state.triggers[trigger_id] = Trigger(trigger_id, user_id, team_id,
-                                                      time.monotonic())
+            self.state.triggers[trigger_id] = Trigger(
+                trigger_id, user_id, team_id, time.monotonic()
+            )
         return trigger_id
 
-    def new_response_url(self, team_id: str, user_id: str, channel_id: str | None = None,
-                         message_ts: str | None = None, is_ephemeral: bool = False) -> str:
+    def new_response_url(
+        self,
+        team_id: str,
+        user_id: str,
+        channel_id: str | None = None,
+        message_ts: str | None = None,
+        is_ephemeral: bool = False,
+    ) -> str:
         with self.state.lock:
             rid = self.state.new_id("R")
             self.state.response_urls[rid] = ResponseUrl(
-                rid, team_id, channel_id, user_id, message_ts, is_ephemeral, time.monotonic())
+                rid, team_id, channel_id, user_id, message_ts, is_ephemeral, time.monotonic()
+            )
         return f"{self.url}/response/{team_id}/{rid}"
 
     # -- Socket Mode (see socket_mode.py) ---------------------------------------------------
@@ -252,8 +317,9 @@ class SlackStandin:
         self.socket_mode.add_app_token(token, team_id, self.state.teams[team_id].app_id)
         return token
 
-    def socket_send(self, envelope: dict[str, Any], team_id: str | None = None,
-                    timeout: float | None = None) -> str:
+    def socket_send(
+        self, envelope: dict[str, Any], team_id: str | None = None, timeout: float | None = None
+    ) -> str:
         """Push an envelope to the app's newest connection; returns its envelope_id."""
         return self.socket_mode.send(envelope, team_id, timeout)
 
@@ -261,9 +327,17 @@ class SlackStandin:
         return self.socket_mode.wait_ack(envelope_id, timeout)
 
     # -- fault injection --------------------------------------------------------------------
-    def fail(self, method: str, error: str | None = None, *, status: int | None = None,
-             timeout_seconds: float | None = None, times: int | None = 1,
-             retry_after: int = 0, team_id: str | None = None) -> None:
+    def fail(
+        self,
+        method: str,
+        error: str | None = None,
+        *,
+        status: int | None = None,
+        timeout_seconds: float | None = None,
+        times: int | None = 1,
+        retry_after: int = 0,
+        team_id: str | None = None,
+    ) -> None:
         """Make the next `times` calls of `method` fail (`None` = until `clear_faults`).
 
         `error="ratelimited"` (the default when nothing else is given) → HTTP 429 with
@@ -274,8 +348,9 @@ class SlackStandin:
         """
         if error is None and status is None and timeout_seconds is None:
             error = "ratelimited"
-        self.faults.add(Fault(method, error or "", status, timeout_seconds, times,
-                              retry_after, team_id))
+        self.faults.add(
+            Fault(method, error or "", status, timeout_seconds, times, retry_after, team_id)
+        )
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -284,8 +359,13 @@ class SlackStandin:
     def calls(self, method: str | None = None, team_id: str | None = None) -> list[Call]:
         return self.recorder.calls(method, team_id)
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0,
-                 predicate: Callable[[Call], bool] | None = None) -> list[Call]:
+    def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,
+        predicate: Callable[[Call], bool] | None = None,
+    ) -> list[Call]:
         return self.recorder.wait_for(method, count, timeout, predicate)
 
     def reset_calls(self) -> None:
@@ -308,8 +388,9 @@ class SlackStandin:
         """Messages in a channel (a user id means the bot's DM with them), oldest first."""
         with self.state.lock:
             msgs = self.state.messages.get(self._resolve_channel(channel), [])
-            return copy.deepcopy([m for m in msgs if include_replies or
-                                  m.get("thread_ts") in (None, m["ts"])])
+            return copy.deepcopy(
+                [m for m in msgs if include_replies or m.get("thread_ts") in (None, m["ts"])]
+            )
 
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """Parent message then its replies."""
@@ -342,15 +423,20 @@ class SlackStandin:
             stack = self.state.stacks.get((self._team_of_user(user_id, team_id), user_id), [])
             return copy.deepcopy([self.state.views[v] for v in stack])
 
-    def ephemerals(self, channel: str | None = None,
-                   user: str | None = None) -> list[dict[str, Any]]:
+    def ephemerals(
+        self, channel: str | None = None, user: str | None = None
+    ) -> list[dict[str, Any]]:
         """Ephemeral messages still visible (chat.postEphemeral, command acks, response_url)."""
         with self.state.lock:
-            return copy.deepcopy([
-                e for e in self.state.ephemerals
-                if not e["deleted"] and (channel is None or e["channel"] == channel)
-                and (user is None or e["user"] == user)
-            ])
+            return copy.deepcopy(
+                [
+                    e
+                    for e in self.state.ephemerals
+                    if not e["deleted"]
+                    and (channel is None or e["channel"] == channel)
+                    and (user is None or e["user"] == user)
+                ]
+            )
 
     def uploads(self) -> list[dict[str, Any]]:
         """Completed files.completeUploadExternal shares (one row per file and channel)."""
@@ -358,8 +444,9 @@ class SlackStandin:
             return copy.deepcopy(self.state.uploads)
 
     # -- driver hooks -----------------------------------------------------------------------
-    def record_ack_reply(self, team_id: str, channel_id: str, user_id: str,
-                         body_text: str) -> list[str]:
+    def record_ack_reply(
+        self, team_id: str, channel_id: str, user_id: str, body_text: str
+    ) -> list[str]:
         """Show a slash-command ack body to the user as Slack would; returns Block Kit problems."""
         if not body_text.strip():
             return []
@@ -371,8 +458,9 @@ class SlackStandin:
             payload = {"text": body_text}
         return self._deliver(team_id, channel_id, user_id, payload, "ack")
 
-    def _deliver(self, team_id: str, channel_id: str, user_id: str, payload: dict[str, Any],
-                 source: str) -> list[str]:
+    def _deliver(
+        self, team_id: str, channel_id: str, user_id: str, payload: dict[str, Any], source: str
+    ) -> list[str]:
         blocks = payload.get("blocks")
         problems = validate_message_blocks(blocks) if blocks is not None else []
         if problems:
@@ -383,17 +471,29 @@ class SlackStandin:
             if payload.get("response_type") == "in_channel":
                 chan = self.state.channel(team_id, channel_id)
                 if chan is not None:
-                    self.state.add_message(chan, user=team.bot_user_id, text=text,
-                                           blocks=blocks, thread_ts=payload.get("thread_ts"),
-                                           bot_id=team.bot_id)
+                    self.state.add_message(
+                        chan,
+                        user=team.bot_user_id,
+                        text=text,
+                        blocks=blocks,
+                        thread_ts=payload.get("thread_ts"),
+                        bot_id=team.bot_id,
+                    )
             else:
-                self.state.add_ephemeral(team_id=team_id, channel_id=channel_id, user=user_id,
-                                         text=text, blocks=blocks,
-                                         thread_ts=payload.get("thread_ts"), source=source)
+                self.state.add_ephemeral(
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    user=user_id,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=payload.get("thread_ts"),
+                    source=source,
+                )
         return []
 
-    def apply_view_ack(self, team_id: str, user_id: str, view_id: str,
-                       ack: dict[str, Any] | None) -> list[str]:
+    def apply_view_ack(
+        self, team_id: str, user_id: str, view_id: str, ack: dict[str, Any] | None
+    ) -> list[str]:
         """Apply a view_submission ack to the user's modal stack; returns view problems."""
         action = (ack or {}).get("response_action")
         with self.state.lock:
@@ -410,22 +510,31 @@ class SlackStandin:
                 if action == "push":
                     if len(stack) >= 3:
                         return ["push_limit_reached"]
-                    view = self.state.make_view(team_id, user_id, body,
-                                                previous=stack[-1] if stack else None,
-                                                root=stack[0] if stack else None)
+                    view = self.state.make_view(
+                        team_id,
+                        user_id,
+                        body,
+                        previous=stack[-1] if stack else None,
+                        root=stack[0] if stack else None,
+                    )
                     stack.append(view["id"])
                 else:
                     old = self.state.views[view_id]
-                    self.state.make_view(team_id, user_id, body, view_id=view_id,
-                                         previous=old["previous_view_id"],
-                                         root=old["root_view_id"])
+                    self.state.make_view(
+                        team_id,
+                        user_id,
+                        body,
+                        view_id=view_id,
+                        previous=old["previous_view_id"],
+                        root=old["root_view_id"],
+                    )
                 self.view_errors.pop(view_id, None)
                 return []
             self.view_errors.pop(view_id, None)
             if action == "clear":
                 stack.clear()
             elif view_id in stack:
-                del stack[stack.index(view_id):]
+                del stack[stack.index(view_id) :]
             return []
 
     def close_view(self, team_id: str, user_id: str, view_id: str, is_cleared: bool) -> None:
@@ -434,15 +543,14 @@ class SlackStandin:
             if is_cleared:
                 stack.clear()
             elif view_id in stack:
-                del stack[stack.index(view_id):]
+                del stack[stack.index(view_id) :]
 
     def set_view_state(self, view_id: str, values: dict[str, Any]) -> None:
         with self.state.lock:
             self.state.views[view_id]["state"] = {"values": copy.deepcopy(values)}
 
     # -- request handling (called from the HTTP handler threads) ----------------------------
-    def handle(self, http_method: str, path: str, headers: dict[str, str],
-               body: bytes) -> _Reply:
+    def handle(self, http_method: str, path: str, headers: dict[str, str], body: bytes) -> _Reply:
         parts = urllib.parse.urlsplit(path)
         segments = [s for s in parts.path.split("/") if s]
         if len(segments) == 2 and segments[0] == "api":
@@ -457,16 +565,31 @@ class SlackStandin:
             return self._control(segments[1:], body)
         return _Reply.text("not found", 404)
 
-    def _record(self, method: str, args: dict[str, Any], headers: dict[str, str],
-                team_id: str | None, reply: _Reply, response: dict[str, Any] | None = None
-                ) -> None:
+    def _record(
+        self,
+        method: str,
+        args: dict[str, Any],
+        headers: dict[str, str],
+        team_id: str | None,
+        reply: _Reply,
+        response: dict[str, Any] | None = None,
+    ) -> None:
         if response is None:
             try:
                 response = json.loads(reply.body) if "json" in reply.content_type else {}
             except ValueError:
                 response = {}
-        self.recorder.add(Call(method, args, redact_headers(headers), team_id,
-                               time.monotonic(), reply.status, response or {}))
+        self.recorder.add(
+            Call(
+                method,
+                args,
+                redact_headers(headers),
+                team_id,
+                time.monotonic(),
+                reply.status,
+                response or {},
+            )
+        )
 
     def _fault_reply(self, method: str, team_id: str | None) -> _Reply | None:
         fault = self.faults.take(method, team_id)
@@ -477,8 +600,11 @@ class SlackStandin:
         if fault.status is not None:
             return _Reply(fault.status, ERROR_PAGE, "text/html; charset=utf-8")
         if fault.error == "ratelimited":
-            return _Reply.json({"ok": False, "error": "ratelimited"}, 429,
-                               {"Retry-After": str(int(fault.retry_after))})
+            return _Reply.json(
+                {"ok": False, "error": "ratelimited"},
+                429,
+                {"Retry-After": str(int(fault.retry_after))},
+            )
         if fault.error:
             return _Reply.json({"ok": False, "error": fault.error})
         return None
@@ -496,16 +622,20 @@ class SlackStandin:
         self._record(method, args, headers, team_id, reply)
         return reply
 
-    def _api_result(self, method: str, args: dict[str, Any], token: str | None,
-                    team: Team | None) -> _Reply:
+    def _api_result(
+        self, method: str, args: dict[str, Any], token: str | None, team: Team | None
+    ) -> _Reply:
         if not token:
             return _Reply.json({"ok": False, "error": "not_authed"})
         if method == "apps.connections.open":
             return _Reply.json(self.socket_mode.connections_open(token))
         if team is None:
             return _Reply.json({"ok": False, "error": "invalid_auth"})
-        if (method == "chat.postMessage" and self.enforce_channel_rate
-                and not self.rate_limiter.allow(team.id, str(args.get("channel", "")))):
+        if (
+            method == "chat.postMessage"
+            and self.enforce_channel_rate
+            and not self.rate_limiter.allow(team.id, str(args.get("channel", "")))
+        ):
             return _Reply.json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "1"})
         result = call_method(method, Ctx(self.state, team, args, self.url, self.trigger_ttl))
         extra = {"x-slack-req-id": self.state.new_id("req")}
@@ -513,16 +643,17 @@ class SlackStandin:
             extra["x-oauth-scopes"] = ",".join(team.scopes)
         return _Reply.json(result, headers=extra)
 
-    def _response_url(self, team_id: str, rid: str, headers: dict[str, str],
-                      body: bytes) -> _Reply:
+    def _response_url(self, team_id: str, rid: str, headers: dict[str, str], body: bytes) -> _Reply:
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
             payload = None
-        reply = self._fault_reply("response_url", team_id) or \
-            self._apply_response(rid, payload if isinstance(payload, dict) else None)
-        self._record("response_url", payload if isinstance(payload, dict) else {}, headers,
-                     team_id, reply)
+        reply = self._fault_reply("response_url", team_id) or self._apply_response(
+            rid, payload if isinstance(payload, dict) else None
+        )
+        self._record(
+            "response_url", payload if isinstance(payload, dict) else {}, headers, team_id, reply
+        )
         return reply
 
     def _apply_response(self, rid: str, payload: dict[str, Any] | None) -> _Reply:
@@ -536,8 +667,11 @@ class SlackStandin:
                 return _Reply.text("used_url", 404)
             if payload is None:
                 return _Reply.text("invalid_payload", 400)
-            if self.strict_response_url and "replace_original" not in payload \
-                    and "delete_original" not in payload:
+            if (
+                self.strict_response_url
+                and "replace_original" not in payload
+                and "delete_original" not in payload
+            ):
                 return _Reply.text("replace_original_not_given (strict stand-in)", 400)
             blocks = payload.get("blocks")
             if blocks is not None and validate_message_blocks(blocks):
@@ -552,8 +686,7 @@ class SlackStandin:
                 original["text"] = str(payload.get("text") or "")
                 original["blocks"] = blocks or []
             elif ru.channel_id is not None:
-                if self._deliver(ru.team_id, ru.channel_id, ru.user_id, payload,
-                                 "response_url"):
+                if self._deliver(ru.team_id, ru.channel_id, ru.user_id, payload, "response_url"):
                     return _Reply.text("invalid_blocks", 400)
                 if payload.get("response_type") != "in_channel" and not ru.message_ts:
                     ru.message_ts = self.state.ephemerals[-1]["message_ts"]
@@ -564,8 +697,14 @@ class SlackStandin:
         if ru.message_ts is None:
             return None
         if ru.is_ephemeral:
-            return next((e for e in self.state.ephemerals
-                         if e["message_ts"] == ru.message_ts and not e["deleted"]), None)
+            return next(
+                (
+                    e
+                    for e in self.state.ephemerals
+                    if e["message_ts"] == ru.message_ts and not e["deleted"]
+                ),
+                None,
+            )
         return self.state.find_message(ru.channel_id or "", ru.message_ts)
 
     def _drop(self, ru: ResponseUrl, original: dict[str, Any] | None) -> None:
@@ -593,8 +732,14 @@ class SlackStandin:
                 with self.state.lock:
                     pending.content = content
                 reply = _Reply.text(f"OK - {len(content)}")
-        self._record("upload", {"file_id": file_id, "length": len(body)}, headers, team_id,
-                     reply, {"ok": reply.status == 200})
+        self._record(
+            "upload",
+            {"file_id": file_id, "length": len(body)},
+            headers,
+            team_id,
+            reply,
+            {"ok": reply.status == 200},
+        )
         return reply
 
     def _download(self, segments: list[str], headers: dict[str, str]) -> _Reply:
@@ -616,10 +761,20 @@ class SlackStandin:
             elif not authorized:
                 reply = _Reply(200, LOGIN_PAGE, "text/html; charset=utf-8")
             else:
-                reply = _Reply(200, stored.content, stored.mimetype,
-                               {"Content-Disposition": f'attachment; filename="{stored.name}"'})
-        self._record("file_download", {"file": file_id, "authorized": authorized}, headers,
-                     team_id, reply, {"ok": authorized and reply.status == 200})
+                reply = _Reply(
+                    200,
+                    stored.content,
+                    stored.mimetype,
+                    {"Content-Disposition": f'attachment; filename="{stored.name}"'},
+                )
+        self._record(
+            "file_download",
+            {"file": file_id, "authorized": authorized},
+            headers,
+            team_id,
+            reply,
+            {"ok": authorized and reply.status == 200},
+        )
         return reply
 
     def _control(self, segments: list[str], body: bytes) -> _Reply:
@@ -631,8 +786,10 @@ class SlackStandin:
             self.clear_faults()
             return _Reply.json({"ok": True})
         if segments == ["calls"]:
-            calls = [{"method": c.method, "team_id": c.team_id, "status": c.status,
-                      "error": c.error} for c in self.calls()]
+            calls = [
+                {"method": c.method, "team_id": c.team_id, "status": c.status, "error": c.error}
+                for c in self.calls()
+            ]
             return _Reply.json({"ok": True, "calls": calls})
         return _Reply.text("not found", 404)
 

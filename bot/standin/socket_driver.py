@@ -18,16 +18,37 @@ from .socket_mode import envelope_for_request
 
 
 class SocketModeDriver(SlackDriver):
-    def __init__(self, team_id: str, standin: SlackStandin, *, user_id: str | None = None,
-                 channel_id: str | None = None, api_app_id: str | None = None,
-                 ack_timeout: float = 5.0) -> None:
-        super().__init__("", team_id, standin, None, user_id=user_id, channel_id=channel_id,
-                         api_app_id=api_app_id)
+    def __init__(
+        self,
+        team_id: str,
+        standin: SlackStandin,
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        api_app_id: str | None = None,
+        ack_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(
+            "",
+            team_id,
+            standin,
+            None,
+            user_id=user_id,
+            channel_id=channel_id,
+            api_app_id=api_app_id,
+        )
         self.ack_timeout = ack_timeout
 
-    def post(self, body: bytes, content_type: str, *, sign: bool = True,
-             signature: str | None = None, timestamp_offset: int = 0,
-             headers: dict[str, str] | None = None) -> DriverResponse:
+    def post(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        sign: bool = True,
+        signature: str | None = None,
+        timestamp_offset: int = 0,
+        headers: dict[str, str] | None = None,
+    ) -> DriverResponse:
         """Send as an envelope and wait for its ack (signing does not exist in Socket Mode)."""
         envelope = envelope_for_request(body, content_type, headers)
         start = time.perf_counter()
@@ -36,8 +57,15 @@ class SocketModeDriver(SlackDriver):
         try:
             ack = self.standin.socket_wait_ack(envelope_id, self.ack_timeout)
         except TimeoutError:
-            return DriverResponse(0, "", None, time.perf_counter() - start, ids, body,
-                                  problems=[f"no ack within {self.ack_timeout:g}s"])
+            return DriverResponse(
+                0,
+                "",
+                None,
+                time.perf_counter() - start,
+                ids,
+                body,
+                problems=[f"no ack within {self.ack_timeout:g}s"],
+            )
         payload: Any = ack.get("payload")
         text = json.dumps(payload) if payload else ""
         return DriverResponse(200, text, payload, time.perf_counter() - start, ids, body)

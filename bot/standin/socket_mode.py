@@ -35,14 +35,20 @@ _HOST = "standin-socket-mode"
 # -- pure builders -------------------------------------------------------------------------------
 
 
-def socket_envelope(kind: str, payload: dict[str, Any], *, envelope_id: str | None = None,
-                    accepts_response_payload: bool | None = None,
-                    retry_attempt: int | None = None,
-                    retry_reason: str | None = None) -> dict[str, Any]:
+def socket_envelope(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    envelope_id: str | None = None,
+    accepts_response_payload: bool | None = None,
+    retry_attempt: int | None = None,
+    retry_reason: str | None = None,
+) -> dict[str, Any]:
     """One Socket Mode envelope. Events always carry retry fields (0/"" on first delivery)."""
     if accepts_response_payload is None:
         accepts_response_payload = kind == SLASH_COMMANDS or (
-            kind == INTERACTIVE and payload.get("type") in _RESPONSE_PAYLOAD_INTERACTIONS)
+            kind == INTERACTIVE and payload.get("type") in _RESPONSE_PAYLOAD_INTERACTIONS
+        )
     envelope: dict[str, Any] = {
         "envelope_id": envelope_id or str(uuid.uuid4()),
         "payload": payload,
@@ -55,8 +61,9 @@ def socket_envelope(kind: str, payload: dict[str, Any], *, envelope_id: str | No
     return envelope
 
 
-def envelope_for_request(body: bytes, content_type: str,
-                         headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+def envelope_for_request(
+    body: bytes, content_type: str, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The envelope Slack would send over the socket instead of this HTTP request.
 
     JSON → `events_api`; a form with a single `payload` field → `interactive`; any other form →
@@ -68,21 +75,29 @@ def envelope_for_request(body: bytes, content_type: str,
     retry_attempt = int(retry) if retry else None
     retry_reason = lowered.get("x-slack-retry-reason")
     if "json" in content_type.lower():
-        return socket_envelope(EVENTS_API, json.loads(body), retry_attempt=retry_attempt,
-                               retry_reason=retry_reason)
+        return socket_envelope(
+            EVENTS_API, json.loads(body), retry_attempt=retry_attempt, retry_reason=retry_reason
+        )
     fields = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
     if set(fields) == {"payload"}:
-        return socket_envelope(INTERACTIVE, json.loads(fields["payload"]),
-                               retry_attempt=retry_attempt, retry_reason=retry_reason)
-    return socket_envelope(SLASH_COMMANDS, fields, retry_attempt=retry_attempt,
-                           retry_reason=retry_reason)
+        return socket_envelope(
+            INTERACTIVE,
+            json.loads(fields["payload"]),
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+    return socket_envelope(
+        SLASH_COMMANDS, fields, retry_attempt=retry_attempt, retry_reason=retry_reason
+    )
 
 
 def hello_message(num_connections: int, app_id: str) -> dict[str, Any]:
-    return {"type": "hello", "num_connections": num_connections,
-            "debug_info": {"host": _HOST, "build_number": 1,
-                           "approximate_connection_time": 18060},
-            "connection_info": {"app_id": app_id}}
+    return {
+        "type": "hello",
+        "num_connections": num_connections,
+        "debug_info": {"host": _HOST, "build_number": 1, "approximate_connection_time": 18060},
+        "connection_info": {"app_id": app_id},
+    }
 
 
 def disconnect_message(reason: str) -> dict[str, Any]:
@@ -140,13 +155,20 @@ class SocketModeHub:
                 return
             from websockets.sync.server import serve
 
-            self._server = serve(self._serve, "127.0.0.1", 0,
-                                 process_request=self._process_request,
-                                 ping_interval=self.ping_interval, ping_timeout=None,
-                                 compression=None, close_timeout=1,
-                                 logger=logging.getLogger("websockets.standin"))
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            name="slack-standin-socket", daemon=True)
+            self._server = serve(
+                self._serve,
+                "127.0.0.1",
+                0,
+                process_request=self._process_request,
+                ping_interval=self.ping_interval,
+                ping_timeout=None,
+                compression=None,
+                close_timeout=1,
+                logger=logging.getLogger("websockets.standin"),
+            )
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="slack-standin-socket", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -200,12 +222,14 @@ class SocketModeHub:
                 raise TimeoutError(f"{self.connects} Socket Mode connection(s), wanted {total}")
             return self.connects
 
-    def send(self, envelope: dict[str, Any], team_id: str | None = None,
-             timeout: float | None = None) -> str:
+    def send(
+        self, envelope: dict[str, Any], team_id: str | None = None, timeout: float | None = None
+    ) -> str:
         """Push `envelope` to the newest connection (of `team_id`); returns its envelope_id."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._matching(team_id),
-                                       self.open_timeout if timeout is None else timeout):
+            if not self._cond.wait_for(
+                lambda: self._matching(team_id), self.open_timeout if timeout is None else timeout
+            ):
                 raise TimeoutError(f"no Socket Mode connection for team {team_id or 'any'}")
             client = self._matching(team_id)[-1]
             self.sent.append(envelope)

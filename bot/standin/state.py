@@ -16,9 +16,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 DEFAULT_SCOPES = (
-    "app_mentions:read", "channels:history", "channels:join", "channels:read", "chat:write",
-    "commands", "files:read", "files:write", "groups:read", "im:history", "im:read",
-    "im:write", "reactions:write", "team:read", "users:read", "users:read.email",
+    "app_mentions:read",
+    "channels:history",
+    "channels:join",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "files:read",
+    "files:write",
+    "groups:read",
+    "im:history",
+    "im:read",
+    "im:write",
+    "reactions:write",
+    "team:read",
+    "users:read",
+    "users:read.email",
 )
 
 
@@ -160,8 +173,14 @@ class SlackState:
         name = channel_id.removeprefix("#")
         if not name:
             return None
-        return next((c for c in self.channels.values()
-                     if c.team_id == team_id and not c.is_im and c.name == name), None)
+        return next(
+            (
+                c
+                for c in self.channels.values()
+                if c.team_id == team_id and not c.is_im and c.name == name
+            ),
+            None,
+        )
 
     def find_message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
         for msg in self.messages.get(channel_id, []):
@@ -191,8 +210,13 @@ class SlackState:
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         ts = self.next_ts()
-        msg: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts,
-                               "team": channel.team_id}
+        msg: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "team": channel.team_id,
+        }
         if blocks:
             msg["blocks"] = blocks
         if bot_id:
@@ -210,12 +234,28 @@ class SlackState:
         self.messages.setdefault(channel.id, []).append(msg)
         return msg
 
-    def add_ephemeral(self, *, team_id: str, channel_id: str, user: str, text: str,
-                      blocks: list[dict[str, Any]] | None, thread_ts: str | None,
-                      source: str) -> dict[str, Any]:
-        eph = {"message_ts": self.next_ts(), "team_id": team_id, "channel": channel_id,
-               "user": user, "text": text, "blocks": blocks or [], "thread_ts": thread_ts,
-               "source": source, "deleted": False}
+    def add_ephemeral(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        user: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        thread_ts: str | None,
+        source: str,
+    ) -> dict[str, Any]:
+        eph = {
+            "message_ts": self.next_ts(),
+            "team_id": team_id,
+            "channel": channel_id,
+            "user": user,
+            "text": text,
+            "blocks": blocks or [],
+            "thread_ts": thread_ts,
+            "source": source,
+            "deleted": False,
+        }
         self.ephemerals.append(eph)
         return eph
 
@@ -226,14 +266,30 @@ class SlackState:
     def channel_object(self, chan: Channel) -> dict[str, Any]:
         bot = self.teams[chan.team_id].bot_user_id
         if chan.is_im:
-            return {"id": chan.id, "created": chan.created, "is_im": True, "is_org_shared": False,
-                    "user": chan.im_user, "is_user_deleted": False, "priority": 0}
+            return {
+                "id": chan.id,
+                "created": chan.created,
+                "is_im": True,
+                "is_org_shared": False,
+                "user": chan.im_user,
+                "is_user_deleted": False,
+                "priority": 0,
+            }
         return {
-            "id": chan.id, "name": chan.name, "is_channel": not chan.is_private,
-            "is_group": chan.is_private, "is_im": False, "is_mpim": False,
-            "is_private": chan.is_private, "is_archived": False, "is_general": False,
-            "created": chan.created, "creator": "", "name_normalized": chan.name,
-            "is_member": bot in chan.members, "num_members": len(chan.members),
+            "id": chan.id,
+            "name": chan.name,
+            "is_channel": not chan.is_private,
+            "is_group": chan.is_private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": chan.is_private,
+            "is_archived": False,
+            "is_general": False,
+            "created": chan.created,
+            "creator": "",
+            "name_normalized": chan.name,
+            "is_member": bot in chan.members,
+            "num_members": len(chan.members),
             "context_team_id": chan.team_id,
         }
 
@@ -244,54 +300,105 @@ class SlackState:
         groups = [c for c in f.channels if c.startswith("G")]
         public = [c for c in f.channels if c.startswith("C")]
         return {
-            "id": f.id, "created": f.created, "timestamp": f.created, "name": f.name,
-            "title": f.title or f.name, "mimetype": f.mimetype, "filetype": filetype_of(f.name),
-            "pretty_type": filetype_of(f.name).upper(), "user": f.user, "user_team": f.team_id,
-            "editable": f.mode == "snippet", "size": len(f.content), "mode": f.mode,
-            "is_external": False, "external_type": "", "is_public": bool(public),
-            "public_url_shared": False, "display_as_bot": False, "username": "",
+            "id": f.id,
+            "created": f.created,
+            "timestamp": f.created,
+            "name": f.name,
+            "title": f.title or f.name,
+            "mimetype": f.mimetype,
+            "filetype": filetype_of(f.name),
+            "pretty_type": filetype_of(f.name).upper(),
+            "user": f.user,
+            "user_team": f.team_id,
+            "editable": f.mode == "snippet",
+            "size": len(f.content),
+            "mode": f.mode,
+            "is_external": False,
+            "external_type": "",
+            "is_public": bool(public),
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
             "url_private": f"{base}/{f.name}",
             "url_private_download": f"{base}/download/{f.name}",
             "permalink": f"{base_url}/{team.domain}/files/{f.user}/{f.id}/{f.name}",
-            "channels": public, "groups": groups, "ims": ims, "comments_count": 0,
+            "channels": public,
+            "groups": groups,
+            "ims": ims,
+            "comments_count": 0,
         }
 
-    def make_view(self, team_id: str, user_id: str, body: dict[str, Any],
-                  *, previous: str | None = None, root: str | None = None,
-                  view_id: str | None = None) -> dict[str, Any]:
+    def make_view(
+        self,
+        team_id: str,
+        user_id: str,
+        body: dict[str, Any],
+        *,
+        previous: str | None = None,
+        root: str | None = None,
+        view_id: str | None = None,
+    ) -> dict[str, Any]:
         """Store `body` as a view (new id unless `view_id` given) and return the full object."""
         team = self.teams[team_id]
         view_id = view_id or self.new_id("V")
         view: dict[str, Any] = {
-            "id": view_id, "team_id": team_id, "type": body.get("type", "modal"),
+            "id": view_id,
+            "team_id": team_id,
+            "type": body.get("type", "modal"),
             "blocks": body.get("blocks", []),
             "private_metadata": body.get("private_metadata") or "",
             "callback_id": body.get("callback_id") or "",
-            "state": {"values": {}}, "hash": self.new_hash(),
-            "title": body.get("title"), "close": body.get("close"),
+            "state": {"values": {}},
+            "hash": self.new_hash(),
+            "title": body.get("title"),
+            "close": body.get("close"),
             "submit": body.get("submit"),
             "clear_on_close": bool(body.get("clear_on_close", False)),
             "notify_on_close": bool(body.get("notify_on_close", False)),
-            "previous_view_id": previous, "root_view_id": root or view_id,
-            "app_id": team.app_id, "external_id": body.get("external_id") or "",
-            "app_installed_team_id": team_id, "bot_id": team.bot_id,
+            "previous_view_id": previous,
+            "root_view_id": root or view_id,
+            "app_id": team.app_id,
+            "external_id": body.get("external_id") or "",
+            "app_installed_team_id": team_id,
+            "bot_id": team.bot_id,
         }
         self.views[view_id] = view
         self.view_owner[view_id] = (team_id, user_id)
         return view
 
 
-def make_user(team_id: str, user_id: str, name: str, real_name: str, email: str, tz: str,
-              deleted: bool, is_bot: bool) -> dict[str, Any]:
+def make_user(
+    team_id: str,
+    user_id: str,
+    name: str,
+    real_name: str,
+    email: str,
+    tz: str,
+    deleted: bool,
+    is_bot: bool,
+) -> dict[str, Any]:
     """A users.info `user` object with tz/tz_label/tz_offset computed from the IANA zone."""
     now = datetime.now(ZoneInfo(tz))
     offset = now.utcoffset()
     return {
-        "id": user_id, "team_id": team_id, "name": name, "deleted": deleted,
-        "real_name": real_name, "tz": tz, "tz_label": now.tzname() or tz,
+        "id": user_id,
+        "team_id": team_id,
+        "name": name,
+        "deleted": deleted,
+        "real_name": real_name,
+        "tz": tz,
+        "tz_label": now.tzname() or tz,
         "tz_offset": int(offset.total_seconds()) if offset else 0,
-        "profile": {"real_name": real_name, "display_name": name, "email": email,
-                    "team": team_id, "real_name_normalized": real_name},
-        "is_admin": False, "is_owner": False, "is_bot": is_bot, "is_app_user": False,
+        "profile": {
+            "real_name": real_name,
+            "display_name": name,
+            "email": email,
+            "team": team_id,
+            "real_name_normalized": real_name,
+        },
+        "is_admin": False,
+        "is_owner": False,
+        "is_bot": is_bot,
+        "is_app_user": False,
         "updated": int(time.time()),
     }

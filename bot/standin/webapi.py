@@ -82,8 +82,9 @@ def _blocks(ctx: Ctx) -> list[dict[str, Any]] | None:
     return blocks
 
 
-def _channel(ctx: Ctx, name: str = "channel", *, member: bool = True,
-             channel_id: str | None = None) -> Channel:
+def _channel(
+    ctx: Ctx, name: str = "channel", *, member: bool = True, channel_id: str | None = None
+) -> Channel:
     if channel_id is None:
         channel_id = str(ctx.arg(name) or "")
     chan = ctx.state.channel(ctx.team.id, channel_id)
@@ -99,7 +100,7 @@ def _page(items: list[Any], ctx: Ctx) -> tuple[list[Any], str]:
     cursor = ctx.arg("cursor") or ""
     start = int(base64.b64decode(cursor).decode().split(":")[1]) if cursor else 0
     limit = int(ctx.arg("limit") or 0) or len(items) or 1
-    page = items[start:start + limit]
+    page = items[start : start + limit]
     nxt = start + limit
     next_cursor = base64.b64encode(f"next:{nxt}".encode()).decode() if nxt < len(items) else ""
     return page, next_cursor
@@ -115,15 +116,28 @@ def _public(msg: dict[str, Any]) -> dict[str, Any]:
 def auth_test(ctx: Ctx) -> dict[str, Any]:
     t = ctx.team
     bot_user = ctx.state.user(t.id, t.bot_user_id) or {}
-    return {"url": f"https://{t.domain}.slack.com/", "team": t.name,
-            "user": bot_user.get("name", "bot"), "team_id": t.id, "user_id": t.bot_user_id,
-            "bot_id": t.bot_id, "is_enterprise_install": False}
+    return {
+        "url": f"https://{t.domain}.slack.com/",
+        "team": t.name,
+        "user": bot_user.get("name", "bot"),
+        "team_id": t.id,
+        "user_id": t.bot_user_id,
+        "bot_id": t.bot_id,
+        "is_enterprise_install": False,
+    }
 
 
 def team_info(ctx: Ctx) -> dict[str, Any]:
     t = ctx.team
-    return {"team": {"id": t.id, "name": t.name, "domain": t.domain,
-                     "email_domain": "", "icon": {"image_default": True}}}
+    return {
+        "team": {
+            "id": t.id,
+            "name": t.name,
+            "domain": t.domain,
+            "email_domain": "",
+            "icon": {"image_default": True},
+        }
+    }
 
 
 def users_info(ctx: Ctx) -> dict[str, Any]:
@@ -144,8 +158,11 @@ def users_lookup_by_email(ctx: Ctx) -> dict[str, Any]:
 def users_list(ctx: Ctx) -> dict[str, Any]:
     members = [dict(u) for (tid, _), u in ctx.state.users.items() if tid == ctx.team.id]
     page, cursor = _page(members, ctx)
-    return {"members": page, "cache_ts": int(time.time()),
-            "response_metadata": {"next_cursor": cursor}}
+    return {
+        "members": page,
+        "cache_ts": int(time.time()),
+        "response_metadata": {"next_cursor": cursor},
+    }
 
 
 # -- conversations ------------------------------------------------------------------------------
@@ -191,8 +208,9 @@ def conversations_open(ctx: Ctx) -> dict[str, Any]:
     if len(users) > 1:
         mpim_id = ctx.state.new_id("G")
         members = [*users, ctx.team.bot_user_id]
-        ctx.state.channels[mpim_id] = Channel(mpim_id, ctx.team.id, f"mpdm-{mpim_id}", members,
-                                              True)
+        ctx.state.channels[mpim_id] = Channel(
+            mpim_id, ctx.team.id, f"mpdm-{mpim_id}", members, True
+        )
         return {"channel": {"id": mpim_id}}
     existed = (ctx.team.id, users[0]) in ctx.state.dms
     dm_id = ctx.state.open_dm(ctx.team.id, users[0])
@@ -223,8 +241,14 @@ def chat_post_message(ctx: Ctx) -> dict[str, Any]:
     chan = _channel(ctx)
     blocks = _blocks(ctx)
     text = _check_text(ctx, blocks)
-    msg = ctx.state.add_message(chan, user=ctx.team.bot_user_id, text=text, blocks=blocks,
-                                thread_ts=ctx.arg("thread_ts") or None, bot_id=ctx.team.bot_id)
+    msg = ctx.state.add_message(
+        chan,
+        user=ctx.team.bot_user_id,
+        text=text,
+        blocks=blocks,
+        thread_ts=ctx.arg("thread_ts") or None,
+        bot_id=ctx.team.bot_id,
+    )
     return {"channel": chan.id, "ts": msg["ts"], "message": _public(msg)}
 
 
@@ -235,9 +259,15 @@ def chat_post_ephemeral(ctx: Ctx) -> dict[str, Any]:
         raise ApiError("user_not_in_channel")
     blocks = _blocks(ctx)
     text = _check_text(ctx, blocks)
-    eph = ctx.state.add_ephemeral(team_id=ctx.team.id, channel_id=chan.id, user=user_id,
-                                  text=text, blocks=blocks, thread_ts=ctx.arg("thread_ts"),
-                                  source="chat.postEphemeral")
+    eph = ctx.state.add_ephemeral(
+        team_id=ctx.team.id,
+        channel_id=chan.id,
+        user=user_id,
+        text=text,
+        blocks=blocks,
+        thread_ts=ctx.arg("thread_ts"),
+        source="chat.postEphemeral",
+    )
     return {"message_ts": eph["message_ts"]}
 
 
@@ -365,9 +395,15 @@ def views_update(ctx: Ctx) -> dict[str, Any]:
     view_id = ctx.arg("view_id")
     external_id = ctx.arg("external_id")
     if not view_id and external_id:
-        view_id = next((vid for vid, v in ctx.state.views.items()
-                        if v.get("external_id") == external_id
-                        and ctx.state.view_owner[vid][0] == ctx.team.id), None)
+        view_id = next(
+            (
+                vid
+                for vid, v in ctx.state.views.items()
+                if v.get("external_id") == external_id
+                and ctx.state.view_owner[vid][0] == ctx.team.id
+            ),
+            None,
+        )
     current = ctx.state.views.get(str(view_id or ""))
     if current is None or ctx.state.view_owner[current["id"]][0] != ctx.team.id:
         raise ApiError("not_found")
@@ -376,8 +412,14 @@ def views_update(ctx: Ctx) -> dict[str, Any]:
         raise ApiError("hash_conflict")
     body = _view_arg_for_update(ctx, current)
     team_id, user_id = ctx.state.view_owner[current["id"]]
-    view = ctx.state.make_view(team_id, user_id, body, previous=current["previous_view_id"],
-                               root=current["root_view_id"], view_id=current["id"])
+    view = ctx.state.make_view(
+        team_id,
+        user_id,
+        body,
+        previous=current["previous_view_id"],
+        root=current["root_view_id"],
+        view_id=current["id"],
+    )
     return {"view": view}
 
 
@@ -424,8 +466,11 @@ def _file(ctx: Ctx) -> StoredFile:
 
 
 def files_info(ctx: Ctx) -> dict[str, Any]:
-    return {"file": ctx.state.file_object(_file(ctx), ctx.base_url), "comments": [],
-            "response_metadata": {"next_cursor": ""}}
+    return {
+        "file": ctx.state.file_object(_file(ctx), ctx.base_url),
+        "comments": [],
+        "response_metadata": {"next_cursor": ""},
+    }
 
 
 def files_get_upload_url_external(ctx: Ctx) -> dict[str, Any]:
@@ -446,8 +491,11 @@ def files_complete_upload_external(ctx: Ctx) -> dict[str, Any]:
     if not isinstance(entries, list) or not entries:
         raise ApiError("invalid_arguments")
     raw_channels = ctx.arg("channel_id") or ctx.arg("channels") or ""
-    channel_ids = raw_channels if isinstance(raw_channels, list) else \
-        [c for c in str(raw_channels).split(",") if c]
+    channel_ids = (
+        raw_channels
+        if isinstance(raw_channels, list)
+        else [c for c in str(raw_channels).split(",") if c]
+    )
     channels = [_channel(ctx, channel_id=c) for c in channel_ids]
     pending = []
     for entry in entries:
@@ -458,25 +506,45 @@ def files_complete_upload_external(ctx: Ctx) -> dict[str, Any]:
     done = []
     for up, entry in pending:
         del ctx.state.pending_uploads[up.file_id]
-        mimetype = "text/plain" if up.filename.endswith((".txt", ".vtt", ".srt", ".md")) \
+        mimetype = (
+            "text/plain"
+            if up.filename.endswith((".txt", ".vtt", ".srt", ".md"))
             else "application/octet-stream"
-        stored = StoredFile(up.file_id, ctx.team.id, up.filename, up.content or b"", mimetype,
-                            ctx.team.bot_user_id, [c.id for c in channels],
-                            title=entry.get("title") or up.filename)
+        )
+        stored = StoredFile(
+            up.file_id,
+            ctx.team.id,
+            up.filename,
+            up.content or b"",
+            mimetype,
+            ctx.team.bot_user_id,
+            [c.id for c in channels],
+            title=entry.get("title") or up.filename,
+        )
         ctx.state.files[stored.id] = stored
         done.append(ctx.state.file_object(stored, ctx.base_url))
         for chan in channels or [None]:
-            ctx.state.uploads.append({
-                "file_id": stored.id, "team_id": ctx.team.id, "filename": stored.name,
-                "title": stored.title, "content": stored.content,
-                "channel_id": chan.id if chan else None,
-                "initial_comment": ctx.arg("initial_comment"), "thread_ts": ctx.arg("thread_ts"),
-            })
+            ctx.state.uploads.append(
+                {
+                    "file_id": stored.id,
+                    "team_id": ctx.team.id,
+                    "filename": stored.name,
+                    "title": stored.title,
+                    "content": stored.content,
+                    "channel_id": chan.id if chan else None,
+                    "initial_comment": ctx.arg("initial_comment"),
+                    "thread_ts": ctx.arg("thread_ts"),
+                }
+            )
     for chan in channels:
-        ctx.state.add_message(chan, user=ctx.team.bot_user_id,
-                              text=str(ctx.arg("initial_comment") or ""),
-                              thread_ts=ctx.arg("thread_ts") or None, bot_id=ctx.team.bot_id,
-                              extra={"files": done, "upload": True})
+        ctx.state.add_message(
+            chan,
+            user=ctx.team.bot_user_id,
+            text=str(ctx.arg("initial_comment") or ""),
+            thread_ts=ctx.arg("thread_ts") or None,
+            bot_id=ctx.team.bot_id,
+            extra={"files": done, "upload": True},
+        )
     return {"files": done}
 
 
@@ -520,8 +588,12 @@ def call_method(method: str, ctx: Ctx) -> dict[str, Any]:
         return {"ok": False, "error": "unknown_method"}
     handler, scope = entry
     if scope is not None and scope not in ctx.team.scopes:
-        return {"ok": False, "error": "missing_scope", "needed": scope,
-                "provided": ",".join(ctx.team.scopes)}
+        return {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": scope,
+            "provided": ",".join(ctx.team.scopes),
+        }
     try:
         with ctx.state.lock:
             return {"ok": True, **handler(ctx)}

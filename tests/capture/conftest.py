@@ -52,15 +52,29 @@ class Capture:
 
         world.rt.submit = recording_submit  # so tests can wait for the background work
 
-    def add_file(self, name: str, content: bytes, mimetype: str = "text/vtt",
-                 channel: str = "C0CSRISK", user: str = "U0MAYA") -> str:
+    def add_file(
+        self,
+        name: str,
+        content: bytes,
+        mimetype: str = "text/vtt",
+        channel: str = "C0CSRISK",
+        user: str = "U0MAYA",
+    ) -> str:
         file_id = f"F0CAP{next(_ids):05d}"
-        self.world.standin.add_file(self.world.team_id, file_id, name, content, mimetype,
-                                    user=user, channels=[channel])
+        self.world.standin.add_file(
+            self.world.team_id, file_id, name, content, mimetype, user=user, channels=[channel]
+        )
         return file_id
 
-    def upload(self, name: str, content: bytes, *, channel: str = "C0CSRISK",
-               user: str = "U0MAYA", mimetype: str = "text/vtt") -> Upload:
+    def upload(
+        self,
+        name: str,
+        content: bytes,
+        *,
+        channel: str = "C0CSRISK",
+        user: str = "U0MAYA",
+        mimetype: str = "text/vtt",
+    ) -> Upload:
         file_id = self.add_file(name, content, mimetype, channel, user)
         resp = self.world.driver.file_share_message([file_id], user_id=user, channel_id=channel)
         assert resp.status == 200
@@ -73,10 +87,12 @@ class Capture:
 
     def wait_answer(self, up: Upload, needle: str, timeout: float = 10.0) -> dict[str, Any]:
         """The bot's thread reply containing `needle` (in text or blocks)."""
+
         def match(call: Any) -> bool:
             args = call.args
-            return (args.get("thread_ts") == up.ts and needle in str(args.get("text"))
-                    + str(args.get("blocks")))
+            return args.get("thread_ts") == up.ts and needle in str(args.get("text")) + str(
+                args.get("blocks")
+            )
 
         self.world.standin.wait_for("chat.postMessage", 1, timeout=timeout, predicate=match)
         for m in reversed(self.thread(up)):

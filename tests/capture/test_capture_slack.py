@@ -41,40 +41,48 @@ def test_upload_is_read_reviewed_and_decided(slack, cap, call_vtt) -> None:  # t
     li = next(c for c in rows if c.owner_user_id == "U0LI")
 
     # someone who is neither uploader, owner, CSM nor admin: told who can, nothing changes
-    world.driver.block_action(rb.A_CONFIRM, user_id="U0SAM", message=review,
-                              block_id=_item_block(li.id, "proposed"))
+    world.driver.block_action(
+        rb.A_CONFIRM, user_id="U0SAM", message=review, block_id=_item_block(li.id, "proposed")
+    )
     world.standin.wait_for("chat.postEphemeral", 1)
     eph = world.standin.ephemerals(user="U0SAM")
     assert eph and "Only" in eph[-1]["text"] and "<@U0LI>" in eph[-1]["text"]
 
     # Confirm → updated in place, showing who did it
     before = review
-    r = world.driver.block_action(rb.A_CONFIRM, user_id="U0MAYA", message=review,
-                                  block_id=_item_block(maya.id, "proposed"))
+    r = world.driver.block_action(
+        rb.A_CONFIRM, user_id="U0MAYA", message=review, block_id=_item_block(maya.id, "proposed")
+    )
     assert r.status == 200
     world.standin.wait_for("chat.update", 1)
     review = cap.message(up.channel, review["ts"])
     assert "Confirmed by <@U0MAYA>" in str(review["blocks"])
 
     # the same (stale) button again: polite ephemeral, no second change
-    world.driver.block_action(rb.A_CONFIRM, user_id="U0MAYA", message=before,
-                              block_id=_item_block(maya.id, "proposed"))
+    world.driver.block_action(
+        rb.A_CONFIRM, user_id="U0MAYA", message=before, block_id=_item_block(maya.id, "proposed")
+    )
     world.standin.wait_for("chat.postEphemeral", 2)
     assert "already open" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
 
     # Dismiss Li's, by Li himself (the owner)
-    world.driver.block_action(rb.A_DISMISS, user_id="U0LI", message=review,
-                              block_id=_item_block(li.id, "proposed"))
+    world.driver.block_action(
+        rb.A_DISMISS, user_id="U0LI", message=review, block_id=_item_block(li.id, "proposed")
+    )
     world.standin.wait_for("chat.update", 2)
     review = cap.message(up.channel, review["ts"])
     assert "Dismissed by <@U0LI>" in str(review["blocks"])
 
     with world.session() as s:
-        trail = [(e.actor, e.action, e.from_state, e.to_state) for e in s.exec(
-            select(AuditEvent).where(AuditEvent.entity == "commitment",
-                                     AuditEvent.entity_id == maya.id))]
+        trail = [
+            (e.actor, e.action, e.from_state, e.to_state)
+            for e in s.exec(
+                select(AuditEvent).where(
+                    AuditEvent.entity == "commitment", AuditEvent.entity_id == maya.id
+                )
+            )
+        ]
     assert ("U0MAYA", "confirm", "proposed", "open") in trail
-
 
 
 def _reviewed(world, cap, data: bytes, name: str = "call-2026-11-20.vtt"):  # type: ignore[no-untyped-def]
@@ -97,62 +105,84 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
     assert "Who owns this?" in str(review["blocks"])
 
     # Confirm without an owner is refused with a hint; picking Li fixes it
-    world.driver.block_action(rb.A_CONFIRM, user_id="U0MAYA", message=review,
-                              block_id=_item_block(li.id, "proposed"))
+    world.driver.block_action(
+        rb.A_CONFIRM, user_id="U0MAYA", message=review, block_id=_item_block(li.id, "proposed")
+    )
     world.standin.wait_for("chat.postEphemeral", 1)
     assert "Pick who owns" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
-    world.driver.block_action(rb.A_OWNER, user_id="U0MAYA", message=review,
-                              block_id=_item_block(li.id, "proposed"), selected_user="U0LI")
-    world.standin.wait_for("chat.update",
-                           predicate=lambda c: "<@U0LI>" in str(c.args.get("blocks")))
+    world.driver.block_action(
+        rb.A_OWNER,
+        user_id="U0MAYA",
+        message=review,
+        block_id=_item_block(li.id, "proposed"),
+        selected_user="U0LI",
+    )
+    world.standin.wait_for(
+        "chat.update", predicate=lambda c: "<@U0LI>" in str(c.args.get("blocks"))
+    )
     review = cap.message(up.channel, review["ts"])
     assert "<@U0LI>" in str(review["blocks"])
 
     # Edit: a modal prefilled with the commitment; saving changes text, date and category
     maya = next(c for c in rows if c.owner_user_id == "U0MAYA")
-    r = world.driver.block_action(rb.A_EDIT, user_id="U0MAYA", message=review,
-                                  block_id=_item_block(maya.id, "proposed"))
+    r = world.driver.block_action(
+        rb.A_EDIT, user_id="U0MAYA", message=review, block_id=_item_block(maya.id, "proposed")
+    )
     world.standin.wait_for("views.open", 1)
     [view] = world.standin.open_views("U0MAYA")
     assert r.status == 200 and view["callback_id"] == rb.EDIT_CALLBACK
     empty = world.driver.view_submission(view, {"text": "  "})
     assert empty.json["response_action"] == "errors"
-    saved = world.driver.view_submission(view, {
-        "text": "Send the Okta SSO guide (v2)", "due": "2026-11-26", "category": "follow_up",
-        "owner": "U0MAYA"})
+    saved = world.driver.view_submission(
+        view,
+        {
+            "text": "Send the Okta SSO guide (v2)",
+            "due": "2026-11-26",
+            "category": "follow_up",
+            "owner": "U0MAYA",
+        },
+    )
     assert saved.status == 200 and not saved.problems
-    world.standin.wait_for("chat.update",
-                           predicate=lambda c: "Okta SSO guide (v2)" in str(c.args.get("blocks")))
+    world.standin.wait_for(
+        "chat.update", predicate=lambda c: "Okta SSO guide (v2)" in str(c.args.get("blocks"))
+    )
     review = cap.message(up.channel, review["ts"])
     assert "Send the Okta SSO guide (v2)" in str(review["blocks"])
     assert "Edited by <@U0MAYA>" in str(review["blocks"])
 
     # the account picker moves the call and its commitments to Globex
-    world.driver.block_action(rb.A_ACCOUNT, user_id="U0MAYA", message=review,
-                              selected_option={"text": {"type": "plain_text", "text": "Globex"},
-                                               "value": str(globex.id)})
-    world.standin.wait_for("chat.update",
-                           predicate=lambda c: "Globex" in str(c.args.get("blocks")))
+    world.driver.block_action(
+        rb.A_ACCOUNT,
+        user_id="U0MAYA",
+        message=review,
+        selected_option={"text": {"type": "plain_text", "text": "Globex"}, "value": str(globex.id)},
+    )
+    world.standin.wait_for("chat.update", predicate=lambda c: "Globex" in str(c.args.get("blocks")))
     assert all(c.account_id == globex.id for c in cap.commitments())
     assert acme.id != globex.id
 
     # Confirm all: everything still proposed that has an owner (or is the customer's)
     review = cap.message(up.channel, review["ts"])
     world.driver.block_action(rb.A_CONFIRM_ALL, user_id="U0MAYA", message=review)
-    world.standin.wait_for("chat.update",
-                           predicate=lambda c: "Confirmed by" in str(c.args.get("blocks")))
+    world.standin.wait_for(
+        "chat.update", predicate=lambda c: "Confirmed by" in str(c.args.get("blocks"))
+    )
     after = cap.commitments()
     # Priya is neither a member nor a known Acme contact: her promises wait for an owner
     waiting = [c for c in after if c.status == "proposed"]
     assert waiting and all(c.owner_name == "Priya Nair" for c in waiting)
     assert all(c.status == "open" for c in after if c.owner_name != "Priya Nair")
-    world.standin.wait_for("chat.postEphemeral", predicate=lambda c: "still need an owner"
-                           in str(c.args.get("text")))
+    world.standin.wait_for(
+        "chat.postEphemeral", predicate=lambda c: "still need an owner" in str(c.args.get("text"))
+    )
     assert "still need an owner" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
     for c in waiting:
-        world.driver.block_action(rb.A_DISMISS, user_id="U0MAYA",
-                                  message=cap.message(up.channel, review["ts"]),
-                                  block_id=_item_block(c.id, "proposed"))
+        world.driver.block_action(
+            rb.A_DISMISS,
+            user_id="U0MAYA",
+            message=cap.message(up.channel, review["ts"]),
+            block_id=_item_block(c.id, "proposed"),
+        )
     world.standin.wait_for("chat.update", 4 + len(waiting))
     assert "Confirm all" not in str(cap.message(up.channel, review["ts"])["blocks"])
     edited = next(c for c in after if c.id == maya.id)
@@ -190,11 +220,15 @@ def test_both_events_and_retries_of_one_upload_make_one_transcript(slack, cap, c
     cap.wait_answer(up, "Commitments from")  # type: ignore[arg-type]
     cap.idle()
     assert len(cap.transcripts()) == 1
-    readings = [c for c in world.standin.calls("chat.postMessage")
-                if "Reading" in str(c.args.get("text"))]
+    readings = [
+        c for c in world.standin.calls("chat.postMessage") if "Reading" in str(c.args.get("text"))
+    ]
     assert len(readings) == 1
-    reviews = [c for c in world.standin.calls("chat.postMessage")
-               if "Commitments from" in str(c.args.get("blocks"))]
+    reviews = [
+        c
+        for c in world.standin.calls("chat.postMessage")
+        if "Commitments from" in str(c.args.get("blocks"))
+    ]
     assert len(reviews) == 1
 
 
@@ -219,8 +253,7 @@ def test_shortcut_reads_the_attached_file_or_says_there_is_none(slack, cap, call
     assert "no file attached" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
 
     file_id = cap.add_file("call-2026-11-20.vtt", call_vtt)
-    files = [world.standin.state.file_object(world.standin.state.files[file_id],
-                                              world.standin.url)]
+    files = [world.standin.state.file_object(world.standin.state.files[file_id], world.standin.url)]
     msg = world.standin.post_user_message(world.team_id, "C0CSRISK", "U0LI", "notes", files=files)
     world.driver.message_shortcut("extract_commitments", msg, user_id="U0MAYA")
     up = type("U", (), {"channel": "C0CSRISK", "ts": msg["ts"]})()
@@ -238,8 +271,12 @@ def test_file_in_a_dm_with_the_app_is_read_there(slack, cap, call_vtt) -> None: 
     world = slack
     with world.standin.state.lock:
         dm = world.standin.state.open_dm(world.team_id, "U0MAYA")
-    up = cap.upload("notes.txt", b"Maya Chen: I'll send the pricing sheet by Friday.\n"
-                    b"Dana Ruiz: Thanks!\n", channel=dm, mimetype="text/plain")
+    up = cap.upload(
+        "notes.txt",
+        b"Maya Chen: I'll send the pricing sheet by Friday.\nDana Ruiz: Thanks!\n",
+        channel=dm,
+        mimetype="text/plain",
+    )
     cap.wait_answer(up, "Commitments from")
     cap.idle()
     [c] = cap.commitments()
@@ -251,9 +288,11 @@ def test_file_shared_alone_is_read_in_a_new_thread(slack, cap, call_vtt) -> None
     file_id = cap.add_file("call-2026-11-20.vtt", call_vtt)
     world.driver.file_shared(file_id, channel_id="C0CSRISK")
     reading = world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: "Reading" in str(c.args.get("text")))[0]
-    world.standin.wait_for("chat.postMessage", 1,
-                           predicate=lambda c: "Commitments from" in str(c.args.get("blocks")))
+        "chat.postMessage", 1, predicate=lambda c: "Reading" in str(c.args.get("text"))
+    )[0]
+    world.standin.wait_for(
+        "chat.postMessage", 1, predicate=lambda c: "Commitments from" in str(c.args.get("blocks"))
+    )
     cap.idle()
     [t] = cap.transcripts()
     assert t.thread_ts == reading.response["ts"] and t.status == "review"

@@ -28,16 +28,24 @@ def test_json_output_has_the_promised_fields() -> None:
     rows = json.loads(result.stdout)
     assert len(rows) >= 5
     for row in rows:
-        assert {"owner", "text", "due", "due_phrase", "category", "evidence",
-                "confidence"} <= row.keys()
+        assert {
+            "owner",
+            "text",
+            "due",
+            "due_phrase",
+            "category",
+            "evidence",
+            "confidence",
+        } <= row.keys()
     sso = next(r for r in rows if "SSO" in r["text"])
     assert sso["owner"] == "Maya Chen" and sso["due"] == "2026-11-27"  # Friday after the call
     assert sso["evidence"] in CALL.read_text()
 
 
 def test_call_date_option_moves_due_dates() -> None:
-    result = runner.invoke(app, ["extract", str(CALL), "--format", "json",
-                                 "--call-date", "2026-12-01"])
+    result = runner.invoke(
+        app, ["extract", str(CALL), "--format", "json", "--call-date", "2026-12-01"]
+    )
     sso = next(r for r in json.loads(result.stdout) if "SSO" in r["text"])
     assert sso["due"] == "2026-12-04"
 
@@ -47,13 +55,17 @@ def test_table_output() -> None:
     assert result.exit_code == 0 and "OWNER" in result.stdout and "Li Wei" in result.stdout
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "PNG"),
-    (b"WEBVTT\n\n00:00:xx.000 --> 00:00:02.000\n<v A>hi\n", "broken timestamps"),
-])
-def test_bad_files_exit_non_zero_with_one_clear_line(tmp_path: Path, content: bytes,
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "PNG"),
+        (b"WEBVTT\n\n00:00:xx.000 --> 00:00:02.000\n<v A>hi\n", "broken timestamps"),
+    ],
+)
+def test_bad_files_exit_non_zero_with_one_clear_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
     path = tmp_path / "call.vtt"
     path.write_bytes(content)
     result = runner.invoke(app, ["extract", str(path)])
@@ -71,6 +83,11 @@ def test_missing_file_bad_date_and_bad_engine(tmp_path: Path) -> None:
 def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "photo.vtt"
     path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
-    done = subprocess.run([sys.executable, "-m", "bot", "extract", str(path)],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "extract", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.strip()

@@ -12,24 +12,60 @@ from bot.capture import review_blocks as rb
 from bot.llm.fake_openai import FakeOpenAIServer
 from bot.standin.blockkit import validate_message_blocks
 
-THINGS = ["the SSO guide", "the renewal quote", "the QBR deck", "the API docs",
-          "the security questionnaire", "the training plan", "the pricing sheet",
-          "the export fix", "the roadmap", "the onboarding checklist", "the SCIM notes",
-          "the usage report", "the migration runbook", "the invoice", "the contract redline",
-          "the data processing agreement", "the sandbox credentials", "the webhook samples",
-          "the audit log export", "the SLA summary", "the admin guide", "the release notes",
-          "the survey results", "the case study", "the integration spec"]
+THINGS = [
+    "the SSO guide",
+    "the renewal quote",
+    "the QBR deck",
+    "the API docs",
+    "the security questionnaire",
+    "the training plan",
+    "the pricing sheet",
+    "the export fix",
+    "the roadmap",
+    "the onboarding checklist",
+    "the SCIM notes",
+    "the usage report",
+    "the migration runbook",
+    "the invoice",
+    "the contract redline",
+    "the data processing agreement",
+    "the sandbox credentials",
+    "the webhook samples",
+    "the audit log export",
+    "the SLA summary",
+    "the admin guide",
+    "the release notes",
+    "the survey results",
+    "the case study",
+    "the integration spec",
+]
 
 
 def _call() -> tuple[bytes, str]:
     cues, items = ["WEBVTT", ""], []
     for n, thing in enumerate(THINGS):
         said = f"I will send you {thing} by Friday."
-        cues += [f"00:{n:02d}:01.000 --> 00:{n:02d}:04.000", f"<v Maya Chen>{said}", "",
-                 f"00:{n:02d}:05.000 --> 00:{n:02d}:07.000", "<v Dana Ruiz>Thanks.", ""]
-        items.append({"owner": "Maya Chen", "side": "ours", "text": f"Send Dana {thing}",
-                      "due": "2026-11-27", "due_phrase": "by Friday", "category": "follow_up",
-                      "evidence": said, "confidence": 0.9, "utterance_index": 2 * n})
+        cues += [
+            f"00:{n:02d}:01.000 --> 00:{n:02d}:04.000",
+            f"<v Maya Chen>{said}",
+            "",
+            f"00:{n:02d}:05.000 --> 00:{n:02d}:07.000",
+            "<v Dana Ruiz>Thanks.",
+            "",
+        ]
+        items.append(
+            {
+                "owner": "Maya Chen",
+                "side": "ours",
+                "text": f"Send Dana {thing}",
+                "due": "2026-11-27",
+                "due_phrase": "by Friday",
+                "category": "follow_up",
+                "evidence": said,
+                "confidence": 0.9,
+                "utterance_index": 2 * n,
+            }
+        )
     return "\n".join(cues).encode(), json.dumps({"commitments": items})
 
 
@@ -40,8 +76,14 @@ def world(database_url: str) -> Iterator[object]:
     with FakeOpenAIServer() as llm:
         _, answer = _call()
         llm.script([answer])
-        w = World(database_url, http=True, llm_engine="openai", openai_base_url=llm.base_url,
-                  openai_api_key="test", llm_timeout_seconds=5).start()
+        w = World(
+            database_url,
+            http=True,
+            llm_engine="openai",
+            openai_base_url=llm.base_url,
+            openai_api_key="test",
+            llm_timeout_seconds=5,
+        ).start()
         yield w
         w.stop()
 
@@ -51,8 +93,12 @@ def test_long_review_is_split_and_confirm_all_updates_every_part(world, make_cap
     data, _ = _call()
     up = cap.upload("call-2026-11-20.vtt", data)
     cap.review(up)
-    world.standin.wait_for("chat.postMessage", 3, timeout=10, predicate=lambda c:
-                           c.args.get("thread_ts") == up.ts and "ftcap:" in str(c.args))
+    world.standin.wait_for(
+        "chat.postMessage",
+        3,
+        timeout=10,
+        predicate=lambda c: c.args.get("thread_ts") == up.ts and "ftcap:" in str(c.args),
+    )
     cap.idle()
     rows = cap.commitments()
     assert len(rows) == 25

@@ -16,8 +16,14 @@ SAMPLE = SAMPLES / "call-2026-11-20.vtt"
 def test_review_refused_by_slack_is_posted_on_a_later_tick(slack) -> None:
     world = slack
     world.seed_account("Acme Corp", "acme.com")
-    world.standin.add_file(world.team_id, "F0CALL", "call-2026-11-20.vtt", SAMPLE.read_bytes(),
-                           user="U0MAYA", channels=["C0CSRISK"])
+    world.standin.add_file(
+        world.team_id,
+        "F0CALL",
+        "call-2026-11-20.vtt",
+        SAMPLE.read_bytes(),
+        user="U0MAYA",
+        channels=["C0CSRISK"],
+    )
     # Every chat.postMessage fails for a while (the "Reading…" note too) with an error the
     # client does not retry itself, so the app's own retry is what is tested.
     world.standin.fail("chat.postMessage", "internal_error", times=None)
@@ -44,8 +50,9 @@ def test_review_refused_by_slack_is_posted_on_a_later_tick(slack) -> None:
     with world.session() as s:
         t = s.exec(select(Transcript)).one()
         assert t.status == "review" and t.lease_until is not None
-        retry_at = t.lease_until.replace(tzinfo=dt.UTC) if t.lease_until.tzinfo is None \
-            else t.lease_until
+        retry_at = (
+            t.lease_until.replace(tzinfo=dt.UTC) if t.lease_until.tzinfo is None else t.lease_until
+        )
     world.standin.clear_faults()
     world.tick(retry_at - dt.timedelta(seconds=1))  # not yet due
     assert all(c.review_ts is None for c in stored())

@@ -24,9 +24,11 @@ from bot.runtime import Runtime
 
 TEAM = "T0TEST"
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-CALL = (b"WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Maya Chen>I'll send you the SSO guide "
-        b"by Friday.\n\n00:00:04.000 --> 00:00:06.000\n<v Dana Ruiz>We will finish the SCIM "
-        b"setup by end of next week.\n")
+CALL = (
+    b"WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Maya Chen>I'll send you the SSO guide "
+    b"by Friday.\n\n00:00:04.000 --> 00:00:06.000\n<v Dana Ruiz>We will finish the SCIM "
+    b"setup by end of next week.\n"
+)
 
 
 @dataclass
@@ -38,8 +40,14 @@ class Notes:
     posts: list[tuple[str, str | None, str]] = field(default_factory=list)
     downloads: int = 0
 
-    def post(self, team_id: str, channel: str, text: str, blocks: Any = None,
-             thread_ts: str | None = None) -> Posted:
+    def post(
+        self,
+        team_id: str,
+        channel: str,
+        text: str,
+        blocks: Any = None,
+        thread_ts: str | None = None,
+    ) -> Posted:
         self.posts.append((channel, thread_ts, text))
         return Posted(channel, f"{len(self.posts)}.000100")
 
@@ -69,15 +77,23 @@ def rt(database_url: str):  # type: ignore[no-untyped-def]
 
 
 def _upload(rt: Runtime, file_id: str = "F1") -> int:
-    return ingest.accept_upload(rt.engine, TEAM, ingest.FileRef(file_id, "call-2026-11-20.vtt"),
-                                channel_id="C1", user_id="U0MAYA", thread_ts="1.1").transcript_id
+    return ingest.accept_upload(
+        rt.engine,
+        TEAM,
+        ingest.FileRef(file_id, "call-2026-11-20.vtt"),
+        channel_id="C1",
+        user_id="U0MAYA",
+        thread_ts="1.1",
+    ).transcript_id
 
 
 def test_claims_are_exclusive_and_an_expired_lease_is_taken_over(rt) -> None:  # type: ignore[no-untyped-def]
     tid = _upload(rt)
     results: list[int | None] = []
-    threads = [threading.Thread(target=lambda: results.append(extract.claim(rt.engine, tid, NOW)))
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: results.append(extract.claim(rt.engine, tid, NOW)))
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -156,19 +172,34 @@ def test_slack_download_hiccups_are_retried_then_explained(rt) -> None:  # type:
 
 
 def test_guess_account_pure() -> None:
-    accounts = [AccountFacts(1, "Acme Corp", "acme.com", "C0ACME", ("Dana Ruiz",)),
-                AccountFacts(2, "Globex", "globex.com", None, ("Hank Scorpio",)),
-                AccountFacts(3, "Acme Labs", "acmelabs.io")]
+    accounts = [
+        AccountFacts(1, "Acme Corp", "acme.com", "C0ACME", ("Dana Ruiz",)),
+        AccountFacts(2, "Globex", "globex.com", None, ("Hank Scorpio",)),
+        AccountFacts(3, "Acme Labs", "acmelabs.io"),
+    ]
     guess = guess_account
     assert guess(accounts, channel_id="C0ACME", filename="x.vtt", text="", speakers=[]) == 1
-    assert guess(accounts, channel_id=None, filename="globex-qbr-2026-11-20.vtt", text="",
-                 speakers=[]) == 2
-    assert guess(accounts, channel_id=None, filename="call.vtt", text="hi",
-                 speakers=["Hank Scorpio", "Maya Chen"]) == 2
-    assert guess(accounts, channel_id=None, filename="acme-call.vtt", text="",
-                 speakers=[]) is None  # two Acmes: no guess, the reviewer picks
-    assert guess(accounts, channel_id=None, filename="call.vtt", text="nothing here",
-                 speakers=[]) is None
+    assert (
+        guess(accounts, channel_id=None, filename="globex-qbr-2026-11-20.vtt", text="", speakers=[])
+        == 2
+    )
+    assert (
+        guess(
+            accounts,
+            channel_id=None,
+            filename="call.vtt",
+            text="hi",
+            speakers=["Hank Scorpio", "Maya Chen"],
+        )
+        == 2
+    )
+    assert (
+        guess(accounts, channel_id=None, filename="acme-call.vtt", text="", speakers=[]) is None
+    )  # two Acmes: no guess, the reviewer picks
+    assert (
+        guess(accounts, channel_id=None, filename="call.vtt", text="nothing here", speakers=[])
+        is None
+    )
     acme = accounts[0]
     assert is_customer("Dana Ruiz", acme) and is_customer("Dana", acme)
     assert is_customer("Lee (Acme)", acme) and not is_customer("Li W.", acme)

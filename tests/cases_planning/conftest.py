@@ -25,24 +25,46 @@ PEOPLE = [
 def seed_people(engine: Engine, team_id: str = TEAM) -> None:
     with session_scope(engine) as s:
         for uid, name, email, role, manager, admin in PEOPLE:
-            s.add(Person(team_id=team_id, slack_user_id=uid, name=name.split()[0].lower(),
-                         real_name=name, email=email, role=role, manager_user_id=manager,
-                         is_admin=admin))
+            s.add(
+                Person(
+                    team_id=team_id,
+                    slack_user_id=uid,
+                    name=name.split()[0].lower(),
+                    real_name=name,
+                    email=email,
+                    role=role,
+                    manager_user_id=manager,
+                    is_admin=admin,
+                )
+            )
 
 
-def add_account(engine: Engine, name: str = "Acme Corp", *, team_id: str = TEAM,
-                csm: str | None = "U0MAYA", ae: str | None = "U0LI",
-                contacts: list[dict[str, Any]] | None = None, **more: Any) -> int:
+def add_account(
+    engine: Engine,
+    name: str = "Acme Corp",
+    *,
+    team_id: str = TEAM,
+    csm: str | None = "U0MAYA",
+    ae: str | None = "U0LI",
+    contacts: list[dict[str, Any]] | None = None,
+    **more: Any,
+) -> int:
     if contacts is None:
         contacts = [
-            {"name": "Dana Ruiz", "email": "dana@acme.com", "title": "VP Operations",
-             "role": "champion"},
-            {"name": "Lee Park", "email": "lee@acme.com", "title": "CFO",
-             "role": "economic_buyer"},
+            {
+                "name": "Dana Ruiz",
+                "email": "dana@acme.com",
+                "title": "VP Operations",
+                "role": "champion",
+            },
+            {"name": "Lee Park", "email": "lee@acme.com", "title": "CFO", "role": "economic_buyer"},
             {"name": "Kim Ito", "email": "kim@acme.com", "title": "IT admin", "role": "admin"},
         ]
-    fields: dict[str, Any] = {"arr": 120_000, "tier": "Enterprise",
-                              "renewal_date": dt.date(2031, 3, 31)}
+    fields: dict[str, Any] = {
+        "arr": 120_000,
+        "tier": "Enterprise",
+        "renewal_date": dt.date(2031, 3, 31),
+    }
     fields.update(more)
     with session_scope(engine) as s:
         account = Account(team_id=team_id, name=name, csm_user_id=csm, ae_user_id=ae, **fields)

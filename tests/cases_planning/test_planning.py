@@ -22,10 +22,18 @@ from bot.standin.blockkit import validate_message_blocks
 TEAM = "T0PLAN"  # as in conftest.py
 
 
-def _report(engine, account_id=None, risk="champion_left", context="Dana left Acme.",
-            reporter="U0SAM", drafter=None, **more):
-    return report_risk(engine, ReportRequest(TEAM, risk, context, reporter,
-                                             account_id=account_id, **more), drafter)
+def _report(
+    engine,
+    account_id=None,
+    risk="champion_left",
+    context="Dana left Acme.",
+    reporter="U0SAM",
+    drafter=None,
+    **more,
+):
+    return report_risk(
+        engine, ReportRequest(TEAM, risk, context, reporter, account_id=account_id, **more), drafter
+    )
 
 
 def _count(engine, model) -> int:
@@ -57,8 +65,7 @@ def test_support_lead_and_named_people(engine, acme):
     assert support and all(st.assignee_user_id == "U0RITA" for st in support)
 
 
-def test_account_without_csm_or_contacts_still_gets_a_plan_with_fallbacks(engine,
-                                                                           make_account):
+def test_account_without_csm_or_contacts_still_gets_a_plan_with_fallbacks(engine, make_account):
     bare = make_account("Bare Inc", csm=None, ae=None, contacts=[])
     result = _report(engine, bare, risk="budget_cut", context="Budget frozen.")
     assert result.created and result.case.owner_user_id == "U0SAM"
@@ -66,8 +73,9 @@ def test_account_without_csm_or_contacts_still_gets_a_plan_with_fallbacks(engine
     assert all(st.assignee_fallback for st in result.steps)
     plan = result.case.gathered["plan"]
     assert any(p["recipient_known"] is False for p in plan)
-    blocks = case_card(result.case, result.steps, account_name="Bare Inc",
-                       playbook_name=result.playbook.name)
+    blocks = case_card(
+        result.case, result.steps, account_name="Bare Inc", playbook_name=result.playbook.name
+    )
     text = str(blocks)
     assert "so the reporter is assigned" in text and "Recipient unknown" in text
     assert "no contacts on record" in text
@@ -79,8 +87,9 @@ def test_unknown_account_is_a_field_error(engine, acme):
         _report(engine, None, account_name="Initech")
     assert err.value.field == "account" and "Initech" in str(err.value)
     with pytest.raises(ReportError) as other_team:
-        report_risk(engine, ReportRequest("T0OTHER", "champion_left", "x", "U0SAM",
-                                          account_id=acme))
+        report_risk(
+            engine, ReportRequest("T0OTHER", "champion_left", "x", "U0SAM", account_id=acme)
+        )
     assert other_team.value.field == "account"
     with pytest.raises(ReportError) as risk:
         _report(engine, acme, risk="nope")
@@ -91,8 +100,9 @@ def test_ten_thousand_character_context_is_stored_and_shown_truncated(engine, ac
     long = ("The champion left and nobody answers. " * 300)[:10_000]
     result = _report(engine, acme, context=long)
     assert len(result.case.context) == 10_000
-    blocks = case_card(result.case, result.steps, account_name="Acme Corp",
-                       playbook_name=result.playbook.name)
+    blocks = case_card(
+        result.case, result.steps, account_name="Acme Corp", playbook_name=result.playbook.name
+    )
     assert not validate_message_blocks(blocks) and len(blocks) <= 50
     assert "first 700 of 10,000 characters shown" in str(blocks)
     assert all(len(st.draft) <= 3000 for st in result.steps)
@@ -155,12 +165,15 @@ class StubEngine:
         return self.answer
 
 
-@pytest.mark.parametrize("answer, reason", [
-    ("", "empty"),
-    ("Hi Lee. " * 700, "characters"),
-    ("Hi [Customer Name], about {account.name} …", "placeholders"),
-    (LLMError("The drafted message was empty."), "empty"),
-])
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        ("", "empty"),
+        ("Hi Lee. " * 700, "characters"),
+        ("Hi [Customer Name], about {account.name} …", "placeholders"),
+        (LLMError("The drafted message was empty."), "empty"),
+    ],
+)
 def test_unusable_llm_drafts_fall_back_to_the_template_flagged(engine, acme, answer, reason):
     stub = StubEngine(answer)
     result = _report(engine, acme, drafter=Drafter(stub))
@@ -168,8 +181,9 @@ def test_unusable_llm_drafts_fall_back_to_the_template_flagged(engine, acme, ans
     plan = result.case.gathered["plan"]
     assert all(p["engine"] == "rules" and reason in p["fallback_reason"] for p in plan)
     assert "Hi Lee," in result.steps[2].draft  # the rules draft
-    blocks = case_card(result.case, result.steps, account_name="Acme Corp",
-                       playbook_name=result.playbook.name)
+    blocks = case_card(
+        result.case, result.steps, account_name="Acme Corp", playbook_name=result.playbook.name
+    )
     assert "LLM draft was not usable" in str(blocks) and not validate_message_blocks(blocks)
 
 
@@ -208,8 +222,10 @@ def test_nothing_half_created_when_a_write_fails_midway(engine, acme, monkeypatc
         _report(engine, acme)
     assert _count(engine, Case) == 0 and _count(engine, CaseStep) == 0
     with session_scope(engine) as s:
-        assert s.exec(select(AuditEvent).where(AuditEvent.entity.in_(("case", "case_step"))
-                                               )).all() == []
+        assert (
+            s.exec(select(AuditEvent).where(AuditEvent.entity.in_(("case", "case_step")))).all()
+            == []
+        )
     monkeypatch.setattr("bot.cases.planning.audit.record", real)
     assert _report(engine, acme).created  # and the next try works
 
@@ -219,12 +235,20 @@ def test_context_is_gathered_and_bounded(engine, acme):
     with session_scope(engine) as s:
         lines = "\n".join(f"Dana Ruiz: line {i} about lunch" for i in range(200))
         lines += "\nDana Ruiz: I am leaving the company next month, my replacement is Kim."
-        s.add(Transcript(team_id=TEAM, sha256="a" * 64, account_id=acme, text=lines,
-                         call_date=today))
+        s.add(
+            Transcript(team_id=TEAM, sha256="a" * 64, account_id=acme, text=lines, call_date=today)
+        )
         for i in range(15):
-            s.add(Commitment(team_id=TEAM, account_id=acme, text=f"Send the SSO guide {i}",
-                             owner_name="Maya", status="open",
-                             due_date=today + dt.timedelta(days=i - 5)))
+            s.add(
+                Commitment(
+                    team_id=TEAM,
+                    account_id=acme,
+                    text=f"Send the SSO guide {i}",
+                    owner_name="Maya",
+                    status="open",
+                    due_date=today + dt.timedelta(days=i - 5),
+                )
+            )
         s.add(Commitment(team_id=TEAM, account_id=acme, text="Done thing", status="done"))
     result = _report(engine, acme, context="Dana is leaving the company; replacement unknown.")
     g = result.case.gathered
@@ -236,8 +260,9 @@ def test_context_is_gathered_and_bounded(engine, acme):
     mapping = result.steps[1].draft
     assert "Send the SSO guide" in mapping  # {open_commitments} in the AE/CSM mapping step
     later = _report(engine, acme, risk="usage_dip", context="usage down")
-    assert any("Champion or point of contact left" in c
-               for c in later.case.gathered["previous_cases"])
+    assert any(
+        "Champion or point of contact left" in c for c in later.case.gathered["previous_cases"]
+    )
 
 
 def test_plan_edits_refused_for_others_and_once_running(engine, acme):

@@ -26,10 +26,14 @@ def _report(world) -> tuple[Case, dict]:  # type: ignore[no-untyped-def]
     world.driver.command("/report-risk", "acme", user_id="U0MAYA")
     world.standin.wait_for("views.open", 1, timeout=20)
     [view] = world.standin.open_views("U0MAYA")
-    world.driver.view_submission(view, {"account": str(account.id), "risk": "champion_left",
-                                        "context": "Dana left Acme."}, user_id="U0MAYA")
-    world.standin.wait_for("chat.postMessage", timeout=20,
-                           predicate=lambda c: c.args.get("channel") == "C0CSRISK")
+    world.driver.view_submission(
+        view,
+        {"account": str(account.id), "risk": "champion_left", "context": "Dana left Acme."},
+        user_id="U0MAYA",
+    )
+    world.standin.wait_for(
+        "chat.postMessage", timeout=20, predicate=lambda c: c.args.get("channel") == "C0CSRISK"
+    )
     _drain(world)
     with world.session() as s:
         [case] = list(s.exec(select(Case)))
@@ -38,8 +42,13 @@ def _report(world) -> tuple[Case, dict]:  # type: ignore[no-untyped-def]
 
 def _modal(world, card: dict, case_id: int, position: int, op: str) -> dict:  # type: ignore[no-untyped-def]
     before = len(world.standin.calls("views.open"))
-    world.driver.block_action("case_step_menu", f"{case_id}:{position}:{op}", user_id="U0MAYA",
-                              message=card, block_id=f"case_step_{position}")
+    world.driver.block_action(
+        "case_step_menu",
+        f"{case_id}:{position}:{op}",
+        user_id="U0MAYA",
+        message=card,
+        block_id=f"case_step_{position}",
+    )
     world.standin.wait_for("views.open", before + 1, timeout=20)
     return world.standin.open_views("U0MAYA")[-1]
 
@@ -58,9 +67,18 @@ def _step(world, position: int) -> CaseStep:  # type: ignore[no-untyped-def]
 
 def _audit(world, step_id: int, action: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     with world.session() as s:
-        return [e.detail for e in s.exec(select(AuditEvent).where(
-            AuditEvent.entity == "case_step", AuditEvent.entity_id == step_id,
-            AuditEvent.action == action).order_by(col(AuditEvent.id)))]
+        return [
+            e.detail
+            for e in s.exec(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.entity == "case_step",
+                    AuditEvent.entity_id == step_id,
+                    AuditEvent.action == action,
+                )
+                .order_by(col(AuditEvent.id))
+            )
+        ]
 
 
 def _step_block(card: dict, position: int) -> str:
@@ -90,8 +108,9 @@ def test_reassigned_step_is_drafted_again_for_the_new_assignee(slack) -> None:
 def test_hand_edited_draft_is_kept_with_a_warning_on_the_card(slack) -> None:
     case, card = _report(slack)
     view = _modal(slack, card, case.id, 1, "draft")
-    slack.driver.view_submission(view, {"value": "Hi Kim, who owns this now? — Maya"},
-                                 user_id="U0MAYA")
+    slack.driver.view_submission(
+        view, {"value": "Hi Kim, who owns this now? — Maya"}, user_id="U0MAYA"
+    )
     _drain(slack)
     assert "check the wording" not in _step_block(slack.standin.last_message("C0CSRISK"), 1)
 
@@ -110,7 +129,11 @@ def test_hand_edited_draft_is_kept_with_a_warning_on_the_card(slack) -> None:
 
 
 def test_extension_steps_are_drafted_from_the_extension_playbook() -> None:
-    case = Case(team_id="T", account_id=1, risk_key="champion_left", playbook_id=7,
-                gathered={"extensions": [{"key": "budget_cut", "playbook_id": 9,
-                                          "from_position": 6}]})
+    case = Case(
+        team_id="T",
+        account_id=1,
+        risk_key="champion_left",
+        playbook_id=7,
+        gathered={"extensions": [{"key": "budget_cut", "playbook_id": 9, "from_position": 6}]},
+    )
     assert [playbook_for(case, p) for p in (1, 5, 6, 9)] == [7, 7, 9, 9]

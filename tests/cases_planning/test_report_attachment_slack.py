@@ -15,27 +15,40 @@ from bot.cases.drafting import Drafter
 from bot.models import Case, Commitment, Transcript
 from bot.standin.blockkit import validate_message_blocks, validate_view
 
-CALL = "\n".join([
-    "WEBVTT", "",
-    "00:00:01.000 --> 00:00:04.000", "<v Maya Chen>Thanks for joining today.</v>", "",
-    "00:00:05.000 --> 00:00:09.000",
-    "<v Jo Bloggs>Heads up: Dana resigned and left the company last week.</v>", "",
-    "00:00:10.000 --> 00:00:14.000",
-    "<v Maya Chen>I'll send you the onboarding plan for the new team by Friday.</v>", "",
-]).encode()
+CALL = "\n".join(
+    [
+        "WEBVTT",
+        "",
+        "00:00:01.000 --> 00:00:04.000",
+        "<v Maya Chen>Thanks for joining today.</v>",
+        "",
+        "00:00:05.000 --> 00:00:09.000",
+        "<v Jo Bloggs>Heads up: Dana resigned and left the company last week.</v>",
+        "",
+        "00:00:10.000 --> 00:00:14.000",
+        "<v Maya Chen>I'll send you the onboarding plan for the new team by Friday.</v>",
+        "",
+    ]
+).encode()
 
 
 class QuotingEngine:
     """A stand-in LLM that writes each draft from the call excerpt it is given."""
 
-    def draft_step(self, template: str, facts: Mapping[str, Any], step: Mapping[str, Any],
-                   max_chars: int = 2500) -> str:
+    def draft_step(
+        self,
+        template: str,
+        facts: Mapping[str, Any],
+        step: Mapping[str, Any],
+        max_chars: int = 2500,
+    ) -> str:
         return f"From the call: {facts.get('last_call_excerpt') or 'nothing quoted'}"
 
 
 def _card(world) -> dict:  # type: ignore[no-untyped-def]
-    world.standin.wait_for("chat.postMessage", timeout=20,
-                           predicate=lambda c: c.args.get("channel") == "C0CSRISK")
+    world.standin.wait_for(
+        "chat.postMessage", timeout=20, predicate=lambda c: c.args.get("channel") == "C0CSRISK"
+    )
     _drain(world)
     card = world.standin.last_message("C0CSRISK")
     assert card is not None and not validate_message_blocks(card["blocks"])
@@ -55,8 +68,11 @@ def _report(world, account_id: int, file_obj: dict | None, user: str = "U0MAYA")
     world.driver.command("/report-risk", "acme", user_id=user)
     world.standin.wait_for("views.open", before + 1, timeout=20)
     view = world.standin.open_views(user)[-1]
-    values: dict[str, Any] = {"account": str(account_id), "risk": "champion_left",
-                              "context": "Dana, our champion, left Acme."}
+    values: dict[str, Any] = {
+        "account": str(account_id),
+        "risk": "champion_left",
+        "context": "Dana, our champion, left Acme.",
+    }
     if file_obj is not None:
         values["transcript"] = [file_obj]
     resp = world.driver.view_submission(view, values, user_id=user)
@@ -65,8 +81,7 @@ def _report(world, account_id: int, file_obj: dict | None, user: str = "U0MAYA")
 
 
 def _file(world, name: str, content: bytes, file_id: str, mimetype: str = "text/vtt") -> dict:  # type: ignore[no-untyped-def]
-    return world.standin.add_file(world.team_id, file_id, name, content, mimetype,
-                                  user="U0MAYA")
+    return world.standin.add_file(world.team_id, file_id, name, content, mimetype, user="U0MAYA")
 
 
 def _only_case(world) -> Case:  # type: ignore[no-untyped-def]
@@ -85,8 +100,9 @@ def test_report_modal_offers_one_transcript_file() -> None:
 
 
 def test_attached_transcript_is_read_linked_and_quoted_in_the_drafts(slack, monkeypatch) -> None:
-    monkeypatch.setattr("bot.slack.listeners.risk.drafter_for",
-                        lambda settings: Drafter(QuotingEngine()))
+    monkeypatch.setattr(
+        "bot.slack.listeners.risk.drafter_for", lambda settings: Drafter(QuotingEngine())
+    )
     account = slack.seed_account("Acme Corp", "acme.com")
     file_obj = _file(slack, "weekly-sync.vtt", CALL, "F0RISK0001")
     view = _report(slack, account.id, file_obj)
@@ -107,14 +123,16 @@ def test_attached_transcript_is_read_linked_and_quoted_in_the_drafts(slack, monk
     assert "Dana resigned and left the company" in text  # the drafts quote this call
     assert "weekly-sync.vtt* read" in text
     # the review of its commitments is threaded under the "Reading…" DM to the reporter
-    reading = next(m for m in slack.standin.messages("U0MAYA") if "Reading weekly-sync.vtt"
-                   in m["text"])
+    reading = next(
+        m for m in slack.standin.messages("U0MAYA") if "Reading weekly-sync.vtt" in m["text"]
+    )
     replies = slack.standin.thread("U0MAYA", reading["ts"])[1:]
     assert any("onboarding plan" in str(r.get("blocks")) for r in replies)
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02\xffPK\x03\x04" * 40],
-                         ids=["empty", "binary"])
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00\x01\x02\xffPK\x03\x04" * 40], ids=["empty", "binary"]
+)
 def test_unreadable_attachment_still_makes_the_case_and_says_so(slack, content) -> None:
     account = slack.seed_account("Acme Corp", "acme.com")
     file_obj = _file(slack, "call.vtt", content, "F0RISKBAD1", "application/octet-stream")
@@ -128,14 +146,12 @@ def test_unreadable_attachment_still_makes_the_case_and_says_so(slack, content) 
     with slack.session() as s:
         [t] = list(s.exec(select(Transcript)))
     assert t.status == "failed" and t.slack_file_id == "F0RISKBAD1" and t.error  # kept
-    reading = next(m for m in slack.standin.messages("U0MAYA") if "Reading call.vtt"
-                   in m["text"])
+    reading = next(m for m in slack.standin.messages("U0MAYA") if "Reading call.vtt" in m["text"])
     replies = slack.standin.thread("U0MAYA", reading["ts"])[1:]
     assert replies, "the reporter is told in the reading thread why the file failed"
 
 
-def test_slow_transcript_does_not_hold_the_case_and_the_card_says_so(slack,
-                                                                   monkeypatch) -> None:
+def test_slow_transcript_does_not_hold_the_case_and_the_card_says_so(slack, monkeypatch) -> None:
     release = threading.Event()
     original = attachment.read_for_case
 
@@ -147,8 +163,9 @@ def test_slow_transcript_does_not_hold_the_case_and_the_card_says_so(slack,
     monkeypatch.setattr(attachment, "ATTACH_WAIT_SECONDS", 0.0)
     account = slack.seed_account("Acme Corp", "acme.com")
     _report(slack, account.id, _file(slack, "weekly-sync.vtt", CALL, "F0RISKSLOW"))
-    slack.standin.wait_for("chat.postMessage", timeout=20,
-                           predicate=lambda c: c.args.get("channel") == "C0CSRISK")
+    slack.standin.wait_for(
+        "chat.postMessage", timeout=20, predicate=lambda c: c.args.get("channel") == "C0CSRISK"
+    )
     card = slack.standin.last_message("C0CSRISK")
     assert "is still being read" in str(card["blocks"])
     assert _only_case(slack).gathered["attachment"]["status"] == "reading"

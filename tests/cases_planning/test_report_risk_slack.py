@@ -20,21 +20,28 @@ def _then(world, method: str, count: int, fn):  # type: ignore[no-untyped-def]
 
 
 def _open_modal(world, text: str = "", user: str = "U0MAYA") -> tuple[dict, object]:
-    resp = _then(world, "views.open", 1,
-                 lambda: world.driver.command("/report-risk", text, user_id=user))
+    resp = _then(
+        world, "views.open", 1, lambda: world.driver.command("/report-risk", text, user_id=user)
+    )
     assert resp.status == 200 and not resp.problems
     [view] = world.standin.open_views(user)
     return view, resp
 
 
-def _submit(world, view, *, account_id, risk="champion_left", context="Dana left Acme.",
-            links=None, user="U0MAYA"):
-    values = {"account": str(account_id) if account_id else None, "risk": risk,
-              "context": context}
+def _submit(
+    world,
+    view,
+    *,
+    account_id,
+    risk="champion_left",
+    context="Dana left Acme.",
+    links=None,
+    user="U0MAYA",
+):
+    values = {"account": str(account_id) if account_id else None, "risk": risk, "context": context}
     if links:
         values["links"] = links
-    return world.driver.view_submission(view, {k: v for k, v in values.items() if v},
-                                        user_id=user)
+    return world.driver.view_submission(view, {k: v for k, v in values.items() if v}, user_id=user)
 
 
 def _drain(world) -> None:
@@ -100,8 +107,9 @@ def test_modal_field_errors(slack) -> None:
 
 
 def test_shortcut_opens_the_same_modal(slack) -> None:
-    resp = _then(slack, "views.open", 1,
-                 lambda: slack.driver.shortcut("report_risk", user_id="U0SAM"))
+    resp = _then(
+        slack, "views.open", 1, lambda: slack.driver.shortcut("report_risk", user_id="U0SAM")
+    )
     assert resp.status == 200
     [view] = slack.standin.open_views("U0SAM")
     assert view["callback_id"] == "report_risk_modal"
@@ -132,11 +140,21 @@ def test_modal_submitted_twice_makes_one_case(slack) -> None:
     assert not any("already an open" in t for t in texts)
 
 
-def _menu(world, case_id: int, position: int, op: str, user: str, card: dict,
-          method: str, count: int = 1) -> None:
-    _then(world, method, count, lambda: world.driver.block_action(
-        "case_step_menu", f"{case_id}:{position}:{op}", user_id=user, message=card,
-        block_id=f"case_step_{position}"))
+def _menu(
+    world, case_id: int, position: int, op: str, user: str, card: dict, method: str, count: int = 1
+) -> None:
+    _then(
+        world,
+        method,
+        count,
+        lambda: world.driver.block_action(
+            "case_step_menu",
+            f"{case_id}:{position}:{op}",
+            user_id=user,
+            message=card,
+            block_id=f"case_step_{position}",
+        ),
+    )
 
 
 def test_plan_edits_from_the_card_and_permissions(slack) -> None:
@@ -162,11 +180,13 @@ def test_plan_edits_from_the_card_and_permissions(slack) -> None:
     assert ok.status == 200 and not ok.json
     _menu(slack, case.id, 1, "draft", "U0ANA", card, "views.open")
     draft_view = slack.standin.open_views("U0ANA")[-1]
-    left = slack.driver.view_submission(draft_view, {"value": "Hi {recipient.first_name}"},
-                                        user_id="U0ANA")
+    left = slack.driver.view_submission(
+        draft_view, {"value": "Hi {recipient.first_name}"}, user_id="U0ANA"
+    )
     assert "placeholders" in left.json["errors"]["value"]
-    slack.driver.view_submission(draft_view, {"value": "Hi Kim, who owns this now?"},
-                                 user_id="U0ANA")
+    slack.driver.view_submission(
+        draft_view, {"value": "Hi Kim, who owns this now?"}, user_id="U0ANA"
+    )
     _menu(slack, case.id, 3, "reassign", "U0MAYA", card, "views.open")
     who_view = slack.standin.open_views("U0MAYA")[-1]
     slack.driver.view_submission(who_view, {"value": "U0OMAR"}, user_id="U0MAYA")
@@ -174,8 +194,9 @@ def test_plan_edits_from_the_card_and_permissions(slack) -> None:
 
     with slack.session() as s:
         steps = {st.position: st for st in s.exec(select(CaseStep))}
-        actions = [e.action for e in s.exec(select(AuditEvent).where(
-            AuditEvent.entity == "case_step"))]
+        actions = [
+            e.action for e in s.exec(select(AuditEvent).where(AuditEvent.entity == "case_step"))
+        ]
         assert s.get(Case, case.id).total_steps == 6
     assert steps[2].status == StepStatus.CANCELLED
     assert steps[4].delay_seconds == 3 * 86400
@@ -200,9 +221,14 @@ def test_start_button_runs_the_engine_and_locks_the_plan(slack) -> None:
     _drain(slack)
     card = slack.standin.last_message("C0CSRISK")
     [case] = _cases(slack)
+
     def start(user: str, method: str, count: int = 1) -> None:
-        _then(slack, method, count, lambda: slack.driver.block_action(
-            "case_start", user_id=user, message=card))
+        _then(
+            slack,
+            method,
+            count,
+            lambda: slack.driver.block_action("case_start", user_id=user, message=card),
+        )
 
     start("U0SAM", "response_url")
     assert "Only the reporter" in str(slack.standin.ephemerals(user="U0SAM"))
@@ -219,8 +245,13 @@ def test_report_risk_over_real_http(slack_http) -> None:
     account = slack_http.seed_account("Acme Corp", "acme.com")
     view, resp = _open_modal(slack_http, "acme")
     assert resp.status == 200
-    _submit(slack_http, view, account_id=account.id, risk="renewal_window",
-            context="Renewal in 90 days, no exec contact.")
+    _submit(
+        slack_http,
+        view,
+        account_id=account.id,
+        risk="renewal_window",
+        context="Renewal in 90 days, no exec contact.",
+    )
     _drain(slack_http)
     [case] = _cases(slack_http)
     assert case.risk_key == "renewal_window" and case.total_steps == 7

@@ -127,7 +127,8 @@ def test_contacts_import_and_scoping(db_engine) -> None:
 
 def test_slack_channel_must_be_an_id(db_engine) -> None:
     with session_scope(db_engine) as s:
-        report = import_accounts(s, TEAM, b"name,domain,slack_channel\nA,a.com,C0ACME123\n"
-                                          b"B,b.com,#acme-shared\n")
+        report = import_accounts(
+            s, TEAM, b"name,domain,slack_channel\nA,a.com,C0ACME123\nB,b.com,#acme-shared\n"
+        )
     assert report.created == 1 and report.skipped[0][0] == 3
     assert "channel id" in report.skipped[0][1]

@@ -41,8 +41,9 @@ def test_every_command_has_help() -> None:
 
 
 def test_python_m_bot_is_the_same_cli() -> None:
-    out = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for cmd in ("serve", "socket", "worker", "tick", "migrate", "demo", "accounts"):
         assert cmd in out
 
@@ -56,16 +57,28 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("command", ["serve", "worker", "tick"])
 def test_commands_refuse_an_unmigrated_database(tmp_path: Path, command: str) -> None:
     env = _env(tmp_path, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s")
-    result = subprocess.run([sys.executable, "-m", "bot", command], capture_output=True,
-                            text=True, env=env, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", command],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "followthrough migrate" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_serve_without_tokens_names_the_missing_setting(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "serve"], capture_output=True,
-                            text=True, env=_env(tmp_path), cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "Configuration error: SLACK_BOT_TOKEN is not set (see .env.example)"
@@ -73,9 +86,14 @@ def test_serve_without_tokens_names_the_missing_setting(tmp_path: Path) -> None:
 
 
 def test_malformed_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "migrate"], capture_output=True,
-                            text=True, env=_env(tmp_path, LLM_ENGINE="gpt5"), cwd=tmp_path,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, LLM_ENGINE="gpt5"),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "LLM_ENGINE" in lines[0]
@@ -83,18 +101,35 @@ def test_malformed_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
 
 def test_migrate_then_import_accounts_reports_bad_rows(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path, check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     csv = tmp_path / "accounts.csv"
     csv.write_bytes(b"name,domain\nAcme,acme.com\nBad,not a domain\n")
     result = subprocess.run(
         [sys.executable, "-m", "bot", "accounts", "import", str(csv), "--team", "T1"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "1 created, 0 updated, 1 skipped" in result.stdout
     assert "line 3: skipped" in result.stdout
-    listed = subprocess.run([sys.executable, "-m", "bot", "accounts", "list"], env=env,
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "bot", "accounts", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "Acme" in listed.stdout
 
 
@@ -109,13 +144,28 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = _env(tmp_path, SLACK_BOT_TOKEN="xoxb-T0TEST", SLACK_SIGNING_SECRET="sekrit",
-                   SLACK_API_URL=standin.api_url, RUN_SCHEDULER="false")
-        subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path,
-                       check=True, capture_output=True, timeout=60)
+        env = _env(
+            tmp_path,
+            SLACK_BOT_TOKEN="xoxb-T0TEST",
+            SLACK_SIGNING_SECRET="sekrit",
+            SLACK_API_URL=standin.api_url,
+            RUN_SCHEDULER="false",
+        )
+        subprocess.run(
+            [sys.executable, "-m", "bot", "migrate"],
+            env=env,
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--port", str(port), "--host", "127.0.0.1"],
-            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
@@ -128,12 +178,21 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
                     assert time.monotonic() < deadline, "serve did not start"
                     time.sleep(0.2)
             assert health.status_code == 200 and health.json()["ok"] is True
-            driver = SlackDriver("sekrit", "T0TEST", standin, f"{base}/slack/events",
-                                 user_id="U0MAYA", channel_id="C0GEN")
+            driver = SlackDriver(
+                "sekrit",
+                "T0TEST",
+                standin,
+                f"{base}/slack/events",
+                user_id="U0MAYA",
+                channel_id="C0GEN",
+            )
             assert driver.app_mention("hi").status == 200
             standin.wait_for("chat.postMessage")
-            bad = driver.post(b"command=%2Fcommitments&text=", "application/x-www-form-urlencoded",
-                              signature="v0=bad")
+            bad = driver.post(
+                b"command=%2Fcommitments&text=",
+                "application/x-www-form-urlencoded",
+                signature="v0=bad",
+            )
             assert bad.status == 401
             assert standin.calls("auth.test")  # start-up learned who we are
         finally:
@@ -145,10 +204,21 @@ def _standin_env(standin, tmp_path: Path, **extra: str) -> dict[str, str]:  # ty
     standin.add_team("T0TEST", "Vendor Inc")
     standin.add_user("T0TEST", "U0MAYA", "maya", "Maya Chen", "maya@vendor.io")
     standin.add_channel("T0TEST", "C0GEN", "general", ["U0MAYA"])
-    env = _env(tmp_path, SLACK_BOT_TOKEN="xoxb-T0TEST", SLACK_SIGNING_SECRET="sekrit",
-               SLACK_API_URL=standin.api_url, **extra)
-    subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path, check=True,
-                   capture_output=True, timeout=60)
+    env = _env(
+        tmp_path,
+        SLACK_BOT_TOKEN="xoxb-T0TEST",
+        SLACK_SIGNING_SECRET="sekrit",
+        SLACK_API_URL=standin.api_url,
+        **extra,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return env
 
 
@@ -157,13 +227,22 @@ def _queue_sample_transcript(tmp_path: Path) -> None:
     from bot.models import Transcript
     from bot.transcripts import sha256_hex
 
-    data = (Path(__file__).resolve().parents[2] / "bot" / "devtools" / "samples"
-            / "call-2026-11-20.vtt").read_bytes()
+    data = (
+        Path(__file__).resolve().parents[2] / "bot" / "devtools" / "samples" / "call-2026-11-20.vtt"
+    ).read_bytes()
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     with session_scope(engine_for(url)) as s:
-        s.add(Transcript(team_id="T0TEST", sha256=sha256_hex(data), filename="call-2026-11-20.vtt",
-                         size_bytes=len(data), content=data, channel_id="C0GEN",
-                         uploader_user_id="U0MAYA"))
+        s.add(
+            Transcript(
+                team_id="T0TEST",
+                sha256=sha256_hex(data),
+                filename="call-2026-11-20.vtt",
+                size_bytes=len(data),
+                content=data,
+                channel_id="C0GEN",
+                uploader_user_id="U0MAYA",
+            )
+        )
     engine_for(url).dispose()
 
 
@@ -175,13 +254,24 @@ def test_tick_runs_the_due_work_once_at_the_given_time(tmp_path: Path) -> None:
         _queue_sample_transcript(tmp_path)
         result = subprocess.run(
             [sys.executable, "-m", "bot", "tick", "--now", "2026-11-23T14:00:00+00:00"],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert "capture: 1" in result.stdout
         review = [c for c in standin.calls("chat.postMessage") if c.args.get("channel") == "C0GEN"]
         assert review and "commitment" in review[-1].args["text"].lower()
-        bad = subprocess.run([sys.executable, "-m", "bot", "tick", "--now", "next tuesday"],
-                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        bad = subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--now", "next tuesday"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert bad.returncode == 2 and "ISO-8601" in bad.stderr
 
 
@@ -191,11 +281,17 @@ def test_worker_process_picks_up_queued_work(tmp_path: Path) -> None:
     with SlackStandin() as standin:
         env = _standin_env(standin, tmp_path, SCHEDULER_INTERVAL_SECONDS="0.2")
         _queue_sample_transcript(tmp_path)
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            standin.wait_for("chat.postMessage", timeout=60,
-                             predicate=lambda c: c.args.get("channel") == "C0GEN")
+            standin.wait_for(
+                "chat.postMessage", timeout=60, predicate=lambda c: c.args.get("channel") == "C0GEN"
+            )
         finally:
             proc.terminate()
             out = proc.communicate(timeout=10)[0].decode()

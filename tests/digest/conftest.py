@@ -40,15 +40,20 @@ class FakeNotifier:
     fail_for: dict[str, DeliveryError] = field(default_factory=dict)
     upload_error: DeliveryError | None = None
 
-    def dm(self, team_id: str, user_id: str, text: str, blocks: list[dict] | None = None
-           ) -> Posted:
+    def dm(self, team_id: str, user_id: str, text: str, blocks: list[dict] | None = None) -> Posted:
         if user_id in self.fail_for:
             raise self.fail_for[user_id]
         self.dms.append((team_id, user_id, text, blocks))
         return Posted(f"D{user_id}", f"{next(_ts)}.000100")
 
-    def post(self, team_id: str, channel: str, text: str, blocks: list[dict] | None = None,
-             thread_ts: str | None = None) -> Posted:
+    def post(
+        self,
+        team_id: str,
+        channel: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+    ) -> Posted:
         self.posts.append((channel, text, blocks))
         return Posted(channel, f"{next(_ts)}.000200")
 
@@ -56,8 +61,16 @@ class FakeNotifier:
 
     def ephemeral(self, *a: Any, **k: Any) -> None: ...
 
-    def upload(self, team_id: str, channel: str, filename: str, content: bytes, title: str,
-               comment: str | None = None, thread_ts: str | None = None) -> None:
+    def upload(
+        self,
+        team_id: str,
+        channel: str,
+        filename: str,
+        content: bytes,
+        title: str,
+        comment: str | None = None,
+        thread_ts: str | None = None,
+    ) -> None:
         if self.upload_error:
             raise self.upload_error
         self.uploads.append({"channel": channel, "filename": filename, "size": len(content)})
@@ -77,8 +90,12 @@ class FakeNotifier:
 
 @pytest.fixture
 def rt(database_url: str) -> Iterator[Runtime]:
-    settings = load_settings(database_url=database_url, cs_admins=["U0ANA"],
-                             default_timezone="America/New_York", run_scheduler=False)
+    settings = load_settings(
+        database_url=database_url,
+        cs_admins=["U0ANA"],
+        default_timezone="America/New_York",
+        run_scheduler=False,
+    )
     runtime = Runtime(settings=settings, engine=engine_for(database_url))
     yield runtime
     runtime.background.shutdown(wait=True)
@@ -97,45 +114,91 @@ class Rows:
 
     def person(self, user_id: str, tz: str | None = "America/New_York", **kw: Any) -> None:
         with session_scope(self.rt.engine) as s:
-            s.add(Person(team_id=kw.pop("team_id", TEAM), slack_user_id=user_id, name=user_id,
-                         real_name=kw.pop("real_name", user_id), tz=tz, **kw))
+            s.add(
+                Person(
+                    team_id=kw.pop("team_id", TEAM),
+                    slack_user_id=user_id,
+                    name=user_id,
+                    real_name=kw.pop("real_name", user_id),
+                    tz=tz,
+                    **kw,
+                )
+            )
 
-    def account(self, name: str = "Acme Corp", csm: str | None = "U0MAYA",
-                team_id: str = TEAM, **kw: Any) -> int:
+    def account(
+        self, name: str = "Acme Corp", csm: str | None = "U0MAYA", team_id: str = TEAM, **kw: Any
+    ) -> int:
         with session_scope(self.rt.engine) as s:
-            a = Account(team_id=team_id, name=name, domain=kw.pop("domain", None),
-                        csm_user_id=csm, **kw)
+            a = Account(
+                team_id=team_id, name=name, domain=kw.pop("domain", None), csm_user_id=csm, **kw
+            )
             s.add(a)
             s.flush()
             return a.id or 0
 
-    def commitment(self, owner: str, text: str = "Send the SSO guide",
-                   due: dt.date | None = None, team_id: str = TEAM,
-                   status: str = CommitmentStatus.OPEN, **kw: Any) -> int:
+    def commitment(
+        self,
+        owner: str,
+        text: str = "Send the SSO guide",
+        due: dt.date | None = None,
+        team_id: str = TEAM,
+        status: str = CommitmentStatus.OPEN,
+        **kw: Any,
+    ) -> int:
         with session_scope(self.rt.engine) as s:
-            c = Commitment(team_id=team_id, owner_user_id=owner, text=text, due_date=due,
-                           status=status, side=kw.pop("side", "vendor"), **kw)
+            c = Commitment(
+                team_id=team_id,
+                owner_user_id=owner,
+                text=text,
+                due_date=due,
+                status=status,
+                side=kw.pop("side", "vendor"),
+                **kw,
+            )
             s.add(c)
             s.flush()
             return c.id or 0
 
-    def case_with_step(self, assignee: str, account_id: int, *,
-                       status: str = StepStatus.AWAITING, due_at: dt.datetime | None = None,
-                       summary: str = "Call the champion", team_id: str = TEAM,
-                       **case_kw: Any) -> tuple[int, int]:
+    def case_with_step(
+        self,
+        assignee: str,
+        account_id: int,
+        *,
+        status: str = StepStatus.AWAITING,
+        due_at: dt.datetime | None = None,
+        summary: str = "Call the champion",
+        team_id: str = TEAM,
+        **case_kw: Any,
+    ) -> tuple[int, int]:
         with session_scope(self.rt.engine) as s:
-            pb = Playbook(team_id=team_id, key=f"pb{next(_ts)}", name="Missed commitment",
-                          summary="…")
+            pb = Playbook(
+                team_id=team_id, key=f"pb{next(_ts)}", name="Missed commitment", summary="…"
+            )
             s.add(pb)
             s.flush()
-            case = Case(team_id=team_id, account_id=account_id, risk_key="missed_commitment",
-                        playbook_id=pb.id or 0, total_steps=3, status="running",
-                        owner_user_id=case_kw.pop("owner", "U0MAYA"), **case_kw)
+            case = Case(
+                team_id=team_id,
+                account_id=account_id,
+                risk_key="missed_commitment",
+                playbook_id=pb.id or 0,
+                total_steps=3,
+                status="running",
+                owner_user_id=case_kw.pop("owner", "U0MAYA"),
+                **case_kw,
+            )
             s.add(case)
             s.flush()
-            step = CaseStep(team_id=team_id, case_id=case.id or 0, position=1, summary=summary,
-                            medium="slack_dm", assignee_role="csm", assignee_user_id=assignee,
-                            status=status, due_at=due_at)
+            step = CaseStep(
+                team_id=team_id,
+                case_id=case.id or 0,
+                position=1,
+                summary=summary,
+                medium="slack_dm",
+                assignee_role="csm",
+                assignee_user_id=assignee,
+                status=status,
+                due_at=due_at,
+            )
             s.add(step)
             s.flush()
             return case.id or 0, step.id or 0

@@ -24,8 +24,9 @@ def test_report_empty_period_and_csv(cli, rows, tmp_path) -> None:  # type: igno
     with session_scope(rows.rt.engine) as s:
         ensure_workspace(s, "T0TEST")
     out = tmp_path / "cases.csv"
-    r = cli.invoke(app, ["report", "--since", "2001-01-01", "--until", "2001-01-31",
-                         "--csv", str(out)])
+    r = cli.invoke(
+        app, ["report", "--since", "2001-01-01", "--until", "2001-01-31", "--csv", str(out)]
+    )
     assert r.exit_code == 0, r.output
     assert "Nothing in this period" in r.output
     assert out.read_text().startswith("risk,playbook,customer,playbook link")

@@ -28,13 +28,18 @@ def test_grouping_is_pure_and_ordered() -> None:
         Item("s", 6, "awaiting", "call Dana", TODAY),
     ]
     groups = group_items(items, TODAY)
-    assert [[i.id for i in groups[k]] for k in ("overdue", "today", "week", "later", "none",
-                                                  "steps")] == [[1], [2], [3], [4], [5], [6]]
+    assert [
+        [i.id for i in groups[k]] for k in ("overdue", "today", "week", "later", "none", "steps")
+    ] == [[1], [2], [3], [4], [5], [6]]
     text, blocks = digest_message(items, TODAY)
     assert "6 open items" in text and "1 overdue" in text
     assert validate_message_blocks(blocks) == []
-    assert parse_ref(blocks[3]["block_id"] if blocks[3]["type"] == "actions"
-                     else blocks[4]["block_id"]) is not None
+    assert (
+        parse_ref(
+            blocks[3]["block_id"] if blocks[3]["type"] == "actions" else blocks[4]["block_id"]
+        )
+        is not None
+    )
 
 
 def test_digest_of_many_items_stays_under_50_blocks() -> None:
@@ -81,8 +86,7 @@ def test_one_digest_per_person_per_day_and_none_when_empty(rt, rows, notifier) -
     rows.person("U0GONE", deactivated=True)
     rows.person("U0SNOOZE")
     acct = rows.account()
-    rows.commitment("U0MAYA", "Send the SSO guide", TODAY - dt.timedelta(days=1),
-                    account_id=acct)
+    rows.commitment("U0MAYA", "Send the SSO guide", TODAY - dt.timedelta(days=1), account_id=acct)
     rows.commitment("U0MAYA", "Share the roadmap", None)  # no due date
     rows.commitment("U0SAM", "Fix the export", TODAY)
     rows.commitment("U0GONE", "Ghost promise", TODAY)
@@ -183,18 +187,58 @@ def test_step_items_snooze_reassign_and_refusals(rt, rows) -> None:  # type: ign
     _, waiting = rows.case_with_step("U0SAM", acct, status=StepStatus.AWAITING)
     act = digest.act
     with pytest.raises(digest.ItemError, match="its own message"):
-        act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_DONE,
-            Ref("s", waiting, "awaiting"), None, MON_9_NY)
+        act(
+            rt.engine,
+            rt.settings,
+            "T0TEST",
+            "U0SAM",
+            A_DONE,
+            Ref("s", waiting, "awaiting"),
+            None,
+            MON_9_NY,
+        )
     with pytest.raises(digest.ItemError, match="Only"):
-        act(rt.engine, rt.settings, "T0TEST", "U0LI", A_SNOOZE,
-            Ref("s", scheduled, "scheduled"), "1w", MON_9_NY)
+        act(
+            rt.engine,
+            rt.settings,
+            "T0TEST",
+            "U0LI",
+            A_SNOOZE,
+            Ref("s", scheduled, "scheduled"),
+            "1w",
+            MON_9_NY,
+        )
     with pytest.raises(digest.ItemError, match="not in the future"):
-        act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_SNOOZE_DATE,
-            Ref("s", scheduled, "scheduled"), "2026-11-01", MON_9_NY)
-    act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_SNOOZE, Ref("s", scheduled, "scheduled"),
-        "1w", MON_9_NY)
-    out = act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_REASSIGN,
-              Ref("s", waiting, "awaiting"), "U0MAYA", MON_9_NY)
+        act(
+            rt.engine,
+            rt.settings,
+            "T0TEST",
+            "U0SAM",
+            A_SNOOZE_DATE,
+            Ref("s", scheduled, "scheduled"),
+            "2026-11-01",
+            MON_9_NY,
+        )
+    act(
+        rt.engine,
+        rt.settings,
+        "T0TEST",
+        "U0SAM",
+        A_SNOOZE,
+        Ref("s", scheduled, "scheduled"),
+        "1w",
+        MON_9_NY,
+    )
+    out = act(
+        rt.engine,
+        rt.settings,
+        "T0TEST",
+        "U0SAM",
+        A_REASSIGN,
+        Ref("s", waiting, "awaiting"),
+        "U0MAYA",
+        MON_9_NY,
+    )
     assert out.notify_user == "U0MAYA"
     with pytest.raises(digest.ItemError, match="not one of ours"):
         act(rt.engine, rt.settings, "T0TEST", "U0SAM", A_DONE, None, None, MON_9_NY)
@@ -205,5 +249,13 @@ def test_step_items_snooze_reassign_and_refusals(rt, rows) -> None:  # type: ign
         assert s.get(CaseStep, waiting).assignee_user_id == "U0MAYA"
     # another workspace's ids are not ours
     with pytest.raises(digest.ItemError, match="no longer exists"):
-        act(rt.engine, rt.settings, "T0OTHER", "U0SAM", A_SNOOZE,
-            Ref("s", scheduled, "scheduled"), "1w", MON_9_NY)
+        act(
+            rt.engine,
+            rt.settings,
+            "T0OTHER",
+            "U0SAM",
+            A_SNOOZE,
+            Ref("s", scheduled, "scheduled"),
+            "1w",
+            MON_9_NY,
+        )

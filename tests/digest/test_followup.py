@@ -65,8 +65,15 @@ def test_close_loop_offer_and_send_once(rt, rows, notifier) -> None:  # type: ig
     rows.person("U0MAYA", real_name="Maya Chen")
     acct = rows.account("Acme Corp", slack_channel_id="C0ACME")
     with session_scope(rt.engine) as s:
-        s.add(Contact(team_id="T0TEST", account_id=acct, name="Dana Ruiz",
-                      email="dana@acme.com", role="champion"))
+        s.add(
+            Contact(
+                team_id="T0TEST",
+                account_id=acct,
+                name="Dana Ruiz",
+                email="dana@acme.com",
+                role="champion",
+            )
+        )
     cid = rows.commitment("U0MAYA", "Send the SSO setup guide", MON, account_id=acct)
     theirs = rows.commitment("U0MAYA", "Customer sends logs", MON, side="customer")
     with session_scope(rt.engine) as s:

@@ -17,13 +17,17 @@ NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
 
 def _transcript(rt, age_days: int, team: str = "T0TEST") -> int:  # type: ignore[no-untyped-def]
     with session_scope(rt.engine) as s:
-        t = Transcript(team_id=team, sha256=f"{age_days:064d}", filename="call.vtt",
-                       content=b"WEBVTT\n\nsecret words", text="Maya: secret words",
-                       created_at=NOW - dt.timedelta(days=age_days))
+        t = Transcript(
+            team_id=team,
+            sha256=f"{age_days:064d}",
+            filename="call.vtt",
+            content=b"WEBVTT\n\nsecret words",
+            text="Maya: secret words",
+            created_at=NOW - dt.timedelta(days=age_days),
+        )
         s.add(t)
         s.flush()
-        s.add(Commitment(team_id=team, transcript_id=t.id, text="Send the guide",
-                         status="open"))
+        s.add(Commitment(team_id=team, transcript_id=t.id, text="Send the guide", status="open"))
         return t.id or 0
 
 
@@ -44,13 +48,37 @@ def test_retention_purges_text_keeps_hash_and_commitments(rt, notifier) -> None:
 def test_export_10000_rows_and_purge_one_team(rt, tmp_path) -> None:  # type: ignore[no-untyped-def]
     table = Commitment.__table__  # type: ignore[attr-defined]
     with session_scope(rt.engine) as s:
-        s.execute(sa.insert(table), [
-            {"team_id": "T0TEST", "text": f"promise {i}", "status": "open", "side": "vendor",
-             "category": "other", "confidence": 0.5, "created_at": NOW, "updated_at": NOW}
-            for i in range(10_000)])
-        s.execute(sa.insert(table), [
-            {"team_id": "T0OTHER", "text": "theirs", "status": "open", "side": "vendor",
-             "category": "other", "confidence": 0.5, "created_at": NOW, "updated_at": NOW}])
+        s.execute(
+            sa.insert(table),
+            [
+                {
+                    "team_id": "T0TEST",
+                    "text": f"promise {i}",
+                    "status": "open",
+                    "side": "vendor",
+                    "category": "other",
+                    "confidence": 0.5,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for i in range(10_000)
+            ],
+        )
+        s.execute(
+            sa.insert(table),
+            [
+                {
+                    "team_id": "T0OTHER",
+                    "text": "theirs",
+                    "status": "open",
+                    "side": "vendor",
+                    "category": "other",
+                    "confidence": 0.5,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+            ],
+        )
     _transcript(rt, 1)
     counts = lifecycle.export_team(rt.engine, "T0TEST", tmp_path)
     assert counts["commitment"] == 10_001 and counts["transcript"] == 1

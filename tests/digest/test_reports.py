@@ -20,22 +20,45 @@ TODAY = dt.date(2026, 11, 30)
 PERIOD = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
 
 
-def _case(i: int, outcome: str, step: int | None, playbook: str = "Missed commitment",
-          days: int = 4) -> CaseRow:
+def _case(
+    i: int, outcome: str, step: int | None, playbook: str = "Missed commitment", days: int = 4
+) -> CaseRow:
     opened = dt.datetime(2026, 11, 2 + i, 10, tzinfo=dt.UTC)
     resolved = opened + dt.timedelta(days=days) if outcome != "open" else None
-    return CaseRow(i, "missed commitment", playbook, f"Cust {i}", "resolved", outcome, 5,
-                   step, opened, resolved, context="=cmd|' /C calc'!A0", notes="n")
+    return CaseRow(
+        i,
+        "missed commitment",
+        playbook,
+        f"Cust {i}",
+        "resolved",
+        outcome,
+        5,
+        step,
+        opened,
+        resolved,
+        context="=cmd|' /C calc'!A0",
+        notes="n",
+    )
 
 
-def _commit(i: int, due: dt.date | None, done: dt.date | None, owner: str = "Maya",
-            made: dt.date = dt.date(2026, 11, 3)) -> CommitmentRow:
+def _commit(
+    i: int,
+    due: dt.date | None,
+    done: dt.date | None,
+    owner: str = "Maya",
+    made: dt.date = dt.date(2026, 11, 3),
+) -> CommitmentRow:
     return CommitmentRow(i, owner, "Acme", made, due, done, "done" if done else "open")
 
 
 def sample():  # type: ignore[no-untyped-def]
-    cases = [_case(1, "saved", 2), _case(2, "saved", 2), _case(3, "churned", None, days=10),
-             _case(4, "open", None), _case(5, "saved", 1, "Champion left")]
+    cases = [
+        _case(1, "saved", 2),
+        _case(2, "saved", 2),
+        _case(3, "churned", None, days=10),
+        _case(4, "open", None),
+        _case(5, "saved", 1, "Champion left"),
+    ]
     commits = [
         _commit(1, dt.date(2026, 11, 10), dt.date(2026, 11, 9)),  # on time
         _commit(2, dt.date(2026, 11, 10), dt.date(2026, 11, 12), "Li"),  # late
@@ -83,20 +106,24 @@ def test_csv_columns_and_formula_safety() -> None:
     assert rows[3][6] == "yes" and rows[1][6] == "no" and rows[1][7] == "2"
 
 
-@pytest.mark.parametrize(("text", "since", "until"), [
-    ("", dt.date(2026, 11, 1), TODAY),
-    ("7d", dt.date(2026, 11, 24), TODAY),
-    ("2w", dt.date(2026, 11, 17), TODAY),
-    ("last month", dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
-    ("this quarter", dt.date(2026, 10, 1), TODAY),
-    ("2026-01-01..2026-03-31", dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
-])
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("", dt.date(2026, 11, 1), TODAY),
+        ("7d", dt.date(2026, 11, 24), TODAY),
+        ("2w", dt.date(2026, 11, 17), TODAY),
+        ("last month", dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
+        ("this quarter", dt.date(2026, 10, 1), TODAY),
+        ("2026-01-01..2026-03-31", dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+    ],
+)
 def test_parse_period(text: str, since: dt.date, until: dt.date) -> None:
     assert parse_period(text, TODAY) == Period(since, until)
 
 
-@pytest.mark.parametrize("text", ["yesterday-ish", "0d", "2026-03-01..2026-01-01",
-                                  "2026-02-30..2026-03-01"])
+@pytest.mark.parametrize(
+    "text", ["yesterday-ish", "0d", "2026-03-01..2026-01-01", "2026-02-30..2026-03-01"]
+)
 def test_bad_periods_explain(text: str) -> None:
     with pytest.raises(PeriodError, match="cs-report"):
         parse_period(text, TODAY)

@@ -16,8 +16,15 @@ MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
 
 def _commit(world, owner: str, text: str, due: dt.date | None, **kw) -> int:  # type: ignore[no-untyped-def]
     with world.session() as s:
-        c = Commitment(team_id=world.team_id, owner_user_id=owner, text=text, due_date=due,
-                       status="open", side="vendor", **kw)
+        c = Commitment(
+            team_id=world.team_id,
+            owner_user_id=owner,
+            text=text,
+            due_date=due,
+            status="open",
+            side="vendor",
+            **kw,
+        )
         s.add(c)
         s.flush()
         return c.id or 0
@@ -33,8 +40,9 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
     world = slack
     acct = world.seed_account("Acme Corp", "acme.com", channel="C0ACME")
     world.standin.add_channel(world.team_id, "C0ACME", "ext-acme", ["U0MAYA"])
-    done_id = _commit(world, "U0MAYA", "Send the SSO setup guide", dt.date(2026, 11, 20),
-                      account_id=acct.id)
+    done_id = _commit(
+        world, "U0MAYA", "Send the SSO setup guide", dt.date(2026, 11, 20), account_id=acct.id
+    )
     snooze_id = _commit(world, "U0MAYA", "Share the Q1 roadmap", dt.date(2026, 11, 23))
     hand_id = _commit(world, "U0MAYA", "Book the training", None)
 
@@ -45,34 +53,51 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
     assert "Overdue" in str(msg["blocks"]) and "No due date" in str(msg["blocks"])
 
     # Done → the row shows who did it, and the owner is offered the close-the-loop note
-    r = world.driver.block_action(A_DONE, user_id="U0MAYA", message=msg,
-                                  block_id=f"ftitem:c:{done_id}:open")
+    r = world.driver.block_action(
+        A_DONE, user_id="U0MAYA", message=msg, block_id=f"ftitem:c:{done_id}:open"
+    )
     assert r.status == 200
-    offer = world.standin.wait_for("chat.postMessage", 1, predicate=lambda c: "Close the loop"
-                                   in str(c.args.get("text")))[0]
+    offer = world.standin.wait_for(
+        "chat.postMessage", 1, predicate=lambda c: "Close the loop" in str(c.args.get("text"))
+    )[0]
     assert "that's done" in str(offer.args["blocks"])
     world.standin.wait_for("chat.update", 1)
     msg = _digest(world, "U0MAYA")
     assert "Done by <@U0MAYA>" in str(msg["blocks"])
 
     # a stale second click on Done gets a polite answer, nothing changes
-    world.driver.block_action(A_DONE, user_id="U0MAYA",
-                              message=_first_with(world, "U0MAYA", done_id),
-                              block_id=f"ftitem:c:{done_id}:open")
+    world.driver.block_action(
+        A_DONE,
+        user_id="U0MAYA",
+        message=_first_with(world, "U0MAYA", done_id),
+        block_id=f"ftitem:c:{done_id}:open",
+    )
     _wait_ephemeral(world, "already done")
 
     # snooze to a past date → a clear answer; 1 week → snoozed
-    world.driver.block_action(A_SNOOZE_DATE, user_id="U0MAYA", message=msg,
-                              block_id=f"ftitem:c:{snooze_id}:open", selected_date="2026-11-01")
+    world.driver.block_action(
+        A_SNOOZE_DATE,
+        user_id="U0MAYA",
+        message=msg,
+        block_id=f"ftitem:c:{snooze_id}:open",
+        selected_date="2026-11-01",
+    )
     _wait_ephemeral(world, "not in the future")
-    world.driver.block_action(A_SNOOZE, "1w", user_id="U0MAYA", message=msg,
-                              block_id=f"ftitem:c:{snooze_id}:open")
+    world.driver.block_action(
+        A_SNOOZE, "1w", user_id="U0MAYA", message=msg, block_id=f"ftitem:c:{snooze_id}:open"
+    )
     world.standin.wait_for("chat.update", 2)
     # reassign → Li owns it and is told
-    world.driver.block_action(A_REASSIGN, user_id="U0MAYA", message=_digest(world, "U0MAYA"),
-                              block_id=f"ftitem:c:{hand_id}:open", selected_user="U0LI")
-    world.standin.wait_for("chat.postMessage", 1,
-                           predicate=lambda c: "handed you" in str(c.args.get("text")))
+    world.driver.block_action(
+        A_REASSIGN,
+        user_id="U0MAYA",
+        message=_digest(world, "U0MAYA"),
+        block_id=f"ftitem:c:{hand_id}:open",
+        selected_user="U0LI",
+    )
+    world.standin.wait_for(
+        "chat.postMessage", 1, predicate=lambda c: "handed you" in str(c.args.get("text"))
+    )
     world.standin.wait_for("chat.update", 3)
     with world.session() as s:
         rows = {c.id: c for c in s.exec(select(Commitment))}
@@ -82,15 +107,24 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
     assert rows[hand_id].owner_user_id == "U0LI"
 
     # the close-the-loop Yes posts in the shared channel once
-    offer_msg = next(m for m in world.standin.messages("U0MAYA")
-                     if "Close the loop" in m.get("text", ""))
+    offer_msg = next(
+        m for m in world.standin.messages("U0MAYA") if "Close the loop" in m.get("text", "")
+    )
     offer_msg = offer_msg | {"channel": world.standin.dm_channel("U0MAYA")}
     with world.session() as s:
-        s.add(Contact(team_id=world.team_id, account_id=acct.id or 0, name="Dana Ruiz",
-                      email="dana@acme.com", role="champion"))
+        s.add(
+            Contact(
+                team_id=world.team_id,
+                account_id=acct.id or 0,
+                name="Dana Ruiz",
+                email="dana@acme.com",
+                role="champion",
+            )
+        )
     world.driver.block_action(A_CLOSE_SEND, user_id="U0MAYA", message=offer_msg)
-    world.standin.wait_for("chat.postMessage", 1,
-                           predicate=lambda c: c.args.get("channel") == "C0ACME")
+    world.standin.wait_for(
+        "chat.postMessage", 1, predicate=lambda c: c.args.get("channel") == "C0ACME"
+    )
     world.driver.block_action(A_CLOSE_SEND, user_id="U0MAYA", message=offer_msg)
     _wait_ephemeral(world, "already handled")
     shared = world.standin.messages("C0ACME")
@@ -98,8 +132,9 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
 
 
 def _wait_ephemeral(world, text: str) -> None:  # type: ignore[no-untyped-def]
-    world.standin.wait_for("chat.postEphemeral", 1,
-                           predicate=lambda c: text in str(c.args.get("text")))
+    world.standin.wait_for(
+        "chat.postEphemeral", 1, predicate=lambda c: text in str(c.args.get("text"))
+    )
 
 
 def _first_with(world, user: str, cid: int) -> dict:  # type: ignore[no-untyped-def]
@@ -138,11 +173,11 @@ def test_overdue_csm_gets_report_risk_button(slack) -> None:  # type: ignore[no-
     acct = world.seed_account("Acme Corp", "acme.com")
     cid = _commit(world, "U0LI", "Ship the CSV fix", dt.date(2026, 11, 20), account_id=acct.id)
     world.tick(MON_9_NY)  # 06:00 for Li in Los Angeles: not yet told
-    assert not any("overdue" in m.get("text", "").lower()
-                   for m in world.standin.messages("U0LI"))
+    assert not any("overdue" in m.get("text", "").lower() for m in world.standin.messages("U0LI"))
     world.tick(MON_9_NY + dt.timedelta(hours=3))
-    csm_msg = next(m for m in world.standin.messages("U0MAYA")
-                   if "Missed commitment" in m.get("text", ""))
+    csm_msg = next(
+        m for m in world.standin.messages("U0MAYA") if "Missed commitment" in m.get("text", "")
+    )
     csm_msg |= {"channel": world.standin.dm_channel("U0MAYA")}
     assert any("overdue" in m.get("text", "").lower() for m in world.standin.messages("U0LI"))
     world.driver.block_action(A_REPORT_MISSED, user_id="U0MAYA", message=csm_msg)
@@ -164,8 +199,11 @@ def test_app_home_lists_items_and_acts(slack) -> None:  # type: ignore[no-untype
     assert home is not None and len(home["blocks"]) <= 100
     text = str(home["blocks"])
     assert "more not shown" in text and "Team's open cases by risk" in text
-    first = home["blocks"][3]["block_id"] if home["blocks"][3]["type"] == "actions" else \
-        home["blocks"][4]["block_id"]
+    first = (
+        home["blocks"][3]["block_id"]
+        if home["blocks"][3]["type"] == "actions"
+        else home["blocks"][4]["block_id"]
+    )
     world.driver.block_action(A_DONE, user_id="U0ANA", view=home["id"], block_id=first)
     world.standin.wait_for("views.publish", 2)
     world.standin.wait_for("chat.postMessage", 1)  # the close-the-loop offer
@@ -181,16 +219,26 @@ def _seed_cases(world) -> None:  # type: ignore[no-untyped-def]
     acct = world.seed_account("Acme Corp", "acme.com")
     now = dt.datetime.now(dt.UTC)
     with world.session() as s:
-        pb = Playbook(team_id=world.team_id, key="missed_commitment", name="Missed commitment",
-                      summary="…")
+        pb = Playbook(
+            team_id=world.team_id, key="missed_commitment", name="Missed commitment", summary="…"
+        )
         s.add(pb)
         s.flush()
         for i, (outcome, step) in enumerate([("saved", 2), ("saved", 3), ("churned", None)]):
-            s.add(Case(team_id=world.team_id, account_id=acct.id or 0, risk_key="missed_commitment",
-                       playbook_id=pb.id or 0, status="resolved", outcome=outcome,
-                       total_steps=5, resolution_step=step,
-                       opened_at=now - dt.timedelta(days=5 + i),
-                       resolved_at=now - dt.timedelta(days=1)))
+            s.add(
+                Case(
+                    team_id=world.team_id,
+                    account_id=acct.id or 0,
+                    risk_key="missed_commitment",
+                    playbook_id=pb.id or 0,
+                    status="resolved",
+                    outcome=outcome,
+                    total_steps=5,
+                    resolution_step=step,
+                    opened_at=now - dt.timedelta(days=5 + i),
+                    resolved_at=now - dt.timedelta(days=1),
+                )
+            )
     _commit(world, "U0MAYA", "Send the guide", dt.date.today() + dt.timedelta(days=3))
 
 
@@ -232,11 +280,10 @@ def test_settings_modal_submission_turns_digest_off(slack) -> None:  # type: ign
 
     world = slack
     trigger = world.standin.new_trigger_id("U0MAYA", world.team_id)
-    opened = world.client.views_open(trigger_id=trigger,
-                                     view=settings_view(world.person("U0MAYA")))
-    r = world.driver.view_submission(opened["view"]["id"],
-                                     {"digest_enabled": [], "digest_hour": "7"},
-                                     user_id="U0MAYA")
+    opened = world.client.views_open(trigger_id=trigger, view=settings_view(world.person("U0MAYA")))
+    r = world.driver.view_submission(
+        opened["view"]["id"], {"digest_enabled": [], "digest_hour": "7"}, user_id="U0MAYA"
+    )
     assert r.status == 200 and not r.problems
     maya = world.person("U0MAYA")
     assert (maya.digest_enabled, maya.digest_hour) == (False, 7)

@@ -79,11 +79,24 @@ def reported(world: Any, risk: str, reporter: str = "U0SAM", yaml: str | None = 
         with world.session() as s:
             save_yaml(s, world.team_id, yaml, "U0ANA")
     account = world.seed_account("Acme Corp", "acme.com")
-    result = report_risk(world.rt.engine, ReportRequest(
-        world.team_id, risk, "Usage fell 40% after their reorg.", reporter,
-        account_id=account.id), now=FRI_1830_NY - dt.timedelta(hours=8))
-    announce_case(world.rt.engine, world.notifier, world.team_id, result.case.id or 0,
-                  world.settings.cs_channel)
+    result = report_risk(
+        world.rt.engine,
+        ReportRequest(
+            world.team_id,
+            risk,
+            "Usage fell 40% after their reorg.",
+            reporter,
+            account_id=account.id,
+        ),
+        now=FRI_1830_NY - dt.timedelta(hours=8),
+    )
+    announce_case(
+        world.rt.engine,
+        world.notifier,
+        world.team_id,
+        result.case.id or 0,
+        world.settings.cs_channel,
+    )
     return result.case.id or 0
 
 
@@ -96,8 +109,9 @@ def case_row(world: Any, case_id: int) -> Case:
 
 def steps(world: Any, case_id: int) -> list[CaseStep]:
     with world.session() as s:
-        return list(s.exec(select(CaseStep).where(CaseStep.case_id == case_id)
-                           .order_by(CaseStep.position)))
+        return list(
+            s.exec(select(CaseStep).where(CaseStep.case_id == case_id).order_by(CaseStep.position))
+        )
 
 
 def card(world: Any, case_id: int) -> dict[str, Any]:
@@ -149,8 +163,11 @@ def dm_with(world: Any, user: str, has: str) -> dict[str, Any]:
 
 def click_start(world: Any, case_id: int, at: dt.datetime, user: str = "U0MAYA") -> dict:
     clock.set_now(at)
-    return card_after(world, case_id, lambda: world.driver.block_action(
-        "case_start", user_id=user, message=card(world, case_id)))
+    return card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action("case_start", user_id=user, message=card(world, case_id)),
+    )
 
 
 def test_start_from_the_card_uses_the_apps_working_hours(database_url: str) -> None:
@@ -166,8 +183,7 @@ def test_start_from_the_card_uses_the_apps_working_hours(database_url: str) -> N
 def test_case_card_follows_every_change(slack: Any) -> None:
     world = slack
     case_id = reported(world, "usage_dip")
-    plan_edits.apply_edit(world.rt.engine, world.team_id, case_id, 4, "drop", None, "U0SAM",
-                          [])
+    plan_edits.apply_edit(world.rt.engine, world.team_id, case_id, 4, "drop", None, "U0SAM", [])
     planned = card(world, case_id)
     assert "case_start" in actions_in(planned) and "case_step_menu" in actions_in(planned)
 
@@ -178,40 +194,63 @@ def test_case_card_follows_every_change(slack: Any) -> None:
     assert {CASE_PAUSE, CASE_SKIP, CASE_NOTE, CASE_RESOLVE, CASE_CHURN} <= set(controls)
     assert "scheduled for" in str(started) and "running" in str(started)
     assert case_row(world, case_id).total_steps == 5  # six planned, one dropped
-    reporter_card = next(m for m in world.standin.messages("U0SAM")
-                         if m["ts"] == case_row(world, case_id).reporter_ts)
+    reporter_card = next(
+        m
+        for m in world.standin.messages("U0SAM")
+        if m["ts"] == case_row(world, case_id).reporter_ts
+    )
     assert reporter_card["blocks"] == started["blocks"]
 
     awaiting = card_after(world, case_id, lambda: world.tick(MON_9_NY))
     assert "awaiting <@U0MAYA>" in str(awaiting)
 
     step1 = dm_with(world, "U0MAYA", "Step 1")
-    done = card_after(world, case_id, lambda: world.driver.block_action(
-        YES, user_id="U0MAYA", message=step1))
+    done = card_after(
+        world, case_id, lambda: world.driver.block_action(YES, user_id="U0MAYA", message=step1)
+    )
     assert "done by <@U0MAYA>" in str(done)
 
     question = dm_with(world, "U0MAYA", "resolved?")
-    nxt = card_after(world, case_id, lambda: world.driver.block_action(
-        ANSWER_NOT_YET, user_id="U0MAYA", message=question))
+    nxt = card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=question),
+    )
     assert "← current" in str(nxt) and "scheduled for" in str(nxt)
 
-    paused = card_after(world, case_id, lambda: world.driver.block_action(
-        CASE_PAUSE, user_id="U0MAYA", message=card(world, case_id)))
+    paused = card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(
+            CASE_PAUSE, user_id="U0MAYA", message=card(world, case_id)
+        ),
+    )
     assert "paused" in str(paused) and CASE_RESUME in actions_in(paused)
-    resumed = card_after(world, case_id, lambda: world.driver.block_action(
-        CASE_RESUME, user_id="U0MAYA", message=paused))
+    resumed = card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(CASE_RESUME, user_id="U0MAYA", message=paused),
+    )
     assert CASE_PAUSE in actions_in(resumed)
 
     before = len(world.standin.calls("views.open"))
     world.driver.block_action(CASE_NOTE, user_id="U0MAYA", message=resumed)
     world.standin.wait_for("views.open", before + 1)
-    noted = card_after(world, case_id, lambda: world.driver.view_submission(
-        world.standin.open_views("U0MAYA")[-1], {"note": "Their admin is rebuilding SSO."}))
+    noted = card_after(
+        world,
+        case_id,
+        lambda: world.driver.view_submission(
+            world.standin.open_views("U0MAYA")[-1], {"note": "Their admin is rebuilding SSO."}
+        ),
+    )
     assert "rebuilding SSO" in str(noted)
 
     clock.set_now(MON_9_NY + dt.timedelta(days=3))
-    closed = card_after(world, case_id, lambda: world.driver.block_action(
-        CASE_RESOLVE, user_id="U0MAYA", message=noted))
+    closed = card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(CASE_RESOLVE, user_id="U0MAYA", message=noted),
+    )
     assert "saved at step 2 of 5" in str(closed) and "5.9 days" in str(closed)
     assert not [a for a in actions_in(closed) if a.startswith("case_")]
 
@@ -233,8 +272,13 @@ def test_channel_recipient_by_name_gets_the_post_after_yes(slack: Any) -> None:
     assert steps(world, case_id)[0].recipient_ref == "#cs-escalations"
     click_start(world, case_id, FRI_1830_NY)
     world.tick(MON_9_NY)
-    done = card_after(world, case_id, lambda: world.driver.block_action(
-        YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1")))
+    done = card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(
+            YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1")
+        ),
+    )
     assert "done by <@U0MAYA>" in str(done)
     [posted] = world.standin.messages("C0ESC")
     assert posted["text"].startswith("Acme Corp is at risk: Usage fell 40%")
@@ -246,10 +290,20 @@ def _to_last_step_done(world: Any) -> tuple[int, dict[str, Any]]:
     case_id = reported(world, "quick_check", reporter="U0MAYA", yaml=QUICK)
     click_start(world, case_id, FRI_1830_NY)
     world.tick(MON_9_NY)
-    card_after(world, case_id, lambda: world.driver.block_action(
-        YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1")))
-    closing = card_after(world, case_id, lambda: world.driver.block_action(
-        ANSWER_NOT_YET, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "resolved?")))
+    card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(
+            YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1")
+        ),
+    )
+    closing = card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(
+            ANSWER_NOT_YET, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "resolved?")
+        ),
+    )
     # every step is done: the card offers closing (and notes), no pause / skip / reassign
     assert "awaiting close" in str(closing)
     assert set(actions_in(closing)) == {CASE_NOTE, CASE_RESOLVE, CASE_CHURN}
@@ -260,8 +314,13 @@ def test_extend_with_another_playbook(slack: Any) -> None:
     world = slack
     case_id, ask = _to_last_step_done(world)
     assert case_row(world, case_id).status == "awaiting_close"
-    select_el = next(el for b in ask["blocks"] if b["type"] == "actions"
-                     for el in b["elements"] if el.get("action_id") == CASE_EXTEND)
+    select_el = next(
+        el
+        for b in ask["blocks"]
+        if b["type"] == "actions"
+        for el in b["elements"]
+        if el.get("action_id") == CASE_EXTEND
+    )
     offered = [o["value"] for o in select_el["options"]]
     assert f"{case_id}:usage_dip" in offered and f"{case_id}:quick_check" not in offered
     assert len(offered) == 7  # the seven seed playbooks; the one in use is left out
@@ -270,15 +329,22 @@ def test_extend_with_another_playbook(slack: Any) -> None:
     world.driver.block_action(CASE_EXTEND, f"{case_id}:usage_dip", user_id="U0SAM", message=ask)
     world.standin.wait_for(
         "response_url",
-        predicate=lambda c: "Only <@U0MAYA> or a CS admin" in str(c.args.get("text")))
+        predicate=lambda c: "Only <@U0MAYA> or a CS admin" in str(c.args.get("text")),
+    )
     assert "Only <@U0MAYA> or a CS admin" in str(world.standin.ephemerals(user="U0SAM"))
     assert len(steps(world, case_id)) == 1
 
     clock.set_now(MON_9_NY + dt.timedelta(hours=9, minutes=30))  # Monday 18:30: after hours
-    extended = card_after(world, case_id, lambda: world.driver.block_action(
-        CASE_EXTEND, f"{case_id}:usage_dip", user_id="U0MAYA", message=ask))
-    world.standin.wait_for("response_url", predicate=lambda c: "extended with" in
-                           str(c.args.get("text")))
+    extended = card_after(
+        world,
+        case_id,
+        lambda: world.driver.block_action(
+            CASE_EXTEND, f"{case_id}:usage_dip", user_id="U0MAYA", message=ask
+        ),
+    )
+    world.standin.wait_for(
+        "response_url", predicate=lambda c: "extended with" in str(c.args.get("text"))
+    )
     rows = steps(world, case_id)
     assert [x.position for x in rows] == [1, 2, 3, 4, 5, 6, 7]
     assert rows[1].summary.startswith("CSM breaks down the dip") and rows[1].draft
@@ -295,15 +361,16 @@ def test_extend_with_another_playbook(slack: Any) -> None:
     with world.session() as s:
         assert "extended" in [e.action for e in history(s, world.team_id, "case", case_id)]
     assert "usage_dip v1" in str(extended) and "CSM breaks down the dip" in str(extended)
-    answered = [c for c in world.standin.calls("response_url")
-                if "extended with" in str(c.args.get("text"))]
+    answered = [
+        c for c in world.standin.calls("response_url") if "extended with" in str(c.args.get("text"))
+    ]
     assert "Usage dip" in str(answered[-1].args)
 
     # choosing again (a stale select) changes nothing
-    world.driver.block_action(CASE_EXTEND, f"{case_id}:budget_cut", user_id="U0MAYA",
-                              message=ask)
-    world.standin.wait_for("response_url",
-                           predicate=lambda c: "is running" in str(c.args.get("text")))
+    world.driver.block_action(CASE_EXTEND, f"{case_id}:budget_cut", user_id="U0MAYA", message=ask)
+    world.standin.wait_for(
+        "response_url", predicate=lambda c: "is running" in str(c.args.get("text"))
+    )
     assert "is running" in str(world.standin.ephemerals(user="U0MAYA"))
     assert len(steps(world, case_id)) == 7
 
@@ -311,11 +378,12 @@ def test_extend_with_another_playbook(slack: Any) -> None:
     assert world.tick(MON_9_NY + dt.timedelta(days=1))["cases.steps_due"] == 1
     assert "Step 2 of 7" in str(dm_with(world, "U0MAYA", "Step 2"))
     world.driver.block_action(YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 2"))
-    world.standin.wait_for("chat.postMessage", 2, predicate=lambda c: "resolved?" in
-                           str(c.args.get("text")))
-    world.driver.block_action(ANSWER_SAVED, user_id="U0MAYA",
-                              message=dm_with(world, "U0MAYA", "resolved?"))
-    world.standin.wait_for("response_url", predicate=lambda c: "saved" in
-                           str(c.args.get("text")))
+    world.standin.wait_for(
+        "chat.postMessage", 2, predicate=lambda c: "resolved?" in str(c.args.get("text"))
+    )
+    world.driver.block_action(
+        ANSWER_SAVED, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "resolved?")
+    )
+    world.standin.wait_for("response_url", predicate=lambda c: "saved" in str(c.args.get("text")))
     record = case_row(world, case_id)
     assert (record.outcome, record.resolution_step, record.total_steps) == ("saved", 2, 7)

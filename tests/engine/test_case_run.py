@@ -25,8 +25,12 @@ MON_9AM_NY = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)  # Monday 09:00 in Ne
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
-    return [el.get("action_id", "") for b in message.get("blocks", []) if b["type"] == "actions"
-            for el in b.get("elements", [])]
+    return [
+        el.get("action_id", "")
+        for b in message.get("blocks", [])
+        if b["type"] == "actions"
+        for el in b.get("elements", [])
+    ]
 
 
 def texts(message: dict[str, Any]) -> str:
@@ -59,8 +63,9 @@ def start(world: Any, case_id: int, at: dt.datetime) -> None:
 
 def steps(world: Any, case_id: int) -> list[CaseStep]:
     with world.session() as s:
-        return list(s.exec(select(CaseStep).where(CaseStep.case_id == case_id)
-                           .order_by(CaseStep.position)))
+        return list(
+            s.exec(select(CaseStep).where(CaseStep.case_id == case_id).order_by(CaseStep.position))
+        )
 
 
 def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
@@ -96,13 +101,15 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
     # Yes on the reminder: the message is posted to #cs-risk once, the DM updated in place
     before = calls(world, "chat.update")
     world.driver.block_action(YES, user_id="U0MAYA", message=reminder)
-    world.standin.wait_for("chat.postMessage", predicate=lambda c: c.args.get("channel") ==
-                           "C0CSRISK")
+    world.standin.wait_for(
+        "chat.postMessage", predicate=lambda c: c.args.get("channel") == "C0CSRISK"
+    )
     wait_more(world, "chat.update", before)
     posted = [m for m in world.standin.messages("C0CSRISK") if "usage dropped" in m["text"]]
     assert len(posted) == 1
-    world.standin.wait_for("chat.postMessage", predicate=lambda c: "resolved" in
-                           str(c.args.get("text")))
+    world.standin.wait_for(
+        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
+    )
     updated = by_ts(world, "U0MAYA", reminder["ts"])
     assert buttons(updated) == [] and "Yes" in str(updated) and "<@U0MAYA>" in str(updated)
     question = last_dm(world, "U0MAYA", "resolved?")
@@ -124,8 +131,9 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
     wait_more(world, "views.open", before)
     modal = world.standin.open_views("U0MAYA")[-1]
     before_post = calls(world, "chat.postMessage")
-    resp = world.driver.view_submission(modal, {"draft": "Subject: Quick call?\n\nHi Lee — 20 "
-                                                         "minutes on Thursday?"})
+    resp = world.driver.view_submission(
+        modal, {"draft": "Subject: Quick call?\n\nHi Lee — 20 minutes on Thursday?"}
+    )
     assert resp.status == 200 and resp.problems == []
     wait_more(world, "chat.postMessage", before_post)
     s2 = steps(world, case_id)[1]
@@ -133,8 +141,9 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
     assert s2.draft.startswith("Subject: Checking in") and "Thursday" in (s2.final_text or "")
     edited = by_ts(world, "U0MAYA", email_dm["ts"])
     assert "mailto:lee@acme.com" in str(edited) and buttons(edited) == []
-    world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA",
-                              message=last_dm(world, "U0MAYA", "resolved?"))
+    world.driver.block_action(
+        ANSWER_NOT_YET, user_id="U0MAYA", message=last_dm(world, "U0MAYA", "resolved?")
+    )
     world.standin.wait_for("response_url", 2)
 
     # No, with a reason → skipped; then "Resolved — saved"
@@ -144,13 +153,15 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
     world.driver.block_action(NO, user_id="U0MAYA", message=call_dm)
     wait_more(world, "views.open", before)
     before_post = calls(world, "chat.postMessage")
-    world.driver.view_submission(world.standin.open_views("U0MAYA")[-1],
-                                 {"reason": "Dana is on leave"})
+    world.driver.view_submission(
+        world.standin.open_views("U0MAYA")[-1], {"reason": "Dana is on leave"}
+    )
     wait_more(world, "chat.postMessage", before_post)
     assert steps(world, case_id)[2].status == "skipped"
     assert steps(world, case_id)[2].reason == "Dana is on leave"
-    world.driver.block_action(ANSWER_SAVED, user_id="U0MAYA",
-                              message=last_dm(world, "U0MAYA", "resolved?"))
+    world.driver.block_action(
+        ANSWER_SAVED, user_id="U0MAYA", message=last_dm(world, "U0MAYA", "resolved?")
+    )
     world.standin.wait_for("response_url", 3)
 
     with world.session() as s:

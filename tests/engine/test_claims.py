@@ -36,8 +36,14 @@ class FakeNotifier:
             self.dms.append((user_id, text))
             return Posted(channel=f"D{user_id}", ts=f"{len(self.dms)}.000100")
 
-    def post(self, team_id: str, channel: str, text: str, blocks: Any = None,
-             thread_ts: str | None = None) -> Posted:
+    def post(
+        self,
+        team_id: str,
+        channel: str,
+        text: str,
+        blocks: Any = None,
+        thread_ts: str | None = None,
+    ) -> Posted:
         return self.dm(team_id, channel, text, blocks)
 
     def update(self, team_id: str, channel: str, ts: str, text: str, blocks: Any = None) -> None:
@@ -47,8 +53,12 @@ class FakeNotifier:
 
 @pytest.fixture
 def rt(db_engine: Any, database_url: str) -> Runtime:
-    settings = load_settings(database_url=database_url, slack_bot_token="xoxb-x",
-                             slack_signing_secret="s", _env_file=None)
+    settings = load_settings(
+        database_url=database_url,
+        slack_bot_token="xoxb-x",
+        slack_signing_secret="s",
+        _env_file=None,
+    )
     return Runtime(settings=settings, engine=db_engine)
 
 
@@ -68,8 +78,10 @@ def step_rows(rt: Runtime) -> list[CaseStep]:
 
 
 def test_three_workers_at_the_same_moment_dm_each_step_once(rt: Runtime, kit: Any) -> None:
-    cases = [kit.make_case(rt.engine, account_name=f"A{i}", assignee=f"U{i:03d}",
-                           people=(i == 0)) for i in range(24)]
+    cases = [
+        kit.make_case(rt.engine, account_name=f"A{i}", assignee=f"U{i:03d}", people=(i == 0))
+        for i in range(24)
+    ]
     for case_id in cases:
         with session_scope(rt.engine) as s:
             start_case(s, kit.TEAM, case_id, "U0MAYA", MON_9AM_NY, settings=rt.settings)
@@ -92,8 +104,7 @@ def test_three_workers_at_the_same_moment_dm_each_step_once(rt: Runtime, kit: An
     assert post_due_steps(rt, notifier, MON_9AM_NY + dt.timedelta(minutes=5)) == 0
 
 
-def test_crash_after_claim_is_retried_after_the_lease_and_sent_once(rt: Runtime,
-                                                                    kit: Any) -> None:
+def test_crash_after_claim_is_retried_after_the_lease_and_sent_once(rt: Runtime, kit: Any) -> None:
     started(rt, kit, 1)
     lease = dt.timedelta(seconds=rt.settings.step_lease_seconds)
     with session_scope(rt.engine) as s:  # a worker claims … and dies before posting
@@ -109,7 +120,8 @@ def test_crash_after_claim_is_retried_after_the_lease_and_sent_once(rt: Runtime,
 
 
 def test_a_worker_that_blows_up_while_posting_leaves_the_claim_to_the_lease(
-        rt: Runtime, kit: Any) -> None:
+    rt: Runtime, kit: Any
+) -> None:
     started(rt, kit, 1)
     with pytest.raises(RuntimeError):
         post_due_steps(rt, FakeNotifier(fail_with=RuntimeError("killed")), MON_9AM_NY)
@@ -140,29 +152,31 @@ def test_off_hours_and_busy_channels_wait(rt: Runtime, kit: Any) -> None:
     assert len(notifier.dms) == 5
     late = kit.make_case(rt.engine, account_name="Late", people=False)
     with session_scope(rt.engine) as s:
-        start_case(s, kit.TEAM, late, "U0MAYA", MON_9AM_NY + dt.timedelta(hours=9, minutes=59),
-                   settings=rt.settings)  # 17:59 → due at once, claimed at 18:01
+        start_case(
+            s,
+            kit.TEAM,
+            late,
+            "U0MAYA",
+            MON_9AM_NY + dt.timedelta(hours=9, minutes=59),
+            settings=rt.settings,
+        )  # 17:59 → due at once, claimed at 18:01
     with session_scope(rt.engine) as s:
-        row = s.exec(select(CaseStep).where(CaseStep.case_id == late,
-                                            CaseStep.position == 1)).one()
+        row = s.exec(select(CaseStep).where(CaseStep.case_id == late, CaseStep.position == 1)).one()
         row.due_at = MON_9AM_NY + dt.timedelta(hours=9, minutes=59)
         s.add(row)
     assert post_due_steps(rt, notifier, MON_9AM_NY + dt.timedelta(hours=9, minutes=61)) == 0
     with session_scope(rt.engine) as s:
-        row = s.exec(select(CaseStep).where(CaseStep.case_id == late,
-                                            CaseStep.position == 1)).one()
+        row = s.exec(select(CaseStep).where(CaseStep.case_id == late, CaseStep.position == 1)).one()
         assert row.status == "scheduled"
         assert row.due_at.replace(tzinfo=dt.UTC) == MON_9AM_NY + dt.timedelta(days=1)
 
 
-def test_a_yes_interrupted_by_slack_is_delivered_later_by_the_worker(rt: Runtime,
-                                                                     kit: Any) -> None:
+def test_a_yes_interrupted_by_slack_is_delivered_later_by_the_worker(rt: Runtime, kit: Any) -> None:
     started(rt, kit, 1)
     assert post_due_steps(rt, FakeNotifier(), MON_9AM_NY) == 1
     step_id = step_rows(rt)[0].id or 0
     busy = FakeNotifier(fail_with=DeliveryError("busy", retryable=True, code="ratelimited"))
-    note = decide(rt, busy, kit.TEAM, step_id, "U0MAYA", "yes", expected="awaiting",
-                  now=MON_9AM_NY)
+    note = decide(rt, busy, kit.TEAM, step_id, "U0MAYA", "yes", expected="awaiting", now=MON_9AM_NY)
     assert note and "shortly" in note
     assert step_rows(rt)[0].status == "sending"
     notifier = FakeNotifier()

@@ -85,8 +85,9 @@ def test_send_email_and_subject_line(smtp_server: Any) -> None:
         send_email("http://nope", "a@b.io", "c@d.io", "s", "b")
 
 
-def test_yes_on_an_email_step_sends_it_through_smtp(database_url: str, smtp_server: Any,
-                                                    kit: Any) -> None:
+def test_yes_on_an_email_step_sends_it_through_smtp(
+    database_url: str, smtp_server: Any, kit: Any
+) -> None:
     port = smtp_server.server_address[1]
     with World(database_url, smtp_url=f"smtp://127.0.0.1:{port}") as world:
         email_step = {**kit.DEFAULT_STEPS[1], "delay_seconds": 0}
@@ -96,8 +97,9 @@ def test_yes_on_an_email_step_sends_it_through_smtp(database_url: str, smtp_serv
         world.tick(MON_9AM_NY)
         dm = next(m for m in world.standin.messages("U0MAYA") if m["text"].startswith("Step 1"))
         world.driver.block_action(YES, user_id="U0MAYA", message=dm)
-        world.standin.wait_for("chat.postMessage", predicate=lambda c: "resolved" in
-                               str(c.args.get("text")))
+        world.standin.wait_for(
+            "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
+        )
         (mail,) = smtp_server.mails
         assert mail["rcpt"] == ["lee@acme.com"] and "maya@vendor.io" in mail["from"]
         assert message_from_bytes(mail["data"])["Subject"] == "Checking in"

@@ -44,16 +44,16 @@ def step_dm(world: Any, user: str, n: int = 1) -> dict[str, Any]:
 
 def step(world: Any, case_id: int, position: int = 1) -> CaseStep:
     with world.session() as s:
-        return s.exec(select(CaseStep).where(CaseStep.case_id == case_id,
-                                             CaseStep.position == position)).one()
+        return s.exec(
+            select(CaseStep).where(CaseStep.case_id == case_id, CaseStep.position == position)
+        ).one()
 
 
 def channel_posts(world: Any, channel: str, needle: str) -> list[dict[str, Any]]:
     return [m for m in world.standin.messages(channel) if needle in m["text"]]
 
 
-@pytest.mark.parametrize("fault", [{"error": "ratelimited", "retry_after": 1},
-                                   {"status": 500}])
+@pytest.mark.parametrize("fault", [{"error": "ratelimited", "retry_after": 1}, {"status": 500}])
 def test_slack_429_or_500_delays_the_step(slack: Any, kit: Any, fault: dict) -> None:
     world = slack
     # a client without sleeping retry handlers: the engine itself reschedules
@@ -64,10 +64,10 @@ def test_slack_429_or_500_delays_the_step(slack: Any, kit: Any, fault: dict) -> 
     row = step(world, case_id)
     assert row.status == "scheduled" and row.due_at is not None
     world.standin.clear_faults()
-    assert run_due(world.rt, notifier, MON_9AM_NY + dt.timedelta(seconds=10))[
-        "cases.steps_due"] == 0
-    assert run_due(world.rt, notifier, MON_9AM_NY + dt.timedelta(minutes=5))[
-        "cases.steps_due"] == 1
+    assert (
+        run_due(world.rt, notifier, MON_9AM_NY + dt.timedelta(seconds=10))["cases.steps_due"] == 0
+    )
+    assert run_due(world.rt, notifier, MON_9AM_NY + dt.timedelta(minutes=5))["cases.steps_due"] == 1
     assert len([m for m in world.standin.messages("U0MAYA") if m["text"].startswith("Step 1")]) == 1
     assert step(world, case_id).status == "awaiting"
 
@@ -88,15 +88,18 @@ def test_double_yes_sends_one_message(slack: Any, kit: Any) -> None:
         t.start()
     for t in threads:
         t.join()
-    world.standin.wait_for("response_url", predicate=lambda c: "already decided" in
-                           str(c.args.get("text")))
-    world.standin.wait_for("chat.postMessage", predicate=lambda c: "resolved" in
-                           str(c.args.get("text")))
+    world.standin.wait_for(
+        "response_url", predicate=lambda c: "already decided" in str(c.args.get("text"))
+    )
+    world.standin.wait_for(
+        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
+    )
     assert len(channel_posts(world, "C0CSRISK", "usage dropped 40%")) == 1
     # a third, late click on the old message: polite answer, still one message
     world.driver.block_action(YES, user_id="U0MAYA", message=dm)
-    world.standin.wait_for("response_url", 2, predicate=lambda c: "already decided" in
-                           str(c.args.get("text")))
+    world.standin.wait_for(
+        "response_url", 2, predicate=lambda c: "already decided" in str(c.args.get("text"))
+    )
     assert len(channel_posts(world, "C0CSRISK", "usage dropped 40%")) == 1
 
 
@@ -111,8 +114,9 @@ def test_only_assignee_owner_or_admin_may_decide(slack: Any, kit: Any) -> None:
     assert call.args.get("response_type") == "ephemeral"
     assert step(world, case_id).status == "awaiting"
     world.driver.block_action(YES, user_id="U0ANA", message=dm)  # CS admin
-    world.standin.wait_for("chat.postMessage", predicate=lambda c: "resolved" in
-                           str(c.args.get("text")))
+    world.standin.wait_for(
+        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
+    )
     row = step(world, case_id)
     assert row.decided_by == "U0ANA" and row.status == "done"
 
@@ -151,8 +155,7 @@ def test_case_command_and_controls(slack: Any, kit: Any) -> None:
 
     # reassign the current step to Li, who gets it in Los Angeles working hours
     shown = world.standin.ephemerals(user="U0MAYA")[-1]
-    world.driver.block_action(CASE_REASSIGN, user_id="U0MAYA", message=shown,
-                              selected_user="U0LI")
+    world.driver.block_action(CASE_REASSIGN, user_id="U0MAYA", message=shown, selected_user="U0LI")
     world.standin.wait_for("response_url", 5)
     assert step(world, case_id, 2).assignee_user_id == "U0LI"
     assert world.tick(MON_9AM_NY + dt.timedelta(minutes=2))["cases.steps_due"] == 0  # 6 a.m. LA
@@ -180,12 +183,14 @@ def test_last_step_not_yet_asks_owner_to_close_or_extend(slack: Any, kit: Any) -
     case_id = started_case(world, kit, steps=[{**kit.DEFAULT_STEPS[2], "delay_seconds": 0}])
     world.tick(MON_9AM_NY)
     world.driver.block_action(YES, user_id="U0MAYA", message=step_dm(world, "U0MAYA"))
-    question = world.standin.wait_for("chat.postMessage", predicate=lambda c: "resolved" in
-                                      str(c.args.get("text")))[0]
+    question = world.standin.wait_for(
+        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
+    )[0]
     msg = next(m for m in world.standin.messages("U0MAYA") if m["ts"] == question.response["ts"])
     world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=msg)
-    world.standin.wait_for("chat.postMessage", predicate=lambda c: "still open" in
-                           str(c.args.get("text")))
+    world.standin.wait_for(
+        "chat.postMessage", predicate=lambda c: "still open" in str(c.args.get("text"))
+    )
     answered = world.standin.wait_for("response_url")[0]
     assert "Not yet" in answered.args["text"]
     with world.session() as s:

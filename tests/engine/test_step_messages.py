@@ -13,11 +13,23 @@ AT = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
 
 
 def view(**kw: object) -> m.StepView:
-    base = dict(case_id=42, step_id=7, position=2, total=5, account="Acme <Corp> & Co",
-                risk="Usage drop", why="WAU fell 40%" * 200, summary="Email the buyer",
-                medium="email", recipient="Lee Park", recipient_ref="lee@acme.com",
-                assignee="U0MAYA", owner="U0MAYA", draft="Hi Lee,\n\nx" * 2000,
-                status="awaiting")
+    base = dict(
+        case_id=42,
+        step_id=7,
+        position=2,
+        total=5,
+        account="Acme <Corp> & Co",
+        risk="Usage drop",
+        why="WAU fell 40%" * 200,
+        summary="Email the buyer",
+        medium="email",
+        recipient="Lee Park",
+        recipient_ref="lee@acme.com",
+        assignee="U0MAYA",
+        owner="U0MAYA",
+        draft="Hi Lee,\n\nx" * 2000,
+        status="awaiting",
+    )
     base.update(kw)
     return m.StepView(**base)  # type: ignore[arg-type]
 
@@ -52,23 +64,42 @@ def test_mailto_link_carries_subject_and_body() -> None:
 
 
 def test_questions_escalation_and_cards_are_valid() -> None:
-    for _, blocks in (m.resolution_question(42, 2, "Acme"),
-                      m.resolution_answered("Acme", "not_yet", "U0MAYA", AT, "Step 3 next"),
-                      m.close_or_extend(42, "Acme", "U0MAYA", [("exec_sponsor", "Exec sponsor")]),
-                      m.escalation(view(), 48, "U0OMAR")):
+    for _, blocks in (
+        m.resolution_question(42, 2, "Acme"),
+        m.resolution_answered("Acme", "not_yet", "U0MAYA", AT, "Step 3 next"),
+        m.close_or_extend(42, "Acme", "U0MAYA", [("exec_sponsor", "Exec sponsor")]),
+        m.escalation(view(), 48, "U0OMAR"),
+    ):
         assert validate_message_blocks(blocks) == []
-    steps = [m.StepLine(i, f"Step {i}", "slack", "U0MAYA", s, AT)
-             for i, s in enumerate(["done", "skipped", "awaiting", "scheduled"] * 10, 1)]
-    card = m.CaseCard(42, "Acme", "Usage drop", "running", "open", "U0MAYA", "why", 3, 40,
-                      steps, notes="2026-03-02 <@U0MAYA>: called", opened_at=AT)
+    steps = [
+        m.StepLine(i, f"Step {i}", "slack", "U0MAYA", s, AT)
+        for i, s in enumerate(["done", "skipped", "awaiting", "scheduled"] * 10, 1)
+    ]
+    card = m.CaseCard(
+        42,
+        "Acme",
+        "Usage drop",
+        "running",
+        "open",
+        "U0MAYA",
+        "why",
+        3,
+        40,
+        steps,
+        notes="2026-03-02 <@U0MAYA>: called",
+        opened_at=AT,
+    )
     blocks = m.case_card(card)
     assert validate_message_blocks(blocks) == []
     ids = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
     assert m.CASE_PAUSE in ids and m.CASE_REASSIGN in ids
     paused = m.case_card(m.CaseCard(**{**card.__dict__, "status": "paused"}))
     assert m.CASE_RESUME in str(paused)
-    closed = m.case_card(m.CaseCard(**{**card.__dict__, "status": "resolved",
-                                       "outcome": "saved", "resolution_step": 3}))
+    closed = m.case_card(
+        m.CaseCard(
+            **{**card.__dict__, "status": "resolved", "outcome": "saved", "resolution_step": 3}
+        )
+    )
     assert not [b for b in closed if b["type"] == "actions"] and "saved at step 3" in str(closed)
     assert validate_message_blocks(m.case_list([card] * 60)) == []
     assert validate_view(m.note_modal(42, "Acme")) == []

@@ -15,28 +15,39 @@ from bot.cases.steps import (
 )
 
 
-@pytest.mark.parametrize(("action", "before", "after"), [
-    ("schedule", "planned", "scheduled"),
-    ("claim", "scheduled", "claimed"),
-    ("claim", "claimed", "claimed"),  # an expired lease is claimed again
-    ("posted", "claimed", "awaiting"),
-    ("release", "claimed", "scheduled"),
-    ("yes", "awaiting", "sending"),
-    ("no", "awaiting", "skipped"),
-    ("delivered", "sending", "done"),
-    ("undeliverable", "sending", "awaiting"),
-    ("reassign", "awaiting", "scheduled"),
-    ("skip", "scheduled", "skipped"),
-    ("cancel", "awaiting", "cancelled"),
-])
+@pytest.mark.parametrize(
+    ("action", "before", "after"),
+    [
+        ("schedule", "planned", "scheduled"),
+        ("claim", "scheduled", "claimed"),
+        ("claim", "claimed", "claimed"),  # an expired lease is claimed again
+        ("posted", "claimed", "awaiting"),
+        ("release", "claimed", "scheduled"),
+        ("yes", "awaiting", "sending"),
+        ("no", "awaiting", "skipped"),
+        ("delivered", "sending", "done"),
+        ("undeliverable", "sending", "awaiting"),
+        ("reassign", "awaiting", "scheduled"),
+        ("skip", "scheduled", "skipped"),
+        ("cancel", "awaiting", "cancelled"),
+    ],
+)
 def test_step_transitions(action: str, before: str, after: str) -> None:
     assert next_step_state(action, before) == after
 
 
-@pytest.mark.parametrize(("action", "before"), [
-    ("yes", "done"), ("yes", "sending"), ("no", "skipped"), ("schedule", "scheduled"),
-    ("cancel", "done"), ("skip", "sending"), ("posted", "awaiting"),
-])
+@pytest.mark.parametrize(
+    ("action", "before"),
+    [
+        ("yes", "done"),
+        ("yes", "sending"),
+        ("no", "skipped"),
+        ("schedule", "scheduled"),
+        ("cancel", "done"),
+        ("skip", "sending"),
+        ("posted", "awaiting"),
+    ],
+)
 def test_refused_step_transitions(action: str, before: str) -> None:
     with pytest.raises(StateError, match="already"):
         next_step_state(action, before)

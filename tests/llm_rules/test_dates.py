@@ -18,8 +18,11 @@ SATURDAY = dt.date(2025, 11, 8)
     [
         ("I'll send it by Friday.", dt.date(2025, 11, 7), "by Friday"),
         ("by next Friday", dt.date(2025, 11, 14), "by next Friday"),
-        ("We'll have it by the end of next week.", dt.date(2025, 11, 14),
-         "by the end of next week"),
+        (
+            "We'll have it by the end of next week.",
+            dt.date(2025, 11, 14),
+            "by the end of next week",
+        ),
         ("end of the month", dt.date(2025, 11, 30), "end of the month"),
         ("I can do that tomorrow", dt.date(2025, 11, 4), "tomorrow"),
         ("sometime this week", dt.date(2025, 11, 7), "sometime this week"),
@@ -51,8 +54,14 @@ def test_phrases_resolve_against_a_monday_call(sentence: str, due: dt.date, phra
 
 @pytest.mark.parametrize(
     "sentence",
-    ["No date here.", "We talked about the export.", "I sat down with the team", "the sun is out",
-     "for the next meeting", ""],
+    [
+        "No date here.",
+        "We talked about the export.",
+        "I sat down with the team",
+        "the sun is out",
+        "for the next meeting",
+        "",
+    ],
 )
 def test_no_due_phrase(sentence: str) -> None:
     assert resolve_due(sentence, MONDAY) == (None, None)
@@ -91,8 +100,17 @@ def test_year_wrap_and_calendar_edges(sentence: str, call: dt.date, due: dt.date
 
 
 def test_due_is_never_before_the_call_date() -> None:
-    phrases = ["by December 3", "on the 2nd", "Q1", "by Friday", "in March", "this week",
-               "end of the month", "today", "next week"]
+    phrases = [
+        "by December 3",
+        "on the 2nd",
+        "Q1",
+        "by Friday",
+        "in March",
+        "this week",
+        "end of the month",
+        "today",
+        "next week",
+    ]
     for day in range(0, 400, 7):
         call = dt.date(2025, 1, 1) + dt.timedelta(days=day)
         for phrase in phrases:

@@ -24,8 +24,9 @@ def test_parse_delay(text: str | int, expected: timedelta) -> None:
     assert parse_delay(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2x", "", "d", "5", 5, "1.5d", "-1d", "12h1d", "1d1d", "2 days",
-                                  "400d", True])
+@pytest.mark.parametrize(
+    "text", ["2x", "", "d", "5", 5, "1.5d", "-1d", "12h1d", "1d1d", "2 days", "400d", True]
+)
 def test_parse_delay_refuses(text: str | int) -> None:
     with pytest.raises(DelayError):
         parse_delay(text)

@@ -64,7 +64,11 @@ def test_good_sample_parses_cleanly() -> None:
     template, problems = check_playbook(GOOD, "sample.yaml")
     assert problems == []
     assert template is not None and [s.id for s in template.steps] == [
-        "first", "second", "third", "fourth"]
+        "first",
+        "second",
+        "third",
+        "fourth",
+    ]
 
 
 def test_missing_field_is_reported_at_its_parent_mapping() -> None:
@@ -84,15 +88,18 @@ def test_bad_delay_is_reported_at_its_own_line() -> None:
     text = GOOD.replace("delay: 4h", "delay: 2x")
     [problem] = errors(text)
     assert problem.line == line_of(text, "delay: 2x")
-    assert str(problem) == (f"sample.yaml:{problem.line}:12: delay '2x' is not a duration; "
-                            "use e.g. 0, 4h, 2d, 1w")
+    assert str(problem) == (
+        f"sample.yaml:{problem.line}:12: delay '2x' is not a duration; use e.g. 0, 4h, 2d, 1w"
+    )
 
 
 def test_order_gap() -> None:
-    text = (GOOD.replace("  - id: first\n", "  - id: first\n    order: 1\n")
-            .replace("  - id: second\n", "  - id: second\n    order: 2\n")
-            .replace("  - id: third\n", "  - id: third\n    order: 4\n")
-            .replace("  - id: fourth\n", "  - id: fourth\n    order: 5\n"))
+    text = (
+        GOOD.replace("  - id: first\n", "  - id: first\n    order: 1\n")
+        .replace("  - id: second\n", "  - id: second\n    order: 2\n")
+        .replace("  - id: third\n", "  - id: third\n    order: 4\n")
+        .replace("  - id: fourth\n", "  - id: fourth\n    order: 5\n")
+    )
     found = errors(text)
     assert found[0].line == line_of(text, "order: 4")
     assert "order 4 leaves a gap after 2; expected 3" in found[0].message
@@ -109,32 +116,38 @@ def test_reference_loop_is_detected_and_explained() -> None:
     text = GOOD.replace("    delay: 2d\n", "    delay: 2d\n    after: third\n")
     [problem] = errors(text)
     assert problem.line == line_of(text, "after: third")
-    assert problem.message.startswith("after: 'third' makes a loop: 'second' waits for "
-                                      "'third', 'third' waits for 'second' (listed before it)")
+    assert problem.message.startswith(
+        "after: 'third' makes a loop: 'second' waits for "
+        "'third', 'third' waits for 'second' (listed before it)"
+    )
 
 
 def test_longer_loop_through_explicit_references() -> None:
-    text = (GOOD.replace("    delay: 4h\n", "    delay: 4h\n    after: fourth\n")
-            .replace("    delay: 1w\n", "    delay: 1w\n    after: third\n"))
+    text = GOOD.replace("    delay: 4h\n", "    delay: 4h\n    after: fourth\n").replace(
+        "    delay: 1w\n", "    delay: 1w\n    after: third\n"
+    )
     [problem] = errors(text)
     assert problem.line == line_of(text, "after: fourth")
     assert "'third' waits for 'fourth', 'fourth' waits for 'third'" in problem.message
 
 
 def test_after_unknown_step_and_self() -> None:
-    text = (GOOD.replace("    delay: 2d\n", "    delay: 2d\n    after: frist\n")
-            .replace("    delay: 4h\n", "    delay: 4h\n    after: third\n"))
+    text = GOOD.replace("    delay: 2d\n", "    delay: 2d\n    after: frist\n").replace(
+        "    delay: 4h\n", "    delay: 4h\n    after: third\n"
+    )
     unknown, itself = errors(text)
     assert unknown.line == line_of(text, "after: frist")
-    assert unknown.message == ("after: 'frist' is not a step id in this playbook; "
-                               "did you mean 'first'?")
+    assert unknown.message == (
+        "after: 'frist' is not a step id in this playbook; did you mean 'first'?"
+    )
     assert itself.line == line_of(text, "after: third")
     assert "cannot wait for itself" in itself.message
 
 
 def test_after_may_point_forward_when_there_is_no_loop() -> None:
     text = GOOD.replace("    delay: 2d\n", "    delay: 2d\n    after: fourth\n").replace(
-        "    delay: 1w\n", "    delay: 1w\n    after: first\n")
+        "    delay: 1w\n", "    delay: 1w\n    after: first\n"
+    )
     template = parse_playbook(text, "sample.yaml")
     assert template.anchor_of("second") == "fourth"
 
@@ -151,8 +164,9 @@ def test_unknown_placeholder_points_at_its_line_and_column_in_a_block() -> None:
     [problem] = errors(text)
     assert problem.line == line_of(text, "{acount.name}")
     assert problem.column == text.splitlines()[problem.line - 1].index("{acount.name}") + 2
-    assert problem.message == ("unknown placeholder {acount.name} in message; "
-                               "did you mean {account.name}?")
+    assert problem.message == (
+        "unknown placeholder {acount.name} in message; did you mean {account.name}?"
+    )
 
 
 def test_unknown_placeholder_in_subject() -> None:
@@ -173,8 +187,9 @@ def test_unknown_field_suggests_the_right_one_and_hides_the_echo() -> None:
     text = GOOD.replace("    assignee: account_executive", "    asignee: account_executive")
     [problem] = errors(text)  # no second "missing 'assignee'" error for the same typo
     assert problem.line == line_of(text, "asignee:")
-    assert problem.message == ("unknown field 'asignee' in step 2 ('second'); "
-                               "did you mean 'assignee'?")
+    assert problem.message == (
+        "unknown field 'asignee' in step 2 ('second'); did you mean 'assignee'?"
+    )
 
 
 def test_unknown_top_level_field_lists_known_fields() -> None:
@@ -192,8 +207,10 @@ def test_invalid_yaml_reports_the_parser_line() -> None:
 
 
 def test_invalid_yaml_bad_indentation() -> None:
-    text = GOOD.replace("    assignee: csm\n    recipient: contact:champion",
-                        "    assignee: csm\n   recipient: contact:champion")
+    text = GOOD.replace(
+        "    assignee: csm\n    recipient: contact:champion",
+        "    assignee: csm\n   recipient: contact:champion",
+    )
     [problem] = errors(text)
     assert problem.message.startswith("invalid YAML")
     assert problem.message.endswith("check this line's indentation")
@@ -214,9 +231,11 @@ def test_top_level_must_be_a_mapping() -> None:
 
 
 def test_bad_enums_and_recipients_are_reported_at_their_lines() -> None:
-    text = (GOOD.replace("medium: slack", "medium: sms")
-            .replace("recipient: contact:economic_buyer", "recipient: contact:cfo")
-            .replace("    assignee: account_executive", "    assignee: sales"))
+    text = (
+        GOOD.replace("medium: slack", "medium: sms")
+        .replace("recipient: contact:economic_buyer", "recipient: contact:cfo")
+        .replace("    assignee: account_executive", "    assignee: sales")
+    )
     found = errors(text)
     by_line = {p.line: p.message for p in found}
     assert by_line[line_of(text, "medium: sms")].startswith("medium 'sms' is not one of: slack,")
@@ -254,7 +273,8 @@ def test_duplicate_yaml_key_is_an_error() -> None:
 
 def test_warnings_do_not_block_parsing() -> None:
     text = GOOD.replace("    subject: Hello from {csm.name}\n", "").replace(
-        "Agenda for {account.name}", "Agenda for\n          the {account.name}")
+        "Agenda for {account.name}", "Agenda for\n          the {account.name}"
+    )
     text = text.replace("message: Agenda for\n", "message: |\n          Agenda for\n")
     template, problems = check_playbook(text, "sample.yaml")
     assert template is not None

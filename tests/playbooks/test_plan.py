@@ -7,8 +7,12 @@ from bot.playbooks.render import find_placeholders, unfilled_placeholders
 from bot.playbooks.schema import Assignee, Recipient
 
 FACTS = {
-    "account": {"name": "Acme Corp", "arr": 120000, "renewal_date": dt.date(2025, 3, 12),
-                "tier": "Enterprise"},
+    "account": {
+        "name": "Acme Corp",
+        "arr": 120000,
+        "renewal_date": dt.date(2025, 3, 12),
+        "tier": "Enterprise",
+    },
     "days_to_renewal": 84,
     "csm": person_facts("Dana Reyes"),
     "reporter": person_facts("Sam Lee"),
@@ -18,10 +22,18 @@ FACTS = {
     "previous_cases": [],
     "last_call_excerpt": "Priya: we'll loop in Tom next week.",
 }
-PEOPLE = {"csm": "Dana Reyes", "account_executive": "Ravi Shah", "exec_sponsor": "Maria Gomez",
-          "support_lead": "Lee Park", "cs_manager": "Jo Kim", "champion": "Priya Nair",
-          "economic_buyer": "Alex Brown", "new_point_of_contact": "Tom Ito", "admin": "Kim Wu",
-          "executive_sponsor": "Chris Dale"}
+PEOPLE = {
+    "csm": "Dana Reyes",
+    "account_executive": "Ravi Shah",
+    "exec_sponsor": "Maria Gomez",
+    "support_lead": "Lee Park",
+    "cs_manager": "Jo Kim",
+    "champion": "Priya Nair",
+    "economic_buyer": "Alex Brown",
+    "new_point_of_contact": "Tom Ito",
+    "admin": "Kim Wu",
+    "executive_sponsor": "Chris Dale",
+}
 
 
 def recipient_of(recipient: Recipient) -> dict[str, object] | None:
@@ -36,8 +48,9 @@ def assignee_of(assignee: Assignee) -> dict[str, object] | None:
 def test_every_seed_renders_completely_when_facts_are_known() -> None:
     templates, _ = validate_dir(SEED_DIR)
     for template in templates:
-        for planned in plan_case(template, FACTS, recipient_of=recipient_of,
-                                 assignee_of=assignee_of):
+        for planned in plan_case(
+            template, FACTS, recipient_of=recipient_of, assignee_of=assignee_of
+        ):
             assert planned.draft.missing == [], (template.key, planned.step.id)
             assert unfilled_placeholders(planned.draft.text) == [], planned.step.id
             assert len(planned.draft.text) <= 3000
@@ -83,7 +96,8 @@ def test_describe_step_is_one_plain_line() -> None:
     plan = plan_case(template, FACTS)
     assert describe_step(plan[0]) == (
         "1. at once · csm · email → contact:admin — CSM asks the remaining contacts who now "
-        "owns the relationship (same day)")
+        "owns the relationship (same day)"
+    )
     assert describe_step(plan[5]).startswith("6. +4h after step 4 · csm · task — ")
 
 

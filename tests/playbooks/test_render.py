@@ -9,8 +9,12 @@ from bot.playbooks.render import (
 )
 
 FACTS = {
-    "account": {"name": "Acme Corp", "arr": 120000, "renewal_date": dt.date(2025, 3, 12),
-                "tier": "Enterprise"},
+    "account": {
+        "name": "Acme Corp",
+        "arr": 120000,
+        "renewal_date": dt.date(2025, 3, 12),
+        "tier": "Enterprise",
+    },
     "csm.name": "Dana Reyes",
     "recipient": SimpleNamespace(name="Tom Ito", first_name="Tom"),
     "days_to_renewal": 84,
@@ -50,8 +54,12 @@ def test_render_reports_missing_facts_and_leaves_no_placeholder() -> None:
         "{account.renewal_date} again; {made.up_fact}",
         {"account": {"name": "Acme"}, "recipient": {"first_name": "  "}},
     )
-    assert result.missing == ["recipient.first_name", "account.renewal_date", "context",
-                              "made.up_fact"]
+    assert result.missing == [
+        "recipient.first_name",
+        "account.renewal_date",
+        "context",
+        "made.up_fact",
+    ]
     assert "(renewal date unknown)" in result.text
     assert result.text.startswith("Hi there,")
     assert "(made up fact unknown)" in result.text
@@ -60,17 +68,25 @@ def test_render_reports_missing_facts_and_leaves_no_placeholder() -> None:
 
 
 def test_unfilled_placeholders_catches_llm_leftovers() -> None:
-    draft = ("Hi [Customer Name], following up on {renewal}. Regards, <your name>. "
-             "The price is $XX,XXX. See [insert link].")
+    draft = (
+        "Hi [Customer Name], following up on {renewal}. Regards, <your name>. "
+        "The price is $XX,XXX. See [insert link]."
+    )
     assert unfilled_placeholders(draft) == [
-        "[Customer Name]", "{renewal}", "<your name>", "$XX,XXX", "[insert link]",
+        "[Customer Name]",
+        "{renewal}",
+        "<your name>",
+        "$XX,XXX",
+        "[insert link]",
     ]
 
 
 def test_unfilled_placeholders_ignores_slack_markup_and_links() -> None:
-    clean = ("Hi <@U123>, see <https://example.com|the deck> in <#C42|cs> <!here>. "
-             "[the docs](https://example.com) [1] [sic] a < b and c > d <b>bold</b> "
-             "mail <ana@example.com>")
+    clean = (
+        "Hi <@U123>, see <https://example.com|the deck> in <#C42|cs> <!here>. "
+        "[the docs](https://example.com) [1] [sic] a < b and c > d <b>bold</b> "
+        "mail <ana@example.com>"
+    )
     assert unfilled_placeholders(clean) == []
 
 

@@ -31,8 +31,18 @@ def test_parse_recipient(text: str, kind: RecipientKind, value: str) -> None:
     assert str(Recipient.model_validate(text)) == f"{kind}:{value}"
 
 
-@pytest.mark.parametrize("text", ["champion", "contact:cfo", "internal:ceo", "channel:cs",
-                                  "channel:#CS Team", "person:bob", "slack:#x"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "champion",
+        "contact:cfo",
+        "internal:ceo",
+        "channel:cs",
+        "channel:#CS Team",
+        "person:bob",
+        "slack:#x",
+    ],
+)
 def test_parse_recipient_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_recipient(text)
@@ -41,8 +51,11 @@ def test_parse_recipient_refuses(text: str) -> None:
 def test_parse_assignee() -> None:
     assert parse_assignee("support_lead").role is AssigneeRole.SUPPORT_LEAD
     named = Assignee.model_validate("person:ana@example.com")
-    assert (named.role, named.email, str(named)) == (None, "ana@example.com",
-                                                      "person:ana@example.com")
+    assert (named.role, named.email, str(named)) == (
+        None,
+        "ana@example.com",
+        "person:ana@example.com",
+    )
     with pytest.raises(ValueError, match="is not one of: csm, cs_manager"):
         parse_assignee("sales")
 

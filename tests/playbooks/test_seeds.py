@@ -6,8 +6,15 @@ from bot.playbooks.parse import SEED_DIR, parse_playbook, validate_dir
 from bot.playbooks.render import find_placeholders
 from bot.playbooks.schema import Medium, RecipientKind
 
-EXPECTED_KEYS = {"champion_left", "budget_cut", "usage_dip", "meeting_absence",
-                 "renewal_window", "missed_commitment", "onboarding_stalled"}
+EXPECTED_KEYS = {
+    "champion_left",
+    "budget_cut",
+    "usage_dip",
+    "meeting_absence",
+    "renewal_window",
+    "missed_commitment",
+    "onboarding_stalled",
+}
 SEED_FILES = sorted(SEED_DIR.glob("*.yaml"))
 
 
@@ -48,7 +55,11 @@ def test_seed_set_uses_every_role_and_medium_somewhere() -> None:
     templates, _ = validate_dir(SEED_DIR)
     steps = [s for t in templates for s in t.steps]
     assert {s.medium for s in steps} == set(Medium)
-    assert {str(s.assignee) for s in steps} == {"csm", "account_executive", "support_lead",
-                                                 "exec_sponsor"}
+    assert {str(s.assignee) for s in steps} == {
+        "csm",
+        "account_executive",
+        "support_lead",
+        "exec_sponsor",
+    }
     assert "internal:cs_manager" in {str(s.recipient) for s in steps}
     assert any(s.after for s in steps)  # at least one seed runs two steps side by side

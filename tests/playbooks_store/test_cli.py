@@ -83,9 +83,10 @@ def test_order_gap_is_reported(tmp_path: Path) -> None:
 
 
 def test_reference_loop_is_reported(tmp_path: Path) -> None:
-    text = GOOD.replace("    assignee: csm\n    recipient: contact:champion\n",
-                        "    assignee: csm\n    after: tell_manager\n"
-                        "    recipient: contact:champion\n")
+    text = GOOD.replace(
+        "    assignee: csm\n    recipient: contact:champion\n",
+        "    assignee: csm\n    after: tell_manager\n    recipient: contact:champion\n",
+    )
     result = runner.invoke(app, ["playbooks", "validate", str(_folder(tmp_path, text))])
     assert result.exit_code == 1
     assert f":{_line_of(text, 'after: tell_manager')}:" in result.output

@@ -40,8 +40,9 @@ def _initial(view: dict, **changes: str) -> dict:
 
 
 def _command(world, text: str, user: str) -> None:
-    method = "views.open" if text.split()[:1] in (["new"], ["edit"], ["reorder"]) else \
-        "response_url"
+    method = (
+        "views.open" if text.split()[:1] in (["new"], ["edit"], ["reorder"]) else "response_url"
+    )
     _then(world, method, lambda: world.driver.command("/playbooks", text, user_id=user))
 
 
@@ -55,8 +56,11 @@ def test_list_and_view_for_everyone(slack) -> None:
 
 def test_changes_are_for_admins_only(slack) -> None:
     for text in ("new", "retire usage_dip", "edit budget_cut understand_scope"):
-        _then(slack, "response_url",
-              lambda t=text: slack.driver.command("/playbooks", t, user_id="U0SAM"))
+        _then(
+            slack,
+            "response_url",
+            lambda t=text: slack.driver.command("/playbooks", t, user_id="U0SAM"),
+        )
     notes = [str(e) for e in slack.standin.ephemerals(user="U0SAM")]
     assert len(notes) == 3 and all("Only CS admins" in n for n in notes)
     assert slack.standin.open_views("U0SAM") == []
@@ -65,8 +69,9 @@ def test_changes_are_for_admins_only(slack) -> None:
 def test_new_playbook_from_yaml_with_line_precise_errors(slack) -> None:
     _command(slack, "new", "U0ANA")
     view = slack.standin.open_views("U0ANA")[-1]
-    bad = slack.driver.view_submission(view, {"yaml": NEW.replace("delay: 0", "delay: 2x")},
-                                       user_id="U0ANA")
+    bad = slack.driver.view_submission(
+        view, {"yaml": NEW.replace("delay: 0", "delay: 2x")}, user_id="U0ANA"
+    )
     assert "line 9," in bad.json["errors"]["yaml"] and "2x" in bad.json["errors"]["yaml"]
     ok = slack.driver.view_submission(view, {"yaml": NEW}, user_id="U0ANA")
     assert ok.json["response_action"] == "update"
@@ -87,8 +92,11 @@ def test_edit_step_reorder_and_retire(slack) -> None:
     view = slack.standin.open_views("U0ANA")[-1]
     bad = slack.driver.view_submission(view, {"order": "understand_scope"}, user_id="U0ANA")
     assert "exactly once" in bad.json["errors"]["order"]
-    ids = [ln.split("id: ")[1] for ln in (SEED_DIR / "budget_cut.yaml").read_text()
-           .splitlines() if "- id: " in ln]
+    ids = [
+        ln.split("id: ")[1]
+        for ln in (SEED_DIR / "budget_cut.yaml").read_text().splitlines()
+        if "- id: " in ln
+    ]
     ids[0], ids[1] = ids[1], ids[0]
     slack.driver.view_submission(view, {"order": ", ".join(ids)}, user_id="U0ANA")
 
@@ -99,8 +107,9 @@ def test_edit_step_reorder_and_retire(slack) -> None:
         assert [st["id"] for st in budget.definition["steps"]] == ids
         assert budget.definition["steps"][1]["delay"] == "1h"
         assert store.get_playbook(s, slack.team_id, "usage_dip") is None
-    _then(slack, "views.open",
-          lambda: slack.driver.command("/report-risk", "", user_id="U0MAYA"))
-    risks = [o["value"] for o in slack.standin.open_views("U0MAYA")[-1]["blocks"][1]
-             ["element"]["options"]]
+    _then(slack, "views.open", lambda: slack.driver.command("/report-risk", "", user_id="U0MAYA"))
+    risks = [
+        o["value"]
+        for o in slack.standin.open_views("U0MAYA")[-1]["blocks"][1]["element"]["options"]
+    ]
     assert "usage_dip" not in risks and "budget_cut" in risks

@@ -28,7 +28,9 @@ def test_same_content_keeps_version_changed_content_is_next_version(db_engine, t
     with session_scope(db_engine) as s:
         first = store.load_dir(s, TEAM, folder)
     assert [(x.key, x.version, x.outcome) for x in first.loaded] == [
-        ("budget_cut", 1, "created"), ("usage_dip", 1, "created")]
+        ("budget_cut", 1, "created"),
+        ("usage_dip", 1, "created"),
+    ]
     with session_scope(db_engine) as s:
         again = store.load_dir(s, TEAM, folder)
     assert [x.outcome for x in again.loaded] == ["unchanged", "unchanged"]
@@ -40,7 +42,10 @@ def test_same_content_keeps_version_changed_content_is_next_version(db_engine, t
         active = {p.key: p.version for p in store.active_playbooks(s, TEAM)}
         versions = s.exec(select(Playbook.version).where(Playbook.key == "budget_cut")).all()
     assert [(x.key, x.version, x.outcome) for x in changed.loaded][0] == (
-        "budget_cut", 2, "new_version")
+        "budget_cut",
+        2,
+        "new_version",
+    )
     assert active == {"budget_cut": 2, "usage_dip": 1}
     assert sorted(versions) == [1, 2]  # the old version stays for cases that use it
 
@@ -61,9 +66,15 @@ def test_seeded_once_per_team_and_teams_are_separate(db_engine):
         assert store.ensure_seeded(s, TEAM) == 0
         assert store.active_playbooks(s, "T0OTHER") == []
         keys = [p.key for p in store.active_playbooks(s, TEAM)]
-    assert sorted(keys) == ["budget_cut", "champion_left", "meeting_absence",
-                            "missed_commitment", "onboarding_stalled", "renewal_window",
-                            "usage_dip"]
+    assert sorted(keys) == [
+        "budget_cut",
+        "champion_left",
+        "meeting_absence",
+        "missed_commitment",
+        "onboarding_stalled",
+        "renewal_window",
+        "usage_dip",
+    ]
 
 
 def test_retire_hides_the_playbook_and_is_audited(db_engine):
@@ -82,8 +93,9 @@ def test_retire_hides_the_playbook_and_is_audited(db_engine):
 def test_edit_step_and_reorder_make_new_versions_and_refuse_bad_values(db_engine):
     with session_scope(db_engine) as s:
         store.ensure_seeded(s, TEAM)
-        row, loaded = store.edit_step(s, TEAM, "budget_cut", "build_value_case",
-                                      {"delay": "3d", "subject": ""}, "U0ANA")
+        row, loaded = store.edit_step(
+            s, TEAM, "budget_cut", "build_value_case", {"delay": "3d", "subject": ""}, "U0ANA"
+        )
         assert (row.version, loaded.outcome) == (2, "new_version")
         with pytest.raises(store.PlaybookStoreError) as bad:
             store.edit_step(s, TEAM, "budget_cut", "build_value_case", {"delay": "2x"}, "U0ANA")

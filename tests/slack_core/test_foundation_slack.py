@@ -13,8 +13,11 @@ def test_missing_wrong_or_stale_signature_is_401_and_changes_nothing(slack_http)
     world = slack_http
     before = world.standin.calls()
     for kwargs in ({"sign": False}, {"signature": "v0=" + "0" * 64}, {"timestamp_offset": -360}):
-        resp = world.driver.post(b"token=x&team_id=T0TEST&command=%2Fcommitments&text=",
-                                 "application/x-www-form-urlencoded", **kwargs)
+        resp = world.driver.post(
+            b"token=x&team_id=T0TEST&command=%2Fcommitments&text=",
+            "application/x-www-form-urlencoded",
+            **kwargs,
+        )
         assert resp.status == 401
     with world.session() as s:
         assert list(s.exec(select(AuditEvent))) == []

@@ -21,11 +21,21 @@ STARTUP_SECONDS = 30.0
 
 
 def cli_env(standin: SlackStandin, database_url: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "OPENAI_", "DATABASE_", "LLM_"))}
-    return {**keep, "PYTHONPATH": str(REPO), "SLACK_BOT_TOKEN": "xoxb-T0TEST",
-            "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": standin.api_url,
-            "DATABASE_URL": database_url, "RUN_SCHEDULER": "false", "LOG_LEVEL": "INFO"}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "OPENAI_", "DATABASE_", "LLM_"))
+    }
+    return {
+        **keep,
+        "PYTHONPATH": str(REPO),
+        "SLACK_BOT_TOKEN": "xoxb-T0TEST",
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": standin.api_url,
+        "DATABASE_URL": database_url,
+        "RUN_SCHEDULER": "false",
+        "LOG_LEVEL": "INFO",
+    }
 
 
 def wait_connected(standin: SlackStandin, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -50,22 +60,33 @@ def standin() -> Iterator[SlackStandin]:
         yield s
 
 
-def test_socket_command_connects_acks_and_replies(standin: SlackStandin,
-                                                  tmp_path: Path) -> None:
+def test_socket_command_connects_acks_and_replies(standin: SlackStandin, tmp_path: Path) -> None:
     env = cli_env(standin, f"sqlite:///{tmp_path}/x.db")
-    migrated = subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert migrated.returncode == 0, migrated.stderr
     log = tmp_path / "socket.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "socket"], env=env, cwd=tmp_path,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "socket"],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_connected(standin, proc, log)
         (opened,) = standin.calls("apps.connections.open")
         assert opened.ok and opened.team_id == "T0TEST"
-        driver = SocketModeDriver("T0TEST", standin, user_id="U0MAYA", channel_id="C0CSRISK",
-                                  ack_timeout=10)
+        driver = SocketModeDriver(
+            "T0TEST", standin, user_id="U0MAYA", channel_id="C0CSRISK", ack_timeout=10
+        )
         resp = driver.app_mention("hello")
         assert resp.status == 200, resp.problems
         (post,) = standin.wait_for("chat.postMessage", timeout=10)

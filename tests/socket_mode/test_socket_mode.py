@@ -31,8 +31,11 @@ def close_quickly(handler: SocketModeHandler) -> None:
 
 def lingering_threads(before: set[threading.Thread]) -> list[str]:
     """Threads started since `before` that would keep the process alive (or hold a socket)."""
-    return [t.name for t in set(threading.enumerate()) - before
-            if t.is_alive() and (not t.daemon or t.name.startswith("slack-standin"))]
+    return [
+        t.name
+        for t in set(threading.enumerate()) - before
+        if t.is_alive() and (not t.daemon or t.name.startswith("slack-standin"))
+    ]
 
 
 class SocketWorld:
@@ -40,8 +43,9 @@ class SocketWorld:
         self.world = world
         self.standin = world.standin
         self.handler = SocketModeHandler(world.app, APP_TOKEN)
-        self.driver = SocketModeDriver(world.team_id, world.standin, user_id="U0MAYA",
-                                       channel_id=CS_CHANNEL)
+        self.driver = SocketModeDriver(
+            world.team_id, world.standin, user_id="U0MAYA", channel_id=CS_CHANNEL
+        )
 
     def drain(self) -> None:
         """Stop taking envelopes and wait until every dispatched listener has finished."""

@@ -41,10 +41,12 @@ def test_connections_open_gives_a_link_url_for_the_app_token(standin: SlackStand
     assert APP_TOKEN not in json.dumps(call.headers)
 
 
-@pytest.mark.parametrize(("token", "error"), [("xapp-1-wrong", "invalid_auth"),
-                                              ("xoxb-T1", "not_allowed_token_type")])
-def test_connections_open_refuses_other_tokens(standin: SlackStandin, token: str,
-                                               error: str) -> None:
+@pytest.mark.parametrize(
+    ("token", "error"), [("xapp-1-wrong", "invalid_auth"), ("xoxb-T1", "not_allowed_token_type")]
+)
+def test_connections_open_refuses_other_tokens(
+    standin: SlackStandin, token: str, error: str
+) -> None:
     with pytest.raises(SlackApiError) as exc:
         open_url(standin, token)
     assert exc.value.response["error"] == error
@@ -68,8 +70,10 @@ def test_hello_then_envelopes_and_acks(standin: SlackStandin) -> None:
         assert received["envelope_id"] == envelope_id
         assert received["retry_attempt"] == 0 and received["retry_reason"] == ""
         ws.send(json.dumps({"envelope_id": envelope_id, "payload": {"text": "ok"}}))
-        assert standin.socket_wait_ack(envelope_id) == {"envelope_id": envelope_id,
-                                                        "payload": {"text": "ok"}}
+        assert standin.socket_wait_ack(envelope_id) == {
+            "envelope_id": envelope_id,
+            "payload": {"text": "ok"},
+        }
 
 
 def test_ticket_is_single_use_and_path_is_checked(standin: SlackStandin) -> None:
@@ -99,10 +103,18 @@ def test_send_without_a_connection_times_out(standin: SlackStandin) -> None:
 
 
 def test_envelopes_carry_the_http_payloads_unchanged() -> None:
-    event = event_envelope({"type": "app_mention", "text": "hi"}, team_id="T1",
-                           api_app_id="A1", bot_user_id="UB", event_id="Ev1")
-    as_event = envelope_for_request(json.dumps(event).encode(), "application/json",
-                                    {"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "timeout"})
+    event = event_envelope(
+        {"type": "app_mention", "text": "hi"},
+        team_id="T1",
+        api_app_id="A1",
+        bot_user_id="UB",
+        event_id="Ev1",
+    )
+    as_event = envelope_for_request(
+        json.dumps(event).encode(),
+        "application/json",
+        {"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "timeout"},
+    )
     assert (as_event["type"], as_event["payload"]) == ("events_api", event)
     assert (as_event["retry_attempt"], as_event["retry_reason"]) == (2, "timeout")
     assert as_event["accepts_response_payload"] is False
@@ -117,6 +129,7 @@ def test_envelopes_carry_the_http_payloads_unchanged() -> None:
     as_click = envelope_for_request(interaction_form(click), "application/x-www-form-urlencoded")
     assert (as_click["type"], as_click["payload"]) == ("interactive", click)
     assert as_click["accepts_response_payload"] is False
-    submit = envelope_for_request(interaction_form({"type": "view_submission"}),
-                                  "application/x-www-form-urlencoded")
+    submit = envelope_for_request(
+        interaction_form({"type": "view_submission"}), "application/x-www-form-urlencoded"
+    )
     assert submit["accepts_response_payload"] is True

@@ -41,9 +41,11 @@ def client(standin: SlackStandin) -> WebClient:
 
 @pytest.fixture
 def app(standin: SlackStandin) -> App:
-    return App(signing_secret=SECRET,
-               client=WebClient(base_url=standin.api_url, token="xoxb-T1"),
-               token_verification_enabled=True)
+    return App(
+        signing_secret=SECRET,
+        client=WebClient(base_url=standin.api_url, token="xoxb-T1"),
+        token_verification_enabled=True,
+    )
 
 
 @pytest.fixture

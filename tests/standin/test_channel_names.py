@@ -10,8 +10,9 @@ from bot.standin import SlackStandin
 
 
 @pytest.mark.parametrize("name", ["#cs-team", "cs-team"])
-def test_post_by_channel_name_lands_in_that_channel(standin: SlackStandin, client: WebClient,
-                                                     name: str) -> None:
+def test_post_by_channel_name_lands_in_that_channel(
+    standin: SlackStandin, client: WebClient, name: str
+) -> None:
     resp = client.chat_postMessage(channel=name, text="by name")
     assert resp["channel"] == "C1"  # Slack answers with the channel's id
     assert standin.messages("C1")[-1]["text"] == "by name"

@@ -29,8 +29,13 @@ class _ThreadingWSGIServer(WSGIServer):
 
 @pytest.fixture
 def http_url(app: App) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, SlackRequestHandler(app),
-                         server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        SlackRequestHandler(app),
+        server_class=_ThreadingWSGIServer,
+        handler_class=_QuietHandler,
+    )
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/slack/events"
@@ -40,28 +45,49 @@ def http_url(app: App) -> Iterator[str]:
 
 def risk_modal() -> dict[str, Any]:
     return {
-        "type": "modal", "callback_id": "risk",
+        "type": "modal",
+        "callback_id": "risk",
         "title": {"type": "plain_text", "text": "Report risk"},
         "submit": {"type": "plain_text", "text": "Save"},
         "private_metadata": "acct-42",
         "blocks": [
-            {"type": "input", "block_id": "reason", "label": {"type": "plain_text", "text": "Why"},
-             "element": {"type": "plain_text_input", "action_id": "text"}},
-            {"type": "input", "block_id": "level", "label": {"type": "plain_text", "text": "Level"},
-             "element": {"type": "static_select", "action_id": "pick", "options": [
-                 {"text": {"type": "plain_text", "text": "High"}, "value": "high"},
-                 {"text": {"type": "plain_text", "text": "Low"}, "value": "low"}]}},
-            {"type": "input", "block_id": "owner", "optional": True,
-             "label": {"type": "plain_text", "text": "Owner"},
-             "element": {"type": "users_select", "action_id": "who"}},
-            {"type": "input", "block_id": "due", "label": {"type": "plain_text", "text": "Due"},
-             "element": {"type": "datepicker", "action_id": "day"}},
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Why"},
+                "element": {"type": "plain_text_input", "action_id": "text"},
+            },
+            {
+                "type": "input",
+                "block_id": "level",
+                "label": {"type": "plain_text", "text": "Level"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "pick",
+                    "options": [
+                        {"text": {"type": "plain_text", "text": "High"}, "value": "high"},
+                        {"text": {"type": "plain_text", "text": "Low"}, "value": "low"},
+                    ],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "owner",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Owner"},
+                "element": {"type": "users_select", "action_id": "who"},
+            },
+            {
+                "type": "input",
+                "block_id": "due",
+                "label": {"type": "plain_text", "text": "Due"},
+                "element": {"type": "datepicker", "action_id": "day"},
+            },
         ],
     }
 
 
-def test_slash_command_via_dispatch(standin: SlackStandin, app: App,
-                                    driver: SlackDriver) -> None:
+def test_slash_command_via_dispatch(standin: SlackStandin, app: App, driver: SlackDriver) -> None:
     seen: dict[str, Any] = {}
 
     @app.command("/report-risk")
@@ -77,8 +103,9 @@ def test_slash_command_via_dispatch(standin: SlackStandin, app: App,
     assert resp.elapsed > 0
 
 
-def test_slash_command_over_http_and_signature_failures(standin: SlackStandin, app: App,
-                                                        http_url: str) -> None:
+def test_slash_command_over_http_and_signature_failures(
+    standin: SlackStandin, app: App, http_url: str
+) -> None:
     @app.command("/report-risk")
     def handle(ack: Any) -> None:
         ack()
@@ -92,8 +119,9 @@ def test_slash_command_over_http_and_signature_failures(standin: SlackStandin, a
     assert wrong.command("/report-risk").status == 401
 
 
-def test_listener_posting_51_blocks_gets_invalid_blocks(standin: SlackStandin, app: App,
-                                                        driver: SlackDriver) -> None:
+def test_listener_posting_51_blocks_gets_invalid_blocks(
+    standin: SlackStandin, app: App, driver: SlackDriver
+) -> None:
     @app.command("/big")
     def handle(ack: Any, client: Any) -> None:
         ack()
@@ -107,8 +135,9 @@ def test_listener_posting_51_blocks_gets_invalid_blocks(standin: SlackStandin, a
     assert standin.messages("C1") == []
 
 
-def test_modal_open_submit_errors_update_push_clear(standin: SlackStandin, app: App,
-                                                    driver: SlackDriver) -> None:
+def test_modal_open_submit_errors_update_push_clear(
+    standin: SlackStandin, app: App, driver: SlackDriver
+) -> None:
     submitted: list[dict[str, Any]] = []
 
     @app.command("/report-risk")
@@ -148,8 +177,9 @@ def test_modal_open_submit_errors_update_push_clear(standin: SlackStandin, app: 
     assert values["owner"]["who"] == {"type": "users_select", "selected_user": None}
     assert values["due"]["day"] == {"type": "datepicker", "selected_date": "2030-01-31"}
 
-    driver.view_submission(view, {"reason": "renewal at risk", "level": "high",
-                                  "owner": "U2", "due": "2030-01-31"})
+    driver.view_submission(
+        view, {"reason": "renewal at risk", "level": "high", "owner": "U2", "due": "2030-01-31"}
+    )
     assert [v["callback_id"] for v in standin.open_views("U1")] == ["risk", "confirm"]
     assert submitted[1]["owner"]["who"]["selected_user"] == "U2"
 
@@ -172,8 +202,9 @@ def test_modal_open_submit_errors_update_push_clear(standin: SlackStandin, app: 
         client.views_open(trigger_id=trigger, view=risk_modal())
 
 
-def test_button_in_message_and_response_url_replace(standin: SlackStandin, app: App,
-                                                    driver: SlackDriver) -> None:
+def test_button_in_message_and_response_url_replace(
+    standin: SlackStandin, app: App, driver: SlackDriver
+) -> None:
     @app.action("confirm")
     def on_confirm(ack: Any, respond: Any, body: dict[str, Any]) -> None:
         ack()
@@ -181,10 +212,23 @@ def test_button_in_message_and_response_url_replace(standin: SlackStandin, app: 
         respond(text="Confirmed ✓", replace_original=True)
 
     client_resp = app.client.chat_postMessage(
-        channel="C1", text="Commitment",
-        blocks=[{"type": "actions", "block_id": "act", "elements": [
-            {"type": "button", "action_id": "confirm", "value": "c-7",
-             "text": {"type": "plain_text", "text": "Confirm"}}]}])
+        channel="C1",
+        text="Commitment",
+        blocks=[
+            {
+                "type": "actions",
+                "block_id": "act",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "confirm",
+                        "value": "c-7",
+                        "text": {"type": "plain_text", "text": "Confirm"},
+                    }
+                ],
+            }
+        ],
+    )
     message = standin.messages("C1")[0]
     assert message["ts"] == client_resp["ts"]
     resp = driver.block_action("confirm", message=message)
@@ -205,9 +249,9 @@ def test_response_url_use_limit(standin: SlackStandin) -> None:
     assert len(standin.ephemerals(user="U1")) == 5
 
 
-
-def test_events_retries_files_home_and_mentions(standin: SlackStandin, app: App,
-                                                driver: SlackDriver) -> None:
+def test_events_retries_files_home_and_mentions(
+    standin: SlackStandin, app: App, driver: SlackDriver
+) -> None:
     """Listeners report through Slack calls, so the test waits on the recorder, not on sleeps."""
 
     @app.event("file_shared")
@@ -222,8 +266,15 @@ def test_events_retries_files_home_and_mentions(standin: SlackStandin, app: App,
 
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any], client: Any) -> None:
-        client.views_publish(user_id=event["user"], view={"type": "home", "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "Your commitments"}}]})
+        client.views_publish(
+            user_id=event["user"],
+            view={
+                "type": "home",
+                "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": "Your commitments"}}
+                ],
+            },
+        )
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], say: Any) -> None:
@@ -261,23 +312,39 @@ def test_events_retries_files_home_and_mentions(standin: SlackStandin, app: App,
     assert len(standin.calls("reactions.add")) == 2
 
 
-def test_shortcuts_and_suggestions(standin: SlackStandin, app: App,
-                                   driver: SlackDriver) -> None:
+def test_shortcuts_and_suggestions(standin: SlackStandin, app: App, driver: SlackDriver) -> None:
     @app.shortcut("capture")
     def on_shortcut(ack: Any, body: dict[str, Any], client: Any) -> None:
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view={
-            "type": "modal", "callback_id": "acct", "notify_on_close": True,
-            "title": {"type": "plain_text", "text": "Account"},
-            "submit": {"type": "plain_text", "text": "Save"},
-            "blocks": [{"type": "input", "block_id": "acct",
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view={
+                "type": "modal",
+                "callback_id": "acct",
+                "notify_on_close": True,
+                "title": {"type": "plain_text", "text": "Account"},
+                "submit": {"type": "plain_text", "text": "Save"},
+                "blocks": [
+                    {
+                        "type": "input",
+                        "block_id": "acct",
                         "label": {"type": "plain_text", "text": "Account"},
-                        "element": {"type": "external_select", "action_id": "find"}}]})
+                        "element": {"type": "external_select", "action_id": "find"},
+                    }
+                ],
+            },
+        )
 
     @app.options("find")
     def on_options(ack: Any, payload: dict[str, Any]) -> None:
-        ack(options=[{"text": {"type": "plain_text", "text": f"{payload['value']} Corp"},
-                      "value": "acct_42"}])
+        ack(
+            options=[
+                {
+                    "text": {"type": "plain_text", "text": f"{payload['value']} Corp"},
+                    "value": "acct_42",
+                }
+            ]
+        )
 
     @app.view_closed("acct")
     def on_closed(ack: Any) -> None:

@@ -23,8 +23,9 @@ def test_headers_verify_with_slack_sdk_and_stale_ones_do_not() -> None:
     verifier = SignatureVerifier("s3cret")
     fresh = slack_headers("s3cret", body, "application/x-www-form-urlencoded")
     assert verifier.is_valid_request(body, fresh)
-    stale = slack_headers("s3cret", body, "application/x-www-form-urlencoded",
-                          timestamp_offset=-360)
+    stale = slack_headers(
+        "s3cret", body, "application/x-www-form-urlencoded", timestamp_offset=-360
+    )
     assert not verifier.is_valid_request(body, stale)
     assert not verifier.is_valid_request(body + b" ", fresh)
 

@@ -24,8 +24,7 @@ def test_auth_and_unknown_args(standin: SlackStandin, client: WebClient) -> None
     assert "chat:write" in resp.headers["x-oauth-scopes"]
     bad = WebClient(base_url=standin.api_url, token="xoxb-nope")
     assert error_of(bad.auth_test).response["error"] == "invalid_auth"
-    assert error_of(WebClient(base_url=standin.api_url).auth_test).response["error"] == \
-        "not_authed"
+    assert error_of(WebClient(base_url=standin.api_url).auth_test).response["error"] == "not_authed"
     call = standin.calls("auth.test")[0]
     assert call.headers["authorization"] == "Bearer <redacted>"
     assert "xoxb-T1" not in json.dumps(call.headers)
@@ -36,10 +35,11 @@ def test_users(client: WebClient) -> None:
     assert user["tz"] == "Europe/Paris" and user["profile"]["email"] == "bob@acme.test"
     assert isinstance(user["tz_offset"], int)
     assert client.users_lookupByEmail(email="ANN@acme.test")["user"]["id"] == "U1"
-    assert error_of(lambda: client.users_info(user="U404")).response["error"] == \
-        "user_not_found"
-    assert error_of(lambda: client.users_lookupByEmail(email="x@y")).response["error"] == \
-        "users_not_found"
+    assert error_of(lambda: client.users_info(user="U404")).response["error"] == "user_not_found"
+    assert (
+        error_of(lambda: client.users_lookupByEmail(email="x@y")).response["error"]
+        == "users_not_found"
+    )
     first = client.users_list(limit=2)
     cursor = first["response_metadata"]["next_cursor"]
     rest = client.users_list(limit=2, cursor=cursor)
@@ -52,18 +52,23 @@ def test_conversations(standin: SlackStandin, client: WebClient) -> None:
     dm = client.conversations_open(users="U1")["channel"]["id"]
     assert dm.startswith("D") and client.conversations_open(users="U1")["channel"]["id"] == dm
     assert standin.dm_channel("U1") == dm
-    assert error_of(lambda: client.conversations_open(users="U9")).response["error"] == \
-        "user_disabled"
-    assert error_of(lambda: client.conversations_open(users="U404")).response["error"] == \
-        "user_not_found"
+    assert (
+        error_of(lambda: client.conversations_open(users="U9")).response["error"] == "user_disabled"
+    )
+    assert (
+        error_of(lambda: client.conversations_open(users="U404")).response["error"]
+        == "user_not_found"
+    )
     assert client.conversations_info(channel="C2")["channel"]["is_member"] is False
     assert set(client.conversations_members(channel="C1")["members"]) == {"U1", "U2", "UT1BOT"}
     err = error_of(lambda: client.chat_postMessage(channel="C2", text="hi"))
     assert err.response["error"] == "not_in_channel"
     client.conversations_join(channel="C2")
     assert client.chat_postMessage(channel="C2", text="now I can")["ok"]
-    assert error_of(lambda: client.chat_postMessage(channel="C404", text="x")).response[
-        "error"] == "channel_not_found"
+    assert (
+        error_of(lambda: client.chat_postMessage(channel="C404", text="x")).response["error"]
+        == "channel_not_found"
+    )
 
 
 def test_messages_threads_update_delete(standin: SlackStandin, client: WebClient) -> None:
@@ -107,49 +112,64 @@ def test_invalid_blocks_with_slack_error_format(client: WebClient) -> None:
     assert err.response["error"] == "invalid_blocks"
     assert err.response["errors"] == ["no more than 50 items allowed [json-pointer:/blocks]"]
     assert err.response["response_metadata"]["messages"] == [
-        "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"]
+        "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
+    ]
 
 
 def test_form_encoded_blocks_string(standin: SlackStandin) -> None:
     blocks = json.dumps([{"type": "divider"}])
-    resp = httpx.post(standin.api_url + "chat.postMessage",
-                      data={"channel": "C1", "text": "f", "blocks": blocks, "token": "xoxb-T1"})
+    resp = httpx.post(
+        standin.api_url + "chat.postMessage",
+        data={"channel": "C1", "text": "f", "blocks": blocks, "token": "xoxb-T1"},
+    )
     assert resp.json()["ok"] is True
     assert standin.last_message("C1")["blocks"] == [{"type": "divider"}]
-    resp = httpx.post(standin.api_url + "chat.postMessage",
-                      data={"channel": "C1", "blocks": "[not json", "token": "xoxb-T1"})
+    resp = httpx.post(
+        standin.api_url + "chat.postMessage",
+        data={"channel": "C1", "blocks": "[not json", "token": "xoxb-T1"},
+    )
     assert resp.json()["error"] == "invalid_blocks_format"
 
 
 def modal(title: str = "Report risk", **extra: Any) -> dict[str, Any]:
-    return {"type": "modal", "callback_id": "risk", "title": {"type": "plain_text", "text": title},
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}], **extra}
+    return {
+        "type": "modal",
+        "callback_id": "risk",
+        "title": {"type": "plain_text", "text": title},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}],
+        **extra,
+    }
 
 
 def test_views_trigger_rules_and_stack(standin: SlackStandin, client: WebClient) -> None:
     trigger = standin.new_trigger_id("U1", "T1")
     view = client.views_open(trigger_id=trigger, view=modal())["view"]
     assert view["id"].startswith("V") and view["hash"] and view["callback_id"] == "risk"
-    assert error_of(lambda: client.views_open(trigger_id=trigger, view=modal())).response[
-        "error"] == "exchanged_trigger_id"
-    assert error_of(lambda: client.views_open(trigger_id="1.2.x", view=modal())).response[
-        "error"] == "invalid_trigger_id"
+    assert (
+        error_of(lambda: client.views_open(trigger_id=trigger, view=modal())).response["error"]
+        == "exchanged_trigger_id"
+    )
+    assert (
+        error_of(lambda: client.views_open(trigger_id="1.2.x", view=modal())).response["error"]
+        == "invalid_trigger_id"
+    )
     for _ in range(2):
         client.views_push(trigger_id=standin.new_trigger_id("U1", "T1"), view=modal())
     assert len(standin.open_views("U1")) == 3
-    err = error_of(lambda: client.views_push(trigger_id=standin.new_trigger_id("U1"),
-                                             view=modal()))
+    err = error_of(lambda: client.views_push(trigger_id=standin.new_trigger_id("U1"), view=modal()))
     assert err.response["error"] == "push_limit_reached"
     updated = client.views_update(view_id=view["id"], hash=view["hash"], view=modal("New"))
     assert updated["view"]["title"]["text"] == "New" and updated["view"]["id"] == view["id"]
-    err = error_of(lambda: client.views_update(view_id=view["id"], hash=view["hash"],
-                                               view=modal()))
+    err = error_of(lambda: client.views_update(view_id=view["id"], hash=view["hash"], view=modal()))
     assert err.response["error"] == "hash_conflict"
-    err = error_of(lambda: client.views_open(trigger_id=standin.new_trigger_id("U1"),
-                                             view=modal("x" * 25)))
+    err = error_of(
+        lambda: client.views_open(trigger_id=standin.new_trigger_id("U1"), view=modal("x" * 25))
+    )
     assert err.response["error"] == "invalid_arguments"
-    assert ("[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
-            in err.response["response_metadata"]["messages"])
+    assert (
+        "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+        in err.response["response_metadata"]["messages"]
+    )
 
 
 def test_expired_trigger() -> None:
@@ -157,8 +177,7 @@ def test_expired_trigger() -> None:
         s.add_team("T1", "Acme")
         s.add_user("T1", "U1", "ann")
         client = WebClient(base_url=s.api_url, token="xoxb-T1")
-        err = error_of(lambda: client.views_open(trigger_id=s.new_trigger_id("U1"),
-                                                 view=modal()))
+        err = error_of(lambda: client.views_open(trigger_id=s.new_trigger_id("U1"), view=modal()))
         assert err.response["error"] == "expired_trigger_id"
 
 
@@ -169,16 +188,25 @@ def test_home_publish_and_external_id_update(standin: SlackStandin, client: WebC
     assert again["id"] == first["id"] and standin.home_view("U1")["hash"] == again["hash"]
     err = error_of(lambda: client.views_publish(user_id="U1", view=home, hash=first["hash"]))
     assert err.response["error"] == "hash_conflict"
-    view = client.views_open(trigger_id=standin.new_trigger_id("U1"),
-                             view=modal(external_id="case-7"))["view"]
+    view = client.views_open(
+        trigger_id=standin.new_trigger_id("U1"), view=modal(external_id="case-7")
+    )["view"]
     client.views_update(external_id="case-7", view=modal("Edited", external_id="case-7"))
     assert standin.view(view["id"])["title"]["text"] == "Edited"
 
 
-def test_files_info_download_with_and_without_token(standin: SlackStandin,
-                                                    client: WebClient) -> None:
-    standin.add_file("T1", "F1", "call.vtt", b"WEBVTT\n\n00:00.000 --> 00:01.000\nHi",
-                     "text/vtt", user="U1", channels=["C1"])
+def test_files_info_download_with_and_without_token(
+    standin: SlackStandin, client: WebClient
+) -> None:
+    standin.add_file(
+        "T1",
+        "F1",
+        "call.vtt",
+        b"WEBVTT\n\n00:00.000 --> 00:01.000\nHi",
+        "text/vtt",
+        user="U1",
+        channels=["C1"],
+    )
     info = client.files_info(file="F1")["file"]
     assert info["url_private_download"].startswith(standin.url)
     assert info["size"] == 34 and info["channels"] == ["C1"]
@@ -188,13 +216,17 @@ def test_files_info_download_with_and_without_token(standin: SlackStandin,
     anon = httpx.get(info["url_private"])
     assert anon.status_code == 200 and anon.headers["content-type"].startswith("text/html")
     assert [c.args["authorized"] for c in standin.calls("file_download")] == [True, False]
-    assert error_of(lambda: client.files_info(file="F404")).response["error"] == \
-        "file_not_found"
+    assert error_of(lambda: client.files_info(file="F404")).response["error"] == "file_not_found"
 
 
 def test_upload_v2_flow_and_injected_failure(standin: SlackStandin, client: WebClient) -> None:
-    resp = client.files_upload_v2(channel="C1", content="summary text", filename="s.txt",
-                                  title="Summary", initial_comment="here")
+    resp = client.files_upload_v2(
+        channel="C1",
+        content="summary text",
+        filename="s.txt",
+        title="Summary",
+        initial_comment="here",
+    )
     file_id = resp["files"][0]["id"]
     uploads = standin.uploads()
     assert uploads[0]["file_id"] == file_id and uploads[0]["content"] == b"summary text"
@@ -212,15 +244,17 @@ def test_ratelimit_injection_and_retry_handler(standin: SlackStandin) -> None:
     standin.fail("chat.postMessage", "ratelimited", retry_after=0)
     err = error_of(lambda: plain.chat_postMessage(channel="C1", text="x"))
     assert err.response.status_code == 429 and err.response.headers["retry-after"] == "0"
-    retrying = WebClient(base_url=standin.api_url, token="xoxb-T1",
-                         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    retrying = WebClient(
+        base_url=standin.api_url,
+        token="xoxb-T1",
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
     standin.fail("chat.postMessage", retry_after=0)
     assert retrying.chat_postMessage(channel="C1", text="after retry")["ok"]
     assert [c.status for c in standin.calls("chat.postMessage")] == [429, 429, 200]
 
 
-def test_http_status_fault_and_control_endpoint(standin: SlackStandin,
-                                                client: WebClient) -> None:
+def test_http_status_fault_and_control_endpoint(standin: SlackStandin, client: WebClient) -> None:
     httpx.post(standin.url + "/_control/fault", json={"method": "users.info", "status": 503})
     err = error_of(lambda: client.users_info(user="U1"))
     assert err.response.status_code == 503
@@ -242,8 +276,7 @@ def test_missing_scope() -> None:
     with SlackStandin() as s:
         s.add_team("T1", "Acme", scopes=["chat:write"])
         s.add_user("T1", "U1", "ann")
-        err = error_of(lambda: WebClient(base_url=s.api_url, token="xoxb-T1").users_info(
-            user="U1"))
+        err = error_of(lambda: WebClient(base_url=s.api_url, token="xoxb-T1").users_info(user="U1"))
         assert err.response["error"] == "missing_scope"
         assert err.response["needed"] == "users:read"
 
@@ -251,7 +284,9 @@ def test_missing_scope() -> None:
 def test_multi_workspace_isolation(standin: SlackStandin) -> None:
     standin.add_team("T2", "Other")
     other = WebClient(base_url=standin.api_url, token="xoxb-T2")
-    assert error_of(lambda: other.chat_postMessage(channel="C1", text="x")).response[
-        "error"] == "channel_not_found"
+    assert (
+        error_of(lambda: other.chat_postMessage(channel="C1", text="x")).response["error"]
+        == "channel_not_found"
+    )
     assert error_of(lambda: other.users_info(user="U1")).response["error"] == "user_not_found"
     assert standin.calls(team_id="T2")[0].method == "chat.postMessage"

@@ -49,33 +49,78 @@ _MODAL_WILL = (
     r"'m gonna|'m going to|am gonna|am going to|gonna)"
 )
 # Present-tense verbs that hand out work in "and you work on …", "so you do the research".
-_HANDOUT_VERBS = ("work", "do", "handle", "take care", "research", "focus", "look into", "cover",
-                  "own", "draft", "prepare", "send", "check", "write")
+_HANDOUT_VERBS = (
+    "work",
+    "do",
+    "handle",
+    "take care",
+    "research",
+    "focus",
+    "look into",
+    "cover",
+    "own",
+    "draft",
+    "prepare",
+    "send",
+    "check",
+    "write",
+)
 _PATTERNS: list[tuple[Kind, float, str]] = [
-    (Kind.REQUEST, 2.0, r"(?:i'd|i would|i|we'd|we would|we|i'll|we'll) (?:like|want|need|love) "
-                        r"(?:for )?you(?: guys| two| all| both)? to"),
+    (
+        Kind.REQUEST,
+        2.0,
+        r"(?:i'd|i would|i|we'd|we would|we|i'll|we'll) (?:like|want|need|love) "
+        r"(?:for )?you(?: guys| two| all| both)? to",
+    ),
     (Kind.REQUEST, 1.6, r"(?:can|could|would|will) you(?: please)?(?: maybe| just)?"),
     (Kind.REQUEST, 1.0, r"(?:i'd|i would|we'd|we would) (?:like|love) to (?:see|receive|get|have)"),
     (Kind.REQUEST, 1.3, r"if you (?:can|could|would)(?: please)?"),
     (Kind.REQUEST, 1.3, r"(?:would|do) you mind"),
-    (Kind.SELF, 2.0, r"(?:i'll|i will|i shall|i'm gonna|i'm going to|i am going to|i am gonna|"
-                     r"i'm gon na)(?: definitely| certainly| also| just| then)?"),
+    (
+        Kind.SELF,
+        2.0,
+        r"(?:i'll|i will|i shall|i'm gonna|i'm going to|i am going to|i am gonna|"
+        r"i'm gon na)(?: definitely| certainly| also| just| then)?",
+    ),
     (Kind.SELF, 1.6, r"let me"),
-    (Kind.SELF, 1.3, r"(?:i need to|i have to|i've got to|i got to|i gotta|i must|"
-                     r"i'm supposed to|i am supposed to|i'm meant to)"),
+    (
+        Kind.SELF,
+        1.3,
+        r"(?:i need to|i have to|i've got to|i got to|i gotta|i must|"
+        r"i'm supposed to|i am supposed to|i'm meant to)",
+    ),
     (Kind.SELF, 1.1, r"(?:i'm happy to|i'd be happy to|i am happy to|i can|i'm able to)"),
-    (Kind.TEAM, 1.3, r"(?:we'll|we will|we shall|we're gonna|we're going to|we are going to|"
-                     r"we are gonna)"),
+    (
+        Kind.TEAM,
+        1.3,
+        r"(?:we'll|we will|we shall|we're gonna|we're going to|we are going to|"
+        r"we are gonna)",
+    ),
     (Kind.TEAM, 0.7, r"(?:we need to|we have to|we've got to|we gotta|we must)"),
     (Kind.TEAM, 0.3, r"(?:we can|we could|we should|let's|let us)"),
-    (Kind.ASSIGN, 1.7, r"(?:you'll|you will|you're gonna|you're going to|you are going to|"
-                       r"you are gonna|you gonna)"),
-    (Kind.ASSIGN, 1.4, r"(?:you need to|you have to|you've got to|you must|you're supposed to|"
-                       r"you are supposed to)"),
+    (
+        Kind.ASSIGN,
+        1.7,
+        r"(?:you'll|you will|you're gonna|you're going to|you are going to|"
+        r"you are gonna|you gonna)",
+    ),
+    (
+        Kind.ASSIGN,
+        1.4,
+        r"(?:you need to|you have to|you've got to|you must|you're supposed to|"
+        r"you are supposed to)",
+    ),
     (Kind.ASSIGN, 0.7, r"(?:you should|you could|you can)"),
     (Kind.ASSIGN, 0.9, r"(?:[a-z]+ )?you(?= (?:" + "|".join(_HANDOUT_VERBS) + r") )"),
-    (Kind.GROUP, 1.4, r"(?:" + "|".join(GROUP_SUBJECTS) + r") (?:" + _MODAL_WILL[3:-1] +
-                      r"|have to|need to|should|can)"),
+    (
+        Kind.GROUP,
+        1.4,
+        r"(?:"
+        + "|".join(GROUP_SUBJECTS)
+        + r") (?:"
+        + _MODAL_WILL[3:-1]
+        + r"|have to|need to|should|can)",
+    ),
 ]
 _COMPILED = [(k, s, re.compile(r"(?:^| )(" + p + r")(?= |$)")) for k, s, p in _PATTERNS]
 _THIRD = re.compile(
@@ -89,9 +134,19 @@ _SKIP = frozenset(
 )
 _HEDGE_ADVERBS = frozenset({"probably", "maybe", "hopefully", "perhaps"})
 _LEADING_SKIPS = (
-    ("go", "ahead", "and"), ("try", "to"), ("try", "and"), ("be", "able", "to"),
-    ("have", "to"), ("need", "to"), ("make", "sure", "to"), ("want", "to"), ("you", "know"),
-    ("i", "mean"), ("i", "guess"), ("i", "think"), ("like",),
+    ("go", "ahead", "and"),
+    ("try", "to"),
+    ("try", "and"),
+    ("be", "able", "to"),
+    ("have", "to"),
+    ("need", "to"),
+    ("make", "sure", "to"),
+    ("want", "to"),
+    ("you", "know"),
+    ("i", "mean"),
+    ("i", "guess"),
+    ("i", "think"),
+    ("like",),
 )
 _NEGATION = frozenset({"not", "never", "no"})
 _QUESTION_START = frozenset(
@@ -123,9 +178,7 @@ def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
             hedge = -0.7 if words[i] in _HEDGE_ADVERBS else hedge
             i += 1
             continue
-        skipped = next(
-            (len(s) for s in _LEADING_SKIPS if tuple(words[i : i + len(s)]) == s), 0
-        )
+        skipped = next((len(s) for s in _LEADING_SKIPS if tuple(words[i : i + len(s)]) == s), 0)
         if not skipped:
             break
         i += skipped
@@ -149,10 +202,25 @@ def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
 
 def _causative(after: tuple[str, ...]) -> bool:
     """ "have procurement sign off", "get the contract signed", "have it ready"."""
-    done = {"ready", "done", "signed", "finished", "sent", "over", "approved", "set", "back",
-            "finalized", "finalised", "completed", "fixed", "in"}
-    return any(w in done or (lemma(w) in TASK_VERBS and TASK_VERBS[lemma(w)] >= 0.8)
-               for w in after[1:])
+    done = {
+        "ready",
+        "done",
+        "signed",
+        "finished",
+        "sent",
+        "over",
+        "approved",
+        "set",
+        "back",
+        "finalized",
+        "finalised",
+        "completed",
+        "fixed",
+        "in",
+    }
+    return any(
+        w in done or (lemma(w) in TASK_VERBS and TASK_VERBS[lemma(w)] >= 0.8) for w in after[1:]
+    )
 
 
 def _preceding(clean: CleanText, index: int, n: int = 6) -> str:
@@ -217,8 +285,9 @@ def _third_person(clean: CleanText, is_question: bool, taken: set[int]) -> list[
             continue
         strong = {"'ll", "will", "is gonna", "is going to", "has to", "needs to", "is supposed to"}
         strength = 1.5 if m.group("modal").strip() in strong else 0.8
-        out.append(Cue(Kind.THIRD, strength + verb[0] + mod, subj_first, verb[1],
-                       subject=m.group("subj")))
+        out.append(
+            Cue(Kind.THIRD, strength + verb[0] + mod, subj_first, verb[1], subject=m.group("subj"))
+        )
     return out
 
 

@@ -69,9 +69,9 @@ class RulesEngine:
             engine=self.name, commitments=[_to_commitment(c, context) for c in merged]
         )
 
-    def _candidates(self, utterances: Sequence[Utterance], context: CallContext) -> list[
-        _Candidate
-    ]:
+    def _candidates(
+        self, utterances: Sequence[Utterance], context: CallContext
+    ) -> list[_Candidate]:
         index = SpeakerIndex.build(utterances)
         wrap_up = _wrap_up_turns(utterances)
         out: list[_Candidate] = []
@@ -102,8 +102,9 @@ class RulesEngine:
         speaker = utterances[i].speaker
         best: _Candidate | None = None
         for cue in cues:
-            cand = _Candidate(i, _evidence(utterances[i].text, sentence), cue, cleaned, sentence,
-                              cue.strength)
+            cand = _Candidate(
+                i, _evidence(utterances[i].text, sentence), cue, cleaned, sentence, cue.strength
+            )
             if not _resolve_owner(cand, utterances, index, speaker, context):
                 continue
             cand.score += _content_bonus(cleaned, cue, sentence, context)
@@ -169,7 +170,10 @@ def _vocative(sentence: str, index: SpeakerIndex) -> str | None:
 
 
 def _listener(
-    utterances: Sequence[Utterance], i: int, index: SpeakerIndex, speaker: str | None,
+    utterances: Sequence[Utterance],
+    i: int,
+    index: SpeakerIndex,
+    speaker: str | None,
     context: CallContext,
 ) -> str | None:
     """Who "you" means in the speaker's own promise: the other side, else the account."""
@@ -189,12 +193,11 @@ def _content_bonus(cleaned: CleanText, cue: Cue, sentence: str, context: CallCon
     due, phrase = resolve_due(sentence, context.call_date)
     if due is not None and not re.search(r"minute|second|moment", phrase or ""):
         bonus += 1.0  # a deadline; "in a minute" is about the call itself
-    elif re.search(r"\b(next (?:meeting|call|session|time)|by then|before then)\b",
-                   cleaned.text):
+    elif re.search(r"\b(next (?:meeting|call|session|time)|by then|before then)\b", cleaned.text):
         bonus += 0.5
     if category_of(sentence) is not Category.OTHER:
         bonus += 0.3
-    rest = [w for w in cleaned.words[cue.verb_word + 1:] if _CONTENT.fullmatch(w)]
+    rest = [w for w in cleaned.words[cue.verb_word + 1 :] if _CONTENT.fullmatch(w)]
     objects = [w for w in rest if w not in _WEAK_OBJECT]
     if len(objects) < 2:
         bonus -= 0.6
@@ -224,15 +227,17 @@ def _boost_clusters(candidates: list[_Candidate]) -> None:
     strong = [c for c in candidates if c.score >= 2.5]
     for c in candidates:
         near = sum(
-            1 for o in strong
-            if o is not c and abs(o.index - c.index) <= 3
+            1
+            for o in strong
+            if o is not c
+            and abs(o.index - c.index) <= 3
             and o.cue.kind in (Kind.ASSIGN, Kind.REQUEST, Kind.THIRD, Kind.GROUP, Kind.SELF)
         )
         c.score += min(near, 2) * 0.3
 
 
 def _content_words(c: _Candidate) -> set[str]:
-    return {w for w in c.clean.words[c.cue.verb_word:] if _CONTENT.fullmatch(w)}
+    return {w for w in c.clean.words[c.cue.verb_word :] if _CONTENT.fullmatch(w)}
 
 
 def _same_task(a: _Candidate, b: _Candidate) -> bool:

@@ -62,9 +62,9 @@ class SpeakerIndex:
         return [label for _, label in sorted(found)]
 
 
-def named_person(original_subject: str, index: SpeakerIndex, speaker: str | None) -> tuple[
-    str | None, str | None
-]:
+def named_person(
+    original_subject: str, index: SpeakerIndex, speaker: str | None
+) -> tuple[str | None, str | None]:
     """(speaker label, name as said) for the subject of a third-person cue, else (None, None).
 
     A label wins; otherwise a capitalised word that is not a pronoun is taken as a person who is

@@ -11,31 +11,61 @@ MAX_TEXT = 300
 MAX_WORDS = 30
 
 _CATEGORY_WORDS: list[tuple[Category, re.Pattern[str]]] = [
-    (Category.INTEGRATION, re.compile(
-        r"\b(sso|saml|scim|okta|api|apis|integrat\w*|configur\w*|migrat\w*|"
-        r"(?:set ?up|setting up)"
-        r"(?! (?:an? |the )?(?:\w+ )?(?:call|meeting|session|sync|time|chat))|"
-        r"webhooks?|sandbox|install\w*|provision\w*|connector|data import|import)\b")),
-    (Category.RENEWAL, re.compile(
-        r"\b(renew\w*|contracts?|pricing|price|procurement|purchase order|quotes?|invoices?|"
-        r"order form|msa|legal|budget|seats|licen[cs]es?|signature|sign off|sign-off)\b")),
-    (Category.RISK, re.compile(
-        r"\b(concerns?|risks?|escalat\w*|churn\w*|issues?|bugs?|outages?|incidents?|blockers?|"
-        r"(?<!no )problems?|"
-        r"complain\w*|unhappy|cancel\w*)\b")),
-    (Category.MILESTONE, re.compile(
-        r"\b(go-live|go live|launch\w*|roll ?out|rolling out|training|adoption|kick-?off|"
-        r"onboard\w*|pilot|milestones?|prototype|deadline|qbr)\b")),
-    (Category.FOLLOW_UP, re.compile(
-        r"\b(send|sending|share|sharing|follow(?:ing)? up|follow-up|e-?mail\w*|deck|docs?|"
-        r"documents?|documentation|guide|loop(?:ing)? in|schedul\w*|intro\w*|recap|notes|"
-        r"minutes|summary|forward\w*|invite|report|get back|"
-        r"(?:set ?up|book) (?:an? |the )?(?:\w+ )?(?:call|meeting|session|sync))\b")),
+    (
+        Category.INTEGRATION,
+        re.compile(
+            r"\b(sso|saml|scim|okta|api|apis|integrat\w*|configur\w*|migrat\w*|"
+            r"(?:set ?up|setting up)"
+            r"(?! (?:an? |the )?(?:\w+ )?(?:call|meeting|session|sync|time|chat))|"
+            r"webhooks?|sandbox|install\w*|provision\w*|connector|data import|import)\b"
+        ),
+    ),
+    (
+        Category.RENEWAL,
+        re.compile(
+            r"\b(renew\w*|contracts?|pricing|price|procurement|purchase order|quotes?|invoices?|"
+            r"order form|msa|legal|budget|seats|licen[cs]es?|signature|sign off|sign-off)\b"
+        ),
+    ),
+    (
+        Category.RISK,
+        re.compile(
+            r"\b(concerns?|risks?|escalat\w*|churn\w*|issues?|bugs?|outages?|incidents?|blockers?|"
+            r"(?<!no )problems?|"
+            r"complain\w*|unhappy|cancel\w*)\b"
+        ),
+    ),
+    (
+        Category.MILESTONE,
+        re.compile(
+            r"\b(go-live|go live|launch\w*|roll ?out|rolling out|training|adoption|kick-?off|"
+            r"onboard\w*|pilot|milestones?|prototype|deadline|qbr)\b"
+        ),
+    ),
+    (
+        Category.FOLLOW_UP,
+        re.compile(
+            r"\b(send|sending|share|sharing|follow(?:ing)? up|follow-up|e-?mail\w*|deck|docs?|"
+            r"documents?|documentation|guide|loop(?:ing)? in|schedul\w*|intro\w*|recap|notes|"
+            r"minutes|summary|forward\w*|invite|report|get back|"
+            r"(?:set ?up|book) (?:an? |the )?(?:\w+ )?(?:call|meeting|session|sync))\b"
+        ),
+    ),
 ]
 _PO = re.compile(r"\bPOs?\b")
 # Discourse tails that are not part of the task: "… by Friday, no problem".
-_SPOKEN_FILLERS = frozenset({("you", "know"), ("i", "mean"), ("i", "guess"), ("i", "think"),
-                             ("let's", "say"), ("sort", "of"), ("kind", "of"), ("do", "is")})
+_SPOKEN_FILLERS = frozenset(
+    {
+        ("you", "know"),
+        ("i", "mean"),
+        ("i", "guess"),
+        ("i", "think"),
+        ("let's", "say"),
+        ("sort", "of"),
+        ("kind", "of"),
+        ("do", "is"),
+    }
+)
 _TAIL = re.compile(
     r"(?:\s+(?:no problem|no worries|thanks|thank you|okay|ok|alright|right|yeah|sounds? good|"
     r"if that works|promise|for sure|i think|i guess|hopefully|as well|though|then|anyway))+$",
@@ -44,12 +74,38 @@ _TAIL = re.compile(
 
 THEY = "they"  # a party referred to by third-person pronouns
 
-_FIRST = {"i": 0, "me": 1, "my": 2, "mine": 2, "myself": 1, "i'm": 3, "i've": 4, "i'd": 5,
-          "i'll": 6}
-_SECOND = {"you": 1, "your": 2, "yours": 2, "yourself": 1, "you're": 3, "you've": 4, "you'd": 5,
-           "you'll": 6}
-_PLURAL = {"we": 0, "us": 1, "our": 2, "ours": 2, "ourselves": 1, "we're": 3, "we've": 4,
-           "we'd": 5, "we'll": 6}
+_FIRST = {
+    "i": 0,
+    "me": 1,
+    "my": 2,
+    "mine": 2,
+    "myself": 1,
+    "i'm": 3,
+    "i've": 4,
+    "i'd": 5,
+    "i'll": 6,
+}
+_SECOND = {
+    "you": 1,
+    "your": 2,
+    "yours": 2,
+    "yourself": 1,
+    "you're": 3,
+    "you've": 4,
+    "you'd": 5,
+    "you'll": 6,
+}
+_PLURAL = {
+    "we": 0,
+    "us": 1,
+    "our": 2,
+    "ours": 2,
+    "ourselves": 1,
+    "we're": 3,
+    "we've": 4,
+    "we'd": 5,
+    "we'll": 6,
+}
 _THEY_FORMS = ("they", "them", "their", "they're", "they've", "they'd", "they'll")
 
 
@@ -57,8 +113,15 @@ def _as(party: str, form: int) -> str:
     """Word for `party` in grammatical form: 0 subject, 1 object, 2 possessive, 3-6 contractions."""
     if party == THEY:
         return _THEY_FORMS[form]
-    return (party, party, f"{party}'s", f"{party} is", f"{party} has", f"{party} would",
-            f"{party} will")[form]
+    return (
+        party,
+        party,
+        f"{party}'s",
+        f"{party} is",
+        f"{party} has",
+        f"{party} would",
+        f"{party} will",
+    )[form]
 
 
 def category_of(sentence: str) -> Category:

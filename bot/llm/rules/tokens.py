@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FILLERS = frozenset(
-    "um umm uh uhh er erm mm mmm hmm mm-hmm uh-huh ah oh eh huh hm".split()
-)
+FILLERS = frozenset("um umm uh uhh er erm mm mmm hmm mm-hmm uh-huh ah oh eh huh hm".split())
 _WORD = re.compile(r"[\w'’-]+")
 _SENTENCE = re.compile(r"[^.!?;]+(?:[.!?;]+|$)")
 _CLAUSE_BREAK = re.compile(

@@ -31,13 +31,19 @@ from bot.slack.outbound import SlackNotifier
 
 log = logging.getLogger(__name__)
 SHORTCUT = "extract_commitments"
-ACCOUNT_CONSTRAINT = {"action_id": rb.A_ACCOUNT,
-                      "block_id": re.compile(rf"^{rb.ACCOUNT_BLOCK}:\d+$")}
+ACCOUNT_CONSTRAINT = {
+    "action_id": rb.A_ACCOUNT,
+    "block_id": re.compile(rf"^{rb.ACCOUNT_BLOCK}:\d+$"),
+}
 
 
 def _team(body: dict[str, Any]) -> str:
-    return ((body.get("team") or {}).get("id") or body.get("team_id")
-            or (body.get("user") or {}).get("team_id") or "")
+    return (
+        (body.get("team") or {}).get("id")
+        or body.get("team_id")
+        or (body.get("user") or {}).get("team_id")
+        or ""
+    )
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -50,8 +56,12 @@ def _tell(client: WebClient, body: dict, text: str) -> None:
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     try:
         if channel:
-            client.chat_postEphemeral(channel=channel, user=_user(body), text=text,
-                                      thread_ts=(body.get("message") or {}).get("thread_ts"))
+            client.chat_postEphemeral(
+                channel=channel,
+                user=_user(body),
+                text=text,
+                thread_ts=(body.get("message") or {}).get("thread_ts"),
+            )
     except SlackApiError:
         log.warning("could not answer the click", exc_info=True)
 
@@ -75,12 +85,21 @@ def _share_ts(info: dict, channel: str) -> str | None:
     return None
 
 
-def start_capture(rt: Runtime, client: WebClient, team_id: str, ref: ingest.FileRef, *,
-                  channel: str, user: str, thread_ts: str | None,
-                  respond: Respond | None = None) -> None:
+def start_capture(
+    rt: Runtime,
+    client: WebClient,
+    team_id: str,
+    ref: ingest.FileRef,
+    *,
+    channel: str,
+    user: str,
+    thread_ts: str | None,
+    respond: Respond | None = None,
+) -> None:
     """Record the upload once, say "Reading …" in its thread, read it in the background."""
-    accepted = ingest.accept_upload(rt.engine, team_id, ref, channel_id=channel, user_id=user,
-                                    thread_ts=thread_ts)
+    accepted = ingest.accept_upload(
+        rt.engine, team_id, ref, channel_id=channel, user_id=user, thread_ts=thread_ts
+    )
     notifier = SlackNotifier(client)
     if not accepted.new:
         if respond is not None:  # someone asked explicitly: say where the earlier answer is
@@ -88,9 +107,12 @@ def start_capture(rt: Runtime, client: WebClient, team_id: str, ref: ingest.File
 
             link = permalink(notifier, team_id, accepted.channel_id, accepted.thread_ts)
             where = f" — <{link}|see that thread>" if link else ""
-            respond(text=f"I already read {accepted.filename} on "
-                         f"{accepted.created_at:%b} {accepted.created_at.day}{where}.",
-                    response_type="ephemeral", replace_original=False)
+            respond(
+                text=f"I already read {accepted.filename} on "
+                f"{accepted.created_at:%b} {accepted.created_at.day}{where}.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
         return
     reading = rb.reading_text(ref.name or accepted.filename)
     try:
@@ -146,9 +168,15 @@ def register(app: App, rt: Runtime) -> None:
         direct = event.get("channel_type") == "im"
         for ref in ingest.files_of(event):
             if ingest.looks_like_transcript(ref, direct_message=direct):
-                start_capture(rt, client, team_id, ref, channel=event["channel"],
-                              user=event.get("user") or "",
-                              thread_ts=event.get("thread_ts") or event.get("ts"))
+                start_capture(
+                    rt,
+                    client,
+                    team_id,
+                    ref,
+                    channel=event["channel"],
+                    user=event.get("user") or "",
+                    thread_ts=event.get("thread_ts") or event.get("ts"),
+                )
 
     @app.event("file_shared")
     def on_file_shared(event: dict, body: dict, client: WebClient) -> None:
@@ -157,11 +185,19 @@ def register(app: App, rt: Runtime) -> None:
         if not file_id or not channel or ingest.known_file(rt.engine, team_id, file_id):
             return  # the message/file_share delivery of this upload got here first
         info = client.files_info(file=file_id)["file"]
-        ref = ingest.FileRef(file_id, str(info.get("name") or ""), info.get("mimetype"),
-                             info.get("size"))
+        ref = ingest.FileRef(
+            file_id, str(info.get("name") or ""), info.get("mimetype"), info.get("size")
+        )
         if ingest.looks_like_transcript(ref, direct_message=channel.startswith("D")):
-            start_capture(rt, client, team_id, ref, channel=channel,
-                          user=event.get("user_id") or "", thread_ts=_share_ts(info, channel))
+            start_capture(
+                rt,
+                client,
+                team_id,
+                ref,
+                channel=channel,
+                user=event.get("user_id") or "",
+                thread_ts=_share_ts(info, channel),
+            )
 
     @app.shortcut(SHORTCUT)
     def on_shortcut(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
@@ -173,9 +209,16 @@ def register(app: App, rt: Runtime) -> None:
             return
         channel = (body.get("channel") or {}).get("id") or ""
         for ref in refs:
-            start_capture(rt, client, _team(body), ref, channel=channel, user=_user(body),
-                          thread_ts=message.get("thread_ts") or message.get("ts"),
-                          respond=respond)
+            start_capture(
+                rt,
+                client,
+                _team(body),
+                ref,
+                channel=channel,
+                user=_user(body),
+                thread_ts=message.get("thread_ts") or message.get("ts"),
+                respond=respond,
+            )
 
     @app.event("message")
     def on_other_message(event: dict) -> None:
@@ -187,8 +230,16 @@ def register(app: App, rt: Runtime) -> None:
             ack()
             try:
                 cid, expected = _item_ref(body, action)
-                outcome = review.decide(rt.engine, rt.settings, _team(body), _user(body),
-                                        action_name, cid, expected, _seen_in(body))
+                outcome = review.decide(
+                    rt.engine,
+                    rt.settings,
+                    _team(body),
+                    _user(body),
+                    action_name,
+                    cid,
+                    expected,
+                    _seen_in(body),
+                )
             except (cm.CommitmentError, review.ReviewError) as exc:
                 _tell(client, body, str(exc))
                 return
@@ -205,9 +256,16 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         try:
             cid, expected = _item_ref(body, action)
-            outcome = review.set_owner(rt.engine, rt.settings, _team(body), _user(body), cid,
-                                       expected, action.get("selected_user") or "",
-                                       _seen_in(body))
+            outcome = review.set_owner(
+                rt.engine,
+                rt.settings,
+                _team(body),
+                _user(body),
+                cid,
+                expected,
+                action.get("selected_user") or "",
+                _seen_in(body),
+            )
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
@@ -218,8 +276,9 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         transcript_id = rb.parse_transcript_ref(action.get("value"))
         try:
-            outcome = review.confirm_all(rt.engine, rt.settings, _team(body), _user(body),
-                                         transcript_id or 0)
+            outcome = review.confirm_all(
+                rt.engine, rt.settings, _team(body), _user(body), transcript_id or 0
+            )
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
@@ -233,8 +292,9 @@ def register(app: App, rt: Runtime) -> None:
         try:
             if not picked.isdigit():
                 raise review.ReviewError("Pick an account from the list.")
-            outcome = review.set_account(rt.engine, rt.settings, _team(body), _user(body),
-                                         transcript_id or 0, int(picked))
+            outcome = review.set_account(
+                rt.engine, rt.settings, _team(body), _user(body), transcript_id or 0, int(picked)
+            )
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
@@ -245,13 +305,16 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         try:
             cid, expected = _item_ref(body, action)
-            target = review.edit_target(rt.engine, rt.settings, _team(body), _user(body), cid,
-                                        expected)
+            target = review.edit_target(
+                rt.engine, rt.settings, _team(body), _user(body), cid, expected
+            )
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=rb.edit_modal(target.item, target.channel, target.ts))
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=rb.edit_modal(target.item, target.channel, target.ts),
+        )
 
     @app.view(rb.EDIT_CALLBACK)
     def on_edit_saved(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
@@ -261,8 +324,9 @@ def register(app: App, rt: Runtime) -> None:
             return
         meta = json.loads(view.get("private_metadata") or "{}")
         try:
-            outcome = review.save_edit(rt.engine, rt.settings, _team(body), _user(body),
-                                       int(meta.get("c") or 0), **values)
+            outcome = review.save_edit(
+                rt.engine, rt.settings, _team(body), _user(body), int(meta.get("c") or 0), **values
+            )
         except (cm.CommitmentError, review.ReviewError) as exc:
             ack(response_action="errors", errors={"text": str(exc)[:150]})
             return
@@ -287,8 +351,7 @@ def register(app: App, rt: Runtime) -> None:
         try:
             with session_scope(rt.engine) as session:
                 today = _local_today(session, team_id, user, rt)
-                text, blocks = listing.open_list(session, team_id, user, body.get("text"),
-                                                 today)
+                text, blocks = listing.open_list(session, team_id, user, body.get("text"), today)
         except listing.ListError as exc:
             ack(text=str(exc))
             return

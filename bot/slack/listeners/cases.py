@@ -47,8 +47,9 @@ def register(app: App, rt: Runtime) -> None:
     def refresh(respond: Respond, team_id: str, case_id: int) -> None:
         with session_scope(rt.engine) as s:
             c = control.card(s, team_id, case_id)
-        respond(text=f"Case #{c.case_id}: {c.account}", blocks=msgs.case_card(c),
-                replace_original=True)
+        respond(
+            text=f"Case #{c.case_id}: {c.account}", blocks=msgs.case_card(c), replace_original=True
+        )
 
     def case_action(change: Callable[..., Outbox], **kw: Any):  # type: ignore[no-untyped-def]
         def handler(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
@@ -57,8 +58,9 @@ def register(app: App, rt: Runtime) -> None:
             try:
                 case_id, expected = decisions.parse_value(body["actions"][0].get("value"))
                 with session_scope(rt.engine) as s:
-                    outbox = change(s, team_id, case_id, user_id, rt.settings,
-                                    expected=expected or None, **kw)
+                    outbox = change(
+                        s, team_id, case_id, user_id, rt.settings, expected=expected or None, **kw
+                    )
             except (CaseError, StateError) as exc:
                 tell(respond, str(exc))
                 return
@@ -83,9 +85,15 @@ def register(app: App, rt: Runtime) -> None:
             if not case_id.isdigit():
                 raise CaseError("That control is not recognised any more.")
             with session_scope(rt.engine) as s:
-                outbox = control.reassign_current(s, team_id, int(case_id),
-                                                  action.get("selected_user") or "", user_id,
-                                                  rt.settings, expected or None)
+                outbox = control.reassign_current(
+                    s,
+                    team_id,
+                    int(case_id),
+                    action.get("selected_user") or "",
+                    user_id,
+                    rt.settings,
+                    expected or None,
+                )
         except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
@@ -106,8 +114,9 @@ def register(app: App, rt: Runtime) -> None:
         except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
-        rt.submit(extend_case, rt, SlackNotifier(client), respond, team_id, int(case_text),
-                  key, user_id)
+        rt.submit(
+            extend_case, rt, SlackNotifier(client), respond, team_id, int(case_text), key, user_id
+        )
 
     @app.action(msgs.CASE_NOTE)
     def note_clicked(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
@@ -130,8 +139,9 @@ def register(app: App, rt: Runtime) -> None:
             if not meta.isdigit():
                 raise CaseError("This form is out of date.")
             with session_scope(rt.engine) as s:
-                outbox = control.add_note(s, team_id, int(meta), user_id, rt.settings,
-                                          field(view, "note") or "")
+                outbox = control.add_note(
+                    s, team_id, int(meta), user_id, rt.settings, field(view, "note") or ""
+                )
         except CaseError as exc:
             ack(response_action="errors", errors={"note": str(exc)[:150]})
             return
@@ -139,20 +149,35 @@ def register(app: App, rt: Runtime) -> None:
         outbox.flush(SlackNotifier(client), team_id, rt.engine)
 
 
-def extend_case(rt: Runtime, notifier: SlackNotifier, respond: Respond, team_id: str,
-                case_id: int, key: str, actor: str) -> None:
+def extend_case(
+    rt: Runtime,
+    notifier: SlackNotifier,
+    respond: Respond,
+    team_id: str,
+    case_id: int,
+    key: str,
+    actor: str,
+) -> None:
     """Background (drafting may call an LLM): add the playbook's steps, then say so in place
     of the close-or-extend question; the case card follows through the Outbox."""
     try:
-        ext = planning.extend_case(rt.engine, team_id, case_id, key, actor,
-                                   drafter=drafter_for(rt.settings), settings=rt.settings)
+        ext = planning.extend_case(
+            rt.engine,
+            team_id,
+            case_id,
+            key,
+            actor,
+            drafter=drafter_for(rt.settings),
+            settings=rt.settings,
+        )
     except CaseError as exc:
         tell(respond, str(exc))
         return
     ext.outbox.flush(notifier, team_id, rt.engine)
     first, last = ext.steps[0].position, ext.steps[-1].position
-    text, blocks = msgs.extended(case_id, ext.account, ext.playbook.name, actor, first, last,
-                                 ext.first_due)
+    text, blocks = msgs.extended(
+        case_id, ext.account, ext.playbook.name, actor, first, last, ext.first_due
+    )
     respond(text=text, blocks=blocks, replace_original=True)
 
 

@@ -57,9 +57,15 @@ def tell(client: WebClient, body: dict, text: str) -> None:
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     try:
         if container.get("type") == "view" or not channel:
-            client.views_open(trigger_id=body["trigger_id"], view={
-                "type": "modal", "title": plain("Followthrough", 24),
-                "close": plain("OK", 24), "blocks": [section(text)]})
+            client.views_open(
+                trigger_id=body["trigger_id"],
+                view={
+                    "type": "modal",
+                    "title": plain("Followthrough", 24),
+                    "close": plain("OK", 24),
+                    "blocks": [section(text)],
+                },
+            )
         else:
             client.chat_postEphemeral(channel=channel, user=user_id, text=text)
     except Exception:  # noqa: BLE001 — the answer is a courtesy; never fail the click on it
@@ -81,8 +87,16 @@ def register(app: App, rt: Runtime) -> None:
         action = body["actions"][0]
         ref = parse_ref(action.get("block_id"))
         try:
-            outcome = digest.act(rt.engine, rt.settings, team_id, user_id, action["action_id"],
-                                 ref, _action_value(action), clock.now())
+            outcome = digest.act(
+                rt.engine,
+                rt.settings,
+                team_id,
+                user_id,
+                action["action_id"],
+                ref,
+                _action_value(action),
+                clock.now(),
+            )
         except (digest.ItemError, cm.CommitmentError) as exc:
             tell(client, body, str(exc))
             return
@@ -93,11 +107,16 @@ def register(app: App, rt: Runtime) -> None:
         elif body.get("message"):
             note = f"{outcome.note} by <@{user_id}>"
             blocks = replace_item(body["message"].get("blocks", []), action["block_id"], note)
-            client.chat_update(channel=container["channel_id"], ts=container["message_ts"],
-                               text=body["message"].get("text", "Your digest"), blocks=blocks)
+            client.chat_update(
+                channel=container["channel_id"],
+                ts=container["message_ts"],
+                text=body["message"].get("text", "Your digest"),
+                blocks=blocks,
+            )
         if outcome.commitment_done:
-            rt.submit(followup.offer_close_loop, rt, notifier, team_id,
-                      outcome.commitment_done, user_id)
+            rt.submit(
+                followup.offer_close_loop, rt, notifier, team_id, outcome.commitment_done, user_id
+            )
         if outcome.notify_user and outcome.notify_text:
             rt.submit(notifier.dm, team_id, outcome.notify_user, outcome.notify_text)
 
@@ -108,15 +127,17 @@ def register(app: App, rt: Runtime) -> None:
     def on_settings(ack: Ack, body: dict, view: dict) -> None:
         values = view["state"]["values"]
         picked = (values.get("digest_enabled", {}).get("enabled") or {}).get(
-            "selected_options") or []
+            "selected_options"
+        ) or []
         hour_opt = (values.get("digest_hour", {}).get("hour") or {}).get("selected_option")
         if not hour_opt:
             ack(response_action="errors", errors={"digest_hour": "Pick an hour."})
             return
         team_id, user_id = _ids(body)
         with session_scope(rt.engine) as session:  # one row: fast, and the modal can say why
-            digest.save_settings(session, team_id, user_id, enabled=bool(picked),
-                                 hour=int(hour_opt["value"]))
+            digest.save_settings(
+                session, team_id, user_id, enabled=bool(picked), hour=int(hour_opt["value"])
+            )
         ack()
 
     def _close_ids(body: dict) -> tuple[str, str, int, dict]:
@@ -126,8 +147,9 @@ def register(app: App, rt: Runtime) -> None:
         return team_id, user_id, int(value) if value.isdigit() else 0, body.get("container", {})
 
     def _replace(client: WebClient, container: dict, blocks: list, text: str) -> None:
-        client.chat_update(channel=container["channel_id"], ts=container["message_ts"],
-                           text=text, blocks=blocks)
+        client.chat_update(
+            channel=container["channel_id"], ts=container["message_ts"], text=text, blocks=blocks
+        )
 
     @app.action(A_CLOSE_SEND)
     def on_close_send(ack: Ack, body: dict, client: WebClient) -> None:
@@ -150,8 +172,12 @@ def register(app: App, rt: Runtime) -> None:
             tell(client, body, "This note is no longer available.")
             return
         followup.claim_close_loop(rt.engine, team_id, cid, user_id, "copied")
-        _replace(client, container, close_loop_copy(loop.draft, loop.recipient_email,
-                                                    loop.subject), "Here's the note to copy")
+        _replace(
+            client,
+            container,
+            close_loop_copy(loop.draft, loop.recipient_email, loop.subject),
+            "Here's the note to copy",
+        )
 
     @app.action(A_CLOSE_NO)
     def on_close_no(ack: Ack, body: dict, client: WebClient) -> None:
@@ -173,8 +199,9 @@ def register(app: App, rt: Runtime) -> None:
             return
         view = _real_report_modal(rt, team_id, pre)
         if view is None:  # the case engine's modal is not installed: our own small one
-            view = missed_report_modal(pre.account_name, pre.context,
-                                       json.dumps({"account_id": pre.account_id}))
+            view = missed_report_modal(
+                pre.account_name, pre.context, json.dumps({"account_id": pre.account_id})
+            )
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(MISSED_MODAL)
@@ -186,8 +213,15 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         team_id, user_id = _ids(body)
         meta: dict[str, Any] = json.loads(view.get("private_metadata") or "{}")
-        rt.submit(followup.plan_missed, rt, SlackNotifier(client), team_id, user_id,
-                  int(meta.get("account_id") or 0), text.strip())
+        rt.submit(
+            followup.plan_missed,
+            rt,
+            SlackNotifier(client),
+            team_id,
+            user_id,
+            int(meta.get("account_id") or 0),
+            text.strip(),
+        )
 
 
 def _real_report_modal(rt: Runtime, team_id: str, pre: followup.MissedPrefill) -> dict | None:
@@ -197,8 +231,9 @@ def _real_report_modal(rt: Runtime, team_id: str, pre: followup.MissedPrefill) -
         cards = importlib.import_module("bot.cases.cards")
         planning = importlib.import_module("bot.cases.planning")
         form = planning.report_form(rt.engine, team_id, "")
-        view = cards.report_modal(form.risks, account=(pre.account_id, pre.account_name),
-                                  risk_key=followup.MISSED_RISK)
+        view = cards.report_modal(
+            form.risks, account=(pre.account_id, pre.account_name), risk_key=followup.MISSED_RISK
+        )
         context_block = cards.CONTEXT_BLOCK
     except (ImportError, AttributeError, TypeError):
         log.warning("report-risk modal unavailable; using the simple one", exc_info=True)

@@ -24,7 +24,16 @@ def register(app: App, rt: Runtime) -> None:
         except PeriodError as exc:
             ack(text=str(exc), response_type="ephemeral")
             return
-        ack(text=f"Building the report for {period.label}; it arrives in our DM in a moment.",
-            response_type="ephemeral")
-        rt.submit(send_report, rt.engine, SlackNotifier(client), body["team_id"],
-                  body["user_id"], period, today)
+        ack(
+            text=f"Building the report for {period.label}; it arrives in our DM in a moment.",
+            response_type="ephemeral",
+        )
+        rt.submit(
+            send_report,
+            rt.engine,
+            SlackNotifier(client),
+            body["team_id"],
+            body["user_id"],
+            period,
+            today,
+        )

@@ -25,8 +25,12 @@ SHORTCUT = "report_risk"
 
 
 def _team(body: dict[str, Any]) -> str:
-    return ((body.get("team") or {}).get("id") or body.get("team_id")
-            or (body.get("user") or {}).get("team_id") or "")
+    return (
+        (body.get("team") or {}).get("id")
+        or body.get("team_id")
+        or (body.get("user") or {}).get("team_id")
+        or ""
+    )
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -60,19 +64,22 @@ def _admins(rt: Runtime) -> list[str]:
 
 
 def register(app: App, rt: Runtime) -> None:
-    def open_report_modal(client: WebClient, trigger_id: str, team_id: str, text: str,
-                          channel_id: str | None) -> str | None:
+    def open_report_modal(
+        client: WebClient, trigger_id: str, team_id: str, text: str, channel_id: str | None
+    ) -> str | None:
         form = planning.report_form(rt.engine, team_id, text)
-        client.views_open(trigger_id=trigger_id,
-                          view=cards.report_modal(form.risks, account=form.account,
-                                                  channel_id=channel_id))
+        client.views_open(
+            trigger_id=trigger_id,
+            view=cards.report_modal(form.risks, account=form.account, channel_id=channel_id),
+        )
         return form.note
 
     @app.command("/report-risk")
     def report_risk_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
-        note = open_report_modal(client, body["trigger_id"], _team(body), body.get("text", ""),
-                                 body.get("channel_id"))
+        note = open_report_modal(
+            client, body["trigger_id"], _team(body), body.get("text", ""), body.get("channel_id")
+        )
         if note:
             respond(text=note, response_type="ephemeral")
 
@@ -104,26 +111,32 @@ def register(app: App, rt: Runtime) -> None:
         ack()
 
     @app.action(cards.STEP_MENU)
-    def step_menu(ack: Ack, body: dict, action: dict, client: WebClient,
-                  respond: Respond) -> None:
+    def step_menu(ack: Ack, body: dict, action: dict, client: WebClient, respond: Respond) -> None:
         ack()
         team_id, user_id = _team(body), _user(body)
         try:
             case_id, position, op = _parse_step_value(
-                (action.get("selected_option") or {}).get("value", ""))
+                (action.get("selected_option") or {}).get("value", "")
+            )
             if op == "drop":
-                plan_edits.apply_edit(rt.engine, team_id, case_id, position, "drop", None,
-                                      user_id, _admins(rt))
-                rt.submit(planning.refresh_cards, rt.engine, SlackNotifier(client), team_id,
-                          case_id)
+                plan_edits.apply_edit(
+                    rt.engine, team_id, case_id, position, "drop", None, user_id, _admins(rt)
+                )
+                rt.submit(
+                    planning.refresh_cards, rt.engine, SlackNotifier(client), team_id, case_id
+                )
                 return
-            step = plan_edits.step_for_edit(rt.engine, team_id, case_id, position, user_id,
-                                            _admins(rt))
+            step = plan_edits.step_for_edit(
+                rt.engine, team_id, case_id, position, user_id, _admins(rt)
+            )
         except plan_edits.PlanEditError as exc:
             respond(text=str(exc), response_type="ephemeral", replace_original=False)
             return
-        builder = {"draft": cards.edit_draft_modal, "delay": cards.delay_modal,
-                   "reassign": cards.reassign_modal}[op]
+        builder = {
+            "draft": cards.edit_draft_modal,
+            "delay": cards.delay_modal,
+            "reassign": cards.reassign_modal,
+        }[op]
         client.views_open(trigger_id=body["trigger_id"], view=builder(case_id, step))
 
     def edit_submitted(op: str):  # type: ignore[no-untyped-def]
@@ -134,19 +147,34 @@ def register(app: App, rt: Runtime) -> None:
             value = state.get("selected_user") if op == "reassign" else state.get("value")
             team_id = _team(body)
             try:
-                plan_edits.apply_edit(rt.engine, team_id, int(meta.get("case", 0)),
-                                      int(meta.get("position", 0)), op, value, _user(body),
-                                      _admins(rt))
+                plan_edits.apply_edit(
+                    rt.engine,
+                    team_id,
+                    int(meta.get("case", 0)),
+                    int(meta.get("position", 0)),
+                    op,
+                    value,
+                    _user(body),
+                    _admins(rt),
+                )
             except (plan_edits.PlanEditError, ValueError) as exc:
                 ack(response_action="errors", errors={cards.VALUE_BLOCK: str(exc)[:300]})
                 return
             case_id, position = int(meta["case"]), int(meta["position"])
             if op == "reassign":  # the draft names its assignee: write it again for them
-                rt.submit(redraft_and_refresh, rt, SlackNotifier(client), team_id, case_id,
-                          position, _user(body))
+                rt.submit(
+                    redraft_and_refresh,
+                    rt,
+                    SlackNotifier(client),
+                    team_id,
+                    case_id,
+                    position,
+                    _user(body),
+                )
             else:
-                rt.submit(planning.refresh_cards, rt.engine, SlackNotifier(client), team_id,
-                          case_id)
+                rt.submit(
+                    planning.refresh_cards, rt.engine, SlackNotifier(client), team_id, case_id
+                )
             ack()
 
         return handler
@@ -156,19 +184,26 @@ def register(app: App, rt: Runtime) -> None:
     app.view(cards.REASSIGN_CALLBACK)(edit_submitted("reassign"))
 
     @app.action(cards.START_ACTION)
-    def start_clicked(ack: Ack, body: dict, action: dict, client: WebClient,
-                      respond: Respond) -> None:
+    def start_clicked(
+        ack: Ack, body: dict, action: dict, client: WebClient, respond: Respond
+    ) -> None:
         ack()
         team_id = _team(body)
         case_text, _, expected = (action.get("value") or "").partition(":")
         try:
-            case = plan_edits.start(rt.engine, team_id, int(case_text or 0), _user(body),
-                                    _admins(rt), expected or "planned", settings=rt.settings)
+            case = plan_edits.start(
+                rt.engine,
+                team_id,
+                int(case_text or 0),
+                _user(body),
+                _admins(rt),
+                expected or "planned",
+                settings=rt.settings,
+            )
         except plan_edits.PlanEditError as exc:
             respond(text=str(exc), response_type="ephemeral", replace_original=False)
             return
-        rt.submit(planning.refresh_cards, rt.engine, SlackNotifier(client), team_id,
-                  case.id or 0)
+        rt.submit(planning.refresh_cards, rt.engine, SlackNotifier(client), team_id, case.id or 0)
 
 
 def _parse_step_value(value: str) -> tuple[int, int, str]:
@@ -178,39 +213,59 @@ def _parse_step_value(value: str) -> tuple[int, int, str]:
     return int(parts[0]), int(parts[1]), parts[2]
 
 
-def redraft_and_refresh(rt: Runtime, notifier: SlackNotifier, team_id: str, case_id: int,
-                        position: int, actor: str) -> None:
+def redraft_and_refresh(
+    rt: Runtime, notifier: SlackNotifier, team_id: str, case_id: int, position: int, actor: str
+) -> None:
     """Background: the reassigned step's draft written for its new assignee, then the card."""
     try:
-        redraft.redraft_step(rt.engine, team_id, case_id, position, actor,
-                             drafter_for(rt.settings))
+        redraft.redraft_step(rt.engine, team_id, case_id, position, actor, drafter_for(rt.settings))
     finally:
         planning.refresh_cards(rt.engine, notifier, team_id, case_id)
 
 
-def make_case(rt: Runtime, notifier: SlackNotifier, request: planning.ReportRequest,
-              attached: FileRef | None = None) -> None:
+def make_case(
+    rt: Runtime,
+    notifier: SlackNotifier,
+    request: planning.ReportRequest,
+    attached: FileRef | None = None,
+) -> None:
     """Background: read the attached transcript first (bounded wait), then draft and create
     the case and post the card (or show the open one)."""
     if attached is not None and request.account_id is not None:
-        def with_attachment(found: attachment.Attachment) -> None:
-            make_case(rt, notifier, dataclasses.replace(
-                request, attachment=found.to_json(),
-                attached_transcript_id=found.context_transcript_id))
 
-        attachment.attach(rt, notifier, request.team_id, request.reporter_user_id,
-                          request.account_id, attached, with_attachment)
+        def with_attachment(found: attachment.Attachment) -> None:
+            make_case(
+                rt,
+                notifier,
+                dataclasses.replace(
+                    request,
+                    attachment=found.to_json(),
+                    attached_transcript_id=found.context_transcript_id,
+                ),
+            )
+
+        attachment.attach(
+            rt,
+            notifier,
+            request.team_id,
+            request.reporter_user_id,
+            request.account_id,
+            attached,
+            with_attachment,
+        )
         return
     try:
         result = planning.report_risk(rt.engine, request, drafter_for(rt.settings))
     except planning.ReportError as exc:
         if request.reporter_user_id:
-            notifier.dm(request.team_id, request.reporter_user_id,
-                        f"I could not make a plan: {exc}")
+            notifier.dm(
+                request.team_id, request.reporter_user_id, f"I could not make a plan: {exc}"
+            )
         return
     if result.created:
-        planning.announce_case(rt.engine, notifier, request.team_id, result.case.id or 0,
-                               rt.settings.cs_channel)
+        planning.announce_case(
+            rt.engine, notifier, request.team_id, result.case.id or 0, rt.settings.cs_channel
+        )
         return
     if planning.is_repeat_submission(result, request) or not request.reporter_user_id:
         return
@@ -219,5 +274,9 @@ def make_case(rt: Runtime, notifier: SlackNotifier, request: planning.ReportRequ
     with session_scope(rt.engine) as session:
         text, blocks = planning.card_for(session, result.case)
     intro = cards.existing_case_text(result.case, result.account.name, result.playbook.name)
-    notifier.dm(request.team_id, request.reporter_user_id, intro,
-                [cards.section(intro), cards.divider(), *blocks][:50])
+    notifier.dm(
+        request.team_id,
+        request.reporter_user_id,
+        intro,
+        [cards.section(intro), cards.divider(), *blocks][:50],
+    )

@@ -37,8 +37,10 @@ def tell(respond: Respond, text: str) -> None:
 
 def field(view: dict[str, Any], block_id: str) -> Any:
     """The value of one input in a submitted view (text, user, conversation …)."""
-    entry = next(iter(((view.get("state") or {}).get("values") or {}).get(block_id, {})
-                      .values()), None) or {}
+    entry = (
+        next(iter(((view.get("state") or {}).get("values") or {}).get(block_id, {}).values()), None)
+        or {}
+    )
     for key in ("value", "selected_user", "selected_conversation", "selected_channel"):
         if entry.get(key):
             return entry[key]
@@ -46,10 +48,19 @@ def field(view: dict[str, Any], block_id: str) -> Any:
 
 
 def register(app: App, rt: Runtime) -> None:
-    def decide(body: dict, client: WebClient, action: str, step_id: int, expected: str,
-               **extra: Any) -> str | None:
-        return decisions.decide(rt, SlackNotifier(client), team_of(body), step_id,
-                                user_of(body), action, expected=expected, **extra)
+    def decide(
+        body: dict, client: WebClient, action: str, step_id: int, expected: str, **extra: Any
+    ) -> str | None:
+        return decisions.decide(
+            rt,
+            SlackNotifier(client),
+            team_of(body),
+            step_id,
+            user_of(body),
+            action,
+            expected=expected,
+            **extra,
+        )
 
     @app.action(msgs.YES)
     def on_yes(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
@@ -66,8 +77,9 @@ def register(app: App, rt: Runtime) -> None:
         try:
             step_id, expected = decisions.parse_value(body["actions"][0].get("value"))
             with session_scope(rt.engine) as s:
-                view = decisions.check_decidable(s, team_of(body), step_id, user_of(body),
-                                                 rt.settings, expected)
+                view = decisions.check_decidable(
+                    s, team_of(body), step_id, user_of(body), rt.settings, expected
+                )
         except CaseError as exc:
             tell(respond, str(exc))
             return
@@ -83,8 +95,15 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         open_modal(body, client, respond, msgs.no_modal)
 
-    def submit(ack: Ack, body: dict, client: WebClient, view: dict, action: str,
-               error_block: str, **extra: Any) -> None:
+    def submit(
+        ack: Ack,
+        body: dict,
+        client: WebClient,
+        view: dict,
+        action: str,
+        error_block: str,
+        **extra: Any,
+    ) -> None:
         team_id, user_id = team_of(body), user_of(body)
         try:
             step_id, expected = decisions.parse_value(view.get("private_metadata"))
@@ -96,8 +115,9 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         notifier = SlackNotifier(client)
         try:
-            note = decisions.decide(rt, notifier, team_id, step_id, user_id, action,
-                                    expected=expected, **extra)
+            note = decisions.decide(
+                rt, notifier, team_id, step_id, user_id, action, expected=expected, **extra
+            )
         except CaseError as exc:
             note = str(exc)
         if note:
@@ -127,8 +147,9 @@ def register(app: App, rt: Runtime) -> None:
             if not step_id.isdigit():
                 raise CaseError("That control is not recognised any more.")
             with session_scope(rt.engine) as s:
-                outbox = control.reassign_step(s, team_id, int(step_id), new_user, user_id,
-                                               rt.settings, expected or None)
+                outbox = control.reassign_step(
+                    s, team_id, int(step_id), new_user, user_id, rt.settings, expected or None
+                )
         except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
@@ -140,9 +161,15 @@ def register(app: App, rt: Runtime) -> None:
             ack()
             try:
                 case_id, position = decisions.parse_value(body["actions"][0].get("value"))
-                text, blocks = decisions.answer(rt, SlackNotifier(client), team_of(body),
-                                                case_id, int(position or 0), reply,
-                                                user_of(body))
+                text, blocks = decisions.answer(
+                    rt,
+                    SlackNotifier(client),
+                    team_of(body),
+                    case_id,
+                    int(position or 0),
+                    reply,
+                    user_of(body),
+                )
             except (CaseError, ValueError) as exc:
                 tell(respond, str(exc))
                 return
