@@ -34,7 +34,7 @@ from bot.models import Commitment, Person  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.slack.client import make_client  # noqa: E402
 from bot.slack.outbound import SlackNotifier  # noqa: E402
-from bot.standin import SlackStandin  # noqa: E402
+from bot.devtools.standin import SlackStandin  # noqa: E402
 
 TEAM = "T0BENCH"
 MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)

@@ -31,7 +31,7 @@ from bot.models import Account, Case, CaseStep, Person, Playbook  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.scheduler import due_jobs, run_due  # noqa: E402
 from bot.slack.outbound import SlackNotifier  # noqa: E402
-from bot.standin import SlackStandin  # noqa: E402
+from bot.devtools.standin import SlackStandin  # noqa: E402
 
 TEAM = "T0BENCH"
 NOW = dt.datetime(2026, 3, 3, 15, 0, tzinfo=dt.UTC)  # Tuesday 10:00 in New York

@@ -36,7 +36,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.reports.cli",
     "bot.lifecycle_cli",
     "bot.manifest",
-    "bot.demo",
     "bot.playbooks.cli",
     "bot.cases.cli",
     "bot.capture.cli",
@@ -287,8 +286,18 @@ def people_import(file: Path, team: TeamOpt = None) -> None:
 
 
 def _load_command_modules() -> None:
+    """The product's own command modules, then any installed plugins.
+
+    Development tools (the demo and its stand-ins) live in `bot.devtools` and join the
+    command line through the `followthrough.commands` entry point, so the product never
+    imports them itself.
+    """
+    from importlib.metadata import entry_points
+
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
+    for plugin in entry_points(group="followthrough.commands"):
+        plugin.load()(app)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from bot.scheduler import run_due
 from bot.slack.app import create_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.outbound import SlackNotifier
-from bot.standin import SlackDriver, SlackStandin, render_blocks
+from bot.devtools.standin import SlackDriver, SlackStandin, render_blocks
 from bot.workspace import ensure_workspace
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.capture import review_blocks as rb
-from bot.llm.fake_openai import FakeOpenAIServer, Hang, InvalidJSON
+from bot.devtools.fake_openai import FakeOpenAIServer, Hang, InvalidJSON
 from bot.transcripts import sha256_hex
 
 

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from bot.capture import review_blocks as rb
 from bot.models import AuditEvent, Transcript
-from bot.standin.blockkit import validate_message_blocks
+from bot.devtools.standin.blockkit import validate_message_blocks
 
 
 def _item_block(cid: int, status: str) -> str:

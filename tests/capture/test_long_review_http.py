@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from bot.capture import review_blocks as rb
-from bot.llm.fake_openai import FakeOpenAIServer
-from bot.standin.blockkit import validate_message_blocks
+from bot.devtools.fake_openai import FakeOpenAIServer
+from bot.devtools.standin.blockkit import validate_message_blocks
 
 THINGS = [
     "the SSO guide",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.capture import review_blocks as rb
-from bot.standin.blockkit import validate_message_blocks, validate_view
+from bot.devtools.standin.blockkit import validate_message_blocks, validate_view
 
 
 def _item(n: int, **kw) -> rb.ReviewItem:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from bot.cases.planning import ReportError, ReportRequest, report_risk
 from bot.db import session_scope
 from bot.llm.base import LLMError
 from bot.models import AuditEvent, Case, CaseStep, Commitment, Transcript
-from bot.standin.blockkit import validate_message_blocks
+from bot.devtools.standin.blockkit import validate_message_blocks
 
 TEAM = "T0PLAN"  # as in conftest.py
 
@@ -194,7 +194,7 @@ def test_good_llm_draft_is_used(engine, acme):
 
 
 def test_fake_openai_server_placeholder_draft_falls_back(engine, acme):
-    from bot.llm.fake_openai import FakeOpenAIServer
+    from bot.devtools.fake_openai import FakeOpenAIServer
     from bot.llm.openai_engine import OpenAIEngine
 
     with FakeOpenAIServer(api_key="k") as server:

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from bot.cases.redraft import playbook_for
 from bot.models import AuditEvent, Case, CaseStep
-from bot.standin.blockkit import validate_message_blocks
+from bot.devtools.standin.blockkit import validate_message_blocks
 
 
 def _drain(world) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.cases import attachment, cards
 from bot.cases.drafting import Drafter
 from bot.models import Case, Commitment, Transcript
-from bot.standin.blockkit import validate_message_blocks, validate_view
+from bot.devtools.standin.blockkit import validate_message_blocks, validate_view
 
 CALL = "\n".join(
     [

@@ -135,7 +135,7 @@ def test_migrate_then_import_accounts_reports_bad_rows(tmp_path: Path) -> None:
 
 def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> None:
     """`followthrough serve` as a real process, SLACK_API_URL pointed at the stand-in."""
-    from bot.standin import SlackDriver, SlackStandin
+    from bot.devtools.standin import SlackDriver, SlackStandin
 
     with SlackStandin() as standin:
         standin.add_team("T0TEST", "Vendor Inc")
@@ -247,7 +247,7 @@ def _queue_sample_transcript(tmp_path: Path) -> None:
 
 
 def test_tick_runs_the_due_work_once_at_the_given_time(tmp_path: Path) -> None:
-    from bot.standin import SlackStandin
+    from bot.devtools.standin import SlackStandin
 
     with SlackStandin() as standin:
         env = _standin_env(standin, tmp_path)
@@ -276,7 +276,7 @@ def test_tick_runs_the_due_work_once_at_the_given_time(tmp_path: Path) -> None:
 
 
 def test_worker_process_picks_up_queued_work(tmp_path: Path) -> None:
-    from bot.standin import SlackStandin
+    from bot.devtools.standin import SlackStandin
 
     with SlackStandin() as standin:
         env = _standin_env(standin, tmp_path, SCHEDULER_INTERVAL_SECONDS="0.2")

@@ -11,7 +11,7 @@ from bot.db import session_scope
 from bot.digest_blocks import Item, digest_message, group_items, parse_ref
 from bot.models import DigestSend, StepStatus
 from bot.notify import DeliveryError
-from bot.standin.blockkit import validate_message_blocks
+from bot.devtools.standin.blockkit import validate_message_blocks
 
 # Monday 2026-11-23, 09:00 in New York = 14:00 UTC
 MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
@@ -166,7 +166,7 @@ def test_delivery_failures_retry_or_stop(rt, rows, notifier) -> None:  # type: i
 
 def test_settings_view_and_save(rt, rows) -> None:  # type: ignore[no-untyped-def]
     from bot.models import Person
-    from bot.standin.blockkit import validate_view
+    from bot.devtools.standin.blockkit import validate_view
 
     view = digest.settings_view(Person(team_id="T", slack_user_id="U1", digest_hour=7))
     assert validate_view(view) == [] and view["callback_id"] == "digest_settings"

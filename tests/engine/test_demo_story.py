@@ -3,7 +3,7 @@ risk story reported, from Start to "Resolved — saved"."""
 
 from __future__ import annotations
 
-from bot.demo import run_demo
+from bot.devtools.demo import run_demo
 
 
 def test_risk_then_engine_story_resolve_one_case() -> None:

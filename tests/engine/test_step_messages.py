@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.cases import step_messages as m
-from bot.standin.blockkit import validate_message_blocks, validate_view
+from bot.devtools.standin.blockkit import validate_message_blocks, validate_view
 
 AT = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
 

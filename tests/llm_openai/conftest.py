@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.llm.base import CallContext, Commitment, ExtractionResult
-from bot.llm.fake_openai import FakeOpenAIServer
+from bot.devtools.fake_openai import FakeOpenAIServer
 from bot.llm.openai_engine import OpenAIEngine
 from bot.transcripts.model import Utterance
 

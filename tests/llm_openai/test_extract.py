@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.llm.base import Category, LLMError, Side
-from bot.llm.fake_openai import Hang, InvalidJSON, Refusal, Status
+from bot.devtools.fake_openai import Hang, InvalidJSON, Refusal, Status
 from bot.transcripts.model import Utterance
 
 

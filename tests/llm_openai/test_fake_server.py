@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.llm.fake_openai import FakeOpenAIServer, Refusal, Status
+from bot.devtools.fake_openai import FakeOpenAIServer, Refusal, Status
 
 AUTH = {"Authorization": "Bearer test-key"}
 

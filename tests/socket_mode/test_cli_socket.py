@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.slack.listeners.help import HELP
-from bot.standin import SlackStandin
-from bot.standin.socket_driver import SocketModeDriver
+from bot.devtools.standin import SlackStandin
+from bot.devtools.standin.socket_driver import SocketModeDriver
 
 REPO = Path(__file__).resolve().parents[2]
 APP_TOKEN = "xapp-1-A0FOLLOWTH-cli"

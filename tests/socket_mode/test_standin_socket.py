@@ -14,9 +14,9 @@ from slack_sdk.errors import SlackApiError
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from bot.standin import SlackStandin
-from bot.standin.payloads import command_form, event_envelope, interaction_form
-from bot.standin.socket_mode import envelope_for_request, socket_envelope
+from bot.devtools.standin import SlackStandin
+from bot.devtools.standin.payloads import command_form, event_envelope, interaction_form
+from bot.devtools.standin.socket_mode import envelope_for_request, socket_envelope
 
 APP_TOKEN = "xapp-1-A0FOLLOWTH-1-secret"
 

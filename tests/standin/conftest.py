@@ -9,7 +9,7 @@ import pytest
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.standin import SlackDriver, SlackStandin
+from bot.devtools.standin import SlackDriver, SlackStandin
 
 SECRET = "test-signing-secret"
 

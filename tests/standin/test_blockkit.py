@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from bot.standin.blockkit import (
+from bot.devtools.standin.blockkit import (
     chat_error_body,
     validate_message_blocks,
     validate_view,

@@ -6,7 +6,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.standin import SlackStandin
+from bot.devtools.standin import SlackStandin
 
 
 @pytest.mark.parametrize("name", ["#cs-team", "cs-team"])

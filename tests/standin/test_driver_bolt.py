@@ -13,7 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError
 
-from bot.standin import SlackDriver, SlackStandin
+from bot.devtools.standin import SlackDriver, SlackStandin
 
 SECRET = "test-signing-secret"  # same as conftest's; test modules cannot import conftest
 

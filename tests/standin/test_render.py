@@ -1,4 +1,4 @@
-from bot.standin.render import render_blocks, render_view
+from bot.devtools.standin.render import render_blocks, render_view
 
 
 def test_render_message_blocks() -> None:

@@ -1,6 +1,6 @@
 from slack_sdk.signature import SignatureVerifier
 
-from bot.standin.signing import sign, slack_headers
+from bot.devtools.standin.signing import sign, slack_headers
 
 VECTOR_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 VECTOR_TS = "1531420618"

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.standin import SlackStandin
+from bot.devtools.standin import SlackStandin
 
 
 def error_of(call: Any) -> SlackApiError:

@@ -15,7 +15,7 @@ from bot.cases import plan_edits
 from bot.cases.decisions import days, time_to_resolve
 from bot.cases.planning import ReportRequest, announce_case, open_case, report_risk
 from bot.cases.step_messages import ANSWER_NOT_YET, ANSWER_SAVED, EDIT, NO, YES
-from bot.demo_stories.risk import NEW_YORK, REPORTED_AT, acme, humane, show
+from bot.devtools.demo.stories.risk import NEW_YORK, REPORTED_AT, acme, humane, show
 from bot.devtools.world import CS_CHANNEL, World
 from bot.models import Case, CaseStep
 

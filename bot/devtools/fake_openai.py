@@ -9,7 +9,7 @@ Every request is recorded so tests can assert what the app actually sent.
         server.script(['{"commitments": []}', Hang(5), Status(500)])
         engine = OpenAIEngine(server.base_url, "test-key", "fake-model")
 
-Run `python -m bot.llm.fake_openai --port 8089` to serve it for a demo.
+Run `python -m bot.devtools.fake_openai --port 8089` to serve it for a demo.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def run_demo(
                 "SQLite, the offline rules engine."
             )
             for name in stories:
-                importlib.import_module(f"bot.demo_stories.{name}").story(world)
+                importlib.import_module(f"bot.devtools.demo.stories.{name}").story(world)
                 clock.set_now(None)
             world.say(
                 "\nDone. Everything above ran through signed Slack requests and the "
