@@ -34,7 +34,7 @@ app.add_typer(people_app, name="people")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.reports.cli",
-    "bot.lifecycle_cli",
+    "bot.lifecycle.cli",
     "bot.manifest",
     "bot.playbooks.cli",
     "bot.cases.cli",
@@ -97,7 +97,7 @@ def checked_runtime(settings: Settings):  # type: ignore[no-untyped-def]
 def remember_workspace(rt, client) -> str:  # type: ignore[no-untyped-def]
     """auth.test once at start-up: learn our team and bot user and keep them in the database."""
     from bot.db import session_scope
-    from bot.workspace import ensure_workspace
+    from bot.workspaces.service import ensure_workspace
 
     info = client.auth_test()
     with session_scope(rt.engine) as session:
@@ -213,9 +213,9 @@ def tick(
 
 
 def _import(kind: str, file: Path, team: str | None) -> None:
-    from bot import accounts
+    from bot.accounts import service as accounts
     from bot.db import session_scope
-    from bot.workspace import NoWorkspace, ensure_workspace, resolve_team
+    from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
     settings = settings_or_exit()
     rt = checked_runtime(settings)
@@ -258,9 +258,9 @@ def accounts_list(
     query: str = typer.Argument("", help="Name or domain contains"), team: TeamOpt = None
 ) -> None:
     """List accounts, optionally filtered."""
-    from bot.accounts import search_accounts
+    from bot.accounts.service import search_accounts
     from bot.db import session_scope
-    from bot.workspace import NoWorkspace, resolve_team
+    from bot.workspaces.service import NoWorkspace, resolve_team
 
     rt = checked_runtime(settings_or_exit())
     try:

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         from bot.cases.planning import ReportError, ReportRequest, report_risk, reporter_by_email
         from bot.cli import checked_runtime, fail, settings_or_exit
         from bot.db import session_scope
-        from bot.workspace import NoWorkspace, ensure_workspace, resolve_team
+        from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
         settings = settings_or_exit()
         rt = checked_runtime(settings)

@@ -50,7 +50,7 @@ def load(folder: DirArg = SEED_DIR, team: TeamOpt = None) -> None:
     from bot.cli import checked_runtime, fail, settings_or_exit
     from bot.db import session_scope
     from bot.playbooks.store import load_dir
-    from bot.workspace import NoWorkspace, ensure_workspace, resolve_team
+    from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
     _check_folder(folder)
     rt = checked_runtime(settings_or_exit())
@@ -73,7 +73,7 @@ def list_(team: TeamOpt = None) -> None:
     from bot.cli import checked_runtime, fail, settings_or_exit
     from bot.db import session_scope
     from bot.playbooks.store import active_playbooks, ensure_seeded
-    from bot.workspace import NoWorkspace, resolve_team
+    from bot.workspaces.service import NoWorkspace, resolve_team
 
     rt = checked_runtime(settings_or_exit())
     try:

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         from bot.reports.csv_export import write_cases
         from bot.reports.metrics import Period, summary_lines
         from bot.reports.service import build_report, iter_case_rows
-        from bot.workspace import NoWorkspace, resolve_team
+        from bot.workspaces.service import NoWorkspace, resolve_team
 
         rt = checked_runtime(settings_or_exit())
         today = clock.now().date()

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write every row of one workspace, one JSON-lines file per table."""
         from bot.cli import checked_runtime, settings_or_exit
-        from bot.lifecycle import export_team
+        from bot.lifecycle.service import export_team
 
         rt = checked_runtime(settings_or_exit())
         target = out / team
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete ALL of one workspace's data (every table, one transaction). Export first."""
         from bot.cli import checked_runtime, fail, settings_or_exit
-        from bot.lifecycle import count_team, purge_team
+        from bot.lifecycle.service import count_team, purge_team
 
         rt = checked_runtime(settings_or_exit())
         counts = count_team(rt.engine, team)
