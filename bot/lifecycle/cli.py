@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         ] = Path("export"),
     ) -> None:
         """Write every row of one workspace, one JSON-lines file per table."""
-        from bot.cli import checked_runtime, settings_or_exit
+        from bot.clikit import checked_runtime, settings_or_exit
         from bot.lifecycle.service import export_team
 
         rt = checked_runtime(settings_or_exit())
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         yes: Annotated[bool, typer.Option("--yes", help="Really delete everything")] = False,
     ) -> None:
         """Delete ALL of one workspace's data (every table, one transaction). Export first."""
-        from bot.cli import checked_runtime, fail, settings_or_exit
+        from bot.clikit import checked_runtime, fail, settings_or_exit
         from bot.lifecycle.service import count_team, purge_team
 
         rt = checked_runtime(settings_or_exit())

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         """Cases by risk and playbook, resolution and churn, steps that save accounts, and
         commitments kept — for a period (default: the last 30 days)."""
         from bot import clock
-        from bot.cli import checked_runtime, fail, settings_or_exit
+        from bot.clikit import checked_runtime, fail, settings_or_exit
         from bot.db import session_scope
         from bot.reports.csv_export import write_cases
         from bot.reports.metrics import Period, summary_lines
