@@ -121,6 +121,8 @@ class Person(SQLModel, table=True):
     deactivated: bool = False
     digest_enabled: bool = True
     digest_hour: int | None = None
+    # when the digest job must next look at this person (NULL: as soon as it can)
+    next_digest_at: dt.datetime | None = _ts(nullable=True, index=True)
     fetched_at: dt.datetime | None = _ts(nullable=True)
 
 
@@ -230,6 +232,7 @@ class Commitment(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_commitment_owner", "team_id", "owner_user_id", "status"),
         sa.Index("ix_commitment_due", "status", "due_date"),
+        sa.Index("ix_commitment_followup", "status", "followup_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -255,6 +258,8 @@ class Commitment(SQLModel, table=True):
     snoozed_until: dt.date | None = None
     reminded_for: dt.date | None = None  # due date the "due tomorrow" reminder was sent for
     overdue_notified_at: dt.datetime | None = _ts(nullable=True)
+    # when the follow-up job must next look at it (NULL: as soon as it can; see bot.followup)
+    followup_at: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -360,8 +365,7 @@ class DigestSend(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     user_id: str = Field(max_length=32)
     local_date: dt.date
-    status: str = Field(default="claimed", max_length=16)  # claimed | sent | failed
-    lease_until: dt.datetime | None = _ts(nullable=True)
+    status: str = Field(default="queued", max_length=16)  # queued | sent | failed
     message_ts: str | None = Field(default=None, max_length=32)
     created_at: dt.datetime = _created()
 

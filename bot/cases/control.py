@@ -33,6 +33,7 @@ from bot.cases.steps import CASE, FINAL_STEP, STEP
 from bot.cases.workhours import WorkHours, add_working_hours, next_working_moment
 from bot.config import Settings
 from bot.models import OPEN_CASE_STATUSES, Case, CaseStatus, CaseStep, StepStatus
+from bot.people.service import get_person
 from bot.states import StateError, move
 
 
@@ -300,6 +301,7 @@ def reassign_step(
             dm_ts=None,
         )
     was = _move_step(session, step, "reassign", **values)
+    get_person(session, team_id, new_user)  # so their digest finds them
     audit.record(
         session,
         team_id,

@@ -35,7 +35,7 @@ from bot.models import (
     Playbook,
     StepStatus,
 )
-from bot.people.service import person_by_email
+from bot.people.service import get_person, person_by_email
 from bot.playbooks.checks import anchors
 from bot.playbooks.plan import step_facts
 from bot.playbooks.schema import (
@@ -451,6 +451,8 @@ def add_steps(
         )
         session.add(row)
         steps.append(row)
+        if who.user_id:
+            get_person(session, team_id, who.user_id)  # so their digest finds them
     session.flush()
     for row in steps:
         audit.record(

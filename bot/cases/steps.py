@@ -5,7 +5,8 @@
                                                              │no ─▶ skipped
            sending ─undeliverable─▶ awaiting (the recipient could not be reached; decide again)
            reassign: planned ─▶ planned, scheduled/awaiting ─▶ scheduled
-           skip: planned/scheduled/awaiting ─▶ skipped;  cancel: planned/scheduled/awaiting ─▶ cancelled
+           skip: planned/scheduled/awaiting ─▶ skipped
+           cancel: planned/scheduled/awaiting ─▶ cancelled
 
     case:  planned ─start─▶ running ⇄ paused;  running ─last step, not yet─▶ awaiting_close
            running/paused/awaiting_close ─saved/churned─▶ resolved/churned; extend ─▶ running

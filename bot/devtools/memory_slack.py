@@ -32,6 +32,7 @@ class Message:
     metadata: dict[str, Any] | None
     deleted: bool = False
     edits: list[str] = field(default_factory=list)
+    via: str = "post"  # "dm" when sent with dm()
 
 
 class MemorySlack:
@@ -78,7 +79,10 @@ class MemorySlack:
         blocks: list[dict[str, Any]] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Posted:
-        return self.post(team_id, self.open_dm(team_id, user_id), text, blocks, metadata=metadata)
+        posted = self.post(team_id, self.open_dm(team_id, user_id), text, blocks, metadata=metadata)
+        with self.lock:
+            self._find(posted.channel, posted.ts).via = "dm"  # type: ignore[union-attr]
+        return posted
 
     def post(
         self,

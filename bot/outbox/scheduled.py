@@ -103,9 +103,7 @@ def send_due(
     return sent
 
 
-def kick(
-    rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None = None
-) -> int:
+def kick(rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None = None) -> int:
     """Send a team's due messages now (after a click) rather than at the next tick; what a
     hook queues on the way (e.g. the question after a delivery) goes in the same call."""
     return send_due(rt, notifier, now or clock.now(), team_id=team_id, rounds=KICK_ROUNDS)

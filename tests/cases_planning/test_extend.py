@@ -8,8 +8,8 @@ import pytest
 
 from bot import audit
 from bot.cases.extend import check_extend, extend_case, extension_choices
-from bot.cases.report import ReportRequest, report_risk
 from bot.cases.records import CaseError
+from bot.cases.report import ReportRequest, report_risk
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, StepStatus

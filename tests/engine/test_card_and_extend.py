@@ -12,10 +12,8 @@ from sqlmodel import select
 
 from bot import clock
 from bot.audit import history
-from bot.cases import plan_edits
-from bot.cases import card_sync
+from bot.cases import card_sync, plan_edits
 from bot.cases.report import ReportRequest, report_risk
-from bot.outbox.scheduled import kick
 from bot.cases.step_messages import (
     ANSWER_NOT_YET,
     ANSWER_SAVED,
@@ -31,6 +29,7 @@ from bot.cases.step_messages import (
 from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.devtools.world import World
 from bot.models import Case, CaseStep
+from bot.outbox.scheduled import kick
 from bot.playbooks.store import ensure_seeded_once, save_yaml
 
 FRI_1830_NY = dt.datetime(2026, 3, 6, 23, 30, tzinfo=dt.UTC)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.cases.steps import (
+    STEP,
     Delivery,
     StateError,
     after_answer,
     decision_action,
-    next_step_state,
     delivery_for,
     next_case_state,
-    STEP,
+    next_step_state,
 )
 
 

@@ -170,10 +170,11 @@ def register(app: App, rt: Runtime) -> None:
         with session_scope(rt.engine) as session:
             allowed = followup.may_close_loop(session, team_id, cid, user_id, rt.settings)
             loop = followup.close_loop_for(session, team_id, cid) if allowed else None
+            if loop is not None:
+                followup.claim_close_loop(session, team_id, cid, user_id, "copied")
         if loop is None:
             tell(client, body, "This note is no longer available.")
             return
-        followup.claim_close_loop(rt.engine, team_id, cid, user_id, "copied")
         _replace(
             client,
             container,
