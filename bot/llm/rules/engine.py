@@ -2,12 +2,18 @@
 
 Pipeline: split each turn into sentences → find promise cues (cues.py) → score each with the
 context a human would use (a due date, a concrete deliverable, the wrap-up of the call where next
-steps are handed out, several assignments in a row) → keep those above a threshold → merge
-repeats of the same task → resolve owner, side, due date, category and a third-person text.
+steps are handed out, several assignments in a row) → pair requests and offers with their answers
+(dialogue.py: the one who accepts owns the promise, a refusal cancels it) → keep those above a
+threshold → merge repeats and restatements of the same task → resolve owner, side, due date (from
+the sentence, else the rest of the turn or a short neighbouring turn), category and a
+third-person text. A promise made with reservations ("I'll try…, no promises") is kept with a
+confidence below 0.5, so the review shows it as tentative; one made under a condition ("Once I
+have the key, I'll…") is kept with its condition in the text.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Sequence
@@ -15,17 +21,29 @@ from dataclasses import dataclass
 
 from bot.llm.base import CallContext, Commitment, ExtractionResult, Side
 from bot.llm.dates import resolve_due
+from bot.llm.rules import dialogue
 from bot.llm.rules.cues import Cue, Kind, find_cues, lemma, looks_like_question
 from bot.llm.rules.lexicon import WRAP_UP_MARKERS
 from bot.llm.rules.owners import SpeakerIndex, addressee, named_person
-from bot.llm.rules.phrasing import THEY, Category, category_of, compose
-from bot.llm.rules.tokens import CleanText, clauses, clean
+from bot.llm.rules.phrasing import THEY, Category, category_of, compose, phrase
+from bot.llm.rules.tokens import CleanText, clauses, clean, sentences
 from bot.transcripts.model import Utterance
 
 THRESHOLD = 3.0  # score at which a cue becomes a commitment (confidence 0.5); tuned on even split
 MERGE_WINDOW = 3  # utterances apart that can still be the same task
 MARKER_REACH = 12  # turns after a "next steps" marker that count as wrap-up
 MARKER_WEIGHT = 0.9
+ANSWERED = 1.0  # a promise made in answer to a request, or an offer the other side took
+UNANSWERED_REQUEST = -0.3
+RESTATED_REACH = 15  # utterances apart that a restatement of the same task may be
+HEDGED_CONFIDENCE = 0.4  # below 0.5: shown as tentative in the review
+NEAR_TURN_WORDS = 12  # a neighbouring turn this short may carry the due date ("Um, Wednesday?")
+_HEDGE_TAIL = re.compile(
+    r"\b(?:no promises|can'?t promise|cannot promise|wouldn'?t count on it|don'?t hold me to|"
+    r"not sure (?:i|we) can|no guarantees?|can'?t guarantee|cannot guarantee|fingers crossed|"
+    r"if i can|if we can|i'll try|we'll try|i will try|i'?m gonna try|i'?m going to try)\b"
+)
+_RECAP = re.compile(r"\b(?:to recap|recap|to summari[sz]e|so just to|in summary|action items)\b")
 
 _MARKERS = re.compile(r"\b(" + "|".join(re.escape(m) for m in WRAP_UP_MARKERS) + r")\b")
 _CONTENT = re.compile(r"[a-z0-9]{3,}")
@@ -50,6 +68,15 @@ class _Candidate:
     me: str | None = THEY  # whom "I/me" in the verb phrase stands for
     you: str | None = None  # whom "you" stands for; None: leave as spoken
     us: str | None = THEY
+    spoken_at: int = -1  # the turn where the promise was made (an answer's turn, if paired)
+    answer: str | None = None  # the accepting answer, as said, when the promise is cross-turn
+    hedged: bool = False
+    due_hint: str = ""  # neighbouring words that may carry the due date (the request's turn)
+
+    def __post_init__(self) -> None:
+        if self.spoken_at < 0:
+            self.spoken_at = self.index
+        self.hedged = self.hedged or self.cue.hedged
 
 
 class RulesEngine:
@@ -62,11 +89,13 @@ class RulesEngine:
 
     def extract(self, utterances: list[Utterance], context: CallContext) -> ExtractionResult:
         candidates = self._candidates(utterances, context)
+        candidates = _pair_answers(candidates, utterances, self.threshold)
         _boost_clusters(candidates)
         kept = [c for c in candidates if c.score >= self.threshold]
         merged = _merge(kept)
         return ExtractionResult(
-            engine=self.name, commitments=[_to_commitment(c, context) for c in merged]
+            engine=self.name,
+            commitments=[_to_commitment(c, utterances, context) for c in merged],
         )
 
     def _candidates(
@@ -86,6 +115,7 @@ class RulesEngine:
                 if best is None:
                     continue
                 best.score += wrap_up.get(i, 0.0)
+                best.hedged = best.hedged or bool(_HEDGE_TAIL.search(utt.text.lower()))
                 out.append(best)
         return out
 
@@ -111,6 +141,91 @@ class RulesEngine:
             if best is None or cand.score > best.score:
                 best = cand
         return best
+
+
+_HANDING_OUT = re.compile(r"^(?:you'll|you will|you're gonna|you're going to|you are going to)$")
+QUESTION_PENALTY = 2.0  # what cues.py takes off a promise cue said as a question
+
+
+def _asked(c: _Candidate) -> bool:
+    """A task handed out as a question ("Olivia, you'll present it, right?")."""
+    if c.cue.kind not in (Kind.ASSIGN, Kind.THIRD) or not looks_like_question(c.sentence, c.clean):
+        return False
+    modal = " ".join(c.clean.words[c.cue.cue_word : c.cue.cue_word + 2])
+    return bool(_HANDING_OUT.match(modal)) or c.cue.kind is Kind.THIRD
+
+
+def _is_request(c: _Candidate) -> bool:
+    """Asked of someone else: "can you…", or a question that hands out a task."""
+    return c.cue.kind is Kind.REQUEST or _asked(c)
+
+
+def _pair_answers(
+    cands: list[_Candidate], utterances: Sequence[Utterance], threshold: float
+) -> list[_Candidate]:
+    """Requests and offers settled by the next turn of someone else (see dialogue.py)."""
+    by_turn: dict[int, list[_Candidate]] = {}
+    for c in cands:
+        by_turn.setdefault(c.index, []).append(c)
+    dropped: set[int] = set()
+    for c in cands:
+        j = dialogue.answer_turn(utterances, c.index)
+        answer = dialogue.classify(utterances[j].text) if j is not None else dialogue.Answer.NONE
+        own = [o for o in by_turn.get(j, []) if o.cue.kind in (Kind.SELF, Kind.TEAM, Kind.THIRD)]
+        if _is_request(c):
+            if answer is dialogue.Answer.DECLINE:
+                dropped.add(id(c))
+            elif j is not None and own:  # the answer says its own promise: it carries the task
+                dropped.add(id(c))
+                for o in own:
+                    o.score += ANSWERED
+                    o.due_hint = c.sentence
+                    if _weak_object(o):
+                        _take_task(o, c, utterances[j])
+            elif j is not None and answer is dialogue.Answer.ACCEPT:
+                _accepted_by(c, j, utterances)
+                c.score += ANSWERED + (QUESTION_PENALTY if _asked(c) else 0.0)
+            else:
+                c.score += UNANSWERED_REQUEST
+        elif c.cue.kind in (Kind.SELF, Kind.TEAM):
+            offer = dialogue.is_offer(c.sentence, looks_like_question(c.sentence, c.clean))
+            if offer and answer is dialogue.Answer.DECLINE:
+                dropped.add(id(c))
+            elif offer and answer is dialogue.Answer.ACCEPT and j is not None:
+                asked = looks_like_question(c.sentence, c.clean)
+                c.score += ANSWERED + (QUESTION_PENALTY if asked else 0.0)
+                c.due_hint = utterances[j].text
+    return [c for c in cands if id(c) not in dropped]
+
+
+def _weak_object(c: _Candidate) -> bool:
+    """ "I can set that up", "I'll do it": the task itself was said by someone else."""
+    return len(_content_words(c) - {lemma(c.clean.words[c.cue.verb_word])}) < 2
+
+
+def _take_task(answer: _Candidate, request: _Candidate, turn: Utterance) -> None:
+    """Word the answer's promise with the request's task ("walk our admin through it")."""
+    owner, subject, index = answer.owner, answer.subject, answer.index
+    spoken = answer.evidence
+    answer.cue, answer.clean, answer.sentence = request.cue, request.clean, request.sentence
+    answer.me, answer.you, answer.us = request.me, THEY, request.us
+    answer.owner, answer.subject, answer.index, answer.spoken_at = (
+        owner,
+        subject,
+        request.index,
+        index,
+    )
+    answer.answer = spoken if spoken != turn.text else turn.text
+    answer.evidence = request.evidence
+
+
+def _accepted_by(c: _Candidate, j: int, utterances: Sequence[Utterance]) -> None:
+    """The request becomes the promise of the one who said yes, made in turn `j`."""
+    who = utterances[j].speaker
+    c.owner, c.subject, c.you, c.spoken_at = who, who or c.subject, THEY, j
+    c.answer = utterances[j].text
+    c.due_hint = utterances[j].text
+    c.hedged = c.hedged or bool(_HEDGE_TAIL.search(utterances[j].text.lower()))
 
 
 def _evidence(utterance: str, sentence: str) -> str:
@@ -240,8 +355,22 @@ def _content_words(c: _Candidate) -> set[str]:
     return {w for w in c.clean.words[c.cue.verb_word :] if _CONTENT.fullmatch(w)}
 
 
+def _restated(a: _Candidate, b: _Candidate) -> bool:
+    """A later turn that says an earlier promise again (a recap, or the same task reworded)."""
+    if a.owner is None or a.owner != b.owner or abs(a.index - b.index) > RESTATED_REACH:
+        return False
+    wa, wb = _content_words(a), _content_words(b)
+    if not wa or not wb:
+        return False
+    shared = len(wa & wb) / len(wa | wb)
+    recap = any(_RECAP.search(c.sentence.lower()) for c in (a, b))
+    return shared >= 0.5 or (recap and len(wa & wb) >= 1)
+
+
 def _same_task(a: _Candidate, b: _Candidate) -> bool:
     """Same owner, close together, and the same verb or mostly the same words."""
+    if _restated(a, b):
+        return True
     if abs(a.index - b.index) > MERGE_WINDOW or a.owner != b.owner:
         return False
     if a.owner is None and a.subject != b.subject:
@@ -272,18 +401,79 @@ def _side(owner: str | None, context: CallContext) -> Side:
     return Side.UNKNOWN
 
 
-def _to_commitment(c: _Candidate, context: CallContext) -> Commitment:
-    due, phrase = resolve_due(c.sentence, context.call_date)
-    text = compose(c.subject, c.clean, c.sentence, c.cue.verb_word, me=c.me, you=c.you, us=c.us)
+def _due(
+    c: _Candidate, utterances: Sequence[Utterance], context: CallContext
+) -> tuple[dt.date | None, str | None]:
+    """The due date from the promise itself, else where people put it: the answer or request
+    of a cross-turn promise, the rest of the turn ("Give me till Friday."), or a short turn
+    just after ("When can I have it?" — "Um, Wednesday?")."""
+    turn = utterances[c.index].text
+    rest = turn[turn.find(c.sentence) + len(c.sentence) :] if c.sentence in turn else ""
+    places = [c.sentence, c.answer or "", c.due_hint, _next_sentences(rest)]
+    for j in range(c.spoken_at + 1, min(len(utterances), c.spoken_at + 3)):
+        if len(utterances[j].text.split()) <= NEAR_TURN_WORDS:
+            places.append(utterances[j].text)
+    for text in places:
+        if text:
+            due, phrase = resolve_due(text, context.call_date)
+            if due is not None and not re.search(r"minute|second|moment", phrase or ""):
+                return due, phrase
+    return None, None
+
+
+def _next_sentences(rest: str, n: int = 2) -> str:
+    """The next sentences of the same turn, unless one of them makes a promise of its own."""
+    out = []
+    for start, end in sentences(rest)[:n]:
+        text = rest[start:end]
+        if find_cues(clean(text), False):
+            break
+        out.append(text)
+    return " ".join(out)
+
+
+def _condition(c: _Candidate) -> str | None:
+    """ "once they have the key": the condition a promise was made under, reworded."""
+    first = c.cue.condition_word
+    if first is None or first >= c.cue.cue_word:
+        return None
+    words = phrase(c.clean, c.sentence, first, c.cue.cue_word, me=c.me, you=c.you, us=c.us)
+    return words.strip(" ,;:-") or None
+
+
+def _to_commitment(
+    c: _Candidate, utterances: Sequence[Utterance], context: CallContext
+) -> Commitment:
+    due, due_phrase = _due(c, utterances, context)
+    text = compose(
+        c.subject,
+        c.clean,
+        c.sentence,
+        c.cue.verb_word,
+        me=c.me,
+        you=c.you,
+        us=c.us,
+        verb=c.cue.verb,
+    )
+    condition = _condition(c)
+    if condition and condition.lower() not in text.lower():
+        text = f"{text.rstrip('.…')}, {condition}."
     confidence = 1.0 / (1.0 + math.exp(-(c.score - THRESHOLD)))
+    confidence = min(0.99, max(0.5, confidence))
+    if c.hedged:
+        confidence = min(confidence, HEDGED_CONFIDENCE)
+    evidence = c.evidence
+    if c.answer is not None and c.spoken_at != c.index:
+        asker = utterances[c.index].speaker or "Someone"
+        evidence = f"{asker}: {c.evidence} — {c.owner or 'Answer'}: {c.answer.strip()}"
     return Commitment(
         owner=c.owner,
         side=_side(c.owner, context),
-        text=text,
+        text=text[:300],
         due=due,
-        due_phrase=phrase,
+        due_phrase=due_phrase,
         category=category_of(c.sentence),
-        evidence=c.evidence,
-        confidence=round(min(0.99, max(0.5, confidence)), 2),
-        utterance_index=c.index,
+        evidence=evidence,
+        confidence=round(confidence, 2),
+        utterance_index=c.spoken_at,
     )

@@ -176,6 +176,8 @@ HEDGES = (
 
 # Openers before the cue that make it a condition or a reported promise.
 CONDITIONS = ("if", "unless", "whether", "once", "assuming", "suppose", "supposing", "say")
+# Openers of a supposition, not of a real condition: the promise under them is not made.
+HYPOTHETICAL = ("whether", "assuming", "suppose", "supposing", "say", "unless")
 EMBEDDING = (
     "all",
     "what",
