@@ -221,7 +221,7 @@ def _sunday(d: dt.date) -> dt.date:
 Resolver = Callable[[dt.date, re.Match[str]], dt.date | None]
 
 # Ordered: the first rule that matches wins, so specific phrases come before generic ones.
-_RULES: list[tuple[re.Pattern[str], Resolver]] = [
+_RULES: list[tuple[str, Resolver]] = [
     (r"(?P<iso>\d{4}-\d{2}-\d{2})", _ymd),
     (
         r"(?:(?:by|before)\s+)?(?:end of (?:the )?day|EOD|COB|close of business)\s+tomorrow",

@@ -171,7 +171,11 @@ def _pair_answers(
     for c in cands:
         j = dialogue.answer_turn(utterances, c.index)
         answer = dialogue.classify(utterances[j].text) if j is not None else dialogue.Answer.NONE
-        own = [o for o in by_turn.get(j, []) if o.cue.kind in (Kind.SELF, Kind.TEAM, Kind.THIRD)]
+        own = [
+            o
+            for o in by_turn.get(j if j is not None else -1, [])
+            if o.cue.kind in (Kind.SELF, Kind.TEAM, Kind.THIRD)
+        ]
         if _is_request(c):
             if answer is dialogue.Answer.DECLINE:
                 dropped.add(id(c))
