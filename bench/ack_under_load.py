@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from extract_speed import build_call  # noqa: E402
 
-from bot.devtools.world import CS_CHANNEL, World  # noqa: E402
 from bot.devtools.fake_openai import FakeOpenAIServer  # noqa: E402
+from bot.devtools.world import CS_CHANNEL, World  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.models import Transcript  # noqa: E402
 

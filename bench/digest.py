@@ -25,16 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bot import digest  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.db import engine_for, session_scope  # noqa: E402
-from bot.digest_blocks import digest_message  # noqa: E402
+from bot.devtools.standin import SlackStandin  # noqa: E402
+from bot.digest import scheduled as digest_jobs  # noqa: E402
+from bot.digest import service as digest  # noqa: E402
+from bot.digest.blocks import digest_message  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.models import Commitment, Person  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.slack.client import make_client  # noqa: E402
 from bot.slack.outbound import SlackNotifier  # noqa: E402
-from bot.devtools.standin import SlackStandin  # noqa: E402
 
 TEAM = "T0BENCH"
 MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
@@ -131,9 +132,9 @@ def main() -> None:
         ticks, sent, tick_s = 0, 0, []
         t_all = time.perf_counter()
         now = MON_9_NY
-        while sent < args.people and ticks < 10 * (args.people // digest.BATCH_PER_TICK + 2):
+        while sent < args.people and ticks < 10 * (args.people // digest_jobs.BATCH_PER_TICK + 2):
             t0 = time.perf_counter()
-            sent += digest.run_digests(rt, notifier, now)
+            sent += digest_jobs.run_digests(rt, notifier, now)
             tick_s.append(time.perf_counter() - t0)
             ticks += 1
             now += dt.timedelta(seconds=settings.scheduler_interval_seconds)
@@ -149,7 +150,8 @@ def main() -> None:
     print(f"people: {args.people}  backend: {backend}  seed: {seed_s:.1f}s")
     print(f"per digest: query {query_s * 1000:.2f} ms, build blocks {build_s * 1000:.2f} ms")
     print(
-        f"send: {sent} digests in {total_s:.1f}s over {ticks} ticks of ≤{digest.BATCH_PER_TICK}"
+        f"send: {sent} digests in {total_s:.1f}s over {ticks} ticks"
+        f" of ≤{digest_jobs.BATCH_PER_TICK}"
         f" ({sent / total_s:.0f}/s; tick median {statistics.median(tick_s):.2f}s, "
         f"max {max(tick_s):.2f}s)"
     )

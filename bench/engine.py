@@ -26,12 +26,12 @@ from bot.cases import engine as eng  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.db import engine_for, session_scope  # noqa: E402
 from bot.devtools.postgres import ThrowawayPostgres  # noqa: E402
+from bot.devtools.standin import SlackStandin  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.models import Account, Case, CaseStep, Person, Playbook  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.scheduler import due_jobs, run_due  # noqa: E402
 from bot.slack.outbound import SlackNotifier  # noqa: E402
-from bot.devtools.standin import SlackStandin  # noqa: E402
 
 TEAM = "T0BENCH"
 NOW = dt.datetime(2026, 3, 3, 15, 0, tzinfo=dt.UTC)  # Tuesday 10:00 in New York

@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 DueJob = Callable[[Runtime, Notifier, dt.datetime], int]
 JOB_MODULES: tuple[str, ...] = (
-    "bot.digest",
-    "bot.followup",
-    "bot.lifecycle",
+    "bot.digest.scheduled",
+    "bot.followup.scheduled",
+    "bot.lifecycle.scheduled",
     "bot.cases.engine",
     "bot.capture.scheduled",
 )

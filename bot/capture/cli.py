@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Output, typer.Option("--format", help="table or json")] = Output.TABLE,
     ) -> None:
         """Print the commitments the Slack flow would propose for FILE."""
-        from bot.cli import fail, settings_or_exit
+        from bot.clikit import fail, settings_or_exit
 
         settings = settings_or_exit()
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from bot.models import Account, Contact, Person
-from bot.people import match_person
+from bot.people.service import match_person
 
 _WORD = re.compile(r"[a-z0-9]+")
 _GENERIC = frozenset(

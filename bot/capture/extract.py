@@ -22,9 +22,9 @@ from sqlmodel import Session, col, select
 
 from bot import audit, clock
 from bot.capture import ingest
+from bot.capture.blocks import duplicate_message, failure_message, review_messages
 from bot.capture.context import CallPeople, account_facts, call_people, guess_account
 from bot.capture.review import load_review
-from bot.capture.review_blocks import duplicate_message, failure_message, review_messages
 from bot.config import Settings
 from bot.db import session_scope
 from bot.llm import get_engine

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from bot import commitments as cm
-from bot.accounts import find_account, search_accounts
-from bot.capture.review_blocks import list_message
+from bot.accounts.service import find_account, search_accounts
+from bot.capture.blocks import list_message
+from bot.commitments import service as cm
 from bot.models import Account, Person
 from bot.slack.blocks.common import escape
 
@@ -68,8 +68,8 @@ def open_list(
     session: Session, team_id: str, caller: str, text: str | None, today: dt.date
 ) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for `/commitments …`; ListError when the filter is unknown."""
-    from bot.digest import commitment_item
-    from bot.digest_blocks import item_blocks
+    from bot.digest.blocks import item_blocks
+    from bot.digest.service import commitment_item
 
     q = parse_query(text)
     if q.kind == "account":

@@ -1,5 +1,5 @@
 """Decisions in the review thread: Confirm, Dismiss, Done, Edit, owner and account pickers,
-Confirm all — each through `bot.commitments` (state machine, permission, audit) and each
+Confirm all — each through `bot.commitments.service` (state machine, permission, audit) and each
 answered with the review messages to refresh in place.
 
 The review is always rebuilt from the database, so what the thread shows after a click is
@@ -15,12 +15,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot import commitments as cm
-from bot.capture.review_blocks import Review, ReviewItem, part_of, review_part
+from bot.capture.blocks import Review, ReviewItem, part_of, review_part
+from bot.commitments import service as cm
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Account, AuditEvent, Commitment, CommitmentStatus, Transcript
-from bot.people import is_cs_admin
+from bot.people.service import is_cs_admin
 
 S = CommitmentStatus
 

@@ -93,9 +93,9 @@ def register(app: typer.Typer) -> None:
         service as /report-risk). Exit 1 on bad input; an already open case is shown."""
         from bot.cases.drafting import drafter_for
         from bot.cases.planning import ReportError, ReportRequest, report_risk, reporter_by_email
-        from bot.cli import checked_runtime, fail, settings_or_exit
+        from bot.clikit import checked_runtime, fail, settings_or_exit
         from bot.db import session_scope
-        from bot.workspace import NoWorkspace, ensure_workspace, resolve_team
+        from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
         settings = settings_or_exit()
         rt = checked_runtime(settings)

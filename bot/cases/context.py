@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot import clock
-from bot.accounts import contacts_by_role
+from bot.accounts.service import contacts_by_role
 from bot.models import (
     Account,
     Case,

@@ -40,7 +40,7 @@ from bot.models import (
     StepStatus,
     Workspace,
 )
-from bot.people import person_by_email
+from bot.people.service import person_by_email
 from bot.playbooks.checks import anchors
 from bot.playbooks.plan import step_facts
 from bot.playbooks.schema import (
@@ -234,7 +234,7 @@ def resolve_recipient(
 
 
 def find_account(session: Session, request: ReportRequest) -> Account:
-    from bot.accounts import find_account as by_text
+    from bot.accounts.service import find_account as by_text
 
     account: Account | None = None
     if request.account_id is not None:
@@ -324,7 +324,7 @@ def _plan(
         risk_name=template.name,
         attached_transcript_id=request.attached_transcript_id,
     )
-    from bot.accounts import contacts_by_role
+    from bot.accounts.service import contacts_by_role
 
     contacts = contacts_by_role(session, request.team_id, account.id or 0)
     reporter = request.reporter_user_id
@@ -821,7 +821,7 @@ class ReportForm:
 def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
     """Playbooks to choose from (seeded on first use) and the account typed after the
     command, if it names exactly one."""
-    from bot.accounts import find_account as by_text
+    from bot.accounts.service import find_account as by_text
     from bot.playbooks.store import active_playbooks
 
     typed = " ".join((text or "").split())

@@ -18,7 +18,7 @@ from bot.cases.step_messages import StepView
 from bot.config import Settings
 from bot.models import Account, Case, CaseStep, Person, Playbook
 from bot.notify import DeliveryError, Notifier
-from bot.people import is_cs_admin, timezone_of
+from bot.people.service import is_cs_admin, timezone_of
 
 log = logging.getLogger(__name__)
 

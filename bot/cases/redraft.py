@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import audit
-from bot.accounts import contacts_by_role
+from bot.accounts.service import contacts_by_role
 from bot.cases.context import Gathered
 from bot.cases.drafting import Drafter
 from bot.cases.plan_edits import plan_meta, with_plan_meta

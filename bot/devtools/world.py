@@ -19,15 +19,15 @@ from sqlmodel import Session, select
 from bot import clock
 from bot.config import Settings, load_settings
 from bot.db import session_scope
+from bot.devtools.standin import SlackDriver, SlackStandin, render_blocks
 from bot.models import Account, Contact, Person, Role
-from bot.people import get_person
+from bot.people.service import get_person
 from bot.runtime import Runtime, build_runtime
 from bot.scheduler import run_due
 from bot.slack.app import create_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.outbound import SlackNotifier
-from bot.devtools.standin import SlackDriver, SlackStandin, render_blocks
-from bot.workspace import ensure_workspace
+from bot.workspaces.service import ensure_workspace
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 

@@ -20,7 +20,7 @@ DirArg = Annotated[Path, typer.Argument(help="Folder of *.yaml playbooks")]
 
 
 def _check_folder(folder: Path) -> None:
-    from bot.cli import fail
+    from bot.clikit import fail
 
     if not folder.is_dir():
         raise fail(f"{folder}: not a folder", 2)
@@ -47,10 +47,10 @@ def validate(folder: DirArg = SEED_DIR) -> None:
 def load(folder: DirArg = SEED_DIR, team: TeamOpt = None) -> None:
     """Store FOLDER's playbooks for a team: unchanged files keep their version, changed ones
     become a new version (running cases keep theirs). Exit 1 if any file had errors."""
-    from bot.cli import checked_runtime, fail, settings_or_exit
+    from bot.clikit import checked_runtime, fail, settings_or_exit
     from bot.db import session_scope
     from bot.playbooks.store import load_dir
-    from bot.workspace import NoWorkspace, ensure_workspace, resolve_team
+    from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
     _check_folder(folder)
     rt = checked_runtime(settings_or_exit())
@@ -70,10 +70,10 @@ def load(folder: DirArg = SEED_DIR, team: TeamOpt = None) -> None:
 @playbooks_app.command("list")
 def list_(team: TeamOpt = None) -> None:
     """List the team's active playbooks (key, version, steps, name)."""
-    from bot.cli import checked_runtime, fail, settings_or_exit
+    from bot.clikit import checked_runtime, fail, settings_or_exit
     from bot.db import session_scope
     from bot.playbooks.store import active_playbooks, ensure_seeded
-    from bot.workspace import NoWorkspace, resolve_team
+    from bot.workspaces.service import NoWorkspace, resolve_team
 
     rt = checked_runtime(settings_or_exit())
     try:

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot import audit
 from bot.db import session_scope
 from bot.models import Playbook
-from bot.people import is_cs_admin as is_admin  # the one rule, under the name callers use
+from bot.people.service import is_cs_admin as is_admin  # the one rule, under the name callers use
 from bot.playbooks.parse import SEED_DIR, PlaybookError, Problem, parse_playbook, validate_dir
 from bot.playbooks.schema import PlaybookTemplate
 

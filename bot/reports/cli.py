@@ -22,12 +22,12 @@ def register(app: typer.Typer) -> None:
         """Cases by risk and playbook, resolution and churn, steps that save accounts, and
         commitments kept — for a period (default: the last 30 days)."""
         from bot import clock
-        from bot.cli import checked_runtime, fail, settings_or_exit
+        from bot.clikit import checked_runtime, fail, settings_or_exit
         from bot.db import session_scope
         from bot.reports.csv_export import write_cases
         from bot.reports.metrics import Period, summary_lines
         from bot.reports.service import build_report, iter_case_rows
-        from bot.workspace import NoWorkspace, resolve_team
+        from bot.workspaces.service import NoWorkspace, resolve_team
 
         rt = checked_runtime(settings_or_exit())
         today = clock.now().date()

@@ -1,4 +1,4 @@
-"""Slack as the people directory (users.info / users.lookupByEmail) for `bot.people`."""
+"""Slack as the people directory (users.info / users.lookupByEmail) for `bot.people.service`."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.capture import review_blocks as rb
-from bot.models import AuditEvent, Transcript
+from bot.capture import blocks as rb
 from bot.devtools.standin.blockkit import validate_message_blocks
+from bot.models import AuditEvent, Transcript
 
 
 def _item_block(cid: int, status: str) -> str:

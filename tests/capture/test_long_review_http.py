@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.capture import review_blocks as rb
+from bot.capture import blocks as rb
 from bot.devtools.fake_openai import FakeOpenAIServer
 from bot.devtools.standin.blockkit import validate_message_blocks
 

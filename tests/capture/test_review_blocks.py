@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.capture import review_blocks as rb
+from bot.capture import blocks as rb
 from bot.devtools.standin.blockkit import validate_message_blocks, validate_view
 
 

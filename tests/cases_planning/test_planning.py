@@ -15,9 +15,9 @@ from bot.cases.cards import case_card
 from bot.cases.drafting import Drafter
 from bot.cases.planning import ReportError, ReportRequest, report_risk
 from bot.db import session_scope
+from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.llm.base import LLMError
 from bot.models import AuditEvent, Case, CaseStep, Commitment, Transcript
-from bot.devtools.standin.blockkit import validate_message_blocks
 
 TEAM = "T0PLAN"  # as in conftest.py
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.cases.redraft import playbook_for
-from bot.models import AuditEvent, Case, CaseStep
 from bot.devtools.standin.blockkit import validate_message_blocks
+from bot.models import AuditEvent, Case, CaseStep
 
 
 def _drain(world) -> None:  # type: ignore[no-untyped-def]

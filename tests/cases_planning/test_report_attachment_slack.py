@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from bot.cases import attachment, cards
 from bot.cases.drafting import Drafter
-from bot.models import Case, Commitment, Transcript
 from bot.devtools.standin.blockkit import validate_message_blocks, validate_view
+from bot.models import Case, Commitment, Transcript
 
 CALL = "\n".join(
     [

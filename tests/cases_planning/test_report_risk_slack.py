@@ -7,8 +7,8 @@ import threading
 import pytest
 from sqlmodel import select
 
-from bot.models import AuditEvent, Case, CaseStep, StepStatus
 from bot.devtools.standin.blockkit import validate_message_blocks
+from bot.models import AuditEvent, Case, CaseStep, StepStatus
 
 
 def _then(world, method: str, count: int, fn):  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 from sqlmodel import select
 
-from bot.accounts import (
+from bot.accounts.service import (
     ImportError_,
     find_account,
     import_accounts,

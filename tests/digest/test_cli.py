@@ -19,7 +19,7 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 def test_report_empty_period_and_csv(cli, rows, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from bot.db import session_scope
-    from bot.workspace import ensure_workspace
+    from bot.workspaces.service import ensure_workspace
 
     with session_scope(rows.rt.engine) as s:
         ensure_workspace(s, "T0TEST")

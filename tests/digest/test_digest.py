@@ -6,12 +6,13 @@ import datetime as dt
 
 from sqlmodel import select
 
-from bot import digest
 from bot.db import session_scope
-from bot.digest_blocks import Item, digest_message, group_items, parse_ref
+from bot.devtools.standin.blockkit import validate_message_blocks
+from bot.digest import scheduled as digest_jobs
+from bot.digest import service as digest
+from bot.digest.blocks import Item, digest_message, group_items, parse_ref
 from bot.models import DigestSend, StepStatus
 from bot.notify import DeliveryError
-from bot.devtools.standin.blockkit import validate_message_blocks
 
 # Monday 2026-11-23, 09:00 in New York = 14:00 UTC
 MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
@@ -93,21 +94,21 @@ def test_one_digest_per_person_per_day_and_none_when_empty(rt, rows, notifier) -
     rows.commitment("U0SNOOZE", "Later", TODAY, snoozed_until=TODAY + dt.timedelta(days=2))
     rows.case_with_step("U0SAM", acct, status=StepStatus.AWAITING)
 
-    assert digest.run_digests(rt, notifier, MON_9_NY) == 2
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY) == 2
     assert {d[1] for d in notifier.dms} == {"U0MAYA", "U0SAM"}
     maya = notifier.to("U0MAYA")[0]
     rendered = str(maya[3])
     assert "Overdue" in rendered and "No due date" in rendered and "Acme Corp" in rendered
     assert "Case steps waiting on you" in str(notifier.to("U0SAM")[0][3])
     # a second worker / a restart at 9:00:30 sends nothing more
-    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
-    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(hours=3)) == 0
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(hours=3)) == 0
     assert len(notifier.dms) == 2
     with session_scope(rt.engine) as s:
         statuses = {r.user_id: r.status for r in s.exec(select(DigestSend))}
     assert statuses == {"U0MAYA": "sent", "U0SAM": "sent", "U0SNOOZE": "empty"}
     # next working day: again
-    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(days=1)) == 2
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(days=1)) == 2
 
 
 def test_restart_with_half_sent_sends_the_rest_once(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
@@ -116,24 +117,24 @@ def test_restart_with_half_sent_sends_the_rest_once(rt, rows, notifier) -> None:
         rows.person(u)
         rows.commitment(u, f"promise of {u}", TODAY)
     # worker A sends five, then claims the other five and dies before sending them
-    assert digest.run_digests(rt, notifier, MON_9_NY, limit=5) == 5
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY, limit=5) == 5
     lease = dt.timedelta(seconds=rt.settings.step_lease_seconds)
     pending = [d for d in _due(rt, MON_9_NY)]
     assert len(pending) == 5
     for d in pending:
-        assert digest.claim(rt.engine, d, MON_9_NY, lease) is not None
+        assert digest_jobs.claim(rt.engine, d, MON_9_NY, lease) is not None
     # the restarted worker at 9:00:30 sees live claims: nothing sent twice, nothing yet
-    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
     # once the dead worker's lease is over, the other half go out
     later = MON_9_NY + lease + dt.timedelta(seconds=1)
-    assert digest.run_digests(rt, notifier, later) == 5
-    assert digest.run_digests(rt, notifier, later + dt.timedelta(minutes=5)) == 0
+    assert digest_jobs.run_digests(rt, notifier, later) == 5
+    assert digest_jobs.run_digests(rt, notifier, later + dt.timedelta(minutes=5)) == 0
     assert sorted(d[1] for d in notifier.dms) == users
 
 
 def _due(rt, now):  # type: ignore[no-untyped-def]
     with session_scope(rt.engine) as s:
-        return digest.due_digests(s, rt.settings, now)
+        return digest_jobs.due_digests(s, rt.settings, now)
 
 
 def test_two_workers_at_once_never_double_send(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +144,7 @@ def test_two_workers_at_once_never_double_send(rt, rows, notifier) -> None:  # t
         rows.person(f"U{i:03d}")
         rows.commitment(f"U{i:03d}", "x", TODAY)
     with ThreadPoolExecutor(4) as pool:
-        counts = list(pool.map(lambda _: digest.run_digests(rt, notifier, MON_9_NY), range(4)))
+        counts = list(pool.map(lambda _: digest_jobs.run_digests(rt, notifier, MON_9_NY), range(4)))
     assert sum(counts) == 20
     assert len(notifier.dms) == 20 and len({d[1] for d in notifier.dms}) == 20
 
@@ -157,16 +158,16 @@ def test_delivery_failures_retry_or_stop(rt, rows, notifier) -> None:  # type: i
         "U0RATE": DeliveryError("429", retryable=True, code="ratelimited"),
         "U0GONE": DeliveryError("gone", retryable=False, code="user_disabled"),
     }
-    assert digest.run_digests(rt, notifier, MON_9_NY) == 0
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY) == 0
     notifier.fail_for = {}
-    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=5)) == 0
-    assert digest.run_digests(rt, notifier, MON_9_NY + dt.timedelta(minutes=2)) == 1
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=5)) == 0
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(minutes=2)) == 1
     assert [d[1] for d in notifier.dms] == ["U0RATE"]
 
 
 def test_settings_view_and_save(rt, rows) -> None:  # type: ignore[no-untyped-def]
-    from bot.models import Person
     from bot.devtools.standin.blockkit import validate_view
+    from bot.models import Person
 
     view = digest.settings_view(Person(team_id="T", slack_user_id="U1", digest_hour=7))
     assert validate_view(view) == [] and view["callback_id"] == "digest_settings"
@@ -178,7 +179,7 @@ def test_settings_view_and_save(rt, rows) -> None:  # type: ignore[no-untyped-de
 def test_step_items_snooze_reassign_and_refusals(rt, rows) -> None:  # type: ignore[no-untyped-def]
     import pytest
 
-    from bot.digest_blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE, Ref
+    from bot.digest.blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE, Ref
     from bot.models import CaseStep
 
     acct = rows.account()

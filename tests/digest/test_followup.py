@@ -6,9 +6,10 @@ import datetime as dt
 
 from sqlmodel import select
 
-from bot import commitments as cm
-from bot import followup
+from bot.commitments import service as cm
 from bot.db import session_scope
+from bot.followup import scheduled as followup_jobs
+from bot.followup import service as followup
 from bot.models import AuditEvent, Commitment, Contact
 from bot.notify import DeliveryError
 
@@ -19,24 +20,26 @@ MON = dt.date(2026, 11, 30)
 def test_pure_rules() -> None:
     ny = dt.timezone(dt.timedelta(hours=-5))
     fri_10 = dt.datetime(2026, 11, 27, 10, tzinfo=ny)
-    assert followup.reminder_due(MON, fri_10, 9)  # Monday's due date → Friday reminder
-    assert not followup.reminder_due(MON, fri_10.replace(hour=8), 9)
-    assert not followup.reminder_due(dt.date(2026, 11, 27), fri_10, 9)  # due today: digest
-    assert followup.overdue_now(dt.date(2026, 11, 26), fri_10, 9)
-    assert not followup.overdue_now(dt.date(2026, 11, 27), fri_10, 9)
+    assert followup_jobs.reminder_due(MON, fri_10, 9)  # Monday's due date → Friday reminder
+    assert not followup_jobs.reminder_due(MON, fri_10.replace(hour=8), 9)
+    assert not followup_jobs.reminder_due(dt.date(2026, 11, 27), fri_10, 9)  # due today: digest
+    assert followup_jobs.overdue_now(dt.date(2026, 11, 26), fri_10, 9)
+    assert not followup_jobs.overdue_now(dt.date(2026, 11, 27), fri_10, 9)
 
 
 def test_reminder_once_per_due_date(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
     rows.person("U0MAYA")
     cid = rows.commitment("U0MAYA", "Send the SSO guide", MON)
     rows.commitment("U0MAYA", "No date", None)
-    assert followup.run_reminders(rt, notifier, FRI_10_NY) == 1
-    assert followup.run_reminders(rt, notifier, FRI_10_NY + dt.timedelta(hours=1)) == 0
+    assert followup_jobs.run_reminders(rt, notifier, FRI_10_NY) == 1
+    assert followup_jobs.run_reminders(rt, notifier, FRI_10_NY + dt.timedelta(hours=1)) == 0
     assert "due on Monday" in notifier.dms[0][2] and "SSO guide" in notifier.dms[0][2]
     # moving the due date re-arms the reminder (commitments.edit clears reminded_for)
     with session_scope(rt.engine) as s:
         cm.edit(s, "T0TEST", cid, "U0MAYA", due_date=dt.date(2026, 12, 2))
-    assert followup.run_reminders(rt, notifier, dt.datetime(2026, 12, 1, 15, tzinfo=dt.UTC)) == 1
+    assert (
+        followup_jobs.run_reminders(rt, notifier, dt.datetime(2026, 12, 1, 15, tzinfo=dt.UTC)) == 1
+    )
 
 
 def test_overdue_tells_owner_and_csm_once(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
@@ -45,8 +48,8 @@ def test_overdue_tells_owner_and_csm_once(rt, rows, notifier) -> None:  # type: 
     acct = rows.account("Acme Corp", csm="U0MAYA")
     rows.commitment("U0LI", "Ship the fix", dt.date(2026, 11, 25), account_id=acct)
     rows.commitment("U0LI", "Snoozed", dt.date(2026, 11, 25), snoozed_until=MON)
-    assert followup.run_overdue(rt, notifier, FRI_10_NY) == 1
-    assert followup.run_overdue(rt, notifier, FRI_10_NY + dt.timedelta(hours=2)) == 0
+    assert followup_jobs.run_overdue(rt, notifier, FRI_10_NY) == 1
+    assert followup_jobs.run_overdue(rt, notifier, FRI_10_NY + dt.timedelta(hours=2)) == 0
     assert len(notifier.to("U0LI")) == 1
     csm = notifier.to("U0MAYA")
     assert len(csm) == 1 and "ft_missed_report" in str(csm[0][3]) and "Acme Corp" in csm[0][2]
@@ -56,9 +59,9 @@ def test_overdue_retried_when_slack_is_busy(rt, rows, notifier) -> None:  # type
     rows.person("U0LI")
     rows.commitment("U0LI", "Ship the fix", dt.date(2026, 11, 25))
     notifier.fail_for = {"U0LI": DeliveryError("429", retryable=True, code="ratelimited")}
-    assert followup.run_overdue(rt, notifier, FRI_10_NY) == 0
+    assert followup_jobs.run_overdue(rt, notifier, FRI_10_NY) == 0
     notifier.fail_for = {}
-    assert followup.run_overdue(rt, notifier, FRI_10_NY + dt.timedelta(minutes=1)) == 1
+    assert followup_jobs.run_overdue(rt, notifier, FRI_10_NY + dt.timedelta(minutes=1)) == 1
 
 
 def test_close_loop_offer_and_send_once(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]

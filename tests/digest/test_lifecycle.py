@@ -8,8 +8,9 @@ import json
 import sqlalchemy as sa
 from sqlmodel import select
 
-from bot import lifecycle
 from bot.db import session_scope
+from bot.lifecycle import scheduled as lifecycle_jobs
+from bot.lifecycle import service as lifecycle
 from bot.models import Commitment, Transcript
 
 NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
@@ -33,10 +34,10 @@ def _transcript(rt, age_days: int, team: str = "T0TEST") -> int:  # type: ignore
 
 def test_retention_purges_text_keeps_hash_and_commitments(rt, notifier) -> None:  # type: ignore[no-untyped-def]
     old, new = _transcript(rt, 40), _transcript(rt, 5)
-    assert lifecycle.run_retention(rt, notifier, NOW) == 0  # default: keep
+    assert lifecycle_jobs.run_retention(rt, notifier, NOW) == 0  # default: keep
     rt.settings = rt.settings.model_copy(update={"transcript_retention_days": 30})
-    assert lifecycle.run_retention(rt, notifier, NOW) == 1
-    assert lifecycle.run_retention(rt, notifier, NOW) == 0
+    assert lifecycle_jobs.run_retention(rt, notifier, NOW) == 1
+    assert lifecycle_jobs.run_retention(rt, notifier, NOW) == 0
     with session_scope(rt.engine) as s:
         o, n = s.get(Transcript, old), s.get(Transcript, new)
         assert o.text is None and o.content is None and o.text_purged_at is not None

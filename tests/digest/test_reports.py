@@ -8,13 +8,13 @@ import io
 
 import pytest
 
+from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.notify import DeliveryError
 from bot.reports import charts
 from bot.reports.blocks import report_message
 from bot.reports.csv_export import COLUMNS, cases_csv
 from bot.reports.metrics import CaseRow, CommitmentRow, Period, compute, summary_lines
 from bot.reports.service import PeriodError, deliver, parse_period, send_report
-from bot.devtools.standin.blockkit import validate_message_blocks
 
 TODAY = dt.date(2026, 11, 30)
 PERIOD = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30))

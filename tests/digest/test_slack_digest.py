@@ -7,8 +7,8 @@ import datetime as dt
 
 from sqlmodel import select
 
-from bot.digest_blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE
-from bot.followup_blocks import A_CLOSE_SEND, A_REPORT_MISSED
+from bot.digest.blocks import A_DONE, A_REASSIGN, A_SNOOZE, A_SNOOZE_DATE
+from bot.followup.blocks import A_CLOSE_SEND, A_REPORT_MISSED
 from bot.models import Commitment, Contact, DigestSend
 
 MON_9_NY = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)
@@ -276,7 +276,7 @@ def test_cs_report_bad_period_and_empty(slack) -> None:  # type: ignore[no-untyp
 
 
 def test_settings_modal_submission_turns_digest_off(slack) -> None:  # type: ignore[no-untyped-def]
-    from bot.digest import settings_view
+    from bot.digest.service import settings_view
 
     world = slack
     trigger = world.standin.new_trigger_id("U0MAYA", world.team_id)

@@ -26,10 +26,10 @@ from bot.cases.step_messages import (
     CASE_SKIP,
     YES,
 )
+from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.devtools.world import World
 from bot.models import Case, CaseStep
 from bot.playbooks.store import ensure_seeded_once, save_yaml
-from bot.devtools.standin.blockkit import validate_message_blocks
 
 FRI_1830_NY = dt.datetime(2026, 3, 6, 23, 30, tzinfo=dt.UTC)
 MON_9_NY = dt.datetime(2026, 3, 9, 13, 0, tzinfo=dt.UTC)  # EDT from 8 March: UTC−4

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.llm.base import CallContext, Commitment, ExtractionResult
 from bot.devtools.fake_openai import FakeOpenAIServer
+from bot.llm.base import CallContext, Commitment, ExtractionResult
 from bot.llm.openai_engine import OpenAIEngine
 from bot.transcripts.model import Utterance
 

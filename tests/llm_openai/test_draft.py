@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.llm.base import LLMError
 from bot.devtools.fake_openai import Hang
+from bot.llm.base import LLMError
 from bot.llm.openai_engine import find_placeholders, truncate_at_sentence
 
 TEMPLATE = "Hi {contact.first_name}, sorry about {risk.summary}. Can we meet this week?"

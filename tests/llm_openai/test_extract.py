@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.llm.base import Category, LLMError, Side
 from bot.devtools.fake_openai import Hang, InvalidJSON, Refusal, Status
+from bot.llm.base import Category, LLMError, Side
 from bot.transcripts.model import Utterance
 
 

@@ -55,7 +55,7 @@ def test_account_search_options(slack) -> None:
 
 
 def test_people_are_cached_after_one_fetch(slack) -> None:
-    from bot.people import get_person
+    from bot.people.service import get_person
     from bot.slack.directory import SlackDirectory
 
     slack.standin.reset_calls()

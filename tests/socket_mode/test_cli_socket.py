@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.slack.listeners.help import HELP
 from bot.devtools.standin import SlackStandin
 from bot.devtools.standin.socket_driver import SocketModeDriver
+from bot.slack.listeners.help import HELP
 
 REPO = Path(__file__).resolve().parents[2]
 APP_TOKEN = "xapp-1-A0FOLLOWTH-cli"

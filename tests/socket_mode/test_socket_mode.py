@@ -12,10 +12,10 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
+from bot.devtools.standin.socket_driver import SocketModeDriver
 from bot.devtools.world import CS_CHANNEL, World
 from bot.models import ProcessedEvent
 from bot.slack.listeners.help import HELP
-from bot.devtools.standin.socket_driver import SocketModeDriver
 
 APP_TOKEN = "xapp-1-test"
 PING = "/socket-smoke"  # the app registers no slash command yet; the test adds one

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Play a scripted session against a local Slack stand-in (no tokens needed)."""
-        from bot.cli import setup_logging
+        from bot.clikit import setup_logging
 
         setup_logging("WARNING")
         chosen = tuple(story) if story else STORIES

@@ -20,10 +20,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import clock
-from bot import commitments as cm
+from bot.capture import blocks as rb
 from bot.capture import ingest, listing, review
-from bot.capture import review_blocks as rb
 from bot.capture.extract import process_transcript
+from bot.commitments import service as cm
 from bot.db import session_scope
 from bot.notify import DeliveryError
 from bot.runtime import Runtime
@@ -340,8 +340,8 @@ def register(app: App, rt: Runtime) -> None:
         query = listing.parse_query(body.get("text"))
         if query.kind == "settings":
             ack()
-            from bot.digest import settings_view
-            from bot.people import get_person
+            from bot.digest.service import settings_view
+            from bot.people.service import get_person
 
             with session_scope(rt.engine) as session:
                 person = get_person(session, team_id, user)
@@ -359,8 +359,8 @@ def register(app: App, rt: Runtime) -> None:
 
 
 def _local_today(session: Any, team_id: str, user: str, rt: Runtime) -> dt.date:
-    from bot.digest import local_now
-    from bot.people import get_person
+    from bot.digest.service import local_now
+    from bot.people.service import get_person
 
     person = get_person(session, team_id, user)
     return local_now(person, rt.settings, clock.now()).date()

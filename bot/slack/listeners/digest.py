@@ -15,11 +15,13 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import clock, digest, followup
-from bot import commitments as cm
+from bot import clock
+from bot.commitments import service as cm
 from bot.db import session_scope
-from bot.digest_blocks import ITEM_ACTIONS, SETTINGS_CALLBACK, parse_ref, replace_item
-from bot.followup_blocks import (
+from bot.digest import service as digest
+from bot.digest.blocks import ITEM_ACTIONS, SETTINGS_CALLBACK, parse_ref, replace_item
+from bot.followup import service as followup
+from bot.followup.blocks import (
     A_CLOSE_COPY,
     A_CLOSE_NO,
     A_CLOSE_SEND,
@@ -73,7 +75,7 @@ def tell(client: WebClient, body: dict, text: str) -> None:
 
 
 def refresh_home(rt: Runtime, client: WebClient, team_id: str, user_id: str) -> None:
-    from bot.home import build_home
+    from bot.home.service import build_home
 
     with session_scope(rt.engine) as session:
         view = build_home(session, rt.settings, team_id, user_id, clock.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
-from bot.accounts import search_accounts
+from bot.accounts.service import search_accounts
 from bot.db import session_scope
 from bot.runtime import Runtime
 from bot.slack.blocks.common import option

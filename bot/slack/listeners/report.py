@@ -7,7 +7,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import clock
-from bot.digest import local_now
+from bot.digest.service import local_now
 from bot.reports.service import PeriodError, parse_period, send_report
 from bot.runtime import Runtime
 from bot.slack.outbound import SlackNotifier

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from bot.accounts import find_account
-from bot.capture import review_blocks as rb
+from bot.accounts.service import find_account
+from bot.capture import blocks as rb
 from bot.devtools.world import CS_CHANNEL, World
 from bot.models import Commitment
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.accounts import import_accounts, import_contacts
+from bot.accounts.service import import_accounts, import_contacts
 from bot.devtools.world import World
 
 SAMPLES = Path(__file__).resolve().parent.parent / "devtools" / "samples"

@@ -17,9 +17,9 @@ from sqlmodel import select
 from bot import clock
 from bot.cases.cli import plan_lines
 from bot.cases.planning import ReportRequest, report_risk
+from bot.devtools.standin import render_blocks
 from bot.devtools.world import TEAM, World
 from bot.models import Account
-from bot.devtools.standin import render_blocks
 
 # Friday 6 November 2026, 10:00 in New York: the demo's story time from here on
 REPORTED_AT = dt.datetime(2026, 11, 6, 15, 0, tzinfo=dt.UTC)

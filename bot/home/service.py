@@ -8,10 +8,10 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
-from bot.digest import local_now, open_items
-from bot.home_blocks import CaseLine, home_view
+from bot.digest.service import local_now, open_items
+from bot.home.blocks import CaseLine, home_view
 from bot.models import OPEN_CASE_STATUSES, Account, Case, Person, Playbook
-from bot.people import is_cs_admin
+from bot.people.service import is_cs_admin
 
 TEAM_CASES_MAX = 300
 

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bot.digest_blocks import Item, digest_summary, grouped_blocks
+from bot.digest.blocks import Item, digest_summary, grouped_blocks
 from bot.slack.blocks.common import context, divider, escape, header, section
 
 VIEW_MAX = 100

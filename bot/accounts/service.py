@@ -28,7 +28,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from bot import audit, clock
 from bot.models import Account, Contact
-from bot.people import EMAIL_RE, Directory, person_by_email
+from bot.people.service import EMAIL_RE, Directory, person_by_email
 
 ACCOUNT_COLUMNS = (
     "name",

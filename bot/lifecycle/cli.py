@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
         ] = Path("export"),
     ) -> None:
         """Write every row of one workspace, one JSON-lines file per table."""
-        from bot.cli import checked_runtime, settings_or_exit
-        from bot.lifecycle import export_team
+        from bot.clikit import checked_runtime, settings_or_exit
+        from bot.lifecycle.service import export_team
 
         rt = checked_runtime(settings_or_exit())
         target = out / team
@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         yes: Annotated[bool, typer.Option("--yes", help="Really delete everything")] = False,
     ) -> None:
         """Delete ALL of one workspace's data (every table, one transaction). Export first."""
-        from bot.cli import checked_runtime, fail, settings_or_exit
-        from bot.lifecycle import count_team, purge_team
+        from bot.clikit import checked_runtime, fail, settings_or_exit
+        from bot.lifecycle.service import count_team, purge_team
 
         rt = checked_runtime(settings_or_exit())
         counts = count_team(rt.engine, team)

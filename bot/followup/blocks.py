@@ -7,7 +7,7 @@ import datetime as dt
 import urllib.parse
 from typing import Any
 
-from bot.digest_blocks import Item, item_blocks
+from bot.digest.blocks import Item, item_blocks
 from bot.slack.blocks.common import (
     actions,
     button,

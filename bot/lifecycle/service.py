@@ -21,47 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from bot import audit
 from bot.db import session_scope
-from bot.models import Transcript
-from bot.notify import Notifier
-from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PURGE_BATCH = 500
 EXPORT_CHUNK = 1000
-
-
-def run_retention(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
-    """DUE_JOB: purge transcript text older than the retention setting (if one is set)."""
-    days = rt.settings.transcript_retention_days
-    if not days:
-        return 0
-    cutoff = now - dt.timedelta(days=days)
-    t = Transcript.__table__  # type: ignore[attr-defined]
-    with session_scope(rt.engine) as session:
-        rows = session.execute(
-            sa.select(t.c.id, t.c.team_id)
-            .where(t.c.created_at < cutoff, t.c.text_purged_at.is_(None))
-            .order_by(t.c.id)
-            .limit(PURGE_BATCH)
-        ).all()
-        if not rows:
-            return 0
-        session.execute(
-            t.update()
-            .where(t.c.id.in_([r.id for r in rows]), t.c.text_purged_at.is_(None))
-            .values(text=None, content=None, text_purged_at=now)
-        )
-        for r in rows:
-            audit.record(
-                session, r.team_id, "system", "transcript", r.id, "text_purged", retention_days=days
-            )
-    log.info("purged the text of %d transcript(s) older than %d days", len(rows), days)
-    return len(rows)
-
-
-DUE_JOBS = [("transcript_retention", run_retention)]
 
 
 def team_tables() -> list[sa.Table]:
