@@ -289,7 +289,8 @@ _RULES: list[tuple[str, Resolver]] = [
         lambda d, m: dt.date(d.year, 12, 31),
     ),
     (
-        r"(?:in|within|over|give me|gimme|need)\s+(?:the\s+next\s+)?(?P<n>" + _NUM_RE + r")\s+"
+        r"(?:in|within|over|give me|gimme|need|takes?|taking)\s+(?:about\s+|around\s+)?"
+        r"(?:the\s+next\s+)?(?:(?:" + _NUM_RE + r")\s+(?:to|or|-)\s+)?(?P<n>" + _NUM_RE + r")\s+"
         r"(?P<unit>business days?|days?|weeks?|months?|minutes?|hours?)(?:'?\s*time)?",
         _span,
     ),

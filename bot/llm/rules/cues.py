@@ -18,6 +18,7 @@ from bot.llm.rules.lexicon import (
     GROUP_SUBJECTS,
     HEDGES,
     HYPOTHETICAL,
+    IDIOMS,
     META_EXCEPTIONS,
     META_PHRASES,
     META_VERBS,
@@ -176,7 +177,15 @@ def lemma(word: str) -> str:
                 return cand
     if word.endswith("s") and word[:-1] in TASK_VERBS:
         return word[:-1]
+    if word.startswith("re") and len(word) > 5 and word[2:].lstrip("-") in TASK_VERBS:
+        return word[2:].lstrip("-")  # resend, reschedule, rework: the same task again
     return word
+
+
+_DETERMINERS = frozenset("the a an your our my their his her".split())
+_NOT_OBJECTS = frozenset("little bit lot few couple second minute moment sec while".split())
+UNKNOWN_VERB = 0.15
+UNKNOWN_VERB_WITH_OBJECT = 0.7  # "I'll <verb> the <noun>": a task whatever the verb
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +223,9 @@ def _verb_at(words: tuple[str, ...], i: int) -> tuple[float, int] | None:
         return None
     rest = " ".join(words[i:])
     verb = words[i]
+    for idiom, weight in IDIOMS.items():
+        if rest == idiom or rest.startswith(idiom + " "):
+            return weight, i
     for follow in META_EXCEPTIONS.get(verb, ()):
         if rest.startswith(f"{verb} {follow}"):
             nxt = lemma(words[i + 1]) if verb == "be" and i + 1 < len(words) else ""
@@ -225,7 +237,15 @@ def _verb_at(words: tuple[str, ...], i: int) -> tuple[float, int] | None:
         return 0.9 + hedge, i
     if base in META_VERBS:
         return None
-    return TASK_VERBS.get(base, 0.15) + hedge, i
+    if (
+        base not in TASK_VERBS
+        and i + 2 < len(words)
+        and words[i + 1] in _DETERMINERS
+        and len(words[i + 2]) >= 3
+        and words[i + 2] not in _NOT_OBJECTS
+    ):
+        return UNKNOWN_VERB_WITH_OBJECT + hedge, i
+    return TASK_VERBS.get(base, UNKNOWN_VERB) + hedge, i
 
 
 def _causative(after: tuple[str, ...]) -> bool:
@@ -246,6 +266,11 @@ def _causative(after: tuple[str, ...]) -> bool:
         "fixed",
         "in",
     }
+    if any(
+        a == "to" and b in ("you", "them", "him", "her")
+        for a, b in zip(after, after[1:], strict=False)
+    ):
+        return True  # "I'll have the write-up to you by Thursday"
     return any(
         w in done or (lemma(w) in TASK_VERBS and TASK_VERBS[lemma(w)] >= 0.8) for w in after[1:]
     )

@@ -82,3 +82,16 @@ def is_offer(sentence: str, is_question: bool) -> bool:
     """An offer to do something, waiting for the other side's yes."""
     low = _words(sentence)
     return bool(OFFER_TAIL.search(low)) or (is_question and bool(OFFER.search(low)))
+
+
+_APPRECIATES = re.compile(
+    r"\b(?:that would be (?:great|amazing|awesome|helpful|really helpful|super helpful|useful|"
+    r"really useful|perfect|fantastic)|that'd be (?:great|amazing|awesome|helpful|super helpful|"
+    r"useful|perfect)|that would help|that helps|would help a lot|oh that'd|please do|yes please)\b"
+)
+
+
+def appreciates(text: str) -> bool:
+    """ "That'd be super helpful" / "Please do": the other side takes up what was offered."""
+    spans = sentences(text)
+    return bool(spans) and bool(_APPRECIATES.search(_words(text[spans[0][0] : spans[0][1]])))

@@ -72,10 +72,15 @@ class _Candidate:
     answer: str | None = None  # the accepting answer, as said, when the promise is cross-turn
     hedged: bool = False
     due_hint: str = ""  # neighbouring words that may carry the due date (the request's turn)
+    turn: str = ""  # the whole turn the sentence is from
+    due: dt.date | None = None
+    due_phrase: str | None = None
 
     def __post_init__(self) -> None:
         if self.spoken_at < 0:
             self.spoken_at = self.index
+        if not self.turn:
+            self.turn = self.sentence
         self.hedged = self.hedged or self.cue.hedged
 
 
@@ -92,6 +97,8 @@ class RulesEngine:
         candidates = _pair_answers(candidates, utterances, self.threshold)
         _boost_clusters(candidates)
         kept = [c for c in candidates if c.score >= self.threshold]
+        for c in kept:
+            c.due, c.due_phrase = _due(c, utterances, context)
         merged = _merge(kept)
         return ExtractionResult(
             engine=self.name,
@@ -112,9 +119,12 @@ class RulesEngine:
                     continue
                 cues = find_cues(cleaned, looks_like_question(sentence, cleaned))
                 best = self._best(utterances, i, sentence, cleaned, cues, index, context)
+                if best is None and i in wrap_up:
+                    best = _handout(utterances, i, sentence, cleaned, index)
                 if best is None:
                     continue
                 best.score += wrap_up.get(i, 0.0)
+                best.turn = utt.text
                 best.hedged = best.hedged or bool(_HEDGE_TAIL.search(utt.text.lower()))
                 out.append(best)
         return out
@@ -155,9 +165,52 @@ def _asked(c: _Candidate) -> bool:
     return bool(_HANDING_OUT.match(modal)) or c.cue.kind is Kind.THIRD
 
 
+_OPINION = re.compile(r"^would you(?! (?:please|mind|be able|be willing|be ok|be okay|like to))")
+
+
+_HANDOUT_LEAD = frozenset("with on for to is will and the a an uh um your their his her".split())
+HANDOUT_STRENGTH = 2.3
+_CLAUSE_AFTER_NAME = frozenset(
+    "i we you he she they it has have had is was are were will would can could should said says "
+    "'s did does do just also".split()
+)
+
+
+def _handout(
+    utterances: Sequence[Utterance], i: int, sentence: str, cleaned: CleanText, index: SpeakerIndex
+) -> _Candidate | None:
+    """A task handed out by naming the person, as next steps are read out: "and the marketing
+    expert with the product evaluation", "for user interface, technical functions"."""
+    if looks_like_question(sentence, cleaned):
+        return None
+    speaker = utterances[i].speaker
+    found = index.mention_at(cleaned.words)
+    if found is None or found[0] == speaker:
+        return None
+    label, _, last = found
+    if last + 1 < len(cleaned.words) and cleaned.words[last + 1] in _CLAUSE_AFTER_NAME:
+        return None  # "Marco, I also need…", "Mei has the numbers": a sentence, not a hand-out
+    verb = last + 1
+    while verb < len(cleaned.words) and cleaned.words[verb] in _HANDOUT_LEAD:
+        verb += 1
+    task = [w for w in cleaned.words[verb:] if _CONTENT.fullmatch(w) and w not in _WEAK_OBJECT]
+    if len(task) < 2 or index.mention_at(cleaned.words[verb:]) is not None:
+        return None
+    cue = Cue(Kind.ASSIGN, HANDOUT_STRENGTH, found[1], verb, verb="work on")
+    cand = _Candidate(
+        i, _evidence(utterances[i].text, sentence), cue, cleaned, sentence, HANDOUT_STRENGTH
+    )
+    cand.owner, cand.subject, cand.me = label, label, speaker or THEY
+    cand.us = speaker or THEY
+    return cand
+
+
 def _is_request(c: _Candidate) -> bool:
-    """Asked of someone else: "can you…", or a question that hands out a task."""
-    return c.cue.kind is Kind.REQUEST or _asked(c)
+    """Asked of someone else: "can you…", or a question that hands out a task. "Would you
+    prefer…" / "would you pay more…" ask for an opinion, not for work."""
+    if c.cue.kind is Kind.REQUEST:
+        return not _OPINION.match(" ".join(c.clean.words[c.cue.cue_word :]))
+    return _asked(c)
 
 
 def _pair_answers(
@@ -177,29 +230,41 @@ def _pair_answers(
             if o.cue.kind in (Kind.SELF, Kind.TEAM, Kind.THIRD)
         ]
         if _is_request(c):
+            asked = _unpenalised(c)
             if answer is dialogue.Answer.DECLINE:
                 dropped.add(id(c))
+                for o in own:  # "I can't share that one, but I can get you the bridge letter"
+                    o.score = _unpenalised(o) + ANSWERED
             elif j is not None and own:  # the answer says its own promise: it carries the task
                 dropped.add(id(c))
                 for o in own:
-                    o.score += ANSWERED
+                    o.score = max(_unpenalised(o), asked) + ANSWERED
                     o.due_hint = c.sentence
                     if _weak_object(o):
                         _take_task(o, c, utterances[j])
             elif j is not None and answer is dialogue.Answer.ACCEPT:
                 _accepted_by(c, j, utterances)
-                c.score += ANSWERED + (QUESTION_PENALTY if _asked(c) else 0.0)
+                c.score = asked + ANSWERED
             else:
                 c.score += UNANSWERED_REQUEST
-        elif c.cue.kind in (Kind.SELF, Kind.TEAM):
-            offer = dialogue.is_offer(c.sentence, looks_like_question(c.sentence, c.clean))
+        elif c.cue.kind in (Kind.SELF, Kind.TEAM) and j is not None:
+            asked = looks_like_question(c.sentence, c.clean)
+            offer = dialogue.is_offer(c.sentence, asked)
             if offer and answer is dialogue.Answer.DECLINE:
                 dropped.add(id(c))
-            elif offer and answer is dialogue.Answer.ACCEPT and j is not None:
-                asked = looks_like_question(c.sentence, c.clean)
-                c.score += ANSWERED + (QUESTION_PENALTY if asked else 0.0)
+            elif (offer and answer is dialogue.Answer.ACCEPT) or dialogue.appreciates(
+                utterances[j].text
+            ):
+                c.score = _unpenalised(c) + ANSWERED
                 c.due_hint = utterances[j].text
     return [c for c in cands if id(c) not in dropped]
+
+
+def _unpenalised(c: _Candidate) -> float:
+    """The score without the question penalty: an answer or a request is asked as a question
+    by nature ("I can set that up, how's Tuesday?")."""
+    asked = looks_like_question(c.sentence, c.clean) and c.cue.kind is not Kind.REQUEST
+    return c.score + (QUESTION_PENALTY if asked else 0.0)
 
 
 def _weak_object(c: _Candidate) -> bool:
@@ -320,9 +385,23 @@ def _content_bonus(cleaned: CleanText, cue: Cue, sentence: str, context: CallCon
     objects = [w for w in rest if w not in _WEAK_OBJECT]
     if len(objects) < 2:
         bonus -= 0.6
-    if cue.kind is Kind.SELF and re.search(r"\b(now|right now|real quick|first)\b", cleaned.text):
-        bonus -= 0.5  # an action on the call itself: "I'll take this out now"
+    after = " ".join(cleaned.words[cue.verb_word :])
+    if re.search(
+        r"\b(now|right now|real quick|first|again|in a second|in a sec|for a second)\b", after
+    ):
+        bonus -= 0.5  # an action on the call itself: "I'll take this out now", "send it again"
+    if _ON_THE_CALL.search(after):
+        bonus -= (
+            0.8  # "put it on the whiteboard", "get the presentation up", "call this to a close"
+        )
     return bonus
+
+
+# Things of the meeting itself: doing something to them happens during the call, not after it.
+_ON_THE_CALL = re.compile(
+    r"\b(?:whiteboard|white board|screen(?! share)|slides?|powerpoint|projector|presentation up|laptop|"
+    r"microphone|mic|pen|marker|to a close|this meeting|the agenda|my notes)\b"
+)
 
 
 def _wrap_up_turns(utterances: Sequence[Utterance]) -> dict[int, float]:
@@ -367,13 +446,31 @@ def _restated(a: _Candidate, b: _Candidate) -> bool:
     if not wa or not wb:
         return False
     shared = len(wa & wb) / len(wa | wb)
-    recap = any(_RECAP.search(c.sentence.lower()) for c in (a, b))
+    recap = any(_RECAP.search(c.turn.lower()) for c in (a, b))
     return shared >= 0.5 or (recap and len(wa & wb) >= 1)
+
+
+_ANAPHORIC = frozenset("it that this them those these".split())
+_REPORT_BACK = re.compile(r"^(?:let \w+ know|get back to|follow up|circle back|report back)\b")
+
+
+def _refers_back(later: _Candidate, earlier: _Candidate) -> bool:
+    """ "I'll try to get that to you by Tuesday" after "I can put together a one-pager";
+    "…and I'll let you know Monday" after "let me look at the logs" in the same turn."""
+    if later.owner is None or later.owner != earlier.owner:
+        return False
+    if not 0 <= later.index - earlier.index <= MERGE_WINDOW:
+        return False
+    phrase_words = later.clean.words[later.cue.verb_word :]
+    obj = phrase_words[1] if len(phrase_words) > 1 else ""
+    if obj in _ANAPHORIC and later.index > earlier.index:
+        return True
+    return later.index == earlier.index and bool(_REPORT_BACK.match(" ".join(phrase_words)))
 
 
 def _same_task(a: _Candidate, b: _Candidate) -> bool:
     """Same owner, close together, and the same verb or mostly the same words."""
-    if _restated(a, b):
+    if _restated(a, b) or _refers_back(a, b) or _refers_back(b, a):
         return True
     if abs(a.index - b.index) > MERGE_WINDOW or a.owner != b.owner:
         return False
@@ -389,11 +486,17 @@ def _same_task(a: _Candidate, b: _Candidate) -> bool:
 
 
 def _merge(cands: list[_Candidate]) -> list[_Candidate]:
-    """Keep the strongest of several predictions that point at the same spoken task."""
+    """Keep the strongest of several predictions that point at the same spoken task; it takes
+    a due date only a restatement had, and stays tentative if any of them was hedged."""
     kept: list[_Candidate] = []
     for c in sorted(cands, key=lambda c: (-c.score, c.index)):
-        if not any(_same_task(c, k) for k in kept):
+        same = next((k for k in kept if _same_task(c, k)), None)
+        if same is None:
             kept.append(c)
+            continue
+        same.hedged = same.hedged or c.hedged
+        if same.due is None and c.due is not None:
+            same.due, same.due_phrase = c.due, c.due_phrase
     return sorted(kept, key=lambda c: c.index)
 
 
@@ -414,15 +517,27 @@ def _due(
     turn = utterances[c.index].text
     rest = turn[turn.find(c.sentence) + len(c.sentence) :] if c.sentence in turn else ""
     places = [c.sentence, c.answer or "", c.due_hint, _next_sentences(rest)]
+    promiser = utterances[c.spoken_at].speaker
+    asks_when = utterances[c.spoken_at].text.rstrip().endswith("?")
     for j in range(c.spoken_at + 1, min(len(utterances), c.spoken_at + 3)):
-        if len(utterances[j].text.split()) <= NEAR_TURN_WORDS:
-            places.append(utterances[j].text)
+        near = utterances[j]
+        if len(near.text.split()) > NEAR_TURN_WORDS or find_cues(clean(near.text), False):
+            continue
+        if near.speaker == promiser or asks_when:  # "Um, Wednesday?" / "When is that?" — "…"
+            places.append(near.text)
     for text in places:
         if text:
             due, phrase = resolve_due(text, context.call_date)
-            if due is not None and not re.search(r"minute|second|moment", phrase or ""):
-                return due, phrase
+            if due is None or re.search(r"minute|second|moment", phrase or ""):
+                continue
+            if _NOT_A_DEADLINE.search(text[: text.find(phrase or "") if phrase else 0]):
+                continue
+            return due, phrase
     return None, None
+
+
+# "not until after the 15th", "every Thursday": a date that is no deadline.
+_NOT_A_DEADLINE = re.compile(r"(?:\bafter|\buntil after|\bnot until|\bsince|\bevery)\s*$", re.I)
 
 
 def _next_sentences(rest: str, n: int = 2) -> str:
@@ -442,13 +557,14 @@ def _condition(c: _Candidate) -> str | None:
     if first is None or first >= c.cue.cue_word:
         return None
     words = phrase(c.clean, c.sentence, first, c.cue.cue_word, me=c.me, you=c.you, us=c.us)
-    return words.strip(" ,;:-") or None
+    words = words.strip(" ,;:-")
+    return (words[0].lower() + words[1:]) if words else None
 
 
 def _to_commitment(
     c: _Candidate, utterances: Sequence[Utterance], context: CallContext
 ) -> Commitment:
-    due, due_phrase = _due(c, utterances, context)
+    due, due_phrase = c.due, c.due_phrase
     text = compose(
         c.subject,
         c.clean,

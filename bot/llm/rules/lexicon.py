@@ -23,6 +23,7 @@ TASK_VERBS: dict[str, float] = {
     **dict.fromkeys("work look ask talk speak meet sync touch take give make".split(), 0.8),
     **dict.fromkeys("focus come do watch receive".split(), 0.6),
     **dict.fromkeys("think consider decide try keep start go play discuss".split(), 0.3),
+    **dict.fromkeys("issue rerun pull grab dig".split(), 1.0),
 }
 
 # "<subject> will <verb> …" that is talk about the call itself, an opinion or a requirement.
@@ -55,6 +56,10 @@ META_EXCEPTIONS: dict[str, tuple[str, ...]] = {
     "start": ("working", "on the", "the pilot", "the rollout", "the migration", "the trial"),
     "go": ("back to our", "ahead and", "off and do"),
     "be": (
+        "there",
+        "on the call",
+        "on the",
+        "at the",
         "working",
         "looking",
         "thinking",
@@ -90,6 +95,20 @@ META_EXCEPTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Idioms of undertaking whose verb alone says little ("keep", "make", "jump").
+IDIOMS: dict[str, float] = {
+    "make sure": 1.0,
+    "keep an eye on": 1.0,
+    "keep you posted": 1.0,
+    "keep you updated": 1.0,
+    "keep you in the loop": 1.0,
+    "jump on a call": 0.9,
+    "jump on a screen share": 1.0,
+    "hop on a call": 0.9,
+    "take care of": 1.0,
+    "take a look": 0.9,
+}
+
 # Meta phrases right after "I'll"/"I'm going to" that are talk, not tasks.
 META_PHRASES = (
     "be honest",
@@ -116,6 +135,7 @@ META_PHRASES = (
     "walk through",
     "share my screen",
     "share screen",
+    "share the screen",
     "stop sharing",
     "show you",
     "tell you",

@@ -73,6 +73,7 @@ _TAIL = re.compile(
 )
 
 THEY = "they"  # a party referred to by third-person pronouns
+_REFLEXIVE = frozenset({"myself", "yourself", "ourselves", "yourselves"})
 
 _FIRST = {
     "i": 0,
@@ -159,6 +160,8 @@ def phrase(
         start, end = clean.spans[k]
         word = original[start:end].replace("’", "'")
         low = clean.words[k]
+        if low in _REFLEXIVE and k > first:
+            continue  # "I'll fix it myself": the owner is already the subject
         for table, party in ((_FIRST, me), (_SECOND, you), (_PLURAL, us)):
             if low in table and party is not None:
                 word = _as(party, table[low])
