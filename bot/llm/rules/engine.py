@@ -399,8 +399,8 @@ def _content_bonus(cleaned: CleanText, cue: Cue, sentence: str, context: CallCon
 
 # Things of the meeting itself: doing something to them happens during the call, not after it.
 _ON_THE_CALL = re.compile(
-    r"\b(?:whiteboard|white board|screen(?! share)|slides?|powerpoint|projector|presentation up|laptop|"
-    r"microphone|mic|pen|marker|to a close|this meeting|the agenda|my notes)\b"
+    r"\b(?:whiteboard|white board|screen(?! share)|slides?|powerpoint|projector|presentation up|"
+    r"laptop|microphone|mic|pen|marker|to a close|this meeting|the agenda|my notes)\b"
 )
 
 
