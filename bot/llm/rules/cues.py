@@ -47,6 +47,7 @@ class Cue:
     hedged: bool = False  # "I'll try to…", "probably", "no promises": kept, shown as tentative
     condition_word: int | None = None  # "once"/"if" that opens the condition before the cue
     verb: str | None = None  # a verb to say instead of the spoken one ("you'll have it" → deliver)
+    weight: float = 1.0  # how much the verb alone says it is a task (TASK_VERBS)
 
 
 _MODAL_WILL = (
@@ -119,7 +120,7 @@ _PATTERNS: list[tuple[Kind, float, str]] = [
         r"(?:you need to|you have to|you've got to|you must|you're supposed to|"
         r"you are supposed to)",
     ),
-    (Kind.ASSIGN, 0.7, r"(?:you should|you could|you can)"),
+    (Kind.ASSIGN, 0.5, r"(?:you should|you could|you can)"),  # often the generic "you"
     (Kind.ASSIGN, 0.9, r"(?:[a-z]+ )?you(?= (?:" + "|".join(_HANDOUT_VERBS) + r") )"),
     (
         Kind.GROUP,
@@ -139,7 +140,7 @@ _THIRD = re.compile(
 _SKIP = frozenset(
     "just also probably definitely certainly actually really then now still first quickly "
     "personally directly gladly happily absolutely totally please maybe specifically hopefully "
-    "perhaps".split()
+    "perhaps all both each".split()
 )
 _HEDGE_ADVERBS = frozenset({"probably", "maybe", "hopefully", "perhaps"})
 _TRYING = (("try", "to"), ("try", "and"), ("attempt", "to"))
@@ -182,10 +183,7 @@ def lemma(word: str) -> str:
     return word
 
 
-_DETERMINERS = frozenset("the a an your our my their his her".split())
-_NOT_OBJECTS = frozenset("little bit lot few couple second minute moment sec while".split())
 UNKNOWN_VERB = 0.15
-UNKNOWN_VERB_WITH_OBJECT = 0.7  # "I'll <verb> the <noun>": a task whatever the verb
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,14 +235,6 @@ def _verb_at(words: tuple[str, ...], i: int) -> tuple[float, int] | None:
         return 0.9 + hedge, i
     if base in META_VERBS:
         return None
-    if (
-        base not in TASK_VERBS
-        and i + 2 < len(words)
-        and words[i + 1] in _DETERMINERS
-        and len(words[i + 2]) >= 3
-        and words[i + 2] not in _NOT_OBJECTS
-    ):
-        return UNKNOWN_VERB_WITH_OBJECT + hedge, i
     return TASK_VERBS.get(base, UNKNOWN_VERB) + hedge, i
 
 
@@ -366,6 +356,7 @@ def find_cues(clean: CleanText, is_question: bool) -> list[Cue]:
                     None,
                     mod.hedged,
                     mod.condition_word,
+                    weight=verb.weight,
                 )
             )
     cues.extend(_third_person(clean, is_question, taken))
@@ -397,6 +388,7 @@ def _third_person(clean: CleanText, is_question: bool, taken: set[int]) -> list[
                 m.group("subj"),
                 mod.hedged,
                 mod.condition_word,
+                weight=verb.weight,
             )
         )
     return out

@@ -96,7 +96,7 @@ class RulesEngine:
         candidates = self._candidates(utterances, context)
         candidates = _pair_answers(candidates, utterances, self.threshold)
         _boost_clusters(candidates)
-        kept = [c for c in candidates if c.score >= self.threshold]
+        kept = [c for c in candidates if c.score >= self.threshold and _says_a_task(c)]
         for c in kept:
             c.due, c.due_phrase = _due(c, utterances, context)
         merged = _merge(kept)
@@ -203,6 +203,19 @@ def _handout(
     cand.owner, cand.subject, cand.me = label, label, speaker or THEY
     cand.us = speaker or THEY
     return cand
+
+
+WEAK_VERB = 0.5
+
+
+def _says_a_task(c: _Candidate) -> bool:
+    """Context lifts a cue (the wrap-up, a run of hand-outs), but not one whose words name no
+    task: an unknown verb with nothing after it, or a request with no object ("Can you
+    reach,")."""
+    after = c.clean.words[c.cue.verb_word + 1 :]
+    if c.cue.weight < WEAK_VERB and c.due is None and c.answer is None:
+        return bool(resolve_due(c.sentence, dt.date(2000, 1, 1))[0])
+    return bool(after) or c.cue.kind not in (Kind.REQUEST, Kind.ASSIGN) or c.cue.verb is not None
 
 
 def _is_request(c: _Candidate) -> bool:

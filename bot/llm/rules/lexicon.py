@@ -143,6 +143,13 @@ META_PHRASES = (
     "talk through",
     "take notes",
     "take a note",
+    "take the minutes",
+    "take minutes",
+    "meet again",
+    "reconvene",
+    "finish up with",
+    "give it a",
+    "rate it",
     "take a quick",
     "let you go",
     "let you",
@@ -169,6 +176,13 @@ META_PHRASES = (
     "get started",
     "get going",
     "get back to you on",
+)
+
+# Marks given in the meeting ("I'll give a six for ease of use"): an evaluation, not a task.
+META_PHRASES = META_PHRASES + tuple(
+    f"give {article} {n}"
+    for article in ("a", "an", "it a", "it an", "them a")
+    for n in "one two three four five six seven eight nine ten 1 2 3 4 5 6 7 8 9 10".split()
 )
 
 # Hedges before the cue: an opinion about the future, not a promise.
