@@ -96,9 +96,10 @@ class RulesEngine:
         candidates = self._candidates(utterances, context)
         candidates = _pair_answers(candidates, utterances, self.threshold)
         _boost_clusters(candidates)
-        kept = [c for c in candidates if c.score >= self.threshold and _says_a_task(c)]
-        for c in kept:
+        for c in candidates:
             c.due, c.due_phrase = _due(c, utterances, context)
+        kept = [c for c in candidates if c.score >= self.threshold and _says_a_task(c)]
+        _borrow_dues(kept, [c for c in candidates if c not in kept])
         merged = _merge(kept)
         return ExtractionResult(
             engine=self.name,
@@ -153,7 +154,7 @@ class RulesEngine:
         return best
 
 
-_HANDING_OUT = re.compile(r"^(?:you'll|you will|you're gonna|you're going to|you are going to)$")
+_HANDING_OUT = re.compile(r"^(?:you'll|you will|you're gonna|you're going to|you are going to)\b")
 QUESTION_PENALTY = 2.0  # what cues.py takes off a promise cue said as a question
 
 
@@ -161,7 +162,7 @@ def _asked(c: _Candidate) -> bool:
     """A task handed out as a question ("Olivia, you'll present it, right?")."""
     if c.cue.kind not in (Kind.ASSIGN, Kind.THIRD) or not looks_like_question(c.sentence, c.clean):
         return False
-    modal = " ".join(c.clean.words[c.cue.cue_word : c.cue.cue_word + 2])
+    modal = " ".join(c.clean.words[c.cue.cue_word : c.cue.cue_word + 4])
     return bool(_HANDING_OUT.match(modal)) or c.cue.kind is Kind.THIRD
 
 
@@ -234,7 +235,10 @@ def _pair_answers(
     for c in cands:
         by_turn.setdefault(c.index, []).append(c)
     dropped: set[int] = set()
+    settled: set[int] = set()  # answers that already took a request's task
     for c in cands:
+        if id(c) in settled:
+            continue
         j = dialogue.answer_turn(utterances, c.index)
         answer = dialogue.classify(utterances[j].text) if j is not None else dialogue.Answer.NONE
         own = [
@@ -253,6 +257,7 @@ def _pair_answers(
                 for o in own:
                     o.score = max(_unpenalised(o), asked) + ANSWERED
                     o.due_hint = c.sentence
+                    settled.add(id(o))
                     if _weak_object(o):
                         _take_task(o, c, utterances[j])
             elif j is not None and answer is dialogue.Answer.ACCEPT:
@@ -297,7 +302,7 @@ def _take_task(answer: _Candidate, request: _Candidate, turn: Utterance) -> None
         request.index,
         index,
     )
-    answer.answer = spoken if spoken != turn.text else turn.text
+    answer.answer = turn.text if spoken else turn.text
     answer.evidence = request.evidence
 
 
@@ -476,7 +481,10 @@ def _refers_back(later: _Candidate, earlier: _Candidate) -> bool:
         return False
     phrase_words = later.clean.words[later.cue.verb_word :]
     obj = phrase_words[1] if len(phrase_words) > 1 else ""
-    if obj in _ANAPHORIC and later.index > earlier.index:
+    after = later.index > earlier.index or (
+        later.turn.find(later.sentence) > later.turn.find(earlier.sentence) >= 0
+    )
+    if obj in _ANAPHORIC and after:
         return True
     return later.index == earlier.index and bool(_REPORT_BACK.match(" ".join(phrase_words)))
 
@@ -496,6 +504,19 @@ def _same_task(a: _Candidate, b: _Candidate) -> bool:
     if not wa or not wb or len(wa) < 2 or len(wb) < 2:
         return True
     return len(wa & wb) / len(wa | wb) >= 0.3
+
+
+def _borrow_dues(kept: list[_Candidate], others: list[_Candidate]) -> None:
+    """A date said in a weaker follow-up clause of the same turn ("Let me check if it's in
+    your plan. If it is, I'll turn it on this week.") dates the promise it refers back to."""
+    for c in kept:
+        if c.due is not None:
+            continue
+        later = next(
+            (o for o in others if o.due and o.index == c.index and _refers_back(o, c)), None
+        )
+        if later is not None:
+            c.due, c.due_phrase = later.due, later.due_phrase
 
 
 def _merge(cands: list[_Candidate]) -> list[_Candidate]:
@@ -530,14 +551,14 @@ def _due(
     turn = utterances[c.index].text
     rest = turn[turn.find(c.sentence) + len(c.sentence) :] if c.sentence in turn else ""
     places = [c.sentence, c.answer or "", c.due_hint, _next_sentences(rest)]
-    promiser = utterances[c.spoken_at].speaker
-    asks_when = utterances[c.spoken_at].text.rstrip().endswith("?")
+    asked = _ASKS_WHEN.search(utterances[c.spoken_at].text.lower())
     for j in range(c.spoken_at + 1, min(len(utterances), c.spoken_at + 3)):
         near = utterances[j]
-        if len(near.text.split()) > NEAR_TURN_WORDS or find_cues(clean(near.text), False):
-            continue
-        if near.speaker == promiser or asks_when:  # "Um, Wednesday?" / "When is that?" — "…"
-            places.append(near.text)
+        if asked and len(near.text.split()) <= NEAR_TURN_WORDS:
+            if not find_cues(clean(near.text), False):  # "When can I have it?" — "Wednesday?"
+                places.append(near.text)
+                break
+        asked = _ASKS_WHEN.search(near.text.lower())
     for text in places:
         if text:
             due, phrase = resolve_due(text, context.call_date)
@@ -550,7 +571,14 @@ def _due(
 
 
 # "not until after the 15th", "every Thursday": a date that is no deadline.
-_NOT_A_DEADLINE = re.compile(r"(?:\bafter|\buntil after|\bnot until|\bsince|\bevery)\s*$", re.I)
+_NOT_A_DEADLINE = re.compile(
+    r"(?:\bafter|\bnot until|\bsince|\bevery)\b(?:\s+[\w'’-]+){0,5}\s*$", re.IGNORECASE
+)
+# A question about when, whose answer may carry a promise's due date.
+_ASKS_WHEN = re.compile(
+    r"\b(?:when(?:'s| is| can| will| would| do| does)?|what day|by when|how soon|what time|"
+    r"which day|what date)\b[^?]*\?"
+)
 
 
 def _next_sentences(rest: str, n: int = 2) -> str:
