@@ -209,8 +209,8 @@ def missed_prefill(
 def plan_missed(
     rt: Runtime, notifier: Notifier, team_id: str, actor: str, account_id: int, context: str
 ) -> str:
-    """Plan the missed-commitment case (bot.cases.planning) and tell the reporter."""
-    from bot.cases.planning import ReportError, ReportRequest, report_risk
+    """Plan the missed-commitment case (bot.cases.report) and tell the reporter."""
+    from bot.cases.report import ReportError, ReportRequest, report_risk
 
     try:
         result = report_risk(

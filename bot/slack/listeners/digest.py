@@ -231,7 +231,7 @@ def _real_report_modal(rt: Runtime, team_id: str, pre: followup.MissedPrefill) -
     playbook and what happened — so the submission runs the normal case flow."""
     try:
         cards = importlib.import_module("bot.cases.cards")
-        planning = importlib.import_module("bot.cases.planning")
+        planning = importlib.import_module("bot.cases.report_form")
         form = planning.report_form(rt.engine, team_id, "")
         view = cards.report_modal(
             form.risks, account=(pre.account_id, pre.account_name), risk_key=followup.MISSED_RISK
