@@ -75,6 +75,11 @@ _DELIVERY = re.compile(
     r"(?:^| )(you(?:'ll| will)(?: definitely| certainly| also)? (?:have|get))"
     r"(?= (?:it|that|them|this|those|these|the|a|an|my|our)\b)"
 )
+# "I would like to receive the components concept": asking for a deliverable, not an action.
+_WANTS = re.compile(
+    r"(?:^| )((?:i'd|i would|we'd|we would|i want|we want) (?:like |love )?to "
+    r"(?:see|receive|get|have))(?= (?:the|a|an|your|some|that|this)\b)"
+)
 _PATTERNS: list[tuple[Kind, float, str]] = [
     (
         Kind.REQUEST,
@@ -83,7 +88,6 @@ _PATTERNS: list[tuple[Kind, float, str]] = [
         r"(?:for )?you(?: guys| two| all| both)? to",
     ),
     (Kind.REQUEST, 1.6, r"(?:can|could|would|will) you(?: please)?(?: maybe| just)?"),
-    (Kind.REQUEST, 1.0, r"(?:i'd|i would|we'd|we would) (?:like|love) to (?:see|receive|get|have)"),
     (Kind.REQUEST, 1.3, r"if you (?:can|could|would)(?: please)?"),
     (Kind.REQUEST, 1.3, r"(?:would|do) you mind"),
     (
@@ -324,6 +328,24 @@ def find_cues(clean: CleanText, is_question: bool) -> list[Cue]:
                 Cue(
                     Kind.SELF,
                     3.0 + mod.delta,
+                    first,
+                    last + 1,
+                    None,
+                    mod.hedged,
+                    mod.condition_word,
+                    "deliver",
+                )
+            )
+    for m in _WANTS.finditer(clean.text):
+        first = clean.word_at(m.start(1))
+        last = clean.word_at(m.end(1) - 1)
+        taken.add(first)
+        mod = _modifiers(clean, first, Kind.REQUEST, is_question, Verb(1.0, last + 1))
+        if mod is not None:
+            cues.append(
+                Cue(
+                    Kind.REQUEST,
+                    2.0 + mod.delta,
                     first,
                     last + 1,
                     None,

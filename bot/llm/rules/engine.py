@@ -143,6 +143,8 @@ class RulesEngine:
         speaker = utterances[i].speaker
         best: _Candidate | None = None
         for cue in cues:
+            if not cleaned.words[cue.verb_word + 1 :] and cue.kind in (Kind.ASSIGN, Kind.REQUEST):
+                continue  # "you'll be working, Poppy will be working on the design": the next
             cand = _Candidate(
                 i, _evidence(utterances[i].text, sentence), cue, cleaned, sentence, cue.strength
             )

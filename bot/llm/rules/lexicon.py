@@ -287,6 +287,17 @@ WRAP_UP_MARKERS = (
     "until next",
     "see you next",
     "see you in",
+    "meeting again",
+    "meet again",
+    "reconvene",
+    # handing out the work
+    "allocate",
+    "who does what",
+    "divide up",
+    "split up the",
+    "responsibilities",
+    "your task",
+    "your job",
 )
 
 GENERIC_LABEL_WORDS = frozenset(
