@@ -110,7 +110,7 @@ IDIOMS: dict[str, float] = {
 }
 
 # Meta phrases right after "I'll"/"I'm going to" that are talk, not tasks.
-META_PHRASES = (
+META_PHRASES: tuple[str, ...] = (
     "be honest",
     "be brief",
     "be quick",
