@@ -206,12 +206,7 @@ def conversations_open(ctx: Ctx) -> dict[str, Any]:
         if user["deleted"]:
             raise ApiError("user_disabled")
     if len(users) > 1:
-        mpim_id = ctx.state.new_id("G")
-        members = [*users, ctx.team.bot_user_id]
-        ctx.state.channels[mpim_id] = Channel(
-            mpim_id, ctx.team.id, f"mpdm-{mpim_id}", members, True
-        )
-        return {"channel": {"id": mpim_id}}
+        return {"channel": {"id": ctx.state.open_mpim(ctx.team.id, list(users))}}
     existed = (ctx.team.id, users[0]) in ctx.state.dms
     dm_id = ctx.state.open_dm(ctx.team.id, users[0])
     body: dict[str, Any] = {"channel": {"id": dm_id}}
