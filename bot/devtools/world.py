@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, select
 
@@ -30,6 +30,7 @@ from bot.slack.outbound import SlackNotifier
 from bot.workspaces.service import ensure_workspace
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,17 @@ class World:
     def session(self) -> Iterator[Session]:
         with session_scope(self.rt.engine) as s:
             yield s
+
+    def wait_db(self, check: Callable[[Session], T | None], what: str, timeout: float = 30.0) -> T:
+        """Wait for database state the app writes on its own threads (a row in a status):
+        `check(session)` runs in a fresh transaction after every request the stand-in serves
+        and every 50 ms, until it returns something truthy."""
+
+        def probe() -> T | None:
+            with self.session() as s:
+                return check(s)
+
+        return self.standin.wait_until(probe, timeout, what, poll=0.05)
 
     def tick(self, now: dt.datetime) -> dict[str, int]:
         """Move the app's clock to `now` and run the scheduled work once."""

@@ -4,7 +4,7 @@ thread (the work runs in the background, so we wait on the stand-in's recorder).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,20 +85,29 @@ class Capture:
     def thread(self, up: Upload) -> list[dict[str, Any]]:
         return [m for m in self.world.standin.thread(up.channel, up.ts) if m["ts"] != up.ts]
 
-    def wait_answer(self, up: Upload, needle: str, timeout: float = 10.0) -> dict[str, Any]:
-        """The bot's thread reply containing `needle` (in text or blocks)."""
+    def wait_answer(self, up: Upload, needle: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The bot's newest thread reply containing `needle` (in text or blocks), once there."""
 
-        def match(call: Any) -> bool:
-            args = call.args
-            return args.get("thread_ts") == up.ts and needle in str(args.get("text")) + str(
-                args.get("blocks")
+        def match(m: dict[str, Any]) -> bool:
+            return (
+                m.get("thread_ts") == up.ts
+                and m["ts"] != up.ts
+                and needle in str(m.get("text")) + str(m.get("blocks"))
             )
 
-        self.world.standin.wait_for("chat.postMessage", 1, timeout=timeout, predicate=match)
-        for m in reversed(self.thread(up)):
-            if needle in str(m.get("text")) + str(m.get("blocks")):
-                return m | {"channel": up.channel}
-        raise AssertionError(f"no thread message with {needle!r}")
+        found = self.world.standin.wait_message(
+            up.channel, match, timeout, f"a reply in the thread saying {needle!r}"
+        )
+        return found | {"channel": up.channel}
+
+    def wait_review(
+        self, channel: str, ts: str, shows: Callable[[str], bool], what: str
+    ) -> dict[str, Any]:
+        """The review message `ts` once its blocks (as text) satisfy `shows`."""
+        found = self.world.standin.wait_message(
+            channel, lambda m: m["ts"] == ts and shows(str(m.get("blocks"))), what=what
+        )
+        return found | {"channel": channel}
 
     def review(self, up: Upload) -> dict[str, Any]:
         return self.wait_answer(up, "Commitments from")
@@ -117,7 +126,7 @@ class Capture:
         with self.world.session() as s:
             return list(s.exec(select(Transcript).order_by(col(Transcript.id))))
 
-    def idle(self, timeout: float = 15.0) -> None:
+    def idle(self, timeout: float = 60.0) -> None:
         """Wait until every background job the app submitted has finished."""
         done, pending = wait(self.futures, timeout=timeout)
         assert not pending, f"{len(pending)} background job(s) still running"

@@ -125,10 +125,11 @@ def test_stale_and_duplicate_clicks_change_nothing(slack, cap, call_vtt) -> None
     first = cap.commitments()[0]
     block = f"{rb.ITEM_BLOCK}:{first.id}:proposed"
     slack.driver.block_action(rb.A_DISMISS, user_id="U0MAYA", message=review, block_id=block)
-    slack.standin.wait_for("chat.update", 1)
+    cap.wait_review(up.channel, review["ts"], lambda b: "Dismissed by" in b, "the dismissal")
     for action in (rb.A_DISMISS, rb.A_CONFIRM, rb.A_EDIT):  # all from the old message
+        mark = slack.standin.mark()
         slack.driver.block_action(action, user_id="U0MAYA", message=review, block_id=block)
-    slack.standin.wait_for("chat.postEphemeral", 3)
+        slack.standin.wait_ephemeral("U0MAYA", "already dismissed", since=mark)
     texts = [e["text"] for e in slack.standin.ephemerals(user="U0MAYA")]
     assert all("already dismissed" in t for t in texts)
     assert len(slack.standin.calls("chat.update")) == 1

@@ -44,7 +44,7 @@ def test_upload_is_read_reviewed_and_decided(slack, cap, call_vtt) -> None:  # t
     world.driver.block_action(
         rb.A_CONFIRM, user_id="U0SAM", message=review, block_id=_item_block(li.id, "proposed")
     )
-    world.standin.wait_for("chat.postEphemeral", 1)
+    world.standin.wait_ephemeral("U0SAM", "Only")
     eph = world.standin.ephemerals(user="U0SAM")
     assert eph and "Only" in eph[-1]["text"] and "<@U0LI>" in eph[-1]["text"]
 
@@ -54,7 +54,9 @@ def test_upload_is_read_reviewed_and_decided(slack, cap, call_vtt) -> None:  # t
         rb.A_CONFIRM, user_id="U0MAYA", message=review, block_id=_item_block(maya.id, "proposed")
     )
     assert r.status == 200
-    world.standin.wait_for("chat.update", 1)
+    cap.wait_review(
+        up.channel, review["ts"], lambda b: _item_block(maya.id, "open") in b, "Maya's confirmed"
+    )
     review = cap.message(up.channel, review["ts"])
     assert "Confirmed by <@U0MAYA>" in str(review["blocks"])
 
@@ -62,14 +64,16 @@ def test_upload_is_read_reviewed_and_decided(slack, cap, call_vtt) -> None:  # t
     world.driver.block_action(
         rb.A_CONFIRM, user_id="U0MAYA", message=before, block_id=_item_block(maya.id, "proposed")
     )
-    world.standin.wait_for("chat.postEphemeral", 2)
+    world.standin.wait_ephemeral("U0MAYA", "already open")
     assert "already open" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
 
     # Dismiss Li's, by Li himself (the owner)
     world.driver.block_action(
         rb.A_DISMISS, user_id="U0LI", message=review, block_id=_item_block(li.id, "proposed")
     )
-    world.standin.wait_for("chat.update", 2)
+    cap.wait_review(
+        up.channel, review["ts"], lambda b: "Dismissed by <@U0LI>" in b, "Li's dismissed"
+    )
     review = cap.message(up.channel, review["ts"])
     assert "Dismissed by <@U0LI>" in str(review["blocks"])
 
@@ -108,7 +112,7 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
     world.driver.block_action(
         rb.A_CONFIRM, user_id="U0MAYA", message=review, block_id=_item_block(li.id, "proposed")
     )
-    world.standin.wait_for("chat.postEphemeral", 1)
+    world.standin.wait_ephemeral("U0MAYA", "Pick who owns")
     assert "Pick who owns" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
     world.driver.block_action(
         rb.A_OWNER,
@@ -117,9 +121,7 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
         block_id=_item_block(li.id, "proposed"),
         selected_user="U0LI",
     )
-    world.standin.wait_for(
-        "chat.update", predicate=lambda c: "<@U0LI>" in str(c.args.get("blocks"))
-    )
+    cap.wait_review(up.channel, review["ts"], lambda b: "<@U0LI>" in b, "Li as the owner")
     review = cap.message(up.channel, review["ts"])
     assert "<@U0LI>" in str(review["blocks"])
 
@@ -128,7 +130,7 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
     r = world.driver.block_action(
         rb.A_EDIT, user_id="U0MAYA", message=review, block_id=_item_block(maya.id, "proposed")
     )
-    world.standin.wait_for("views.open", 1)
+    world.standin.wait_view(r)
     [view] = world.standin.open_views("U0MAYA")
     assert r.status == 200 and view["callback_id"] == rb.EDIT_CALLBACK
     empty = world.driver.view_submission(view, {"text": "  "})
@@ -143,8 +145,8 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
         },
     )
     assert saved.status == 200 and not saved.problems
-    world.standin.wait_for(
-        "chat.update", predicate=lambda c: "Okta SSO guide (v2)" in str(c.args.get("blocks"))
+    cap.wait_review(
+        up.channel, review["ts"], lambda b: "Okta SSO guide (v2)" in b, "the edited text"
     )
     review = cap.message(up.channel, review["ts"])
     assert "Send the Okta SSO guide (v2)" in str(review["blocks"])
@@ -157,33 +159,36 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
         message=review,
         selected_option={"text": {"type": "plain_text", "text": "Globex"}, "value": str(globex.id)},
     )
-    world.standin.wait_for("chat.update", predicate=lambda c: "Globex" in str(c.args.get("blocks")))
+    cap.wait_review(
+        up.channel, review["ts"], lambda b: "found for *Globex*" in b, "the review on Globex"
+    )
     assert all(c.account_id == globex.id for c in cap.commitments())
     assert acme.id != globex.id
 
     # Confirm all: everything still proposed that has an owner (or is the customer's)
     review = cap.message(up.channel, review["ts"])
     world.driver.block_action(rb.A_CONFIRM_ALL, user_id="U0MAYA", message=review)
-    world.standin.wait_for(
-        "chat.update", predicate=lambda c: "Confirmed by" in str(c.args.get("blocks"))
+    cap.wait_review(
+        up.channel, review["ts"], lambda b: "Confirmed by" in b, "the review after Confirm all"
     )
     after = cap.commitments()
     # Priya is neither a member nor a known Acme contact: her promises wait for an owner
     waiting = [c for c in after if c.status == "proposed"]
     assert waiting and all(c.owner_name == "Priya Nair" for c in waiting)
     assert all(c.status == "open" for c in after if c.owner_name != "Priya Nair")
-    world.standin.wait_for(
-        "chat.postEphemeral", predicate=lambda c: "still need an owner" in str(c.args.get("text"))
-    )
+    world.standin.wait_ephemeral("U0MAYA", "still need an owner")
     assert "still need an owner" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
     for c in waiting:
+        proposed = _item_block(c.id, "proposed")
         world.driver.block_action(
             rb.A_DISMISS,
             user_id="U0MAYA",
             message=cap.message(up.channel, review["ts"]),
-            block_id=_item_block(c.id, "proposed"),
+            block_id=proposed,
         )
-    world.standin.wait_for("chat.update", 4 + len(waiting))
+        cap.wait_review(
+            up.channel, review["ts"], lambda b, p=proposed: p not in b, f"{c.id} dismissed"
+        )
     assert "Confirm all" not in str(cap.message(up.channel, review["ts"])["blocks"])
     edited = next(c for c in after if c.id == maya.id)
     assert edited.text == "Send the Okta SSO guide (v2)" and str(edited.due_date) == "2026-11-26"
@@ -204,7 +209,7 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
 def test_commitments_settings_opens_the_digest_settings(slack) -> None:  # type: ignore[no-untyped-def]
     r = slack.driver.command("/commitments", "settings", user_id="U0SAM")
     assert r.status == 200
-    slack.standin.wait_for("views.open", 1)
+    slack.standin.wait_view(r)
     [view] = slack.standin.open_views("U0SAM")
     assert view["callback_id"] == "digest_settings"
 
@@ -249,7 +254,7 @@ def test_shortcut_reads_the_attached_file_or_says_there_is_none(slack, cap, call
     plain = world.standin.post_user_message(world.team_id, "C0CSRISK", "U0MAYA", "hello")
     r = world.driver.message_shortcut("extract_commitments", plain)
     assert r.status == 200
-    world.standin.wait_for("response_url", 1)
+    world.standin.wait_reply(r, "no file attached")
     assert "no file attached" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
 
     file_id = cap.add_file("call-2026-11-20.vtt", call_vtt)
@@ -261,8 +266,8 @@ def test_shortcut_reads_the_attached_file_or_says_there_is_none(slack, cap, call
     cap.idle()
     assert cap.transcripts()[0].uploader_user_id == "U0MAYA"
     # the shortcut again on the same message: told where the first answer is, no new work
-    world.driver.message_shortcut("extract_commitments", msg, user_id="U0MAYA")
-    world.standin.wait_for("response_url", 2)
+    again = world.driver.message_shortcut("extract_commitments", msg, user_id="U0MAYA")
+    world.standin.wait_reply(again, "already read")
     assert "already read" in world.standin.ephemerals(user="U0MAYA")[-1]["text"]
     assert len(cap.transcripts()) == 1
 
@@ -312,10 +317,10 @@ def test_file_shared_alone_is_read_in_a_new_thread(slack, cap, call_vtt) -> None
     file_id = cap.add_file("call-2026-11-20.vtt", call_vtt)
     world.driver.file_shared(file_id, channel_id="C0CSRISK")
     reading = world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: "Reading" in str(c.args.get("text"))
+        "chat.postMessage", lambda c: "Reading" in str(c.args.get("text"))
     )[0]
     world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: "Commitments from" in str(c.args.get("blocks"))
+        "chat.postMessage", lambda c: "Commitments from" in str(c.args.get("blocks"))
     )
     cap.idle()
     [t] = cap.transcripts()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.models import Commitment, Transcript
 
@@ -33,18 +33,11 @@ def test_review_refused_by_slack_is_posted_on_a_later_tick(slack) -> None:
         with world.session() as s:
             return list(s.exec(select(Commitment)))
 
-    import time
+    def refused(s: Session) -> Transcript | None:
+        t = s.exec(select(Transcript)).first()
+        return t if t is not None and t.status == "review" and t.lease_until is not None else None
 
-    def transcript() -> Transcript | None:
-        with world.session() as s:
-            return s.exec(select(Transcript)).first()
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        t = transcript()
-        if t is not None and t.status == "review" and t.lease_until is not None:
-            break
-        time.sleep(0.05)
+    world.wait_db(refused, "the review held for a retry after Slack refused it")
     rows = stored()
     assert rows and all(c.review_ts is None for c in rows)
     with world.session() as s:

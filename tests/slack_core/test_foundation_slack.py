@@ -88,5 +88,8 @@ def test_web_api_persistent_500_becomes_a_retryable_delivery_error(slack) -> Non
 def test_mention_gets_help_in_thread(slack) -> None:
     resp = slack.driver.app_mention("what can you do?")
     assert resp.status == 200
-    call = slack.standin.wait_for("chat.postMessage")
-    assert "transcript" in call[-1].args["text"] if isinstance(call, list) else True
+    mention = slack.standin.messages("C0CSRISK")[-1]
+    reply = slack.standin.wait_message(
+        "C0CSRISK", lambda m: m.get("thread_ts") == mention["ts"] and m["ts"] != mention["ts"]
+    )
+    assert "transcript" in reply["text"]

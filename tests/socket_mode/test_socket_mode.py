@@ -84,9 +84,10 @@ def test_app_mention_is_acked_and_answered_in_thread(sm: SocketWorld) -> None:
     resp = sm.driver.app_mention("what can you do?")
     assert resp.status == 200, resp.problems
     assert resp.json is None  # events are acked with an empty envelope
-    (post,) = sm.standin.wait_for("chat.postMessage")
-    assert post.ok and post.args["text"] == HELP
     mention = sm.standin.messages(CS_CHANNEL)[-1]
+    sm.standin.wait_for("chat.postMessage", lambda c: c.args.get("thread_ts") == mention["ts"])
+    (post,) = sm.standin.calls("chat.postMessage")
+    assert post.ok and post.args["text"] == HELP
     assert post.args["thread_ts"] == mention["ts"]
     assert sm.standin.thread(CS_CHANNEL, mention["ts"])[-1]["text"] == HELP
 
@@ -111,7 +112,8 @@ def test_unhandled_slash_command_gets_no_ack(sm: SocketWorld) -> None:
 def test_retried_event_is_acked_and_ignored(sm: SocketWorld) -> None:
     first = sm.driver.app_mention("help")
     assert first.status == 200
-    sm.standin.wait_for("chat.postMessage")
+    mention = sm.standin.messages(CS_CHANNEL)[-1]
+    sm.standin.wait_for("chat.postMessage", lambda c: c.args.get("thread_ts") == mention["ts"])
     retry = sm.driver.redeliver(first, retry_num=1, retry_reason="timeout")
     assert retry.status == 200  # acked, so Slack stops retrying
     sent = sm.standin.socket_mode.sent
@@ -131,7 +133,11 @@ def test_reconnects_when_slack_asks_to_refresh(sm: SocketWorld) -> None:
     assert len(sm.standin.calls("apps.connections.open")) == 2
     resp = sm.driver.app_mention("still there?")
     assert resp.status == 200
-    assert sm.standin.wait_for("chat.postMessage")[0].args["text"] == HELP
+    mention = sm.standin.messages(CS_CHANNEL)[-1]
+    (post,) = sm.standin.wait_for(
+        "chat.postMessage", lambda c: c.args.get("thread_ts") == mention["ts"]
+    )
+    assert post.args["text"] == HELP
 
 
 def test_wrong_app_token_fails_to_connect(database_url: str) -> None:

@@ -129,7 +129,7 @@ def test_listener_posting_51_blocks_gets_invalid_blocks(
             client.chat_postMessage(channel="C1", text="big", blocks=[{"type": "divider"}] * 51)
 
     driver.command("/big")
-    call = standin.wait_for("chat.postMessage")[0]
+    call = standin.wait_for("chat.postMessage", lambda c: c.args.get("text") == "big")[0]
     assert call.error == "invalid_blocks"
     assert call.args["team_id"] == "T1"  # Bolt adds team_id; the stand-in ignores it
     assert standin.messages("C1") == []
@@ -162,7 +162,7 @@ def test_modal_open_submit_errors_update_push_clear(
             ack()
 
     resp = driver.command("/report-risk")
-    call = standin.wait_for("views.open")[0]
+    call = standin.wait_for("views.open", lambda c: c.args.get("trigger_id") == resp.trigger_id)[0]
     assert call.ok, call.response
     trigger = resp.trigger_id
     view = standin.open_views("U1")[0]
@@ -233,7 +233,7 @@ def test_button_in_message_and_response_url_replace(
     assert message["ts"] == client_resp["ts"]
     resp = driver.block_action("confirm", message=message)
     assert resp.status == 200
-    standin.wait_for("response_url")
+    standin.wait_reply(resp, "Confirmed ✓")
     assert standin.messages("C1")[0]["text"] == "Confirmed ✓"
     assert standin.messages("C1")[0]["blocks"] == []
     with pytest.raises(LookupError):
@@ -255,9 +255,10 @@ def test_events_retries_files_home_and_mentions(
     """Listeners report through Slack calls, so the test waits on the recorder, not on sleeps."""
 
     @app.event("file_shared")
-    def on_file(event: dict[str, Any], body: dict[str, Any], client: Any) -> None:
+    def on_file(event: dict[str, Any], body: dict[str, Any], client: Any, request: Any) -> None:
         name = client.files_info(file=event["file_id"])["file"]["name"]
-        client.chat_postMessage(channel="C1", text=f"{name} {body['event_id']}")
+        attempt = (request.headers.get("x-slack-retry-num") or ["0"])[0]
+        client.chat_postMessage(channel="C1", text=f"{name} {body['event_id']} #{attempt}")
 
     @app.message("")
     def on_message(message: dict[str, Any], client: Any) -> None:
@@ -285,21 +286,26 @@ def test_events_retries_files_home_and_mentions(
     assert first.status == 200 and first.event_id
     retry = driver.redeliver(first, retry_num=1, retry_reason="http_timeout")
     assert retry.status == 200 and retry.event_id == first.event_id
-    posts = standin.wait_for("chat.postMessage", count=2)
-    assert [c.args["text"] for c in posts] == [f"call.vtt {first.event_id}"] * 2
+    for attempt in (0, 1):  # the first delivery and the retry, each handled
+        wanted = f"call.vtt {first.event_id} #{attempt}"
+        standin.wait_for("chat.postMessage", lambda c, w=wanted: c.args.get("text") == w)
+    posts = [c.args["text"] for c in standin.calls("chat.postMessage")]
+    assert sorted(posts) == [f"call.vtt {first.event_id} #0", f"call.vtt {first.event_id} #1"]
 
     assert driver.file_share_message(["F1"], text="transcript").status == 200
-    reaction = standin.wait_for("reactions.add")[0]
-    assert reaction.args["name"] == "paperclip"
     shared = [m for m in standin.messages("C1") if m.get("subtype") == "file_share"]
+    reaction = standin.wait_for(
+        "reactions.add", lambda c: c.args.get("timestamp") == shared[0]["ts"]
+    )[0]
+    assert reaction.args["name"] == "paperclip"
     assert shared[0]["files"][0]["id"] == "F1" and shared[0]["ts"] == reaction.args["timestamp"]
 
     assert driver.app_home_opened().status == 200
-    standin.wait_for("views.publish")
-    assert "Your commitments" in standin.home_view("U1")["blocks"][0]["text"]["text"]
+    home = standin.wait_home("U1", lambda h: bool(h.get("blocks")))
+    assert "Your commitments" in home["blocks"][0]["text"]["text"]
 
     assert driver.app_mention("please summarise").status == 200
-    reply = standin.wait_for("chat.postMessage", count=3)[-1]
+    reply = standin.wait_for("chat.postMessage", lambda c: c.args.get("text") == "on it")[-1]
     mention_ts = reply.args["thread_ts"]
     assert standin.thread("C1", mention_ts)[-1]["text"] == "on it"
 
@@ -307,9 +313,11 @@ def test_events_retries_files_home_and_mentions(
     # later user message has been handled there must still be only that one new reaction.
     assert driver.echo_bot_message(standin.last_message("C1")).status == 200
     driver.message("thanks")
-    reactions = standin.wait_for("reactions.add", count=2)
+    thanks = next(m for m in standin.messages("C1") if m["text"] == "thanks")
+    standin.wait_for("reactions.add", lambda c: c.args.get("timestamp") == thanks["ts"])
+    reactions = standin.calls("reactions.add")
     assert [c.args["name"] for c in reactions] == ["paperclip", "eyes"]
-    assert len(standin.calls("reactions.add")) == 2
+    assert len(reactions) == 2
 
 
 def test_shortcuts_and_suggestions(standin: SlackStandin, app: App, driver: SlackDriver) -> None:
@@ -355,17 +363,19 @@ def test_shortcuts_and_suggestions(standin: SlackStandin, app: App, driver: Slac
         ack()
         respond(text=f"Captured: {shortcut['message']['text']}", replace_original=False)
 
-    assert driver.shortcut("capture").status == 200
-    standin.wait_for("views.open")
-    view = standin.open_views("U1")[0]
+    opened = driver.shortcut("capture")
+    assert opened.status == 200
+    view = standin.wait_view(opened, callback_id="acct")
+    assert standin.open_views("U1")[0]["id"] == view["id"]
     options = driver.block_suggestion("find", "Acme", view=view)
     assert options.json["options"][0]["text"]["text"] == "Acme Corp"
     assert driver.view_closed(view).status == 200
     assert standin.open_views("U1") == []
 
     msg = standin.post_user_message("T1", "C1", "U2", "I will send the deck by Friday")
-    assert driver.message_shortcut("from_message", msg).status == 200
-    standin.wait_for("response_url")
+    captured = driver.message_shortcut("from_message", msg)
+    assert captured.status == 200
+    standin.wait_reply(captured, "Captured:")
     assert standin.ephemerals(user="U1")[-1]["text"].startswith("Captured: I will send")
 
 

@@ -181,6 +181,32 @@ def test_expired_trigger() -> None:
         assert err.response["error"] == "expired_trigger_id"
 
 
+def test_trigger_clock_runs_from_sending_to_arrival() -> None:
+    """Slack's clock starts when it sends the interaction and stops when views.open reaches
+    it: a trigger minted early (a payload built before it was sent) or a request served late
+    (a busy process) must not look older than it is."""
+    with SlackStandin(trigger_ttl=30.0) as s:
+        s.add_team("T1", "Acme")
+        s.add_user("T1", "U1", "ann")
+        client = WebClient(base_url=s.api_url, token="xoxb-T1")
+        early = s.new_trigger_id("U1")
+        s.state.triggers[early].created -= 60  # minted a minute before anything was sent
+        err = error_of(lambda: client.views_open(trigger_id=early, view=modal()))
+        assert err.response["error"] == "expired_trigger_id"
+        sent = s.new_trigger_id("U1")
+        s.state.triggers[sent].created -= 60
+        s.trigger_sent(sent)  # what the driver does as the payload leaves
+        assert client.views_open(trigger_id=sent, view=modal())["ok"]
+
+        late = s.new_trigger_id("U1")
+        s.state.triggers[late].created -= 60
+        body = json.dumps({"trigger_id": late, "view": modal()}).encode()
+        headers = {"content-type": "application/json", "authorization": "Bearer xoxb-T1"}
+        arrived = s.state.triggers[late].created + 1  # arrived in time, served a minute on
+        reply = s.handle("POST", "/api/views.open", headers, body, received=arrived)
+        assert json.loads(reply.body)["ok"] is True
+
+
 def test_home_publish_and_external_id_update(standin: SlackStandin, client: WebClient) -> None:
     home = {"type": "home", "blocks": [{"type": "divider"}]}
     first = client.views_publish(user_id="U1", view=home)["view"]

@@ -68,7 +68,7 @@ class SlackDriver:
         user_id: str | None = None,
         channel_id: str | None = None,
         api_app_id: str | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> None:
         self.signing_secret = signing_secret
         self.team_id = team_id
@@ -101,8 +101,10 @@ class SlackDriver:
         signature: str | None = None,
         timestamp_offset: int = 0,
         headers: dict[str, str] | None = None,
+        trigger_id: str | None = None,
     ) -> DriverResponse:
-        """Send exact bytes, signed now (unless told otherwise), to the target."""
+        """Send exact bytes, signed now (unless told otherwise), to the target. A payload's
+        `trigger_id` starts its 3 seconds as the request leaves, as Slack's does."""
         all_headers = slack_headers(
             self.signing_secret,
             body,
@@ -112,6 +114,8 @@ class SlackDriver:
             sign_request=sign,
         )
         all_headers.update(headers or {})
+        if trigger_id is not None:
+            self.standin.trigger_sent(trigger_id)
         start = time.perf_counter()
         if self._http is not None:
             resp = self._http.post(self.target, content=body, headers=all_headers)
@@ -201,7 +205,7 @@ class SlackDriver:
                 "trigger_id": trigger_id,
             }
         )
-        resp = self.post(body, FORM, **send)
+        resp = self.post(body, FORM, trigger_id=trigger_id, **send)
         problems: list[str] = []
         if resp.status == 200:
             problems = self.standin.record_ack_reply(
@@ -211,7 +215,8 @@ class SlackDriver:
 
     # -- interactivity ----------------------------------------------------------------------
     def _interact(self, payload: dict[str, Any], **send: Any) -> DriverResponse:
-        return self.post(interaction_form(payload), FORM, **send)
+        trigger_id = payload.get("trigger_id")
+        return self.post(interaction_form(payload), FORM, trigger_id=trigger_id, **send)
 
     def block_action(
         self,

@@ -19,7 +19,8 @@ REDACTED = "<redacted>"
 
 @dataclass(frozen=True)
 class Call:
-    """One request: `method` is the Web API method, or `response_url`, `upload`, `file_download`."""
+    """One request: `method` is the Web API method, or `response_url`, `upload`, `file_download`;
+    `path` is the URL path it was sent to (for a response_url, the one the app was given)."""
 
     method: str
     args: dict[str, Any]
@@ -28,6 +29,7 @@ class Call:
     time: float
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
 
     @property
     def ok(self) -> bool:
@@ -55,10 +57,12 @@ class Recorder:
     def __init__(self) -> None:
         self._calls: list[Call] = []
         self._cond = threading.Condition()
+        self._served = 0  # bumped by every request, so a waiter never misses one
 
     def add(self, call: Call) -> None:
         with self._cond:
             self._calls.append(call)
+            self._served += 1
             self._cond.notify_all()
 
     def calls(self, method: str | None = None, team_id: str | None = None) -> list[Call]:
@@ -77,42 +81,42 @@ class Recorder:
     def wait_for(
         self,
         method: str,
-        count: int = 1,
-        timeout: float = 5.0,
-        predicate: Callable[[Call], bool] | None = None,
+        predicate: Callable[[Call], bool],
+        timeout: float = 30.0,
     ) -> list[Call]:
-        """Block until `count` matching calls exist and return them; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
+        """Block until a `method` call for which `predicate` holds exists; return every such
+        call, oldest first. The predicate says which call the test needs: waiting for a
+        number of calls would let an unrelated one (a late refresh, a retry) satisfy it."""
+        if not callable(predicate):
+            raise TypeError(
+                "wait_for waits for a specific call: pass a predicate that identifies it "
+                "(counting calls is not a state)"
+            )
 
         def matching() -> list[Call]:
-            return [
-                c for c in self._calls if c.method == method and (predicate is None or predicate(c))
-            ]
+            return [c for c in self.calls(method) if predicate(c)]
 
-        with self._cond:
-            found = matching()
-            while len(found) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    seen = [c.method for c in self._calls]
-                    raise AssertionError(
-                        f"expected {count} {method} call(s), got {len(found)} in {timeout}s; "
-                        f"calls so far: {seen}"
-                    )
-                self._cond.wait(remaining)
-                found = matching()
-            return found
+        return self.wait_until(matching, timeout, f"a {method} call matching the predicate")
 
-    def wait_until(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
-        """Block until `check()` returns something truthy (re-checked after every request the
-        stand-in serves, since only requests change its state); AssertionError on timeout."""
+    def wait_until(
+        self, check: Callable[[], T | None], timeout: float, what: str, poll: float = 0.5
+    ) -> T:
+        """Block until `check()` returns something truthy; AssertionError on timeout.
+
+        `check` is re-run after every request the stand-in serves (only requests change its
+        state) and at least every `poll` seconds (for state kept elsewhere, e.g. the
+        database). It runs outside the recorder's lock, so a slow check never holds up a
+        request the app is making."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = check()
-                if found:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"waited {timeout}s for {what}; it never happened")
-                self._cond.wait(min(remaining, 0.5))
+        while True:
+            with self._cond:
+                served = self._served
+            found = check()
+            if found:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"waited {timeout}s for {what}; it never happened")
+            with self._cond:
+                if self._served == served:
+                    self._cond.wait(min(remaining, poll))

@@ -94,6 +94,21 @@ def _parse_args(content_type: str, query: str, body: bytes) -> dict[str, Any]:
     return args
 
 
+def _after(ts: str | None, since: str | None) -> bool:
+    """Is Slack ts `ts` later than `since` (None: no bound)? Compared exactly, not as floats."""
+    if since is None:
+        return True
+    if ts is None:
+        return False
+    key = [tuple(int(part) for part in t.split(".")) for t in (ts, since)]
+    return key[0] > key[1]
+
+
+def _said(obj: dict[str, Any]) -> str:
+    """Everything a message-like payload says (text and blocks), for `contains` checks."""
+    return str(obj.get("text") or "") + str(obj.get("blocks") or "")
+
+
 class SlackStandin:
     """Stateful fake Slack. Use as a context manager or call `start()`/`stop()`."""
 
@@ -287,7 +302,8 @@ class SlackStandin:
             return copy.deepcopy(msg)
 
     def new_trigger_id(self, user_id: str, team_id: str | None = None) -> str:
-        """A Slack-format trigger id, valid `trigger_ttl` seconds and for one use."""
+        """A Slack-format trigger id, valid `trigger_ttl` seconds and for one use. Its clock
+        starts now; the driver restarts it (`trigger_sent`) when it sends the payload."""
         with self.state.lock:
             n = int(self.state.new_id(""), 16)
             trigger_id = f"{n}.{int(time.time())}.{secrets.token_hex(16)}"
@@ -295,6 +311,14 @@ class SlackStandin:
                 trigger_id, user_id, team_id, time.monotonic()
             )
         return trigger_id
+
+    def trigger_sent(self, trigger_id: str) -> None:
+        """Slack starts a trigger's 3 seconds when it sends the interaction to the app, not
+        when the payload was put together: the driver calls this just before sending."""
+        with self.state.lock:
+            trig = self.state.triggers.get(trigger_id)
+            if trig is not None:
+                trig.created = time.monotonic()
 
     def new_response_url(
         self,
@@ -324,7 +348,7 @@ class SlackStandin:
         """Push an envelope to the app's newest connection; returns its envelope_id."""
         return self.socket_mode.send(envelope, team_id, timeout)
 
-    def socket_wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    def socket_wait_ack(self, envelope_id: str, timeout: float = 30.0) -> dict[str, Any]:
         return self.socket_mode.wait_ack(envelope_id, timeout)
 
     # -- fault injection --------------------------------------------------------------------
@@ -361,22 +385,122 @@ class SlackStandin:
         return self.recorder.calls(method, team_id)
 
     def wait_for(
-        self,
-        method: str,
-        count: int = 1,
-        timeout: float = 5.0,
-        predicate: Callable[[Call], bool] | None = None,
+        self, method: str, predicate: Callable[[Call], bool], timeout: float = 30.0
     ) -> list[Call]:
-        return self.recorder.wait_for(method, count, timeout, predicate)
+        """Every `method` call matching `predicate` (oldest first), once there is one."""
+        return self.recorder.wait_for(method, predicate, timeout)
 
     def reset_calls(self) -> None:
         self.recorder.reset()
 
     def wait_until(
-        self, check: Callable[[], T | None], timeout: float = 30.0, what: str = "a state"
+        self,
+        check: Callable[[], T | None],
+        timeout: float = 30.0,
+        what: str = "a state",
+        poll: float = 0.5,
     ) -> T:
-        """Wait for a state (not a number of calls): `check` is re-run after each request."""
-        return self.recorder.wait_until(check, timeout, what)
+        """Wait for a state (not a number of calls): `check` is re-run after each request
+        and at least every `poll` seconds (use a short one for database state)."""
+        return self.recorder.wait_until(check, timeout, what, poll)
+
+    def mark(self) -> str:
+        """A point in the stand-in's timeline: messages, ephemerals and edits made after it
+        carry a later ts. Lets a wait name "the answer to this click" when the same text was
+        said before."""
+        return self.state.next_ts()
+
+    def wait_reply(
+        self,
+        sent: Any,
+        contains: str = "",
+        timeout: float = 30.0,
+    ) -> Call:
+        """The app's answer through the response_url of one request the driver sent (a
+        `DriverResponse`, or the URL), whose text or blocks contain `contains`."""
+        url = sent if isinstance(sent, str) else sent.response_url
+        if not url:
+            raise ValueError("that request carried no response_url")
+        path = urllib.parse.urlsplit(url).path
+
+        def mine(c: Call) -> bool:
+            return c.path == path and c.ok and contains in _said(c.args)
+
+        return self.wait_for("response_url", mine, timeout)[-1]
+
+    def wait_view(
+        self,
+        opened_by: Any = None,
+        *,
+        user: str | None = None,
+        callback_id: str | None = None,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """A modal as it is now, once it is open: the one opened (or pushed) with the trigger
+        of `opened_by` (a `DriverResponse` or a trigger id), or else the top of `user`'s
+        stack with that `callback_id`. `predicate` may ask more of it (e.g. a view that
+        was updated after opening)."""
+        trigger = (
+            opened_by if isinstance(opened_by, str) else getattr(opened_by, "trigger_id", None)
+        )
+        if trigger is None and user is None:
+            raise ValueError("wait_view needs opened_by= or user=")
+
+        def check() -> dict[str, Any] | None:
+            view: dict[str, Any] | None = None
+            if trigger is not None:
+                opened = [
+                    c
+                    for m in ("views.open", "views.push")
+                    for c in self.calls(m)
+                    if c.ok and c.args.get("trigger_id") == trigger
+                ]
+                view = self.view(opened[-1].response["view"]["id"]) if opened else None
+            elif user is not None:
+                stack = self.open_views(user)
+                view = stack[-1] if stack else None
+            if view is None or (callback_id is not None and view.get("callback_id") != callback_id):
+                return None
+            return view if predicate is None or predicate(view) else None
+
+        what = f"a modal{f' {callback_id!r}' if callback_id else ''} opened"
+        return self.wait_until(check, timeout, what)
+
+    def wait_ephemeral(
+        self,
+        user: str,
+        contains: str,
+        *,
+        since: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """The newest ephemeral still visible to `user` whose text or blocks contain
+        `contains` (only those shown after `since`, a `mark()`, if given)."""
+
+        def check() -> dict[str, Any] | None:
+            found = [
+                e
+                for e in self.ephemerals(user=user)
+                if contains in _said(e) and _after(e["message_ts"], since)
+            ]
+            return found[-1] if found else None
+
+        return self.wait_until(check, timeout, f"an ephemeral to {user} saying {contains!r}")
+
+    def wait_home(
+        self,
+        user: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """`user`'s App Home as published, once `predicate` holds for it."""
+
+        def check() -> dict[str, Any] | None:
+            home = self.home_view(user)
+            return home if home is not None and predicate(home) else None
+
+        return self.wait_until(check, timeout, f"{user}'s App Home to match")
 
     def wait_message(
         self,
@@ -384,13 +508,23 @@ class SlackStandin:
         predicate: Callable[[dict[str, Any]], bool],
         timeout: float = 30.0,
         what: str = "",
+        *,
+        since: str | None = None,
     ) -> dict[str, Any]:
         """The newest message in `channel` (a user id: the bot's DM with them; thread replies
-        included) for which `predicate` holds, once there is one."""
+        included) for which `predicate` holds, once there is one. With `since` (a `mark()`),
+        only a message posted or edited after it counts."""
+
+        def changed(m: dict[str, Any]) -> bool:
+            return _after(m["ts"], since) or _after((m.get("edited") or {}).get("ts"), since)
 
         def check() -> dict[str, Any] | None:
             try:
-                found = [m for m in self.messages(channel, include_replies=True) if predicate(m)]
+                found = [
+                    m
+                    for m in self.messages(channel, include_replies=True)
+                    if (since is None or changed(m)) and predicate(m)
+                ]
             except KeyError:
                 return None
             return found[-1] if found else None
@@ -576,11 +710,20 @@ class SlackStandin:
             self.state.views[view_id]["state"] = {"values": copy.deepcopy(values)}
 
     # -- request handling (called from the HTTP handler threads) ----------------------------
-    def handle(self, http_method: str, path: str, headers: dict[str, str], body: bytes) -> _Reply:
+    def handle(
+        self,
+        http_method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        received: float | None = None,
+    ) -> _Reply:
+        """Serve one request; `received` is when it arrived (before its body was read)."""
+        received = time.monotonic() if received is None else received
         parts = urllib.parse.urlsplit(path)
         segments = [s for s in parts.path.split("/") if s]
         if len(segments) == 2 and segments[0] == "api":
-            return self._api(segments[1], parts.query, headers, body)
+            return self._api(segments[1], parts.query, headers, body, received)
         if len(segments) == 3 and segments[0] == "response" and http_method == "POST":
             return self._response_url(segments[1], segments[2], headers, body)
         if len(segments) == 3 and segments[:2] == ["upload", "v1"] and http_method == "POST":
@@ -599,6 +742,7 @@ class SlackStandin:
         team_id: str | None,
         reply: _Reply,
         response: dict[str, Any] | None = None,
+        path: str = "",
     ) -> None:
         if response is None:
             try:
@@ -614,6 +758,7 @@ class SlackStandin:
                 time.monotonic(),
                 reply.status,
                 response or {},
+                path,
             )
         )
 
@@ -635,7 +780,9 @@ class SlackStandin:
             return _Reply.json({"ok": False, "error": fault.error})
         return None
 
-    def _api(self, method: str, query: str, headers: dict[str, str], body: bytes) -> _Reply:
+    def _api(
+        self, method: str, query: str, headers: dict[str, str], body: bytes, received: float
+    ) -> _Reply:
         args = _parse_args(headers.get("content-type", ""), query, body)
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else args.get("token")
@@ -644,12 +791,17 @@ class SlackStandin:
         team_id = team.id if team else self.socket_mode.team_for_token(token)
         reply = self._fault_reply(method, team_id)
         if reply is None:
-            reply = self._api_result(method, args, token, team)
-        self._record(method, args, headers, team_id, reply)
+            reply = self._api_result(method, args, token, team, received)
+        self._record(method, args, headers, team_id, reply, path=f"/api/{method}")
         return reply
 
     def _api_result(
-        self, method: str, args: dict[str, Any], token: str | None, team: Team | None
+        self,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        team: Team | None,
+        received: float,
     ) -> _Reply:
         if not token:
             return _Reply.json({"ok": False, "error": "not_authed"})
@@ -663,7 +815,8 @@ class SlackStandin:
             and not self.rate_limiter.allow(team.id, str(args.get("channel", "")))
         ):
             return _Reply.json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "1"})
-        result = call_method(method, Ctx(self.state, team, args, self.url, self.trigger_ttl))
+        ctx = Ctx(self.state, team, args, self.url, self.trigger_ttl, received)
+        result = call_method(method, ctx)
         extra = {"x-slack-req-id": self.state.new_id("req")}
         if method == "auth.test":
             extra["x-oauth-scopes"] = ",".join(team.scopes)
@@ -678,7 +831,12 @@ class SlackStandin:
             rid, payload if isinstance(payload, dict) else None
         )
         self._record(
-            "response_url", payload if isinstance(payload, dict) else {}, headers, team_id, reply
+            "response_url",
+            payload if isinstance(payload, dict) else {},
+            headers,
+            team_id,
+            reply,
+            path=f"/response/{team_id}/{rid}",
         )
         return reply
 
@@ -838,9 +996,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
+        received = time.monotonic()  # as Slack would stamp it: before anything is parsed
         body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.standin.handle(self.command, self.path, headers, body)
+        reply = self.standin.handle(self.command, self.path, headers, body, received)
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)

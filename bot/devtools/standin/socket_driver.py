@@ -26,7 +26,7 @@ class SocketModeDriver(SlackDriver):
         user_id: str | None = None,
         channel_id: str | None = None,
         api_app_id: str | None = None,
-        ack_timeout: float = 5.0,
+        ack_timeout: float = 30.0,
     ) -> None:
         super().__init__(
             "",
@@ -48,9 +48,12 @@ class SocketModeDriver(SlackDriver):
         signature: str | None = None,
         timestamp_offset: int = 0,
         headers: dict[str, str] | None = None,
+        trigger_id: str | None = None,
     ) -> DriverResponse:
         """Send as an envelope and wait for its ack (signing does not exist in Socket Mode)."""
         envelope = envelope_for_request(body, content_type, headers)
+        if trigger_id is not None:
+            self.standin.trigger_sent(trigger_id)
         start = time.perf_counter()
         envelope_id = self.standin.socket_send(envelope, self.team_id, self.ack_timeout)
         ids = {"x-envelope-id": envelope_id}

@@ -130,7 +130,7 @@ class _Client:
 class SocketModeHub:
     """App-level tokens, tickets, live connections, sent envelopes and received acks."""
 
-    def __init__(self, open_timeout: float = 5.0, ping_interval: float = 0.2) -> None:
+    def __init__(self, open_timeout: float = 30.0, ping_interval: float = 0.2) -> None:
         # Slack pings its clients too. A short interval matters for slack_sdk's builtin client:
         # it closes a socket only after its blocking read returns (else up to 3 s later).
         self.open_timeout = open_timeout
@@ -215,7 +215,7 @@ class SocketModeHub:
         with self._cond:
             return len(self._matching(team_id))
 
-    def wait_connects(self, total: int = 1, timeout: float = 5.0) -> int:
+    def wait_connects(self, total: int = 1, timeout: float = 30.0) -> int:
         """Wait until `total` connections have said hello since start (reconnects count)."""
         with self._cond:
             if not self._cond.wait_for(lambda: self.connects >= total, timeout):
@@ -236,7 +236,7 @@ class SocketModeHub:
         client.connection.send(json.dumps(envelope))
         return str(envelope.get("envelope_id", ""))
 
-    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    def wait_ack(self, envelope_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """The client's `{"envelope_id": …, "payload": …}`; TimeoutError if it never acks."""
         with self._cond:
             if not self._cond.wait_for(lambda: envelope_id in self.acks, timeout):

@@ -44,6 +44,7 @@ class Ctx:
     args: dict[str, Any]
     base_url: str
     trigger_ttl: float
+    received: float = 0.0  # time.monotonic() when the request reached "Slack"
 
     def arg(self, name: str, default: Any = None) -> Any:
         value = self.args.get(name, default)
@@ -431,7 +432,8 @@ def _take_trigger(ctx: Ctx) -> str:
         raise ApiError("invalid_trigger_id")
     if trig.used:
         raise ApiError("exchanged_trigger_id")
-    if time.monotonic() - trig.created > ctx.trigger_ttl:
+    # Slack's clock runs from sending the interaction to the app until this request arrives.
+    if (ctx.received or time.monotonic()) - trig.created > ctx.trigger_ttl:
         raise ApiError("expired_trigger_id")
     trig.used = True
     return trig.user_id
