@@ -23,17 +23,15 @@ def _drain(world) -> None:  # type: ignore[no-untyped-def]
 
 def _report(world) -> tuple[Case, dict]:  # type: ignore[no-untyped-def]
     account = world.seed_account("Acme Corp", "acme.com")
-    world.driver.command("/report-risk", "acme", user_id="U0MAYA")
-    world.standin.wait_for("views.open", 1, timeout=20)
+    opened = world.driver.command("/report-risk", "acme", user_id="U0MAYA")
+    world.standin.wait_view(opened)
     [view] = world.standin.open_views("U0MAYA")
     world.driver.view_submission(
         view,
         {"account": str(account.id), "risk": "champion_left", "context": "Dana left Acme."},
         user_id="U0MAYA",
     )
-    world.standin.wait_for(
-        "chat.postMessage", timeout=20, predicate=lambda c: c.args.get("channel") == "C0CSRISK"
-    )
+    world.standin.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0CSRISK")
     _drain(world)
     with world.session() as s:
         [case] = list(s.exec(select(Case)))
@@ -41,16 +39,14 @@ def _report(world) -> tuple[Case, dict]:  # type: ignore[no-untyped-def]
 
 
 def _modal(world, card: dict, case_id: int, position: int, op: str) -> dict:  # type: ignore[no-untyped-def]
-    before = len(world.standin.calls("views.open"))
-    world.driver.block_action(
+    picked = world.driver.block_action(
         "case_step_menu",
         f"{case_id}:{position}:{op}",
         user_id="U0MAYA",
         message=card,
         block_id=f"case_step_{position}",
     )
-    world.standin.wait_for("views.open", before + 1, timeout=20)
-    return world.standin.open_views("U0MAYA")[-1]
+    return world.standin.wait_view(picked)
 
 
 def _reassign(world, card: dict, case_id: int, position: int, user: str) -> None:  # type: ignore[no-untyped-def]

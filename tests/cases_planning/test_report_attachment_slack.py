@@ -46,9 +46,7 @@ class QuotingEngine:
 
 
 def _card(world) -> dict:  # type: ignore[no-untyped-def]
-    world.standin.wait_for(
-        "chat.postMessage", timeout=20, predicate=lambda c: c.args.get("channel") == "C0CSRISK"
-    )
+    world.standin.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0CSRISK")
     _drain(world)
     card = world.standin.last_message("C0CSRISK")
     assert card is not None and not validate_message_blocks(card["blocks"])
@@ -64,10 +62,8 @@ def _drain(world) -> None:  # type: ignore[no-untyped-def]
 
 
 def _report(world, account_id: int, file_obj: dict | None, user: str = "U0MAYA"):  # type: ignore[no-untyped-def]
-    before = len(world.standin.calls("views.open"))
-    world.driver.command("/report-risk", "acme", user_id=user)
-    world.standin.wait_for("views.open", before + 1, timeout=20)
-    view = world.standin.open_views(user)[-1]
+    opened = world.driver.command("/report-risk", "acme", user_id=user)
+    view = world.standin.wait_view(opened, callback_id=cards.REPORT_CALLBACK)
     values: dict[str, Any] = {
         "account": str(account_id),
         "risk": "champion_left",
@@ -161,9 +157,7 @@ def test_slow_transcript_does_not_hold_the_case_and_the_card_says_so(slack, monk
     monkeypatch.setattr(attachment, "ATTACH_WAIT_SECONDS", 0.0)
     account = slack.seed_account("Acme Corp", "acme.com")
     _report(slack, account.id, _file(slack, "weekly-sync.vtt", CALL, "F0RISKSLOW"))
-    slack.standin.wait_for(
-        "chat.postMessage", timeout=20, predicate=lambda c: c.args.get("channel") == "C0CSRISK"
-    )
+    slack.standin.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0CSRISK")
     card = slack.standin.last_message("C0CSRISK")
     assert "is still being read" in str(card["blocks"])
     assert _only_case(slack).gathered["attachment"]["status"] == "reading"

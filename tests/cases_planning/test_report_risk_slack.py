@@ -11,21 +11,33 @@ from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.models import AuditEvent, Case, CaseStep, StepStatus
 
 
-def _then(world, method: str, count: int, fn):  # type: ignore[no-untyped-def]
-    """Run `fn` and wait until the app made `count` more `method` calls (work after ack)."""
-    before = len(world.standin.calls(method))
-    result = fn()
-    world.standin.wait_for(method, before + count, timeout=20)
-    return result
-
-
 def _open_modal(world, text: str = "", user: str = "U0MAYA") -> tuple[dict, object]:
-    resp = _then(
-        world, "views.open", 1, lambda: world.driver.command("/report-risk", text, user_id=user)
-    )
+    resp = world.driver.command("/report-risk", text, user_id=user)
     assert resp.status == 200 and not resp.problems
+    world.standin.wait_view(resp, callback_id="report_risk_modal")
     [view] = world.standin.open_views(user)
     return view, resp
+
+
+def _card_posted(world) -> Case:  # type: ignore[no-untyped-def]
+    """The case once its card has landed in #cs-risk and in the reporter's DM."""
+    return world.wait_db(
+        lambda s: next((c for c in s.exec(select(Case)) if c.card_ts and c.reporter_ts), None),
+        "the case card in #cs-risk and the reporter's DM",
+    )
+
+
+def _step_status(world, case_id: int, position: int, status: str) -> CaseStep:  # type: ignore[no-untyped-def]
+    return world.wait_db(
+        lambda s: s.exec(
+            select(CaseStep).where(
+                CaseStep.case_id == case_id,
+                CaseStep.position == position,
+                CaseStep.status == status,
+            )
+        ).first(),
+        f"step {position} {status}",
+    )
 
 
 def _submit(
@@ -71,7 +83,7 @@ def test_report_risk_prefilled_modal_creates_case_and_posts_card(slack) -> None:
 
     resp = _submit(slack, view, account_id=account.id, links="https://crm/acme")
     assert resp.status == 200 and not resp.problems
-    slack.standin.wait_for("chat.postMessage", 2)
+    _card_posted(slack)
     _drain(slack)
 
     [case] = _cases(slack)
@@ -93,7 +105,7 @@ def test_unknown_account_gets_clear_answer_and_unfilled_modal(slack) -> None:
     slack.seed_account("Acme Corp", "acme.com")
     view, resp = _open_modal(slack, "Initech")
     assert "initial_option" not in view["blocks"][0]["element"]
-    slack.standin.wait_for("response_url", 1, timeout=20)
+    slack.standin.wait_reply(resp, "couldn't find an account")
     [note] = slack.standin.ephemerals(user="U0MAYA")
     assert "couldn't find an account called 'Initech'" in str(note)
 
@@ -107,10 +119,9 @@ def test_modal_field_errors(slack) -> None:
 
 
 def test_shortcut_opens_the_same_modal(slack) -> None:
-    resp = _then(
-        slack, "views.open", 1, lambda: slack.driver.shortcut("report_risk", user_id="U0SAM")
-    )
+    resp = slack.driver.shortcut("report_risk", user_id="U0SAM")
     assert resp.status == 200
+    slack.standin.wait_view(resp)
     [view] = slack.standin.open_views("U0SAM")
     assert view["callback_id"] == "report_risk_modal"
 
@@ -124,7 +135,7 @@ def test_second_reporter_is_shown_the_open_case(slack) -> None:
     _submit(slack, view2, account_id=account.id, context="Heard Dana resigned", user="U0SAM")
     _drain(slack)
     assert len(_cases(slack)) == 1
-    dm = slack.standin.messages("U0SAM")[-1]
+    dm = slack.standin.wait_message("U0SAM", lambda m: "already an open" in m["text"])
     assert "already an open" in dm["text"] and not validate_message_blocks(dm["blocks"])
 
 
@@ -140,20 +151,14 @@ def test_modal_submitted_twice_makes_one_case(slack) -> None:
     assert not any("already an open" in t for t in texts)
 
 
-def _menu(
-    world, case_id: int, position: int, op: str, user: str, card: dict, method: str, count: int = 1
-) -> None:
-    _then(
-        world,
-        method,
-        count,
-        lambda: world.driver.block_action(
-            "case_step_menu",
-            f"{case_id}:{position}:{op}",
-            user_id=user,
-            message=card,
-            block_id=f"case_step_{position}",
-        ),
+def _menu(world, case_id: int, position: int, op: str, user: str, card: dict):  # type: ignore[no-untyped-def]
+    """Pick `op` in step `position`'s menu on the card; returns the driver's response."""
+    return world.driver.block_action(
+        "case_step_menu",
+        f"{case_id}:{position}:{op}",
+        user_id=user,
+        message=card,
+        block_id=f"case_step_{position}",
     )
 
 
@@ -166,20 +171,20 @@ def test_plan_edits_from_the_card_and_permissions(slack) -> None:
     [case] = _cases(slack)
 
     # someone else may not change the plan
-    _menu(slack, case.id, 2, "drop", "U0SAM", card, "response_url")
+    slack.standin.wait_reply(_menu(slack, case.id, 2, "drop", "U0SAM", card), "Only the reporter")
     assert "Only the reporter" in str(slack.standin.ephemerals(user="U0SAM"))
 
     # the reporter drops step 2, changes the delay of step 4, reassigns step 3;
     # a CS admin edits step 1's draft
-    _menu(slack, case.id, 2, "drop", "U0MAYA", card, "chat.update", 2)
-    _menu(slack, case.id, 4, "delay", "U0MAYA", card, "views.open")
-    delay_view = slack.standin.open_views("U0MAYA")[-1]
+    _menu(slack, case.id, 2, "drop", "U0MAYA", card)
+    _step_status(slack, case.id, 2, StepStatus.CANCELLED)
+    delay_view = slack.standin.wait_view(_menu(slack, case.id, 4, "delay", "U0MAYA", card))
+    assert delay_view["id"] == slack.standin.open_views("U0MAYA")[-1]["id"]
     bad = slack.driver.view_submission(delay_view, {"value": "2x"}, user_id="U0MAYA")
     assert "not a duration" in bad.json["errors"]["value"]
     ok = slack.driver.view_submission(delay_view, {"value": "3d"}, user_id="U0MAYA")
     assert ok.status == 200 and not ok.json
-    _menu(slack, case.id, 1, "draft", "U0ANA", card, "views.open")
-    draft_view = slack.standin.open_views("U0ANA")[-1]
+    draft_view = slack.standin.wait_view(_menu(slack, case.id, 1, "draft", "U0ANA", card))
     left = slack.driver.view_submission(
         draft_view, {"value": "Hi {recipient.first_name}"}, user_id="U0ANA"
     )
@@ -187,8 +192,7 @@ def test_plan_edits_from_the_card_and_permissions(slack) -> None:
     slack.driver.view_submission(
         draft_view, {"value": "Hi Kim, who owns this now?"}, user_id="U0ANA"
     )
-    _menu(slack, case.id, 3, "reassign", "U0MAYA", card, "views.open")
-    who_view = slack.standin.open_views("U0MAYA")[-1]
+    who_view = slack.standin.wait_view(_menu(slack, case.id, 3, "reassign", "U0MAYA", card))
     slack.driver.view_submission(who_view, {"value": "U0OMAR"}, user_id="U0MAYA")
     _drain(slack)
 
@@ -222,23 +226,21 @@ def test_start_button_runs_the_engine_and_locks_the_plan(slack) -> None:
     card = slack.standin.last_message("C0CSRISK")
     [case] = _cases(slack)
 
-    def start(user: str, method: str, count: int = 1) -> None:
-        _then(
-            slack,
-            method,
-            count,
-            lambda: slack.driver.block_action("case_start", user_id=user, message=card),
-        )
+    def start(user: str):  # type: ignore[no-untyped-def]
+        return slack.driver.block_action("case_start", user_id=user, message=card)
 
-    start("U0SAM", "response_url")
+    slack.standin.wait_reply(start("U0SAM"), "Only the reporter")
     assert "Only the reporter" in str(slack.standin.ephemerals(user="U0SAM"))
-    start("U0MAYA", "chat.update", 2)
+    start("U0MAYA")
+    slack.wait_db(lambda s: s.get(Case, case.id).status == "running", "the case running")
     _drain(slack)
     assert _cases(slack)[0].status == "running"
-    start("U0MAYA", "response_url")
+    slack.standin.wait_reply(start("U0MAYA"), "already running")
     assert "already running" in str(slack.standin.ephemerals(user="U0MAYA"))
-    _menu(slack, case.id, 2, "drop", "U0MAYA", card, "response_url")
+    mark = slack.standin.mark()
+    slack.standin.wait_reply(_menu(slack, case.id, 2, "drop", "U0MAYA", card), "already running")
     assert "already running" in str(slack.standin.ephemerals(user="U0MAYA"))
+    assert slack.standin.wait_ephemeral("U0MAYA", "already running", since=mark)
 
 
 def test_report_risk_over_real_http(slack_http) -> None:

@@ -58,10 +58,10 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
     )
     assert r.status == 200
     offer = world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: "Close the loop" in str(c.args.get("text"))
+        "chat.postMessage", lambda c: "Close the loop" in str(c.args.get("text"))
     )[0]
     assert "that's done" in str(offer.args["blocks"])
-    world.standin.wait_for("chat.update", 1)
+    _handled(world, "U0MAYA", msg, f"ftitem:c:{done_id}:open")
     msg = _digest(world, "U0MAYA")
     assert "Done by <@U0MAYA>" in str(msg["blocks"])
 
@@ -72,7 +72,7 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
         message=_first_with(world, "U0MAYA", done_id),
         block_id=f"ftitem:c:{done_id}:open",
     )
-    _wait_ephemeral(world, "already done")
+    world.standin.wait_ephemeral("U0MAYA", "already done")
 
     # snooze to a past date → a clear answer; 1 week → snoozed
     world.driver.block_action(
@@ -82,11 +82,11 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
         block_id=f"ftitem:c:{snooze_id}:open",
         selected_date="2026-11-01",
     )
-    _wait_ephemeral(world, "not in the future")
+    world.standin.wait_ephemeral("U0MAYA", "not in the future")
     world.driver.block_action(
         A_SNOOZE, "1w", user_id="U0MAYA", message=msg, block_id=f"ftitem:c:{snooze_id}:open"
     )
-    world.standin.wait_for("chat.update", 2)
+    _handled(world, "U0MAYA", msg, f"ftitem:c:{snooze_id}:open")
     # reassign → Li owns it and is told
     world.driver.block_action(
         A_REASSIGN,
@@ -95,10 +95,8 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
         block_id=f"ftitem:c:{hand_id}:open",
         selected_user="U0LI",
     )
-    world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: "handed you" in str(c.args.get("text"))
-    )
-    world.standin.wait_for("chat.update", 3)
+    world.standin.wait_for("chat.postMessage", lambda c: "handed you" in str(c.args.get("text")))
+    _handled(world, "U0MAYA", msg, f"ftitem:c:{hand_id}:open")
     with world.session() as s:
         rows = {c.id: c for c in s.exec(select(Commitment))}
     assert rows[done_id].status == "done"
@@ -122,24 +120,32 @@ def test_digest_actions_end_to_end(slack) -> None:  # type: ignore[no-untyped-de
             )
         )
     world.driver.block_action(A_CLOSE_SEND, user_id="U0MAYA", message=offer_msg)
-    world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: c.args.get("channel") == "C0ACME"
-    )
+    world.standin.wait_message("C0ACME", lambda m: "that's done" in m["text"])
     world.driver.block_action(A_CLOSE_SEND, user_id="U0MAYA", message=offer_msg)
-    _wait_ephemeral(world, "already handled")
+    world.standin.wait_ephemeral("U0MAYA", "already handled")
     shared = world.standin.messages("C0ACME")
     assert len(shared) == 1 and "that's done" in shared[0]["text"]
 
 
-def _wait_ephemeral(world, text: str) -> None:  # type: ignore[no-untyped-def]
-    world.standin.wait_for(
-        "chat.postEphemeral", 1, predicate=lambda c: text in str(c.args.get("text"))
+def _handled(world, user: str, message: dict, block_id: str) -> dict:  # type: ignore[no-untyped-def]
+    """The digest `message` once the item's controls (`block_id`) gave way to a note."""
+    return world.standin.wait_message(
+        user,
+        lambda m: (
+            m["ts"] == message["ts"]
+            and block_id not in [b.get("block_id") for b in m.get("blocks", [])]
+        ),
+        what=f"the digest without the controls of {block_id}",
     )
 
 
 def _first_with(world, user: str, cid: int) -> dict:  # type: ignore[no-untyped-def]
     """The digest as it was first posted (a stale copy still showing the buttons)."""
-    call = world.standin.calls("chat.postMessage")[0]
+    call = next(
+        c
+        for c in world.standin.calls("chat.postMessage")
+        if "follow-through" in str(c.args.get("blocks"))
+    )
     blocks = call.args["blocks"]
     msg = _digest(world, user)
     return msg | {"blocks": blocks}
@@ -180,8 +186,8 @@ def test_overdue_csm_gets_report_risk_button(slack) -> None:  # type: ignore[no-
     )
     csm_msg |= {"channel": world.standin.dm_channel("U0MAYA")}
     assert any("overdue" in m.get("text", "").lower() for m in world.standin.messages("U0LI"))
-    world.driver.block_action(A_REPORT_MISSED, user_id="U0MAYA", message=csm_msg)
-    world.standin.wait_for("views.open")
+    clicked = world.driver.block_action(A_REPORT_MISSED, user_id="U0MAYA", message=csm_msg)
+    world.standin.wait_view(clicked)
     views = world.standin.open_views("U0MAYA")
     assert views, "a report-risk modal opens"
     assert "Ship the CSV fix" in str(views[-1]["blocks"])
@@ -194,7 +200,7 @@ def test_app_home_lists_items_and_acts(slack) -> None:  # type: ignore[no-untype
         _commit(world, "U0ANA", f"Promise number {i}", dt.date(2026, 11, 24))
     r = world.driver.app_home_opened(user_id="U0ANA")
     assert r.status == 200
-    world.standin.wait_for("views.publish")
+    world.standin.wait_home("U0ANA", lambda h: bool(h.get("blocks")))
     home = world.standin.home_view("U0ANA")
     assert home is not None and len(home["blocks"]) <= 100
     text = str(home["blocks"])
@@ -205,12 +211,14 @@ def test_app_home_lists_items_and_acts(slack) -> None:  # type: ignore[no-untype
         else home["blocks"][4]["block_id"]
     )
     world.driver.block_action(A_DONE, user_id="U0ANA", view=home["id"], block_id=first)
-    world.standin.wait_for("views.publish", 2)
-    world.standin.wait_for("chat.postMessage", 1)  # the close-the-loop offer
+    world.standin.wait_home(
+        "U0ANA", lambda h: first not in [b.get("block_id") for b in h["blocks"]]
+    )
+    world.standin.wait_message("U0ANA", lambda m: "Close the loop" in m.get("text", ""))
     # not an admin → no team section
     world.driver.app_home_opened(user_id="U0SAM")
-    world.standin.wait_for("views.publish", 3)
-    assert "Team's open cases" not in str(world.standin.home_view("U0SAM")["blocks"])
+    sam_home = world.standin.wait_home("U0SAM", lambda h: bool(h.get("blocks")))
+    assert "Team's open cases" not in str(sam_home["blocks"])
 
 
 def _seed_cases(world) -> None:  # type: ignore[no-untyped-def]
@@ -247,7 +255,10 @@ def test_cs_report_with_charts(slack) -> None:  # type: ignore[no-untyped-def]
     _seed_cases(world)
     r = world.driver.command("/cs-report", "30d", user_id="U0ANA")
     assert r.status == 200 and "Building the report" in r.body_text
-    world.standin.wait_for("files.completeUploadExternal", 2)
+    charts = {"resolution-by-step.png", "commitments-kept.png"}
+    world.standin.wait_until(
+        lambda: charts <= {u["filename"] for u in world.standin.uploads()}, what="both charts"
+    )
     report = world.standin.messages("U0ANA")[0]
     assert "CS report" in report["text"] and "67%" in str(report["blocks"])
     assert len(world.standin.uploads()) == 2
@@ -258,7 +269,7 @@ def test_cs_report_upload_refused_still_delivers_text(slack) -> None:  # type: i
     _seed_cases(world)
     world.standin.fail("files.getUploadURLExternal", "file_uploads_disabled", times=None)
     world.driver.command("/cs-report", "", user_id="U0ANA")
-    world.standin.wait_for("chat.postMessage", 2)
+    world.standin.wait_message("U0ANA", lambda m: "could not be posted" in m["text"])
     texts = [m["text"] for m in world.standin.messages("U0ANA", include_replies=True)]
     assert any("CS report" in t for t in texts)
     assert any("could not be posted" in t for t in texts)
@@ -270,7 +281,7 @@ def test_cs_report_bad_period_and_empty(slack) -> None:  # type: ignore[no-untyp
     r = world.driver.command("/cs-report", "someday", user_id="U0ANA")
     assert "don't understand" in r.body_text
     world.driver.command("/cs-report", "2001-01-01..2001-01-31", user_id="U0ANA")
-    world.standin.wait_for("chat.postMessage", 1)
+    world.standin.wait_message("U0ANA", lambda m: "Nothing in this period" in m["text"])
     assert "Nothing in this period" in world.standin.messages("U0ANA")[0]["text"]
     assert world.standin.calls("files.getUploadURLExternal") == []
 

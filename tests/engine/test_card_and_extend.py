@@ -4,7 +4,7 @@ recipient by name, and "extend with another playbook" — all through signed req
 from __future__ import annotations
 
 import datetime as dt
-import time
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -116,30 +116,32 @@ def card(world: Any, case_id: int) -> dict[str, Any]:
     return next(m for m in world.standin.messages("C0CSRISK") if m["ts"] == ts)
 
 
-def card_after(world: Any, case_id: int, act: Callable[[], Any]) -> dict[str, Any]:
-    """Do `act`, wait until the app re-rendered the card in #cs-risk and in the reporter's
-    DM, return the #cs-risk card."""
-    row = case_row(world, case_id)
-    places = {(row.card_channel, row.card_ts), (row.reporter_channel, row.reporter_ts)}
-
-    def on_card(c: Any) -> bool:
-        return (c.args.get("channel"), c.args.get("ts")) in places
-
-    def updates() -> int:
-        return len([c for c in world.standin.calls("chat.update") if on_card(c)])
-
-    before = updates()
+def card_after(
+    world: Any, case_id: int, act: Callable[[], Any], shows: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Do `act`, then wait until the card in #cs-risk and in the reporter's DM `shows` the
+    change and is the case as it now stands in the database (so no refresh of an earlier
+    state is still to land); return the #cs-risk card."""
     act()
-    world.standin.wait_for("chat.update", before + 2, timeout=10, predicate=on_card)
-    # A refresh from an earlier change may still be landing: wait until the card settles.
-    deadline, seen = time.monotonic() + 5, updates()
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now_seen = updates()
-        if now_seen == seen:
-            break
-        seen = now_seen
-    return card(world, case_id)
+
+    def current() -> dict[str, Any] | None:
+        with world.session() as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            _, blocks = card_sync.card_for(s, case)
+            places = [(case.card_channel, case.card_ts), (case.reporter_channel, case.reporter_ts)]
+        expected = json.loads(json.dumps(blocks))  # as Slack stores what it was sent
+        shown = [
+            next((m for m in world.standin.messages(ch or "") if m["ts"] == ts), None)
+            for ch, ts in places
+        ]
+        if all(m is not None and m.get("blocks") == expected for m in shown) and shows(shown[0]):
+            return card(world, case_id)
+        return None
+
+    return world.standin.wait_until(
+        current, what=f"case {case_id}'s card to show the change", poll=0.05
+    )
 
 
 def actions_in(message: dict[str, Any]) -> list[str]:
@@ -158,12 +160,18 @@ def dm_with(world: Any, user: str, has: str) -> dict[str, Any]:
     return found[-1]
 
 
+def question(world: Any, case_id: int, position: int, user: str = "U0MAYA") -> dict[str, Any]:
+    """The "Is the risk resolved?" DM asked after step `position`, once it has arrived."""
+    return world.standin.wait_button(user, ANSWER_SAVED, f"{case_id}:{position}")
+
+
 def click_start(world: Any, case_id: int, at: dt.datetime, user: str = "U0MAYA") -> dict:
     clock.set_now(at)
     return card_after(
         world,
         case_id,
         lambda: world.driver.block_action("case_start", user_id=user, message=card(world, case_id)),
+        lambda c: CASE_PAUSE in actions_in(c),
     )
 
 
@@ -198,20 +206,26 @@ def test_case_card_follows_every_change(slack: Any) -> None:
     )
     assert reporter_card["blocks"] == started["blocks"]
 
-    awaiting = card_after(world, case_id, lambda: world.tick(MON_9_NY))
+    awaiting = card_after(
+        world, case_id, lambda: world.tick(MON_9_NY), lambda c: "awaiting <@U0MAYA>" in str(c)
+    )
     assert "awaiting <@U0MAYA>" in str(awaiting)
 
     step1 = dm_with(world, "U0MAYA", "Step 1")
     done = card_after(
-        world, case_id, lambda: world.driver.block_action(YES, user_id="U0MAYA", message=step1)
+        world,
+        case_id,
+        lambda: world.driver.block_action(YES, user_id="U0MAYA", message=step1),
+        lambda c: "done by <@U0MAYA>" in str(c),
     )
     assert "done by <@U0MAYA>" in str(done)
 
-    question = dm_with(world, "U0MAYA", "resolved?")
+    asked = question(world, case_id, 1)
     nxt = card_after(
         world,
         case_id,
-        lambda: world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=question),
+        lambda: world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=asked),
+        lambda c: "scheduled for" in str(c),
     )
     assert "← current" in str(nxt) and "scheduled for" in str(nxt)
 
@@ -221,24 +235,25 @@ def test_case_card_follows_every_change(slack: Any) -> None:
         lambda: world.driver.block_action(
             CASE_PAUSE, user_id="U0MAYA", message=card(world, case_id)
         ),
+        lambda c: CASE_RESUME in actions_in(c),
     )
     assert "paused" in str(paused) and CASE_RESUME in actions_in(paused)
     resumed = card_after(
         world,
         case_id,
         lambda: world.driver.block_action(CASE_RESUME, user_id="U0MAYA", message=paused),
+        lambda c: CASE_PAUSE in actions_in(c),
     )
     assert CASE_PAUSE in actions_in(resumed)
 
-    before = len(world.standin.calls("views.open"))
-    world.driver.block_action(CASE_NOTE, user_id="U0MAYA", message=resumed)
-    world.standin.wait_for("views.open", before + 1)
+    modal = world.standin.wait_view(
+        world.driver.block_action(CASE_NOTE, user_id="U0MAYA", message=resumed)
+    )
     noted = card_after(
         world,
         case_id,
-        lambda: world.driver.view_submission(
-            world.standin.open_views("U0MAYA")[-1], {"note": "Their admin is rebuilding SSO."}
-        ),
+        lambda: world.driver.view_submission(modal, {"note": "Their admin is rebuilding SSO."}),
+        lambda c: "rebuilding SSO" in str(c),
     )
     assert "rebuilding SSO" in str(noted)
 
@@ -247,6 +262,7 @@ def test_case_card_follows_every_change(slack: Any) -> None:
         world,
         case_id,
         lambda: world.driver.block_action(CASE_RESOLVE, user_id="U0MAYA", message=noted),
+        lambda c: "saved at step" in str(c),
     )
     assert "saved at step 2 of 5" in str(closed) and "5.9 days" in str(closed)
     assert not [a for a in actions_in(closed) if a.startswith("case_")]
@@ -275,6 +291,7 @@ def test_channel_recipient_by_name_gets_the_post_after_yes(slack: Any) -> None:
         lambda: world.driver.block_action(
             YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1")
         ),
+        lambda c: "done by <@U0MAYA>" in str(c),
     )
     assert "done by <@U0MAYA>" in str(done)
     [posted] = world.standin.messages("C0ESC")
@@ -293,18 +310,19 @@ def _to_last_step_done(world: Any) -> tuple[int, dict[str, Any]]:
         lambda: world.driver.block_action(
             YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 1")
         ),
+        lambda c: "done by <@U0MAYA>" in str(c),
     )
+    asked = question(world, case_id, 1)
     closing = card_after(
         world,
         case_id,
-        lambda: world.driver.block_action(
-            ANSWER_NOT_YET, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "resolved?")
-        ),
+        lambda: world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=asked),
+        lambda c: "awaiting close" in str(c),
     )
     # every step is done: the card offers closing (and notes), no pause / skip / reassign
     assert "awaiting close" in str(closing)
     assert set(actions_in(closing)) == {CASE_NOTE, CASE_RESOLVE, CASE_CHURN}
-    return case_id, dm_with(world, "U0MAYA", "still open")
+    return case_id, world.standin.wait_button("U0MAYA", CASE_EXTEND)
 
 
 def test_extend_with_another_playbook(slack: Any) -> None:
@@ -323,11 +341,10 @@ def test_extend_with_another_playbook(slack: Any) -> None:
     assert len(offered) == 7  # the seven seed playbooks; the one in use is left out
 
     # only the owner (or a CS admin) may extend; others are told who can, nothing changes
-    world.driver.block_action(CASE_EXTEND, f"{case_id}:usage_dip", user_id="U0SAM", message=ask)
-    world.standin.wait_for(
-        "response_url",
-        predicate=lambda c: "Only <@U0MAYA> or a CS admin" in str(c.args.get("text")),
+    refused = world.driver.block_action(
+        CASE_EXTEND, f"{case_id}:usage_dip", user_id="U0SAM", message=ask
     )
+    world.standin.wait_reply(refused, "Only <@U0MAYA> or a CS admin")
     assert "Only <@U0MAYA> or a CS admin" in str(world.standin.ephemerals(user="U0SAM"))
     assert len(steps(world, case_id)) == 1
 
@@ -338,10 +355,9 @@ def test_extend_with_another_playbook(slack: Any) -> None:
         lambda: world.driver.block_action(
             CASE_EXTEND, f"{case_id}:usage_dip", user_id="U0MAYA", message=ask
         ),
+        lambda c: "usage_dip v1" in str(c),
     )
-    world.standin.wait_for(
-        "response_url", predicate=lambda c: "extended with" in str(c.args.get("text"))
-    )
+    world.standin.wait_for("response_url", lambda c: "extended with" in str(c.args.get("text")))
     rows = steps(world, case_id)
     assert [x.position for x in rows] == [1, 2, 3, 4, 5, 6, 7]
     assert rows[1].summary.startswith("CSM breaks down the dip") and rows[1].draft
@@ -364,10 +380,10 @@ def test_extend_with_another_playbook(slack: Any) -> None:
     assert "Usage dip" in str(answered[-1].args)
 
     # choosing again (a stale select) changes nothing
-    world.driver.block_action(CASE_EXTEND, f"{case_id}:budget_cut", user_id="U0MAYA", message=ask)
-    world.standin.wait_for(
-        "response_url", predicate=lambda c: "is running" in str(c.args.get("text"))
+    stale = world.driver.block_action(
+        CASE_EXTEND, f"{case_id}:budget_cut", user_id="U0MAYA", message=ask
     )
+    world.standin.wait_reply(stale, "is running")
     assert "is running" in str(world.standin.ephemerals(user="U0MAYA"))
     assert len(steps(world, case_id)) == 7
 
@@ -375,12 +391,9 @@ def test_extend_with_another_playbook(slack: Any) -> None:
     assert world.tick(MON_9_NY + dt.timedelta(days=1))["cases.steps_due"] == 1
     assert "Step 2 of 7" in str(dm_with(world, "U0MAYA", "Step 2"))
     world.driver.block_action(YES, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "Step 2"))
-    world.standin.wait_for(
-        "chat.postMessage", 2, predicate=lambda c: "resolved?" in str(c.args.get("text"))
+    saved = world.driver.block_action(
+        ANSWER_SAVED, user_id="U0MAYA", message=question(world, case_id, 2)
     )
-    world.driver.block_action(
-        ANSWER_SAVED, user_id="U0MAYA", message=dm_with(world, "U0MAYA", "resolved?")
-    )
-    world.standin.wait_for("response_url", predicate=lambda c: "saved" in str(c.args.get("text")))
+    world.standin.wait_reply(saved, "saved")
     record = case_row(world, case_id)
     assert (record.outcome, record.resolution_step, record.total_steps) == ("saved", 2, 7)

@@ -48,12 +48,9 @@ def by_ts(world: Any, user: str, ts: str) -> dict[str, Any]:
     return next(m for m in world.standin.messages(user) if m["ts"] == ts)
 
 
-def calls(world: Any, method: str) -> int:
-    return len(world.standin.calls(method))
-
-
-def wait_more(world: Any, method: str, before: int, n: int = 1) -> None:
-    world.standin.wait_for(method, before + n)
+def question(world: Any, case_id: int, position: int) -> dict[str, Any]:
+    """The "Is the risk resolved?" DM asked after step `position`, once it has arrived."""
+    return world.standin.wait_button("U0MAYA", ANSWER_SAVED, f"{case_id}:{position}")
 
 
 def start(world: Any, case_id: int, at: dt.datetime) -> None:
@@ -99,25 +96,22 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
     assert world.tick(MON_9AM_NY + dt.timedelta(days=8))["cases.followups"] == 0
 
     # Yes on the reminder: the message is posted to #cs-risk once, the DM updated in place
-    before = calls(world, "chat.update")
     world.driver.block_action(YES, user_id="U0MAYA", message=reminder)
-    world.standin.wait_for(
-        "chat.postMessage", predicate=lambda c: c.args.get("channel") == "C0CSRISK"
+    world.standin.wait_message("C0CSRISK", lambda m: "usage dropped" in m["text"])
+    world.standin.wait_message(
+        "U0MAYA", lambda m: m["ts"] == reminder["ts"] and buttons(m) == [], what="the step decided"
     )
-    wait_more(world, "chat.update", before)
     posted = [m for m in world.standin.messages("C0CSRISK") if "usage dropped" in m["text"]]
     assert len(posted) == 1
-    world.standin.wait_for(
-        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
-    )
+    asked = question(world, case_id, 1)
     updated = by_ts(world, "U0MAYA", reminder["ts"])
     assert buttons(updated) == [] and "Yes" in str(updated) and "<@U0MAYA>" in str(updated)
-    question = last_dm(world, "U0MAYA", "resolved?")
-    assert buttons(question) == [ANSWER_SAVED, "case_churned", ANSWER_NOT_YET]
+    assert asked["ts"] == last_dm(world, "U0MAYA", "resolved?")["ts"]
+    assert buttons(asked) == [ANSWER_SAVED, "case_churned", ANSWER_NOT_YET]
 
     # Not yet → step 2 after its one-day delay
-    world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=question)
-    world.standin.wait_for("response_url")
+    answered = world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=asked)
+    world.standin.wait_reply(answered, "Not yet")
     second_due = steps(world, case_id)[1]
     assert second_due.status == "scheduled"
     now = MON_9AM_NY + dt.timedelta(days=9, hours=1)
@@ -126,16 +120,15 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
     assert "Email the economic buyer" in email_dm["text"]
 
     # Edit: a modal with the draft; submit records both versions (email → done by hand)
-    before = calls(world, "views.open")
-    world.driver.block_action(EDIT, user_id="U0MAYA", message=email_dm)
-    wait_more(world, "views.open", before)
-    modal = world.standin.open_views("U0MAYA")[-1]
-    before_post = calls(world, "chat.postMessage")
+    modal = world.standin.wait_view(
+        world.driver.block_action(EDIT, user_id="U0MAYA", message=email_dm)
+    )
+    assert modal["id"] == world.standin.open_views("U0MAYA")[-1]["id"]
     resp = world.driver.view_submission(
         modal, {"draft": "Subject: Quick call?\n\nHi Lee — 20 minutes on Thursday?"}
     )
     assert resp.status == 200 and resp.problems == []
-    wait_more(world, "chat.postMessage", before_post)
+    asked = question(world, case_id, 2)
     s2 = steps(world, case_id)[1]
     assert s2.status == "done" and s2.decision == "edit"
     assert s2.draft.startswith("Subject: Checking in") and "Thursday" in (s2.final_text or "")
@@ -143,28 +136,21 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
         "U0MAYA", lambda m: m["ts"] == email_dm["ts"] and "mailto:lee@acme.com" in str(m)
     )
     assert buttons(edited) == []
-    world.driver.block_action(
-        ANSWER_NOT_YET, user_id="U0MAYA", message=last_dm(world, "U0MAYA", "resolved?")
-    )
-    world.standin.wait_for("response_url", 2)
+    answered = world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=asked)
+    world.standin.wait_reply(answered, "Not yet")
 
     # No, with a reason → skipped; then "Resolved — saved"
     assert world.tick(now + dt.timedelta(days=1, hours=1))["cases.steps_due"] == 1
     call_dm = last_dm(world, "U0MAYA", "Step 3")
-    before = calls(world, "views.open")
-    world.driver.block_action(NO, user_id="U0MAYA", message=call_dm)
-    wait_more(world, "views.open", before)
-    before_post = calls(world, "chat.postMessage")
-    world.driver.view_submission(
-        world.standin.open_views("U0MAYA")[-1], {"reason": "Dana is on leave"}
+    no_modal = world.standin.wait_view(
+        world.driver.block_action(NO, user_id="U0MAYA", message=call_dm)
     )
-    wait_more(world, "chat.postMessage", before_post)
+    world.driver.view_submission(no_modal, {"reason": "Dana is on leave"})
+    asked = question(world, case_id, 3)
     assert steps(world, case_id)[2].status == "skipped"
     assert steps(world, case_id)[2].reason == "Dana is on leave"
-    world.driver.block_action(
-        ANSWER_SAVED, user_id="U0MAYA", message=last_dm(world, "U0MAYA", "resolved?")
-    )
-    world.standin.wait_for("response_url", 3)
+    answered = world.driver.block_action(ANSWER_SAVED, user_id="U0MAYA", message=asked)
+    world.standin.wait_reply(answered, "Resolved — saved")
 
     with world.session() as s:
         case = s.get(Case, case_id)

@@ -49,6 +49,16 @@ def step(world: Any, case_id: int, position: int = 1) -> CaseStep:
         ).one()
 
 
+def question(world: Any, user: str, case_id: int, position: int = 1) -> dict[str, Any]:
+    """The "Is the risk resolved?" DM asked after step `position`, once it has arrived."""
+    return world.standin.wait_button(user, ANSWER_NOT_YET, f"{case_id}:{position}")
+
+
+def answered(world: Any, clicked: Any) -> Any:
+    """The app's answer to one click (through its response_url), once it came."""
+    return world.standin.wait_reply(clicked)
+
+
 def channel_posts(world: Any, channel: str, needle: str) -> list[dict[str, Any]]:
     return [m for m in world.standin.messages(channel) if needle in m["text"]]
 
@@ -74,7 +84,7 @@ def test_slack_429_or_500_delays_the_step(slack: Any, kit: Any, fault: dict) -> 
 
 def test_double_yes_sends_one_message(slack: Any, kit: Any) -> None:
     world = slack
-    started_case(world, kit)
+    case_id = started_case(world, kit)
     world.tick(MON_9AM_NY)
     dm = step_dm(world, "U0MAYA")
     barrier = threading.Barrier(2)
@@ -88,18 +98,12 @@ def test_double_yes_sends_one_message(slack: Any, kit: Any) -> None:
         t.start()
     for t in threads:
         t.join()
-    world.standin.wait_for(
-        "response_url", predicate=lambda c: "already decided" in str(c.args.get("text"))
-    )
-    world.standin.wait_for(
-        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
-    )
+    world.standin.wait_for("response_url", lambda c: "already decided" in str(c.args.get("text")))
+    question(world, "U0MAYA", case_id)
     assert len(channel_posts(world, "C0CSRISK", "usage dropped 40%")) == 1
     # a third, late click on the old message: polite answer, still one message
-    world.driver.block_action(YES, user_id="U0MAYA", message=dm)
-    world.standin.wait_for(
-        "response_url", 2, predicate=lambda c: "already decided" in str(c.args.get("text"))
-    )
+    late = world.driver.block_action(YES, user_id="U0MAYA", message=dm)
+    world.standin.wait_reply(late, "already decided")
     assert len(channel_posts(world, "C0CSRISK", "usage dropped 40%")) == 1
 
 
@@ -108,15 +112,12 @@ def test_only_assignee_owner_or_admin_may_decide(slack: Any, kit: Any) -> None:
     case_id = started_case(world, kit)
     world.tick(MON_9AM_NY)
     dm = step_dm(world, "U0MAYA")
-    world.driver.block_action(YES, user_id="U0SAM", message=dm)
-    call = world.standin.wait_for("response_url")[0]
+    call = answered(world, world.driver.block_action(YES, user_id="U0SAM", message=dm))
     assert "Only <@U0MAYA> or a CS admin can decide" in call.args["text"]
     assert call.args.get("response_type") == "ephemeral"
     assert step(world, case_id).status == "awaiting"
     world.driver.block_action(YES, user_id="U0ANA", message=dm)  # CS admin
-    world.standin.wait_for(
-        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
-    )
+    question(world, "U0ANA", case_id)  # whoever decided is asked
     row = step(world, case_id)
     assert row.decided_by == "U0ANA" and row.status == "done"
 
@@ -131,32 +132,35 @@ def test_case_command_and_controls(slack: Any, kit: Any) -> None:
     shown = world.standin.ephemerals(user="U0MAYA")[-1]
 
     # pause: nothing falls due; resume: the DM comes at the next tick
-    world.driver.block_action(CASE_PAUSE, user_id="U0MAYA", message=shown)
-    world.standin.wait_for("response_url")
+    answered(world, world.driver.block_action(CASE_PAUSE, user_id="U0MAYA", message=shown))
     assert world.tick(MON_9AM_NY)["cases.steps_due"] == 0
     shown = world.standin.ephemerals(user="U0MAYA")[-1]
     assert CASE_RESUME in str(shown)
-    world.driver.block_action(CASE_RESUME, user_id="U0MAYA", message=shown)
-    world.standin.wait_for("response_url", 2)
+    answered(world, world.driver.block_action(CASE_RESUME, user_id="U0MAYA", message=shown))
     assert world.tick(MON_9AM_NY + dt.timedelta(minutes=1))["cases.steps_due"] == 1
 
     # someone else cannot control the case
     shown = world.standin.ephemerals(user="U0MAYA")[-1]
-    world.driver.block_action(CASE_SKIP, user_id="U0SAM", message=shown)
-    refused = world.standin.wait_for("response_url", 3)[-1]
+    refused = answered(world, world.driver.block_action(CASE_SKIP, user_id="U0SAM", message=shown))
     assert "can change this case" in refused.args["text"]
 
     # skip ahead: step 1 skipped (its DM updated), step 2 scheduled now
-    world.driver.block_action(CASE_SKIP, user_id="U0MAYA", message=shown)
-    world.standin.wait_for("response_url", 4)
+    answered(world, world.driver.block_action(CASE_SKIP, user_id="U0MAYA", message=shown))
     assert step(world, case_id, 1).status == "skipped"
+    world.standin.wait_message(
+        "U0MAYA", lambda m: m["text"].startswith("Step 1 ") and "Skipped ahead" in str(m)
+    )
     assert "Skipped ahead" in str(step_dm(world, "U0MAYA", 1))
     assert step(world, case_id, 2).status == "scheduled"
 
     # reassign the current step to Li, who gets it in Los Angeles working hours
     shown = world.standin.ephemerals(user="U0MAYA")[-1]
-    world.driver.block_action(CASE_REASSIGN, user_id="U0MAYA", message=shown, selected_user="U0LI")
-    world.standin.wait_for("response_url", 5)
+    answered(
+        world,
+        world.driver.block_action(
+            CASE_REASSIGN, user_id="U0MAYA", message=shown, selected_user="U0LI"
+        ),
+    )
     assert step(world, case_id, 2).assignee_user_id == "U0LI"
     assert world.tick(MON_9AM_NY + dt.timedelta(minutes=2))["cases.steps_due"] == 0  # 6 a.m. LA
     assert world.tick(MON_9AM_NY + dt.timedelta(hours=3))["cases.steps_due"] == 1
@@ -164,12 +168,15 @@ def test_case_command_and_controls(slack: Any, kit: Any) -> None:
 
     # a note, then churned at any point
     shown = world.standin.ephemerals(user="U0MAYA")[-1]
-    world.driver.block_action(CASE_NOTE, user_id="U0MAYA", message=shown)
-    world.standin.wait_for("views.open")
-    modal = world.standin.open_views("U0MAYA")[-1]
+    modal = world.standin.wait_view(
+        world.driver.block_action(CASE_NOTE, user_id="U0MAYA", message=shown)
+    )
+    assert modal["id"] == world.standin.open_views("U0MAYA")[-1]["id"]
     assert world.driver.view_submission(modal, {"note": "Champion left"}).status == 200
-    world.driver.block_action(CASE_CHURN, user_id="U0MAYA", message=shown)
-    world.standin.wait_for("response_url", 6)
+    answered(world, world.driver.block_action(CASE_CHURN, user_id="U0MAYA", message=shown))
+    world.standin.wait_message(
+        "U0LI", lambda m: m["text"].startswith("Step 2 ") and "Case closed" in str(m)
+    )
     with world.session() as s:
         case = s.get(Case, case_id)
         assert case is not None and (case.status, case.outcome) == ("churned", "churned")
@@ -183,16 +190,11 @@ def test_last_step_not_yet_asks_owner_to_close_or_extend(slack: Any, kit: Any) -
     case_id = started_case(world, kit, steps=[{**kit.DEFAULT_STEPS[2], "delay_seconds": 0}])
     world.tick(MON_9AM_NY)
     world.driver.block_action(YES, user_id="U0MAYA", message=step_dm(world, "U0MAYA"))
-    question = world.standin.wait_for(
-        "chat.postMessage", predicate=lambda c: "resolved" in str(c.args.get("text"))
-    )[0]
-    msg = next(m for m in world.standin.messages("U0MAYA") if m["ts"] == question.response["ts"])
-    world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=msg)
-    world.standin.wait_for(
-        "chat.postMessage", predicate=lambda c: "still open" in str(c.args.get("text"))
-    )
-    answered = world.standin.wait_for("response_url")[0]
-    assert "Not yet" in answered.args["text"]
+    msg = question(world, "U0MAYA", case_id)
+    not_yet = world.driver.block_action(ANSWER_NOT_YET, user_id="U0MAYA", message=msg)
+    world.standin.wait_message("U0MAYA", lambda m: "still open" in m["text"])
+    reply = answered(world, not_yet)
+    assert "Not yet" in reply.args["text"]
     with world.session() as s:
         case = s.get(Case, case_id)
         assert case is not None and case.status == "awaiting_close"

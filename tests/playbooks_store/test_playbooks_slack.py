@@ -20,13 +20,6 @@ steps:
 """
 
 
-def _then(world, method: str, fn, count: int = 1):  # type: ignore[no-untyped-def]
-    before = len(world.standin.calls(method))
-    result = fn()
-    world.standin.wait_for(method, before + count, timeout=20)
-    return result
-
-
 def _initial(view: dict, **changes: str) -> dict:
     """What Slack reports for untouched inputs (their initial values), plus `changes`."""
     values = {}
@@ -39,11 +32,13 @@ def _initial(view: dict, **changes: str) -> dict:
     return {**values, **changes}
 
 
-def _command(world, text: str, user: str) -> None:
-    method = (
-        "views.open" if text.split()[:1] in (["new"], ["edit"], ["reorder"]) else "response_url"
-    )
-    _then(world, method, lambda: world.driver.command("/playbooks", text, user_id=user))
+def _command(world, text: str, user: str) -> dict:  # type: ignore[no-untyped-def]
+    """Run `/playbooks text` and wait for its answer: the modal it opens (new, edit,
+    reorder) or its reply through the command's response_url."""
+    resp = world.driver.command("/playbooks", text, user_id=user)
+    if text.split()[:1] in (["new"], ["edit"], ["reorder"]):
+        return world.standin.wait_view(resp)
+    return world.standin.wait_reply(resp).args
 
 
 def test_list_and_view_for_everyone(slack) -> None:
@@ -56,19 +51,15 @@ def test_list_and_view_for_everyone(slack) -> None:
 
 def test_changes_are_for_admins_only(slack) -> None:
     for text in ("new", "retire usage_dip", "edit budget_cut understand_scope"):
-        _then(
-            slack,
-            "response_url",
-            lambda t=text: slack.driver.command("/playbooks", t, user_id="U0SAM"),
-        )
+        slack.standin.wait_reply(slack.driver.command("/playbooks", text, user_id="U0SAM"))
     notes = [str(e) for e in slack.standin.ephemerals(user="U0SAM")]
     assert len(notes) == 3 and all("Only CS admins" in n for n in notes)
     assert slack.standin.open_views("U0SAM") == []
 
 
 def test_new_playbook_from_yaml_with_line_precise_errors(slack) -> None:
-    _command(slack, "new", "U0ANA")
-    view = slack.standin.open_views("U0ANA")[-1]
+    view = _command(slack, "new", "U0ANA")
+    assert view["id"] == slack.standin.open_views("U0ANA")[-1]["id"]
     bad = slack.driver.view_submission(
         view, {"yaml": NEW.replace("delay: 0", "delay: 2x")}, user_id="U0ANA"
     )
@@ -81,15 +72,13 @@ def test_new_playbook_from_yaml_with_line_precise_errors(slack) -> None:
 
 
 def test_edit_step_reorder_and_retire(slack) -> None:
-    _command(slack, "edit budget_cut understand_scope", "U0ANA")
-    view = slack.standin.open_views("U0ANA")[-1]
+    view = _command(slack, "edit budget_cut understand_scope", "U0ANA")
     bad = slack.driver.view_submission(view, _initial(view, delay="2x"), user_id="U0ANA")
     assert "2x" in bad.json["errors"]["delay"]
     ok = slack.driver.view_submission(view, _initial(view, delay="1h"), user_id="U0ANA")
     assert ok.json["response_action"] == "update"
 
-    _command(slack, "reorder budget_cut", "U0ANA")
-    view = slack.standin.open_views("U0ANA")[-1]
+    view = _command(slack, "reorder budget_cut", "U0ANA")
     bad = slack.driver.view_submission(view, {"order": "understand_scope"}, user_id="U0ANA")
     assert "exactly once" in bad.json["errors"]["order"]
     ids = [
@@ -100,16 +89,13 @@ def test_edit_step_reorder_and_retire(slack) -> None:
     ids[0], ids[1] = ids[1], ids[0]
     slack.driver.view_submission(view, {"order": ", ".join(ids)}, user_id="U0ANA")
 
-    _command(slack, "retire usage_dip", "U0ANA")
+    assert "Retired" in str(_command(slack, "retire usage_dip", "U0ANA"))
     with session_scope(slack.rt.engine) as s:
         budget = store.get_playbook(s, slack.team_id, "budget_cut")
         assert budget.version == 3
         assert [st["id"] for st in budget.definition["steps"]] == ids
         assert budget.definition["steps"][1]["delay"] == "1h"
         assert store.get_playbook(s, slack.team_id, "usage_dip") is None
-    _then(slack, "views.open", lambda: slack.driver.command("/report-risk", "", user_id="U0MAYA"))
-    risks = [
-        o["value"]
-        for o in slack.standin.open_views("U0MAYA")[-1]["blocks"][1]["element"]["options"]
-    ]
+    report = slack.standin.wait_view(slack.driver.command("/report-risk", "", user_id="U0MAYA"))
+    risks = [o["value"] for o in report["blocks"][1]["element"]["options"]]
     assert "usage_dip" not in risks and "budget_cut" in risks

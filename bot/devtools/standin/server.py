@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from .blockkit import validate_message_blocks, validate_view
 from .faults import ChannelRateLimiter, Fault, FaultPlan
+from .payloads import iter_elements
 from .recorder import Call, Recorder, redact_headers
 from .socket_mode import SocketModeHub
 from .state import (
@@ -487,6 +488,25 @@ class SlackStandin:
             return found[-1] if found else None
 
         return self.wait_until(check, timeout, f"an ephemeral to {user} saying {contains!r}")
+
+    def wait_button(
+        self,
+        channel: str,
+        action_id: str,
+        value: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """The newest message in `channel` (a user id: their DM) that offers the control
+        `action_id` (with that `value`), e.g. the question a person must answer next."""
+
+        def offers(m: dict[str, Any]) -> bool:
+            return any(
+                el.get("action_id") == action_id and value in (None, el.get("value"))
+                for _, el in iter_elements(m.get("blocks") or [])
+            )
+
+        what = f"a message in {channel} offering {action_id}" + (f"={value}" if value else "")
+        return self.wait_message(channel, offers, timeout, what)
 
     def wait_home(
         self,

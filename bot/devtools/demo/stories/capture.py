@@ -3,7 +3,6 @@ thread, she confirms two promises, edits one, dismisses one, then asks `/commitm
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -40,30 +39,35 @@ def _message(world: World, ts: str) -> dict:
 
 def _reviewed_rows(world: World, review_ts: str) -> list[Commitment]:
     """The proposals, once the worker has noted which message shows them."""
-    deadline = time.monotonic() + 10
-    while True:
-        with world.session() as s:
-            rows = list(
-                s.exec(
-                    select(Commitment)
-                    .where(Commitment.team_id == world.team_id, Commitment.review_ts == review_ts)
-                    .order_by(col(Commitment.id))
-                )
+    return world.wait_db(
+        lambda s: list(
+            s.exec(
+                select(Commitment)
+                .where(Commitment.team_id == world.team_id, Commitment.review_ts == review_ts)
+                .order_by(col(Commitment.id))
             )
-        if rows or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.05)
+        ),
+        "the proposals linked to their review message",
+    )
 
 
-def _click(world: World, action: str, c: Commitment, review_ts: str, updates: int) -> dict:
+def _review_shows(world: World, review_ts: str, needle: str) -> dict:
+    """The review message once it shows `needle` (the app edits it in place)."""
+    world.standin.wait_message(
+        CS_CHANNEL, lambda m: m["ts"] == review_ts and needle in str(m.get("blocks"))
+    )
+    return _message(world, review_ts)
+
+
+def _click(world: World, action: str, c: Commitment, review_ts: str, shows: str) -> dict:
+    """Click `action` on commitment `c`; returns the review once it `shows` the result."""
     world.driver.block_action(
         action,
         user_id="U0MAYA",
         message=_message(world, review_ts),
         block_id=f"{rb.ITEM_BLOCK}:{c.id}:{c.status}",
     )
-    world.standin.wait_for("chat.update", updates, timeout=10)
-    return _message(world, review_ts)
+    return _review_shows(world, review_ts, shows)
 
 
 def story(world: World) -> None:
@@ -78,37 +82,32 @@ def story(world: World) -> None:
         [FILE_ID], user_id="U0MAYA", channel_id=CS_CHANNEL, text="Acme check-in from Friday"
     )
     upload = world.standin.messages(CS_CHANNEL)[-1]
-    calls = world.standin.wait_for(
-        "chat.postMessage",
-        1,
-        timeout=10,
-        predicate=lambda c: "Commitments from" in str(c.args.get("blocks")),
-    )
+    review = world.standin.wait_message(
+        CS_CHANNEL,
+        lambda m: m.get("thread_ts") == upload["ts"] and "Commitments from" in str(m.get("blocks")),
+    ) | {"channel": CS_CHANNEL}
     reading = next(
         m for m in world.standin.thread(CS_CHANNEL, upload["ts"]) if "Reading" in m.get("text", "")
     )
     world.show("#cs-risk › thread (at once)", reading["text"])
-    review = _message(world, calls[0].response["ts"])
     world.show("#cs-risk › thread (a moment later)", review)
 
     rows = _reviewed_rows(world, review["ts"])
     mine = [c for c in rows if c.owner_user_id == "U0MAYA"]
     li = next(c for c in rows if c.owner_user_id == "U0LI")
     sso, deck, recap = mine[0], next(c for c in mine if "roadmap" in c.text), mine[-1]
-    updates = len(world.standin.calls("chat.update"))
 
     world.say("\nMaya confirms the SSO guide and Li's renewal quote:")
-    _click(world, rb.A_CONFIRM, sso, review["ts"], updates + 1)
-    _click(world, rb.A_CONFIRM, li, review["ts"], updates + 2)
+    _click(world, rb.A_CONFIRM, sso, review["ts"], f"{rb.ITEM_BLOCK}:{sso.id}:open")
+    _click(world, rb.A_CONFIRM, li, review["ts"], f"{rb.ITEM_BLOCK}:{li.id}:open")
     world.say("She edits the roadmap deck (it needs a date) in the Edit modal:")
-    world.driver.block_action(
+    clicked = world.driver.block_action(
         rb.A_EDIT,
         user_id="U0MAYA",
         message=_message(world, review["ts"]),
         block_id=f"{rb.ITEM_BLOCK}:{deck.id}:proposed",
     )
-    world.standin.wait_for("views.open", 1, timeout=10)
-    [modal] = world.standin.open_views("U0MAYA")
+    modal = world.standin.wait_view(clicked)
     world.driver.view_submission(
         modal,
         {
@@ -118,9 +117,9 @@ def story(world: World) -> None:
             "owner": "U0MAYA",
         },
     )
-    world.standin.wait_for("chat.update", updates + 3, timeout=10)
+    _review_shows(world, review["ts"], "Q1 reporting roadmap deck")
     world.say("…and dismisses the recap (she sends one after every call anyway):")
-    after = _click(world, rb.A_DISMISS, recap, review["ts"], updates + 4)
+    after = _click(world, rb.A_DISMISS, recap, review["ts"], "Dismissed by")
     world.show("#cs-risk › thread (updated in place)", after)
 
     world.say("\nMaya types `/commitments`:")

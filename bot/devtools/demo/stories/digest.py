@@ -61,27 +61,23 @@ def story(world: World) -> None:
     world.show("Maya's DM", digest)
 
     world.say("\nMaya clicks Done on the SSO guide:")
+    mark = world.standin.mark()  # earlier stories DMed Maya too
     world.driver.block_action(
         "ft_item_done",
         user_id="U0MAYA",
         message=digest | {"channel": dm},
         block_id=f"ftitem:c:{guide}:open",
     )
-    offer = world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: "Close the loop" in str(c.args.get("text"))
-    )[0]
-    offer_msg = next(
-        m for m in world.standin.messages("U0MAYA") if m["ts"] == offer.response.get("ts")
+    offer_msg = world.standin.wait_message(
+        "U0MAYA", lambda m: "Close the loop" in m.get("text", ""), since=mark
     )
     world.show("Maya's DM", offer_msg)
     world.say("She clicks “Yes, send it”:")
     world.driver.block_action(
         "ft_close_loop_send", user_id="U0MAYA", message=offer_msg | {"channel": dm}
     )
-    world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: c.args.get("channel") == "C0EXTACME"
-    )
-    world.show("#ext-acme (shared with Acme)", world.standin.messages("C0EXTACME")[-1])
+    shared = world.standin.wait_message("C0EXTACME", lambda m: "that's done" in m["text"])
+    world.show("#ext-acme (shared with Acme)", shared)
 
     world.say("\nLi's promise is overdue; at 09:00 in Los Angeles Li and Acme's CSM are told:")
     world.tick(MON_9_NY + dt.timedelta(hours=3))
@@ -91,14 +87,13 @@ def story(world: World) -> None:
     world.show("Maya's DM", csm)
 
     world.say("\nAna (CS admin) opens the app's Home tab:")
+    before = world.standin.home_view("U0ANA")
     world.driver.app_home_opened(user_id="U0ANA")
-    world.standin.wait_for("views.publish")
-    world.show("Ana's Home", world.standin.home_view("U0ANA")["blocks"])
+    home = world.standin.wait_home("U0ANA", lambda h: before is None or h["hash"] != before["hash"])
+    world.show("Ana's Home", home["blocks"])
 
     world.say("\nAna types `/cs-report 30d`:")
+    mark = world.standin.mark()
     world.driver.command("/cs-report", "30d", user_id="U0ANA")
-    world.standin.wait_for(
-        "chat.postMessage", 1, predicate=lambda c: "CS report" in str(c.args.get("text"))
-    )
-    report = next(m for m in world.standin.messages("U0ANA") if "CS report" in m["text"])
+    report = world.standin.wait_message("U0ANA", lambda m: "CS report" in m["text"], since=mark)
     world.show("Ana's DM", report)

@@ -5,7 +5,6 @@ escalation happen on the way, and the case closes as "Resolved — saved"."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import select
@@ -14,7 +13,7 @@ from bot import clock
 from bot.cases import card_sync, plan_edits
 from bot.cases.decisions import days, time_to_resolve
 from bot.cases.report import ReportRequest, open_case, report_risk
-from bot.cases.step_messages import ANSWER_NOT_YET, ANSWER_SAVED, EDIT, NO, YES
+from bot.cases.step_messages import ANSWER_NOT_YET, ANSWER_SAVED, CASE_PAUSE, EDIT, NO, YES
 from bot.devtools.demo.stories.risk import NEW_YORK, REPORTED_AT, acme, humane, show
 from bot.devtools.world import CS_CHANNEL, World
 from bot.models import Case, CaseStep
@@ -73,15 +72,6 @@ def _card(world: World, case_id: int) -> dict[str, Any]:
     return next(m for m in world.standin.messages(CS_CHANNEL) if m["ts"] == ts)
 
 
-def _wait(
-    world: World, method: str, act: Callable[[], Any], has: Callable[[Any], bool] = lambda c: True
-) -> Any:
-    """Do `act` (a signed click) and wait for the app's next matching Slack call."""
-    before = len([c for c in world.standin.calls(method) if has(c)])
-    act()
-    return world.standin.wait_for(method, before + 1, timeout=20, predicate=has)[-1]
-
-
 def _dm(world: World, user: str, starts: str) -> dict[str, Any]:
     return [m for m in world.standin.messages(user) if m["text"].startswith(starts)][-1]
 
@@ -104,35 +94,23 @@ def _decide(
 ) -> dict[str, Any]:
     """Yes, or Edit / No through their modal; returns the "Is the risk resolved?" DM."""
 
-    def asked(c: Any) -> bool:
-        return "resolved?" in str(c.args.get("text")) and c.args.get("channel") in {
-            user,
-            world.standin.dm_channel(user),
-        }
-
-    if values is None:
-        world.driver.block_action(action, user_id=user, message=dm)
-    else:
-        _wait(
-            world, "views.open", lambda: world.driver.block_action(action, user_id=user, message=dm)
-        )
-        world.driver.view_submission(world.standin.open_views(user)[-1], values, user_id=user)
+    clicked = world.driver.block_action(action, user_id=user, message=dm)
+    if values is not None:
+        world.driver.view_submission(world.standin.wait_view(clicked), values, user_id=user)
     world.standin.wait_message(  # the step's DM now says what was decided …
         user, lambda m: m["ts"] == dm["ts"] and "Yes, No or Edit?" not in m["text"]
     )
-    return world.standin.wait_message(  # … and the question follows it
-        user, lambda m: m["text"].startswith("Is the risk") and float(m["ts"]) > float(dm["ts"])
+    return world.standin.wait_message(  # … and the question follows it, still to answer
+        user,
+        lambda m: m["text"].startswith("Is the risk") and ANSWER_NOT_YET in str(m.get("blocks")),
+        since=dm["ts"],
     )
 
 
 def _answer(world: World, user: str, action: str, question: dict[str, Any]) -> str:
     """Click an answer to "Is the risk resolved?"; returns what the app says happens next."""
-    call = _wait(
-        world,
-        "response_url",
-        lambda: world.driver.block_action(action, user_id=user, message=question),
-        lambda c: "resolved?" in str(c.args),
-    )
+    clicked = world.driver.block_action(action, user_id=user, message=question)
+    call = world.standin.wait_reply(clicked, "resolved?")
     said = [str(e["text"]) for b in call.args.get("blocks", [])[2:] for e in b.get("elements", [])]
     return humane(world, " ".join(said))
 
@@ -143,15 +121,12 @@ def story(world: World) -> None:
 
     clock.set_now(_utc(6, 18, 30))
     world.say(f"\nFriday 18:30 in New York: Maya clicks “Start plan” on case #{case_id}'s card.")
-    _wait(
-        world,
-        "chat.update",
-        lambda: world.driver.block_action(
-            "case_start", user_id="U0MAYA", message=_card(world, case_id)
-        ),
-        lambda c: c.args.get("channel") == CS_CHANNEL,
+    card = _card(world, case_id)
+    world.driver.block_action("case_start", user_id="U0MAYA", message=card)
+    running = world.standin.wait_message(  # the card swaps its plan controls for the case's
+        CS_CHANNEL, lambda m: m["ts"] == card["ts"] and CASE_PAUSE in str(m.get("blocks"))
     )
-    show(world, "#cs-risk (the card now follows the case)", _card(world, case_id)["blocks"])
+    show(world, "#cs-risk (the card now follows the case)", running["blocks"])
 
     _tick(world, _utc(7, 11), "Saturday 11:00")
     world.say("  Nobody is DMed in the evening or at the weekend: step 1 waits for Monday.")

@@ -108,12 +108,6 @@ def settle(world: World) -> None:
     barrier.wait(30)
 
 
-def _after(world: World, method: str, fn) -> None:  # type: ignore[no-untyped-def]
-    before = len(world.standin.calls(method))
-    fn()
-    world.standin.wait_for(method, before + 1, timeout=20)
-
-
 def acme(world: World) -> Account:
     """Acme as the foundation story imported it, or seeded when this story runs alone."""
     with world.session() as s:
@@ -146,23 +140,15 @@ def story(world: World) -> None:
     world.say("Friday 6 November, 10:00 in New York.")
 
     world.say("\nSam types `/report-risk Acmee` (a typo):")
-    _after(
-        world,
-        "response_url",
-        lambda: world.driver.command("/report-risk", "Acmee", user_id="U0SAM"),
-    )
+    typo = world.driver.command("/report-risk", "Acmee", user_id="U0SAM")
+    world.standin.wait_reply(typo, "couldn't find")
     world.show("Sam (only visible to you)", world.standin.ephemerals(user="U0SAM")[-1])
-    world.standin.close_view(
-        world.team_id, "U0SAM", world.standin.open_views("U0SAM")[-1]["id"], False
-    )
+    world.standin.close_view(world.team_id, "U0SAM", world.standin.wait_view(typo)["id"], False)
 
     world.say("\nMaya types `/report-risk Acme Corp`; the modal opens with Acme filled in:")
-    _after(
-        world,
-        "views.open",
-        lambda: world.driver.command("/report-risk", "Acme Corp", user_id="U0MAYA"),
+    view = world.standin.wait_view(
+        world.driver.command("/report-risk", "Acme Corp", user_id="U0MAYA")
     )
-    view = world.standin.open_views("U0MAYA")[-1]
     world.show("Maya's modal", view["blocks"])
     world.say("She picks “Champion or point of contact left” and writes what happened:")
     world.driver.view_submission(
@@ -182,11 +168,8 @@ def story(world: World) -> None:
     world.state["case_id"] = case_id
 
     world.say("\nTen minutes later Sam reports the same risk; he is shown the open case:")
-    _after(
-        world, "views.open", lambda: world.driver.command("/report-risk", "acme", user_id="U0SAM")
-    )
     world.driver.view_submission(
-        world.standin.open_views("U0SAM")[-1],
+        world.standin.wait_view(world.driver.command("/report-risk", "acme", user_id="U0SAM")),
         {
             "account": str(account.id),
             "risk": "champion_left",
@@ -199,19 +182,15 @@ def story(world: World) -> None:
     world.say(f"  Sam's DM: {humane(world, dm['text'])}")
 
     world.say("\nMaya changes the plan before it starts: step 3 goes to Omar (CS manager):")
-    _after(
-        world,
-        "views.open",
-        lambda: world.driver.block_action(
-            "case_step_menu",
-            f"{case_id}:3:reassign",
-            user_id="U0MAYA",
-            message=card,
-            block_id="case_step_3",
-        ),
+    picked = world.driver.block_action(
+        "case_step_menu",
+        f"{case_id}:3:reassign",
+        user_id="U0MAYA",
+        message=card,
+        block_id="case_step_3",
     )
     world.driver.view_submission(
-        world.standin.open_views("U0MAYA")[-1], {"value": "U0OMAR"}, user_id="U0MAYA"
+        world.standin.wait_view(picked), {"value": "U0OMAR"}, user_id="U0MAYA"
     )
     settle(world)
     updated = world.standin.last_message("C0CSRISK") or {}
