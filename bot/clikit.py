@@ -58,11 +58,16 @@ def checked_runtime(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def remember_workspace(rt, client) -> str:  # type: ignore[no-untyped-def]
-    """auth.test once at start-up: learn our team and bot user and keep them in the database."""
+    """auth.test once at start-up: learn our team and bot user and keep them in the database.
+
+    The seed playbooks are loaded here too, so the first `/report-risk` does not parse and
+    store them inside the 3 seconds Slack gives its trigger to open the modal."""
     from bot.db import session_scope
+    from bot.playbooks.store import ensure_seeded_once
     from bot.workspaces.service import ensure_workspace
 
     info = client.auth_test()
     with session_scope(rt.engine) as session:
         ensure_workspace(session, info["team_id"], info.get("team"), info.get("user_id"))
+    ensure_seeded_once(rt.engine, info["team_id"])
     return info["team_id"]

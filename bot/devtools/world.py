@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, select
 
 from bot import clock
+from bot.clikit import remember_workspace
 from bot.config import Settings, load_settings
 from bot.db import session_scope
 from bot.devtools.standin import SlackDriver, SlackStandin, render_blocks
@@ -27,7 +28,6 @@ from bot.scheduler import run_due
 from bot.slack.app import create_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.outbound import SlackNotifier
-from bot.workspaces.service import ensure_workspace
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 T = TypeVar("T")
@@ -144,9 +144,9 @@ class World:
         self.stop()
 
     def _seed_people(self) -> None:
+        remember_workspace(self.rt, self.client)  # what `serve`, `socket` and `worker` do first
         directory = SlackDirectory(self.client)
         with self.session() as s:
-            ensure_workspace(s, self.team_id, "Vendor Inc", f"U{self.team_id}BOT")
             for m in TEAM:
                 p = get_person(s, self.team_id, m.user_id, directory)
                 p.role, p.manager_user_id, p.is_admin = m.role, m.manager, m.admin

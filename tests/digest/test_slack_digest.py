@@ -222,16 +222,14 @@ def test_app_home_lists_items_and_acts(slack) -> None:  # type: ignore[no-untype
 
 
 def _seed_cases(world) -> None:  # type: ignore[no-untyped-def]
-    from bot.models import Case, Playbook
+    from bot.models import Case
+    from bot.playbooks.store import get_playbook
 
     acct = world.seed_account("Acme Corp", "acme.com")
     now = dt.datetime.now(dt.UTC)
     with world.session() as s:
-        pb = Playbook(
-            team_id=world.team_id, key="missed_commitment", name="Missed commitment", summary="…"
-        )
-        s.add(pb)
-        s.flush()
+        pb = get_playbook(s, world.team_id, "missed_commitment")  # a seed playbook
+        assert pb is not None
         for i, (outcome, step) in enumerate([("saved", 2), ("saved", 3), ("churned", None)]):
             s.add(
                 Case(
