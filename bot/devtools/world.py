@@ -230,7 +230,10 @@ class World:
             }
             for c in contacts:
                 if c.get("email") not in known:
-                    s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))
+                    contact = Contact.model_validate(
+                        {"team_id": self.team_id, "account_id": account.id or 0, **c}
+                    )
+                    s.add(contact)
         return account
 
     def person(self, user_id: str) -> Person:

@@ -8,6 +8,7 @@ points its WebClient at `api_url` (SLACK_API_URL). Absolute URLs Slack would han
 from __future__ import annotations
 
 import copy
+import email.message
 import email.parser
 import json
 import secrets
@@ -85,11 +86,15 @@ def _parse_args(content_type: str, query: str, body: bytes) -> dict[str, Any]:
         msg = email.parser.BytesParser().parsebytes(
             b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
         )
-        for part in msg.get_payload() if msg.is_multipart() else []:
+        parts = msg.get_payload() if msg.is_multipart() else []
+        for part in parts if isinstance(parts, list) else []:
+            if not isinstance(part, email.message.Message):
+                continue
             name = part.get_param("name", header="content-disposition")
             if name:
-                payload = part.get_payload(decode=True) or b""
-                args[str(name)] = payload.decode("utf-8", "replace")
+                payload = part.get_payload(decode=True)
+                text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+                args[str(name)] = text
     else:
         args.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     return args
@@ -143,8 +148,7 @@ class SlackStandin:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> SlackStandin:
         handler = type("StandinHandler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         # A short poll interval keeps stop() fast (shutdown waits for one poll).
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), name="slack-standin", daemon=True
@@ -998,13 +1002,40 @@ class SlackStandin:
         return _Reply.text("not found", 404)
 
 
+class _Server(ThreadingHTTPServer):
+    """Stamps each connection as it is accepted: a request's arrival is when the app's
+    connection reached "Slack", not when a busy process got round to a thread for it."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accepted: dict[Any, float] = {}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted[request] = time.monotonic()
+        super().process_request(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     standin: SlackStandin
+    received = 0.0
+
+    def parse_request(self) -> bool:
+        """The first request on a connection arrived when it was accepted; a later one on
+        the same (kept-alive) connection, when its request line was read."""
+        accepted = getattr(self.server, "accepted", {}).pop(self.request, None)
+        self.received = accepted if accepted is not None else time.monotonic()
+        return super().parse_request()
+
+    def finish(self) -> None:
+        getattr(self.server, "accepted", {}).pop(self.request, None)  # closed before a request
+        super().finish()
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().strip() or b"0", 16)
                 if size == 0:
@@ -1016,10 +1047,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
-        received = time.monotonic()  # as Slack would stamp it: before anything is parsed
         body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.standin.handle(self.command, self.path, headers, body, received)
+        reply = self.standin.handle(self.command, self.path, headers, body, self.received)
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)

@@ -592,7 +592,8 @@ def files_complete_upload_external(ctx: Ctx) -> dict[str, Any]:
         )
         ctx.state.files[stored.id] = stored
         done.append(ctx.state.file_object(stored, ctx.base_url))
-        for chan in channels or [None]:
+        targets: list[Channel | None] = list(channels) or [None]
+        for chan in targets:
             ctx.state.uploads.append(
                 {
                     "file_id": stored.id,
