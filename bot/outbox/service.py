@@ -64,11 +64,13 @@ def enqueue(
     entity: tuple[str, int] | None = None,
     not_before: dt.datetime | None = None,
     email: dict[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> OutboundMessage:
     """Ask for one message to be sent (a DM to `user`, a post in `channel`, or an `email`
     {to, subject, sender}) from `now` (the caller's clock: the tick's, in scheduled work);
-    idempotent by `key`: asking again returns the first row."""
+    `detail` is kept for the kind's hooks. Idempotent by `key`: asking again returns the
+    first row."""
     if sum(x is not None for x in (user, channel, email)) != 1:
         raise ValueError("enqueue needs exactly one of user, channel, email")
     now = now or clock.now()
@@ -84,7 +86,7 @@ def enqueue(
         "thread_ts": thread_ts,
         "text": text,
         "blocks": blocks or [],
-        "detail": dict(email or {}),
+        "detail": {**(detail or {}), **(email or {})},
         "status": PENDING,
         "version": 0,
         "attempts": 0,
