@@ -1,16 +1,19 @@
-"""Global middleware: drop Events API retries of an event already handled."""
+"""Global middleware: read the request once (the typed Interaction, and the Runtime for the
+listeners), and drop Events API retries of an event already handled."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
-from slack_bolt import BoltResponse
+from slack_bolt import BoltContext, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import session_scope
 from bot.models import ProcessedEvent
 from bot.runtime import Runtime
+from bot.slack.listeners.base import INTERACTION_KEY, RT_KEY
+from bot.slack.payload import BadPayload, Interaction
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +38,22 @@ def make_dedupe_middleware(rt: Runtime) -> Callable:
         return next()
 
     return dedupe_events
+
+
+def make_interaction_middleware(rt: Runtime) -> Callable[..., BoltResponse | None]:
+    """Parse the request once (400 when its shape is not Slack's) and hand listeners the
+    runtime through the context, so listener modules need no closure over it."""
+
+    def read_interaction(
+        body: dict, context: BoltContext, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        try:
+            context[INTERACTION_KEY] = Interaction.parse(body)
+        except BadPayload as exc:
+            kind = body.get("type") if isinstance(body, dict) else None
+            log.warning("refused a %s request: %s", kind if isinstance(kind, str) else "?", exc)
+            return BoltResponse(status=400, body=str(exc))
+        context[RT_KEY] = rt
+        return next()
+
+    return read_interaction

@@ -1,4 +1,5 @@
-"""Every listener module exposes `register(app, rt)`; this wires them all."""
+"""The listener modules, in the order Bolt tries them. Each declares its `routes`
+(`bot.slack.listeners.base.Routes`); a module may still expose `register(app, rt)`."""
 
 from __future__ import annotations
 
@@ -23,5 +24,6 @@ LISTENER_MODULES = (
 
 
 def register_all(app: App, rt: Runtime) -> None:
-    for name in LISTENER_MODULES:
-        importlib.import_module(name).register(app, rt)
+    from bot.slack.listeners.base import attach_all
+
+    attach_all(app, (importlib.import_module(name) for name in LISTENER_MODULES), rt)
