@@ -116,19 +116,24 @@ def _owner_list(owner: str, caller: str) -> Listed:
     )
 
 
+LIST_GONE = "That list is out of date, so nothing changed; type `/commitments` again."
+
+
+def check_code(code: str) -> str:
+    """A list code as `Listed.code` writes it (a user id or `a<account id>`); BadInput if not
+    (checked before a click on the list changes anything)."""
+    if user_id_ok(code) or (code.startswith("a") and parse_id(code[1:], LIST_GONE)):
+        return code
+    raise BadInput(LIST_GONE)
+
+
 def _by_code(session: Session, team_id: str, caller: str, code: str) -> Listed:
-    """The list a row's block id names again; ListError when the code is not one of ours."""
-    gone = ListError("That list is out of date; type `/commitments` again.")
-    if code.startswith("a"):
-        try:
-            account = session.get(Account, parse_id(code[1:]))
-        except BadInput:
-            raise gone from None
+    """The list a row's block id names again; ListError when it names nothing any more."""
+    if check_code(code).startswith("a"):
+        account = session.get(Account, parse_id(code[1:]))
         if account is None or account.team_id != team_id:
-            raise gone
+            raise ListError("That account is gone; type `/commitments` again.")
         return _account_list(account)
-    if not user_id_ok(code):
-        raise gone
     return _owner_list(code, caller)
 
 

@@ -13,7 +13,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.slack.client import make_client
 from bot.slack.listeners import register_all
 from bot.slack.listeners.base import user_facing_error, where
-from bot.slack.middleware import make_dedupe_middleware, make_interaction_middleware
+from bot.slack.middleware import ReadInteraction, make_dedupe_middleware
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,10 @@ def create_app(
         # pool head-room so a burst of clicks never starves the next ack (Bolt's default is 5).
         listener_executor=ThreadPoolExecutor(max_workers=24, thread_name_prefix="ft-listener"),
         ignoring_self_events_enabled=True,
+        # right after the signature check: the typed Interaction (400 for a body Slack never
+        # sends) and the Runtime, for the listeners
+        before_authorize=ReadInteraction(rt),
     )
-    app.use(make_interaction_middleware(rt))  # the typed Interaction and rt, for listeners
     app.use(make_dedupe_middleware(rt))
     register_all(app, rt)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import session_scope
@@ -40,20 +41,27 @@ def make_dedupe_middleware(rt: Runtime) -> Callable:
     return dedupe_events
 
 
-def make_interaction_middleware(rt: Runtime) -> Callable[..., BoltResponse | None]:
-    """Parse the request once (400 when its shape is not Slack's) and hand listeners the
-    runtime through the context, so listener modules need no closure over it."""
+class ReadInteraction(Middleware):
+    """Parse the request once, right after its signature is checked and before anything else
+    reads it (Bolt's own middleware and matchers index into the body and would raise on a
+    shape Slack never sends: a 500). A body not shaped like Slack's is answered 400; otherwise
+    listeners get the typed Interaction and the Runtime through the context, so listener
+    modules need no closure over it.
 
-    def read_interaction(
-        body: dict, context: BoltContext, next: Callable[[], BoltResponse]
+    A `Middleware` subclass, not a function: Bolt builds a function middleware's arguments
+    from the body, which is exactly what may not be trusted yet."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
         try:
-            context[INTERACTION_KEY] = Interaction.parse(body)
+            req.context[INTERACTION_KEY] = Interaction.parse(req.body)
         except BadPayload as exc:
-            kind = body.get("type") if isinstance(body, dict) else None
+            kind = req.body.get("type") if isinstance(req.body, dict) else None
             log.warning("refused a %s request: %s", kind if isinstance(kind, str) else "?", exc)
             return BoltResponse(status=400, body=str(exc))
-        context[RT_KEY] = rt
+        req.context[RT_KEY] = self.rt
         return next()
-
-    return read_interaction

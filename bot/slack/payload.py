@@ -383,8 +383,12 @@ def _parse(body: object) -> Interaction:
         if not action.action_id:
             raise _bad("block_suggestion without action_id")
     view = _view(_obj(body, "view"))
-    if kind in ("view_submission", "view_closed") and (view is None or not view.callback_id):
-        raise _bad("a view without callback_id")
+    if kind in ("view_submission", "view_closed") and (
+        view is None or not view.callback_id or not view.type
+    ):
+        raise _bad("a view without callback_id or type")
+    if kind.startswith("workflow_step"):  # steps from apps (retired by Slack): not ours
+        raise _bad("a workflow step")
     if kind in ("shortcut", "message_action") and not _str(body, "callback_id"):
         raise _bad("a shortcut without callback_id")
     if kind == "command" and not _str(body, "command").startswith("/"):

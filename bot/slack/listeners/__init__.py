@@ -8,6 +8,7 @@ import importlib
 from slack_bolt import App
 
 from bot.runtime import Runtime
+from bot.slack.listeners.base import attach_all
 
 LISTENER_MODULES = (
     "bot.slack.listeners.options",
@@ -24,6 +25,6 @@ LISTENER_MODULES = (
 
 
 def register_all(app: App, rt: Runtime) -> None:
-    from bot.slack.listeners.base import attach_all
-
-    attach_all(app, (importlib.import_module(name) for name in LISTENER_MODULES), rt)
+    modules = [importlib.import_module(name) for name in LISTENER_MODULES]
+    # last, so it only ever sees what no listener claimed
+    attach_all(app, [*modules, importlib.import_module("bot.slack.listeners.fallback")], rt)

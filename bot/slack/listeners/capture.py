@@ -35,7 +35,7 @@ routes = Routes(cm.CommitmentError, review.ReviewError, listing.ListError, tell=
 SHORTCUT = "extract_commitments"
 ACCOUNT_CONSTRAINT = {
     "action_id": rb.A_ACCOUNT,
-    "block_id": re.compile(rf"^{rb.ACCOUNT_BLOCK}:[0-9]+$"),
+    "block_id": re.compile(rf"^{rb.ACCOUNT_BLOCK}:"),  # the handler reads the id
 }
 DECISIONS = {rb.A_CONFIRM: "confirm", rb.A_DISMISS: "dismiss", rb.A_DONE: "done"}
 OLDER = "That button is from an older message; nothing changed."

@@ -58,6 +58,9 @@ def on_item(call: Call) -> None:
     value = i.action.picked if i.action else None
     if i.action_id == A_REASSIGN:
         value = parse_user(value, "Pick the person to hand this to.")
+    shown_in = list_of(i.block_id)
+    if shown_in is not None:
+        listing.check_code(shown_in)
     outcome = digest.act(
         call.rt.engine,
         call.rt.settings,
@@ -68,7 +71,6 @@ def on_item(call: Call) -> None:
         value,
         clock.now(),
     )
-    shown_in = list_of(i.block_id)
     if i.in_view:
         publish_home(call.rt, call.client, call.team_id, call.user_id)
     elif shown_in and i.is_ephemeral and call.respond is not None:
