@@ -216,11 +216,11 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
     # before the case closes), including extensions and the steps this close stands down
     total = sum(1 for x in steps_of(session, case) if x.status != S.CANCELLED)
     before = move(session, CASE, case, answer, resolved_at=now, updated_at=now)
-    case.outcome = OUTCOME[case.status]
+    case.outcome = OUTCOME[CaseStatus(case.status)]
     case.resolution_step = case.current_step or None
     case.total_steps = total
     eng.cancel_open_steps(session, case, actor, now)
-    word = msgs.ANSWER_WORDS[OUTCOME[case.status]]
+    word = msgs.ANSWER_WORDS[OUTCOME[CaseStatus(case.status)]]
     took = time_to_resolve(case)
     _note(
         case,

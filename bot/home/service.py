@@ -70,7 +70,7 @@ def build_home(
             .limit(50)
         )
     )
-    team = None
+    team: dict[str, list[CaseLine]] | None = None
     if is_cs_admin(session, team_id, user_id, settings.cs_admins):
         team = {}
         rows = session.exec(open_cases.order_by(col(Case.opened_at).desc()).limit(TEAM_CASES_MAX))

@@ -10,20 +10,16 @@ test that breaks the rule fails itself rather than the ones after it.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from bot.cases.engine import start_case
 from bot.cases.report import ReportRequest, report_risk
-from bot.db import engine_for
 from bot.devtools.standin.driver import FORM, DriverResponse
 from bot.devtools.standin.payloads import (
     LEGACY_TOKEN,
@@ -45,35 +41,20 @@ from bot.models import (
 
 MON_9AM_NY = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
 BACKENDS = [b for b in os.environ.get("FT_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
-_names = itertools.count()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, new_database: Any
 ) -> Iterator[str]:
     """Like `database_url`, for one module's tests (see the module docstring)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("shared") / "test.db"
-        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
-        url = f"sqlite:///{path}"
+    with new_database(request, request.param, tmp_path_factory.mktemp("shared")) as url:
         yield url
-        engine_for(url).dispose()
-        return
-    pg, admin = request.getfixturevalue("_postgres")
-    name = f"ft_s{os.getpid()}_{next(_names)}"
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE ft_template"))
-    url = pg.url(name)
-    yield url
-    engine_for(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-def seed(world: World) -> dict[str, Any]:
-    """Case 1 running with step 1 awaiting Maya; transcript 1, commitments 1 (proposed),
-    2 (open, overdue) and 3 (done) owned by Maya on account 1."""
+def started_case(world: World) -> int:
+    """Acme's champion left: a case planned from the seeded playbook and started, its step 1
+    DMed to Maya (awaiting her Yes / No / Edit). Returns the case id."""
     account = world.seed_account("Acme Corp", "acme.com", csm="U0MAYA")
     result = report_risk(
         world.rt.engine,
@@ -85,7 +66,21 @@ def seed(world: World) -> dict[str, Any]:
     with world.session() as s:
         start_case(s, world.team_id, case_id, "U0MAYA", MON_9AM_NY, settings=world.settings)
     world.tick(MON_9AM_NY)
+    return case_id
+
+
+@pytest.fixture
+def start_a_case() -> Any:
+    """`start_a_case(world)` → case id (see `started_case`)."""
+    return started_case
+
+
+def seed(world: World) -> dict[str, Any]:
+    """Case 1 running with step 1 awaiting Maya; transcript 1, commitments 1 (proposed),
+    2 (open, overdue) and 3 (done) owned by Maya on account 1."""
+    case_id = started_case(world)
     with world.session() as s:
+        account_id = s.exec(select(Case.account_id).where(Case.id == case_id)).one()
         transcript = Transcript(
             team_id=world.team_id,
             sha256="0" * 64,
@@ -102,7 +97,7 @@ def seed(world: World) -> dict[str, Any]:
                 Commitment(
                     team_id=world.team_id,
                     transcript_id=transcript.id,
-                    account_id=account.id,
+                    account_id=account_id,
                     owner_user_id="U0MAYA",
                     owner_name="Maya Chen",
                     side="vendor",
@@ -118,7 +113,7 @@ def seed(world: World) -> dict[str, Any]:
                 select(CaseStep.id).where(CaseStep.case_id == case_id, CaseStep.position == 1)
             ).one(),
             "transcript": transcript.id,
-            "account": account.id,
+            "account": account_id,
             "commitments": list(s.exec(select(Commitment.id).order_by(Commitment.id))),
         }
     assert ids["case"] == ids["step"] == ids["transcript"] == ids["account"] == 1

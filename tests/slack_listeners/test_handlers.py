@@ -16,15 +16,24 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from sqlmodel import select
 
-from bot.cases.engine import start_case
 from bot.cases.records import CaseError
-from bot.cases.report import ReportRequest, report_risk
 from bot.models import CaseStep, Commitment
 from bot.slack.listeners import LISTENER_MODULES, capture, cases, digest, playbooks_admin, steps
 from bot.slack.listeners.base import SORRY, Call, Route, Routes, run
 from bot.slack.payload import BadInput, Interaction
 
 MON_9AM_NY = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
+
+
+def form(values: dict[str, Any], **view: Any) -> dict[str, Any]:
+    """A view_submission of a modal whose inputs hold `values` (block id → element state)."""
+    state = {block: {block: element} for block, element in values.items()}
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0TEST"},
+        "user": {"id": "U0MAYA"},
+        "view": {"type": "modal", "callback_id": "x", **view, "state": {"values": state}},
+    }
 
 
 class Said:
@@ -78,25 +87,13 @@ def body_of(call: Call) -> Any:
     return json.loads(body) if isinstance(body, str) and body.startswith("{") else body
 
 
-def started_case(world: Any) -> tuple[int, int]:
-    """A running case whose step 1 awaits Maya (her DM sent): (case id, step id)."""
-    account = world.seed_account("Acme Corp", "acme.com", csm="U0MAYA")
-    result = report_risk(
-        world.rt.engine,
-        ReportRequest(
-            world.team_id, "champion_left", "Dana left.", "U0MAYA", account_id=account.id
-        ),
-    )
-    case_id = result.case.id or 0
-    with world.session() as s:
-        start_case(s, world.team_id, case_id, "U0MAYA", MON_9AM_NY, settings=world.settings)
-    world.tick(MON_9AM_NY)
+def awaiting_step(world: Any, case_id: int) -> int:
     with world.session() as s:
         step = s.exec(
             select(CaseStep).where(CaseStep.case_id == case_id, CaseStep.position == 1)
         ).one()
     assert step.status == "awaiting"
-    return case_id, step.id or 0
+    return step.id or 0
 
 
 # --- the shape -----------------------------------------------------------------------------
@@ -115,8 +112,10 @@ def test_every_listener_is_a_module_level_function() -> None:
 # --- handlers alone ------------------------------------------------------------------------
 
 
-def test_yes_with_a_forged_id_is_refused_and_the_step_still_awaits(slack: Any) -> None:
-    _, step_id = started_case(slack)
+def test_yes_with_a_forged_id_is_refused_and_the_step_still_awaits(
+    slack: Any, start_a_case: Any
+) -> None:
+    step_id = awaiting_step(slack, start_a_case(slack))
     for forged in ("١:awaiting", "²:awaiting", f"{step_id}\x00:awaiting", "2147483648:awaiting"):
         with pytest.raises(BadInput, match="not recognised"):
             steps.on_yes(make_call(slack, click("step_yes", value=forged), Said()))
@@ -124,8 +123,8 @@ def test_yes_with_a_forged_id_is_refused_and_the_step_still_awaits(slack: Any) -
         assert s.get(CaseStep, step_id).status == "awaiting"  # type: ignore[union-attr]
 
 
-def test_yes_decides_the_step(slack: Any) -> None:
-    _, step_id = started_case(slack)
+def test_yes_decides_the_step(slack: Any, start_a_case: Any) -> None:
+    step_id = awaiting_step(slack, start_a_case(slack))
     said = Said()
     steps.on_yes(make_call(slack, click("step_yes", value=f"{step_id}:awaiting"), said))
     with slack.session() as s:
@@ -135,8 +134,8 @@ def test_yes_decides_the_step(slack: Any) -> None:
         steps.on_yes(make_call(slack, click("step_yes", value=f"{step_id}:awaiting"), said))
 
 
-def test_case_command(slack: Any) -> None:
-    case_id, _ = started_case(slack)
+def test_case_command(slack: Any, start_a_case: Any) -> None:
+    case_id = start_a_case(slack)
     for text in ("99999999999999999999", "١", "#x", "-1"):
         with pytest.raises(BadInput, match="Use `/case list`"):
             cases.on_case_command(make_call(slack, command("/case", text)))
@@ -170,22 +169,14 @@ def test_a_row_of_the_commitments_list_is_shown_again(slack: Any) -> None:
 
 
 def test_review_edit_refuses_a_date_that_does_not_exist(slack: Any) -> None:
-    body = {
-        "type": "view_submission",
-        "team": {"id": "T0TEST"},
-        "user": {"id": "U0MAYA"},
-        "view": {
-            "type": "modal",
-            "callback_id": "cap_edit_modal",
-            "private_metadata": json.dumps({"c": 1}),
-            "state": {
-                "values": {
-                    "text": {"text": {"type": "plain_text_input", "value": "Send it"}},
-                    "due": {"due": {"type": "datepicker", "selected_date": "2026-02-31"}},
-                }
-            },
+    body = form(
+        {
+            "text": {"type": "plain_text_input", "value": "Send it"},
+            "due": {"type": "datepicker", "selected_date": "2026-02-31"},
         },
-    }
+        callback_id="cap_edit_modal",
+        private_metadata=json.dumps({"c": 1}),
+    )
     with pytest.raises(BadInput) as caught:
         capture.on_edit_saved(make_call(slack, body))
     assert caught.value.block_id == "due"
@@ -239,16 +230,7 @@ def test_a_failure_before_the_ack_of_a_command_is_its_answer(slack: Any) -> None
 
 
 def test_a_failing_form_keeps_its_input_and_says_so(slack: Any) -> None:
-    body = {
-        "type": "view_submission",
-        "team": {"id": "T0TEST"},
-        "user": {"id": "U0MAYA"},
-        "view": {
-            "type": "modal",
-            "callback_id": "x",
-            "state": {"values": {"note": {"note": {"type": "plain_text_input", "value": "hi"}}}},
-        },
-    }
+    body = form({"note": {"type": "plain_text_input", "value": "hi"}})
 
     def fails(call: Call) -> None:
         raise ValueError("nope")

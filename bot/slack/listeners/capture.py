@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import clock
@@ -25,9 +23,7 @@ from bot.capture.extract import process_transcript
 from bot.commitments import service as cm
 from bot.digest.service import settings_for
 from bot.notify import DeliveryError
-from bot.runtime import Runtime
 from bot.slack.listeners.base import Call, Routes
-from bot.slack.outbound import SlackNotifier
 from bot.slack.payload import BadInput, parse_id, parse_user, slack_id_ok
 
 log = logging.getLogger(__name__)
@@ -61,33 +57,23 @@ def _share_ts(info: dict, channel: str) -> str | None:
     return None
 
 
-def start_capture(
-    rt: Runtime,
-    client: WebClient,
-    team_id: str,
-    ref: ingest.FileRef,
-    *,
-    channel: str,
-    user: str,
-    thread_ts: str | None,
-    respond: Callable[..., Any] | None = None,
-) -> None:
-    """Record the upload once, say "Reading …" in its thread, read it in the background."""
+def start_capture(call: Call, ref: ingest.FileRef, thread_ts: str | None) -> None:
+    """Record the upload once, say "Reading …" in its thread, read it in the background.
+    A file read before is only answered when someone asked (the shortcut): where that was."""
+    rt, team_id, channel, user = call.rt, call.team_id, call.interaction.channel_id, call.user_id
     accepted = ingest.accept_upload(
         rt.engine, team_id, ref, channel_id=channel, user_id=user, thread_ts=thread_ts
     )
-    notifier = SlackNotifier(client)
+    notifier = call.notifier
     if not accepted.new:
-        if respond is not None:  # someone asked explicitly: say where the earlier answer is
+        if call.interaction.kind == "message_action":
             from bot.capture.extract import permalink
 
             link = permalink(notifier, team_id, accepted.channel_id, accepted.thread_ts)
             where = f" — <{link}|see that thread>" if link else ""
-            respond(
-                text=f"I already read {accepted.filename} on "
-                f"{accepted.created_at:%b} {accepted.created_at.day}{where}.",
-                response_type="ephemeral",
-                replace_original=False,
+            call.tell(
+                f"I already read {accepted.filename} on "
+                f"{accepted.created_at:%b} {accepted.created_at.day}{where}."
             )
         return
     reading = rb.reading_text(ref.name or accepted.filename)
@@ -130,15 +116,7 @@ def on_file_message(call: Call) -> None:
     direct = event.get("channel_type") in {"im", "mpim"}  # a (group) DM that has the app
     for ref in ingest.files_of(event):
         if ingest.looks_like_transcript(ref, direct_message=direct):
-            start_capture(
-                call.rt,
-                call.client,
-                call.team_id,
-                ref,
-                channel=i.channel_id,
-                user=i.user_id,
-                thread_ts=i.thread_ts or str(event.get("ts") or "") or None,
-            )
+            start_capture(call, ref, i.thread_ts or str(event.get("ts") or "") or None)
 
 
 @routes.event("file_shared")
@@ -154,15 +132,7 @@ def on_file_shared(call: Call) -> None:
     if ref is not None and ingest.looks_like_transcript(
         ref, direct_message=i.channel_id.startswith("D")
     ):
-        start_capture(
-            call.rt,
-            call.client,
-            call.team_id,
-            ref,
-            channel=i.channel_id,
-            user=i.user_id,
-            thread_ts=_share_ts(info, i.channel_id),
-        )
+        start_capture(call, ref, _share_ts(info, i.channel_id))
 
 
 @routes.shortcut(SHORTCUT)
@@ -174,16 +144,7 @@ def on_shortcut(call: Call) -> None:
         call.tell(rb.no_file_text())
         return
     for ref in refs:
-        start_capture(
-            call.rt,
-            call.client,
-            call.team_id,
-            ref,
-            channel=i.channel_id,
-            user=i.user_id,
-            thread_ts=i.thread_ts or str(message.get("ts") or "") or None,
-            respond=call.respond,
-        )
+        start_capture(call, ref, i.thread_ts or str(message.get("ts") or "") or None)
 
 
 @routes.event("message")
