@@ -433,6 +433,7 @@ def test_bad_ids_get_a_clear_answer_and_change_nothing(
     forge: Any,
     snapshot: Callable[[], dict[str, Any]],
     caplog: pytest.LogCaptureFixture,
+    record_property: Callable[[str, object], None],
     name: str,
     label: str,
 ) -> None:
@@ -446,6 +447,8 @@ def test_bad_ids_get_a_clear_answer_and_change_nothing(
     resp = target.send(forge, ctx, bad)
     assert resp.status == 200, resp.body_text
     answer = _answer(world, resp, target.where, seen, user)
+    record_property("status", resp.status)  # --junitxml shows what each input got
+    record_property("answer", answer[:120])
     assert any(n in answer for n in target.needles), answer
     assert SORRY not in answer
     assert snapshot() == before
