@@ -53,7 +53,9 @@ DECISIONS = ("yes", "edit", "no")
 
 def parse_value(value: str | None) -> tuple[int, str]:
     """'<id>:<expected state>' from a button or modal; BadInput when it is not ours."""
-    return parse_ref(value, "That button is not recognised any more; nothing changed.")
+    return parse_ref(
+        value, "That button is not recognised any more, so nothing changed; use the latest message."
+    )
 
 
 def _stale(step: CaseStep) -> str:

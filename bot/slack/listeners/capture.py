@@ -33,8 +33,9 @@ ACCOUNT_CONSTRAINT = {
     "action_id": rb.A_ACCOUNT,
     "block_id": re.compile(rf"^{rb.ACCOUNT_BLOCK}:"),  # the handler reads the id
 }
+STALE_FORM = "This form is out of date, so nothing was saved; open it again from the review."
 DECISIONS = {rb.A_CONFIRM: "confirm", rb.A_DISMISS: "dismiss", rb.A_DONE: "done"}
-OLDER = "That button is from an older message; nothing changed."
+OLDER = "That button is from an older message, so nothing changed; use the latest one."
 
 
 def _apply(call: Call, outcome: review.Outcome) -> None:
@@ -250,7 +251,7 @@ def _edit_values(call: Call) -> dict[str, Any]:
 def on_edit_saved(call: Call) -> None:
     assert call.interaction.view is not None
     values = _edit_values(call)
-    cid = parse_id(call.interaction.view.metadata().get("c"), "This form is out of date.")
+    cid = parse_id(call.interaction.view.metadata().get("c"), STALE_FORM)
     outcome = review.save_edit(
         call.rt.engine, call.rt.settings, call.team_id, call.user_id, cid, **values
     )

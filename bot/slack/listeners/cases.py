@@ -91,7 +91,7 @@ def on_reassign_current(call: Call) -> None:
 def on_extend_chosen(call: Call) -> None:
     """Check at once (a refusal answers now); draft the new steps in the background."""
     action = call.interaction.action
-    stale = "That choice is not recognised any more; nothing changed."
+    stale = "That choice is not recognised any more, so nothing changed; pick again."
     case_id, key = parse_ref(action.selected_option if action else None, stale)
     if not key:
         raise BadInput(stale)
@@ -113,7 +113,10 @@ def on_note_clicked(call: Call) -> None:
 def on_note_submitted(call: Call) -> None:
     view = call.interaction.view
     assert view is not None
-    case_id = parse_id(view.private_metadata, "This form is out of date; open the case again.")
+    case_id = parse_id(
+        view.private_metadata,
+        "This form is out of date, so nothing was saved; open the case again.",
+    )
     outbox = control.note(
         call.rt.engine, call.team_id, case_id, call.user_id, call.rt.settings, view.text("note")
     )

@@ -174,7 +174,10 @@ def on_missed_submit(call: Call) -> None:
     text = view.text("context").strip()
     if not text:
         raise BadInput("Say what happened.", block_id="context")
-    account_id = parse_id(view.metadata().get("account_id"), "This form is out of date.")
+    account_id = parse_id(
+        view.metadata().get("account_id"),
+        "This form is out of date, so nothing was saved; open it again from the latest message.",
+    )
     call.ack()
     call.rt.submit(
         followup.plan_missed, call.rt, call.notifier, call.team_id, call.user_id, account_id, text

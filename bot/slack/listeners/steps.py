@@ -19,7 +19,9 @@ ANSWERS = {
     msgs.ANSWER_CHURNED: "churned",
     msgs.ANSWER_NOT_YET: "not_yet",
 }
-STALE_CONTROL = "That control is not recognised any more; nothing changed."
+STALE_CONTROL = (
+    "That control is not recognised any more, so nothing changed; use the latest message."
+)
 
 
 def block_ref(block_id: str) -> tuple[int, str]:
