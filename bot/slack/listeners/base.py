@@ -32,7 +32,7 @@ from slack_sdk.errors import SlackApiError
 from bot.runtime import Runtime
 from bot.slack.blocks.common import plain, section
 from bot.slack.outbound import SlackNotifier
-from bot.slack.payload import BadInput, Interaction
+from bot.slack.payload import BadInput, BadPayload, Interaction, View
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,13 @@ class Call:
     @property
     def acked(self) -> bool:
         return getattr(self.ack, "response", None) is not None
+
+    @property
+    def view(self) -> View:
+        """The submitted view (view routes only get requests that have one)."""
+        if self.interaction.view is None:
+            raise BadPayload("This request carries no view.")
+        return self.interaction.view
 
     @property
     def team_id(self) -> str:

@@ -228,8 +228,7 @@ def on_edit(call: Call) -> None:
 
 
 def _edit_values(call: Call) -> dict[str, Any]:
-    view = call.interaction.view
-    assert view is not None
+    view = call.view
     text = view.text("text", 3000).strip()
     if not text:
         raise BadInput("Say what is promised.", block_id="text")
@@ -249,9 +248,8 @@ def _edit_values(call: Call) -> dict[str, Any]:
 
 @routes.view(rb.EDIT_CALLBACK, error_block="text")
 def on_edit_saved(call: Call) -> None:
-    assert call.interaction.view is not None
     values = _edit_values(call)
-    cid = parse_id(call.interaction.view.metadata().get("c"), STALE_FORM)
+    cid = parse_id(call.view.metadata().get("c"), STALE_FORM)
     outcome = review.save_edit(
         call.rt.engine, call.rt.settings, call.team_id, call.user_id, cid, **values
     )

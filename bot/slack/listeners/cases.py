@@ -111,8 +111,7 @@ def on_note_clicked(call: Call) -> None:
 
 @routes.view(msgs.NOTE_VIEW, error_block="note")
 def on_note_submitted(call: Call) -> None:
-    view = call.interaction.view
-    assert view is not None
+    view = call.view
     case_id = parse_id(
         view.private_metadata,
         "This form is out of date, so nothing was saved; open the case again.",

@@ -54,6 +54,7 @@ def _replace(call: Call, text: str, blocks: list) -> None:
 
 
 def on_item(call: Call) -> None:
+    """Done · Snooze · Reassign on an item, wherever it is shown."""
     i = call.interaction
     value = i.action.picked if i.action else None
     if i.action_id == A_REASSIGN:
@@ -61,9 +62,10 @@ def on_item(call: Call) -> None:
     shown_in = list_of(i.block_id)
     if shown_in is not None:
         listing.check_code(shown_in)
+    rt = call.rt
     outcome = digest.act(
-        call.rt.engine,
-        call.rt.settings,
+        rt.engine,
+        rt.settings,
         call.team_id,
         call.user_id,
         i.action_id,
@@ -71,9 +73,29 @@ def on_item(call: Call) -> None:
         value,
         clock.now(),
     )
+    _show(call, outcome, shown_in)
+    if outcome.commitment_done:
+        rt.submit(
+            followup.offer_close_loop,
+            rt,
+            call.notifier,
+            call.team_id,
+            outcome.commitment_done,
+            call.user_id,
+        )
+    if outcome.notify_user and outcome.notify_text:
+        rt.submit(call.notifier.dm, call.team_id, outcome.notify_user, outcome.notify_text)
+
+
+def _show(call: Call, outcome: digest.Outcome, shown_in: str | None) -> None:
+    """The item's new state where the click came from: Home again, the `/commitments` list
+    again (through the response_url: it is an ephemeral), or the message with the row's
+    controls swapped for what happened."""
+    i = call.interaction
     if i.in_view:
         publish_home(call.rt, call.client, call.team_id, call.user_id)
     elif shown_in and i.is_ephemeral and call.respond is not None:
+        what = outcome.note + (f": *{escape(outcome.subject)}*" if outcome.subject else "")
         text, blocks = listing.list_again(
             call.rt.engine,
             call.rt.settings,
@@ -81,24 +103,13 @@ def on_item(call: Call) -> None:
             call.user_id,
             shown_in,
             clock.now(),
-            outcome.note + (f": *{escape(outcome.subject)}*" if outcome.subject else ""),
+            what,
         )
         call.respond(text=text, blocks=blocks, replace_original=True)
     elif i.message is not None:
         note = f"{outcome.note} by <@{call.user_id}>"
         blocks = replace_item(list(i.message.get("blocks") or []), i.block_id, note)
         _replace(call, str(i.message.get("text") or "Your digest"), blocks)
-    if outcome.commitment_done:
-        call.rt.submit(
-            followup.offer_close_loop,
-            call.rt,
-            call.notifier,
-            call.team_id,
-            outcome.commitment_done,
-            call.user_id,
-        )
-    if outcome.notify_user and outcome.notify_text:
-        call.rt.submit(call.notifier.dm, call.team_id, outcome.notify_user, outcome.notify_text)
 
 
 for _action_id in ITEM_ACTIONS:
@@ -107,8 +118,7 @@ for _action_id in ITEM_ACTIONS:
 
 @routes.view(SETTINGS_CALLBACK, error_block="digest_hour")
 def on_settings(call: Call) -> None:
-    view = call.interaction.view
-    assert view is not None
+    view = call.view
     picked = view.element("digest_enabled").selected_options
     hour_text = view.element("digest_hour").selected_option
     if not hour_text:
@@ -169,8 +179,7 @@ def on_report_missed(call: Call) -> None:
 
 @routes.view(MISSED_MODAL, error_block="context")
 def on_missed_submit(call: Call) -> None:
-    view = call.interaction.view
-    assert view is not None
+    view = call.view
     text = view.text("context").strip()
     if not text:
         raise BadInput("Say what happened.", block_id="context")

@@ -279,7 +279,13 @@ def on_playbooks_command(call: Call) -> None:
     )
     if row is None:
         _say(call, f"No active playbook `{escape(key)}`; `/playbooks` lists them.")
-    elif verb == "view":
+    else:
+        _on_playbook(call, verb, row, args[1:])
+
+
+def _on_playbook(call: Call, verb: str, row: Playbook, args: list[str]) -> None:
+    """`view`, `retire` (done by then), `reorder` or `edit` on the playbook found."""
+    if verb == "view":
         _say(call, row.name, view_blocks(row))
     elif verb == "retire":
         _say(
@@ -291,7 +297,7 @@ def on_playbooks_command(call: Call) -> None:
         call.open_view(reorder_modal(row))
     else:
         steps = {s["id"]: s for s in row.definition.get("steps", [])}
-        step = steps.get(args[1]) if len(args) > 1 else None
+        step = steps.get(args[0]) if args else None
         if step is None:
             _say(
                 call,
@@ -302,16 +308,11 @@ def on_playbooks_command(call: Call) -> None:
         call.open_view(edit_modal(row, step))
 
 
-def _view(call: Call) -> View:
-    assert call.interaction.view is not None
-    return call.interaction.view
-
-
 @routes.view(NEW_CALLBACK, error_block=YAML_BLOCK)
 def on_new_submitted(call: Call) -> None:
     if not _admin(call):
         raise BadInput(NOT_ADMIN, block_id=YAML_BLOCK)
-    text = _view(call).text(YAML_BLOCK, 20_000)
+    text = call.view.text(YAML_BLOCK, 20_000)
     try:
         row, loaded = store.save_yaml_text(call.rt.engine, call.team_id, text, call.user_id)
     except PlaybookError as exc:
@@ -329,7 +330,7 @@ def _target(view: View) -> tuple[str, str]:
 
 @routes.view(EDIT_CALLBACK, error_block="message")
 def on_edit_submitted(call: Call) -> None:
-    view = _view(call)
+    view = call.view
     key, step_id = _target(view)
     if not _admin(call):
         raise BadInput(NOT_ADMIN, block_id="summary")
@@ -344,7 +345,7 @@ def on_edit_submitted(call: Call) -> None:
 
 @routes.view(REORDER_CALLBACK, error_block=ORDER_BLOCK)
 def on_reorder_submitted(call: Call) -> None:
-    view = _view(call)
+    view = call.view
     key, _ = _target(view)
     order = [p.strip() for p in view.text(ORDER_BLOCK, 2000).split(",") if p.strip()]
     if not _admin(call):

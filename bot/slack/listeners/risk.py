@@ -44,8 +44,7 @@ def on_report_shortcut(call: Call) -> None:
 
 @routes.view(cards.REPORT_CALLBACK, error_block=cards.CONTEXT_BLOCK)
 def on_report_submitted(call: Call) -> None:
-    view = call.interaction.view
-    assert view is not None
+    view = call.view
     try:
         account_id: int | None = parse_id(view.value(cards.ACCOUNT_BLOCK))
     except BadInput:
@@ -102,8 +101,7 @@ def on_step_menu(call: Call) -> None:
 @routes.view(cards.EDIT_DELAY_CALLBACK, error_block=cards.VALUE_BLOCK)
 @routes.view(cards.REASSIGN_CALLBACK, error_block=cards.VALUE_BLOCK)
 def on_edit_submitted(call: Call) -> None:
-    view = call.interaction.view
-    assert view is not None
+    view = call.view
     op = EDIT_VIEWS[view.callback_id]
     meta = view.metadata()
     case_id, position = parse_id(meta.get("case")), parse_id(meta.get("position"))

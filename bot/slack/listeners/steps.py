@@ -61,8 +61,7 @@ def _submit(
 ) -> None:
     """Check the step again before closing the modal (errors show in it), then decide; a
     refusal after that (someone else was quicker) arrives as a DM."""
-    assert call.interaction.view is not None
-    step_id, expected = decisions.parse_value(call.interaction.view.private_metadata)
+    step_id, expected = decisions.parse_value(call.view.private_metadata)
     decisions.decidable(
         call.rt.engine, call.team_id, step_id, call.user_id, call.rt.settings, expected
     )
@@ -85,8 +84,7 @@ def _submit(
 
 @routes.view(msgs.EDIT_VIEW, error_block="draft")
 def on_edit_submit(call: Call) -> None:
-    view = call.interaction.view
-    assert view is not None
+    view = call.view
     text = view.text("draft")
     if not text.strip():
         raise BadInput("The message cannot be empty.", block_id="draft")
@@ -95,8 +93,7 @@ def on_edit_submit(call: Call) -> None:
 
 @routes.view(msgs.NO_VIEW, error_block="reason")
 def on_no_submit(call: Call) -> None:
-    assert call.interaction.view is not None
-    _submit(call, "no", reason=call.interaction.view.text("reason", 2000))
+    _submit(call, "no", reason=call.view.text("reason", 2000))
 
 
 @routes.action(msgs.REASSIGN)
