@@ -19,6 +19,7 @@ So no exception ever reaches Bolt after `ack()` (which would leave Slack waiting
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -59,12 +60,20 @@ def user_facing_error(error: BaseException) -> str:
 
 
 def where(error: BaseException) -> str:
-    """`module:function:line` of the innermost frame: a log line that needs no traceback."""
+    """`file:function:line` of the innermost frame, and of the innermost one in our own code
+    when that is another (`base_client.py:api_call:… via steps.py:on_yes:31`): a log line
+    that needs no traceback."""
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return "?"
-    last = frames[-1]
-    return f"{last.filename.rsplit('/', 1)[-1]}:{last.name}:{last.lineno}"
+    ours = [f for f in frames if f"{os.sep}bot{os.sep}" in f.filename and f.filename != __file__]
+
+    def at(frame: traceback.FrameSummary) -> str:
+        return f"{os.path.basename(frame.filename)}:{frame.name}:{frame.lineno}"
+
+    if ours and ours[-1] is not frames[-1]:
+        return f"{at(frames[-1])} via {at(ours[-1])}"
+    return at(frames[-1])
 
 
 # --- the call --------------------------------------------------------------------------------
@@ -282,8 +291,10 @@ def _answer(
                 return
             else:
                 call.ack()
-        if i.kind in ("event_callback", "block_suggestion", "view_closed") and not failed:
-            return  # nobody is waiting for an answer
+        if i.kind in ("block_suggestion", "view_closed") or (
+            i.kind == "event_callback" and not failed
+        ):
+            return  # nobody is waiting for an answer (an upload that failed is told)
         if i.user_id:
             route.tell(call, text)
     except Exception as exc:  # noqa: BLE001 — Slack itself may be what is failing
