@@ -24,6 +24,7 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.lifecycle.scheduled",
     "bot.cases.engine",
     "bot.capture.scheduled",
+    "bot.crm.scheduled",
 )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, func, or_, select
 
 from bot import audit, clock
+from bot.crm.service import owned_fields
 from bot.models import Account, Contact
 from bot.people.service import EMAIL_RE, Directory, person_by_email
 
@@ -168,9 +169,23 @@ def import_accounts(
                 session, team_id, actor, "account", account.id, "imported", name=account.name
             )
         else:
+            owned = owned_fields(session, team_id, account.id)
+            kept = []
             for k, v in fields.items():
                 if v is not None and v != "":
+                    if owned and k in owned[1]:
+                        if getattr(account, k) != v:
+                            kept.append(k)
+                        continue  # the CRM owns this field; the next sync would undo it
                     setattr(account, k, v)
+            if owned and kept:
+                report.warnings.append(
+                    (
+                        line,
+                        f"{', '.join(kept)} of {account.name} come from {owned[0]}; kept the "
+                        f"CRM's values (change them in {owned[0]})",
+                    )
+                )
             account.updated_at = clock.now()
             session.add(account)
             report.updated += 1

@@ -37,6 +37,7 @@ from bot.cases.steps import (
     next_case_state,
 )
 from bot.config import Settings
+from bot.crm.service import case_closed
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.notify import Notifier
@@ -235,6 +236,7 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
         total_steps=case.total_steps,
         hours_to_resolve=round(took.total_seconds() / 3600, 1) if took else None,
     )
+    case_closed(session, case, now)  # the CRM note, written in this same transaction
     return outbox
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from bot import audit, clock
+from bot.crm.service import commitment_changed
 from bot.models import Account, Commitment, CommitmentStatus, Person
 
 S = CommitmentStatus
@@ -101,6 +102,7 @@ def transition(
     audit.record(
         session, team_id, actor, "commitment", c.id, action, from_state=before, to_state=c.status
     )
+    commitment_changed(session, c, now)  # the CRM task follows, in this same transaction
     return Change(c, before, c.status)
 
 
@@ -155,6 +157,8 @@ def edit(
         c.updated_at = clock.now()
         session.add(c)
         audit.record(session, team_id, actor, "commitment", c.id, "edited", changes=changes)
+        if c.status == S.OPEN:
+            commitment_changed(session, c)  # owner, text or due date changed: update the task
     return c
 
 

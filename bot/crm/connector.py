@@ -91,9 +91,14 @@ KINDS = ("company", "contact")
 class CrmConnector(Protocol):
     vendor: str
     requests: int  # HTTP requests made (the benchmark reads it)
+    portal: str | None  # HubSpot portal id / Salesforce instance URL, for record links
 
     def check(self) -> list[str]:
         """Connect (auth) and report mapped fields the CRM lacks or types it disagrees on."""
+        ...
+
+    def drop_properties(self, names: set[str]) -> None:
+        """Leave out mapped fields the CRM lacks (what `check` reported)."""
         ...
 
     def owners(self) -> Iterator[Owner]: ...

@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,7 +109,12 @@ def ensure_connection(session: Session, team_id: str, settings: Settings) -> Crm
 
 
 def build_connector(
-    settings: Settings, vendor: str, mapping: LocatedMapping, *, backoff: float = 1.0
+    settings: Settings,
+    vendor: str,
+    mapping: LocatedMapping,
+    *,
+    backoff: float = 1.0,
+    portal: str | None = None,
 ) -> CrmConnector:
     """A connector from the settings (tokens, base URLs) and the mapping file."""
     if vendor == "hubspot":
@@ -124,6 +130,7 @@ def build_connector(
             refresh_token=settings.hubspot_refresh_token,
             timeout=settings.crm_timeout_seconds,
             backoff=backoff,
+            portal=portal,
         )
     from bot.crm.salesforce import SalesforceConnector
 
@@ -238,6 +245,10 @@ class SyncReport:
 Progress = Callable[[str, int], None]
 
 
+class Paused(RuntimeError):
+    """A slice of a long sync used its time; the cursor is stored, the next tick goes on."""
+
+
 def run_sync(
     engine: Engine,
     settings: Settings,
@@ -249,13 +260,17 @@ def run_sync(
     force: bool = False,
     connector: CrmConnector | None = None,
     progress: Progress | None = None,
+    budget_seconds: float | None = None,
 ) -> SyncReport | None:
-    """One sync of one workspace, if due (or forced). None when it was not ours to run."""
+    """One sync of one workspace, if due (or forced). None when it was not ours to run.
+
+    With `budget_seconds` (the worker), a long first sync runs in slices: each stops after
+    its page that passes the budget, keeps its cursor, and the next tick continues."""
     with session_scope(engine) as session:
         conn = ensure_connection(session, team_id, settings)
         if conn is None:
             return None
-        if full:
+        if full and not (conn.cursor or {}).get("full"):
             conn.full_requested = True
             session.add(conn)
     token = claim_sync(engine, team_id, now, force=force or full)
@@ -264,10 +279,12 @@ def run_sync(
     with session_scope(engine) as session:
         conn = get_connection(session, team_id)
         assert conn is not None and conn.id is not None
-        vendor, conn_id = conn.vendor, conn.id
-        full = full or conn.full_requested or not conn.full_done
-        cursor = {} if full else dict(conn.cursor or {})
-        owners_due = (
+        vendor, conn_id, portal = conn.vendor, conn.id, conn.portal
+        cursor = dict(conn.cursor or {})
+        if (conn.full_requested or not conn.full_done) and not cursor.get("full"):
+            cursor = {"full": True}  # a fresh full pass; `full` stays until it completes
+        full = bool(cursor.get("full"))
+        checks_due = (
             full
             or conn.owners_synced_at is None
             or (now - clock.as_utc(conn.owners_synced_at) >= OWNERS_EVERY)
@@ -279,28 +296,30 @@ def run_sync(
         )
     report = SyncReport(vendor, full)
     own = connector is None
+    start_requests = connector.requests if connector is not None else 0
+    deadline = time.monotonic() + budget_seconds if budget_seconds else None
+    status = "ok"
     try:
         mapping = mapping_for(settings, vendor)
         if connector is None:
-            connector = build_connector(settings, vendor, mapping)
+            connector = build_connector(settings, vendor, mapping, portal=portal)
         sync = _Sync(engine, team_id, vendor, conn_id, token, mapping, directory, report, now)
-        sync.run(connector, cursor, full, owners_due, deletions_due, progress)
+        sync.run(connector, cursor, checks_due, deletions_due, progress, deadline)
     except Fenced:
         log.info("crm sync for %s was taken over by another worker", team_id)
         return report
+    except Paused:
+        status = "partial"
     except (CrmError, MappingError) as exc:
         report.error = str(exc)
         status = "auth_failed" if isinstance(exc, CrmAuthError) else "error"
         log.warning("crm sync for %s stopped: %s", team_id, report.error.splitlines()[0])
-        _finish(engine, conn_id, token, now, settings, report, status=status)
-        return report
     finally:
-        if own and connector is not None:
-            report.requests = connector.requests
-            connector.close()
-        elif connector is not None:
-            report.requests = connector.requests
-    _finish(engine, conn_id, token, now, settings, report, status="ok", full=full)
+        if connector is not None:
+            report.requests = connector.requests - start_requests
+            if own:
+                connector.close()
+    _finish(engine, conn_id, token, now, settings, report, status=status, full=full)
     return report
 
 
@@ -317,7 +336,7 @@ def _finish(
 ) -> None:
     interval = dt.timedelta(minutes=settings.crm_sync_minutes)
     values: dict[str, Any] = {
-        "status": status,
+        "status": "syncing" if status == "partial" else status,
         "lease_until": None,
         "progress": dict(report.counts),
         "warnings": list(report.warnings),
@@ -326,18 +345,33 @@ def _finish(
         values.update(last_success_at=now, last_error=None, failures=0, next_sync_at=now + interval)
         if full:
             values.update(full_done=True, full_requested=False)
+    elif status == "partial":
+        values.update(next_sync_at=now)
     else:
         values.update(last_error=report.error, last_error_at=now)
     try:
         with session_scope(engine) as session:
-            if status != "ok":
-                conn = session.get(CrmConnection, conn_id)
+            conn = session.get(CrmConnection, conn_id)
+            if status not in {"ok", "partial"}:
                 failures = (conn.failures if conn else 0) + 1
                 values["failures"] = failures
                 values["next_sync_at"] = now + min(interval, dt.timedelta(minutes=2**failures))
+            if status == "ok" and conn is not None:
+                cursor = dict(conn.cursor or {})
+                cursor.pop("full", None)
+                values["cursor"] = cursor
             _fenced_update(session, conn_id, token, **values)
     except Fenced:
         log.info("crm sync result not recorded: connection %s was taken over", conn_id)
+
+
+def locate_finding(mapping: LocatedMapping, vendor: str, text: str) -> str:
+    """A connector's finding about a mapped field ("company.arr: …"), at its mapping line."""
+    head, _, rest = text.partition(":")
+    parts = head.split(".")
+    section = {"company": "company" if vendor == "hubspot" else "account"}
+    path = (vendor, section.get(parts[0], parts[0]), *parts[1:])
+    return str(mapping.problem(tuple(path), rest.strip()))
 
 
 class _Sync:
@@ -369,42 +403,52 @@ class _Sync:
         self.pending_merges: dict[str, list[str]] = {}  # survivor id → merged-away ids
         self.roles_seen: dict[str, str] = {}  # Slack user id → role the CRM implies
         self.owners_refreshed = False
+        self.created: set[int] = set()  # accounts this run created (no change audit for them)
 
     # -- the run ---------------------------------------------------------------------------
     def run(
         self,
         connector: CrmConnector,
         cursor: dict[str, Any],
-        full: bool,
-        owners_due: bool,
+        checks_due: bool,
         deletions_due: bool,
         progress: Progress | None,
+        deadline: float | None,
     ) -> None:
-        problems = connector.check()
-        missing = set()
-        for text in problems:
-            self.report.warn(self._located(text))
-            if " has no " in text:
-                missing.add(text.rsplit("'", 2)[-2])
-        drop = getattr(connector, "drop_properties", None)
-        if drop and missing:
-            drop(missing)
+        if checks_due:
+            missing: set[str] = set()
+            for text in connector.check():
+                self.report.warn(self._located(text))
+                if " has no " in text:
+                    missing.add(text.rsplit("'", 2)[-2])
+            cursor["missing"] = sorted(missing)
+        connector.drop_properties(set(cursor.get("missing") or ()))
         with session_scope(self.engine) as session:
             self.owner_users = self._known_owners(session)
             _fenced_update(
-                session, self.conn_id, self.token, portal=getattr(connector, "portal", None)
+                session,
+                self.conn_id,
+                self.token,
+                portal=connector.portal,
+                cursor=dict(cursor),
             )
-        if owners_due:
-            self._sync_owners(connector.owners(), full)
+        if checks_due:
+            self._sync_owners(connector.owners())
         for kind in ("company", "contact"):
             label = "companies" if kind == "company" else "contacts"
-            for page in connector.changes(kind, dict(cursor.get(kind) or {}), self.now):
+            if (cursor.get(kind) or {}).get("done_full"):
+                continue
+            for page in connector.changes(kind, _stream(cursor.get(kind)), self.now):
                 if kind == "company":
                     self._unknown_owners(connector, page.records)
                 self._write_page(kind, page, cursor)
                 if progress:
                     progress(label, self.report.counts.get(label, 0))
-        for page in connector.renewals(dict(cursor.get("renewal") or {}), self.now):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise Paused()
+            if cursor.get("full"):
+                cursor[kind] = {**(cursor.get(kind) or {}), "done_full": True}
+        for page in connector.renewals(_stream(cursor.get("renewal")), self.now):
             self._write_page("renewal", page, cursor)
         if deletions_due:
             for kind in ("company", "contact"):
@@ -413,16 +457,14 @@ class _Sync:
                         self._write_page(kind, Page(batch, dict(cursor.get(kind) or {})), cursor)
             with session_scope(self.engine) as session:
                 _fenced_update(session, self.conn_id, self.token, deletions_checked_at=self.now)
+        for kind in ("company", "contact"):
+            (cursor.get(kind) or {}).pop("done_full", None)
+        with session_scope(self.engine) as session:
+            _fenced_update(session, self.conn_id, self.token, cursor=dict(cursor))
         self._apply_roles()
 
     def _located(self, text: str) -> str:
-        """A connector's finding about a mapped field, pointed at its line in the mapping."""
-        head = text.split(":", 1)[0]
-        parts = head.split(".")
-        section = {"company": "company" if self.vendor == "hubspot" else "account"}
-        path = (self.vendor, *[section.get(parts[0], parts[0]), *parts[1:]])
-        problem = self.mapping.problem(tuple(path), text.split(":", 1)[1].strip())
-        return str(problem)
+        return locate_finding(self.mapping, self.vendor, text)
 
     def _write_page(self, kind: str, page: Page, cursor: dict[str, Any]) -> None:
         with session_scope(self.engine) as session:
@@ -455,7 +497,7 @@ class _Sync:
         )
         return {ext: uid for ext, uid in rows}
 
-    def _sync_owners(self, owners: Iterable[Owner], full: bool) -> None:
+    def _sync_owners(self, owners: Iterable[Owner]) -> None:
         with session_scope(self.engine) as session:
             records = self._records(session, "owner", None)
             for owner in owners:
@@ -490,7 +532,7 @@ class _Sync:
         }
         if unknown and not self.owners_refreshed:
             self.owners_refreshed = True
-            self._sync_owners(connector.owners(), False)
+            self._sync_owners(connector.owners())
 
     def _apply_roles(self) -> None:
         """People the CRM names as CSM / AE get that role if we knew none for them."""
@@ -625,6 +667,7 @@ class _Sync:
         )
         actor = f"crm:{self.vendor}"
         if created:
+            self.created.add(account.id)
             self.report.add("accounts_created")
             audit.record(
                 session,
@@ -864,7 +907,7 @@ class _Sync:
                 self.report.warn(f"{label} contact {record.id} ({local.name}) has no email")
         session.flush()
         after = _champions(session, self.team_id, touched)
-        for account_id in sorted(a for a in touched if a):
+        for account_id in sorted(a for a in touched if a and a not in self.created):
             if before.get(account_id) != after.get(account_id):
                 audit.record(
                     session,
@@ -909,6 +952,11 @@ class _Sync:
                 account.updated_at = self.now
                 session.add(account)
             self.report.add("renewals")
+
+
+def _stream(cursor: dict[str, Any] | None) -> dict[str, Any]:
+    """One object's cursor as the connector wants it (without our bookkeeping keys)."""
+    return {k: v for k, v in (cursor or {}).items() if k != "done_full"}
 
 
 def _s(value: Any) -> str | None:
@@ -967,7 +1015,7 @@ def owned_fields(
         "renewal_date",
         "tier",
     }
-    return rec.vendor, columns
+    return VENDOR_LABEL.get(rec.vendor, rec.vendor), columns
 
 
 # --- what Slack shows ----------------------------------------------------------------------------
@@ -1533,3 +1581,48 @@ def write_rows(session: Session, team_id: str, limit: int = 200) -> list[CrmWrit
             .limit(limit)
         )
     )
+
+
+def release_write(
+    engine: Engine, write_id: int, token: int, now: dt.datetime
+) -> tuple[str, Delivery | None]:
+    """The CRM cannot be reached at all (not configured, mapping broken): try later."""
+    with session_scope(engine) as session:
+        row = session.get(CrmWrite, write_id)
+        attempts = row.attempts if row else 1
+        _settle(
+            session,
+            write_id,
+            token,
+            claimed_only=True,
+            status="pending",
+            lease_until=None,
+            due_at=now + write_backoff(attempts),
+            last_error="the CRM connection is not configured or its mapping is broken",
+        )
+    return "retry", None
+
+
+def picker_description(session: Session, account: Account) -> str | None:
+    """The account picker's second line: CSM, ARR, renewal (≤ 75 characters, Slack's limit)."""
+    parts: list[str] = []
+    if account.csm_user_id:
+        person = session.exec(
+            select(Person).where(
+                Person.team_id == account.team_id, Person.slack_user_id == account.csm_user_id
+            )
+        ).first()
+        if person is not None:
+            parts.append(f"CSM {(person.real_name or person.name).split()[0]}")
+    if account.arr:
+        arr = account.arr
+        parts.append(f"ARR ${arr / 1000:,.0f}k" if arr < 1_000_000 else f"ARR ${arr / 1e6:,.1f}M")
+    if account.renewal_date:
+        passed = account.renewal_date < clock.now().date()
+        parts.append(
+            f"{'renewal passed' if passed else 'renews'} {account.renewal_date.isoformat()}"
+        )
+    if not parts and account.domain:
+        parts.append(account.domain)
+    text = " · ".join(parts)
+    return text[:75] or None

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
+from bot.crm.service import health as crm_health
 from bot.digest.service import local_now, open_items
 from bot.home.blocks import CaseLine, home_view
 from bot.models import OPEN_CASE_STATUSES, Account, Case, Person, Playbook
@@ -69,9 +70,11 @@ def build_home(
         )
     )
     team = None
+    crm = None
     if is_cs_admin(session, team_id, user_id, settings.cs_admins):
+        crm = crm_health(session, team_id)
         team = {}
         rows = session.exec(open_cases.order_by(col(Case.opened_at).desc()).limit(TEAM_CASES_MAX))
         for line in _lines(session, team_id, list(rows)):
             team.setdefault(line.risk, []).append(line)
-    return home_view(items, _lines(session, team_id, owned), team, today)
+    return home_view(items, _lines(session, team_id, owned), team, today, crm=crm)

@@ -95,7 +95,9 @@ class StandinServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name=type(self).__name__).start()
+        threading.Thread(
+            target=self._server.serve_forever, daemon=True, name=type(self).__name__
+        ).start()
         return self
 
     def stop(self) -> None:

@@ -143,11 +143,19 @@ class HubSpotStandin(StandinServer):
         return int(clock.now().timestamp() * 1000)
 
     def _iso(self) -> str:
-        return clock.now().astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return (
+            clock.now().astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        )
 
-    def add_property(self, object_type: str, name: str, type_: str = "string", unique: bool = False) -> None:
+    def add_property(
+        self, object_type: str, name: str, type_: str = "string", unique: bool = False
+    ) -> None:
         with self.lock:
-            self.properties[object_type][name] = {"name": name, "type": type_, "hasUniqueValue": unique}
+            self.properties[object_type][name] = {
+                "name": name,
+                "type": type_,
+                "hasUniqueValue": unique,
+            }
 
     def add_owner(self, owner_id: str, email: str, first: str = "", last: str = "") -> None:
         with self.lock:
@@ -173,16 +181,22 @@ class HubSpotStandin(StandinServer):
             store.order.append(oid)
             return oid
 
-    def update(self, object_type: str, oid: int, props: dict[str, Any], at_ms: int | None = None) -> None:
+    def update(
+        self, object_type: str, oid: int, props: dict[str, Any], at_ms: int | None = None
+    ) -> None:
         with self.lock:
             obj = self.stores[object_type].objects[oid]
             obj.props.update({k: (None if v is None else str(v)) for k, v in props.items()})
             obj.props["hs_lastmodifieddate"] = str(at_ms if at_ms is not None else self.now_ms())
             obj.updated = self._iso()
 
-    def associate(self, from_type: str, from_id: int, to_type: str, to_id: int, type_ids: set[int]) -> None:
+    def associate(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, type_ids: set[int]
+    ) -> None:
         with self.lock:
-            self.assoc.setdefault((f"{from_type}/{to_type}", from_id), {}).setdefault(to_id, set()).update(type_ids)
+            self.assoc.setdefault((f"{from_type}/{to_type}", from_id), {}).setdefault(
+                to_id, set()
+            ).update(type_ids)
 
     def add_contact(self, props: dict[str, Any], company_id: int | None) -> int:
         oid = self.create("contacts", {**props, "associatedcompanyid": company_id})
@@ -239,12 +253,20 @@ class HubSpotStandin(StandinServer):
             return _err(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
         parts = [p for p in r.path.split("/") if p]
         if r.path == "/account-info/v3/details":
-            return 200, {"portalId": self.portal_id, "timeZone": "US/Eastern", "accountType": "STANDARD"}, {}
+            return (
+                200,
+                {"portalId": self.portal_id, "timeZone": "US/Eastern", "accountType": "STANDARD"},
+                {},
+            )
         if parts[:3] == ["crm", "v3", "owners"]:
             return self._owners(r)
         if parts[:3] == ["crm", "v3", "properties"] and len(parts) >= 4:
             return self._props(r, parts[3], parts[4] if len(parts) > 4 else None)
-        if parts[:2] == ["crm", "v4"] and parts[2:3] == ["associations"] and parts[-2:] == ["batch", "read"]:
+        if (
+            parts[:2] == ["crm", "v4"]
+            and parts[2:3] == ["associations"]
+            and parts[-2:] == ["batch", "read"]
+        ):
             return self._assoc_read(r, parts[3], parts[4])
         if parts[:3] == ["crm", "v3", "objects"] and len(parts) >= 4 and parts[3] in TYPES:
             object_type = parts[3]
@@ -273,12 +295,26 @@ class HubSpotStandin(StandinServer):
         if (
             self.oauth is None
             or form.get("grant_type") != "refresh_token"
-            or (form.get("client_id"), form.get("client_secret"), form.get("refresh_token")) != self.oauth
+            or (form.get("client_id"), form.get("client_secret"), form.get("refresh_token"))
+            != self.oauth
         ):
-            return 400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"}, {}
+            return (
+                400,
+                {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"},
+                {},
+            )
         access = secrets.token_urlsafe(16)
         self.access[access] = time.monotonic() + self.access_ttl
-        return 200, {"access_token": access, "refresh_token": self.oauth[2], "expires_in": int(self.access_ttl), "token_type": "bearer"}, {}
+        return (
+            200,
+            {
+                "access_token": access,
+                "refresh_token": self.oauth[2],
+                "expires_in": int(self.access_ttl),
+                "token_type": "bearer",
+            },
+            {},
+        )
 
     def expire_access_tokens(self) -> None:
         with self.lock:
@@ -307,7 +343,11 @@ class HubSpotStandin(StandinServer):
         if r.method == "POST":
             body = r.json()
             if body.get("name") in props:
-                return _err(409, f"A property named '{body['name']}' already exists.", "OBJECT_ALREADY_EXISTS")
+                return _err(
+                    409,
+                    f"A property named '{body['name']}' already exists.",
+                    "OBJECT_ALREADY_EXISTS",
+                )
             props[body["name"]] = {
                 "name": body["name"],
                 "type": body.get("type", "string"),
@@ -318,7 +358,13 @@ class HubSpotStandin(StandinServer):
 
     def _view(self, obj: Obj, wanted: list[str] | None) -> dict[str, Any]:
         props = obj.props if wanted is None else {k: obj.props.get(k) for k in wanted}
-        view = {"id": str(obj.id), "properties": props, "createdAt": obj.created, "updatedAt": obj.updated, "archived": obj.archived}
+        view = {
+            "id": str(obj.id),
+            "properties": props,
+            "createdAt": obj.created,
+            "updatedAt": obj.updated,
+            "archived": obj.archived,
+        }
         if obj.archived:
             view["archivedAt"] = obj.archived_at
         return view
@@ -356,29 +402,45 @@ class HubSpotStandin(StandinServer):
             return _err(400, f"limit must be at most {SEARCH_MAX_LIMIT}", "VALIDATION_ERROR")
         offset = int(body.get("after") or 0)
         if offset + limit > SEARCH_CAP:
-            return _err(400, "The request could not be processed: search results are capped at 10,000", "VALIDATION_ERROR")
+            return _err(
+                400,
+                "The request could not be processed: search results are capped at 10,000",
+                "VALIDATION_ERROR",
+            )
         groups = body.get("filterGroups") or []
         if len(groups) > 5 or sum(len(g.get("filters", [])) for g in groups) > 25:
             return _err(400, "Too many filters", "VALIDATION_ERROR")
         store = self.stores[object_type]
         sorts = body.get("sorts") or [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
         sort = sorts[0]
-        by_id = sort.get("propertyName") == "hs_object_id" and sort.get("direction", "ASCENDING") == "ASCENDING"
+        by_id = (
+            sort.get("propertyName") == "hs_object_id"
+            and sort.get("direction", "ASCENDING") == "ASCENDING"
+        )
         ids: list[int] = store.order
         start = 0
         if by_id and len(groups) == 1:
             for f in groups[0].get("filters", []):
                 if f.get("propertyName") == "hs_object_id" and f.get("operator") in {"GT", "GTE"}:
                     v = int(f["value"])
-                    start = bisect.bisect_right(ids, v) if f["operator"] == "GT" else bisect.bisect_left(ids, v)
+                    start = (
+                        bisect.bisect_right(ids, v)
+                        if f["operator"] == "GT"
+                        else bisect.bisect_left(ids, v)
+                    )
         matches: list[Obj] = []
         total = 0
         candidates = ids[start:]
         if not by_id:
             objs = [store.objects[i] for i in candidates]
-            objs.sort(key=lambda o: _key(o.props.get(sort["propertyName"])), reverse=sort.get("direction") == "DESCENDING")
+            objs.sort(
+                key=lambda o: _key(o.props.get(sort["propertyName"])),
+                reverse=sort.get("direction") == "DESCENDING",
+            )
             candidates = [o.id for o in objs]
-        only_ids = all(f.get("propertyName") == "hs_object_id" for g in groups for f in g.get("filters", []))
+        only_ids = all(
+            f.get("propertyName") == "hs_object_id" for g in groups for f in g.get("filters", [])
+        )
         for oid in candidates:
             obj = store.objects[oid]
             if obj.archived or not _matches(obj.props, groups):
@@ -401,7 +463,12 @@ class HubSpotStandin(StandinServer):
         results = []
         for item in r.json().get("inputs", []):
             tos = self.assoc.get((f"{from_type}/{to_type}", int(item["id"])), {})
-            live = {t: ty for t, ty in tos.items() if t in self.stores[to_type].objects and not self.stores[to_type].objects[t].archived}
+            live = {
+                t: ty
+                for t, ty in tos.items()
+                if t in self.stores[to_type].objects
+                and not self.stores[to_type].objects[t].archived
+            }
             if live:
                 results.append(
                     {
@@ -410,7 +477,11 @@ class HubSpotStandin(StandinServer):
                             {
                                 "toObjectId": t,
                                 "associationTypes": [
-                                    {"category": "HUBSPOT_DEFINED", "typeId": ty, "label": "Primary" if ty == 1 else None}
+                                    {
+                                        "category": "HUBSPOT_DEFINED",
+                                        "typeId": ty,
+                                        "label": "Primary" if ty == 1 else None,
+                                    }
                                     for ty in sorted(types)
                                 ],
                             }
@@ -418,7 +489,16 @@ class HubSpotStandin(StandinServer):
                         ],
                     }
                 )
-        return 200, {"status": "COMPLETE", "results": results, "startedAt": self._iso(), "completedAt": self._iso()}, {}
+        return (
+            200,
+            {
+                "status": "COMPLETE",
+                "results": results,
+                "startedAt": self._iso(),
+                "completedAt": self._iso(),
+            },
+            {},
+        )
 
     def _create(self, r: Request, object_type: str) -> Reply:
         body = r.json()
@@ -426,19 +506,40 @@ class HubSpotStandin(StandinServer):
         known = self.properties[object_type]
         unknown = [k for k in props if k not in known]
         if unknown:
-            return _err(400, f"Property values were not valid: property {unknown[0]!r} does not exist", "VALIDATION_ERROR")
+            return _err(
+                400,
+                f"Property values were not valid: property {unknown[0]!r} does not exist",
+                "VALIDATION_ERROR",
+            )
         for name, value in props.items():
-            if known[name].get("hasUniqueValue") and value and self.objects(object_type, **{name: str(value)}):
-                return _err(409, f"A {object_type[:-1]} with {name} {value} already exists", "CONFLICT")
+            if (
+                known[name].get("hasUniqueValue")
+                and value
+                and self.objects(object_type, **{name: str(value)})
+            ):
+                return _err(
+                    409, f"A {object_type[:-1]} with {name} {value} already exists", "CONFLICT"
+                )
         if object_type == "tasks" and not props.get("hs_timestamp"):
             return _err(400, "hs_timestamp is required", "VALIDATION_ERROR")
         oid = self.create(object_type, props)
         for a in body.get("associations") or []:
             for t in a.get("types", []):
-                to_type = {192: "companies", 204: "contacts", 190: "companies", 202: "contacts"}.get(int(t["associationTypeId"]))
+                to_type = {
+                    192: "companies",
+                    204: "contacts",
+                    190: "companies",
+                    202: "contacts",
+                }.get(int(t["associationTypeId"]))
                 if to_type is None:
-                    return _err(400, f"Unknown association type {t['associationTypeId']}", "VALIDATION_ERROR")
-                self.associate(object_type, oid, to_type, int(a["to"]["id"]), {int(t["associationTypeId"])})
+                    return _err(
+                        400,
+                        f"Unknown association type {t['associationTypeId']}",
+                        "VALIDATION_ERROR",
+                    )
+                self.associate(
+                    object_type, oid, to_type, int(a["to"]["id"]), {int(t["associationTypeId"])}
+                )
         return 201, self._view(self.stores[object_type].objects[oid], None), {}
 
     def _find(self, r: Request, object_type: str, ref: str) -> Obj | None:

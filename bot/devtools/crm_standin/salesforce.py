@@ -22,13 +22,50 @@ from .base import Reply, Request, StandinServer
 from .soql import SoqlError, parse, sort_key
 
 PREFIX = {"Account": "001", "Contact": "003", "User": "005", "Opportunity": "006", "Task": "00T"}
-BASE_FIELDS = {"Id": "id", "IsDeleted": "boolean", "SystemModstamp": "datetime", "LastModifiedDate": "datetime", "CreatedDate": "datetime"}
+BASE_FIELDS = {
+    "Id": "id",
+    "IsDeleted": "boolean",
+    "SystemModstamp": "datetime",
+    "LastModifiedDate": "datetime",
+    "CreatedDate": "datetime",
+}
 FIELDS: dict[str, dict[str, str]] = {
-    "Account": {"Name": "string", "Website": "url", "OwnerId": "reference", "Type": "picklist", "AnnualRevenue": "currency", "MasterRecordId": "reference"},
-    "Contact": {"AccountId": "reference", "FirstName": "string", "LastName": "string", "Email": "email", "Title": "string", "OwnerId": "reference", "MasterRecordId": "reference"},
+    "Account": {
+        "Name": "string",
+        "Website": "url",
+        "OwnerId": "reference",
+        "Type": "picklist",
+        "AnnualRevenue": "currency",
+        "MasterRecordId": "reference",
+    },
+    "Contact": {
+        "AccountId": "reference",
+        "FirstName": "string",
+        "LastName": "string",
+        "Email": "email",
+        "Title": "string",
+        "OwnerId": "reference",
+        "MasterRecordId": "reference",
+    },
     "User": {"Email": "email", "Name": "string", "IsActive": "boolean"},
-    "Opportunity": {"AccountId": "reference", "CloseDate": "date", "Amount": "currency", "StageName": "picklist", "Type": "picklist", "IsClosed": "boolean"},
-    "Task": {"Subject": "string", "Description": "textarea", "ActivityDate": "date", "Status": "picklist", "Priority": "picklist", "OwnerId": "reference", "WhatId": "reference", "WhoId": "reference"},
+    "Opportunity": {
+        "AccountId": "reference",
+        "CloseDate": "date",
+        "Amount": "currency",
+        "StageName": "picklist",
+        "Type": "picklist",
+        "IsClosed": "boolean",
+    },
+    "Task": {
+        "Subject": "string",
+        "Description": "textarea",
+        "ActivityDate": "date",
+        "Status": "picklist",
+        "Priority": "picklist",
+        "OwnerId": "reference",
+        "WhatId": "reference",
+        "WhoId": "reference",
+    },
 }
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -73,7 +110,9 @@ class SalesforceStandin(StandinServer):
         at = clock.now().astimezone(dt.UTC)
         return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
 
-    def add_field(self, sobject: str, name: str, type_: str = "string", unique: bool = False) -> None:
+    def add_field(
+        self, sobject: str, name: str, type_: str = "string", unique: bool = False
+    ) -> None:
         with self.lock:
             self.fields[sobject][name] = type_
             if unique:
@@ -85,7 +124,13 @@ class SalesforceStandin(StandinServer):
             stamp = self.stamp()
             row = {f: None for f in self.fields[sobject]}
             row.update(values)
-            row.update(Id=rid, IsDeleted=False, SystemModstamp=stamp, LastModifiedDate=stamp, CreatedDate=stamp)
+            row.update(
+                Id=rid,
+                IsDeleted=False,
+                SystemModstamp=stamp,
+                LastModifiedDate=stamp,
+                CreatedDate=stamp,
+            )
             if sobject == "Opportunity" and row.get("IsClosed") is None:
                 row["IsClosed"] = False
             self.rows[sobject][rid] = row
@@ -113,7 +158,8 @@ class SalesforceStandin(StandinServer):
     def live(self, sobject: str, **equals: Any) -> list[dict[str, Any]]:
         with self.lock:
             return [
-                r for r in self.rows[sobject].values()
+                r
+                for r in self.rows[sobject].values()
                 if not r["IsDeleted"] and all(r.get(k) == v for k, v in equals.items())
             ]
 
@@ -133,7 +179,11 @@ class SalesforceStandin(StandinServer):
     # -- HTTP ------------------------------------------------------------------------------
     def dispatch(self, request: Request) -> Reply:
         status, body, headers = super().dispatch(request)
-        return status, body, {**headers, "Sforce-Limit-Info": f"api-usage={self.used}/{self.daily_limit}"}
+        return (
+            status,
+            body,
+            {**headers, "Sforce-Limit-Info": f"api-usage={self.used}/{self.daily_limit}"},
+        )
 
     def route(self, r: Request) -> Reply:
         if r.path == "/services/oauth2/token" and r.method == "POST":
@@ -146,7 +196,7 @@ class SalesforceStandin(StandinServer):
         prefix = f"/services/data/v{self.version}/"
         if not r.path.startswith(prefix):
             return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-        rest = [p for p in r.path[len(prefix):].split("/") if p]
+        rest = [p for p in r.path[len(prefix) :].split("/") if p]
         if rest[:1] in (["query"], ["queryAll"]):
             if len(rest) == 2:
                 return self._more(rest[1])
@@ -154,9 +204,18 @@ class SalesforceStandin(StandinServer):
         if rest[:1] == ["sobjects"] and len(rest) >= 2:
             sobject = rest[1]
             if sobject not in self.fields:
-                return sf_error(404, "NOT_FOUND", f"The requested resource does not exist: {sobject}")
+                return sf_error(
+                    404, "NOT_FOUND", f"The requested resource does not exist: {sobject}"
+                )
             if len(rest) == 3 and rest[2] == "describe":
-                return 200, {"name": sobject, "fields": [{"name": n, "type": t} for n, t in self.fields[sobject].items()]}, {}
+                return (
+                    200,
+                    {
+                        "name": sobject,
+                        "fields": [{"name": n, "type": t} for n, t in self.fields[sobject].items()],
+                    },
+                    {},
+                )
             if len(rest) == 2 and r.method == "POST":
                 return self._create(sobject, r.json())
             if len(rest) == 3 and r.method == "PATCH":
@@ -171,42 +230,88 @@ class SalesforceStandin(StandinServer):
     def _token(self, r: Request) -> Reply:
         form = r.form()
         if self.revoked:
-            return 400, {"error": "invalid_grant", "error_description": "expired access/refresh token"}, {}
+            return (
+                400,
+                {"error": "invalid_grant", "error_description": "expired access/refresh token"},
+                {},
+            )
         grant = form.get("grant_type")
         if grant == JWT_GRANT:
             import jwt
 
             if self.public_key_pem is None:
-                return 400, {"error": "invalid_grant", "error_description": "no certificate uploaded"}, {}
+                return (
+                    400,
+                    {"error": "invalid_grant", "error_description": "no certificate uploaded"},
+                    {},
+                )
             try:
-                claims = jwt.decode(form.get("assertion", ""), self.public_key_pem, algorithms=["RS256"], audience=self._audiences())
+                claims = jwt.decode(
+                    form.get("assertion", ""),
+                    self.public_key_pem,
+                    algorithms=["RS256"],
+                    audience=self._audiences(),
+                )
             except jwt.PyJWTError as exc:
-                return 400, {"error": "invalid_grant", "error_description": f"invalid assertion: {exc}"}, {}
+                return (
+                    400,
+                    {"error": "invalid_grant", "error_description": f"invalid assertion: {exc}"},
+                    {},
+                )
             if claims.get("iss") != self.client_id or claims.get("sub") != self.username:
-                return 400, {"error": "invalid_client_id", "error_description": "client identifier invalid"}, {}
+                return (
+                    400,
+                    {
+                        "error": "invalid_client_id",
+                        "error_description": "client identifier invalid",
+                    },
+                    {},
+                )
         elif grant == "refresh_token":
             if (form.get("client_id"), form.get("client_secret"), form.get("refresh_token")) != (
-                self.client_id, self.client_secret, self.refresh_token
+                self.client_id,
+                self.client_secret,
+                self.refresh_token,
             ) or self.refresh_token is None:
-                return 400, {"error": "invalid_grant", "error_description": "expired access/refresh token"}, {}
+                return (
+                    400,
+                    {"error": "invalid_grant", "error_description": "expired access/refresh token"},
+                    {},
+                )
         else:
-            return 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}, {}
+            return (
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant type not supported",
+                },
+                {},
+            )
         token = "00D" + secrets.token_urlsafe(24)
         self.sessions.add(token)
-        return 200, {
-            "access_token": token,
-            "instance_url": self.url,
-            "id": f"{self.url}/id/00D000000000001/005000000000001",
-            "token_type": "Bearer",
-            "issued_at": str(int(clock.now().timestamp() * 1000)),
-            "scope": "api",
-        }, {}
+        return (
+            200,
+            {
+                "access_token": token,
+                "instance_url": self.url,
+                "id": f"{self.url}/id/00D000000000001/005000000000001",
+                "token_type": "Bearer",
+                "issued_at": str(int(clock.now().timestamp() * 1000)),
+                "scope": "api",
+            },
+            {},
+        )
 
     def _audiences(self) -> list[str]:
         return [self.url, "https://login.salesforce.com", "https://test.salesforce.com"]
 
     def _view(self, sobject: str, row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-        view: dict[str, Any] = {"attributes": {"type": sobject, "url": f"/services/data/v{self.version}/sobjects/{sobject}/{row['Id']}"}}
+        view: dict[str, Any] = {
+            "attributes": {
+                "type": sobject,
+                "url": f"/services/data/v{self.version}/sobjects/{sobject}/{row['Id']}",
+            }
+        }
         for f in fields:
             view[f] = row.get(f)
         return view
@@ -218,7 +323,8 @@ class SalesforceStandin(StandinServer):
             return sf_error(400, exc.code, str(exc))
         with self.lock:
             rows = [
-                r for r in self.rows[q.sobject].values()
+                r
+                for r in self.rows[q.sobject].values()
                 if (all_rows or not r["IsDeleted"]) and q.where(r)
             ]
         for name, desc in reversed(q.order):
@@ -229,12 +335,14 @@ class SalesforceStandin(StandinServer):
         return self._batch(views, len(views))
 
     def _batch(self, views: list[dict[str, Any]], total: int) -> Reply:
-        first, rest = views[: self.batch_size], views[self.batch_size:]
+        first, rest = views[: self.batch_size], views[self.batch_size :]
         body: dict[str, Any] = {"totalSize": total, "done": not rest, "records": first}
         if rest:
             locator = f"01g{secrets.token_hex(6)}"
             self._cursors[locator] = rest
-            body["nextRecordsUrl"] = f"/services/data/v{self.version}/query/{locator}-{self.batch_size}"
+            body["nextRecordsUrl"] = (
+                f"/services/data/v{self.version}/query/{locator}-{self.batch_size}"
+            )
         return 200, body, {}
 
     def _more(self, locator: str) -> Reply:
@@ -246,12 +354,20 @@ class SalesforceStandin(StandinServer):
     def _check(self, sobject: str, body: dict[str, Any], rid: str | None = None) -> Reply | None:
         unknown = [k for k in body if k not in self.fields[sobject]]
         if unknown:
-            return sf_error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {sobject}")
+            return sf_error(
+                400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {sobject}"
+            )
         for name in self.unique[sobject]:
             value = body.get(name)
-            if value and any(r.get(name) == value and r["Id"] != rid for r in self.rows[sobject].values()):
+            if value and any(
+                r.get(name) == value and r["Id"] != rid for r in self.rows[sobject].values()
+            ):
                 other = next(r["Id"] for r in self.rows[sobject].values() if r.get(name) == value)
-                return sf_error(400, "DUPLICATE_VALUE", f"duplicate value found: {name} duplicates value on record with id: {other}")
+                return sf_error(
+                    400,
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {name} duplicates value on record with id: {other}",
+                )
         return None
 
     def _create(self, sobject: str, body: dict[str, Any]) -> Reply:

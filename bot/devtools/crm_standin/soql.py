@@ -40,7 +40,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
     while pos < len(text):
         m = TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise SoqlError("MALFORMED_QUERY", f"unexpected token at: {text[pos:pos + 20]}")
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token at: {text[pos : pos + 20]}")
         pos = m.end()
         kind = m.lastgroup
         value = m.group(kind)  # type: ignore[arg-type]
@@ -60,7 +60,24 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
                 out.append(("lit", upper == "TRUE"))
             elif upper == "NULL":
                 out.append(("lit", None))
-            elif upper in {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "ORDER", "BY", "LIMIT", "IN", "ASC", "DESC", "LIKE", "NULLS", "FIRST", "LAST"}:
+            elif upper in {
+                "SELECT",
+                "FROM",
+                "WHERE",
+                "AND",
+                "OR",
+                "NOT",
+                "ORDER",
+                "BY",
+                "LIMIT",
+                "IN",
+                "ASC",
+                "DESC",
+                "LIKE",
+                "NULLS",
+                "FIRST",
+                "LAST",
+            }:
                 out.append(("kw", upper))
             else:
                 out.append(("name", value))
@@ -130,7 +147,9 @@ def parse(text: str, fields_of: Callable[[str], set[str] | None]) -> Query:
             return lambda row: row.get(name) in wanted
         if peek("kw", "LIKE"):
             take("kw", "LIKE")
-            pattern = re.compile(re.escape(str(literal())).replace("%", ".*").replace("_", "."), re.I)
+            pattern = re.compile(
+                re.escape(str(literal())).replace("%", ".*").replace("_", "."), re.I
+            )
             return lambda row: row.get(name) is not None and bool(pattern.fullmatch(str(row[name])))
         op = take("op")
         value = literal()
@@ -181,7 +200,9 @@ def _norm(value: Any) -> Any:
         return value.astimezone(dt.UTC)
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}T.*", value):
         try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("+0000", "+00:00"))
+            return dt.datetime.fromisoformat(
+                value.replace("Z", "+00:00").replace("+0000", "+00:00")
+            )
         except ValueError:
             return value
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
@@ -207,6 +228,9 @@ def _cmp(actual: Any, op: str, value: Any) -> bool:
 
 def sort_key(order: list[tuple[str, bool]]) -> Callable[[dict[str, Any]], Any]:
     def key(row: dict[str, Any]) -> Any:
-        return tuple((row.get(f) is None, _norm(row.get(f)) if row.get(f) is not None else 0) for f, _ in order)
+        return tuple(
+            (row.get(f) is None, _norm(row.get(f)) if row.get(f) is not None else 0)
+            for f, _ in order
+        )
 
     return key

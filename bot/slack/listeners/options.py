@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 
 from bot.accounts.service import search_accounts
+from bot.crm.service import picker_description
 from bot.db import session_scope
 from bot.runtime import Runtime
 from bot.slack.blocks.common import option
@@ -18,5 +19,5 @@ def register(app: App, rt: Runtime) -> None:
         team_id = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id", "")
         with session_scope(rt.engine) as session:
             accounts = search_accounts(session, team_id, body.get("value", ""), limit=100)
-            options = [option(a.name, str(a.id), a.domain) for a in accounts]
+            options = [option(a.name, str(a.id), picker_description(session, a)) for a in accounts]
         ack(options=options)
