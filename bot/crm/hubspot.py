@@ -30,6 +30,9 @@ from bot.crm.http import CrmHttp, json_body
 from bot.crm.mapping import FIELD_KINDS, HubSpotMap
 
 PAGE = 200  # search page size (HubSpot raised it from 100 to 200)
+# HubSpot's search index trails writes by a few seconds: a window ends this far in the past,
+# so nothing modified inside it can still be on its way into the index.
+SEARCH_LAG = dt.timedelta(seconds=30)
 OBJECTS = {"company": "companies", "contact": "contacts"}
 CONTACT_PROPS = ("firstname", "lastname", "email", "jobtitle")
 SYNC_PROPS = ("hs_object_id", "hs_lastmodifieddate", "hs_merged_object_ids")
@@ -204,8 +207,11 @@ class HubSpotConnector:
         each page carries the id window, so a stopped sync resumes inside the window."""
         object_type = OBJECTS[kind]
         since = cursor.get("since")
-        upper = cursor.get("upper") or _ms(now)
+        upper = cursor.get("upper") or _ms(now - SEARCH_LAG)
         after_id = cursor.get("after_id")
+        if since is not None and upper < int(since):
+            yield Page([], dict(cursor))  # the last window ended less than SEARCH_LAG ago
+            return
         props = self._company_props() if kind == "company" else self._contact_props()
         while True:
             filters: list[dict[str, Any]] = [
@@ -234,7 +240,7 @@ class HubSpotConnector:
                 self._attach_companies(records)
             done = len(results) < PAGE or not (body.get("paging") or {}).get("next")
             if done:
-                next_cursor = {"since": upper, "upper": None, "after_id": None}
+                next_cursor = {"since": int(upper) + 1, "upper": None, "after_id": None}
             else:
                 after_id = results[-1]["id"]
                 next_cursor = {"since": since, "upper": upper, "after_id": after_id}

@@ -172,6 +172,13 @@ def parse_mapping(text: str, source: str = "mapping.yaml") -> LocatedMapping:
             message = _message(err, loc)
             target = key_node if err["type"] == "extra_forbidden" and key_node else node
             found.append(at_node(text, source, target, message))
+        # A union (text, or a mapping) fails both ways: keep the more specific finding.
+        specific = {(p.line, p.column) for p in found if not p.message.endswith("must be text")}
+        found = [
+            p
+            for p in found
+            if not (p.message.endswith("must be text") and (p.line, p.column) in specific)
+        ]
         raise MappingError(sorted(set(found), key=lambda p: (p.line, p.column))) from None
     return LocatedMapping(config, text, source, root)
 

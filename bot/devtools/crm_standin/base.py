@@ -47,6 +47,7 @@ class Faults:
 
     queue: list[tuple[Callable[[Request], bool], Reply]] = field(default_factory=list)
     down: Reply | None = None
+    lose: list[tuple[Callable[[Request], bool], Reply]] = field(default_factory=list)
     hold: Callable[[Request], bool] | None = None
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -130,6 +131,12 @@ class StandinServer:
     def come_back(self) -> None:
         self.faults.down = None
 
+    def lose_answer(self, when: Callable[[Request], bool], reply: Reply | None = None) -> None:
+        """The next matching request takes effect, but the client gets an error instead
+        (a gateway timeout after the write: the client cannot know it worked)."""
+        with self.lock:
+            self.faults.lose.append((when, reply or (504, {"message": "Gateway Timeout"}, {})))
+
     def hold_after(self, when: Callable[[Request], bool]) -> None:
         """The next matching request takes effect, then its answer waits for `release`."""
         self.faults.hold = when
@@ -154,6 +161,11 @@ class StandinServer:
             if hold:
                 self.faults.hold = None
             reply = self.route(request)
+            for i, (when, lost) in enumerate(self.faults.lose):
+                if when(request):
+                    del self.faults.lose[i]
+                    reply = lost
+                    break
         if hold:
             self.faults.held.set()
             self.faults.release.wait()
