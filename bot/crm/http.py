@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from bot.crm.connector import CrmAuthError, CrmError
 
@@ -22,11 +22,18 @@ log = logging.getLogger(__name__)
 MAX_WAIT = 30.0
 
 
+OUTAGE_ATTEMPTS = 2  # a CRM that is down is not hammered: the job tries again next tick
+
+
 class _Retry(Exception):
-    def __init__(self, error: CrmError, wait: float | None) -> None:
+    def __init__(
+        self, error: CrmError, wait: float | None, outage: bool = False, auth: bool = False
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.wait = wait
+        self.outage = outage
+        self.auth = auth  # refused token, now refreshed: the request never took effect
 
 
 class CrmHttp:
@@ -40,7 +47,7 @@ class CrmHttp:
         reauth: Callable[[], None],
         headers: Callable[[], dict[str, str]],
         classify: Callable[[httpx.Response], tuple[str, str]],
-        attempts: int = 6,
+        attempts: int = 8,
         backoff: float = 1.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -59,13 +66,25 @@ class CrmHttp:
     def call(self, method: str, url: str, **kw: Any) -> httpx.Response:
         """Send with retries; a 2xx (or 404 when `allow_404`) comes back, anything else raises."""
         allow_404 = kw.pop("allow_404", False)
-        state = {"reauthed": False}
+        # A create is never repeated blindly: its answer may have been lost after it took
+        # effect. The write-back queue retries it, looking for the object first.
+        attempts = 1 if kw.pop("once", False) else self.attempts
+        state = {"reauthed": False, "attempts": attempts}
 
         def once() -> httpx.Response:
             return self._once(method, url, allow_404, state, kw)
 
+        def stop(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            limit = attempts
+            if getattr(exc, "outage", False):
+                limit = min(limit, OUTAGE_ATTEMPTS)
+            if getattr(exc, "auth", False):
+                limit = max(limit, 2)
+            return state.attempt_number >= limit
+
         retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop,
             wait=self._wait,
             retry=retry_if_exception(lambda e: isinstance(e, _Retry)),
             reraise=True,
@@ -89,11 +108,11 @@ class CrmHttp:
         try:
             response = self.client.request(method, url, headers=self._headers(), **kw)
         except httpx.TimeoutException:
-            raise _Retry(CrmError(f"{self.vendor} did not answer in time", retryable=True), None)
+            error = CrmError(f"{self.vendor} did not answer in time", retryable=True)
+            raise _Retry(error, None, outage=True) from None
         except httpx.TransportError as exc:
-            raise _Retry(
-                CrmError(f"{self.vendor} unreachable ({type(exc).__name__})", retryable=True), None
-            ) from None
+            error = CrmError(f"{self.vendor} unreachable ({type(exc).__name__})", retryable=True)
+            raise _Retry(error, None, outage=True) from None
         if response.is_success or (allow_404 and response.status_code == 404):
             return response
         kind, message = self._classify(response)
@@ -103,13 +122,13 @@ class CrmHttp:
                 state["reauthed"] = True
                 log.info("%s refused the access token; refreshing it once", self.vendor)
                 self._reauth()
-                raise _Retry(CrmError(message, retryable=True), 0.0)
+                raise _Retry(CrmError(message, retryable=True), 0.0, auth=True)
             raise CrmAuthError(f"{where}: {message}")
         if kind in {"rate", "unavailable"}:
             wait = _retry_after(response)
             error = CrmError(f"{where}: {message}", retryable=True, status=response.status_code)
-            log.info("%s (attempt; backing off)", error)
-            raise _Retry(error, wait)
+            log.info("%s (backing off)", error)
+            raise _Retry(error, wait, outage=kind == "unavailable")
         if kind == "daily":
             raise CrmError(f"{where}: {message}", retryable=True, status=response.status_code)
         raise CrmError(f"{where}: {message}", retryable=False, status=response.status_code)

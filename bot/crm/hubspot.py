@@ -72,6 +72,7 @@ class HubSpotConnector:
         refresh_token: str | None = None,
         timeout: float = 30.0,
         backoff: float = 1.0,
+        attempts: int = 8,
         portal: str | None = None,
     ) -> None:
         if not token and not (client_id and client_secret and refresh_token):
@@ -94,6 +95,7 @@ class HubSpotConnector:
             headers=self._headers,
             classify=_classify,
             backoff=backoff,
+            attempts=attempts,
         )
         self._ext_ready: set[str] = set()
 
@@ -369,7 +371,7 @@ class HubSpotConnector:
             "POST",
             self._url("/crm/v3/objects/tasks"),
             json={"properties": props, "associations": associations},
-            allow_404=False,
+            once=True,
         )
         return Remote(str(json_body(response)["id"]), props["hs_task_status"])
 
@@ -389,11 +391,13 @@ class HubSpotConnector:
         }
         if spec.owner_id:
             props["hubspot_owner_id"] = spec.owner_id
-        body = self._post(
-            "/crm/v3/objects/notes",
-            {"properties": props, "associations": [_assoc(spec.company_id, NOTE_TO_COMPANY)]},
+        response = self.http.call(
+            "POST",
+            self._url("/crm/v3/objects/notes"),
+            json={"properties": props, "associations": [_assoc(spec.company_id, NOTE_TO_COMPANY)]},
+            once=True,
         )
-        return Remote(str(body["id"]))
+        return Remote(str(json_body(response)["id"]))
 
     def close(self) -> None:
         self.http.close()

@@ -80,6 +80,7 @@ class SalesforceConnector:
         api_version: str = "59.0",
         timeout: float = 30.0,
         backoff: float = 1.0,
+        attempts: int = 8,
     ) -> None:
         jwt_ok = bool(client_id and username and private_key_file)
         refresh_ok = bool(client_id and client_secret and refresh_token)
@@ -106,6 +107,7 @@ class SalesforceConnector:
             headers=self._headers,
             classify=_classify,
             backoff=backoff,
+            attempts=attempts,
         )
 
     @property
@@ -325,7 +327,7 @@ class SalesforceConnector:
 
     def create_task(self, spec: TaskSpec) -> Remote:
         body = {**self._task_body(spec), self.mapping.external_id: spec.key}
-        response = self.http.call("POST", f"{self._base()}/sobjects/Task/", json=body)
+        response = self.http.call("POST", f"{self._base()}/sobjects/Task/", json=body, once=True)
         return Remote(str(json_body(response)["id"]), body["Status"])
 
     def update_task(self, task_id: str, spec: TaskSpec) -> None:
@@ -345,7 +347,7 @@ class SalesforceConnector:
         }
         if spec.owner_id:
             body["OwnerId"] = spec.owner_id
-        response = self.http.call("POST", f"{self._base()}/sobjects/Task/", json=body)
+        response = self.http.call("POST", f"{self._base()}/sobjects/Task/", json=body, once=True)
         return Remote(str(json_body(response)["id"]))
 
     def close(self) -> None:

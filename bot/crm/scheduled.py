@@ -108,7 +108,10 @@ def _connector(rt: Runtime, team_id: str, vendor: str) -> CrmConnector | None:
             conn = service.get_connection(session, team_id)
             portal = conn.portal if conn else None
         mapping = service.mapping_for(rt.settings, vendor)
-        return service.build_connector(rt.settings, vendor, mapping, portal=portal)
+        # the queue is the retry: one quick second try in the call, then back off in the row
+        return service.build_connector(
+            rt.settings, vendor, mapping, portal=portal, attempts=2, backoff=0.25
+        )
     except (CrmError, MappingError) as exc:
         log.warning("CRM write-back for %s cannot start: %s", team_id, str(exc).splitlines()[0])
         return None

@@ -115,6 +115,7 @@ def build_connector(
     *,
     backoff: float = 1.0,
     portal: str | None = None,
+    attempts: int = 8,
 ) -> CrmConnector:
     """A connector from the settings (tokens, base URLs) and the mapping file."""
     if vendor == "hubspot":
@@ -131,6 +132,7 @@ def build_connector(
             timeout=settings.crm_timeout_seconds,
             backoff=backoff,
             portal=portal,
+            attempts=attempts,
         )
     from bot.crm.salesforce import SalesforceConnector
 
@@ -146,6 +148,7 @@ def build_connector(
         api_version=settings.salesforce_api_version,
         timeout=settings.crm_timeout_seconds,
         backoff=backoff,
+        attempts=attempts,
     )
 
 
@@ -1308,11 +1311,20 @@ def send_write(
     try:
         remote: Remote | None = Remote(external_id) if external_id else connector.find(kind, key)
         if remote is None:
-            remote = (
-                connector.create_task(spec)  # type: ignore[arg-type]
-                if kind == "task"
-                else connector.create_note(spec)  # type: ignore[arg-type]
-            )
+            try:
+                remote = (
+                    connector.create_task(spec)  # type: ignore[arg-type]
+                    if kind == "task"
+                    else connector.create_note(spec)  # type: ignore[arg-type]
+                )
+            except CrmError as exc:
+                # our id is unique in the CRM: "already exists" means an earlier attempt
+                # made it (HubSpot 409, Salesforce DUPLICATE_VALUE) — adopt it
+                if exc.status != 409 and "DUPLICATE_VALUE" not in str(exc):
+                    raise
+                remote = connector.find(kind, key)
+                if remote is None:
+                    raise
             synced = fingerprint
             with session_scope(engine) as session:  # keep the id even if a later step fails
                 _settle(
