@@ -49,6 +49,7 @@ from bot.crm.connector import (
 )
 from bot.crm.mapping import (
     ACCOUNT_COLUMN,
+    normalise_domain,
     LocatedMapping,
     MappingError,
     company_fields,
@@ -377,6 +378,19 @@ def locate_finding(mapping: LocatedMapping, vendor: str, text: str) -> str:
     return str(mapping.problem(tuple(path), rest.strip()))
 
 
+@dataclass
+class _NewRecord:
+    """A CRM record seen for the first time in this page (inserted in bulk)."""
+
+    kind: str
+    external_id: str
+    modified_at: dt.datetime | None
+    local_id: int | None = None
+    label: str | None = None
+    deleted_at: dt.datetime | None = None
+    merged_into: str | None = None
+
+
 class _Sync:
     """One run: owners, then companies, contacts and renewals, page by page."""
 
@@ -407,6 +421,10 @@ class _Sync:
         self.roles_seen: dict[str, str] = {}  # Slack user id → role the CRM implies
         self.owners_refreshed = False
         self.created: set[int] = set()  # accounts this run created (no change audit for them)
+        self.by_crm: dict[str | None, Account] = {}  # this page's accounts by CRM id / domain
+        self.by_domain: dict[str | None, Account] = {}
+        self.unsettled: list[tuple[Account, CrmRecord, bool, dict[str, Any]]] = []
+        self.new_records: list[_NewRecord] = []
 
     # -- the run ---------------------------------------------------------------------------
     def run(
@@ -477,6 +495,7 @@ class _Sync:
                 self._apply_contacts(session, page.records)
             else:
                 self._apply_renewals(session, page.records)
+            self._insert_new_records(session)
             cursor[kind] = page.cursor
             _fenced_update(
                 session,
@@ -573,14 +592,39 @@ class _Sync:
     ) -> CrmRecord:
         rec = known.get(record.id)
         if rec is None:
-            rec = CrmRecord(
-                team_id=self.team_id, vendor=self.vendor, kind=kind, external_id=record.id
-            )
-            known[record.id] = rec
+            new = _NewRecord(kind=kind, external_id=record.id, modified_at=record.modified_at)
+            self.new_records.append(new)
+            known[record.id] = new  # type: ignore[assignment]
+            return new  # type: ignore[return-value]
         rec.modified_at = record.modified_at
         rec.synced_at = self.now
         session.add(rec)
         return rec
+
+    def _insert_new_records(self, session: Session) -> None:
+        """The page's first-seen CRM records in one INSERT (a first sync is mostly these)."""
+        if not self.new_records:
+            return
+        session.flush()
+        session.execute(
+            sa.insert(CrmRecord),
+            [
+                {
+                    "team_id": self.team_id,
+                    "vendor": self.vendor,
+                    "kind": n.kind,
+                    "external_id": n.external_id,
+                    "local_id": n.local_id,
+                    "label": n.label,
+                    "modified_at": n.modified_at,
+                    "deleted_at": n.deleted_at,
+                    "merged_into": n.merged_into,
+                    "synced_at": self.now,
+                }
+                for n in self.new_records
+            ],
+        )
+        self.new_records = []
 
     # -- companies -------------------------------------------------------------------------
     def _apply_companies(self, session: Session, records: list[Record]) -> None:
@@ -588,14 +632,30 @@ class _Sync:
         ids += [r.merged_into for r in records if r.merged_into]
         known = self._records(session, "company", ids)
         accounts = self._accounts(session, [k.local_id for k in known.values() if k.local_id])
+        # one query each for the page's CRM ids and domains, instead of one per record
+        prop = self.vmap.company.properties().get("domain")
+        domains = {normalise_domain(r.props.get(prop)) for r in records} if prop else set()
+        base = select(Account).where(Account.team_id == self.team_id)
+        self.by_crm = {
+            a.crm_id: a for a in session.exec(base.where(col(Account.crm_id).in_(ids or ["-"])))
+        }
+        wanted = [d for d in domains if d] or ["-"]
+        self.by_domain = {
+            a.domain: a for a in session.exec(base.where(col(Account.domain).in_(wanted)))
+        }
         for record in records:
             if record.deleted:
+                self._settle_companies(session, accounts)
                 self._company_deleted(session, known, accounts, record)
                 continue
             self.report.add("companies")
             account = self._apply_company(session, known, accounts, record)
-            for loser in [*record.merged_ids, *self.pending_merges.pop(record.id, [])]:
+            losers = [*record.merged_ids, *self.pending_merges.pop(record.id, [])]
+            if losers:
+                self._settle_companies(session, accounts)
+            for loser in losers:
                 self._merge(session, known, accounts, loser, record.id, account)
+        self._settle_companies(session, accounts)
 
     def _accounts(self, session: Session, ids: Iterable[int | None]) -> dict[int, Account]:
         wanted = [i for i in set(ids) if i]
@@ -655,35 +715,42 @@ class _Sync:
                 setattr(account, ACCOUNT_COLUMN[name], value)
         if not account.name:
             account.name = f"({label} company {record.id})"
+        if account.domain:
+            self.by_domain[account.domain] = account
         account.crm_id = record.id
         account.updated_at = self.now
         session.add(account)
-        session.flush()
-        assert account.id is not None
-        accounts[account.id] = account
+        self.by_crm[record.id] = account
         rec = self._record_row(session, known, "company", record)
-        rec.local_id, rec.label, rec.deleted_at, rec.merged_into = (
-            account.id,
-            account.name[:255],
-            None,
-            None,
-        )
+        rec.label, rec.deleted_at, rec.merged_into = account.name[:255], None, None
+        self.unsettled.append((account, rec, created, before))
+        return account
+
+    def _settle_companies(self, session: Session, accounts: dict[int, Account]) -> None:
+        """One flush for the page's new accounts, then their ids, records and audit rows."""
+        if not self.unsettled:
+            return
+        session.flush()
         actor = f"crm:{self.vendor}"
-        if created:
-            self.created.add(account.id)
-            self.report.add("accounts_created")
-            audit.record(
-                session,
-                self.team_id,
-                actor,
-                "account",
-                account.id,
-                "crm_created",
-                name=account.name,
-                external_id=record.id,
-                source=self.vendor,
-            )
-        else:
+        for account, rec, created, before in self.unsettled:
+            assert account.id is not None
+            accounts[account.id] = account
+            rec.local_id = account.id
+            if created:
+                self.created.add(account.id)
+                self.report.add("accounts_created")
+                audit.record(
+                    session,
+                    self.team_id,
+                    actor,
+                    "account",
+                    account.id,
+                    "crm_created",
+                    name=account.name,
+                    external_id=rec.external_id,
+                    source=self.vendor,
+                )
+                continue
             for column in AUDITED:
                 old, new = before[column], getattr(account, column)
                 if old != new:
@@ -699,40 +766,21 @@ class _Sync:
                         new=_s(new),
                         source=self.vendor,
                     )
-        return account
+        self.unsettled = []
 
     def _adopt(self, session: Session, record: Record, domain: str | None) -> Account | None:
         """An account we already had (CSV import) becomes this CRM company's: by CRM id,
         else by domain when no other live CRM company holds it."""
-        base = select(Account).where(Account.team_id == self.team_id)
-        hit = session.exec(base.where(Account.crm_id == record.id)).first()
+        hit = self.by_crm.get(record.id)
         if hit is None and domain:
-            hit = session.exec(base.where(Account.domain == domain)).first()
-            if hit is not None and self._owned_by_other(session, hit, record.id):
-                return None
+            hit = self.by_domain.get(domain)
+            if hit is not None and hit.crm_id not in (None, record.id):
+                return None  # another CRM company's account (a duplicate domain)
         return hit
 
-    def _owned_by_other(self, session: Session, account: Account, external_id: str) -> bool:
-        return (
-            session.exec(
-                select(CrmRecord.id).where(
-                    CrmRecord.team_id == self.team_id,
-                    CrmRecord.kind == "company",
-                    CrmRecord.local_id == account.id,
-                    CrmRecord.external_id != external_id,
-                    col(CrmRecord.deleted_at).is_(None),
-                    col(CrmRecord.merged_into).is_(None),
-                )
-            ).first()
-            is not None
-        )
-
     def _domain_taken(self, session: Session, domain: str, account: Account) -> bool:
-        session.flush()
-        stmt = select(Account.id).where(Account.team_id == self.team_id, Account.domain == domain)
-        if account.id is not None:
-            stmt = stmt.where(Account.id != account.id)
-        return session.exec(stmt).first() is not None
+        other = self.by_domain.get(domain)
+        return other is not None and other is not account
 
     def _company_deleted(
         self,
@@ -786,7 +834,8 @@ class _Sync:
         if loser is None and rec.local_id:
             loser = session.get(Account, rec.local_id)
         rec.merged_into, rec.deleted_at = survivor_id, self.now
-        session.add(rec)
+        if isinstance(rec, CrmRecord):
+            session.add(rec)
         self.report.add("merged")
         if loser is None or loser.id == survivor.id or loser.team_id != self.team_id:
             return
@@ -849,6 +898,19 @@ class _Sync:
             if r.company_id in companies and companies[r.company_id].local_id
         }
         before = _champions(session, self.team_id, touched)
+        emails = [
+            str(r.props.get("email") or r.props.get("Email") or "").strip().lower() for r in records
+        ]
+        by_email = {
+            (c.account_id, c.email): c
+            for c in session.exec(
+                select(Contact).where(
+                    Contact.team_id == self.team_id,
+                    col(Contact.email).in_([e for e in emails if e] or ["-"]),
+                )
+            )
+        }
+        fresh: list[tuple[CrmRecord, dict[str, Any]]] = []
         for record in records:
             rec = known.get(record.id)
             local = contacts.get(rec.local_id) if rec and rec.local_id else None
@@ -885,30 +947,34 @@ class _Sync:
             )
             title = p.get("jobtitle", p.get("Title"))
             if local is None and email:
-                local = session.exec(
-                    select(Contact).where(
-                        Contact.team_id == self.team_id,
-                        Contact.account_id == company.local_id,
-                        Contact.email == email,
-                    )
-                ).first()
-            if local is None:
-                local = Contact(team_id=self.team_id, account_id=company.local_id, name="")
-            local.account_id = company.local_id
-            local.name = full_name(first, last, email)[:200]
-            local.email = email
-            local.title = str(title)[:200] if title else None
-            local.role = contact_role(self.vmap.contact, p)
-            session.add(local)
-            session.flush()
+                local = by_email.get((company.local_id, email))
+            values = {
+                "account_id": company.local_id,
+                "name": full_name(first, last, email)[:200],
+                "email": email,
+                "title": str(title)[:200] if title else None,
+                "role": contact_role(self.vmap.contact, p),
+            }
             rec = self._record_row(session, known, "contact", record)
-            rec.local_id, rec.label, rec.deleted_at = local.id, (email or local.name)[:255], None
-            if local.id is not None:
-                contacts[local.id] = local
+            rec.label, rec.deleted_at = (email or values["name"])[:255], None
+            if local is None:
+                fresh.append((rec, {"team_id": self.team_id, "created_at": self.now, **values}))
+            else:
+                for k, v in values.items():
+                    setattr(local, k, v)
+                session.add(local)
+                rec.local_id = local.id
             touched.add(company.local_id)
             if email is None:
-                self.report.warn(f"{label} contact {record.id} ({local.name}) has no email")
+                self.report.warn(f"{label} contact {record.id} ({values['name']}) has no email")
         session.flush()
+        if fresh:  # one INSERT … RETURNING for the page's new contacts
+            ids = session.execute(
+                sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+                [row for _, row in fresh],
+            ).scalars()
+            for (rec, _), new_id in zip(fresh, ids, strict=True):
+                rec.local_id = new_id
         after = _champions(session, self.team_id, touched)
         for account_id in sorted(a for a in touched if a and a not in self.created):
             if before.get(account_id) != after.get(account_id):
