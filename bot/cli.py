@@ -66,7 +66,13 @@ def serve(
     remember_workspace(rt, bolt.client)
     if settings.run_scheduler:
         start_scheduler(rt, SlackNotifier(bolt.client), blocking=False)
-    server = make_server(bolt, rt.engine, host=host, port=port or settings.port)
+    server = make_server(
+        bolt,
+        rt.engine,
+        host=host,
+        port=port or settings.port,
+        signing_secret=settings.slack_signing_secret,
+    )
     typer.echo(f"Followthrough listening on http://{host}:{server.effective_port}/slack/events")
     server.run()
 

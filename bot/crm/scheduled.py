@@ -1,5 +1,6 @@
 """The worker's CRM jobs: the incremental sync (claimed per workspace, so two workers never
-sync twice; a long first sync runs in slices) and the write-back queue."""
+sync twice; a long first sync runs in slices) and the write-back queue. A failed write's
+notice to the CSM is queued in the outbox with the failure (kind `crm_failure`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.crm.connector import CrmConnector, CrmError
 from bot.crm.mapping import MappingError
 from bot.db import session_scope
 from bot.models import CrmWrite, Workspace
-from bot.notify import DeliveryError, Notifier
+from bot.notify import Notifier
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,6 @@ def run_crm_sync(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     return done
 
 
-def deliver(notifier: Notifier, notice: service.Delivery) -> None:
-    """Tell the CSM a CRM write failed (the one place to switch to the outbox)."""
-    try:
-        notifier.dm(notice.team_id, notice.user_id, notice.text)
-    except DeliveryError as exc:
-        log.warning("could not tell %s about a failed CRM write: %s", notice.user_id, exc)
-
-
 def run_crm_writes(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: make the CRM match each due write (task or note), exactly once."""
     claimed = service.claim_writes(rt.engine, now)
@@ -86,13 +79,11 @@ def run_crm_writes(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
                 connectors[team_vendor] = _connector(rt, *team_vendor)
             connector = connectors[team_vendor]
             if connector is None:
-                outcome, notice = service.release_write(rt.engine, write_id, token, now)
+                outcome = service.release_write(rt.engine, write_id, token, now)
             else:
-                outcome, notice = service.send_write(
+                outcome = service.send_write(
                     rt.engine, rt.settings, connector, write_id, token, now
                 )
-            if notice is not None:
-                deliver(notifier, notice)
             handled += 1
             log.info("crm write %s: %s", write_id, outcome)
     finally:

@@ -49,13 +49,13 @@ from bot.crm.connector import (
 )
 from bot.crm.mapping import (
     ACCOUNT_COLUMN,
-    normalise_domain,
     LocatedMapping,
     MappingError,
     company_fields,
     contact_role,
     full_name,
     load_mapping,
+    normalise_domain,
 )
 from bot.db import is_sqlite, session_scope
 from bot.models import (
@@ -72,7 +72,9 @@ from bot.models import (
     Playbook,
     Role,
 )
+from bot.outbox.service import enqueue
 from bot.people.service import Directory, person_by_email
+from bot.states import Machine, move, move_rows
 
 log = logging.getLogger(__name__)
 VENDOR_LABEL = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
@@ -83,6 +85,38 @@ MAX_WARNINGS = 50
 AUDITED = ("csm_user_id", "ae_user_id", "renewal_date", "arr")
 CONN_TABLE = CrmConnection.__table__  # type: ignore[attr-defined]
 WRITE_TABLE = CrmWrite.__table__  # type: ignore[attr-defined]
+_ANY_SYNC = ("new", "ok", "error", "auth_failed", "syncing")  # syncing: its lease ran out
+CONNECTION = Machine(
+    "CRM connection",
+    CONN_TABLE,
+    {
+        "claim": {s: "syncing" for s in _ANY_SYNC},
+        "succeed": {"syncing": "ok"},
+        "pause": {"syncing": "syncing"},  # a slice of a long sync used its time
+        "fail": {"syncing": "error"},
+        "refuse": {"syncing": "auth_failed"},  # the token was refused: reconnect
+    },
+)
+WRITE = Machine(
+    "CRM write",
+    WRITE_TABLE,
+    {
+        # what the CRM should hold changed: (again) due now
+        "queue": {
+            "pending": "pending",
+            "claimed": "pending",
+            "done": "pending",
+            "failed": "pending",
+        },
+        "claim": {"pending": "claimed", "claimed": "claimed"},  # claimed: its lease expired
+        "written": {"claimed": "done"},
+        "skip": {"claimed": "done"},  # nothing to write (the account is not in the CRM)
+        "later": {"claimed": "pending"},  # failed, will be retried
+        "refused": {"claimed": "failed"},  # the CRM refused it: shown, retried on request
+        "retry": {"failed": "pending"},
+    },
+)
+SYNC_ACTION = {"ok": "succeed", "partial": "pause", "error": "fail", "auth_failed": "refuse"}
 
 
 class Fenced(RuntimeError):
@@ -171,18 +205,19 @@ def claim_sync(
     if not force:
         cond.append(due)
     with session_scope(engine) as session:
-        row = session.execute(
-            sa.update(t)
-            .where(*cond)
-            .values(
-                lease_until=now + SYNC_LEASE,
-                attempts=t.c.attempts + 1,
-                status="syncing",
-                last_started_at=now,
-            )
-            .returning(t.c.attempts)
-        ).first()
-        return int(row[0]) if row else None
+        rows = move_rows(
+            session,
+            CONNECTION,
+            "claim",
+            *cond,
+            values={
+                "lease_until": now + SYNC_LEASE,
+                "attempts": t.c.attempts + 1,
+                "last_started_at": now,
+            },
+            returning=(t.c.attempts,),
+        )
+        return int(rows[0][0]) if rows else None
 
 
 def due_teams(engine: Engine, now: dt.datetime) -> list[str]:
@@ -340,7 +375,6 @@ def _finish(
 ) -> None:
     interval = dt.timedelta(minutes=settings.crm_sync_minutes)
     values: dict[str, Any] = {
-        "status": "syncing" if status == "partial" else status,
         "lease_until": None,
         "progress": dict(report.counts),
         "warnings": list(report.warnings),
@@ -364,7 +398,17 @@ def _finish(
                 cursor = dict(conn.cursor or {})
                 cursor.pop("full", None)
                 values["cursor"] = cursor
-            _fenced_update(session, conn_id, token, **values)
+            t = CONN_TABLE
+            done = move_rows(
+                session,
+                CONNECTION,
+                SYNC_ACTION[status],
+                t.c.id == conn_id,
+                t.c.attempts == token,
+                values=values,
+            )
+            if done != 1:
+                raise Fenced(f"crm sync of connection {conn_id} was taken over")
     except Fenced:
         log.info("crm sync result not recorded: connection %s was taken over", conn_id)
 
@@ -1260,12 +1304,13 @@ def case_closed(session: Session, case: Case, now: dt.datetime | None = None) ->
 
 
 def _pending(session: Session, row: CrmWrite, desired: str, now: dt.datetime | None) -> CrmWrite:
-    row.desired = desired
-    row.status = "pending"
-    row.due_at = now or clock.now()
-    row.last_error = None
-    session.add(row)
-    session.flush()
+    due = now or clock.now()
+    if row.id is None:  # a new intent (status defaults to pending)
+        row.desired, row.due_at = desired, due
+        session.add(row)
+        session.flush()
+    else:
+        move(session, WRITE, row, "queue", desired=desired, due_at=due, last_error=None)
     audit.record(
         session,
         row.team_id,
@@ -1305,38 +1350,34 @@ def claim_writes(
         )
         if not is_sqlite(engine):
             pick = pick.with_for_update(skip_locked=True)
-        rows = session.execute(
-            sa.update(t)
-            .where(t.c.id.in_(pick))
-            .values(
-                status="claimed",
-                lease_until=now + WRITE_LEASE,
-                due_at=now + WRITE_LEASE,
-                attempts=t.c.attempts + 1,
-            )
-            .returning(t.c.id, t.c.attempts)
-        ).all()
+        rows = move_rows(
+            session,
+            WRITE,
+            "claim",
+            t.c.id.in_(pick),
+            values={
+                "lease_until": now + WRITE_LEASE,
+                "due_at": now + WRITE_LEASE,
+                "attempts": t.c.attempts + 1,
+            },
+            returning=(t.c.id, t.c.attempts),
+        )
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
-def _settle(
-    session: Session, write_id: int, token: int, *, claimed_only: bool, **values: Any
-) -> bool:
+def _settle(session: Session, write_id: int, token: int, action: str, **values: Any) -> bool:
+    """The claim's outcome, only if the claim is still ours (token and state unchanged)."""
     t = WRITE_TABLE
-    cond = [t.c.id == write_id, t.c.attempts == token]
-    if claimed_only:
-        cond.append(t.c.status == "claimed")
-    result = session.execute(sa.update(t).where(*cond).values(**values))
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    done = move_rows(
+        session, WRITE, action, t.c.id == write_id, t.c.attempts == token, values=values
+    )
+    return done == 1
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What to tell someone after a write settles (sent after the transaction commits)."""
-
-    team_id: str
-    user_id: str
-    text: str
+def _keep_id(session: Session, write_id: int, token: int, **values: Any) -> None:
+    """Store the CRM's id as soon as we have it (no state change)."""
+    t = WRITE_TABLE
+    session.execute(sa.update(t).where(t.c.id == write_id, t.c.attempts == token).values(**values))
 
 
 def send_write(
@@ -1346,12 +1387,12 @@ def send_write(
     write_id: int,
     token: int,
     now: dt.datetime,
-) -> tuple[str, Delivery | None]:
+) -> str:
     """Make the CRM match one claimed write: find-or-create, then update; the outcome."""
     with session_scope(engine) as session:
         row = session.get(CrmWrite, write_id)
         if row is None or row.attempts != token:
-            return "taken", None
+            return "taken"
         spec, skip, fingerprint = _spec(session, row, now)
         team_id, kind, key, external_id, synced = (
             row.team_id,
@@ -1366,14 +1407,13 @@ def send_write(
                 session,
                 write_id,
                 token,
-                claimed_only=True,
-                status="done",
+                "skip",
                 lease_until=None,
                 due_at=None,
                 last_error=skip,
                 done_at=now,
             )
-        return "skipped", None
+        return "skipped"
     try:
         remote: Remote | None = Remote(external_id) if external_id else connector.find(kind, key)
         if remote is None:
@@ -1393,14 +1433,7 @@ def send_write(
                     raise
             synced = fingerprint
             with session_scope(engine) as session:  # keep the id even if a later step fails
-                _settle(
-                    session,
-                    write_id,
-                    token,
-                    claimed_only=False,
-                    external_id=remote.id,
-                    synced=synced,
-                )
+                _keep_id(session, write_id, token, external_id=remote.id, synced=synced)
         elif kind == "task" and synced != fingerprint:
             connector.update_task(remote.id, spec)  # type: ignore[arg-type]
         with session_scope(engine) as session:
@@ -1408,8 +1441,7 @@ def send_write(
                 session,
                 write_id,
                 token,
-                claimed_only=True,
-                status="done",
+                "written",
                 external_id=remote.id,
                 synced=fingerprint,
                 lease_until=None,
@@ -1428,32 +1460,29 @@ def send_write(
                     external_id=remote.id,
                     key=key,
                 )
-        return ("written" if ok else "changed"), None
+        return "written" if ok else "changed"
     except CrmError as exc:
         return _failed(engine, write_id, token, now, exc)
 
 
-def _failed(
-    engine: Engine, write_id: int, token: int, now: dt.datetime, exc: CrmError
-) -> tuple[str, Delivery | None]:
+def _failed(engine: Engine, write_id: int, token: int, now: dt.datetime, exc: CrmError) -> str:
     permanent = not exc.retryable and not isinstance(exc, CrmAuthError)
     with session_scope(engine) as session:
         row = session.get(CrmWrite, write_id)
         if row is None or row.attempts != token:
-            return "taken", None
+            return "taken"
         tell = row.notified_at is None and (
             permanent or row.attempts >= NOTIFY_AFTER or isinstance(exc, CrmAuthError)
         )
         values: dict[str, Any] = {
             "last_error": str(exc)[:500],
             "lease_until": None,
-            "status": "failed" if permanent else "pending",
             "due_at": None if permanent else now + write_backoff(row.attempts),
         }
         if tell:
             values["notified_at"] = now
-        if not _settle(session, write_id, token, claimed_only=True, **values):
-            return "changed", None
+        if not _settle(session, write_id, token, "refused" if permanent else "later", **values):
+            return "changed"
         audit.record(
             session,
             row.team_id,
@@ -1465,16 +1494,18 @@ def _failed(
             permanent=permanent,
             attempts=row.attempts,
         )
-        delivery = _failure_notice(session, row, exc, permanent) if tell else None
+        if tell:
+            _tell_csm(session, row, exc, permanent, now)
     log.info(
         "crm write %s failed (%s): %s", write_id, "permanent" if permanent else "will retry", exc
     )
-    return ("failed" if permanent else "retry"), delivery
+    return "failed" if permanent else "retry"
 
 
-def _failure_notice(
-    session: Session, row: CrmWrite, exc: CrmError, permanent: bool
-) -> Delivery | None:
+def _tell_csm(
+    session: Session, row: CrmWrite, exc: CrmError, permanent: bool, now: dt.datetime
+) -> None:
+    """A DM to the CSM through the outbox, in the transaction that records the failure."""
     label = VENDOR_LABEL.get(row.vendor, row.vendor)
     if row.entity == "commitment":
         c = session.get(Commitment, row.entity_id)
@@ -1496,7 +1527,16 @@ def _failure_notice(
         if permanent
         else "It is queued and will go out when the CRM answers again — nothing is lost."
     )
-    return Delivery(row.team_id, who, f":warning: Could not write {what}: {exc}. {then}")
+    enqueue(
+        session,
+        row.team_id,
+        f"crm_failure:{row.id}:{row.attempts}",
+        user=who,
+        text=f":warning: Could not write {what}: {exc}. {then}",
+        kind="crm_failure",
+        entity=("crm_write", row.id or 0),
+        now=now,
+    )
 
 
 def _spec(session: Session, row: CrmWrite, now: dt.datetime) -> tuple[Any, str | None, str]:
@@ -1536,7 +1576,9 @@ def _spec(session: Session, row: CrmWrite, now: dt.datetime) -> tuple[Any, str |
             return None, "skipped: the account is not (or no longer) in the CRM", ""
         spec = NoteSpec(
             key=row.key,
-            title=f"Followthrough case #{case.id}: {case.risk_key.replace('_', ' ')} — {case.outcome}",
+            title=(
+                f"Followthrough case #{case.id}: {case.risk_key.replace('_', ' ')} — {case.outcome}"
+            ),
             body=_case_note(session, case),
             at=clock.as_utc(case.resolved_at or now),
             owner_id=_owner_ext(session, row.team_id, case.owner_user_id),
@@ -1569,10 +1611,8 @@ def _case_note(session: Session, case: Case) -> str:
     if case.context:
         lines += ["", f"Why it was opened: {case.context[:1500]}"]
     if case.card_channel and case.card_ts:
-        lines += [
-            "",
-            f"Case in Slack: https://slack.com/archives/{case.card_channel}/p{case.card_ts.replace('.', '')}",
-        ]
+        ts = case.card_ts.replace(".", "")
+        lines += ["", f"Case in Slack: https://slack.com/archives/{case.card_channel}/p{ts}"]
     return "\n".join(lines)
 
 
@@ -1639,15 +1679,16 @@ def _contact_ext(session: Session, team_id: str, c: Commitment) -> str | None:
 
 def retry_failed(session: Session, team_id: str, now: dt.datetime) -> int:
     """`crm retry`: failed writes go back to the queue (after the cause was fixed)."""
-    rows = list(
-        session.exec(
-            select(CrmWrite).where(CrmWrite.team_id == team_id, CrmWrite.status == "failed")
+    t = WRITE_TABLE
+    return int(
+        move_rows(
+            session,
+            WRITE,
+            "retry",
+            t.c.team_id == team_id,
+            values={"due_at": now, "notified_at": None},
         )
     )
-    for row in rows:
-        row.status, row.due_at, row.notified_at = "pending", now, None
-        session.add(row)
-    return len(rows)
 
 
 def write_rows(session: Session, team_id: str, limit: int = 200) -> list[CrmWrite]:
@@ -1661,9 +1702,7 @@ def write_rows(session: Session, team_id: str, limit: int = 200) -> list[CrmWrit
     )
 
 
-def release_write(
-    engine: Engine, write_id: int, token: int, now: dt.datetime
-) -> tuple[str, Delivery | None]:
+def release_write(engine: Engine, write_id: int, token: int, now: dt.datetime) -> str:
     """The CRM cannot be reached at all (not configured, mapping broken): try later."""
     with session_scope(engine) as session:
         row = session.get(CrmWrite, write_id)
@@ -1672,13 +1711,12 @@ def release_write(
             session,
             write_id,
             token,
-            claimed_only=True,
-            status="pending",
+            "later",
             lease_until=None,
             due_at=now + write_backoff(attempts),
             last_error="the CRM connection is not configured or its mapping is broken",
         )
-    return "retry", None
+    return "retry"
 
 
 def picker_description(session: Session, account: Account) -> str | None:

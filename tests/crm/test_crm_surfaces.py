@@ -88,7 +88,10 @@ def test_crm_sync_command_fills_the_workspace(hs_world, database_url) -> None:  
     later(1)
     done = subprocess.run(
         [sys.executable, "-m", "bot", "crm", "sync", "--team", world.team_id],
-        env=_env(world, database_url), capture_output=True, text=True, timeout=300,
+        env=_env(world, database_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     # the stand-in stamps records with the test's clock; the command runs on wall time,
     # which is later, so everything is inside its window
@@ -96,7 +99,10 @@ def test_crm_sync_command_fills_the_workspace(hs_world, database_url) -> None:  
     assert "HubSpot full sync: 2 companies (2 new), 3 contacts, 3 owners" in done.stdout
     status = subprocess.run(
         [sys.executable, "-m", "bot", "crm", "status"],
-        env=_env(world, database_url), capture_output=True, text=True, timeout=300,
+        env=_env(world, database_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert "HubSpot: ok" in status.stdout and "writes waiting: 0" in status.stdout
 
@@ -107,7 +113,9 @@ def test_crm_check_points_at_the_mapping_line(hs_world, database_url, tmp_path) 
     done = subprocess.run(
         [sys.executable, "-m", "bot", "crm", "check"],
         env=_env(hs_world, database_url, CRM_MAPPING_FILE=str(bad)),
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 1
     assert "mapping.yaml:4:10: hubspot.company.arr must be text" in done.stderr

@@ -8,7 +8,6 @@ import datetime as dt
 from sqlmodel import delete, select
 
 from bot import clock
-from bot.crm import service
 from bot.crm.hubspot import HubSpotConnector
 from bot.crm.mapping import load_mapping
 from bot.devtools.crm_standin.hubspot import rate_limited

@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot import clock
 from bot.cases.control import resolve
 from bot.cases.engine import start_case
-from bot.cases.planning import ReportRequest, report_risk
+from bot.cases.report import ReportRequest, report_risk
 from bot.commitments.service import transition
 from bot.crm import service
 from bot.devtools.crm_standin import HubSpotStandin
@@ -136,7 +136,8 @@ def _play(world: World, hs: HubSpotStandin) -> None:
             )
 
     world.say(
-        "\nIn HubSpot, Acme's renewal moves up and Priya becomes the champion; 15 minutes later the worker syncs:"
+        "\nIn HubSpot, Acme's renewal moves up and Priya becomes the champion; "
+        "15 minutes later the worker syncs:"
     )
     _at(10)
     hs.update("companies", ids["acme"], {"renewal_date": "2027-01-31"})

@@ -1,7 +1,7 @@
 """crm connection, records and write-back queue
 
-Revision ID: 0002_crm
-Revises: 0001
+Revision ID: 0004_crm
+Revises: 0003
 Create Date: 2026-12-01 21:27:42.494841
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0002_crm'
-down_revision: str | None = '0001'
+revision: str = '0004_crm'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
