@@ -109,6 +109,15 @@ class Obj:
 class Store:
     objects: dict[int, Obj] = field(default_factory=dict)
     order: list[int] = field(default_factory=list)  # ids ascending (ids only grow)
+    by_modified: list[tuple[int, int]] = field(default_factory=list)  # (modified ms, id)
+
+    def touch(self, oid: int, old: int | None, new: int) -> None:
+        """Keep the last-modified index (HubSpot's search is indexed; so is this)."""
+        if old is not None:
+            i = bisect.bisect_left(self.by_modified, (old, oid))
+            if i < len(self.by_modified) and self.by_modified[i] == (old, oid):
+                del self.by_modified[i]
+        bisect.insort(self.by_modified, (new, oid))
 
 
 class HubSpotStandin(StandinServer):
@@ -179,6 +188,7 @@ class HubSpotStandin(StandinServer):
             store = self.stores[object_type]
             store.objects[oid] = Obj(oid, values, self._iso(), self._iso())
             store.order.append(oid)
+            store.touch(oid, None, int(stamp))
             return oid
 
     def update(
@@ -186,9 +196,12 @@ class HubSpotStandin(StandinServer):
     ) -> None:
         with self.lock:
             obj = self.stores[object_type].objects[oid]
+            old = int(obj.props["hs_lastmodifieddate"])
             obj.props.update({k: (None if v is None else str(v)) for k, v in props.items()})
-            obj.props["hs_lastmodifieddate"] = str(at_ms if at_ms is not None else self.now_ms())
+            new = at_ms if at_ms is not None else self.now_ms()
+            obj.props["hs_lastmodifieddate"] = str(new)
             obj.updated = self._iso()
+            self.stores[object_type].touch(oid, old, new)
 
     def associate(
         self, from_type: str, from_id: int, to_type: str, to_id: int, type_ids: set[int]
@@ -217,6 +230,8 @@ class HubSpotStandin(StandinServer):
             store = self.stores[object_type]
             gone = store.objects.pop(merged)
             store.order.remove(merged)
+            stamp = int(gone.props["hs_lastmodifieddate"])
+            store.by_modified.remove((stamp, merged))
             survivor = store.objects[primary]
             ids = [i for i in (survivor.props.get("hs_merged_object_ids") or "").split(";") if i]
             ids.append(str(gone.id))
@@ -431,6 +446,14 @@ class HubSpotStandin(StandinServer):
         matches: list[Obj] = []
         total = 0
         candidates = ids[start:]
+        since = _lower_bound(groups, "hs_lastmodifieddate")
+        if by_id and since is not None:
+            # a last-modified window: read the index, not every record
+            lo = bisect.bisect_left(store.by_modified, (since, -1))
+            recent = store.by_modified[lo:]
+            if len(recent) < len(candidates):
+                first = ids[start] if start < len(ids) else None
+                candidates = sorted(i for _, i in recent if first is not None and i >= first)
         if not by_id:
             objs = [store.objects[i] for i in candidates]
             objs.sort(
@@ -570,6 +593,16 @@ class HubSpotStandin(StandinServer):
             return _err(400, f"Property {unknown[0]!r} does not exist", "VALIDATION_ERROR")
         self.update(object_type, obj.id, props)
         return 200, self._view(obj, None), {}
+
+
+def _lower_bound(groups: list[dict[str, Any]], prop: str) -> int | None:
+    """The GTE/GT bound on `prop` when the search is one AND group that has one."""
+    if len(groups) != 1:
+        return None
+    for f in groups[0].get("filters", []):
+        if f.get("propertyName") == prop and f.get("operator") in {"GT", "GTE"}:
+            return int(f["value"])
+    return None
 
 
 def _key(value: Any) -> Any:
