@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
+import resource
 import sys
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -229,7 +229,8 @@ def main() -> None:
         f"{big['incremental_s']:.2f} s ({int(big['incremental_requests'])} requests; target < 2 s)"
     )
     print(
-        f"no-change sync: {int(big['nochange_requests'])} requests in {big['nochange_s'] * 1000:.0f} ms;"
+        f"no-change sync: {int(big['nochange_requests'])} requests in "
+        f"{big['nochange_s'] * 1000:.0f} ms;"
         f" worker tick between syncs: {int(big['idle_tick_requests'])} requests, "
         f"{big['idle_tick_ms']:.1f} ms"
     )
@@ -237,7 +238,8 @@ def main() -> None:
         small, large = results[0][2]["first_peak_mb"], big["first_peak_mb"]
         print(
             f"peak RSS {small:.1f} MB at {results[0][0]:,} companies vs {large:.1f} MB at "
-            f"{results[-1][0]:,} ({large / small:.2f}×, for {results[-1][0] / results[0][0]:.0f}× the records)"
+            f"{results[-1][0]:,} ({large / small:.2f}×, "
+            f"for {results[-1][0] / results[0][0]:.0f}× the records)"
         )
 
 

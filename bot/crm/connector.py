@@ -90,8 +90,16 @@ KINDS = ("company", "contact")
 
 class CrmConnector(Protocol):
     vendor: str
-    requests: int  # HTTP requests made (the benchmark reads it)
-    portal: str | None  # HubSpot portal id / Salesforce instance URL, for record links
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made (the benchmark and the sync report read it)."""
+        ...
+
+    @property
+    def portal(self) -> str | None:
+        """HubSpot portal id / Salesforce instance URL, for record links."""
+        ...
 
     def check(self) -> list[str]:
         """Connect (auth) and report mapped fields the CRM lacks or types it disagrees on."""

@@ -188,9 +188,12 @@ def _message(err: Any, loc: tuple) -> str:
     where = ".".join(str(p) for p in loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent = {"company": CompanyMap, "account": CompanyMap, "contact": ContactMap}.get(
-            str(loc[-2]) if len(loc) > 1 else "", None
-        )
+        parents: dict[str, type[BaseModel]] = {
+            "company": CompanyMap,
+            "account": CompanyMap,
+            "contact": ContactMap,
+        }
+        parent = parents.get(str(loc[-2]) if len(loc) > 1 else "", None)
         known = sorted(parent.model_fields) if parent else ["hubspot", "salesforce"]
         hint = did_you_mean(name, known) or f"; known fields: {', '.join(known)}"
         return f"unknown field '{where}'{hint}"

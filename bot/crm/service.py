@@ -85,6 +85,7 @@ MAX_WARNINGS = 50
 AUDITED = ("csm_user_id", "ae_user_id", "renewal_date", "arr")
 CONN_TABLE = CrmConnection.__table__  # type: ignore[attr-defined]
 WRITE_TABLE = CrmWrite.__table__  # type: ignore[attr-defined]
+CONTACT_TABLE = Contact.__table__  # type: ignore[attr-defined]
 _ANY_SYNC = ("new", "ok", "error", "auth_failed", "syncing")  # syncing: its lease ran out
 CONNECTION = Machine(
     "CRM connection",
@@ -886,9 +887,10 @@ class _Sync:
         from bot.models import Transcript
 
         for model in (Contact, Commitment, Transcript, Case):
+            table = model.__table__  # type: ignore[union-attr]
             session.execute(
-                sa.update(model)
-                .where(model.team_id == self.team_id, model.account_id == loser.id)  # type: ignore[attr-defined]
+                sa.update(table)
+                .where(table.c.team_id == self.team_id, table.c.account_id == loser.id)
                 .values(account_id=survivor.id)
             )
         session.execute(
@@ -935,7 +937,7 @@ class _Sync:
                 )
             )
         }
-        touched = {c.account_id for c in contacts.values()}
+        touched: set[int | None] = {c.account_id for c in contacts.values()}
         touched |= {
             companies[r.company_id].local_id
             for r in records
@@ -992,7 +994,7 @@ class _Sync:
             title = p.get("jobtitle", p.get("Title"))
             if local is None and email:
                 local = by_email.get((company.local_id, email))
-            values = {
+            values: dict[str, Any] = {
                 "account_id": company.local_id,
                 "name": full_name(first, last, email)[:200],
                 "email": email,
@@ -1014,7 +1016,9 @@ class _Sync:
         session.flush()
         if fresh:  # one INSERT … RETURNING for the page's new contacts
             ids = session.execute(
-                sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+                sa.insert(CONTACT_TABLE).returning(
+                    CONTACT_TABLE.c.id, sort_by_parameter_order=True
+                ),
                 [row for _, row in fresh],
             ).scalars()
             for (rec, _), new_id in zip(fresh, ids, strict=True):
@@ -1223,7 +1227,7 @@ def health(session: Session, team_id: str) -> Health | None:
         .select_from(CrmWrite)
         .where(
             CrmWrite.team_id == team_id,
-            sa.or_(CrmWrite.status == "failed", col(CrmWrite.notified_at).is_not(None)),
+            sa.or_(col(CrmWrite.status) == "failed", col(CrmWrite.notified_at).is_not(None)),
             CrmWrite.status != "done",
         )
     ).one()

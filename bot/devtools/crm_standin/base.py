@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Reply = tuple[int, Any, dict[str, str]]
 
@@ -33,7 +33,8 @@ class Request:
         return {k: v[0] for k, v in urllib.parse.parse_qs(self.body.decode()).items()}
 
     def arg(self, name: str, default: str | None = None) -> str | None:
-        return (self.query.get(name) or [default])[0]
+        values = self.query.get(name)
+        return values[0] if values else default
 
     @property
     def token(self) -> str | None:
@@ -63,7 +64,7 @@ class StandinServer:
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> StandinServer:
+    def start(self) -> Self:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -107,7 +108,7 @@ class StandinServer:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> StandinServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

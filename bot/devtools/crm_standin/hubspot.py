@@ -237,7 +237,7 @@ class HubSpotStandin(StandinServer):
             ids.append(str(gone.id))
             self.update(object_type, primary, {"hs_merged_object_ids": ";".join(ids)})
             if object_type == "companies":
-                for (pair, from_id), tos in self.assoc.items():
+                for (pair, _from), tos in self.assoc.items():
                     if pair == "contacts/companies" and merged in tos:
                         tos[primary] = tos.pop(merged)
 
@@ -373,7 +373,7 @@ class HubSpotStandin(StandinServer):
 
     def _view(self, obj: Obj, wanted: list[str] | None) -> dict[str, Any]:
         props = obj.props if wanted is None else {k: obj.props.get(k) for k in wanted}
-        view = {
+        view: dict[str, Any] = {
             "id": str(obj.id),
             "properties": props,
             "createdAt": obj.created,
@@ -579,7 +579,7 @@ class HubSpotStandin(StandinServer):
     def _read(self, r: Request, object_type: str, ref: str) -> Reply:
         obj = self._find(r, object_type, ref)
         if obj is None:
-            return _err(404, f"Object not found. objectId are usually numeric.", "OBJECT_NOT_FOUND")
+            return _err(404, "Object not found. objectId are usually numeric.", "OBJECT_NOT_FOUND")
         wanted = (r.arg("properties") or "").split(",") if r.arg("properties") else None
         return 200, self._view(obj, wanted), {}
 

@@ -122,7 +122,7 @@ class SalesforceStandin(StandinServer):
         with self.lock:
             rid = f"{PREFIX[sobject]}{next(self._ids):012d}AAA"
             stamp = self.stamp()
-            row = {f: None for f in self.fields[sobject]}
+            row: dict[str, Any] = {f: None for f in self.fields[sobject]}
             row.update(values)
             row.update(
                 Id=rid,
