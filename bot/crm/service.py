@@ -470,6 +470,7 @@ class _Sync:
         self.by_domain: dict[str | None, Account] = {}
         self.unsettled: list[tuple[Account, CrmRecord, bool, dict[str, Any]]] = []
         self.new_records: list[_NewRecord] = []
+        self.assigned: set[int] = set()  # accounts (object ids) a CRM company took this run
 
     # -- the run ---------------------------------------------------------------------------
     def run(
@@ -688,6 +689,7 @@ class _Sync:
         self.by_domain = {
             a.domain: a for a in session.exec(base.where(col(Account.domain).in_(wanted)))
         }
+        self.assigned = set()  # in-page only: earlier pages' records are in the database
         for record in records:
             if record.deleted:
                 self._settle_companies(session, accounts)
@@ -766,6 +768,7 @@ class _Sync:
         account.updated_at = self.now
         session.add(account)
         self.by_crm[record.id] = account
+        self.assigned.add(id(account))
         rec = self._record_row(session, known, "company", record)
         rec.label, rec.deleted_at, rec.merged_into = account.name[:255], None, None
         self.unsettled.append((account, rec, created, before))
@@ -819,9 +822,29 @@ class _Sync:
         hit = self.by_crm.get(record.id)
         if hit is None and domain:
             hit = self.by_domain.get(domain)
-            if hit is not None and hit.crm_id not in (None, record.id):
+            if hit is not None and (
+                id(hit) in self.assigned or self._owned_by_other(session, hit, record.id)
+            ):
                 return None  # another CRM company's account (a duplicate domain)
         return hit
+
+    def _owned_by_other(self, session: Session, account: Account, external_id: str) -> bool:
+        """Is this account already another live CRM company's? (A CSV account carrying an
+        old export's crm_id is not: it is adopted.)"""
+        if account.id is None:
+            return False
+        return (
+            session.exec(
+                select(CrmRecord.id).where(
+                    CrmRecord.team_id == self.team_id,
+                    CrmRecord.kind == "company",
+                    CrmRecord.local_id == account.id,
+                    CrmRecord.external_id != external_id,
+                    col(CrmRecord.deleted_at).is_(None),
+                )
+            ).first()
+            is not None
+        )
 
     def _domain_taken(self, session: Session, domain: str, account: Account) -> bool:
         other = self.by_domain.get(domain)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot import clock
 from bot.cases.control import resolve
 from bot.cases.engine import start_case
 from bot.cases.report import ReportRequest, report_risk
 from bot.commitments.service import transition
+from bot.config import CrmVendor
 from bot.crm import service
 from bot.devtools.crm_standin import HubSpotStandin
 from bot.devtools.world import World
@@ -93,7 +94,7 @@ def story(world: World) -> None:
     saved = {k: getattr(settings, k) for k in ("crm_vendor", "hubspot_api_url", "hubspot_token")}
     hs = HubSpotStandin().start()
     try:
-        settings.crm_vendor = "hubspot"  # type: ignore[assignment]
+        settings.crm_vendor = CrmVendor.HUBSPOT
         settings.hubspot_api_url, settings.hubspot_token = hs.url, "pat-standin"
         _play(world, hs)
     finally:
@@ -119,8 +120,9 @@ def _play(world: World, hs: HubSpotStandin) -> None:
     ids = _seed(hs)
     _at(0)
     world.say(
-        "\nHubSpot holds 2 companies, 3 contacts and 2 owners. `followthrough crm sync` — "
-        "no CSV; owners are matched to Slack people by email:"
+        "\nHubSpot holds 2 companies, 3 contacts and 2 owners. `followthrough crm sync`: "
+        "owners are matched to Slack people by email; the accounts imported from CSV earlier "
+        "are adopted by domain (in a fresh workspace they are created — no CSV needed):"
     )
     for line in _sync(world):
         world.say(f"    {line}")
@@ -135,6 +137,7 @@ def _play(world: World, hs: HubSpotStandin) -> None:
                 f"{a.renewal_date} — {', '.join(roles)}"
             )
 
+    seen = _audits(world, 0, "    the CRM now owns these fields (was → is):")
     world.say(
         "\nIn HubSpot, Acme's renewal moves up and Priya becomes the champion; "
         "15 minutes later the worker syncs:"
@@ -148,11 +151,7 @@ def _play(world: World, hs: HubSpotStandin) -> None:
         {"hs_buying_role": "CHAMPION"},
     )
     world.tick(_at(16))
-    with world.session() as s:
-        for e in s.exec(select(AuditEvent).where(AuditEvent.action == "crm_field_changed")):
-            world.say(
-                f"    audit: {e.detail['field']} {e.detail.get('old')} → {e.detail.get('new')}"
-            )
+    _audits(world, seen, "    audited as risk signals:")
     option = world.driver.block_suggestion("account_select", "acme").json["options"][0]
     world.say(
         f"    /report-risk picker: {option['text']['text']} — {option['description']['text']}"
@@ -181,10 +180,15 @@ def _play(world: World, hs: HubSpotStandin) -> None:
     world.tick(_at(17))
     world.tick(_at(18))  # a second tick: nothing new
     (task,) = hs.objects("tasks", followthrough_id=f"ft-commitment-{cid}")
+    on = [
+        hs.stores[kind].objects[oid].props.get(prop) or str(oid)
+        for kind, prop in (("companies", "name"), ("contacts", "firstname"))
+        for oid in hs.associations_of("tasks", task.id, kind)
+    ]
     world.say(
         f"    HubSpot task {task.id}: “{task.props['hs_task_subject']}” · owner "
         f"{task.props['hubspot_owner_id']} · due {task.props['hs_timestamp'][:10]} · "
-        f"{task.props['hs_task_status']} · on Acme and Dana"
+        f"{task.props['hs_task_status']} · on {' and '.join(on)}"
     )
     with world.session() as s:
         transition(s, world.team_id, cid, "done", "U0MAYA")
@@ -213,12 +217,35 @@ def _play(world: World, hs: HubSpotStandin) -> None:
         resolve(s, world.team_id, result.case.id or 0, "U0LI", world.rt.settings, "saved")
     world.tick(_at(21))
     (note,) = hs.objects("notes", followthrough_id=f"ft-case-{result.case.id}-note")
-    body = "\n".join(f"    │ {line}" for line in note.props["hs_note_body"].splitlines()[:6])
+    body = "\n".join(f"    │ {line}" for line in note.props["hs_note_body"].splitlines()[:9])
     world.say(f"  ┌ HubSpot note on Initech\n{body}\n    │ …")
     world.say(
         f"    HubSpot received {hs.count('POST', '/crm/v3/objects/tasks')} task create and "
         f"{hs.count('POST', '/crm/v3/objects/notes')} note create — one each."
     )
+
+
+def _audits(world: World, after: int, title: str) -> int:
+    """Print the CRM field changes audited since audit id `after`; the last id."""
+    last = after
+    with world.session() as s:
+        rows = list(
+            s.exec(
+                select(AuditEvent).where(
+                    AuditEvent.action == "crm_field_changed", col(AuditEvent.id) > after
+                )
+            )
+        )
+        names = {a.id: a.name for a in s.exec(select(Account))}
+    if rows:
+        world.say(title)
+    for e in rows:
+        d = e.detail
+        world.say(
+            f"      {names.get(e.entity_id, '?')}: {d['field']} {d.get('old')} → {d.get('new')}"
+        )
+        last = max(last, e.id or 0)
+    return last
 
 
 def col_in(column, ids: dict[str, int]):  # type: ignore[no-untyped-def]
