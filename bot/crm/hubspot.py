@@ -65,7 +65,6 @@ class HubSpotConnector:
         mapping: HubSpotMap,
         *,
         api_url: str,
-        app_url: str = "https://app.hubspot.com",
         token: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
@@ -82,7 +81,6 @@ class HubSpotConnector:
             )
         self.mapping = mapping
         self.api_url = api_url.rstrip("/")
-        self.app_url = app_url.rstrip("/")
         self._static = token
         self._oauth = (client_id, client_secret, refresh_token)
         self._token: str | None = token

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlmodel import delete, select
 
 from bot import clock
+from bot.crm import service
 from bot.crm.hubspot import HubSpotConnector
 from bot.crm.mapping import load_mapping
 from bot.devtools.crm_standin.hubspot import rate_limited
@@ -324,3 +325,15 @@ def test_oauth_access_token_is_refreshed_and_a_revoked_app_stops(database_url) -
             raise AssertionError("a revoked app must stop the sync")
         except CrmAuthError as exc:
             assert "reconnect HubSpot" in str(exc)
+
+
+def test_two_workers_never_sync_at_once(hs_world) -> None:  # type: ignore[no-untyped-def]
+    world = hs_world
+    seed_hubspot(world.hubspot)
+    sync(world)
+    now = later(30)  # due again
+    first = service.claim_sync(world.rt.engine, world.team_id, now)
+    second = service.claim_sync(world.rt.engine, world.team_id, now)
+    assert first is not None and second is None
+    # a worker that died holding it: after the lease another may take over
+    assert service.claim_sync(world.rt.engine, world.team_id, later(11)) == first + 1

@@ -205,3 +205,19 @@ def test_tasks_and_case_notes_in_salesforce_exactly_once(sf_world) -> None:  # t
     (note,) = sf.live("Task", Followthrough_Id__c=f"ft-case-{case_id}-note")
     assert note["Status"] == "Completed" and "Outcome: churned" in note["Description"]
     assert len(sf.live("Task")) == 2
+
+
+def test_refresh_token_flow(rsa_key) -> None:  # type: ignore[no-untyped-def]
+    from bot.devtools.crm_standin import SalesforceStandin
+
+    with SalesforceStandin(client_secret="s3cret", refresh_token="5Aep-refresh") as sf:
+        seed_salesforce(sf)
+        connector = SalesforceConnector(
+            load_mapping().config.salesforce.model_copy(deep=True),  # type: ignore[union-attr]
+            login_url=sf.url,
+            client_id=sf.client_id,
+            client_secret="s3cret",
+            refresh_token="5Aep-refresh",
+        )
+        assert len(list(connector.owners())) == 2
+        assert connector.instance_url == sf.url
