@@ -24,6 +24,7 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.lifecycle.scheduled",
     "bot.cases.scheduled",
     "bot.capture.scheduled",
+    "bot.crm.scheduled",
     "bot.outbox.scheduled",  # last: what the jobs above queued goes out in the same tick
 )
 
