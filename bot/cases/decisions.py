@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import audit, clock
+from bot.cases import blocks as msgs
 from bot.cases import engine as eng
-from bot.cases import step_messages as msgs
 from bot.cases.extend import extension_choices
 from bot.cases.records import (
     CaseError,
