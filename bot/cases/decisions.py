@@ -38,7 +38,7 @@ from bot.cases.steps import (
     delivery_for,
 )
 from bot.config import Settings
-from bot.crm.service import case_closed
+from bot.crm.writeback import case_closed
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, OutboxStatus, StepStatus
 from bot.notify import Notifier

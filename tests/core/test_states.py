@@ -21,7 +21,7 @@ MACHINES = {
     "OUTBOX": ("bot.outbox.service", "OutboxStatus"),
     "DIGEST": ("bot.digest.service", None),
     "CONNECTION": ("bot.crm.service", None),
-    "WRITE": ("bot.crm.service", None),
+    "WRITE": ("bot.crm.writeback", None),
 }
 EXEMPT_MARKER = "state-table:"  # a documented write the helper cannot express (an upsert)
 
