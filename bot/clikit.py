@@ -63,7 +63,7 @@ def remember_workspace(rt, client) -> str:  # type: ignore[no-untyped-def]
     The seed playbooks are loaded here too, so the first `/report-risk` does not parse and
     store them inside the 3 seconds Slack gives its trigger to open the modal."""
     from bot.db import session_scope
-    from bot.playbooks.store import ensure_seeded_once
+    from bot.playbooks.service import ensure_seeded_once
     from bot.workspaces.service import ensure_workspace
 
     info = client.auth_test()

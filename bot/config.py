@@ -18,8 +18,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$", re.I)
 
 
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class ConfigError(RuntimeError):
     """A missing or malformed setting; the message is one line naming it."""
+
+
+class CrmVendor(StrEnum):
+    NONE = "none"
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
 
 
 class Engine(StrEnum):
@@ -105,13 +114,22 @@ class Settings(BaseSettings):
         "48h", description="Working hours without a decision before the case owner is told"
     )
     step_lease_seconds: int = Field(
-        120, gt=0, description="A claimed step not posted within this is retried by any worker"
+        120,
+        gt=0,
+        description="A claimed message not sent within this is looked up in Slack, then retried (at least 3 x SLACK_TIMEOUT_SECONDS)",
+    )
+    slack_timeout_seconds: float = Field(
+        15.0, gt=0, le=120, description="Timeout of one Slack Web API request in seconds"
     )
     workday_start_hour: int = Field(
         9, ge=0, le=23, description="Start of the working day in each person's timezone"
     )
     workday_end_hour: int = Field(
         18, ge=1, le=24, description="End of the working day in each person's timezone"
+    )
+    workdays: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+        description="Working days, comma-separated (e.g. sun,mon,tue,wed,thu)",
     )
     digest_hour: int = Field(
         9, ge=0, le=23, description="Default local hour of the daily DM digest"
@@ -130,6 +148,59 @@ class Settings(BaseSettings):
     port: int = Field(
         3000, gt=0, lt=65536, description="HTTP port for `serve` (Procfile passes $PORT)"
     )
+    crm_vendor: CrmVendor = Field(
+        CrmVendor.NONE,
+        description="CRM that holds your book of business: none, hubspot or salesforce",
+    )
+    crm_mapping_file: str | None = Field(
+        None,
+        description="YAML file mapping CRM fields to accounts and contacts (empty = the shipped default, bot/crm/mapping.yaml)",
+    )
+    crm_sync_minutes: float = Field(
+        15.0, gt=0, description="Minutes between incremental CRM syncs in the worker"
+    )
+    crm_write_back: bool = Field(
+        True,
+        description="Write confirmed commitments (tasks) and closed cases (notes) back to the CRM",
+    )
+    crm_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of one CRM request in seconds"
+    )
+    hubspot_api_url: str = Field(
+        "https://api.hubapi.com",
+        description="HubSpot API base URL (point at a HubSpot-compatible server for testing)",
+    )
+    hubspot_app_url: str = Field(
+        "https://app.hubspot.com", description="HubSpot web app URL, for record links on case cards"
+    )
+    hubspot_token: str | None = Field(None, description="HubSpot private-app access token (pat-…)")
+    hubspot_client_id: str | None = Field(
+        None, description="HubSpot OAuth app client id (instead of a private-app token)"
+    )
+    hubspot_client_secret: str | None = Field(None, description="HubSpot OAuth app client secret")
+    hubspot_refresh_token: str | None = Field(
+        None, description="HubSpot OAuth refresh token of the installed portal"
+    )
+    salesforce_login_url: str = Field(
+        "https://login.salesforce.com",
+        description="Salesforce login URL (test.salesforce.com, a My Domain, or a Salesforce-compatible server); the instance URL comes from the token answer",
+    )
+    salesforce_client_id: str | None = Field(
+        None, description="Salesforce connected app consumer key"
+    )
+    salesforce_client_secret: str | None = Field(
+        None, description="Salesforce connected app consumer secret (refresh-token flow)"
+    )
+    salesforce_username: str | None = Field(
+        None, description="Salesforce integration user (JWT bearer flow)"
+    )
+    salesforce_private_key_file: str | None = Field(
+        None, description="PEM private key of the connected app's certificate (JWT bearer flow)"
+    )
+    salesforce_refresh_token: str | None = Field(
+        None, description="Salesforce OAuth refresh token (refresh-token flow, instead of JWT)"
+    )
+    salesforce_api_version: str = Field("59.0", description="Salesforce REST API version")
 
     @field_validator("cs_admins", mode="before")
     @classmethod
@@ -137,6 +208,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("workdays", mode="before")
+    @classmethod
+    def _split_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip().lower()[:3] for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            bad = [v for v in value if v not in DAY_NAMES]
+            if bad or not value:
+                raise ValueError(f"'{','.join(bad) or value}' is not a list of days like mon,tue")
+        return value
+
+    @property
+    def workday_numbers(self) -> frozenset[int]:
+        """Working days as `datetime.weekday()` numbers (Monday = 0)."""
+        return frozenset(DAY_NAMES.index(d) for d in self.workdays)
 
     @field_validator("step_reminder_after", "step_escalate_after")
     @classmethod
@@ -159,6 +246,13 @@ class Settings(BaseSettings):
         if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @field_validator("hubspot_api_url", "hubspot_app_url", "salesforce_login_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -186,6 +280,30 @@ class Settings(BaseSettings):
                 raise ConfigError(
                     f"Configuration error: {name.upper()} is not set (see .env.example)"
                 )
+
+
+ENV_EXAMPLE_HEADER = (
+    "# Followthrough settings. Copy to .env (never commit .env) and fill in what you use.\n"
+    "# Every setting can also be set as an environment variable.\n"
+)
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every setting with its description and default
+    (`python -c "from bot.config import env_example; print(env_example(), end='')" > .env.example`)."""
+    out = [ENV_EXAMPLE_HEADER]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            shown = ",".join(str(v) for v in default)
+        elif default is None:
+            shown = ""
+        elif isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = str(default)
+        out.append(f"\n# {field.description}\n{name.upper()}={shown}\n")
+    return "".join(out)
 
 
 def load_settings(**overrides: object) -> Settings:

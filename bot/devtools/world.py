@@ -230,10 +230,7 @@ class World:
             }
             for c in contacts:
                 if c.get("email") not in known:
-                    contact = Contact.model_validate(
-                        {"team_id": self.team_id, "account_id": account.id or 0, **c}
-                    )
-                    s.add(contact)
+                    s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))  # type: ignore[arg-type]
         return account
 
     def person(self, user_id: str) -> Person:

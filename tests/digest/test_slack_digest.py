@@ -223,7 +223,7 @@ def test_app_home_lists_items_and_acts(slack) -> None:  # type: ignore[no-untype
 
 def _seed_cases(world) -> None:  # type: ignore[no-untyped-def]
     from bot.models import Case
-    from bot.playbooks.store import get_playbook
+    from bot.playbooks.service import get_playbook
 
     acct = world.seed_account("Acme Corp", "acme.com")
     now = dt.datetime.now(dt.UTC)

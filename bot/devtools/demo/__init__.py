@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-STORIES = ("foundation", "capture", "risk", "engine", "digest")
+STORIES = ("foundation", "capture", "risk", "engine", "digest", "crm")
 
 
 def run_demo(

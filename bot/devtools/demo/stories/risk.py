@@ -41,7 +41,7 @@ def humane(world: World, text: str) -> str:
     channels = world.standin.state.channels
     return re.sub(
         r"<#(\w+)(\|[^>]*)?>",
-        lambda m: "#" + str(getattr(channels.get(m.group(1)), "name", None) or m.group(1)),
+        lambda m: "#" + str(getattr(channels.get(m.group(1)), "name", m.group(1))),
         text,
     )
 
