@@ -82,7 +82,7 @@ def world(database_url: str) -> Iterator[object]:
             llm_engine="openai",
             openai_base_url=llm.base_url,
             openai_api_key="test",
-            llm_timeout_seconds=5,
+            llm_timeout_seconds=30,  # not what this test is about: never trip it on a busy machine
         ).start()
         yield w
         w.stop()

@@ -199,7 +199,7 @@ def test_fake_openai_server_placeholder_draft_falls_back(engine, acme):
 
     with FakeOpenAIServer(api_key="k") as server:
         server.script(["Hi [First Name], sorry."] * 2 + ["Hi Lee, a short note."] * 12)
-        llm = OpenAIEngine(server.base_url, "k", "fake-model", timeout=5, max_retries=0)
+        llm = OpenAIEngine(server.base_url, "k", "fake-model", timeout=30, max_retries=0)
         result = _report(engine, acme, drafter=Drafter(llm))
     plan = result.case.gathered["plan"]
     assert plan[0]["engine"] == "rules" and "placeholders" in plan[0]["fallback_reason"]

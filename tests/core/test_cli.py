@@ -198,7 +198,7 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
             assert standin.calls("auth.test")  # start-up learned who we are
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
 
 
 def _standin_env(standin, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -300,5 +300,5 @@ def test_worker_process_picks_up_queued_work(tmp_path: Path) -> None:
             )
         finally:
             proc.terminate()
-            out = proc.communicate(timeout=10)[0].decode()
+            out = proc.communicate(timeout=30)[0].decode()
         assert "xoxb-T0TEST" not in out  # tokens never reach the log

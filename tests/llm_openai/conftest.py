@@ -42,7 +42,7 @@ def rules() -> StubRules:
 @pytest.fixture
 def make_engine(server: FakeOpenAIServer, rules: StubRules) -> Callable[..., OpenAIEngine]:
     def make(**overrides: Any) -> OpenAIEngine:
-        options: dict[str, Any] = {"timeout": 5, "max_retries": 0, "fallback": rules}
+        options: dict[str, Any] = {"timeout": 30, "max_retries": 0, "fallback": rules}
         options.update(overrides)
         return OpenAIEngine(server.base_url, "test-key", "fake-model", **options)
 

@@ -240,7 +240,7 @@ def test_real_rules_engine_is_the_default_fallback(server, call, context):
     from bot.llm.openai_engine import OpenAIEngine
 
     server.script([Status(500)])
-    engine = OpenAIEngine(server.base_url, "test-key", "fake-model", timeout=5, max_retries=0)
+    engine = OpenAIEngine(server.base_url, "test-key", "fake-model", timeout=30, max_retries=0)
     result = engine.extract(call, context)
     assert result.engine == "rules" and "HTTP 500" in (result.fallback_reason or "")
 

@@ -94,7 +94,7 @@ def test_socket_command_connects_acks_and_replies(standin: SlackStandin, tmp_pat
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)

@@ -61,12 +61,12 @@ def test_connections_open_honours_faults(standin: SlackStandin) -> None:
 
 
 def test_hello_then_envelopes_and_acks(standin: SlackStandin) -> None:
-    with connect(open_url(standin), open_timeout=5) as ws:
-        hello = json.loads(ws.recv(timeout=5))
+    with connect(open_url(standin), open_timeout=30) as ws:
+        hello = json.loads(ws.recv(timeout=30))
         assert hello["type"] == "hello" and hello["num_connections"] == 1
         assert hello["connection_info"] == {"app_id": "A0FOLLOWTH"}
         envelope_id = standin.socket_send(socket_envelope("events_api", {"type": "x"}))
-        received = json.loads(ws.recv(timeout=5))
+        received = json.loads(ws.recv(timeout=30))
         assert received["envelope_id"] == envelope_id
         assert received["retry_attempt"] == 0 and received["retry_reason"] == ""
         ws.send(json.dumps({"envelope_id": envelope_id, "payload": {"text": "ok"}}))
@@ -78,23 +78,23 @@ def test_hello_then_envelopes_and_acks(standin: SlackStandin) -> None:
 
 def test_ticket_is_single_use_and_path_is_checked(standin: SlackStandin) -> None:
     url = open_url(standin)
-    with connect(url, open_timeout=5) as ws:
-        ws.recv(timeout=5)
+    with connect(url, open_timeout=30) as ws:
+        ws.recv(timeout=30)
     with pytest.raises(InvalidStatus) as used:
-        connect(url, open_timeout=5)
+        connect(url, open_timeout=30)
     assert used.value.response.status_code == 401
     other_path = open_url(standin).replace("/link/", "/elsewhere/")
     with pytest.raises(InvalidStatus) as wrong:
-        connect(other_path, open_timeout=5)
+        connect(other_path, open_timeout=30)
     assert wrong.value.response.status_code == 404
 
 
 def test_disconnect_is_sent_to_the_client(standin: SlackStandin) -> None:
-    with connect(open_url(standin), open_timeout=5) as ws:
-        ws.recv(timeout=5)
+    with connect(open_url(standin), open_timeout=30) as ws:
+        ws.recv(timeout=30)
         standin.socket_mode.wait_connects(1)
         assert standin.socket_mode.disconnect("refresh_requested") == 1
-        assert json.loads(ws.recv(timeout=5))["reason"] == "refresh_requested"
+        assert json.loads(ws.recv(timeout=30))["reason"] == "refresh_requested"
 
 
 def test_send_without_a_connection_times_out(standin: SlackStandin) -> None:
