@@ -210,7 +210,7 @@ def queue_due_steps(session: Session, now: dt.datetime, settings: Settings) -> i
             message_key=key,
             dm_channel=None,
             dm_ts=None,
-            due_at=add_working_hours(now, settings.reminder_hours, tz, hours),
+            due_at=None,  # the reminder clock starts when the DM lands (`chase_from`)
             updated_at=now,
         ):
             continue
@@ -231,6 +231,24 @@ def queue_due_steps(session: Session, now: dt.datetime, settings: Settings) -> i
 # --- reminders and escalations ----------------------------------------------------------
 
 
+def chase_from(session: Session, step: CaseStep, landed: dt.datetime, settings: Settings) -> None:
+    """Its DM (or reminder) just reached the assignee: the reminder (or escalation) is due
+    that many working hours later, counted from now, not from when it was queued."""
+    case = session.get(Case, step.case_id)
+    if case is None:
+        return
+    hours = WorkHours.from_settings(settings)
+    tz = tz_of(session, step.team_id, assignee_of(case, step), settings)
+    if step.escalated_at is not None:
+        return
+    wait = (
+        settings.reminder_hours
+        if step.reminded_at is None
+        else max(0.0, settings.escalate_hours - settings.reminder_hours)
+    )
+    move(session, STEP, step, "follow_up", due_at=add_working_hours(landed, wait, tz, hours))
+
+
 def queue_followups(session: Session, now: dt.datetime, settings: Settings) -> int:
     """One reminder after STEP_REMINDER_AFTER working hours, then one escalation to the case
     owner and their manager after STEP_ESCALATE_AFTER."""
@@ -245,7 +263,6 @@ def queue_followups(session: Session, now: dt.datetime, settings: Settings) -> i
         if step.reminded_at is None and who:
             old = step.message_key
             key = f"step:{step.id}:reminder:{step.attempts + 1}"
-            wait = max(0.0, settings.escalate_hours - settings.reminder_hours)
             if not _took(
                 session,
                 step,
@@ -253,7 +270,7 @@ def queue_followups(session: Session, now: dt.datetime, settings: Settings) -> i
                 attempts=step.attempts + 1,
                 message_key=key,
                 reminded_at=now,
-                due_at=add_working_hours(now, wait, tz, hours),
+                due_at=None,  # the escalation clock starts when the reminder lands
                 updated_at=now,
             ):
                 continue

@@ -29,7 +29,7 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 25
 MAX_ROUNDS = 40  # per tick: 1,000 messages, the rest next tick
-KICK_ROUNDS = 4
+KICK_ROUNDS = 12  # rounds end early once nothing fresh is due
 LANE_PER_TICK = 3
 SEND_THREADS = 8
 HISTORY_MARGIN = dt.timedelta(minutes=2)  # clock skew between us and Slack
@@ -134,6 +134,7 @@ def _send_lane(
                     row.error or "",
                     maybe_sent=row.maybe_sent,
                     now=tick.current(),
+                    failed=False,  # its lane's turn passing is not a failure
                 )
             continue
         outcome = _send_one(rt, notifier, row, token, tick)
@@ -170,8 +171,13 @@ def _failed(
         if exc.retryable:
             if exc.retry_after is not None:
                 retry = dt.timedelta(seconds=exc.retry_after)
-            elif exc.uncertain:  # no answer: look again soon (it may have landed), then back off
-                retry = backoff(row.failures + 1, base=2 * rt.settings.slack_timeout_seconds)
+            elif exc.uncertain:
+                # no answer: look again once a post in flight has surely landed or died (a
+                # lease later), then back off if Slack keeps not answering
+                retry = max(
+                    lease_for(rt.settings),
+                    backoff(row.failures + 1, base=2 * rt.settings.slack_timeout_seconds),
+                )
             else:
                 retry = backoff(row.failures + 1)
             ob.settle_retry(

@@ -120,11 +120,17 @@ def enqueue_update(
     """Ask for the message sent under `ref_key` to be edited to this content (or, for a kind
     with a renderer, re-rendered at send time). Asking again while an edit is waiting replaces
     it; while one is being sent, it is sent once more afterwards — so the last word always
-    lands last, whichever process asked."""
-    now = clock.now()
+    lands last, whichever process asked. The edit shares the lane (person or channel) of the
+    message it edits, so it lands in order with what follows it there."""
+    now = now or clock.now()
+    target = by_key(session, team_id, ref_key)
+    if target is None or target.status in (FAILED, CANCELLED):
+        return  # that message was never (and will never be) posted: nothing to edit
     insert = _insert(session).values(
         team_id=team_id,
         key=update_key(ref_key),
+        user_id=target.user_id,
+        channel=target.channel,
         kind=kind,
         op="update",
         ref_key=ref_key,
