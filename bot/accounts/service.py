@@ -322,6 +322,12 @@ def contacts_by_role(session: Session, team_id: str, account_id: int) -> dict[st
 PEOPLE_COLUMNS = ("email", "role", "manager_email", "admin")
 
 
+def people_rows(data: bytes) -> list[tuple[int, dict[str, str] | None, str | None]]:
+    """The roster's rows as (line, row or None, problem), without touching the database
+    (`followthrough doctor --people` checks them against Slack)."""
+    return list(_rows(data, ("email",), PEOPLE_COLUMNS))
+
+
 def import_people(
     session: Session,
     team_id: str,

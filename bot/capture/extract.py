@@ -33,6 +33,7 @@ from bot.models import Commitment, CommitmentStatus, Transcript, TranscriptStatu
 from bot.notify import DeliveryError, Notifier
 from bot.runtime import Runtime
 from bot.transcripts import ParsedTranscript, TranscriptError, guess_call_date, parse_transcript
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 T = TranscriptStatus
@@ -78,7 +79,7 @@ def due_ids(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
         return list(
             session.exec(
                 select(Transcript.id)
-                .where(claimable(now))
+                .where(claimable(now), active_only(col(Transcript.team_id)))
                 .order_by(col(Transcript.id))
                 .limit(limit)
             )
@@ -416,6 +417,7 @@ def claim_review_retries(engine: Engine, now: dt.datetime, limit: int = 10) -> l
                     table.c.status == T.REVIEW,
                     table.c.lease_until.is_not(None),
                     table.c.lease_until <= now,
+                    active_only(table.c.team_id),
                 )
                 .limit(limit)
             )

@@ -52,6 +52,7 @@ from bot.email import EmailError, send_email, split_subject
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.notify import DeliveryError, Notifier
 from bot.runtime import Runtime
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 S = StepStatus
@@ -87,7 +88,9 @@ def claim(
 ) -> list[tuple[int, int]]:
     """Atomically take up to `limit` due rows; returns (step id, claim token) pairs."""
     t, c = STEP_TABLE, CASE_TABLE
-    pick = sa.select(t.c.id).where(t.c.status.in_(list(statuses)), t.c.due_at <= now)
+    pick = sa.select(t.c.id).where(
+        t.c.status.in_(list(statuses)), t.c.due_at <= now, active_only(t.c.team_id)
+    )
     if running_only:
         pick = pick.select_from(t.join(c, c.c.id == t.c.case_id)).where(
             c.c.status == CaseStatus.RUNNING

@@ -22,6 +22,7 @@ from bot.models import (
 )
 from bot.notify import DeliveryError, Notifier
 from bot.runtime import Runtime
+from bot.workspaces.service import inactive_teams
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class Due:
 
 def due_digests(session: Session, settings: Settings, now: dt.datetime) -> list[Due]:
     """Everyone whose digest is due now and not already sent, failed or being sent."""
-    candidates = people_with_open_items(session)
+    gone = set(session.exec(inactive_teams()))  # type: ignore[call-overload]
+    candidates = [c for c in people_with_open_items(session) if c[0] not in gone]
     if not candidates:
         return []
     people = {

@@ -25,6 +25,7 @@ from bot.models import (
 )
 from bot.notify import DeliveryError, Notifier
 from bot.runtime import Runtime
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def _candidates(session: Session, now: dt.datetime, extra: object) -> list[Commi
     stmt = select(Commitment).where(
         Commitment.status == CommitmentStatus.OPEN,
         col(Commitment.due_date).is_not(None),
+        active_only(col(Commitment.team_id)),
         extra,  # type: ignore[arg-type]
     )
     rows = list(session.exec(stmt.order_by(col(Commitment.due_date)).limit(5 * BATCH)))

@@ -1,5 +1,9 @@
 """`Notifier` over the Slack Web API. Errors become `DeliveryError`s that say whether a later
-retry can help (429, 5xx, timeouts) or not (channel_not_found, user_disabled …)."""
+retry can help (429, 5xx, timeouts) or not (channel_not_found, user_disabled …).
+
+Every call is made with the workspace's own client, from `WorkspaceClients` (which refuses a
+workspace that uninstalled the app: `DeliveryError(code="workspace_inactive")`). A listener
+may hand in the request's own client instead; it already carries that workspace's token."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.notify import DeliveryError, Posted
+from bot.slack.client import WorkspaceClients
 
 log = logging.getLogger(__name__)
 PERMANENT = {
@@ -34,6 +39,8 @@ PERMANENT = {
     "not_authed",
     "invalid_auth",
     "account_inactive",
+    "token_revoked",
+    "token_expired",
 }
 
 
@@ -42,13 +49,20 @@ class FileTooLarge(DeliveryError):
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-        self._dm_channels: dict[str, str] = {}
+    def __init__(self, clients: WorkspaceClients | WebClient) -> None:
+        self._clients = clients
+        self._dm_channels: dict[tuple[str, str], str] = {}
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+    def client(self, team_id: str) -> WebClient:
+        """The workspace's client (raises `DeliveryError` for a workspace that is gone)."""
+        if isinstance(self._clients, WebClient):
+            return self._clients
+        return self._clients.client(team_id)
+
+    def _call(self, what: str, team_id: str, fn: Callable[[WebClient], Any]) -> Any:
+        client = self.client(team_id)
         try:
-            return fn()
+            return fn(client)
         except SlackApiError as exc:
             status = getattr(exc.response, "status_code", 200)
             body = getattr(exc.response, "data", None)
@@ -63,16 +77,17 @@ class SlackNotifier:
             log.warning("Slack %s failed: %s", what, type(exc).__name__)
             raise DeliveryError(f"Slack unreachable for {what}", retryable=True) from exc
 
-    def dm_channel(self, user_id: str) -> str:
-        if user_id not in self._dm_channels:
+    def dm_channel(self, team_id: str, user_id: str) -> str:
+        key = (team_id, user_id)
+        if key not in self._dm_channels:
             resp = self._call(
-                "conversations.open", lambda: self.client.conversations_open(users=user_id)
+                "conversations.open", team_id, lambda c: c.conversations_open(users=user_id)
             )
-            self._dm_channels[user_id] = resp["channel"]["id"]
-        return self._dm_channels[user_id]
+            self._dm_channels[key] = resp["channel"]["id"]
+        return self._dm_channels[key]
 
     def dm(self, team_id: str, user_id: str, text: str, blocks: list[dict] | None = None) -> Posted:
-        return self.post(team_id, self.dm_channel(user_id), text, blocks)
+        return self.post(team_id, self.dm_channel(team_id, user_id), text, blocks)
 
     def post(
         self,
@@ -84,7 +99,8 @@ class SlackNotifier:
     ) -> Posted:
         resp = self._call(
             "chat.postMessage",
-            lambda: self.client.chat_postMessage(
+            team_id,
+            lambda c: c.chat_postMessage(
                 channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
             ),
         )
@@ -95,7 +111,8 @@ class SlackNotifier:
     ) -> None:
         self._call(
             "chat.update",
-            lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []),
+            team_id,
+            lambda c: c.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []),
         )
 
     def ephemeral(
@@ -103,9 +120,8 @@ class SlackNotifier:
     ) -> None:
         self._call(
             "chat.postEphemeral",
-            lambda: self.client.chat_postEphemeral(
-                channel=channel, user=user_id, text=text, blocks=blocks
-            ),
+            team_id,
+            lambda c: c.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks),
         )
 
     def upload(
@@ -120,7 +136,8 @@ class SlackNotifier:
     ) -> None:
         self._call(
             "files.upload",
-            lambda: self.client.files_upload_v2(
+            team_id,
+            lambda c: c.files_upload_v2(
                 channel=channel,
                 filename=filename,
                 content=content,
@@ -132,7 +149,7 @@ class SlackNotifier:
 
     def user(self, team_id: str, user_id: str) -> dict | None:
         try:
-            return self.client.users_info(user=user_id)["user"]
+            return self.client(team_id).users_info(user=user_id)["user"]
         except SlackApiError as exc:
             if exc.response.get("error") == "user_not_found":
                 return None
@@ -140,7 +157,7 @@ class SlackNotifier:
 
     def user_by_email(self, team_id: str, email: str) -> dict | None:
         try:
-            return self.client.users_lookupByEmail(email=email)["user"]
+            return self.client(team_id).users_lookupByEmail(email=email)["user"]
         except SlackApiError as exc:
             if exc.response.get("error") == "users_not_found":
                 return None
@@ -149,21 +166,23 @@ class SlackNotifier:
     def permalink(self, team_id: str, channel: str, ts: str) -> str | None:
         resp = self._call(
             "chat.getPermalink",
-            lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts),
+            team_id,
+            lambda c: c.chat_getPermalink(channel=channel, message_ts=ts),
         )
         return resp.get("permalink")
 
     def download(self, team_id: str, file_id: str, max_bytes: int) -> tuple[dict, bytes]:
         """files.info, then the private URL with the bot token; refuses files over max_bytes
         before downloading them and treats Slack's HTML login page as a failure."""
-        info = self._call("files.info", lambda: self.client.files_info(file=file_id))["file"]
+        client = self.client(team_id)
+        info = self._call("files.info", team_id, lambda c: c.files_info(file=file_id))["file"]
         size = int(info.get("size") or 0)
         if size > max_bytes:
             raise FileTooLarge(f"{size} bytes", retryable=False, code="too_large")
         url = info.get("url_private_download") or info.get("url_private")
         if not url:
             raise DeliveryError("Slack gave no download URL", retryable=False, code="no_url")
-        headers = {"Authorization": f"Bearer {self.client.token}"}
+        headers = {"Authorization": f"Bearer {client.token}"}
         try:
             with httpx.Client(timeout=30, follow_redirects=True) as http:
                 with http.stream("GET", url, headers=headers) as resp:
