@@ -16,7 +16,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.notify import DeliveryError, Posted
-from bot.slack.client import WorkspaceClients
+from bot.slack.client import WorkspaceClients, WorkspaceInactive
+from bot.workspaces.service import stop_workspace
 
 log = logging.getLogger(__name__)
 PERMANENT = {
@@ -42,6 +43,8 @@ PERMANENT = {
     "token_revoked",
     "token_expired",
 }
+
+GONE = {"token_revoked", "account_inactive"}  # the workspace's token is dead for good
 
 
 class FileTooLarge(DeliveryError):
@@ -70,6 +73,11 @@ class SlackNotifier:
             code = code or (f"http_{status}" if status != 200 else "unreadable_response")
             retryable = code not in PERMANENT  # 429, 5xx, timeouts: later may work
             log.warning("Slack %s failed: %s (HTTP %s)", what, code, status)
+            if code in GONE and isinstance(self._clients, WorkspaceClients):
+                # Revoked under us (the tokens_revoked event may still be on its way): stop
+                # all work for the workspace now rather than fail every job one by one.
+                stop_workspace(self._clients.engine, self._clients.settings, team_id, code)
+                raise WorkspaceInactive(team_id, f"answered {code}") from exc
             raise DeliveryError(
                 f"Slack said {code} to {what}", retryable=retryable, code=code
             ) from exc

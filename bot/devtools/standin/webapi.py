@@ -177,6 +177,42 @@ def conversations_members(ctx: Ctx) -> dict[str, Any]:
     return {"members": page, "response_metadata": {"next_cursor": cursor}}
 
 
+def conversations_history(ctx: Ctx) -> dict[str, Any]:
+    """Top-level messages (and thread parents), newest first, with Slack's paging."""
+    chan = _channel(ctx, member=False)
+    needed = (
+        "im:history"
+        if chan.is_im
+        else "mpim:history"
+        if chan.name.startswith("mpdm-")
+        else "groups:history"
+        if chan.is_private
+        else "channels:history"
+    )
+    if needed not in ctx.team.scopes:
+        raise ApiError("missing_scope", needed=needed, provided=",".join(ctx.team.scopes))
+    if ctx.team.bot_user_id not in chan.members:
+        raise ApiError("not_in_channel")
+    oldest, latest = float(ctx.arg("oldest") or 0), float(ctx.arg("latest") or 0) or None
+    inclusive = ctx.flag("inclusive")
+    msgs = [
+        _public(m)
+        for m in reversed(ctx.state.messages.get(chan.id, []))
+        if m.get("thread_ts") in (None, m["ts"])
+        and (float(m["ts"]) >= oldest if inclusive else float(m["ts"]) > oldest)
+        and (latest is None or (float(m["ts"]) <= latest if inclusive else float(m["ts"]) < latest))
+    ]
+    if not ctx.arg("limit"):
+        ctx.args["limit"] = 100
+    page, cursor = _page(msgs, ctx)
+    return {
+        "messages": page,
+        "has_more": bool(cursor),
+        "pin_count": 0,
+        "response_metadata": {"next_cursor": cursor},
+    }
+
+
 def conversations_join(ctx: Ctx) -> dict[str, Any]:
     chan = _channel(ctx, member=False)
     if chan.is_private or chan.is_im:
@@ -561,6 +597,7 @@ METHODS: dict[str, tuple[Handler, str | None]] = {
     "users.lookupByEmail": (users_lookup_by_email, "users:read.email"),
     "users.list": (users_list, "users:read"),
     "conversations.info": (conversations_info, "channels:read"),
+    "conversations.history": (conversations_history, None),  # scope by channel type
     "conversations.members": (conversations_members, "channels:read"),
     "conversations.join": (conversations_join, "channels:join"),
     "conversations.open": (conversations_open, "im:write"),
