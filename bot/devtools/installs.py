@@ -122,6 +122,9 @@ class Installs:
         return self
 
     def stop(self) -> None:
+        from bot import clock
+
+        clock.set_now(None)
         if self._server is not None:
             self._server.close()
         self.rt.close()
