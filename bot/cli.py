@@ -117,7 +117,7 @@ def socket() -> None:
 
     from bot.scheduler import start_scheduler
     from bot.slack.app import create_app
-    from bot.slack.connect import explain
+    from bot.slack.connect import SlackProblem, check_app_token, explain
     from bot.slack.outbound import SlackNotifier
 
     settings = settings_or_exit()
@@ -132,6 +132,10 @@ def socket() -> None:
         settings.slack_signing_secret = "unused-in-socket-mode"  # Bolt skips verification there
     rt = checked_runtime(settings)
     clients = slack_or_exit(settings, rt)
+    try:
+        check_app_token(settings)  # the handler would log its own error before raising
+    except SlackProblem as exc:
+        raise fail(str(exc), 2, exc) from None
     bolt = create_app(settings, rt, clients=clients)
     if settings.run_scheduler:
         start_scheduler(rt, SlackNotifier(clients), blocking=False)

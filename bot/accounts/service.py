@@ -153,9 +153,13 @@ def import_accounts(
             if email:
                 person = person_by_email(session, team_id, email, directory)
                 if person is None:
-                    report.warnings.append(
-                        (line, f"{role_col} {email} is not a Slack member; left empty")
+                    why = (
+                        "is not a Slack member"
+                        if directory is not None
+                        else "was not looked up (Slack is not connected: import again once "
+                        "SLACK_BOT_TOKEN is set)"
                     )
+                    report.warnings.append((line, f"{role_col} {email} {why}; left empty"))
                 else:
                     fields[attr] = person.slack_user_id
         account = _find_account(session, team_id, fields)

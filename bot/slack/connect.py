@@ -34,7 +34,18 @@ class SlackProblem(RuntimeError):
 
 
 def probe_client(settings: Settings, token: str | None = None) -> WebClient:
-    return WebClient(token=token, base_url=settings.slack_api_url, timeout=PROBE_TIMEOUT)
+    """No retries, a short timeout, and slack_sdk's own error logging kept for DEBUG: the
+    caller turns a failure into one line."""
+    sdk_log = logging.getLogger("bot.slack.connect.sdk")
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    sdk_log.setLevel(logging.DEBUG if debug else logging.CRITICAL)
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=PROBE_TIMEOUT,
+        retry_handlers=[],
+        logger=sdk_log,
+    )
 
 
 def explain(exc: BaseException, settings: Settings, setting: str, method: str) -> SlackProblem:

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot import clock
 from bot.db import session_scope
 from bot.models import Account, Case, CaseStep
-from tests.workspaces.helpers import install_with_account, report_and_start, until
+from tests.workspaces.helpers import install_with_account, report_and_start
 
 MON_10_NY = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 TEAMS = {
