@@ -22,8 +22,9 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.digest.scheduled",
     "bot.followup.scheduled",
     "bot.lifecycle.scheduled",
-    "bot.cases.engine",
+    "bot.cases.scheduled",
     "bot.capture.scheduled",
+    "bot.outbox.scheduled",  # last: what the jobs above queued goes out in the same tick
 )
 
 

@@ -1,9 +1,15 @@
 """`Notifier` over the Slack Web API. Errors become `DeliveryError`s that say whether a later
-retry can help (429, 5xx, timeouts) or not (channel_not_found, user_disabled …).
+retry can help (429, 5xx, timeouts) or not (channel_not_found, user_disabled …), and whether
+Slack may have acted anyway (`uncertain`: no answer, or a 5xx).
+
+Posts that carry outbox metadata go through a client with no automatic retries: a retried
+post after a dropped connection is exactly how a message gets sent twice. The outbox retries
+those itself, after looking in the channel's history (`find_posted`).
 
 Every call is made with the workspace's own client, from `WorkspaceClients` (which refuses a
 workspace that uninstalled the app: `DeliveryError(code="workspace_inactive")`). A listener
-may hand in the request's own client instead; it already carries that workspace's token."""
+may hand in the request's own client instead; it already carries that workspace's token.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.notify import DeliveryError, Posted
+from bot.notify import METADATA_EVENT, DeliveryError, Posted
 from bot.slack.client import WorkspaceClients, WorkspaceInactive
 from bot.workspaces.service import stop_workspace
 
@@ -43,7 +49,6 @@ PERMANENT = {
     "token_revoked",
     "token_expired",
 }
-
 GONE = {"token_revoked", "account_inactive"}  # the workspace's token is dead for good
 
 
@@ -51,9 +56,24 @@ class FileTooLarge(DeliveryError):
     pass
 
 
+HISTORY_PAGES = 5  # reconciliation looks at most this many pages (200 messages each) back
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 class SlackNotifier:
     def __init__(self, clients: WorkspaceClients | WebClient) -> None:
         self._clients = clients
+        self._once: dict[str, WebClient] = {}
         self._dm_channels: dict[tuple[str, str], str] = {}
 
     def client(self, team_id: str) -> WebClient:
@@ -62,8 +82,27 @@ class SlackNotifier:
             return self._clients
         return self._clients.client(team_id)
 
-    def _call(self, what: str, team_id: str, fn: Callable[[WebClient], Any]) -> Any:
+    def once(self, team_id: str) -> WebClient:
+        """The workspace's token and server without automatic retries (module docstring)."""
         client = self.client(team_id)
+        key = client.token or ""
+        if key not in self._once:
+            self._once[key] = WebClient(
+                token=client.token,
+                base_url=client.base_url,
+                timeout=client.timeout,
+                retry_handlers=[],  # slack_sdk's default retries a dropped connection
+            )
+        return self._once[key]
+
+    def _call(
+        self,
+        what: str,
+        team_id: str,
+        fn: Callable[[WebClient], Any],
+        client: WebClient | None = None,
+    ) -> Any:
+        client = client or self.client(team_id)
         try:
             return fn(client)
         except SlackApiError as exc:
@@ -79,11 +118,17 @@ class SlackNotifier:
                 stop_workspace(self._clients.engine, self._clients.settings, team_id, code)
                 raise WorkspaceInactive(team_id, f"answered {code}") from exc
             raise DeliveryError(
-                f"Slack said {code} to {what}", retryable=retryable, code=code
+                f"Slack said {code} to {what}",
+                retryable=retryable,
+                code=code,
+                uncertain=status >= 500,
+                retry_after=_retry_after(exc) if status == 429 else None,
             ) from exc
         except (OSError, TimeoutError) as exc:
             log.warning("Slack %s failed: %s", what, type(exc).__name__)
-            raise DeliveryError(f"Slack unreachable for {what}", retryable=True) from exc
+            raise DeliveryError(
+                f"Slack unreachable for {what}", retryable=True, uncertain=True
+            ) from exc
 
     def dm_channel(self, team_id: str, user_id: str) -> str:
         key = (team_id, user_id)
@@ -94,8 +139,20 @@ class SlackNotifier:
             self._dm_channels[key] = resp["channel"]["id"]
         return self._dm_channels[key]
 
-    def dm(self, team_id: str, user_id: str, text: str, blocks: list[dict] | None = None) -> Posted:
-        return self.post(team_id, self.dm_channel(team_id, user_id), text, blocks)
+    def open_dm(self, team_id: str, user_id: str) -> str:
+        return self.dm_channel(team_id, user_id)
+
+    def dm(
+        self,
+        team_id: str,
+        user_id: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted:
+        return self.post(
+            team_id, self.dm_channel(team_id, user_id), text, blocks, metadata=metadata
+        )
 
     def post(
         self,
@@ -104,15 +161,50 @@ class SlackNotifier:
         text: str,
         blocks: list[dict] | None = None,
         thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Posted:
         resp = self._call(
             "chat.postMessage",
             team_id,
             lambda c: c.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                metadata=metadata,
             ),
+            client=self.once(team_id) if metadata else None,
         )
         return Posted(channel=resp["channel"], ts=resp["ts"])
+
+    def delete(self, team_id: str, channel: str, ts: str) -> None:
+        self._call("chat.delete", team_id, lambda c: c.chat_delete(channel=channel, ts=ts))
+
+    def find_posted(self, team_id: str, channel: str, key: str, oldest: float) -> list[Posted]:
+        found: list[Posted] = []
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            resp = self._call(
+                "conversations.history",
+                team_id,
+                lambda client, c=cursor: client.conversations_history(
+                    channel=channel,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=c,
+                ),
+            )
+            for msg in resp.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == METADATA_EVENT and payload.get("key") == key:
+                    found.append(Posted(channel=channel, ts=str(msg["ts"])))
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or not cursor:
+                break
+        return sorted(found, key=lambda p: float(p.ts))
 
     def update(
         self, team_id: str, channel: str, ts: str, text: str, blocks: list[dict] | None = None
