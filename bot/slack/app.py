@@ -67,7 +67,8 @@ def create_app(
     app = App(
         signing_secret=settings.slack_signing_secret,
         client=client or base_client(settings),
-        authorize=WorkspaceAuthorize(clients),
+        # An `Authorize` instance is accepted as is (Bolt's hint only names functions).
+        authorize=WorkspaceAuthorize(clients),  # type: ignore[arg-type]
         # Listeners ack fast and hand slow work to rt.background / the worker, but give the
         # pool head-room so a burst of clicks never starves the next ack (Bolt's default is 5).
         listener_executor=ThreadPoolExecutor(max_workers=24, thread_name_prefix="ft-listener"),

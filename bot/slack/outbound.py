@@ -185,17 +185,17 @@ class SlackNotifier:
         found: list[Posted] = []
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
-            resp = self._call(
-                "conversations.history",
-                team_id,
-                lambda client, c=cursor: client.conversations_history(
+
+            def page(client: WebClient, c: str | None = cursor) -> Any:
+                return client.conversations_history(
                     channel=channel,
                     oldest=f"{oldest:.6f}",
                     include_all_metadata=True,
                     limit=200,
                     cursor=c,
-                ),
-            )
+                )
+
+            resp = self._call("conversations.history", team_id, page)
             for msg in resp.get("messages") or []:
                 meta = msg.get("metadata") or {}
                 payload = meta.get("event_payload") or {}

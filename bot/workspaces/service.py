@@ -124,7 +124,7 @@ def is_active(session: Session, team_id: str) -> bool:
 def inactive_teams() -> sa.Select:
     """Sub-select of the uninstalled/revoked teams, for `team_id NOT IN (…)` in due-work
     queries: scheduled jobs never pick work of a workspace that is gone."""
-    return sa.select(Workspace.team_id).where(col(Workspace.active).is_(False))
+    return sa.select(col(Workspace.team_id)).where(col(Workspace.active).is_(False))
 
 
 def active_only(team_column: sa.ColumnElement) -> sa.ColumnElement[bool]:

@@ -215,3 +215,28 @@ def test_people_import_needs_slack(tmp_path: Path) -> None:
     assert _run(tmp_path, "migrate").returncode == 0
     result = _run(tmp_path, "people", "import", str(SAMPLES / "people.csv"), "--team", "T0TEST")
     _one_line(result, "looks every person up in Slack", "SLACK_BOT_TOKEN", "nothing was changed")
+
+
+def test_socket_mode_with_oauth_credentials_says_use_serve(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        "socket",
+        SLACK_CLIENT_ID="1111.2222",
+        SLACK_CLIENT_SECRET="abc",
+        SLACK_APP_TOKEN="xapp-1-A-1",
+    )
+    _one_line(result, "Socket Mode serves the one workspace of SLACK_BOT_TOKEN", "serve")
+
+
+def test_workspaces_list_and_channel(tmp_path: Path) -> None:
+    assert _run(tmp_path, "migrate").returncode == 0
+    csv = str(SAMPLES / "accounts.csv")
+    assert _run(tmp_path, "accounts", "import", csv, "--team", "T0TEST").returncode == 0
+    bad = _run(tmp_path, "workspaces", "channel", "#cs-risk")
+    _one_line(bad, "is not a channel id like C0123ABCD")
+    ok = _run(tmp_path, "workspaces", "channel", "C0CSRISK")
+    assert ok.returncode == 0 and "case cards go to C0CSRISK" in ok.stdout
+    listed = _run(tmp_path, "workspaces", "list")
+    assert listed.returncode == 0
+    assert "T0TEST" in listed.stdout and "active" in listed.stdout
+    assert "5 account" in listed.stdout
