@@ -200,3 +200,46 @@ def test_data_imported_under_another_team(standin: SlackStandin, tmp_path: Path)
     [line] = _problems(result)
     assert "Workspace T0OLD in this database holds 5 account(s)" in line
     assert "SLACK_BOT_TOKEN belongs to T0TEST" in line
+
+
+def test_with_oauth_every_installed_workspace_is_checked(database_url: str, tmp_path: Path) -> None:
+    from bot.db import session_scope
+    from bot.devtools.installs import CLIENT_ID, CLIENT_SECRET, Installs
+    from bot.workspaces.service import set_cs_channel
+    from tests.workspaces.conftest import ACME, GLOBEX
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the subprocess reads the same database; one backend is enough here")
+    with Installs(database_url) as inst:
+        for team_id, name, people, channel in (ACME, GLOBEX):
+            inst.add_workspace(team_id, name, people, channel)
+            inst.install(team_id, people[0][0])
+            with session_scope(inst.rt.engine) as s:
+                set_cs_channel(s, team_id, channel if team_id == "T0ACME" else "C0NOPE")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "DATABASE_URL", "CS_", "LLM_", "OPENAI_"))
+        }
+        env.update(
+            DATABASE_URL=database_url,
+            SLACK_API_URL=inst.standin.api_url,
+            SLACK_CLIENT_ID=CLIENT_ID,
+            SLACK_CLIENT_SECRET=CLIENT_SECRET,
+            SLACK_SIGNING_SECRET="8f742231b10e8888abcd99yyyzzz85a5",
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "doctor"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    out = result.stdout
+    assert "✓ Workspace T0ACME · Acme CS: installed, its bot token works" in out
+    assert "✓ Workspace T0GLOBEX · Globex CS: installed, its bot token works" in out
+    assert "✓ T0ACME · Acme CS: CS_CHANNEL C0ACMECS exists and the bot is in it" in out
+    [line] = _problems(result)
+    assert "T0GLOBEX · Globex CS: CS_CHANNEL C0NOPE does not exist" in line
+    assert result.returncode == 1
