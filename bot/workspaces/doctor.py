@@ -197,6 +197,10 @@ def check_people(client: WebClient, people_csv: Path, who: str) -> Iterator[Find
             user = client.users_lookupByEmail(email=email)["user"]
         except SlackApiError as exc:
             code = exc.response.get("error") if exc.response is not None else None
+            if code == "missing_scope":
+                needed = exc.response.get("needed") or "users:read.email"
+                yield problem(f"{who}: the roster cannot be checked without the {needed} scope")
+                return
             if code != "users_not_found":
                 yield problem(f"{who}: Slack answered {code} looking up people; stopped there")
                 return
