@@ -88,7 +88,13 @@ def serve(
     clients = slack_or_exit(settings, rt)
     bolt = create_app(settings, rt, clients=clients)
     try:
-        server = make_server(bolt, rt.engine, host=host, port=port or settings.port)
+        server = make_server(
+            bolt,
+            rt.engine,
+            host=host,
+            port=port or settings.port,
+            signing_secret=settings.slack_signing_secret,
+        )
     except OSError as exc:
         raise fail(
             f"Cannot listen on {host}:{port or settings.port} ({exc.strerror or exc}): "

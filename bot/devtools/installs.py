@@ -109,7 +109,13 @@ class Installs:
         self.notifier = SlackNotifier(self.clients)
         from bot.web import make_server
 
-        self._server = make_server(self.app, self.rt.engine, host="127.0.0.1", port=0)
+        self._server = make_server(
+            self.app,
+            self.rt.engine,
+            host="127.0.0.1",
+            port=0,
+            signing_secret=self.settings.slack_signing_secret,
+        )
         threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
         self.base_url = f"http://127.0.0.1:{self._server.effective_port}"
         self.standin.register_app(
