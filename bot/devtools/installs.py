@@ -52,9 +52,10 @@ class Browser:
         header = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         resp = self.http.get(url, headers={"Cookie": header} if header else {})
         for raw in resp.headers.get_list("set-cookie"):
-            pair = raw.split(";", 1)[0]
+            pair, _, attributes = raw.partition(";")
             name, _, value = pair.partition("=")
-            if "1970" in raw or value == "deleted":
+            gone = "max-age=0" in attributes.lower() or "01 jan 1970" in attributes.lower()
+            if gone or value.strip() == "deleted":
                 self.cookies.pop(name.strip(), None)
             else:
                 self.cookies[name.strip()] = value.strip()
