@@ -42,6 +42,7 @@ class MemorySlack:
         self.accepted_posts = 0
         self._seq = itertools.count(1)
         self._faults: list[tuple[str, Callable[[], None], int]] = []  # (op, action, times)
+        self.offline: DeliveryError | None = None
 
     # -- fault injection ---------------------------------------------------------------------
     def fail(self, op: str, error: DeliveryError | BaseException, times: int = 1) -> None:
@@ -52,11 +53,22 @@ class MemorySlack:
 
         self._faults.append((op, raise_it, times))
 
+    def go_offline(self, error: DeliveryError) -> None:
+        """Every call from now on raises `error` (a Slack that cannot be reached)."""
+        self.offline = error
+
     def crash_after_post(self, times: int = 1) -> None:
         """The next post lands in Slack, then the caller is killed before it hears back."""
         self._faults.append(("post_after", lambda: (_ for _ in ()).throw(Killed()), times))
 
     def _fault(self, op: str) -> Callable[[], None] | None:
+        if self.offline is not None:
+            error = self.offline
+
+            def raise_it() -> None:
+                raise error
+
+            return raise_it
         with self.lock:
             for i, (name, action, times) in enumerate(self._faults):
                 if name == op:
@@ -69,6 +81,9 @@ class MemorySlack:
 
     # -- the Notifier port --------------------------------------------------------------------
     def open_dm(self, team_id: str, user_id: str) -> str:
+        fault = self._fault("open_dm")
+        if fault:
+            fault()
         return f"D{user_id}"
 
     def dm(

@@ -52,13 +52,16 @@ class ItemError(ValueError):
 # --- pure time rules -----------------------------------------------------------------------
 
 
-def is_workday(day: dt.date) -> bool:
-    return day.weekday() < 5
+WEEKDAYS = frozenset({0, 1, 2, 3, 4})
 
 
-def previous_workday(day: dt.date) -> dt.date:
+def is_workday(day: dt.date, days: frozenset[int] = WEEKDAYS) -> bool:
+    return day.weekday() in days
+
+
+def previous_workday(day: dt.date, days: frozenset[int] = WEEKDAYS) -> dt.date:
     day -= dt.timedelta(days=1)
-    while not is_workday(day):
+    while not is_workday(day, days):
         day -= dt.timedelta(days=1)
     return day
 
@@ -82,7 +85,7 @@ def next_digest_at(person: Person | None, settings: Settings, now: dt.datetime) 
     day = local.date()
     while True:
         moment = dt.datetime.combine(day, dt.time(hour), tzinfo=tz)
-        if moment > local and is_workday(day):
+        if moment > local and is_workday(day, settings.workday_numbers):
             return moment.astimezone(dt.UTC)
         day += dt.timedelta(days=1)
 
@@ -92,7 +95,9 @@ def digest_due(person: Person | None, settings: Settings, now: dt.datetime) -> d
     if person is not None and (person.deactivated or not person.digest_enabled):
         return None
     local = local_now(person, settings, now)
-    if not is_workday(local.date()) or local.hour < digest_hour_of(person, settings):
+    if not is_workday(local.date(), settings.workday_numbers) or local.hour < digest_hour_of(
+        person, settings
+    ):
         return None
     return local.date()
 

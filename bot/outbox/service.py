@@ -89,6 +89,7 @@ def enqueue(
         "status": PENDING,
         "version": 0,
         "attempts": 0,
+        "failures": 0,
         "maybe_sent": False,
         "due_at": not_before or now,
         "created_at": now,
@@ -134,6 +135,7 @@ def enqueue_update(
         status=PENDING,
         version=0,
         attempts=0,
+        failures=0,
         maybe_sent=False,
         due_at=now,
         created_at=now,
@@ -148,6 +150,7 @@ def enqueue_update(
                 "blocks": insert.excluded.blocks,
                 "kind": insert.excluded.kind,
                 "version": T.c.version + 1,
+                "failures": 0,
                 "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
                 "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
                 "error": None,
@@ -180,9 +183,11 @@ def claim(
     limit: int,
     *,
     team_id: str | None = None,
+    fresh_only: bool = False,
 ) -> list[tuple[int, int]]:
     """Atomically take up to `limit` due rows (pending, or sending with an expired lease);
-    returns (id, claim token) pairs."""
+    returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
+    a request has just written and what its hooks write in turn."""
     pick = sa.select(T.c.id).where(
         T.c.status.in_(OUTBOX.sources("claim")),
         T.c.due_at <= now,
@@ -190,6 +195,8 @@ def claim(
     )
     if team_id is not None:
         pick = pick.where(T.c.team_id == team_id)
+    if fresh_only:
+        pick = pick.where(T.c.failures == 0)
     pick = pick.order_by(T.c.due_at, T.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
@@ -267,6 +274,7 @@ def settle_sent(
             "lease_until": None,
             "due_at": None,
             "sent_at": now,
+            "failures": 0,
             "error": None,
             "updated_at": now,
         },
@@ -292,8 +300,10 @@ def settle_retry(
     *,
     maybe_sent: bool,
     now: dt.datetime,
+    failed: bool = True,
 ) -> bool:
-    """Not now: back to pending at `due`; `maybe_sent` keeps the look-before-posting mark."""
+    """Not now: back to pending at `due`; `maybe_sent` keeps the look-before-posting mark;
+    `failed` counts it towards the backoff (a lane's turn passing is not a failure)."""
     done = move_rows(
         session,
         OUTBOX,
@@ -303,6 +313,7 @@ def settle_retry(
             "due_at": due,
             "lease_until": None,
             "maybe_sent": maybe_sent,
+            "failures": T.c.failures + (1 if failed else 0),
             "error": error[:500],
             "updated_at": now,
         },

@@ -53,21 +53,26 @@ def retry_handlers(max_retries: int = 3) -> list:
     ]
 
 
-def make_client(settings: Settings, token: str | None = None, timeout: int = 15) -> WebClient:
+def timeout_of(settings: Settings) -> int:
+    """SLACK_TIMEOUT_SECONDS as slack_sdk takes it (the outbox lease is sized from it)."""
+    return int(max(1, round(settings.slack_timeout_seconds)))
+
+
+def make_client(settings: Settings, token: str | None = None) -> WebClient:
     return WebClient(
         token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        timeout=timeout,
+        timeout=timeout_of(settings),
         retry_handlers=retry_handlers(),
     )
 
 
-def base_client(settings: Settings, timeout: int = 15) -> WebClient:
+def base_client(settings: Settings) -> WebClient:
     """A client with no token (Bolt's app client; oauth.v2.access); tokens come per team."""
     return WebClient(
         token=None,
         base_url=settings.slack_api_url,
-        timeout=timeout,
+        timeout=timeout_of(settings),
         retry_handlers=retry_handlers(),
     )
 
@@ -162,7 +167,7 @@ class WorkspaceClients:
                 client = WebClient(
                     token=grant.token,
                     base_url=self.settings.slack_api_url,
-                    timeout=15,
+                    timeout=timeout_of(self.settings),
                     retry_handlers=retry_handlers(),
                 )
                 cached = self._clients[team_id] = (grant.token, client)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import email.parser
 import json
+import random
 import secrets
 import threading
 import time
@@ -122,6 +123,7 @@ class SlackStandin:
         self.redirect_downloads = redirect_downloads
         self.strict_response_url = strict_response_url
         self.view_errors: dict[str, dict[str, str]] = {}
+        self.latency: dict[str, float] = {}  # method ("*" = any) → answer after up to N s
         self.socket_mode = SocketModeHub()
         self.oauth = OAuthState()
         self._server: ThreadingHTTPServer | None = None
@@ -413,6 +415,12 @@ class SlackStandin:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+        self.latency.clear()
+
+    def slow(self, method: str = "*", up_to_seconds: float = 1.0) -> None:
+        """Answer `method` up to this many seconds late (uniformly at random), after doing
+        the work: a client that gives up early does not know its post landed."""
+        self.latency[method] = up_to_seconds
 
     # -- recorder ---------------------------------------------------------------------------
     def calls(self, method: str | None = None, team_id: str | None = None) -> list[Call]:
@@ -721,6 +729,9 @@ class SlackStandin:
             for k, v in args.items()
         }
         self._record(method, recorded, headers, team_id, reply)
+        slow = self.latency.get(method, self.latency.get("*", 0.0))
+        if slow:  # the work is done (a post is in the channel); only the answer is late
+            time.sleep(random.uniform(0, slow))
         return reply
 
     def _api_result(
