@@ -113,7 +113,16 @@ def story(world: World) -> None:
         message=_message(world, review["ts"]),
         block_id=f"{rb.ITEM_BLOCK}:{deck.id}:proposed",
     )
-    world.standin.wait_for("views.open", 1, timeout=10)
+    # the Edit modal itself (earlier stories opened other modals)
+    world.standin.wait_for(
+        "views.open",
+        1,
+        timeout=10,
+        predicate=lambda c: (
+            isinstance(c.args.get("view"), dict)
+            and c.args["view"].get("callback_id") == rb.EDIT_CALLBACK
+        ),
+    )
     [modal] = world.standin.open_views("U0MAYA")
     world.driver.view_submission(
         modal,
