@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.playbooks.cli",
     "bot.cases.cli",
     "bot.capture.cli",
+    "bot.crm.cli",
 )
 
 

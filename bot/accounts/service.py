@@ -24,9 +24,12 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, or_, select
 
 from bot import audit, clock
+from bot.crm.service import owned_fields, picker_description
+from bot.db import session_scope
 from bot.models import Account, Contact
 from bot.people.service import EMAIL_RE, Directory, person_by_email
 
@@ -172,9 +175,23 @@ def import_accounts(
                 session, team_id, actor, "account", account.id, "imported", name=account.name
             )
         else:
+            owned = owned_fields(session, team_id, account.id)
+            kept = []
             for k, v in fields.items():
                 if v is not None and v != "":
+                    if owned and k in owned[1]:
+                        if getattr(account, k) != v:
+                            kept.append(k)
+                        continue  # the CRM owns this field; the next sync would undo it
                     setattr(account, k, v)
+            if owned and kept:
+                report.warnings.append(
+                    (
+                        line,
+                        f"{', '.join(kept)} of {account.name} come from {owned[0]}; kept the "
+                        f"CRM's values (change them in {owned[0]})",
+                    )
+                )
             account.updated_at = clock.now()
             session.add(account)
             report.updated += 1
@@ -312,6 +329,18 @@ def search_accounts(session: Session, team_id: str, query: str, limit: int = 100
     rows = list(session.exec(stmt.order_by(Account.name).limit(500)))
     rows.sort(key=lambda a: (not a.name.lower().startswith(query), a.name.lower()))
     return rows[:limit]
+
+
+def account_options(
+    engine: Engine, team_id: str, query: str, limit: int = 100
+) -> list[tuple[int, str, str | None]]:
+    """(id, name, second line) of the accounts a picker offers for what the person typed;
+    the second line shows the CRM's facts (CSM, ARR, renewal), else the domain."""
+    with session_scope(engine) as session:
+        return [
+            (a.id or 0, a.name, picker_description(session, a))
+            for a in search_accounts(session, team_id, query, limit)
+        ]
 
 
 def contacts_by_role(session: Session, team_id: str, account_id: int) -> dict[str, list[Contact]]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.cases import step_messages as msgs
+from bot.cases import blocks as msgs
 from bot.cases.records import (
     CaseError,
     Outbox,
@@ -83,7 +83,7 @@ def _due_rows(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=CaseStep)  # type: ignore[arg-type]
+        stmt = stmt.with_for_update(skip_locked=True, of=CaseStep)
     return list(session.exec(stmt))
 
 

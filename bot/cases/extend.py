@@ -31,7 +31,7 @@ from bot.models import (
     CaseStep,
     Playbook,
 )
-from bot.playbooks.store import active_playbooks, get_playbook
+from bot.playbooks.service import active_playbooks, get_playbook
 from bot.slack.blocks.common import user_mention
 from bot.states import StateError, move
 
@@ -94,6 +94,14 @@ def check_extend(
     if playbook is None:
         raise CaseError(f"No active playbook '{playbook_key}'; pick another one.")
     return case, playbook
+
+
+def may_extend(
+    engine: Engine, team_id: str, case_id: int, playbook_key: str, actor: str, settings: Settings
+) -> None:
+    """`check_extend` in its own transaction: the quick answer before drafting starts."""
+    with session_scope(engine) as session:
+        check_extend(session, team_id, case_id, playbook_key, actor, settings)
 
 
 def extend_case(

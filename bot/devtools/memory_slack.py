@@ -30,6 +30,7 @@ class Message:
     text: str
     blocks: list[dict[str, Any]] | None
     metadata: dict[str, Any] | None
+    thread_ts: str | None = None
     deleted: bool = False
     edits: list[str] = field(default_factory=list)
     via: str = "post"  # "dm" when sent with dm()
@@ -113,7 +114,7 @@ class MemorySlack:
             before()
         with self.lock:
             ts = f"{time.time():.0f}.{next(self._seq):06d}"
-            self.messages.append(Message(channel, ts, text, blocks, metadata))
+            self.messages.append(Message(channel, ts, text, blocks, metadata, thread_ts))
             self.accepted_posts += 1
         after = self._fault("post_after")
         if after:

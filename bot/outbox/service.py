@@ -17,12 +17,12 @@ from bot.models import OutboundMessage, OutboxStatus
 from bot.states import Machine, move_rows
 from bot.workspaces.service import active_only
 
-T = OutboundMessage.__table__  # type: ignore[attr-defined]
+TABLE = OutboundMessage.__table__  # type: ignore[attr-defined]
 PENDING, SENDING = OutboxStatus.PENDING, OutboxStatus.SENDING
 SENT, FAILED, CANCELLED = OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED
 OUTBOX = Machine(
     "message",
-    T,
+    TABLE,
     {
         "claim": {PENDING: SENDING, SENDING: SENDING},  # SENDING: its lease expired
         "sent": {SENDING: SENT},
@@ -39,8 +39,8 @@ OUTBOX = Machine(
 
 def _insert(session: OrmSession) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(T)
-    return sqlite.insert(T)
+        return postgresql.insert(TABLE)
+    return sqlite.insert(TABLE)
 
 
 def by_key(session: Session, team_id: str, key: str) -> OutboundMessage | None:
@@ -65,11 +65,13 @@ def enqueue(
     entity: tuple[str, int] | None = None,
     not_before: dt.datetime | None = None,
     email: dict[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> OutboundMessage:
     """Ask for one message to be sent (a DM to `user`, a post in `channel`, or an `email`
     {to, subject, sender}) from `now` (the caller's clock: the tick's, in scheduled work);
-    idempotent by `key`: asking again returns the first row."""
+    `detail` is kept for the kind's hooks. Idempotent by `key`: asking again returns the
+    first row."""
     if sum(x is not None for x in (user, channel, email)) != 1:
         raise ValueError("enqueue needs exactly one of user, channel, email")
     now = now or clock.now()
@@ -85,7 +87,7 @@ def enqueue(
         "thread_ts": thread_ts,
         "text": text,
         "blocks": blocks or [],
-        "detail": dict(email or {}),
+        "detail": {**(detail or {}), **(email or {})},
         "status": PENDING,
         "version": 0,
         "attempts": 0,
@@ -141,7 +143,7 @@ def enqueue_update(
         created_at=now,
         updated_at=now,
     )
-    sending = T.c.status == SENDING
+    sending = TABLE.c.status == SENDING
     session.execute(  # state-table: refresh (an upsert cannot go through move_rows)
         insert.on_conflict_do_update(
             index_elements=["team_id", "key"],
@@ -149,10 +151,10 @@ def enqueue_update(
                 "text": insert.excluded.text,
                 "blocks": insert.excluded.blocks,
                 "kind": insert.excluded.kind,
-                "version": T.c.version + 1,
+                "version": TABLE.c.version + 1,
                 "failures": 0,
-                "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
-                "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
+                "status": sa.case((sending, TABLE.c.status), else_=sa.literal(PENDING)),
+                "due_at": sa.case((sending, TABLE.c.due_at), else_=insert.excluded.due_at),
                 "error": None,
                 "updated_at": now,
             },
@@ -166,8 +168,8 @@ def cancel(session: Session, team_id: str, key: str) -> bool:
         session,
         OUTBOX,
         "withdraw",
-        T.c.team_id == team_id,
-        T.c.key == key,
+        TABLE.c.team_id == team_id,
+        TABLE.c.key == key,
         values={"due_at": None, "updated_at": clock.now()},
     )
     return bool(done)
@@ -188,37 +190,37 @@ def claim(
     """Atomically take up to `limit` due rows (pending, or sending with an expired lease);
     returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
     a request has just written and what its hooks write in turn."""
-    pick = sa.select(T.c.id).where(
-        T.c.status.in_(OUTBOX.sources("claim")),
-        T.c.due_at <= now,
-        active_only(T.c.team_id),  # a workspace that uninstalled gets nothing: its rows wait
+    pick = sa.select(TABLE.c.id).where(
+        TABLE.c.status.in_(OUTBOX.sources("claim")),
+        TABLE.c.due_at <= now,
+        active_only(TABLE.c.team_id),  # a workspace that uninstalled gets nothing: its rows wait
     )
     if team_id is not None:
-        pick = pick.where(T.c.team_id == team_id)
+        pick = pick.where(TABLE.c.team_id == team_id)
     if fresh_only:
-        pick = pick.where(T.c.failures == 0)
-    pick = pick.order_by(T.c.due_at, T.c.id).limit(limit)
+        pick = pick.where(TABLE.c.failures == 0)
+    pick = pick.order_by(TABLE.c.due_at, TABLE.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     rows = move_rows(
         session,
         OUTBOX,
         "claim",
-        T.c.id.in_(pick),
+        TABLE.c.id.in_(pick),
         values={
-            "attempts": T.c.attempts + 1,
+            "attempts": TABLE.c.attempts + 1,
             "lease_until": lease_until,
             "due_at": lease_until,
             "updated_at": now,
         },
-        returning=(T.c.id, T.c.attempts),
+        returning=(TABLE.c.id, TABLE.c.attempts),
     )
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def _mine(row_id: int, token: int) -> Any:
     """The row is still held by the claim with this token."""
-    return sa.and_(T.c.id == row_id, T.c.attempts == token, T.c.status == SENDING)
+    return sa.and_(TABLE.c.id == row_id, TABLE.c.attempts == token, TABLE.c.status == SENDING)
 
 
 def fence(
@@ -231,7 +233,7 @@ def fence(
     """Right before the post: still ours? Then renew the lease and mark the post as started
     (`maybe_sent`, with the wall-clock time Slack's history will be searched from)."""
     result = session.execute(
-        sa.update(T)
+        sa.update(TABLE)
         .where(_mine(row_id, token))
         .values(
             maybe_sent=True,
@@ -246,7 +248,9 @@ def fence(
 
 def renew(session: OrmSession, row_id: int, token: int, lease_until: dt.datetime) -> bool:
     result = session.execute(
-        sa.update(T).where(_mine(row_id, token)).values(lease_until=lease_until, due_at=lease_until)
+        sa.update(TABLE)
+        .where(_mine(row_id, token))
+        .values(lease_until=lease_until, due_at=lease_until)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -266,7 +270,7 @@ def settle_sent(
         OUTBOX,
         "sent",
         _mine(row_id, token),
-        T.c.version == version,
+        TABLE.c.version == version,
         values={
             "sent_channel": channel,
             "sent_ts": ts,
@@ -313,7 +317,7 @@ def settle_retry(
             "due_at": due,
             "lease_until": None,
             "maybe_sent": maybe_sent,
-            "failures": T.c.failures + (1 if failed else 0),
+            "failures": TABLE.c.failures + (1 if failed else 0),
             "error": error[:500],
             "updated_at": now,
         },

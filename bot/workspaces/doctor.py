@@ -8,7 +8,7 @@ clean doctor run means `serve` will start and the first `/report-risk` will work
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -307,7 +307,13 @@ def run_checks(
         yield from _check_installs(settings, engine, people_csv, cs_channel, team)
 
 
-def _check_installs(settings, engine, people_csv, cs_channel, team) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+def _check_installs(
+    settings: Settings,
+    engine: Engine,
+    people_csv: Path | None,
+    cs_channel: Callable[[str], str | None],
+    team: str | None,
+) -> Iterator[Finding]:
     from bot.notify import DeliveryError
     from bot.slack.client import WorkspaceClients
     from bot.slack.connect import SlackProblem, identify

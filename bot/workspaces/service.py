@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -127,7 +128,7 @@ def inactive_teams() -> sa.Select:
     return sa.select(col(Workspace.team_id)).where(col(Workspace.active).is_(False))
 
 
-def active_only(team_column: sa.ColumnElement) -> sa.ColumnElement[bool]:
+def active_only(team_column: Any) -> sa.ColumnElement[bool]:
     """`WHERE` clause keeping rows of active workspaces only."""
     return team_column.not_in(inactive_teams())
 

@@ -15,8 +15,8 @@ import typer
 
 # In story order, which is also the calendar: set-up on Thu 5 Nov 2026, the risk reported on
 # Fri 6 Nov and its playbook run until Fri 20 Nov, that afternoon's call captured, then
-# Monday 23 Nov's digest and report. Each story pins the app's clock; nothing reads the real one.
-STORIES = ("foundation", "risk", "engine", "capture", "digest")
+# Monday 23 Nov's digest and report, then the CRM. Each story pins the app's clock.
+STORIES = ("foundation", "risk", "engine", "capture", "digest", "crm")
 
 
 def run_demo(

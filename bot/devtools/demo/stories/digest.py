@@ -127,7 +127,7 @@ def story(world: World) -> None:
     world.say("\nAna (CS admin) opens the app's Home tab:")
     world.driver.app_home_opened(user_id="U0ANA")
     world.standin.wait_for("views.publish", 1, predicate=lambda c: c.args.get("user_id") == "U0ANA")
-    world.show("Ana's Home", world.standin.home_view("U0ANA")["blocks"])
+    world.show("Ana's Home", (world.standin.home_view("U0ANA") or {})["blocks"])
 
     world.say("\nAna types `/cs-report 30d`:")
     world.driver.command("/cs-report", "30d", user_id="U0ANA")

@@ -14,7 +14,7 @@ from bot.devtools.world import World
 
 SET_UP_AT = dt.datetime(2026, 11, 5, 15, 0, tzinfo=dt.UTC)  # Thursday 5 Nov, 10:00 New York
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # bot/devtools/samples
 
 
 def story(world: World) -> None:
