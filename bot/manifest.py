@@ -107,12 +107,11 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Print the Slack app manifest (paste it at api.slack.com/apps → Create New App)."""
-        from bot.clikit import fail
-
-        if not url and not socket:
-            raise fail("Give --url https://your.host (HTTP mode) or --socket (Socket Mode).", 2)
         try:
+            if not url and not socket:
+                raise BadUrl("Give --url https://your.host (HTTP mode) or --socket (Socket Mode).")
             data = build_manifest(url, socket, token_rotation)
         except BadUrl as exc:
-            raise fail(str(exc), 2) from None
+            typer.secho(str(exc), err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from None
         typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

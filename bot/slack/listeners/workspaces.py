@@ -7,23 +7,21 @@ retention settings say.
 
 from __future__ import annotations
 
-from slack_bolt import App
-from slack_bolt.context.context import BoltContext
-
-from bot.runtime import Runtime
+from bot.slack.listeners.base import Call, Routes
 from bot.workspaces.service import stop_workspace
 
+routes = Routes()
 
-def register(app: App, rt: Runtime) -> None:
-    @app.event("app_uninstalled")
-    def on_uninstalled(body: dict, context: BoltContext) -> None:
-        team_id = context.team_id or body.get("team_id")
-        if team_id:
-            stop_workspace(rt.engine, rt.settings, team_id, "app_uninstalled")
 
-    @app.event("tokens_revoked")
-    def on_tokens_revoked(event: dict, body: dict, context: BoltContext) -> None:
-        # Only the bot token matters: the app asks for no user tokens.
-        team_id = context.team_id or body.get("team_id")
-        if team_id and (event.get("tokens") or {}).get("bot"):
-            stop_workspace(rt.engine, rt.settings, team_id, "tokens_revoked")
+@routes.event("app_uninstalled")
+def on_uninstalled(call: Call) -> None:
+    if call.team_id:
+        stop_workspace(call.rt.engine, call.rt.settings, call.team_id, "app_uninstalled")
+
+
+@routes.event("tokens_revoked")
+def on_tokens_revoked(call: Call) -> None:
+    # Only the bot token matters: the app asks for no user tokens.
+    event = call.interaction.event or {}
+    if call.team_id and (event.get("tokens") or {}).get("bot"):
+        stop_workspace(call.rt.engine, call.rt.settings, call.team_id, "tokens_revoked")
