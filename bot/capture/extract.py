@@ -43,6 +43,7 @@ from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
 from bot.states import move, move_rows
 from bot.transcripts import ParsedTranscript, TranscriptError, guess_call_date, parse_transcript
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 TS = TranscriptStatus
@@ -87,7 +88,7 @@ def due_ids(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
     with session_scope(engine) as session:
         rows = session.exec(
             select(col(Transcript.id))
-            .where(claimable(now))
+            .where(claimable(now), active_only(col(Transcript.team_id)))
             .order_by(col(Transcript.id))
             .limit(limit)
         )

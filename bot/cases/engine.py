@@ -43,6 +43,7 @@ from bot.email import split_subject
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.outbox import service as outbox
 from bot.states import StateError, move
+from bot.workspaces.service import active_only
 
 S = StepStatus
 DUE_BATCH = 200
@@ -76,6 +77,7 @@ def _due_rows(
             col(CaseStep.status).in_(list(statuses)),
             col(CaseStep.due_at) <= now,
             Case.status == CaseStatus.RUNNING,
+            active_only(col(CaseStep.team_id)),  # nothing for a workspace that uninstalled
         )
         .order_by(col(CaseStep.due_at), col(CaseStep.id))
         .limit(limit)

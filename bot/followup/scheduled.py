@@ -33,6 +33,7 @@ from bot.notify import Notifier
 from bot.outbox import service as outbox
 from bot.people.service import timezone_of
 from bot.runtime import Runtime
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -105,6 +106,7 @@ def due_commitments(session: Session, now: dt.datetime, limit: int) -> list[Comm
         .where(
             Commitment.status == CommitmentStatus.OPEN,
             or_(col(Commitment.followup_at).is_(None), col(Commitment.followup_at) <= now),
+            active_only(col(Commitment.team_id)),
         )
         .order_by(col(Commitment.followup_at))
         .limit(limit)

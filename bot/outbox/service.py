@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from bot import clock
 from bot.models import OutboundMessage, OutboxStatus
 from bot.states import Machine, move_rows
+from bot.workspaces.service import active_only
 
 TABLE = OutboundMessage.__table__  # type: ignore[attr-defined]
 PENDING, SENDING = OutboxStatus.PENDING, OutboxStatus.SENDING
@@ -196,7 +197,9 @@ def claim(
     returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
     a request has just written and what its hooks write in turn."""
     pick = sa.select(TABLE.c.id).where(
-        TABLE.c.status.in_(OUTBOX.sources("claim")), TABLE.c.due_at <= now
+        TABLE.c.status.in_(OUTBOX.sources("claim")),
+        TABLE.c.due_at <= now,
+        active_only(TABLE.c.team_id),  # a workspace that uninstalled gets nothing: its rows wait
     )
     if team_id is not None:
         pick = pick.where(TABLE.c.team_id == team_id)
