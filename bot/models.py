@@ -364,3 +364,9 @@ class DigestSend(SQLModel, table=True):
     lease_until: dt.datetime | None = _ts(nullable=True)
     message_ts: str | None = Field(default=None, max_length=32)
     created_at: dt.datetime = _created()
+
+
+# --- domain tables kept in their packages (imported here so metadata has every table) ----
+
+from bot.recorders import models as _recorder_models  # noqa: E402, F401
+from bot.signals import models as _signal_models  # noqa: E402, F401
