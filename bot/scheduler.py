@@ -24,6 +24,8 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.lifecycle.scheduled",
     "bot.cases.engine",
     "bot.capture.scheduled",
+    "bot.signals.scheduled",
+    "bot.recorders.scheduled",
 )
 
 

@@ -1,10 +1,13 @@
-"""HTTP mode: Bolt's WSGI adapter on /slack/events plus GET /healthz, served by waitress."""
+"""HTTP mode: Bolt's WSGI adapter on /slack/events, GET /healthz and the inbound webhook
+routes (signals, recorders), served by waitress."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -13,12 +16,27 @@ from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
+# Modules with ROUTES = [(path prefix, make_route(rt) -> WSGI app)]: non-Slack inbound webhooks.
+INBOUND_MODULES = ("bot.signals.inbound", "bot.recorders.inbound")
 
-def make_wsgi(app: App, engine: Engine) -> Callable:
+
+def inbound_routes(rt: Any) -> list[tuple[str, Callable]]:
+    routes = []
+    for name in INBOUND_MODULES:
+        for prefix, factory in importlib.import_module(name).ROUTES:
+            routes.append((prefix, factory(rt)))
+    return routes
+
+
+def make_wsgi(app: App, engine: Engine, rt: Any = None) -> Callable:
     slack = SlackRequestHandler(app, path="/slack/events")
+    routes = inbound_routes(rt) if rt is not None else []
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        for prefix, route in routes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return route(environ, start_response)
         if path == "/healthz" and method in {"GET", "HEAD"}:
             status, body = "200 OK", {"ok": True, "database": "ok"}
             try:
@@ -38,11 +56,16 @@ def make_wsgi(app: App, engine: Engine) -> Callable:
 
 
 def make_server(
-    app: App, engine: Engine, host: str = "0.0.0.0", port: int = 3000, threads: int = 16
+    app: App,
+    engine: Engine,
+    host: str = "0.0.0.0",
+    port: int = 3000,
+    threads: int = 16,
+    rt: Any = None,
 ):
     """A waitress server (threaded: one slow request never queues the others)."""
     from waitress import create_server
 
     return create_server(
-        make_wsgi(app, engine), host=host, port=port, threads=threads, ident="followthrough"
+        make_wsgi(app, engine, rt), host=host, port=port, threads=threads, ident="followthrough"
     )

@@ -107,10 +107,15 @@ class World:
         if self.http:
             from bot.web import make_server
 
-            self._server = make_server(self.app, self.rt.engine, host="127.0.0.1", port=0)
+            self._server = make_server(
+                self.app, self.rt.engine, host="127.0.0.1", port=0, rt=self.rt
+            )
             threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
             target = f"http://127.0.0.1:{self._server.effective_port}/slack/events"
         self.base_url = target if isinstance(target, str) else None
+        self.http_root = (
+            f"http://127.0.0.1:{self._server.effective_port}" if self._server is not None else None
+        )
         self.driver = SlackDriver(
             SIGNING_SECRET,
             self.team_id,

@@ -1,0 +1,3 @@
+"""Recorder webhooks (filled in below)."""
+
+ROUTES: list = []

@@ -1,0 +1,1 @@
+DUE_JOBS: list = []

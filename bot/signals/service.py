@@ -1,0 +1,989 @@
+"""Signals: storing them, matching accounts, the rules in force, evaluation into suggested
+cases, and the CSM's decisions (Start plan / Not now / Dismiss). The only place in this
+domain that opens transactions.
+
+Invariants the database keeps, not just this code:
+- a signal is stored once per `(team_id, idempotency_key)` (INSERT … ON CONFLICT DO NOTHING);
+- at most one active suggestion per account and risk (`unique(team_id, active_key)`); a
+  second worker's insert fails and it adds its signal to the winner's suggestion instead;
+- evaluation claims new signals inside one transaction (`FOR UPDATE SKIP LOCKED` on
+  PostgreSQL, the write lock on SQLite) and commits their new status with every suggestion
+  and evidence row, so a crashed worker leaves them `new` for the next one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from bot import audit, clock
+from bot.config import Settings, duration_hours
+from bot.db import is_sqlite, session_scope
+from bot.models import Account, AuditEvent, Case, CaseStatus, Person, Workspace
+from bot.people.service import is_cs_admin
+from bot.signals import rules as rl
+from bot.signals.models import (
+    ACTIVE_SUGGESTION,
+    SignalAlias,
+    SignalEvent,
+    SignalEvidence,
+    SignalRule,
+    SignalRuleset,
+    SignalSource,
+    SignalStatus,
+    SignalSuggestion,
+    SuggestionStatus,
+)
+from bot.signals.payload import Parsed
+
+log = logging.getLogger(__name__)
+S = SuggestionStatus
+EVENTS = SignalEvent.__table__  # type: ignore[attr-defined]
+SUGGESTIONS = SignalSuggestion.__table__  # type: ignore[attr-defined]
+BATCH = 500
+DM_LEASE = dt.timedelta(minutes=2)
+OPEN_CASE = tuple(str(s) for s in (CaseStatus.PLANNING, CaseStatus.PLANNED, CaseStatus.RUNNING,
+                                   CaseStatus.PAUSED, CaseStatus.AWAITING_CLOSE))
+
+
+class SignalError(ValueError):
+    """A refused signal action; the message is shown to the person who tried it."""
+
+
+# --- where a delivery belongs -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who an inbound request is for, and how it must be signed."""
+
+    team_id: str
+    source: str
+    adapter: str = "generic"
+    secret: str | None = None
+    url_token: str | None = None
+
+
+_TARGETS: dict[tuple[str, str | None], tuple[float, Target | None]] = {}
+_TARGET_TTL = 30.0
+
+
+def only_team(session: Session) -> str | None:
+    teams = list(session.exec(select(Workspace.team_id).limit(2)))
+    return teams[0] if len(teams) == 1 else None
+
+
+def target_for(engine: Engine, settings: Settings, source: str | None) -> Target | None:
+    """`POST /signals` → the single workspace with SIGNALS_WEBHOOK_SECRET; `POST
+    /signals/<source>` → that source's row (its own secret, adapter, token). Cached briefly:
+    the endpoint must answer fast, and a new source is seen within 30 s."""
+    cache_key = (str(engine.url), source)
+    hit = _TARGETS.get(cache_key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    with session_scope(engine) as session:
+        found: Target | None = None
+        if source is None:
+            team = only_team(session)
+            if team and settings.signals_webhook_secret:
+                found = Target(team, "api", secret=settings.signals_webhook_secret)
+        else:
+            row = session.exec(select(SignalSource).where(SignalSource.key == source)).first()
+            if row is not None:
+                found = Target(row.team_id, row.key, row.adapter, row.secret, row.url_token)
+    _TARGETS[cache_key] = (time.monotonic() + _TARGET_TTL, found)
+    return found
+
+
+def forget_targets() -> None:
+    _TARGETS.clear()
+
+
+def add_source(
+    session: Session, team_id: str, key: str, adapter: str, *, secret: str | None,
+    url_token: str | None, actor: str,
+) -> SignalSource:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", key):
+        raise SignalError("A source name is lowercase letters, digits, - and _ (e.g. vitally).")
+    row = session.exec(select(SignalSource).where(SignalSource.key == key)).first()
+    if row is not None and row.team_id != team_id:
+        raise SignalError(f"The source name '{key}' is taken; choose another.")
+    row = row or SignalSource(team_id=team_id, key=key)
+    row.adapter, row.secret, row.url_token, row.created_by = adapter, secret, url_token, actor
+    session.add(row)
+    session.flush()
+    audit.record(session, team_id, actor, "signal_source", row.id, "configured", adapter=adapter,
+                 token=bool(url_token) or None)
+    forget_targets()
+    return row
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Stored:
+    accepted: int = 0
+    duplicates: int = 0
+    replayed: bool = False
+    ids: list[int] = field(default_factory=list)
+
+
+def _insert(engine: Engine):  # type: ignore[no-untyped-def]
+    return (sqlite.insert if is_sqlite(engine) else postgresql.insert)(EVENTS)
+
+
+def store(
+    engine: Engine,
+    team_id: str,
+    signals: Sequence[Parsed],
+    *,
+    auth: str,
+    webhook_id: str | None = None,
+    webhook_ts: int | None = None,
+    now: dt.datetime | None = None,
+) -> Stored:
+    """Keep each signal once (by idempotency key). A delivery whose id *and* signed timestamp
+    were stored before is a replay (a sender's retry is signed anew); the caller answers 401."""
+    now = now or clock.now()
+    out = Stored()
+    if not signals:
+        return out
+    rows = [
+        {
+            "team_id": team_id,
+            "source": p.source,
+            "idempotency_key": p.idempotency_key,
+            "webhook_id": webhook_id,
+            "webhook_ts": webhook_ts,
+            "auth": auth,
+            "account_key": p.account_key,
+            "signal_type": p.signal_type,
+            "value": p.value,
+            "previous_value": p.previous_value,
+            "value_text": p.value_text,
+            "unit": p.unit,
+            "occurred_at": p.occurred_at,
+            "received_at": now,
+            "context": p.context | ({"account_keys": list(p.account_keys)} if len(p.account_keys) > 1 else {}),
+            "status": SignalStatus.NEW,
+        }
+        for p in signals
+    ]
+    stmt = _insert(engine).on_conflict_do_nothing(index_elements=["team_id", "idempotency_key"])
+    with engine.begin() as conn:
+        if len(rows) == 1:
+            result = conn.execute(stmt.values(rows[0]).returning(EVENTS.c.id))
+            out.ids = [r[0] for r in result]
+        else:
+            for row in rows:
+                out.ids += [r[0] for r in conn.execute(stmt.values(row).returning(EVENTS.c.id))]
+        out.accepted = len(out.ids)
+        out.duplicates = len(rows) - out.accepted
+        if out.duplicates and webhook_id and webhook_ts is not None and not out.accepted:
+            seen = conn.execute(
+                sa.select(EVENTS.c.id).where(
+                    EVENTS.c.team_id == team_id,
+                    EVENTS.c.webhook_id == webhook_id,
+                    EVENTS.c.webhook_ts == webhook_ts,
+                ).limit(1)
+            ).first()
+            out.replayed = seen is not None
+    return out
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+
+def norm_key(key: str) -> str:
+    """`https://www.Acme.com/` → `acme.com`; `dana@acme.com` → `acme.com`; else trimmed."""
+    text = key.strip()
+    low = text.lower()
+    if "@" in low and " " not in low:
+        return low.rsplit("@", 1)[1]
+    low = re.sub(r"^[a-z]+://", "", low)
+    low = low.removeprefix("www.").split("/", 1)[0]
+    return low if re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", low) else text
+
+
+def resolve_account(session: Session, team_id: str, keys: Iterable[str]) -> Account | None:
+    """By an alias a CS admin mapped, the CRM id, the domain, then the exact name — never a
+    guess: a signal attributed to the wrong account is worse than one waiting to be mapped."""
+    for key in keys:
+        if not key:
+            continue
+        if key.startswith("account:") and key[8:].isdigit():  # built-in signals name the row
+            account = session.get(Account, int(key[8:]))
+            return account if account is not None and account.team_id == team_id else None
+        alias = session.exec(
+            select(SignalAlias).where(SignalAlias.team_id == team_id, SignalAlias.account_key == key)
+        ).first()
+        if alias is not None:
+            account = session.get(Account, alias.account_id)
+            if account is not None and account.team_id == team_id:
+                return account
+        base = select(Account).where(Account.team_id == team_id)
+        for cond in (
+            Account.crm_id == key,
+            Account.domain == norm_key(key),
+            func.lower(Account.name) == key.strip().lower(),
+        ):
+            hit = session.exec(base.where(cond)).first()
+            if hit is not None:
+                return hit
+    return None
+
+
+def _deleted(session: Session, team_id: str, account_id: int) -> bool:
+    """The CRM sync recorded the account as deleted or merged away (contracts.md §2)."""
+    return (
+        session.exec(
+            select(AuditEvent.id).where(
+                AuditEvent.team_id == team_id,
+                AuditEvent.entity == "account",
+                AuditEvent.entity_id == account_id,
+                col(AuditEvent.action).in_(("crm_deleted", "crm_merged")),
+            )
+        ).first()
+        is not None
+    )
+
+
+def _keys(sig: SignalEvent) -> list[str]:
+    extra = (sig.context or {}).get("account_keys") or []
+    return [sig.account_key, *[str(k) for k in extra if k and k != sig.account_key]]
+
+
+# --- rules in force ----------------------------------------------------------------------
+
+
+def rules_folder(settings: Settings) -> Path:
+    return Path(settings.signal_rules_dir) if settings.signal_rules_dir else rl.SEED_DIR
+
+
+def _known_risks(session: Session, team_id: str) -> set[str]:
+    from bot.playbooks.store import active_playbooks, ensure_seeded
+
+    ensure_seeded(session, team_id)
+    return {p.key for p in active_playbooks(session, team_id)}
+
+
+@dataclass
+class RulesLoad:
+    changed: list[str] = field(default_factory=list)
+    problems: list[rl.Problem] = field(default_factory=list)
+    skipped: bool = False
+
+
+def load_rules(
+    session: Session, team_id: str, folder: Path, *, force: bool = False, actor: str = "system"
+) -> RulesLoad:
+    """Bring the team's rules in line with the folder. A file with an error changes nothing
+    (the rule it held stays in force); its problems are kept for CS admins and logged at
+    WARNING with file:line. A rule whose file was removed is retired."""
+    out = RulesLoad()
+    print_ = rl.fingerprint(folder)
+    state = session.exec(select(SignalRuleset).where(SignalRuleset.team_id == team_id)).first()
+    if state is not None and state.fingerprint == print_ and not force:
+        out.skipped = True
+        return out
+    files, problems = rl.read_dir(folder, _known_risks(session, team_id))
+    out.problems = problems
+    for p in problems:
+        if p.is_error:
+            log.warning("signal rules: %s/%s (the rule in force is kept)", folder, p)
+    current = {r.key: r for r in session.exec(select(SignalRule).where(SignalRule.team_id == team_id))}
+    broken = {p.source.rsplit(".", 1)[0] for p in problems if p.is_error}
+    seen = set()
+    for f in files:
+        seen.add(f.rule.key)
+        row = current.get(f.rule.key)
+        if row is not None and row.sha256 == f.sha256 and not row.retired:
+            continue
+        row = row or SignalRule(team_id=team_id, key=f.rule.key, version=0)
+        row.version, row.definition, row.source = row.version + 1, f.rule.to_json(), f.source
+        row.sha256, row.retired, row.loaded_at = f.sha256, False, clock.now()
+        session.add(row)
+        session.flush()
+        audit.record(session, team_id, actor, "signal_rule", row.id, "loaded", version=row.version,
+                     source=f.source)
+        out.changed.append(f.rule.key)
+    for key, row in current.items():
+        if key not in seen and key not in broken and not row.retired:
+            row.retired = True
+            session.add(row)
+            audit.record(session, team_id, actor, "signal_rule", row.id, "retired")
+            out.changed.append(key)
+    state = state or SignalRuleset(team_id=team_id)
+    state.fingerprint, state.checked_at = print_, clock.now()
+    state.problems = [
+        {"source": p.source, "line": p.line, "column": p.column, "message": p.message,
+         "severity": p.severity}
+        for p in problems
+    ]
+    session.add(state)
+    return out
+
+
+def rules_in_force(session: Session, team_id: str) -> list[rl.Rule]:
+    rows = session.exec(
+        select(SignalRule).where(SignalRule.team_id == team_id, SignalRule.retired == False)  # noqa: E712
+    )
+    out = []
+    for row in rows:
+        try:
+            out.append(rl.rule_from_json(row.definition))
+        except ValueError:
+            log.warning("stored signal rule %s no longer validates; skipped", row.key)
+    return out
+
+
+def rule_problems(session: Session, team_id: str) -> list[str]:
+    state = session.exec(select(SignalRuleset).where(SignalRuleset.team_id == team_id)).first()
+    if state is None:
+        return []
+    return [f"{p['source']}:{p['line']}:{p['column']}: {p['message']}" for p in state.problems
+            if p.get("severity") == "error"]
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+def _claim_new(session: Session, limit: int) -> list[SignalEvent]:
+    stmt = (
+        select(SignalEvent)
+        .where(SignalEvent.status == SignalStatus.NEW)
+        .order_by(col(SignalEvent.id))
+        .limit(limit)
+    )
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        # take the write lock first, so a second worker waits instead of reading the same rows
+        session.execute(sa.update(EVENTS).where(EVENTS.c.id == -1).values(status=SignalStatus.NEW))
+    else:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.exec(stmt))
+
+
+def _window(session: Session, sig: SignalEvent, rule: rl.Rule) -> rl.Window:
+    c = rule.when
+    if c.within is None:
+        return rl.Window()
+    since = clock.as_utc(sig.occurred_at) - c.within
+    base = sa.select(
+        func.count(EVENTS.c.id), func.max(EVENTS.c.value), func.min(EVENTS.c.value)
+    ).where(
+        EVENTS.c.team_id == sig.team_id,
+        EVENTS.c.account_id == sig.account_id,
+        EVENTS.c.signal_type == sig.signal_type,
+        EVENTS.c.occurred_at >= since,
+        EVENTS.c.occurred_at <= sig.occurred_at,
+        EVENTS.c.id != sig.id,
+        EVENTS.c.status == SignalStatus.EVALUATED,
+    )
+    if c.count is not None:
+        if c.below is not None:
+            base = base.where(EVENTS.c.value < c.below)
+        if c.above is not None:
+            base = base.where(EVENTS.c.value > c.above)
+        if c.equals is not None:
+            base = base.where(func.lower(EVENTS.c.value_text) == c.equals.strip().lower())
+    count, peak, low = session.execute(base).one()
+    return rl.Window(int(count or 0), peak, low)
+
+
+@dataclass
+class _Batch:
+    rules: dict[str, list[rl.Rule]] = field(default_factory=dict)
+    new_suggestions: int = 0
+
+
+def evaluate_new(engine: Engine, now: dt.datetime | None = None, limit: int = BATCH) -> int:
+    """DUE work: evaluate up to `limit` new signals; returns how many were handled. With
+    nothing new this is one index probe on `(status, id)`."""
+    now = now or clock.now()
+    with session_scope(engine) as session:
+        signals = _claim_new(session, limit)
+        if not signals:
+            return 0
+        batch = _Batch()
+        for sig in signals:
+            _evaluate_one(session, sig, batch, now)
+        return len(signals)
+
+
+def _evaluate_one(session: Session, sig: SignalEvent, batch: _Batch, now: dt.datetime) -> None:
+    team_id = sig.team_id
+    account = resolve_account(session, team_id, _keys(sig))
+    sig.evaluated_at = now
+    if account is None:
+        sig.status = SignalStatus.UNMATCHED
+        session.add(sig)
+        return
+    sig.account_id = account.id
+    if _deleted(session, team_id, account.id or 0):
+        sig.status = SignalStatus.ACCOUNT_DELETED
+        session.add(sig)
+        return
+    sig.status = SignalStatus.EVALUATED
+    session.add(sig)
+    session.flush()
+    if team_id not in batch.rules:
+        batch.rules[team_id] = rules_in_force(session, team_id)
+    point = rl.Point(clock.as_utc(sig.occurred_at), sig.value, sig.previous_value, sig.value_text)
+    fed: set[int] = set()
+    for rule in batch.rules[team_id]:
+        if sig.signal_type not in rule.signal:
+            continue
+        fired = rl.evaluate(rule, point, _window(session, sig, rule))
+        if fired is not None:
+            attach(session, sig, account, fired, now, fed)
+
+
+def _active_key(account_id: int, risk: str) -> str:
+    return f"{account_id}:{risk}"[:100]
+
+
+def _active(session: Session, team_id: str, account_id: int, risk: str) -> SignalSuggestion | None:
+    return session.exec(
+        select(SignalSuggestion).where(
+            SignalSuggestion.team_id == team_id,
+            SignalSuggestion.active_key == _active_key(account_id, risk),
+        )
+    ).first()
+
+
+def _open_case(session: Session, team_id: str, account_id: int, risk: str) -> Case | None:
+    return session.exec(
+        select(Case).where(
+            Case.team_id == team_id,
+            Case.account_id == account_id,
+            Case.risk_key == risk,
+            col(Case.status).in_(OPEN_CASE),
+        ).order_by(col(Case.id).desc())
+    ).first()
+
+
+def _close_if_case_closed(session: Session, s: SignalSuggestion) -> bool:
+    """A started suggestion whose case has closed leaves the active set (with the outcome)."""
+    if s.status != S.STARTED or s.case_id is None:
+        return False
+    case = session.get(Case, s.case_id)
+    if case is not None and case.status in OPEN_CASE:
+        return False
+    s.status, s.active_key = S.CLOSED, None
+    s.outcome = (case.outcome if case is not None and case.outcome != "open" else
+                 (case.status if case is not None else "cancelled"))
+    s.updated_at = clock.now()
+    session.add(s)
+    audit.record(session, s.team_id, "system", "signal_suggestion", s.id, "closed",
+                 from_state=S.STARTED, to_state=S.CLOSED, outcome=s.outcome)
+    return True
+
+
+def _csm_for(session: Session, account: Account) -> str | None:
+    if account.csm_user_id:
+        return account.csm_user_id
+    admin = session.exec(
+        select(Person.slack_user_id).where(
+            Person.team_id == account.team_id, Person.is_admin == True  # noqa: E712
+        ).order_by(col(Person.id))
+    ).first()
+    return admin
+
+
+def _evidence(
+    session: Session, s: SignalSuggestion, sig: SignalEvent, fired: rl.Fired, *, suppressed: bool
+) -> None:
+    session.add(
+        SignalEvidence(
+            team_id=s.team_id, suggestion_id=s.id or 0, signal_id=sig.id or 0,
+            rule_key=fired.rule.key, why=fired.why[:300], suppressed=suppressed,
+        )
+    )
+    s.signal_count += 1
+    at = clock.as_utc(sig.occurred_at)
+    s.last_signal_at = max(clock.as_utc(s.last_signal_at), at) if s.last_signal_at else at
+    s.first_signal_at = min(clock.as_utc(s.first_signal_at), at) if s.first_signal_at else at
+    if s.dm_ts and not suppressed:
+        s.dm_dirty = True
+    s.updated_at = clock.now()
+    session.add(s)
+
+
+def attach(
+    session: Session,
+    sig: SignalEvent,
+    account: Account,
+    fired: rl.Fired,
+    now: dt.datetime,
+    fed: set[int] | None = None,
+) -> SignalSuggestion:
+    """Add a fired signal to the account's one suggestion for the risk, or open it.
+
+    Order: the active suggestion (open, snoozed, starting, running as a case); an open case
+    reported by hand (the signal is recorded against it, no DM); a dismissal still in its
+    cooldown (counted, not shown again); else a new suggestion and a DM to the CSM."""
+    fed = fed if fed is not None else set()
+    team_id, risk = sig.team_id, fired.rule.risk
+    for _ in range(3):
+        active = _active(session, team_id, account.id or 0, risk)
+        if active is not None and _close_if_case_closed(session, active):
+            session.flush()
+            active = None
+        if active is not None:
+            if (active.id or 0) not in fed:
+                _evidence(session, active, sig, fired, suppressed=False)
+                fed.add(active.id or 0)
+            return active
+        case = _open_case(session, team_id, account.id or 0, risk)
+        dismissed = None
+        if case is None:
+            dismissed = session.exec(
+                select(SignalSuggestion).where(
+                    SignalSuggestion.team_id == team_id,
+                    SignalSuggestion.account_id == account.id,
+                    SignalSuggestion.risk_key == risk,
+                    SignalSuggestion.status == S.DISMISSED,
+                    col(SignalSuggestion.cooldown_until) > now,
+                ).order_by(col(SignalSuggestion.id).desc())
+            ).first()
+        if dismissed is not None:
+            if (dismissed.id or 0) not in fed:
+                _evidence(session, dismissed, sig, fired, suppressed=True)
+                fed.add(dismissed.id or 0)
+            return dismissed
+        s = SignalSuggestion(
+            team_id=team_id,
+            account_id=account.id or 0,
+            risk_key=risk,
+            playbook_key=risk,
+            rule_key=fired.rule.key,
+            active_key=_active_key(account.id or 0, risk),
+            status=S.STARTED if case is not None else S.OPEN,
+            case_id=case.id if case is not None else None,
+            csm_user_id=_csm_for(session, account),
+            dm_status="none" if case is not None else "pending",
+            dm_due_at=None if case is not None else now,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(s)
+                session.flush()
+        except IntegrityError:  # another worker opened it a moment ago: add to theirs
+            continue
+        audit.record(session, team_id, "system", "signal_suggestion", s.id, "suggested",
+                     to_state=s.status, account_id=account.id, risk=risk, rule=fired.rule.key,
+                     case_id=s.case_id, csm=s.csm_user_id)
+        _evidence(session, s, sig, fired, suppressed=False)
+        fed.add(s.id or 0)
+        return s
+    raise RuntimeError("could not attach the signal after three tries")
+
+
+# --- what the DM shows --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    signal_type: str
+    value: float | None
+    previous: float | None
+    text: str | None
+    source: str
+    at: dt.datetime
+    why: str
+    rule_name: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SuggestionView:
+    id: int
+    status: str
+    account_name: str
+    risk_key: str
+    playbook_name: str
+    csm_user_id: str | None
+    signal_count: int
+    evidence: tuple[EvidenceLine, ...]
+    case_id: int | None = None
+    snoozed_until: dt.datetime | None = None
+    cooldown_until: dt.datetime | None = None
+    decided_by: str | None = None
+    dismiss_reason: str | None = None
+    outcome: str | None = None
+
+
+def view(session: Session, team_id: str, suggestion_id: int, shown: int = 8) -> SuggestionView:
+    s = get(session, team_id, suggestion_id)
+    account = session.get(Account, s.account_id)
+    from bot.playbooks.store import get_playbook
+
+    book = get_playbook(session, team_id, s.playbook_key)
+    names = {r.key: r.definition.get("name", r.key) for r in
+             session.exec(select(SignalRule).where(SignalRule.team_id == team_id))}
+    rows = session.exec(
+        select(SignalEvidence, SignalEvent)
+        .join(SignalEvent, col(SignalEvent.id) == col(SignalEvidence.signal_id))
+        .where(SignalEvidence.suggestion_id == s.id, SignalEvidence.suppressed == False)  # noqa: E712
+        .order_by(col(SignalEvidence.id).desc())
+        .limit(shown)
+    )
+    lines = tuple(
+        EvidenceLine(
+            e.signal_type, e.value, e.previous_value, e.value_text, e.source,
+            clock.as_utc(e.occurred_at), ev.why, str(names.get(ev.rule_key, ev.rule_key)),
+            str((e.context or {}).get("reason") or (e.context or {}).get("subject") or "") or None,
+        )
+        for ev, e in rows
+    )
+    return SuggestionView(
+        s.id or 0, s.status, account.name if account else f"account {s.account_id}", s.risk_key,
+        book.name if book else s.playbook_key, s.csm_user_id, s.signal_count, lines, s.case_id,
+        clock.as_utc(s.snoozed_until) if s.snoozed_until else None,
+        clock.as_utc(s.cooldown_until) if s.cooldown_until else None,
+        s.decided_by, s.dismiss_reason, s.outcome,
+    )
+
+
+def get(session: Session, team_id: str, suggestion_id: int) -> SignalSuggestion:
+    s = session.get(SignalSuggestion, suggestion_id)
+    if s is None or s.team_id != team_id:
+        raise SignalError("That suggestion no longer exists.")
+    return s
+
+
+# --- DMs (until the outbox lands: claimed here, sent by scheduled.send_dms) --------------
+
+
+def claim_dms(engine: Engine, now: dt.datetime, limit: int = 20) -> list[int]:
+    """Suggestions whose DM is due (new, or a snooze that ran out), claimed with a lease."""
+    with session_scope(engine) as session:
+        due = [
+            r[0]
+            for r in session.execute(
+                sa.select(SUGGESTIONS.c.id)
+                .where(
+                    SUGGESTIONS.c.dm_status.in_(("pending", "sending")),
+                    SUGGESTIONS.c.dm_due_at <= now,
+                )
+                .order_by(SUGGESTIONS.c.dm_due_at)
+                .limit(limit)
+            )
+        ]
+        won = []
+        for sid in due:
+            hit = session.execute(
+                sa.update(SUGGESTIONS)
+                .where(
+                    SUGGESTIONS.c.id == sid,
+                    SUGGESTIONS.c.dm_status.in_(("pending", "sending")),
+                    SUGGESTIONS.c.dm_due_at <= now,
+                )
+                .values(dm_status="sending", dm_due_at=now + DM_LEASE,
+                        dm_attempts=SUGGESTIONS.c.dm_attempts + 1)
+            ).rowcount  # type: ignore[attr-defined]
+            if hit == 1:
+                won.append(sid)
+    return won
+
+
+def dm_target(engine: Engine, suggestion_id: int, now: dt.datetime) -> tuple[str, str | None, SuggestionView]:
+    """(team, recipient, what to show) for a claimed DM; a snooze that ran out reopens."""
+    with session_scope(engine) as session:
+        s = session.get(SignalSuggestion, suggestion_id)
+        assert s is not None
+        if s.status == S.SNOOZED:
+            s.status, s.snoozed_until = S.OPEN, None
+            session.add(s)
+            audit.record(session, s.team_id, "system", "signal_suggestion", s.id, "snooze_ended",
+                         from_state=S.SNOOZED, to_state=S.OPEN)
+            session.flush()
+        return s.team_id, s.csm_user_id, view(session, s.team_id, suggestion_id)
+
+
+def dm_sent(engine: Engine, suggestion_id: int, channel: str | None, ts: str | None,
+            status: str = "sent", now: dt.datetime | None = None, error: str | None = None) -> None:
+    with session_scope(engine) as session:
+        s = session.get(SignalSuggestion, suggestion_id)
+        if s is None:
+            return
+        if status == "pending":  # retryable failure: back off
+            s.dm_status = "pending"
+            s.dm_due_at = (now or clock.now()) + dt.timedelta(minutes=min(60, 2 ** s.dm_attempts))
+        else:
+            s.dm_status, s.dm_due_at = status, None
+            if channel and ts:
+                s.dm_channel, s.dm_ts, s.dm_dirty = channel, ts, False
+            audit.record(session, s.team_id, "system", "signal_suggestion", s.id,
+                         "dm_" + status, to=s.csm_user_id, error=error)
+        session.add(s)
+
+
+def claim_refreshes(engine: Engine, limit: int = 20) -> list[int]:
+    """Sent DMs with new evidence to show (chat.update is idempotent: safe to repeat)."""
+    with session_scope(engine) as session:
+        ids = [r[0] for r in session.execute(
+            sa.select(SUGGESTIONS.c.id).where(SUGGESTIONS.c.dm_dirty == True).limit(limit)  # noqa: E712
+        )]
+        won = []
+        for sid in ids:
+            if session.execute(
+                sa.update(SUGGESTIONS).where(SUGGESTIONS.c.id == sid, SUGGESTIONS.c.dm_dirty == True)  # noqa: E712
+                .values(dm_dirty=False)
+            ).rowcount == 1:  # type: ignore[attr-defined]
+                won.append(sid)
+        return won
+
+
+def dm_place(engine: Engine, suggestion_id: int) -> tuple[str, str | None, str | None, SuggestionView]:
+    with session_scope(engine) as session:
+        s = session.get(SignalSuggestion, suggestion_id)
+        assert s is not None
+        return s.team_id, s.dm_channel, s.dm_ts, view(session, s.team_id, suggestion_id)
+
+
+def close_finished(engine: Engine, limit: int = 200) -> int:
+    """Started suggestions whose case has closed: record the outcome, free the slot."""
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(SignalSuggestion)
+            .join(Case, col(Case.id) == col(SignalSuggestion.case_id))
+            .where(SignalSuggestion.status == S.STARTED, col(Case.status).not_in(OPEN_CASE))
+            .limit(limit)
+        )
+        n = 0
+        for s in rows:
+            if _close_if_case_closed(session, s):
+                n += 1
+                if s.dm_ts:
+                    s.dm_dirty = True
+        return n
+
+
+# --- decisions ----------------------------------------------------------------------------
+
+
+def may_decide(session: Session, s: SignalSuggestion, actor: str, settings: Settings) -> bool:
+    """The account's CSM, the case owner or a CS admin."""
+    if actor and actor == s.csm_user_id:
+        return True
+    account = session.get(Account, s.account_id)
+    if account is not None and account.csm_user_id == actor:
+        return True
+    if s.case_id is not None:
+        case = session.get(Case, s.case_id)
+        if case is not None and case.owner_user_id == actor:
+            return True
+    return is_cs_admin(session, s.team_id, actor, settings.cs_admins)
+
+
+def _stale(s: SignalSuggestion) -> str:
+    who = f" by <@{s.decided_by}>" if s.decided_by else ""
+    return {
+        S.STARTING: f"A plan is already being made for this{who}.",
+        S.STARTED: f"This was already started{who} as case #{s.case_id}.",
+        S.DISMISSED: f"This was already dismissed{who}.",
+        S.CLOSED: f"This was already handled: case #{s.case_id} is closed.",
+        S.SNOOZED: f"This was put aside{who}; I'll bring it back when the snooze ends.",
+    }.get(S(s.status), "This suggestion has changed; see the latest message.")
+
+
+def _checked(session: Session, team_id: str, suggestion_id: int, actor: str, settings: Settings,
+             expected: Iterable[str]) -> SignalSuggestion:
+    s = get(session, team_id, suggestion_id)
+    if not may_decide(session, s, actor, settings):
+        who = f"<@{s.csm_user_id}>" if s.csm_user_id else "the account's CSM"
+        raise SignalError(f"Only {who}, the case owner or a CS admin can decide this.")
+    if s.status not in set(expected):
+        raise SignalError(_stale(s))
+    return s
+
+
+def check(engine: Engine, team_id: str, suggestion_id: int, actor: str, settings: Settings) -> None:
+    """The checks a Dismiss modal is opened after (the submit checks again)."""
+    with session_scope(engine) as session:
+        _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
+
+
+def _transition(session: Session, team_id: str, suggestion_id: int, to: str,
+                expected: Sequence[str], **values: Any) -> bool:
+    return session.execute(
+        sa.update(SUGGESTIONS)
+        .where(SUGGESTIONS.c.id == suggestion_id, SUGGESTIONS.c.team_id == team_id,
+               SUGGESTIONS.c.status.in_(list(expected)))
+        .values(status=to, updated_at=clock.now(), **values)
+    ).rowcount == 1  # type: ignore[attr-defined]
+
+
+def snooze(engine: Engine, settings: Settings, team_id: str, suggestion_id: int, actor: str) -> dt.datetime:
+    """Not now: asked again (a fresh DM) when the snooze ends; new signals still add to it."""
+    now = clock.now()
+    until = now + dt.timedelta(hours=duration_hours(settings.signal_snooze))
+    with session_scope(engine) as session:
+        s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN,))
+        if not _transition(session, team_id, suggestion_id, S.SNOOZED, (S.OPEN,),
+                           snoozed_until=until, dm_status="pending", dm_due_at=until,
+                           decided_by=actor, decided_at=now, dm_dirty=bool(s.dm_ts)):
+            session.refresh(s)
+            raise SignalError(_stale(s))
+        audit.record(session, team_id, actor, "signal_suggestion", suggestion_id, "snoozed",
+                     from_state=S.OPEN, to_state=S.SNOOZED, until=until.isoformat())
+    return until
+
+
+def _cooldown(session: Session, s: SignalSuggestion) -> dt.timedelta:
+    row = session.exec(select(SignalRule).where(SignalRule.team_id == s.team_id,
+                                                SignalRule.key == s.rule_key)).first()
+    try:
+        return rl.rule_from_json(row.definition).cooldown if row else dt.timedelta(days=30)
+    except ValueError:
+        return dt.timedelta(days=30)
+
+
+def dismiss(engine: Engine, settings: Settings, team_id: str, suggestion_id: int, actor: str,
+            reason: str) -> dt.datetime:
+    """Dismiss with a reason; remembered for the rule's cooldown (signals then are counted
+    against this dismissal, not re-suggested)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SignalError("Say in a few words why (it tells the team which signals are noise).")
+    now = clock.now()
+    with session_scope(engine) as session:
+        s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
+        until = now + _cooldown(session, s)
+        before = s.status
+        if not _transition(session, team_id, suggestion_id, S.DISMISSED, (S.OPEN, S.SNOOZED),
+                           active_key=None, cooldown_until=until, dismiss_reason=reason[:1000],
+                           decided_by=actor, decided_at=now, dm_status="sent" if s.dm_ts else "none",
+                           dm_due_at=None, dm_dirty=bool(s.dm_ts), snoozed_until=None):
+            session.refresh(s)
+            raise SignalError(_stale(s))
+        audit.record(session, team_id, actor, "signal_suggestion", suggestion_id, "dismissed",
+                     from_state=before, to_state=S.DISMISSED, reason=reason[:300],
+                     cooldown_until=until.isoformat())
+    return until
+
+
+@dataclass(frozen=True)
+class Starting:
+    suggestion_id: int
+    team_id: str
+    account_id: int
+    playbook_key: str
+    context: str
+    previous: str
+
+
+def begin_start(engine: Engine, settings: Settings, team_id: str, suggestion_id: int,
+                actor: str) -> Starting:
+    """Start plan, first half: claim it (a second click is told it is under way)."""
+    with session_scope(engine) as session:
+        s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
+        before = s.status
+        if not _transition(session, team_id, suggestion_id, S.STARTING, (S.OPEN, S.SNOOZED),
+                           decided_by=actor, decided_at=clock.now(), dm_status="sent" if s.dm_ts else "none",
+                           dm_due_at=None, snoozed_until=None):
+            session.refresh(s)
+            raise SignalError(_stale(s))
+        audit.record(session, team_id, actor, "signal_suggestion", suggestion_id, "start_clicked",
+                     from_state=before, to_state=S.STARTING)
+        v = view(session, team_id, suggestion_id, shown=10)
+        return Starting(suggestion_id, team_id, s.account_id, s.playbook_key, case_context(v), before)
+
+
+def case_context(v: SuggestionView) -> str:
+    """What the case says happened: the signals that fired, with values and sources."""
+    lines = [f"Suggested by Followthrough from {v.signal_count} signal(s):"]
+    for e in v.evidence:
+        value = f"{e.value:g}" if e.value is not None else (e.text or "")
+        prev = f" (was {e.previous:g})" if e.previous is not None else ""
+        extra = f" — {e.reason}" if e.reason else ""
+        lines.append(f"- {e.signal_type} {value}{prev} from {e.source}, "
+                     f"{e.at:%Y-%m-%d}: {e.rule_name}: {e.why}{extra}")
+    return "\n".join(lines)[:3500]
+
+
+def finish_start(engine: Engine, start: Starting, actor: str, case_id: int | None,
+                 error: str | None = None) -> None:
+    """Start plan, second half: the case is linked (or, on failure, the suggestion reopens)."""
+    with session_scope(engine) as session:
+        s = session.get(SignalSuggestion, start.suggestion_id)
+        if s is None or s.status != S.STARTING:
+            return
+        if case_id is None:
+            s.status, s.dm_dirty = start.previous, bool(s.dm_ts)
+            audit.record(session, s.team_id, actor, "signal_suggestion", s.id, "start_failed",
+                         from_state=S.STARTING, to_state=s.status, error=(error or "")[:300])
+        else:
+            s.status, s.case_id, s.dm_dirty = S.STARTED, case_id, bool(s.dm_ts)
+            audit.record(session, s.team_id, actor, "signal_suggestion", s.id, "started",
+                         from_state=S.STARTING, to_state=S.STARTED, case_id=case_id)
+        s.updated_at = clock.now()
+        session.add(s)
+
+
+# --- unknown accounts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    account_key: str
+    signals: int
+    sources: tuple[str, ...]
+    last_at: dt.datetime
+
+
+def unmatched(session: Session, team_id: str, limit: int = 20) -> list[Unmatched]:
+    rows = session.execute(
+        sa.select(EVENTS.c.account_key, func.count(EVENTS.c.id), func.max(EVENTS.c.received_at),
+                  func.min(EVENTS.c.source), func.max(EVENTS.c.source))
+        .where(EVENTS.c.team_id == team_id, EVENTS.c.status == SignalStatus.UNMATCHED)
+        .group_by(EVENTS.c.account_key)
+        .order_by(func.count(EVENTS.c.id).desc())
+        .limit(limit)
+    )
+    return [Unmatched(k, int(n), tuple(sorted({a, b})), clock.as_utc(at)) for k, n, at, a, b in rows]
+
+
+def map_key(session: Session, team_id: str, key: str, account_text: str, actor: str) -> tuple[Account, int]:
+    """Remember that `key` is this account and re-evaluate the signals that waited for it."""
+    from bot.accounts.service import find_account
+
+    account = find_account(session, team_id, account_text)
+    if account is None:
+        raise SignalError(f"No account '{account_text}'; use its name, domain or CRM id.")
+    alias = session.exec(select(SignalAlias).where(SignalAlias.team_id == team_id,
+                                                   SignalAlias.account_key == key)).first()
+    alias = alias or SignalAlias(team_id=team_id, account_key=key, account_id=account.id or 0)
+    alias.account_id, alias.created_by = account.id or 0, actor
+    session.add(alias)
+    n = session.execute(
+        sa.update(EVENTS)
+        .where(EVENTS.c.team_id == team_id, EVENTS.c.account_key == key,
+               EVENTS.c.status == SignalStatus.UNMATCHED)
+        .values(status=SignalStatus.NEW)
+    ).rowcount  # type: ignore[attr-defined]
+    session.flush()
+    audit.record(session, team_id, actor, "signal_alias", alias.id, "mapped", key=key,
+                 account_id=account.id, signals=n)
+    return account, int(n or 0)
+
+
+def teams(session: Session) -> list[str]:
+    return list(session.exec(select(Workspace.team_id)))
