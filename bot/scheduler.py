@@ -23,9 +23,9 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.followup.scheduled",
     "bot.lifecycle.scheduled",
     "bot.cases.engine",
+    "bot.recorders.scheduled",
     "bot.capture.scheduled",
     "bot.signals.scheduled",
-    "bot.recorders.scheduled",
 )
 
 

@@ -9,6 +9,7 @@ transcript's status change and their audit rows are one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -30,7 +31,7 @@ from bot.db import session_scope
 from bot.llm import get_engine
 from bot.llm.base import CallContext, ExtractionEngine, ExtractionResult, LLMError
 from bot.models import Commitment, CommitmentStatus, Transcript, TranscriptStatus
-from bot.notify import DeliveryError, Notifier
+from bot.notify import DeliveryError, Notifier, Posted
 from bot.runtime import Runtime
 from bot.transcripts import ParsedTranscript, TranscriptError, guess_call_date, parse_transcript
 
@@ -97,6 +98,7 @@ class Job:
     uploader: str | None
     size_bytes: int
     created_at: dt.datetime
+    account_id: int | None = None  # set when a recorder's participants matched an account
 
 
 def _job(engine: Engine, transcript_id: int) -> Job:
@@ -114,6 +116,7 @@ def _job(engine: Engine, transcript_id: int) -> Job:
             t.uploader_user_id,
             t.size_bytes,
             clock.as_utc(t.created_at),
+            t.account_id,
         )
 
 
@@ -157,12 +160,20 @@ def _requeue(engine: Engine, job: Job, attempt: int, now: dt.datetime) -> None:
 
 
 def _say(notifier: Notifier, job: Job, text: str, blocks: list[dict] | None = None) -> None:
-    if not job.channel_id:
+    if not job.channel_id and not job.uploader:
         return
     try:
-        notifier.post(job.team_id, job.channel_id, text, blocks, thread_ts=job.thread_ts)
+        _post(notifier, job, text, blocks)
     except DeliveryError as exc:
         log.warning("could not answer about transcript %s: %s", job.id, exc.code)
+
+
+def _post(notifier: Notifier, job: Job, text: str, blocks: list[dict] | None) -> Posted:
+    """In the upload's thread; a transcript a recorder sent (no channel) goes to the host —
+    or the account's CSM — as a DM, and that DM becomes its thread."""
+    if job.channel_id:
+        return notifier.post(job.team_id, job.channel_id, text, blocks, thread_ts=job.thread_ts)
+    return notifier.dm(job.team_id, job.uploader or "", text, blocks)
 
 
 def _fail_and_say(engine: Engine, notifier: Notifier, job: Job, attempt: int, reason: str) -> str:
@@ -259,10 +270,11 @@ def plan_extraction(
     filename: str,
     channel_id: str | None,
     call_date: dt.date,
+    known_account_id: int | None = None,
 ) -> Plan:
     text = " ".join(u.text for u in parsed.utterances[:400])
     facts = account_facts(session, team_id)
-    account_id = guess_account(
+    account_id = known_account_id or guess_account(
         facts, channel_id=channel_id, filename=filename, text=text, speakers=parsed.speakers
     )
     account = next((a for a in facts if a.id == account_id), None)
@@ -372,7 +384,7 @@ def post_review(
                 )
             )
         }
-    if not job.channel_id:
+    if not job.channel_id and not job.uploader:
         return 0
     parts = review.parts() if review.items else [()]
     posted = 0
@@ -381,7 +393,10 @@ def post_review(
         if ids and set(ids) <= posted_ids:
             continue  # posted on an earlier try
         try:
-            msg = notifier.post(job.team_id, job.channel_id, text, blocks, thread_ts=job.thread_ts)
+            msg = _post(notifier, job, text, blocks)
+            if not job.channel_id:  # the first DM of a recorder's review: the rest thread under it
+                ingest.set_thread(engine, job.team_id, job.id, msg.channel, msg.ts)
+                job = dataclasses.replace(job, channel_id=msg.channel, thread_ts=msg.ts)
         except DeliveryError as exc:
             log.warning("review of transcript %s not posted: %s", job.id, exc.code)
             if exc.retryable and ids:
@@ -515,6 +530,10 @@ def _process(
     except TranscriptError as exc:
         return _fail_and_say(rt.engine, notifier, job, attempt, str(exc))
     call_date = call_date_for(job.filename, None, now.date())
+    if job.channel_id is None:  # a recorder's call: its own start date wins
+        with session_scope(rt.engine) as session:
+            row = session.get(Transcript, job.id)
+            call_date = (row.call_date if row is not None and row.call_date else None) or call_date
     with session_scope(rt.engine) as session:
         plan = plan_extraction(
             session,
@@ -523,6 +542,7 @@ def _process(
             filename=job.filename,
             channel_id=job.channel_id,
             call_date=call_date,
+            known_account_id=job.account_id,
         )
     try:
         result = (engine or get_engine(rt.settings)).extract(parsed.utterances, plan.context)
