@@ -377,11 +377,17 @@ def _claim_new(session: Session, limit: int) -> list[SignalEvent]:
     return list(session.exec(stmt))
 
 
-def _window(session: Session, sig: SignalEvent, rule: rl.Rule) -> rl.Window:
+def _window(
+    session: Session, sig: SignalEvent, rule: rl.Rule, before_id: int, batch: list[rl.Point]
+) -> rl.Window:
+    """The rule's window before `sig`: evaluated history in the database (ids below this
+    batch) plus the points of this batch already read (kept in memory, so a burst costs
+    one indexed aggregate per signal and no flush)."""
     c = rule.when
     if c.within is None:
         return rl.Window()
-    since = clock.as_utc(sig.occurred_at) - c.within
+    at = clock.as_utc(sig.occurred_at)
+    since = at - c.within
     base = sa.select(
         func.count(EVENTS.c.id), func.max(EVENTS.c.value), func.min(EVENTS.c.value)
     ).where(
@@ -389,8 +395,8 @@ def _window(session: Session, sig: SignalEvent, rule: rl.Rule) -> rl.Window:
         EVENTS.c.account_id == sig.account_id,
         EVENTS.c.signal_type == sig.signal_type,
         EVENTS.c.occurred_at >= since,
-        EVENTS.c.occurred_at <= sig.occurred_at,
-        EVENTS.c.id != sig.id,
+        EVENTS.c.occurred_at <= at,
+        EVENTS.c.id < before_id,
         EVENTS.c.status == SignalStatus.EVALUATED,
     )
     if c.count is not None:
@@ -400,14 +406,30 @@ def _window(session: Session, sig: SignalEvent, rule: rl.Rule) -> rl.Window:
             base = base.where(EVENTS.c.value > c.above)
         if c.equals is not None:
             base = base.where(func.lower(EVENTS.c.value_text) == c.equals.strip().lower())
-    count, peak, low = session.execute(base).one()
-    return rl.Window(int(count or 0), peak, low)
+    with session.no_autoflush:
+        count, peak, low = session.execute(base).one()
+    near = [p for p in batch if since <= p.at <= at]
+    values = [v for v in (peak, low, *(p.value for p in near)) if v is not None]
+    if c.count is not None:
+        near = [p for p in near if rl.value_ok(c, p.value, p.text)]
+    return rl.Window(
+        int(count or 0) + len(near),
+        max(values) if values else None,
+        min(values) if values else None,
+    )
 
 
 @dataclass
 class _Batch:
+    """What one evaluation transaction has looked up already (a burst of one account's
+    signals costs its lookups once)."""
+
     rules: dict[str, list[rl.Rule]] = field(default_factory=dict)
-    new_suggestions: int = 0
+    accounts: dict[tuple[str, ...], Account | None] = field(default_factory=dict)
+    deleted: dict[int, bool] = field(default_factory=dict)
+    active: dict[tuple[int, str], SignalSuggestion] = field(default_factory=dict)
+    points: dict[tuple[int, str], list[rl.Point]] = field(default_factory=dict)
+    first_id: int = 0
 
 
 def evaluate_new(engine: Engine, now: dt.datetime | None = None, limit: int = BATCH) -> int:
@@ -418,7 +440,7 @@ def evaluate_new(engine: Engine, now: dt.datetime | None = None, limit: int = BA
         signals = _claim_new(session, limit)
         if not signals:
             return 0
-        batch = _Batch()
+        batch = _Batch(first_id=signals[0].id or 0)
         for sig in signals:
             _evaluate_one(session, sig, batch, now)
         return len(signals)
@@ -426,30 +448,45 @@ def evaluate_new(engine: Engine, now: dt.datetime | None = None, limit: int = BA
 
 def _evaluate_one(session: Session, sig: SignalEvent, batch: _Batch, now: dt.datetime) -> None:
     team_id = sig.team_id
-    account = resolve_account(session, team_id, _keys(sig))
+    keys = (team_id, *_keys(sig))
+    if keys not in batch.accounts:
+        batch.accounts[keys] = resolve_account(session, team_id, keys[1:])
+    account = batch.accounts[keys]
     sig.evaluated_at = now
     if account is None:
         sig.status = SignalStatus.UNMATCHED
         session.add(sig)
         return
     sig.account_id = account.id
-    if _deleted(session, team_id, account.id or 0):
+    if account.id not in batch.deleted:
+        batch.deleted[account.id or 0] = _deleted(session, team_id, account.id or 0)
+    if batch.deleted[account.id or 0]:
         sig.status = SignalStatus.ACCOUNT_DELETED
         session.add(sig)
         return
     sig.status = SignalStatus.EVALUATED
     session.add(sig)
-    session.flush()
     if team_id not in batch.rules:
         batch.rules[team_id] = rules_in_force(session, team_id)
     point = rl.Point(clock.as_utc(sig.occurred_at), sig.value, sig.previous_value, sig.value_text)
+    seen = batch.points.setdefault((account.id or 0, sig.signal_type), [])
     fed: set[int] = set()
     for rule in batch.rules[team_id]:
         if sig.signal_type not in rule.signal:
             continue
-        fired = rl.evaluate(rule, point, _window(session, sig, rule))
-        if fired is not None:
-            attach(session, sig, account, fired, now, fed)
+        fired = rl.evaluate(rule, point, _window(session, sig, rule, batch.first_id, seen))
+        if fired is None:
+            continue
+        cached = batch.active.get((account.id or 0, rule.risk))
+        if cached is not None and cached.status in (S.OPEN, S.SNOOZED, S.STARTING):
+            if (cached.id or 0) not in fed:
+                _evidence(session, cached, sig, fired, suppressed=False)
+                fed.add(cached.id or 0)
+            continue
+        s = attach(session, sig, account, fired, now, fed)
+        if s.active_key:
+            batch.active[(account.id or 0, rule.risk)] = s
+    seen.append(point)
 
 
 def _active_key(account_id: int, risk: str) -> str:
