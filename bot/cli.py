@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.playbooks.cli",
     "bot.cases.cli",
     "bot.capture.cli",
+    "bot.signals.cli",
 )
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,13 @@ class Report:
     by_owner: dict[str, Tally] = field(default_factory=dict)
     by_account: dict[str, Tally] = field(default_factory=dict)
     weekly: dict[dt.date, Tally] = field(default_factory=dict)  # week start → tally
+    signals: Any = None  # bot.signals.service.Funnel: signals → suggestions → cases → outcomes
 
     @property
     def empty(self) -> bool:
-        return not self.cases and self.commitments.made == 0
+        return not self.cases and self.commitments.made == 0 and not (
+            self.signals and (self.signals.signals or self.signals.rule_problems)
+        )
 
     @property
     def resolution_rate(self) -> float | None:

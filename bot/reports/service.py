@@ -171,10 +171,15 @@ def commitment_rows(session: Session, team_id: str, period: Period) -> list[Comm
 
 
 def build_report(engine: Engine, team_id: str, period: Period, today: dt.date) -> Report:
+    from bot.signals.service import funnel
+
     with session_scope(engine) as session:
         cases = list(iter_case_rows(session, team_id, period))
         commits = commitment_rows(session, team_id, period)
-    return compute(period, cases, commits, today)
+        signals = funnel(session, team_id, *_bounds(period))
+    report = compute(period, cases, commits, today)
+    report.signals = signals
+    return report
 
 
 def deliver(notifier: Notifier, team_id: str, user_id: str, report: Report) -> list[str]:

@@ -1024,3 +1024,87 @@ def map_key(session: Session, team_id: str, key: str, account_text: str, actor: 
 
 def teams(session: Session) -> list[str]:
     return list(session.exec(select(Workspace.team_id)))
+
+
+# --- what /cs-report shows ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """One rule over a period: suggestions it opened and what became of them."""
+
+    rule: str
+    suggestions: int
+    dismissed: int
+    waiting: int  # open or snoozed
+    cases: int
+    saved: int
+    churned: int
+    signals: int  # signals that fed its suggestions (repeats included)
+
+
+@dataclass(frozen=True)
+class Funnel:
+    signals: int
+    by_type: dict[str, int]
+    unmatched: int
+    rows: tuple[FunnelRow, ...]
+    unmatched_keys: tuple[Unmatched, ...] = ()
+    rule_problems: tuple[str, ...] = ()
+
+    @property
+    def suggestions(self) -> int:
+        return sum(r.suggestions for r in self.rows)
+
+    @property
+    def cases(self) -> int:
+        return sum(r.cases for r in self.rows)
+
+
+def funnel(session: Session, team_id: str, start: dt.datetime, end: dt.datetime) -> Funnel:
+    """Signals received → suggestions opened → cases → outcomes, per rule, for a period."""
+    by_type = dict(
+        session.execute(
+            sa.select(EVENTS.c.signal_type, func.count(EVENTS.c.id))
+            .where(EVENTS.c.team_id == team_id, EVENTS.c.received_at >= start,
+                   EVENTS.c.received_at < end)
+            .group_by(EVENTS.c.signal_type)
+        ).all()
+    )
+    unmatched_n = session.execute(
+        sa.select(func.count(EVENTS.c.id)).where(
+            EVENTS.c.team_id == team_id, EVENTS.c.received_at >= start, EVENTS.c.received_at < end,
+            EVENTS.c.status == SignalStatus.UNMATCHED)
+    ).scalar() or 0
+    names = {r.key: str(r.definition.get("name", r.key)) for r in
+             session.exec(select(SignalRule).where(SignalRule.team_id == team_id))}
+    rows: dict[str, dict[str, int]] = {}
+    for s in session.exec(
+        select(SignalSuggestion).where(
+            SignalSuggestion.team_id == team_id,
+            col(SignalSuggestion.created_at) >= start,
+            col(SignalSuggestion.created_at) < end,
+        )
+    ):
+        r = rows.setdefault(s.rule_key, dict(suggestions=0, dismissed=0, waiting=0, cases=0,
+                                             saved=0, churned=0, signals=0))
+        r["suggestions"] += 1
+        r["signals"] += s.signal_count
+        if s.status == S.DISMISSED:
+            r["dismissed"] += 1
+        elif s.status in (S.OPEN, S.SNOOZED, S.STARTING):
+            r["waiting"] += 1
+        if s.case_id is not None:
+            r["cases"] += 1
+            case = session.get(Case, s.case_id)
+            outcome = case.outcome if case is not None else None
+            if outcome == "saved":
+                r["saved"] += 1
+            elif outcome == "churned":
+                r["churned"] += 1
+    out = tuple(
+        FunnelRow(names.get(k, k), **v) for k, v in sorted(rows.items(), key=lambda kv: -kv[1]["suggestions"])
+    )
+    return Funnel(int(sum(by_type.values())), {str(k): int(v) for k, v in by_type.items()},
+                  int(unmatched_n), out, tuple(unmatched(session, team_id, 10)),
+                  tuple(rule_problems(session, team_id)))

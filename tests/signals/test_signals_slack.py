@@ -83,3 +83,33 @@ def test_not_now_then_dismiss_with_reason_is_remembered(sig: Signals) -> None:
     sig.sender.post(signal("acme.com", "health_score", 19, at=NOW + dt.timedelta(days=40)))
     sig.tick(NOW + dt.timedelta(days=40))
     assert [s.status for s in sig.suggestions()] == ["dismissed", "open"]
+
+
+def test_cs_report_shows_signals_to_outcomes(sig: Signals) -> None:
+    from bot.cases.decisions import close_case
+
+    w = sig.world
+    w.seed_account()
+    w.seed_account("Globex", "globex.com", contacts=[])
+    sig.sender.post(signal("acme.com", "health_score", 30))
+    sig.sender.post(signal("globex.com", "health_score", 25))
+    sig.sender.post(signal("unknown.example", "health_score", 10))
+    sig.tick()
+    dms = [m for m in w.standin.messages("U0MAYA") if "Suggested case" in m["text"]]
+    assert len(dms) == 2
+    acme_dm = next(m for m in dms if "Acme" in m["text"]) | {"channel": w.standin.dm_channel("U0MAYA")}
+    w.driver.block_action(START, user_id="U0MAYA", message=acme_dm)
+    sig.updated("U0MAYA", "is running")
+    with w.session() as s:
+        case = s.exec(select(Case)).one()
+        close_case(s, case, "saved", "U0MAYA", NOW + dt.timedelta(days=2))
+    sig.tick(NOW + dt.timedelta(days=2))
+    w.driver.command("/cs-report", "30d", user_id="U0ANA")
+    report = sig.dm("U0ANA", "Signals:")
+    text = str(report["blocks"])
+    assert "3 received (1 for unknown accounts)" in text and "2 suggested" in text
+    assert "Health score below 40: 2 → 0 dismissed, 1 waiting, 1 case(s) → 1 saved" in text
+    assert "unknown.example" in text
+    w.standin.wait_for(
+        "files.getUploadURLExternal", 1, predicate=lambda c: "signals-funnel" in str(c.args)
+    )
