@@ -126,6 +126,13 @@ def daily(session: Session, team_id: str, now: dt.datetime) -> list[Parsed] | No
     if cur.position == today.isoformat():
         return None
     out: list[Parsed] = []
+    # weeks without a call count from when Followthrough started watching, not from an
+    # account's import date: a new install must not call every quiet account a risk
+    started = cursor(session, team_id, "watching_since")
+    if not started.position:
+        started.position = now.isoformat()
+        session.add(started)
+    watching = dt.datetime.fromisoformat(started.position)
     accounts = list(session.exec(select(Account).where(Account.team_id == team_id)))
     last_call = dict(
         session.execute(
@@ -147,6 +154,7 @@ def daily(session: Session, team_id: str, now: dt.datetime) -> list[Parsed] | No
         since = last or a.created_at
         if since is not None:
             since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+            since = max(since, watching)
             days = (now - since).days
             weeks = [w for w in CALL_MARKS_WEEKS if days >= 7 * w]
             if weeks:

@@ -172,7 +172,7 @@ def _message(err: Any) -> str:
         return f"unknown field '{field}'{hint}"
     if kind == "value_error":
         text = str(ctx.get("error", err["msg"]))
-        return text if field in {"when", "rule"} else f"{field} {text}".replace(f"{field} '", "'")
+        return text if field in {"when", "rule"} or text.startswith(field) else f"{field} {text}"
     if kind in {"float_parsing", "float_type"}:
         return f"{field} must be a number, not '{value}'"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
