@@ -65,7 +65,8 @@ def handle(rt: Runtime, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     except PayloadError as exc:
         raise HttpError(400, str(exc)) from None
     stored = service.store(rt.engine, target.team_id, signals, auth=delivery.auth,
-                           webhook_id=delivery.webhook_id, webhook_ts=delivery.timestamp)
+                           webhook_id=delivery.webhook_id, webhook_ts=delivery.timestamp,
+                           grouped=True)
     if stored.replayed:
         raise HttpError(401, "replayed delivery (same webhook-id and timestamp as before)")
     return 202, {"ok": True, "accepted": stored.accepted, "duplicates": stored.duplicates,

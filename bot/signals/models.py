@@ -64,7 +64,15 @@ class SignalEvent(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("team_id", "idempotency_key"),
         sa.Index("ix_signal_event_status", "status", "id"),
-        sa.Index("ix_signal_event_history", "team_id", "account_id", "signal_type", "occurred_at"),
+        # covering: a rule's window (count, max, min of value) is read from the index alone
+        sa.Index(
+            "ix_signal_event_history",
+            "team_id",
+            "account_id",
+            "signal_type",
+            "occurred_at",
+            "value",
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)

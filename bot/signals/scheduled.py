@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from bot.db import session_scope
 from bot.notify import DeliveryError, Notifier
@@ -43,12 +44,12 @@ def write_builtin(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
 
 
 def evaluate(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
-    """DUE_JOB: run new signals through the rules (a few batches per tick at most)."""
-    done = 0
-    for _ in range(10):
+    """DUE_JOB: run new signals through the rules, for up to a second per tick."""
+    done, until = 0, time.perf_counter() + 1.0
+    while time.perf_counter() < until:
         n = service.evaluate_new(rt.engine, now)
         done += n
-        if n < service.BATCH:
+        if n == 0:
             break
     return done
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import re
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,8 +144,35 @@ class Stored:
     ids: list[int] = field(default_factory=list)
 
 
-def _insert(engine: Engine):  # type: ignore[no-untyped-def]
-    return (sqlite.insert if is_sqlite(engine) else postgresql.insert)(EVENTS)
+_INSERTS: dict[str, Any] = {}
+_SQLITE_WRITERS: dict[str, threading.Lock] = {}
+_GUARD = threading.Lock()
+
+
+@contextmanager
+def _one_writer(engine: Engine) -> Iterator[None]:
+    """On SQLite, writers in this process queue on a lock instead of in SQLite's busy
+    handler (which polls with sleeps of up to 100 ms): the signals API and the evaluator
+    take turns without stalls. PostgreSQL needs no such thing."""
+    if not is_sqlite(engine):
+        yield
+        return
+    with _GUARD:
+        lock = _SQLITE_WRITERS.setdefault(str(engine.url), threading.Lock())
+    with lock:
+        yield
+
+
+def _insert_stmt(engine: Engine) -> Any:
+    """One compiled-once INSERT … ON CONFLICT DO NOTHING RETURNING id per dialect (the
+    values travel as parameters, so SQLAlchemy's statement cache is hit every time)."""
+    name = engine.dialect.name
+    if name not in _INSERTS:
+        insert = (sqlite.insert if is_sqlite(engine) else postgresql.insert)(EVENTS)
+        _INSERTS[name] = insert.on_conflict_do_nothing(
+            index_elements=["team_id", "idempotency_key"]
+        ).returning(EVENTS.c.id)
+    return _INSERTS[name]
 
 
 def store(
@@ -154,9 +184,11 @@ def store(
     webhook_id: str | None = None,
     webhook_ts: int | None = None,
     now: dt.datetime | None = None,
+    grouped: bool = False,
 ) -> Stored:
     """Keep each signal once (by idempotency key). A delivery whose id *and* signed timestamp
-    were stored before is a replay (a sender's retry is signed anew); the caller answers 401."""
+    were stored before is a replay (a sender's retry is signed anew); the caller answers 401.
+    `grouped` (the HTTP edge) shares one commit with concurrent requests."""
     now = now or clock.now()
     out = Stored()
     if not signals:
@@ -182,26 +214,97 @@ def store(
         }
         for p in signals
     ]
-    stmt = _insert(engine).on_conflict_do_nothing(index_elements=["team_id", "idempotency_key"])
-    with engine.begin() as conn:
-        if len(rows) == 1:
-            result = conn.execute(stmt.values(rows[0]).returning(EVENTS.c.id))
-            out.ids = [r[0] for r in result]
-        else:
-            for row in rows:
-                out.ids += [r[0] for r in conn.execute(stmt.values(row).returning(EVENTS.c.id))]
-        out.accepted = len(out.ids)
-        out.duplicates = len(rows) - out.accepted
-        if out.duplicates and webhook_id and webhook_ts is not None and not out.accepted:
-            seen = conn.execute(
-                sa.select(EVENTS.c.id).where(
-                    EVENTS.c.team_id == team_id,
-                    EVENTS.c.webhook_id == webhook_id,
-                    EVENTS.c.webhook_ts == webhook_ts,
-                ).limit(1)
-            ).first()
-            out.replayed = seen is not None
+    if grouped:
+        return _group_writer(engine).write(team_id, rows, webhook_id, webhook_ts)
+    with _one_writer(engine), engine.begin() as conn:
+        return _write(conn, _insert_stmt(engine), team_id, rows, webhook_id, webhook_ts)
+
+
+def _write(
+    conn: Any, stmt: Any, team_id: str, rows: list[dict[str, Any]], webhook_id: str | None,
+    webhook_ts: int | None,
+) -> Stored:
+    out = Stored()
+    for row in rows:
+        out.ids += [r[0] for r in conn.execute(stmt, row)]
+    out.accepted = len(out.ids)
+    out.duplicates = len(rows) - out.accepted
+    if out.duplicates and webhook_id and webhook_ts is not None and not out.accepted:
+        seen = conn.execute(
+            sa.select(EVENTS.c.id).where(
+                EVENTS.c.team_id == team_id,
+                EVENTS.c.webhook_id == webhook_id,
+                EVENTS.c.webhook_ts == webhook_ts,
+            ).limit(1)
+        ).first()
+        out.replayed = seen is not None
     return out
+
+
+class _GroupWriter:
+    """Group commit for the signals API: concurrent requests' rows go into one transaction
+    (one fsync for many acks); each request still answers only after its rows are durable.
+    A failed transaction fails every request in it (they answer 503 and the senders retry)."""
+
+    MAX_GROUP = 200
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        threading.Thread(target=self._run, daemon=True, name="ft-signal-writer").start()
+
+    def write(self, team_id: str, rows: list[dict[str, Any]], webhook_id: str | None,
+              webhook_ts: int | None) -> Stored:
+        item = _Pending(team_id, rows, webhook_id, webhook_ts)
+        self.queue.put(item)
+        if not item.done.wait(30):
+            raise TimeoutError("signal writer did not answer")
+        if item.error is not None:
+            raise item.error
+        assert item.result is not None
+        return item.result
+
+    def _run(self) -> None:
+        stmt = _insert_stmt(self.engine)
+        while True:
+            group = [self.queue.get()]
+            while len(group) < self.MAX_GROUP:
+                try:
+                    group.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with _one_writer(self.engine), self.engine.begin() as conn:
+                    for item in group:
+                        item.result = _write(conn, stmt, item.team_id, item.rows,
+                                             item.webhook_id, item.webhook_ts)
+            except Exception as exc:  # noqa: BLE001 — handed to each waiting request
+                for item in group:
+                    item.result, item.error = None, exc
+            for item in group:
+                item.done.set()
+
+
+@dataclass
+class _Pending:
+    team_id: str
+    rows: list[dict[str, Any]]
+    webhook_id: str | None
+    webhook_ts: int | None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Stored | None = None
+    error: Exception | None = None
+
+
+_WRITERS: dict[str, _GroupWriter] = {}
+
+
+def _group_writer(engine: Engine) -> _GroupWriter:
+    with _GUARD:
+        key = str(engine.url)
+        if key not in _WRITERS:
+            _WRITERS[key] = _GroupWriter(engine)
+        return _WRITERS[key]
 
 
 # --- accounts -----------------------------------------------------------------------------
@@ -227,35 +330,50 @@ def resolve_account(session: Session, team_id: str, keys: Iterable[str]) -> Acco
         if key.startswith("account:") and key[8:].isdigit():  # built-in signals name the row
             account = session.get(Account, int(key[8:]))
             return account if account is not None and account.team_id == team_id else None
-        alias = session.exec(
-            select(SignalAlias).where(SignalAlias.team_id == team_id, SignalAlias.account_key == key)
+        alias = session.execute(
+            sa.select(SignalAlias.account_id).where(  # type: ignore[call-overload]
+                SignalAlias.team_id == team_id, SignalAlias.account_key == key
+            )
         ).first()
         if alias is not None:
-            account = session.get(Account, alias.account_id)
+            account = session.get(Account, alias[0])
             if account is not None and account.team_id == team_id:
                 return account
-        base = select(Account).where(Account.team_id == team_id)
-        for cond in (
-            Account.crm_id == key,
-            Account.domain == norm_key(key),
-            func.lower(Account.name) == key.strip().lower(),
+        domain, name = norm_key(key), key.strip().lower()
+        hits = list(
+            session.exec(
+                select(Account).where(
+                    Account.team_id == team_id,
+                    sa.or_(
+                        Account.crm_id == key,
+                        Account.domain == domain,
+                        func.lower(Account.name) == name,
+                    ),
+                )
+            )
+        )
+        for match in (
+            lambda a: a.crm_id == key,
+            lambda a: a.domain == domain,
+            lambda a: a.name.lower() == name,
         ):
-            hit = session.exec(base.where(cond)).first()
-            if hit is not None:
-                return hit
+            found = next((a for a in hits if match(a)), None)
+            if found is not None:
+                return found
     return None
 
 
 def _deleted(session: Session, team_id: str, account_id: int) -> bool:
     """The CRM sync recorded the account as deleted or merged away (contracts.md §2)."""
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
     return (
-        session.exec(
-            select(AuditEvent.id).where(
-                AuditEvent.team_id == team_id,
-                AuditEvent.entity == "account",
-                AuditEvent.entity_id == account_id,
-                col(AuditEvent.action).in_(("crm_deleted", "crm_merged")),
-            )
+        session.execute(
+            sa.select(table.c.id).where(
+                table.c.team_id == team_id,
+                table.c.entity == "account",
+                table.c.entity_id == account_id,
+                table.c.action.in_(("crm_deleted", "crm_merged")),
+            ).limit(1)
         ).first()
         is not None
     )
@@ -378,7 +496,12 @@ def _claim_new(session: Session, limit: int) -> list[SignalEvent]:
 
 
 def _window(
-    session: Session, sig: SignalEvent, rule: rl.Rule, before_id: int, batch: list[rl.Point]
+    session: Session,
+    sig: SignalEvent,
+    rule: rl.Rule,
+    before_id: int,
+    batch: list[rl.Point],
+    cache: dict[tuple, tuple] | None = None,
 ) -> rl.Window:
     """The rule's window before `sig`: evaluated history in the database (ids below this
     batch) plus the points of this batch already read (kept in memory, so a burst costs
@@ -396,8 +519,7 @@ def _window(
         EVENTS.c.signal_type == sig.signal_type,
         EVENTS.c.occurred_at >= since,
         EVENTS.c.occurred_at <= at,
-        EVENTS.c.id < before_id,
-        EVENTS.c.status == SignalStatus.EVALUATED,
+        EVENTS.c.id < before_id,  # earlier batches (this batch's points are in memory)
     )
     if c.count is not None:
         if c.below is not None:
@@ -406,8 +528,14 @@ def _window(
             base = base.where(EVENTS.c.value > c.above)
         if c.equals is not None:
             base = base.where(func.lower(EVENTS.c.value_text) == c.equals.strip().lower())
-    with session.no_autoflush:
-        count, peak, low = session.execute(base).one()
+    key = (sig.team_id, sig.account_id, sig.signal_type, rule.key, since, at, before_id)
+    if cache is not None and key in cache:
+        count, peak, low = cache[key]  # a burst with one timestamp asks the same question
+    else:
+        with session.no_autoflush:
+            count, peak, low = session.execute(base).one()
+        if cache is not None:
+            cache[key] = (count, peak, low)
     near = [p for p in batch if since <= p.at <= at]
     values = [v for v in (peak, low, *(p.value for p in near)) if v is not None]
     if c.count is not None:
@@ -429,21 +557,58 @@ class _Batch:
     deleted: dict[int, bool] = field(default_factory=dict)
     active: dict[tuple[int, str], SignalSuggestion] = field(default_factory=dict)
     points: dict[tuple[int, str], list[rl.Point]] = field(default_factory=dict)
+    windows: dict[tuple, tuple] = field(default_factory=dict)
     first_id: int = 0
 
 
-def evaluate_new(engine: Engine, now: dt.datetime | None = None, limit: int = BATCH) -> int:
+def _has_new(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(EVENTS.c.id).where(EVENTS.c.status == SignalStatus.NEW).limit(1)
+        ).first() is not None
+
+
+SQLITE_LOCK_BUDGET = 0.015  # seconds: SQLite has one writer; the signals API must not wait
+
+
+def evaluate_new(
+    engine: Engine, now: dt.datetime | None = None, limit: int = BATCH, budget: float | None = None
+) -> int:
     """DUE work: evaluate up to `limit` new signals; returns how many were handled. With
-    nothing new this is one index probe on `(status, id)`."""
+    nothing new this is one index probe on `(status, id)`.
+
+    On SQLite the transaction holds the database's only write lock, so it commits after
+    `budget` seconds (default 15 ms) and leaves the rest `new` for the next call: inbound
+    signals wait at most that long for their INSERT."""
     now = now or clock.now()
-    with session_scope(engine) as session:
-        signals = _claim_new(session, limit)
+    if budget is None and is_sqlite(engine):
+        budget = SQLITE_LOCK_BUDGET
+    deadline = time.perf_counter() + budget if budget else None
+    done = 0
+    if is_sqlite(engine) and not _has_new(engine):
+        return 0  # the idle tick: one read, no write lock
+    with _one_writer(engine), session_scope(engine) as session:
+        signals = _claim_new(session, min(limit, 100) if budget else limit)
         if not signals:
             return 0
         batch = _Batch(first_id=signals[0].id or 0)
-        for sig in signals:
-            _evaluate_one(session, sig, batch, now)
-        return len(signals)
+        for sig in signals:  # read-only copies: their new state is written in one UPDATE below
+            session.expunge(sig)
+        with session.no_autoflush:
+            for sig in signals:
+                _evaluate_one(session, sig, batch, now)
+                done += 1
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
+        session.flush()
+        session.execute(
+            sa.update(EVENTS)
+            .where(EVENTS.c.id == sa.bindparam("sid"))
+            .values(status=sa.bindparam("st"), account_id=sa.bindparam("acct"), evaluated_at=now),
+            [{"sid": x.id, "st": x.status, "acct": x.account_id} for x in signals[:done]],
+            execution_options={"synchronize_session": False},
+        )
+        return done
 
 
 def _evaluate_one(session: Session, sig: SignalEvent, batch: _Batch, now: dt.datetime) -> None:
@@ -452,20 +617,16 @@ def _evaluate_one(session: Session, sig: SignalEvent, batch: _Batch, now: dt.dat
     if keys not in batch.accounts:
         batch.accounts[keys] = resolve_account(session, team_id, keys[1:])
     account = batch.accounts[keys]
-    sig.evaluated_at = now
     if account is None:
         sig.status = SignalStatus.UNMATCHED
-        session.add(sig)
         return
     sig.account_id = account.id
     if account.id not in batch.deleted:
         batch.deleted[account.id or 0] = _deleted(session, team_id, account.id or 0)
     if batch.deleted[account.id or 0]:
         sig.status = SignalStatus.ACCOUNT_DELETED
-        session.add(sig)
         return
     sig.status = SignalStatus.EVALUATED
-    session.add(sig)
     if team_id not in batch.rules:
         batch.rules[team_id] = rules_in_force(session, team_id)
     point = rl.Point(clock.as_utc(sig.occurred_at), sig.value, sig.previous_value, sig.value_text)
@@ -474,7 +635,7 @@ def _evaluate_one(session: Session, sig: SignalEvent, batch: _Batch, now: dt.dat
     for rule in batch.rules[team_id]:
         if sig.signal_type not in rule.signal:
             continue
-        fired = rl.evaluate(rule, point, _window(session, sig, rule, batch.first_id, seen))
+        fired = rl.evaluate(rule, point, _window(session, sig, rule, batch.first_id, seen, batch.windows))
         if fired is None:
             continue
         cached = batch.active.get((account.id or 0, rule.risk))
