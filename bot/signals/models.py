@@ -72,6 +72,7 @@ class SignalEvent(SQLModel, table=True):
             "signal_type",
             "occurred_at",
             "value",
+            "status",
         ),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -499,13 +499,12 @@ def _window(
     session: Session,
     sig: SignalEvent,
     rule: rl.Rule,
-    before_id: int,
     batch: list[rl.Point],
     cache: dict[tuple, tuple] | None = None,
 ) -> rl.Window:
-    """The rule's window before `sig`: evaluated history in the database (ids below this
-    batch) plus the points of this batch already read (kept in memory, so a burst costs
-    one indexed aggregate per signal and no flush)."""
+    """The rule's window before `sig`: history evaluated in earlier batches (one aggregate
+    read from a covering index) plus the points of this batch already read (in memory, so
+    the batch needs no flush)."""
     c = rule.when
     if c.within is None:
         return rl.Window()
@@ -519,7 +518,9 @@ def _window(
         EVENTS.c.signal_type == sig.signal_type,
         EVENTS.c.occurred_at >= since,
         EVENTS.c.occurred_at <= at,
-        EVENTS.c.id < before_id,  # earlier batches (this batch's points are in memory)
+        # evaluated before this batch (its own rows are still `new` in the database until it
+        # commits; the ones already read are the in-memory `batch` points)
+        EVENTS.c.status == SignalStatus.EVALUATED,
     )
     if c.count is not None:
         if c.below is not None:
@@ -528,7 +529,7 @@ def _window(
             base = base.where(EVENTS.c.value > c.above)
         if c.equals is not None:
             base = base.where(func.lower(EVENTS.c.value_text) == c.equals.strip().lower())
-    key = (sig.team_id, sig.account_id, sig.signal_type, rule.key, since, at, before_id)
+    key = (sig.team_id, sig.account_id, sig.signal_type, rule.key, since, at)
     if cache is not None and key in cache:
         count, peak, low = cache[key]  # a burst with one timestamp asks the same question
     else:
@@ -592,6 +593,8 @@ def evaluate_new(
         if not signals:
             return 0
         batch = _Batch(first_id=signals[0].id or 0)
+        # in time order: repetition and change are about when things happened, not arrived
+        signals.sort(key=lambda x: (clock.as_utc(x.occurred_at), x.id or 0))
         for sig in signals:  # read-only copies: their new state is written in one UPDATE below
             session.expunge(sig)
         with session.no_autoflush:
@@ -601,6 +604,15 @@ def evaluate_new(
                 if deadline is not None and time.perf_counter() > deadline:
                     break
         session.flush()
+        counts = session.info.pop("signal_counts", {})
+        if counts:
+            session.execute(
+                sa.update(SUGGESTIONS)
+                .where(SUGGESTIONS.c.id == sa.bindparam("sid"))
+                .values(signal_count=SUGGESTIONS.c.signal_count + sa.bindparam("n")),
+                [{"sid": k, "n": v} for k, v in counts.items()],
+                execution_options={"synchronize_session": False},
+            )
         session.execute(
             sa.update(EVENTS)
             .where(EVENTS.c.id == sa.bindparam("sid"))
@@ -635,7 +647,7 @@ def _evaluate_one(session: Session, sig: SignalEvent, batch: _Batch, now: dt.dat
     for rule in batch.rules[team_id]:
         if sig.signal_type not in rule.signal:
             continue
-        fired = rl.evaluate(rule, point, _window(session, sig, rule, batch.first_id, seen, batch.windows))
+        fired = rl.evaluate(rule, point, _window(session, sig, rule, seen, batch.windows))
         if fired is None:
             continue
         cached = batch.active.get((account.id or 0, rule.risk))
@@ -711,7 +723,9 @@ def _evidence(
             rule_key=fired.rule.key, why=fired.why[:300], suppressed=suppressed,
         )
     )
-    s.signal_count += 1
+    # counted in SQL at the end of the batch (signal_count = signal_count + n): atomic
+    session.info.setdefault("signal_counts", {})
+    session.info["signal_counts"][s.id] = session.info["signal_counts"].get(s.id, 0) + 1
     at = clock.as_utc(sig.occurred_at)
     s.last_signal_at = max(clock.as_utc(s.last_signal_at), at) if s.last_signal_at else at
     s.first_signal_at = min(clock.as_utc(s.first_signal_at), at) if s.first_signal_at else at

@@ -2,7 +2,7 @@
 
 Revision ID: 0002_signals
 Revises: 0001
-Create Date: 2026-12-01 21:57:09.141697
+Create Date: 2026-12-01 22:06:49.397264
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('team_id', 'idempotency_key')
     )
     with op.batch_alter_table('signal_event', schema=None) as batch_op:
-        batch_op.create_index('ix_signal_event_history', ['team_id', 'account_id', 'signal_type', 'occurred_at', 'value'], unique=False)
+        batch_op.create_index('ix_signal_event_history', ['team_id', 'account_id', 'signal_type', 'occurred_at', 'value', 'status'], unique=False)
         batch_op.create_index('ix_signal_event_status', ['status', 'id'], unique=False)
 
     op.create_table('signal_rule',
