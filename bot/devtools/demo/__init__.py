@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-STORIES = ("foundation", "capture", "risk", "engine", "digest")
+STORIES = ("foundation", "capture", "risk", "engine", "digest", "signals")
 
 
 def run_demo(
@@ -26,7 +26,16 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="followthrough-demo-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
         upgrade(url)
-        with World(url, http=True, echo=echo, team_id="T0TEST") as world:
+        from bot.devtools.webhook_senders import new_secret
+
+        with World(
+            url,
+            http=True,
+            echo=echo,
+            team_id="T0TEST",
+            signals_webhook_secret=new_secret(),
+            zoom_webhook_secret_token="demo-zoom-secret-token",
+        ) as world:
             world.say(
                 "Followthrough demo — a local stand-in for Slack, the real app over HTTP, "
                 "SQLite, the offline rules engine."

@@ -13,7 +13,7 @@ from bot.capture import blocks as rb
 from bot.devtools.world import CS_CHANNEL, World
 from bot.models import Commitment
 
-SAMPLE = Path(__file__).resolve().parent.parent / "devtools" / "samples" / "call-2026-11-20.vtt"
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "call-2026-11-20.vtt"
 FILE_ID = "F0DEMOCALL1"
 
 
