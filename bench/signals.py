@@ -54,13 +54,17 @@ def floor_app(secret: str) -> Callable:
 
     def app(environ: dict, start_response: Callable) -> list[bytes]:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        headers = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
         try:
             hook.verify(body, headers, json_parse=False)
             status, data = "202 Accepted", b'{"ok": true}'
         except Exception:  # noqa: BLE001
             status, data = "401 Unauthorized", b'{"ok": false}'
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        )
         return [data]
 
     return app
@@ -76,8 +80,11 @@ def load(url: str, secret: str, rate: int, seconds: float, clients: int = 24) ->
     """Open-loop load: request i is sent at t0 + i/rate (or as soon as a client is free)."""
     total = int(rate * seconds)
     bodies = [
-        json.dumps(signal(f"acct{random.randrange(ACCOUNTS)}.example", "health_score",
-                          random.randint(5, 100))).encode()
+        json.dumps(
+            signal(
+                f"acct{random.randrange(ACCOUNTS)}.example", "health_score", random.randint(5, 100)
+            )
+        ).encode()
         for _ in range(min(total, 5000))
     ]
     latencies: list[float] = []
@@ -123,25 +130,44 @@ def seed(engine: sa.Engine) -> None:
     with session_scope(engine) as s:
         ensure_workspace(s, TEAM, "Bench")
     with engine.begin() as conn:
-        conn.execute(sa.insert(Account.__table__), [  # type: ignore[attr-defined]
-            {"team_id": TEAM, "name": f"Account {i}", "domain": f"acct{i}.example",
-             "csm_user_id": "U0CSM", "created_at": NOW, "updated_at": NOW}
-            for i in range(ACCOUNTS)
-        ])
+        conn.execute(
+            sa.insert(Account.__table__),
+            [  # type: ignore[attr-defined]
+                {
+                    "team_id": TEAM,
+                    "name": f"Account {i}",
+                    "domain": f"acct{i}.example",
+                    "csm_user_id": "U0CSM",
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for i in range(ACCOUNTS)
+            ],
+        )
 
 
 def history(engine: sa.Engine, n: int) -> None:
     table = SignalEvent.__table__  # type: ignore[attr-defined]
     rows = [
-        {"team_id": TEAM, "source": "bench", "idempotency_key": f"hist:{i}", "auth": "signed",
-         "account_key": f"acct{i % ACCOUNTS}.example", "account_id": i % ACCOUNTS + 1,
-         "signal_type": "health_score", "value": 80.0, "occurred_at": NOW - dt.timedelta(minutes=i % 40000),
-         "received_at": NOW, "context": {}, "status": SignalStatus.EVALUATED}
+        {
+            "team_id": TEAM,
+            "source": "bench",
+            "idempotency_key": f"hist:{i}",
+            "auth": "signed",
+            "account_key": f"acct{i % ACCOUNTS}.example",
+            "account_id": i % ACCOUNTS + 1,
+            "signal_type": "health_score",
+            "value": 80.0,
+            "occurred_at": NOW - dt.timedelta(minutes=i % 40000),
+            "received_at": NOW,
+            "context": {},
+            "status": SignalStatus.EVALUATED,
+        }
         for i in range(n)
     ]
     with engine.begin() as conn:
         for start in range(0, n, 10_000):
-            conn.execute(sa.insert(table), rows[start:start + 10_000])
+            conn.execute(sa.insert(table), rows[start : start + 10_000])
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -167,7 +193,9 @@ def load_elsewhere(url: str, secret: str, rate: int, seconds: float) -> dict[str
     (and must not share its interpreter lock)."""
     out = subprocess.run(
         [sys.executable, __file__, "--load-only", url, secret, str(rate), str(seconds)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -184,9 +212,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--history", type=int, default=100_000)
     ap.add_argument("--postgres", action="store_true")
-    ap.add_argument("--worker", choices=("thread", "process", "none"), default="thread",
-                    help="evaluate in this process (single-process install), in a separate "
-                    "worker process (Procfile), or not at all")
+    ap.add_argument(
+        "--worker",
+        choices=("thread", "process", "none"),
+        default="thread",
+        help="evaluate in this process (single-process install), in a separate "
+        "worker process (Procfile), or not at all",
+    )
     args = ap.parse_args()
     pg = None
     if args.postgres:
@@ -206,8 +238,11 @@ def main() -> None:
     settings = load_settings(database_url=url, signals_webhook_secret=secret)
     rt = Runtime(settings, engine)
     backend = "PostgreSQL" if pg else "SQLite"
-    print(f"backend: {backend}; load {args.rate} req/s for {args.seconds:g} s, 24 client threads in a separate process; "
-          f"worker: {args.worker}")
+    print(
+        f"backend: {backend}; load {args.rate} req/s for {args.seconds:g} s, "
+        "24 client threads in a separate process; "
+        f"worker: {args.worker}"
+    )
 
     floor_server, floor_url = serve(floor_app(secret))
     floor = load_elsewhere(floor_url, secret, args.rate, args.seconds)
@@ -240,19 +275,24 @@ def main() -> None:
     elif worker is not None:
         worker.terminate()
         worker.wait()
-    while (n := service.evaluate_new(engine, NOW)):
+    while n := service.evaluate_new(engine, NOW):
         evaluated[0] += n
     for name, r in (("floor (verify only)", floor), ("POST /signals + worker", app)):
-        print(f"{name:24} {r['requests']} requests at {r['achieved_rps']:.0f}/s: "
-              f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms, "
-              f"statuses {r['statuses']}")
+        print(
+            f"{name:24} {r['requests']} requests at {r['achieved_rps']:.0f}/s: "
+            f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms, "
+            f"statuses {r['statuses']}"
+        )
     print(f"worker evaluated {evaluated[0]} signals during and after the run")
 
     history(engine, args.history)
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM signal_event")).scalar()
     median, p99 = timed(lambda: service.evaluate_new(engine, NOW), 200)
-    print(f"{stored} stored signals; evaluation tick with nothing new: median {median:.2f} ms, p99 {p99:.2f} ms")
+    print(
+        f"{stored} stored signals; evaluation tick with nothing new: "
+        f"median {median:.2f} ms, p99 {p99:.2f} ms"
+    )
 
     from bot.notify import Posted
 
@@ -281,8 +321,10 @@ def main() -> None:
     median, p99 = timed(whole_tick, 100)
     assert _Null.sent == drained, "a tick with nothing new sent something"
     print(f"({drained} suggestion DMs from the load run were sent to a null notifier first)")
-    print(f"whole signals tick (rules folder, built-in cursors, evaluation, DMs), nothing new: "
-          f"median {median:.2f} ms, p99 {p99:.2f} ms")
+    print(
+        f"whole signals tick (rules folder, built-in cursors, evaluation, DMs), nothing new: "
+        f"median {median:.2f} ms, p99 {p99:.2f} ms"
+    )
     if pg is not None:
         engine.dispose()
         pg.stop()

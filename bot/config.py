@@ -122,16 +122,20 @@ class Settings(BaseSettings):
         3000, gt=0, lt=65536, description="HTTP port for `serve` (Procfile passes $PORT)"
     )
     signals_webhook_secret: str | None = Field(
-        None, description="whsec_… secret that signs POST /signals (Standard Webhooks) in single-workspace mode"
+        None,
+        description="whsec_… secret that signs POST /signals (Standard Webhooks) in single-workspace mode",
     )
     transcripts_webhook_secret: str | None = Field(
-        None, description="whsec_… secret that signs POST /transcripts (Standard Webhooks) in single-workspace mode"
+        None,
+        description="whsec_… secret that signs POST /transcripts (Standard Webhooks) in single-workspace mode",
     )
     zoom_webhook_secret_token: str | None = Field(
-        None, description="Zoom app's Secret Token: checks x-zm-signature and answers URL validation on POST /webhooks/zoom"
+        None,
+        description="Zoom app's Secret Token: checks x-zm-signature and answers URL validation on POST /webhooks/zoom",
     )
     signal_rules_dir: str | None = Field(
-        None, description="Folder of signal rule YAML files the worker watches (empty = the seed rules in prompts/signals)"
+        None,
+        description="Folder of signal rule YAML files the worker watches (empty = the seed rules in prompts/signals)",
     )
     signal_snooze: str = Field(
         "3d", description="How long 'Not now' puts a suggested case aside before asking again"

@@ -31,7 +31,9 @@ class HttpError(Exception):
 
 def headers_of(environ: dict[str, Any]) -> dict[str, str]:
     """Request headers, lower-case names (CGI's HTTP_X_Y → x-y)."""
-    out = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+    out = {
+        k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
+    }
     if environ.get("CONTENT_TYPE"):
         out["content-type"] = str(environ["CONTENT_TYPE"])
     return out

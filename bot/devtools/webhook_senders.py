@@ -57,7 +57,9 @@ class StandardWebhooksSender:
         self.url, self.secret = url, secret
         self.client = client or httpx.Client(timeout=10)
 
-    def headers(self, body: bytes, msg_id: str | None = None, timestamp: int | None = None) -> dict[str, str]:
+    def headers(
+        self, body: bytes, msg_id: str | None = None, timestamp: int | None = None
+    ) -> dict[str, str]:
         msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         ts = int(time.time()) if timestamp is None else timestamp
         return {
@@ -67,8 +69,15 @@ class StandardWebhooksSender:
             "webhook-signature": standard_signature(self.secret, msg_id, ts, body),
         }
 
-    def post(self, payload: Any, *, msg_id: str | None = None, timestamp: int | None = None,
-             raw: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
+    def post(
+        self,
+        payload: Any,
+        *,
+        msg_id: str | None = None,
+        timestamp: int | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
         body = raw if raw is not None else json.dumps(payload).encode()
         sent = headers if headers is not None else self.headers(body, msg_id, timestamp)
         return _answer(self.client.post(self.url, content=body, headers=sent))
@@ -77,9 +86,18 @@ class StandardWebhooksSender:
         self.client.close()
 
 
-def signal(account: str, kind: str, value: Any = None, previous: Any = None, *,
-           source: str = "vitally", key: str | None = None, at: dt.datetime | None = None,
-           reason: str | None = None, event_id: str | None = None) -> dict[str, Any]:
+def signal(
+    account: str,
+    kind: str,
+    value: Any = None,
+    previous: Any = None,
+    *,
+    source: str = "vitally",
+    key: str | None = None,
+    at: dt.datetime | None = None,
+    reason: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
     """A `followthrough.signal/v1` body, as an admin writes it into a CS platform's webhook step."""
     body: dict[str, Any] = {
         "schema": "followthrough.signal/v1",
@@ -125,9 +143,16 @@ class ZendeskSender:
         self.client.close()
 
 
-def zendesk_ticket_event(ticket: int, organization: str, kind: str = "ticket.created",
-                         *, priority: str = "HIGH", subject: str = "Sync keeps failing",
-                         current: Any = None, previous: Any = None) -> dict[str, Any]:
+def zendesk_ticket_event(
+    ticket: int,
+    organization: str,
+    kind: str = "ticket.created",
+    *,
+    priority: str = "HIGH",
+    subject: str = "Sync keeps failing",
+    current: Any = None,
+    previous: Any = None,
+) -> dict[str, Any]:
     """A Zendesk ticket event body (shape from Zendesk's webhook event-types reference)."""
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
@@ -138,9 +163,15 @@ def zendesk_ticket_event(ticket: int, organization: str, kind: str = "ticket.cre
         "zendesk_event_version": "2022-11-06",
         "subject": f"zen:ticket:{ticket}",
         "detail": {
-            "id": str(ticket), "organization_id": organization, "priority": priority,
-            "status": "OPEN", "subject": subject, "requester_id": "9000001",
-            "created_at": now, "updated_at": now, "via": {"channel": "web"},
+            "id": str(ticket),
+            "organization_id": organization,
+            "priority": priority,
+            "status": "OPEN",
+            "subject": subject,
+            "requester_id": "9000001",
+            "created_at": now,
+            "updated_at": now,
+            "via": {"channel": "web"},
         },
         "event": {"current": current, "previous": previous} if current is not None else {},
     }

@@ -145,8 +145,13 @@ class ZoomWebhookSender:
     def validate_url(self) -> bool:
         """Zoom's endpoint check: the answer must carry HMAC(secret, plainToken) in hex."""
         plain = secrets.token_urlsafe(16)
-        ans = self.post({"event": "endpoint.url_validation", "payload": {"plainToken": plain},
-                         "event_ts": int(time.time() * 1000)})
+        ans = self.post(
+            {
+                "event": "endpoint.url_validation",
+                "payload": {"plainToken": plain},
+                "event_ts": int(time.time() * 1000),
+            }
+        )
         expected = hmac.new(self.secret.encode(), plain.encode(), hashlib.sha256).hexdigest()
         return ans.status == 200 and ans.body == {"plainToken": plain, "encryptedToken": expected}
 
@@ -154,9 +159,16 @@ class ZoomWebhookSender:
         self.client.close()
 
 
-def transcript_completed(download_url: str, token: str, *, topic: str = "Acme <> Vendor weekly sync",
-                         host_email: str = "maya@vendor.io", meeting_uuid: str | None = None,
-                         file_id: str | None = None, start: str = "2026-11-20T15:00:00Z") -> dict[str, Any]:
+def transcript_completed(
+    download_url: str,
+    token: str,
+    *,
+    topic: str = "Acme <> Vendor weekly sync",
+    host_email: str = "maya@vendor.io",
+    meeting_uuid: str | None = None,
+    file_id: str | None = None,
+    start: str = "2026-11-20T15:00:00Z",
+) -> dict[str, Any]:
     """A `recording.transcript_completed` event in the shape of Zoom's documented sample."""
     return {
         "event": "recording.transcript_completed",

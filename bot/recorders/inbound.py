@@ -95,7 +95,11 @@ def zoom(rt: Runtime, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         raise HttpError(400, "expected a Zoom event object")
     event = data.get("event")
     if event == "endpoint.url_validation":
-        plain = ((data.get("payload") or {}).get("plainToken")) if isinstance(data.get("payload"), dict) else None
+        plain = (
+            ((data.get("payload") or {}).get("plainToken"))
+            if isinstance(data.get("payload"), dict)
+            else None
+        )
         if not isinstance(plain, str) or not plain:
             raise HttpError(400, "url_validation without payload.plainToken")
         return 200, verify.zoom_url_validation(secret, plain)
@@ -157,16 +161,30 @@ def transcripts(rt: Runtime, environ: dict[str, Any]) -> tuple[int, dict[str, An
             raise HttpError(400, "content_base64 is not base64") from None
     if content is None and not item.download_url:
         raise HttpError(400, "send content, content_base64 or download_url")
-    start = item.started_at.replace(tzinfo=dt.UTC) if item.started_at and not item.started_at.tzinfo else item.started_at
-    name = item.filename or f"{item.title[:80]} {start:%Y-%m-%d}.{item.format}" if start else f"{item.title[:80]}.{item.format}"
+    start = (
+        item.started_at.replace(tzinfo=dt.UTC)
+        if item.started_at and not item.started_at.tzinfo
+        else item.started_at
+    )
+    name = (
+        item.filename or f"{item.title[:80]} {start:%Y-%m-%d}.{item.format}"
+        if start
+        else f"{item.title[:80]}.{item.format}"
+    )
     new = service.accept(
         rt.engine,
         _team(rt),
         service.Incoming(
-            vendor=item.source.lower(), external_id=item.id, topic=item.title,
-            host_email=item.host_email, participants=tuple(p.model_dump() for p in item.participants),
-            started_at=start, filename=name.replace("/", "-"), download_url=item.download_url,
-            download_token=item.download_token, content=content,
+            vendor=item.source.lower(),
+            external_id=item.id,
+            topic=item.title,
+            host_email=item.host_email,
+            participants=tuple(p.model_dump() for p in item.participants),
+            started_at=start,
+            filename=name.replace("/", "-"),
+            download_url=item.download_url,
+            download_token=item.download_token,
+            content=content,
         ),
     )
     return 202, {"ok": True, "accepted": int(new), "duplicates": int(not new)}

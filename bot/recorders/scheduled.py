@@ -26,9 +26,13 @@ class DownloadError(Exception):
 def download(url: str, token: str | None, limit: int) -> bytes:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.stream("GET", url, headers=headers, timeout=TIMEOUT, follow_redirects=True) as resp:
+        with httpx.stream(
+            "GET", url, headers=headers, timeout=TIMEOUT, follow_redirects=True
+        ) as resp:
             if resp.status_code in (401, 403):
-                raise DownloadError("the recorder refused the download token (it lasts 24 hours)", True)
+                raise DownloadError(
+                    "the recorder refused the download token (it lasts 24 hours)", True
+                )
             if resp.status_code == 404:
                 raise DownloadError("the recording is gone from the recorder", False)
             if resp.status_code >= 400:
@@ -41,7 +45,9 @@ def download(url: str, token: str | None, limit: int) -> bytes:
                 chunks.append(chunk)
             return b"".join(chunks)
     except httpx.HTTPError as exc:
-        raise DownloadError(f"the recorder could not be reached ({type(exc).__name__})", True) from None
+        raise DownloadError(
+            f"the recorder could not be reached ({type(exc).__name__})", True
+        ) from None
 
 
 def _tell(notifier: Notifier, team_id: str, user: str | None, text: str) -> None:
@@ -68,12 +74,20 @@ def run_downloads(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
                 raise DownloadError("the delivery had no transcript and no download link", False)
         except DownloadError as exc:
             gave_up, host, _ = service.failed_attempt(
-                rt.engine, delivery_id, attempt, str(exc), retry=exc.retry, now=now, directory=notifier
+                rt.engine,
+                delivery_id,
+                attempt,
+                str(exc),
+                retry=exc.retry,
+                now=now,
+                directory=notifier,
             )
             log.info("recorder delivery %s attempt %s failed: %s", delivery_id, attempt, exc)
             if gave_up:
                 _tell(
-                    notifier, row.team_id, host,
+                    notifier,
+                    row.team_id,
+                    host,
                     f":warning: I couldn't fetch the transcript of *{row.topic or 'your call'}* "
                     f"from {row.vendor.title()} after {attempt} tries: {exc}. Download it from "
                     f"{row.vendor.title()} and upload it here, and I'll read it as usual.",

@@ -51,50 +51,82 @@ def accept(engine: Engine, team_id: str, item: Incoming, now: dt.datetime | None
     now = now or clock.now()
     insert = (sqlite.insert if is_sqlite(engine) else postgresql.insert)(TABLE)
     values = {
-        "team_id": team_id, "vendor": item.vendor, "external_id": item.external_id[:255],
-        "topic": item.topic[:300], "host_email": (item.host_email or "").lower() or None,
-        "participants": list(item.participants)[:200], "started_at": item.started_at,
-        "filename": item.filename[:255], "download_url": item.download_url,
-        "download_token": item.download_token, "content": item.content,
-        "status": D.PENDING, "attempts": 0, "next_attempt_at": now,
-        "created_at": now, "updated_at": now,
+        "team_id": team_id,
+        "vendor": item.vendor,
+        "external_id": item.external_id[:255],
+        "topic": item.topic[:300],
+        "host_email": (item.host_email or "").lower() or None,
+        "participants": list(item.participants)[:200],
+        "started_at": item.started_at,
+        "filename": item.filename[:255],
+        "download_url": item.download_url,
+        "download_token": item.download_token,
+        "content": item.content,
+        "status": D.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
     }
-    stmt = insert.values(values).on_conflict_do_nothing(
-        index_elements=["team_id", "vendor", "external_id"]
-    ).returning(TABLE.c.id)
+    stmt = (
+        insert.values(values)
+        .on_conflict_do_nothing(index_elements=["team_id", "vendor", "external_id"])
+        .returning(TABLE.c.id)
+    )
     with engine.begin() as conn:
         row = conn.execute(stmt).first()
     if row is not None:
         with session_scope(engine) as session:
-            audit.record(session, team_id, item.vendor, "recorder_delivery", row[0], "received",
-                         to_state=D.PENDING, topic=item.topic[:120], inline=item.content is not None)
+            audit.record(
+                session,
+                team_id,
+                item.vendor,
+                "recorder_delivery",
+                row[0],
+                "received",
+                to_state=D.PENDING,
+                topic=item.topic[:120],
+                inline=item.content is not None,
+            )
     return row is not None
 
 
 def claim_due(engine: Engine, now: dt.datetime, limit: int = 5) -> list[tuple[int, int]]:
     """(id, attempt) of deliveries due for a download, each claimed by one worker."""
     with session_scope(engine) as session:
-        due = [r[0] for r in session.execute(
-            sa.select(TABLE.c.id).where(
-                sa.or_(
-                    sa.and_(TABLE.c.status == D.PENDING, TABLE.c.next_attempt_at <= now),
-                    sa.and_(TABLE.c.status == D.DOWNLOADING, TABLE.c.lease_until < now),
+        due = [
+            r[0]
+            for r in session.execute(
+                sa.select(TABLE.c.id)
+                .where(
+                    sa.or_(
+                        sa.and_(TABLE.c.status == D.PENDING, TABLE.c.next_attempt_at <= now),
+                        sa.and_(TABLE.c.status == D.DOWNLOADING, TABLE.c.lease_until < now),
+                    )
                 )
-            ).order_by(TABLE.c.id).limit(limit)
-        )]
+                .order_by(TABLE.c.id)
+                .limit(limit)
+            )
+        ]
         won = []
         for did in due:
             hit = session.execute(
-                sa.update(TABLE).where(
+                sa.update(TABLE)
+                .where(
                     TABLE.c.id == did,
                     sa.or_(
                         sa.and_(TABLE.c.status == D.PENDING, TABLE.c.next_attempt_at <= now),
                         sa.and_(TABLE.c.status == D.DOWNLOADING, TABLE.c.lease_until < now),
                     ),
-                ).values(status=D.DOWNLOADING, lease_until=now + LEASE, attempts=TABLE.c.attempts + 1)
+                )
+                .values(
+                    status=D.DOWNLOADING, lease_until=now + LEASE, attempts=TABLE.c.attempts + 1
+                )
             ).rowcount  # type: ignore[attr-defined]
             if hit == 1:
-                attempt = session.execute(sa.select(TABLE.c.attempts).where(TABLE.c.id == did)).scalar()
+                attempt = session.execute(
+                    sa.select(TABLE.c.attempts).where(TABLE.c.id == did)
+                ).scalar()
                 won.append((did, int(attempt or 0)))
     return won
 
@@ -129,19 +161,26 @@ def host_user(session: Session, team_id: str, email: str | None, directory: Any)
     return str(found["id"]) if found and found.get("id") else None
 
 
-def match_account(session: Session, team_id: str, emails: list[str], host_email: str | None) -> int | None:
+def match_account(
+    session: Session, team_id: str, emails: list[str], host_email: str | None
+) -> int | None:
     """The one account whose domain the participants' emails share (ours excluded)."""
     ours = {e.rsplit("@", 1)[1] for e in [host_email or ""] if "@" in e}
     ours |= {
         p.email.rsplit("@", 1)[1].lower()
-        for p in session.exec(select(Person).where(Person.team_id == team_id, col(Person.email).is_not(None)))
+        for p in session.exec(
+            select(Person).where(Person.team_id == team_id, col(Person.email).is_not(None))
+        )
         if p.email and "@" in p.email
     }
     domains = {e.rsplit("@", 1)[1].lower() for e in emails if "@" in e} - ours
     if not domains:
         return None
-    hits = list(session.exec(select(Account.id).where(Account.team_id == team_id,
-                                                       col(Account.domain).in_(domains))))
+    hits = list(
+        session.exec(
+            select(Account.id).where(Account.team_id == team_id, col(Account.domain).in_(domains))
+        )
+    )
     return hits[0] if len(set(hits)) == 1 else None
 
 
@@ -152,7 +191,9 @@ class Handed:
     reviewer: str | None
 
 
-def hand_to_capture(engine: Engine, delivery_id: int, attempt: int, data: bytes, directory: Any) -> Handed | None:
+def hand_to_capture(
+    engine: Engine, delivery_id: int, attempt: int, data: bytes, directory: Any
+) -> Handed | None:
     """The bytes become a queued Transcript (read by the capture worker like an upload) whose
     review goes to the host — or the account's CSM — as a DM. Same bytes twice: one transcript."""
     digest = sha256_hex(data)
@@ -172,14 +213,29 @@ def hand_to_capture(engine: Engine, delivery_id: int, attempt: int, data: bytes,
             row.status, row.transcript_id, row.lease_until = D.DONE, existing.id, None
             row.host_user_id, row.updated_at = host, clock.now()
             session.add(row)
-            audit.record(session, row.team_id, "system", "recorder_delivery", row.id, "duplicate",
-                         from_state=D.DOWNLOADING, to_state=D.DONE, transcript=existing.id)
+            audit.record(
+                session,
+                row.team_id,
+                "system",
+                "recorder_delivery",
+                row.id,
+                "duplicate",
+                from_state=D.DOWNLOADING,
+                to_state=D.DONE,
+                transcript=existing.id,
+            )
             return Handed(existing.id or 0, False, reviewer)
         t = Transcript(
-            team_id=row.team_id, sha256=digest, filename=row.filename or "call.vtt",
-            size_bytes=len(data), content=data, account_id=account_id,
+            team_id=row.team_id,
+            sha256=digest,
+            filename=row.filename or "call.vtt",
+            size_bytes=len(data),
+            content=data,
+            account_id=account_id,
             call_date=row.started_at.date() if row.started_at else None,
-            uploader_user_id=reviewer, channel_id=None, thread_ts=None,
+            uploader_user_id=reviewer,
+            channel_id=None,
+            thread_ts=None,
             status=TranscriptStatus.QUEUED,
         )
         session.add(t)
@@ -188,16 +244,44 @@ def hand_to_capture(engine: Engine, delivery_id: int, attempt: int, data: bytes,
         row.host_user_id, row.account_id, row.updated_at = host, account_id, clock.now()
         row.download_token = None  # done with the secret
         session.add(row)
-        audit.record(session, row.team_id, row.vendor, "transcript", t.id, "received",
-                     to_state=TranscriptStatus.QUEUED, delivery=row.id, account_id=account_id,
-                     reviewer=reviewer, matched="participants" if account_id else None)
-        audit.record(session, row.team_id, "system", "recorder_delivery", row.id, "downloaded",
-                     from_state=D.DOWNLOADING, to_state=D.DONE, transcript=t.id, size=len(data))
+        audit.record(
+            session,
+            row.team_id,
+            row.vendor,
+            "transcript",
+            t.id,
+            "received",
+            to_state=TranscriptStatus.QUEUED,
+            delivery=row.id,
+            account_id=account_id,
+            reviewer=reviewer,
+            matched="participants" if account_id else None,
+        )
+        audit.record(
+            session,
+            row.team_id,
+            "system",
+            "recorder_delivery",
+            row.id,
+            "downloaded",
+            from_state=D.DOWNLOADING,
+            to_state=D.DONE,
+            transcript=t.id,
+            size=len(data),
+        )
         return Handed(t.id or 0, True, reviewer)
 
 
-def failed_attempt(engine: Engine, delivery_id: int, attempt: int, reason: str, *,
-                   retry: bool, now: dt.datetime, directory: Any) -> tuple[bool, str | None, RecorderDelivery | None]:
+def failed_attempt(
+    engine: Engine,
+    delivery_id: int,
+    attempt: int,
+    reason: str,
+    *,
+    retry: bool,
+    now: dt.datetime,
+    directory: Any,
+) -> tuple[bool, str | None, RecorderDelivery | None]:
     """Retry later, or give up; returns (gave_up, who to tell, the row)."""
     with session_scope(engine) as session:
         row = _owned(session, delivery_id, attempt)
@@ -213,6 +297,16 @@ def failed_attempt(engine: Engine, delivery_id: int, attempt: int, reason: str, 
         host = host_user(session, row.team_id, row.host_email, directory)
         row.host_user_id = host
         session.add(row)
-        audit.record(session, row.team_id, "system", "recorder_delivery", row.id, "failed",
-                     from_state=D.DOWNLOADING, to_state=D.FAILED, reason=reason[:300], attempts=attempt)
+        audit.record(
+            session,
+            row.team_id,
+            "system",
+            "recorder_delivery",
+            row.id,
+            "failed",
+            from_state=D.DOWNLOADING,
+            to_state=D.FAILED,
+            reason=reason[:300],
+            attempts=attempt,
+        )
         return True, host, row

@@ -129,7 +129,8 @@ def signal_blocks(r: Report) -> list[dict[str, Any]]:
     if f.unmatched_keys:
         out.append(
             section(
-                "*Signals for accounts I don't know* (map with `followthrough signal map KEY ACCOUNT`)\n"
+                "*Signals for accounts I don't know* "
+                "(map with `followthrough signal map KEY ACCOUNT`)\n"
                 + "\n".join(
                     f"• `{escape(u.account_key)}`: {u.signals} from {escape(', '.join(u.sources))}"
                     for u in f.unmatched_keys[:8]

@@ -92,8 +92,10 @@ class Report:
 
     @property
     def empty(self) -> bool:
-        return not self.cases and self.commitments.made == 0 and not (
-            self.signals and (self.signals.signals or self.signals.rule_problems)
+        return (
+            not self.cases
+            and self.commitments.made == 0
+            and not (self.signals and (self.signals.signals or self.signals.rule_problems))
         )
 
     @property

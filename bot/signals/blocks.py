@@ -42,12 +42,19 @@ def _state(v: SuggestionView) -> str | None:
     if v.status == "snoozed" and v.snoozed_until:
         return f":zzz: Put aside by {user_mention(v.decided_by)} until {v.snoozed_until:%b %d}."
     if v.status == "starting":
-        return f":hourglass_flowing_sand: {user_mention(v.decided_by)} started the plan; drafting it now."
+        who = user_mention(v.decided_by)
+        return f":hourglass_flowing_sand: {who} started the plan; drafting it now."
     if v.status == "started":
-        return f":white_check_mark: Case #{v.case_id} is running ({user_mention(v.decided_by)} started it)."
+        who = user_mention(v.decided_by)
+        return f":white_check_mark: Case #{v.case_id} is running ({who} started it)."
     if v.status == "dismissed":
-        until = f" Signals until {v.cooldown_until:%b %d} are counted, not re-suggested." if v.cooldown_until else ""
-        return f":no_entry_sign: Dismissed by {user_mention(v.decided_by)}: “{escape(v.dismiss_reason)}”.{until}"
+        until = (
+            f" Signals until {v.cooldown_until:%b %d} are counted, not re-suggested."
+            if v.cooldown_until
+            else ""
+        )
+        who, why = user_mention(v.decided_by), escape(v.dismiss_reason)
+        return f":no_entry_sign: Dismissed by {who}: “{why}”.{until}"
     if v.status == "closed":
         return f"Case #{v.case_id} closed: {escape(v.outcome or 'closed')}."
     return None

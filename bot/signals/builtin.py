@@ -39,8 +39,17 @@ def account_key(account_id: int) -> str:
     return f"account:{account_id}"
 
 
-def _signal(key: str, account_id: int, kind: str, at: dt.datetime, *, value: float | None = None,
-            previous: float | None = None, text: str | None = None, **context: object) -> Parsed:
+def _signal(
+    key: str,
+    account_id: int,
+    kind: str,
+    at: dt.datetime,
+    *,
+    value: float | None = None,
+    previous: float | None = None,
+    text: str | None = None,
+    **context: object,
+) -> Parsed:
     return Parsed(
         idempotency_key=f"builtin:{key}"[:200],
         source=SOURCE,
@@ -70,7 +79,9 @@ def _number(text: object) -> float | None:
         return None
 
 
-def crm_changes(session: Session, team_id: str, now: dt.datetime, limit: int = 1000) -> list[Parsed]:
+def crm_changes(
+    session: Session, team_id: str, now: dt.datetime, limit: int = 1000
+) -> list[Parsed]:
     """CRM field changes audited since the cursor (which then moves past them)."""
     cur = cursor(session, team_id, "audit")
     table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -99,12 +110,18 @@ def crm_changes(session: Session, team_id: str, now: dt.datetime, limit: int = 1
         numeric = kind == "arr_changed"
         out.append(
             _signal(
-                f"audit:{ev.id}", ev.entity_id, kind, ev.at,
+                f"audit:{ev.id}",
+                ev.entity_id,
+                kind,
+                ev.at,
                 value=_number(d.get("new")) if numeric else None,
                 previous=_number(d.get("old")) if numeric else None,
                 text=None if numeric else (str(d["new"]) if d.get("new") is not None else "(none)"),
-                old=d.get("old"), new=d.get("new"), crm=d.get("source") or ev.actor,
-                reason=f"{d.get('field')} changed in the CRM: {d.get('old') or '—'} → {d.get('new') or '—'}",
+                old=d.get("old"),
+                new=d.get("new"),
+                crm=d.get("source") or ev.actor,
+                reason=f"{d.get('field')} changed in the CRM: "
+                f"{d.get('old') or '—'} → {d.get('new') or '—'}",
             )
         )
     cur.position, cur.updated_at = str(top), now
@@ -147,9 +164,17 @@ def daily(session: Session, team_id: str, now: dt.datetime) -> list[Parsed] | No
             days = (a.renewal_date - today).days
             mark = _mark(days, RENEWAL_MARKS) if days >= 0 else None
             if mark is not None:
-                out.append(_signal(f"renewal:{aid}:{a.renewal_date}:{mark}", aid, "renewal_in_days", now,
-                                   value=days, renewal_date=str(a.renewal_date),
-                                   reason=f"renews {a.renewal_date:%b %d, %Y}"))
+                out.append(
+                    _signal(
+                        f"renewal:{aid}:{a.renewal_date}:{mark}",
+                        aid,
+                        "renewal_in_days",
+                        now,
+                        value=days,
+                        renewal_date=str(a.renewal_date),
+                        reason=f"renews {a.renewal_date:%b %d, %Y}",
+                    )
+                )
         last = last_call.get(aid)
         since = last or a.created_at
         if since is not None:
@@ -158,9 +183,17 @@ def daily(session: Session, team_id: str, now: dt.datetime) -> list[Parsed] | No
             days = (now - since).days
             weeks = [w for w in CALL_MARKS_WEEKS if days >= 7 * w]
             if weeks:
-                out.append(_signal(f"no_call:{aid}:{since.date()}:{max(weeks)}", aid, "days_since_call", now,
-                                   value=days, last_call=str(last.date()) if last else None,
-                                   reason=f"no call read since {since:%b %d}" if last else "no call read yet"))
+                out.append(
+                    _signal(
+                        f"no_call:{aid}:{since.date()}:{max(weeks)}",
+                        aid,
+                        "days_since_call",
+                        now,
+                        value=days,
+                        last_call=str(last.date()) if last else None,
+                        reason=f"no call read since {since:%b %d}" if last else "no call read yet",
+                    )
+                )
     for c in session.exec(
         select(Commitment).where(
             Commitment.team_id == team_id,
@@ -170,10 +203,18 @@ def daily(session: Session, team_id: str, now: dt.datetime) -> list[Parsed] | No
         )
     ):
         due = c.due_date or today
-        out.append(_signal(f"overdue:{c.id}", c.account_id or 0, "commitment_overdue",
-                           dt.datetime.combine(due + dt.timedelta(days=1), dt.time(0), dt.UTC),
-                           value=(today - due).days, text=None, commitment=c.id,
-                           reason=f"“{c.text[:120]}” was due {due:%b %d}"))
+        out.append(
+            _signal(
+                f"overdue:{c.id}",
+                c.account_id or 0,
+                "commitment_overdue",
+                dt.datetime.combine(due + dt.timedelta(days=1), dt.time(0), dt.UTC),
+                value=(today - due).days,
+                text=None,
+                commitment=c.id,
+                reason=f"“{c.text[:120]}” was due {due:%b %d}",
+            )
+        )
     cur.position, cur.updated_at = today.isoformat(), now
     session.add(cur)
     return out

@@ -12,11 +12,14 @@ from typing import Annotated
 
 import typer
 
-signal_app = typer.Typer(help="Signals: send, import, rules, unknown accounts, sources.",
-                         no_args_is_help=True)
+signal_app = typer.Typer(
+    help="Signals: send, import, rules, unknown accounts, sources.", no_args_is_help=True
+)
 rules_app = typer.Typer(help="Signal rules (YAML).", no_args_is_help=True)
 signal_app.add_typer(rules_app, name="rules")
-TeamOpt = Annotated[str | None, typer.Option("--team", help="Slack team id (default: the only one)")]
+TeamOpt = Annotated[
+    str | None, typer.Option("--team", help="Slack team id (default: the only one)")
+]
 
 
 def _team(rt, team: str | None) -> str:  # type: ignore[no-untyped-def]
@@ -46,9 +49,14 @@ def _rows(path: Path) -> list[dict]:
         return data["signals"] if isinstance(data, dict) else data
     out = []
     for row in csv.DictReader(io.StringIO(text)):
-        body: dict = {"account": row.get("account") or "",
-                      "signal": {"type": row.get("type") or "", "value": row.get("value") or None,
-                                 "previous_value": row.get("previous_value") or None}}
+        body: dict = {
+            "account": row.get("account") or "",
+            "signal": {
+                "type": row.get("type") or "",
+                "value": row.get("value") or None,
+                "previous_value": row.get("previous_value") or None,
+            },
+        }
         for k in ("source", "occurred_at", "idempotency_key"):
             if row.get(k):
                 body[k] = row[k]
@@ -74,10 +82,15 @@ def send(
     from bot.signals.payload import PayloadError, parse_body
 
     rt = _rt()
-    body = {"account": account, "signal": {"type": kind, "value": value, "previous_value": previous},
-            "context": {"reason": reason} if reason else {}}
+    body = {
+        "account": account,
+        "signal": {"type": kind, "value": value, "previous_value": previous},
+        "context": {"reason": reason} if reason else {},
+    }
     try:
-        parsed = parse_body(body, source=source, delivery_id=f"cli:{secrets.token_hex(8)}", now=clock.now())
+        parsed = parse_body(
+            body, source=source, delivery_id=f"cli:{secrets.token_hex(8)}", now=clock.now()
+        )
     except PayloadError as exc:
         from bot.clikit import fail
 
@@ -87,8 +100,11 @@ def send(
 
 
 @signal_app.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="CSV or JSON file of signals")], team: TeamOpt = None,
-            source: Annotated[str, typer.Option(help="Source name for rows without one")] = "import") -> None:
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON file of signals")],
+    team: TeamOpt = None,
+    source: Annotated[str, typer.Option(help="Source name for rows without one")] = "import",
+) -> None:
     """Import signals in bulk (CSV: account,type,value,previous_value,source,occurred_at,
     idempotency_key,reason). Bad rows are reported with their number; the rest are stored."""
     from bot import clock
@@ -110,13 +126,17 @@ def import_(file: Annotated[Path, typer.Argument(help="CSV or JSON file of signa
             bad += 1
             typer.echo(f"{file.name}: row {n}: {exc}", err=True)
     stored = service.store(rt.engine, _team(rt, team), good, auth="import")
-    typer.echo(f"Stored {stored.accepted} signal(s); {stored.duplicates} duplicate(s); {bad} bad row(s).")
+    typer.echo(
+        f"Stored {stored.accepted} signal(s); {stored.duplicates} duplicate(s); {bad} bad row(s)."
+    )
     if bad:
         raise typer.Exit(1)
 
 
 @rules_app.command("validate")
-def validate(folder: Annotated[Path | None, typer.Argument(help="Folder of rule files")] = None) -> None:
+def validate(
+    folder: Annotated[Path | None, typer.Argument(help="Folder of rule files")] = None,
+) -> None:
     """Check every rule file; print problems as file:line:column (exit 1 on any error)."""
     from bot.signals.rules import SEED_DIR, read_dir
 
@@ -130,8 +150,10 @@ def validate(folder: Annotated[Path | None, typer.Argument(help="Folder of rule 
 
 
 @rules_app.command("load")
-def load(folder: Annotated[Path | None, typer.Argument(help="Folder of rule files")] = None,
-         team: TeamOpt = None) -> None:
+def load(
+    folder: Annotated[Path | None, typer.Argument(help="Folder of rule files")] = None,
+    team: TeamOpt = None,
+) -> None:
     """Load rules now (the worker also re-reads SIGNAL_RULES_DIR when it changes)."""
     from bot.db import session_scope
     from bot.signals import service
@@ -139,12 +161,15 @@ def load(folder: Annotated[Path | None, typer.Argument(help="Folder of rule file
     rt = _rt()
     team_id = _team(rt, team)
     with session_scope(rt.engine) as session:
-        out = service.load_rules(session, team_id, folder or service.rules_folder(rt.settings), force=True,
-                                 actor="cli")
+        out = service.load_rules(
+            session, team_id, folder or service.rules_folder(rt.settings), force=True, actor="cli"
+        )
     for p in out.problems:
         typer.echo(str(p), err=True)
-    typer.echo(f"{len(out.changed)} rule(s) changed" + ("; files with errors kept their old rules" if
-                                                       out.problems else ""))
+    typer.echo(
+        f"{len(out.changed)} rule(s) changed"
+        + ("; files with errors kept their old rules" if out.problems else "")
+    )
     if any(p.is_error for p in out.problems):
         raise typer.Exit(1)
 
@@ -159,15 +184,20 @@ def unmatched(team: TeamOpt = None) -> None:
     with session_scope(rt.engine) as session:
         rows = service.unmatched(session, _team(rt, team), limit=200)
     for u in rows:
-        typer.echo(f"{u.account_key}\t{u.signals} signal(s)\t{', '.join(u.sources)}\tlast {u.last_at:%Y-%m-%d}")
+        typer.echo(
+            f"{u.account_key}\t{u.signals} signal(s)\t{', '.join(u.sources)}"
+            f"\tlast {u.last_at:%Y-%m-%d}"
+        )
     if not rows:
         typer.echo("Every signal matched an account.")
 
 
 @signal_app.command("map")
-def map_(key: Annotated[str, typer.Argument(help="The account key as signals send it")],
-         account: Annotated[str, typer.Argument(help="Our account: name, domain or CRM id")],
-         team: TeamOpt = None) -> None:
+def map_(
+    key: Annotated[str, typer.Argument(help="The account key as signals send it")],
+    account: Annotated[str, typer.Argument(help="Our account: name, domain or CRM id")],
+    team: TeamOpt = None,
+) -> None:
     """Remember that KEY is ACCOUNT; its waiting signals are evaluated on the next tick."""
     from bot.clikit import fail
     from bot.db import session_scope
@@ -186,8 +216,12 @@ def map_(key: Annotated[str, typer.Argument(help="The account key as signals sen
 def source(
     name: Annotated[str, typer.Argument(help="Source name, used in the URL: /signals/NAME")],
     adapter: Annotated[str, typer.Option(help="generic or zendesk")] = "generic",
-    secret: Annotated[str | None, typer.Option(help="The vendor's signing secret (zendesk)")] = None,
-    token: Annotated[bool, typer.Option(help="Also accept ?token=… (weaker: for tools that cannot sign)")] = False,
+    secret: Annotated[
+        str | None, typer.Option(help="The vendor's signing secret (zendesk)")
+    ] = None,
+    token: Annotated[
+        bool, typer.Option(help="Also accept ?token=… (weaker: for tools that cannot sign)")
+    ] = False,
     team: TeamOpt = None,
 ) -> None:
     """Create or rotate a source: prints its URL and secret (shown once; keep it safe)."""
@@ -205,8 +239,15 @@ def source(
     url_token = secrets.token_urlsafe(24) if token else None
     try:
         with session_scope(rt.engine) as session:
-            service.add_source(session, _team(rt, team), name, adapter, secret=key, url_token=url_token,
-                               actor="cli")
+            service.add_source(
+                session,
+                _team(rt, team),
+                name,
+                adapter,
+                secret=key,
+                url_token=url_token,
+                actor="cli",
+            )
     except service.SignalError as exc:
         raise fail(str(exc), 1) from None
     typer.echo(f"POST https://<your host>/signals/{name}")

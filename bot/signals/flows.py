@@ -34,7 +34,11 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
     if result.created:
         try:
             plan_edits.start(
-                rt.engine, start.team_id, case_id, actor, rt.settings.cs_admins,
+                rt.engine,
+                start.team_id,
+                case_id,
+                actor,
+                rt.settings.cs_admins,
                 settings=rt.settings,
             )
         except plan_edits.PlanEditError as exc:  # e.g. every step was dropped: the card says so
@@ -42,8 +46,11 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
         planning.announce_case(rt.engine, notifier, start.team_id, case_id, rt.settings.cs_channel)
     else:
         _tell(
-            notifier, start.team_id, actor,
-            f"Case #{case_id} is already open for this account and risk; the signals were added to it.",
+            notifier,
+            start.team_id,
+            actor,
+            f"Case #{case_id} is already open for this account and risk; "
+            "the signals were added to it.",
         )
     service.finish_start(rt.engine, start, actor, case_id)
     scheduled.refresh(rt, notifier, start.suggestion_id)

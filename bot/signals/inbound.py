@@ -39,9 +39,14 @@ def _delivery(target: service.Target, body: bytes, environ: dict[str, Any]) -> v
         return verify.standard_webhooks(target.secret, body, headers)
     token = query_of(environ).get("token") or headers.get("x-followthrough-token")
     if token and target.url_token:
-        return verify.url_token(target.url_token, token, headers.get("webhook-id") or
-                                "body:" + hashlib.sha256(body).hexdigest()[:40])
-    raise verify.Unauthorized("not signed: send webhook-id, webhook-timestamp and webhook-signature")
+        return verify.url_token(
+            target.url_token,
+            token,
+            headers.get("webhook-id") or "body:" + hashlib.sha256(body).hexdigest()[:40],
+        )
+    raise verify.Unauthorized(
+        "not signed: send webhook-id, webhook-timestamp and webhook-signature"
+    )
 
 
 def handle(rt: Runtime, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -60,20 +65,37 @@ def handle(rt: Runtime, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         raise HttpError(401, str(exc)) from None
     data = parse_json(body)
     try:
-        signals = adapters.parse(target.adapter, data, source=target.source,
-                                 delivery_id=delivery.webhook_id, now=clock.now())
+        signals = adapters.parse(
+            target.adapter,
+            data,
+            source=target.source,
+            delivery_id=delivery.webhook_id,
+            now=clock.now(),
+        )
     except PayloadError as exc:
         raise HttpError(400, str(exc)) from None
-    stored = service.store(rt.engine, target.team_id, signals, auth=delivery.auth,
-                           webhook_id=delivery.webhook_id, webhook_ts=delivery.timestamp,
-                           grouped=True)
+    stored = service.store(
+        rt.engine,
+        target.team_id,
+        signals,
+        auth=delivery.auth,
+        webhook_id=delivery.webhook_id,
+        webhook_ts=delivery.timestamp,
+        grouped=True,
+    )
     if stored.replayed:
         raise HttpError(401, "replayed delivery (same webhook-id and timestamp as before)")
-    return 202, {"ok": True, "accepted": stored.accepted, "duplicates": stored.duplicates,
-                 "ignored": 0 if signals else 1}
+    return 202, {
+        "ok": True,
+        "accepted": stored.accepted,
+        "duplicates": stored.duplicates,
+        "ignored": 0 if signals else 1,
+    }
 
 
-def make_route(rt: Runtime, handler: Callable[[Runtime, dict[str, Any]], tuple[int, dict]] = handle) -> Route:
+def make_route(
+    rt: Runtime, handler: Callable[[Runtime, dict[str, Any]], tuple[int, dict]] = handle
+) -> Route:
     """A WSGI app for one inbound route: errors become short JSON answers, never tracebacks."""
 
     def route(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -84,8 +106,12 @@ def make_route(rt: Runtime, handler: Callable[[Runtime, dict[str, Any]], tuple[i
             if status == 401:
                 log.info("inbound %s refused: %s", environ.get("PATH_INFO"), exc)
         except Exception as exc:  # noqa: BLE001 — the sender retries on 503; we keep nothing half-done
-            log.error("inbound %s failed: %s", environ.get("PATH_INFO"), type(exc).__name__,
-                      exc_info=log.isEnabledFor(logging.DEBUG))
+            log.error(
+                "inbound %s failed: %s",
+                environ.get("PATH_INFO"),
+                type(exc).__name__,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
             status, body = 503, {"ok": False, "error": "temporarily unavailable; retry"}
         return respond(start_response, status, body)
 

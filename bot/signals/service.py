@@ -38,7 +38,6 @@ from bot.models import Account, AuditEvent, Case, CaseStatus, Person, Workspace
 from bot.people.service import is_cs_admin
 from bot.signals import rules as rl
 from bot.signals.models import (
-    ACTIVE_SUGGESTION,
     SignalAlias,
     SignalEvent,
     SignalEvidence,
@@ -57,8 +56,16 @@ EVENTS = SignalEvent.__table__  # type: ignore[attr-defined]
 SUGGESTIONS = SignalSuggestion.__table__  # type: ignore[attr-defined]
 BATCH = 500
 DM_LEASE = dt.timedelta(minutes=2)
-OPEN_CASE = tuple(str(s) for s in (CaseStatus.PLANNING, CaseStatus.PLANNED, CaseStatus.RUNNING,
-                                   CaseStatus.PAUSED, CaseStatus.AWAITING_CLOSE))
+OPEN_CASE = tuple(
+    str(s)
+    for s in (
+        CaseStatus.PLANNING,
+        CaseStatus.PLANNED,
+        CaseStatus.RUNNING,
+        CaseStatus.PAUSED,
+        CaseStatus.AWAITING_CLOSE,
+    )
+)
 
 
 class SignalError(ValueError):
@@ -115,8 +122,14 @@ def forget_targets() -> None:
 
 
 def add_source(
-    session: Session, team_id: str, key: str, adapter: str, *, secret: str | None,
-    url_token: str | None, actor: str,
+    session: Session,
+    team_id: str,
+    key: str,
+    adapter: str,
+    *,
+    secret: str | None,
+    url_token: str | None,
+    actor: str,
 ) -> SignalSource:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", key):
         raise SignalError("A source name is lowercase letters, digits, - and _ (e.g. vitally).")
@@ -127,8 +140,16 @@ def add_source(
     row.adapter, row.secret, row.url_token, row.created_by = adapter, secret, url_token, actor
     session.add(row)
     session.flush()
-    audit.record(session, team_id, actor, "signal_source", row.id, "configured", adapter=adapter,
-                 token=bool(url_token) or None)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "signal_source",
+        row.id,
+        "configured",
+        adapter=adapter,
+        token=bool(url_token) or None,
+    )
     forget_targets()
     return row
 
@@ -209,7 +230,8 @@ def store(
             "unit": p.unit,
             "occurred_at": p.occurred_at,
             "received_at": now,
-            "context": p.context | ({"account_keys": list(p.account_keys)} if len(p.account_keys) > 1 else {}),
+            "context": p.context
+            | ({"account_keys": list(p.account_keys)} if len(p.account_keys) > 1 else {}),
             "status": SignalStatus.NEW,
         }
         for p in signals
@@ -221,7 +243,11 @@ def store(
 
 
 def _write(
-    conn: Any, stmt: Any, team_id: str, rows: list[dict[str, Any]], webhook_id: str | None,
+    conn: Any,
+    stmt: Any,
+    team_id: str,
+    rows: list[dict[str, Any]],
+    webhook_id: str | None,
     webhook_ts: int | None,
 ) -> Stored:
     out = Stored()
@@ -231,11 +257,13 @@ def _write(
     out.duplicates = len(rows) - out.accepted
     if out.duplicates and webhook_id and webhook_ts is not None and not out.accepted:
         seen = conn.execute(
-            sa.select(EVENTS.c.id).where(
+            sa.select(EVENTS.c.id)
+            .where(
                 EVENTS.c.team_id == team_id,
                 EVENTS.c.webhook_id == webhook_id,
                 EVENTS.c.webhook_ts == webhook_ts,
-            ).limit(1)
+            )
+            .limit(1)
         ).first()
         out.replayed = seen is not None
     return out
@@ -253,8 +281,13 @@ class _GroupWriter:
         self.queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         threading.Thread(target=self._run, daemon=True, name="ft-signal-writer").start()
 
-    def write(self, team_id: str, rows: list[dict[str, Any]], webhook_id: str | None,
-              webhook_ts: int | None) -> Stored:
+    def write(
+        self,
+        team_id: str,
+        rows: list[dict[str, Any]],
+        webhook_id: str | None,
+        webhook_ts: int | None,
+    ) -> Stored:
         item = _Pending(team_id, rows, webhook_id, webhook_ts)
         self.queue.put(item)
         if not item.done.wait(30):
@@ -276,8 +309,9 @@ class _GroupWriter:
             try:
                 with _one_writer(self.engine), self.engine.begin() as conn:
                     for item in group:
-                        item.result = _write(conn, stmt, item.team_id, item.rows,
-                                             item.webhook_id, item.webhook_ts)
+                        item.result = _write(
+                            conn, stmt, item.team_id, item.rows, item.webhook_id, item.webhook_ts
+                        )
             except Exception as exc:  # noqa: BLE001 — handed to each waiting request
                 for item in group:
                     item.result, item.error = None, exc
@@ -352,12 +386,11 @@ def resolve_account(session: Session, team_id: str, keys: Iterable[str]) -> Acco
                 )
             )
         )
-        for match in (
-            lambda a: a.crm_id == key,
-            lambda a: a.domain == domain,
-            lambda a: a.name.lower() == name,
+        for found in (  # CRM id beats domain beats name
+            next((a for a in hits if a.crm_id == key), None),
+            next((a for a in hits if a.domain == domain), None),
+            next((a for a in hits if a.name.lower() == name), None),
         ):
-            found = next((a for a in hits if match(a)), None)
             if found is not None:
                 return found
     return None
@@ -368,12 +401,14 @@ def _deleted(session: Session, team_id: str, account_id: int) -> bool:
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     return (
         session.execute(
-            sa.select(table.c.id).where(
+            sa.select(table.c.id)
+            .where(
                 table.c.team_id == team_id,
                 table.c.entity == "account",
                 table.c.entity_id == account_id,
                 table.c.action.in_(("crm_deleted", "crm_merged")),
-            ).limit(1)
+            )
+            .limit(1)
         ).first()
         is not None
     )
@@ -422,7 +457,9 @@ def load_rules(
     for p in problems:
         if p.is_error:
             log.warning("signal rules: %s/%s (the rule in force is kept)", folder, p)
-    current = {r.key: r for r in session.exec(select(SignalRule).where(SignalRule.team_id == team_id))}
+    current = {
+        r.key: r for r in session.exec(select(SignalRule).where(SignalRule.team_id == team_id))
+    }
     broken = {p.source.rsplit(".", 1)[0] for p in problems if p.is_error}
     seen = set()
     for f in files:
@@ -435,8 +472,16 @@ def load_rules(
         row.sha256, row.retired, row.loaded_at = f.sha256, False, clock.now()
         session.add(row)
         session.flush()
-        audit.record(session, team_id, actor, "signal_rule", row.id, "loaded", version=row.version,
-                     source=f.source)
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "signal_rule",
+            row.id,
+            "loaded",
+            version=row.version,
+            source=f.source,
+        )
         out.changed.append(f.rule.key)
     for key, row in current.items():
         if key not in seen and key not in broken and not row.retired:
@@ -447,8 +492,13 @@ def load_rules(
     state = state or SignalRuleset(team_id=team_id)
     state.fingerprint, state.checked_at = print_, clock.now()
     state.problems = [
-        {"source": p.source, "line": p.line, "column": p.column, "message": p.message,
-         "severity": p.severity}
+        {
+            "source": p.source,
+            "line": p.line,
+            "column": p.column,
+            "message": p.message,
+            "severity": p.severity,
+        }
         for p in problems
     ]
     session.add(state)
@@ -472,8 +522,11 @@ def rule_problems(session: Session, team_id: str) -> list[str]:
     state = session.exec(select(SignalRuleset).where(SignalRuleset.team_id == team_id)).first()
     if state is None:
         return []
-    return [f"{p['source']}:{p['line']}:{p['column']}: {p['message']}" for p in state.problems
-            if p.get("severity") == "error"]
+    return [
+        f"{p['source']}:{p['line']}:{p['column']}: {p['message']}"
+        for p in state.problems
+        if p.get("severity") == "error"
+    ]
 
 
 # --- evaluation ---------------------------------------------------------------------------
@@ -564,9 +617,12 @@ class _Batch:
 
 def _has_new(engine: Engine) -> bool:
     with engine.connect() as conn:
-        return conn.execute(
-            sa.select(EVENTS.c.id).where(EVENTS.c.status == SignalStatus.NEW).limit(1)
-        ).first() is not None
+        return (
+            conn.execute(
+                sa.select(EVENTS.c.id).where(EVENTS.c.status == SignalStatus.NEW).limit(1)
+            ).first()
+            is not None
+        )
 
 
 SQLITE_LOCK_BUDGET = 0.015  # seconds: SQLite has one writer; the signals API must not wait
@@ -677,12 +733,14 @@ def _active(session: Session, team_id: str, account_id: int, risk: str) -> Signa
 
 def _open_case(session: Session, team_id: str, account_id: int, risk: str) -> Case | None:
     return session.exec(
-        select(Case).where(
+        select(Case)
+        .where(
             Case.team_id == team_id,
             Case.account_id == account_id,
             Case.risk_key == risk,
             col(Case.status).in_(OPEN_CASE),
-        ).order_by(col(Case.id).desc())
+        )
+        .order_by(col(Case.id).desc())
     ).first()
 
 
@@ -694,12 +752,24 @@ def _close_if_case_closed(session: Session, s: SignalSuggestion) -> bool:
     if case is not None and case.status in OPEN_CASE:
         return False
     s.status, s.active_key = S.CLOSED, None
-    s.outcome = (case.outcome if case is not None and case.outcome != "open" else
-                 (case.status if case is not None else "cancelled"))
+    s.outcome = (
+        case.outcome
+        if case is not None and case.outcome != "open"
+        else (case.status if case is not None else "cancelled")
+    )
     s.updated_at = clock.now()
     session.add(s)
-    audit.record(session, s.team_id, "system", "signal_suggestion", s.id, "closed",
-                 from_state=S.STARTED, to_state=S.CLOSED, outcome=s.outcome)
+    audit.record(
+        session,
+        s.team_id,
+        "system",
+        "signal_suggestion",
+        s.id,
+        "closed",
+        from_state=S.STARTED,
+        to_state=S.CLOSED,
+        outcome=s.outcome,
+    )
     return True
 
 
@@ -707,9 +777,12 @@ def _csm_for(session: Session, account: Account) -> str | None:
     if account.csm_user_id:
         return account.csm_user_id
     admin = session.exec(
-        select(Person.slack_user_id).where(
-            Person.team_id == account.team_id, Person.is_admin == True  # noqa: E712
-        ).order_by(col(Person.id))
+        select(Person.slack_user_id)
+        .where(
+            Person.team_id == account.team_id,
+            Person.is_admin == True,  # noqa: E712
+        )
+        .order_by(col(Person.id))
     ).first()
     return admin
 
@@ -719,8 +792,12 @@ def _evidence(
 ) -> None:
     session.add(
         SignalEvidence(
-            team_id=s.team_id, suggestion_id=s.id or 0, signal_id=sig.id or 0,
-            rule_key=fired.rule.key, why=fired.why[:300], suppressed=suppressed,
+            team_id=s.team_id,
+            suggestion_id=s.id or 0,
+            signal_id=sig.id or 0,
+            rule_key=fired.rule.key,
+            why=fired.why[:300],
+            suppressed=suppressed,
         )
     )
     # counted in SQL at the end of the batch (signal_count = signal_count + n): atomic
@@ -764,13 +841,15 @@ def attach(
         dismissed = None
         if case is None:
             dismissed = session.exec(
-                select(SignalSuggestion).where(
+                select(SignalSuggestion)
+                .where(
                     SignalSuggestion.team_id == team_id,
                     SignalSuggestion.account_id == account.id,
                     SignalSuggestion.risk_key == risk,
                     SignalSuggestion.status == S.DISMISSED,
                     col(SignalSuggestion.cooldown_until) > now,
-                ).order_by(col(SignalSuggestion.id).desc())
+                )
+                .order_by(col(SignalSuggestion.id).desc())
             ).first()
         if dismissed is not None:
             if (dismissed.id or 0) not in fed:
@@ -798,9 +877,20 @@ def attach(
                 session.flush()
         except IntegrityError:  # another worker opened it a moment ago: add to theirs
             continue
-        audit.record(session, team_id, "system", "signal_suggestion", s.id, "suggested",
-                     to_state=s.status, account_id=account.id, risk=risk, rule=fired.rule.key,
-                     case_id=s.case_id, csm=s.csm_user_id)
+        audit.record(
+            session,
+            team_id,
+            "system",
+            "signal_suggestion",
+            s.id,
+            "suggested",
+            to_state=s.status,
+            account_id=account.id,
+            risk=risk,
+            rule=fired.rule.key,
+            case_id=s.case_id,
+            csm=s.csm_user_id,
+        )
         _evidence(session, s, sig, fired, suppressed=False)
         fed.add(s.id or 0)
         return s
@@ -847,8 +937,10 @@ def view(session: Session, team_id: str, suggestion_id: int, shown: int = 8) -> 
     from bot.playbooks.store import get_playbook
 
     book = get_playbook(session, team_id, s.playbook_key)
-    names = {r.key: r.definition.get("name", r.key) for r in
-             session.exec(select(SignalRule).where(SignalRule.team_id == team_id))}
+    names = {
+        r.key: r.definition.get("name", r.key)
+        for r in session.exec(select(SignalRule).where(SignalRule.team_id == team_id))
+    }
     rows = session.exec(
         select(SignalEvidence, SignalEvent)
         .join(SignalEvent, col(SignalEvent.id) == col(SignalEvidence.signal_id))
@@ -858,18 +950,33 @@ def view(session: Session, team_id: str, suggestion_id: int, shown: int = 8) -> 
     )
     lines = tuple(
         EvidenceLine(
-            e.signal_type, e.value, e.previous_value, e.value_text, e.source,
-            clock.as_utc(e.occurred_at), ev.why, str(names.get(ev.rule_key, ev.rule_key)),
+            e.signal_type,
+            e.value,
+            e.previous_value,
+            e.value_text,
+            e.source,
+            clock.as_utc(e.occurred_at),
+            ev.why,
+            str(names.get(ev.rule_key, ev.rule_key)),
             str((e.context or {}).get("reason") or (e.context or {}).get("subject") or "") or None,
         )
         for ev, e in rows
     )
     return SuggestionView(
-        s.id or 0, s.status, account.name if account else f"account {s.account_id}", s.risk_key,
-        book.name if book else s.playbook_key, s.csm_user_id, s.signal_count, lines, s.case_id,
+        s.id or 0,
+        s.status,
+        account.name if account else f"account {s.account_id}",
+        s.risk_key,
+        book.name if book else s.playbook_key,
+        s.csm_user_id,
+        s.signal_count,
+        lines,
+        s.case_id,
         clock.as_utc(s.snoozed_until) if s.snoozed_until else None,
         clock.as_utc(s.cooldown_until) if s.cooldown_until else None,
-        s.decided_by, s.dismiss_reason, s.outcome,
+        s.decided_by,
+        s.dismiss_reason,
+        s.outcome,
     )
 
 
@@ -907,15 +1014,20 @@ def claim_dms(engine: Engine, now: dt.datetime, limit: int = 20) -> list[int]:
                     SUGGESTIONS.c.dm_status.in_(("pending", "sending")),
                     SUGGESTIONS.c.dm_due_at <= now,
                 )
-                .values(dm_status="sending", dm_due_at=now + DM_LEASE,
-                        dm_attempts=SUGGESTIONS.c.dm_attempts + 1)
+                .values(
+                    dm_status="sending",
+                    dm_due_at=now + DM_LEASE,
+                    dm_attempts=SUGGESTIONS.c.dm_attempts + 1,
+                )
             ).rowcount  # type: ignore[attr-defined]
             if hit == 1:
                 won.append(sid)
     return won
 
 
-def dm_target(engine: Engine, suggestion_id: int, now: dt.datetime) -> tuple[str, str | None, SuggestionView]:
+def dm_target(
+    engine: Engine, suggestion_id: int, now: dt.datetime
+) -> tuple[str, str | None, SuggestionView]:
     """(team, recipient, what to show) for a claimed DM; a snooze that ran out reopens."""
     with session_scope(engine) as session:
         s = session.get(SignalSuggestion, suggestion_id)
@@ -923,47 +1035,79 @@ def dm_target(engine: Engine, suggestion_id: int, now: dt.datetime) -> tuple[str
         if s.status == S.SNOOZED:
             s.status, s.snoozed_until = S.OPEN, None
             session.add(s)
-            audit.record(session, s.team_id, "system", "signal_suggestion", s.id, "snooze_ended",
-                         from_state=S.SNOOZED, to_state=S.OPEN)
+            audit.record(
+                session,
+                s.team_id,
+                "system",
+                "signal_suggestion",
+                s.id,
+                "snooze_ended",
+                from_state=S.SNOOZED,
+                to_state=S.OPEN,
+            )
             session.flush()
         return s.team_id, s.csm_user_id, view(session, s.team_id, suggestion_id)
 
 
-def dm_sent(engine: Engine, suggestion_id: int, channel: str | None, ts: str | None,
-            status: str = "sent", now: dt.datetime | None = None, error: str | None = None) -> None:
+def dm_sent(
+    engine: Engine,
+    suggestion_id: int,
+    channel: str | None,
+    ts: str | None,
+    status: str = "sent",
+    now: dt.datetime | None = None,
+    error: str | None = None,
+) -> None:
     with session_scope(engine) as session:
         s = session.get(SignalSuggestion, suggestion_id)
         if s is None:
             return
         if status == "pending":  # retryable failure: back off
             s.dm_status = "pending"
-            s.dm_due_at = (now or clock.now()) + dt.timedelta(minutes=min(60, 2 ** s.dm_attempts))
+            s.dm_due_at = (now or clock.now()) + dt.timedelta(minutes=min(60, 2**s.dm_attempts))
         else:
             s.dm_status, s.dm_due_at = status, None
             if channel and ts:
                 s.dm_channel, s.dm_ts, s.dm_dirty = channel, ts, False
-            audit.record(session, s.team_id, "system", "signal_suggestion", s.id,
-                         "dm_" + status, to=s.csm_user_id, error=error)
+            audit.record(
+                session,
+                s.team_id,
+                "system",
+                "signal_suggestion",
+                s.id,
+                "dm_" + status,
+                to=s.csm_user_id,
+                error=error,
+            )
         session.add(s)
 
 
 def claim_refreshes(engine: Engine, limit: int = 20) -> list[int]:
     """Sent DMs with new evidence to show (chat.update is idempotent: safe to repeat)."""
     with session_scope(engine) as session:
-        ids = [r[0] for r in session.execute(
-            sa.select(SUGGESTIONS.c.id).where(SUGGESTIONS.c.dm_dirty == True).limit(limit)  # noqa: E712
-        )]
+        ids = [
+            r[0]
+            for r in session.execute(
+                sa.select(SUGGESTIONS.c.id).where(SUGGESTIONS.c.dm_dirty == True).limit(limit)  # noqa: E712
+            )
+        ]
         won = []
         for sid in ids:
-            if session.execute(
-                sa.update(SUGGESTIONS).where(SUGGESTIONS.c.id == sid, SUGGESTIONS.c.dm_dirty == True)  # noqa: E712
-                .values(dm_dirty=False)
-            ).rowcount == 1:  # type: ignore[attr-defined]
+            if (
+                session.execute(
+                    sa.update(SUGGESTIONS)
+                    .where(SUGGESTIONS.c.id == sid, SUGGESTIONS.c.dm_dirty == True)  # noqa: E712
+                    .values(dm_dirty=False)
+                ).rowcount
+                == 1
+            ):  # type: ignore[attr-defined]
                 won.append(sid)
         return won
 
 
-def dm_place(engine: Engine, suggestion_id: int) -> tuple[str, str | None, str | None, SuggestionView]:
+def dm_place(
+    engine: Engine, suggestion_id: int
+) -> tuple[str, str | None, str | None, SuggestionView]:
     with session_scope(engine) as session:
         s = session.get(SignalSuggestion, suggestion_id)
         assert s is not None
@@ -1016,8 +1160,14 @@ def _stale(s: SignalSuggestion) -> str:
     }.get(S(s.status), "This suggestion has changed; see the latest message.")
 
 
-def _checked(session: Session, team_id: str, suggestion_id: int, actor: str, settings: Settings,
-             expected: Iterable[str]) -> SignalSuggestion:
+def _checked(
+    session: Session,
+    team_id: str,
+    suggestion_id: int,
+    actor: str,
+    settings: Settings,
+    expected: Iterable[str],
+) -> SignalSuggestion:
     s = get(session, team_id, suggestion_id)
     if not may_decide(session, s, actor, settings):
         who = f"<@{s.csm_user_id}>" if s.csm_user_id else "the account's CSM"
@@ -1033,43 +1183,78 @@ def check(engine: Engine, team_id: str, suggestion_id: int, actor: str, settings
         _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
 
 
-def _transition(session: Session, team_id: str, suggestion_id: int, to: str,
-                expected: Sequence[str], **values: Any) -> bool:
-    return session.execute(
-        sa.update(SUGGESTIONS)
-        .where(SUGGESTIONS.c.id == suggestion_id, SUGGESTIONS.c.team_id == team_id,
-               SUGGESTIONS.c.status.in_(list(expected)))
-        .values(status=to, updated_at=clock.now(), **values)
-    ).rowcount == 1  # type: ignore[attr-defined]
+def _transition(
+    session: Session,
+    team_id: str,
+    suggestion_id: int,
+    to: str,
+    expected: Sequence[str],
+    **values: Any,
+) -> bool:
+    return (
+        session.execute(
+            sa.update(SUGGESTIONS)
+            .where(
+                SUGGESTIONS.c.id == suggestion_id,
+                SUGGESTIONS.c.team_id == team_id,
+                SUGGESTIONS.c.status.in_(list(expected)),
+            )
+            .values(status=to, updated_at=clock.now(), **values)
+        ).rowcount
+        == 1
+    )  # type: ignore[attr-defined]
 
 
-def snooze(engine: Engine, settings: Settings, team_id: str, suggestion_id: int, actor: str) -> dt.datetime:
+def snooze(
+    engine: Engine, settings: Settings, team_id: str, suggestion_id: int, actor: str
+) -> dt.datetime:
     """Not now: asked again (a fresh DM) when the snooze ends; new signals still add to it."""
     now = clock.now()
     until = now + dt.timedelta(hours=duration_hours(settings.signal_snooze))
     with session_scope(engine) as session:
         s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN,))
-        if not _transition(session, team_id, suggestion_id, S.SNOOZED, (S.OPEN,),
-                           snoozed_until=until, dm_status="pending", dm_due_at=until,
-                           decided_by=actor, decided_at=now, dm_dirty=bool(s.dm_ts)):
+        if not _transition(
+            session,
+            team_id,
+            suggestion_id,
+            S.SNOOZED,
+            (S.OPEN,),
+            snoozed_until=until,
+            dm_status="pending",
+            dm_due_at=until,
+            decided_by=actor,
+            decided_at=now,
+            dm_dirty=bool(s.dm_ts),
+        ):
             session.refresh(s)
             raise SignalError(_stale(s))
-        audit.record(session, team_id, actor, "signal_suggestion", suggestion_id, "snoozed",
-                     from_state=S.OPEN, to_state=S.SNOOZED, until=until.isoformat())
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "signal_suggestion",
+            suggestion_id,
+            "snoozed",
+            from_state=S.OPEN,
+            to_state=S.SNOOZED,
+            until=until.isoformat(),
+        )
     return until
 
 
 def _cooldown(session: Session, s: SignalSuggestion) -> dt.timedelta:
-    row = session.exec(select(SignalRule).where(SignalRule.team_id == s.team_id,
-                                                SignalRule.key == s.rule_key)).first()
+    row = session.exec(
+        select(SignalRule).where(SignalRule.team_id == s.team_id, SignalRule.key == s.rule_key)
+    ).first()
     try:
         return rl.rule_from_json(row.definition).cooldown if row else dt.timedelta(days=30)
     except ValueError:
         return dt.timedelta(days=30)
 
 
-def dismiss(engine: Engine, settings: Settings, team_id: str, suggestion_id: int, actor: str,
-            reason: str) -> dt.datetime:
+def dismiss(
+    engine: Engine, settings: Settings, team_id: str, suggestion_id: int, actor: str, reason: str
+) -> dt.datetime:
     """Dismiss with a reason; remembered for the rule's cooldown (signals then are counted
     against this dismissal, not re-suggested)."""
     reason = (reason or "").strip()
@@ -1080,15 +1265,36 @@ def dismiss(engine: Engine, settings: Settings, team_id: str, suggestion_id: int
         s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
         until = now + _cooldown(session, s)
         before = s.status
-        if not _transition(session, team_id, suggestion_id, S.DISMISSED, (S.OPEN, S.SNOOZED),
-                           active_key=None, cooldown_until=until, dismiss_reason=reason[:1000],
-                           decided_by=actor, decided_at=now, dm_status="sent" if s.dm_ts else "none",
-                           dm_due_at=None, dm_dirty=bool(s.dm_ts), snoozed_until=None):
+        if not _transition(
+            session,
+            team_id,
+            suggestion_id,
+            S.DISMISSED,
+            (S.OPEN, S.SNOOZED),
+            active_key=None,
+            cooldown_until=until,
+            dismiss_reason=reason[:1000],
+            decided_by=actor,
+            decided_at=now,
+            dm_status="sent" if s.dm_ts else "none",
+            dm_due_at=None,
+            dm_dirty=bool(s.dm_ts),
+            snoozed_until=None,
+        ):
             session.refresh(s)
             raise SignalError(_stale(s))
-        audit.record(session, team_id, actor, "signal_suggestion", suggestion_id, "dismissed",
-                     from_state=before, to_state=S.DISMISSED, reason=reason[:300],
-                     cooldown_until=until.isoformat())
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "signal_suggestion",
+            suggestion_id,
+            "dismissed",
+            from_state=before,
+            to_state=S.DISMISSED,
+            reason=reason[:300],
+            cooldown_until=until.isoformat(),
+        )
     return until
 
 
@@ -1102,21 +1308,41 @@ class Starting:
     previous: str
 
 
-def begin_start(engine: Engine, settings: Settings, team_id: str, suggestion_id: int,
-                actor: str) -> Starting:
+def begin_start(
+    engine: Engine, settings: Settings, team_id: str, suggestion_id: int, actor: str
+) -> Starting:
     """Start plan, first half: claim it (a second click is told it is under way)."""
     with session_scope(engine) as session:
         s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
         before = s.status
-        if not _transition(session, team_id, suggestion_id, S.STARTING, (S.OPEN, S.SNOOZED),
-                           decided_by=actor, decided_at=clock.now(), dm_status="sent" if s.dm_ts else "none",
-                           dm_due_at=None, snoozed_until=None):
+        if not _transition(
+            session,
+            team_id,
+            suggestion_id,
+            S.STARTING,
+            (S.OPEN, S.SNOOZED),
+            decided_by=actor,
+            decided_at=clock.now(),
+            dm_status="sent" if s.dm_ts else "none",
+            dm_due_at=None,
+            snoozed_until=None,
+        ):
             session.refresh(s)
             raise SignalError(_stale(s))
-        audit.record(session, team_id, actor, "signal_suggestion", suggestion_id, "start_clicked",
-                     from_state=before, to_state=S.STARTING)
+        audit.record(
+            session,
+            team_id,
+            actor,
+            "signal_suggestion",
+            suggestion_id,
+            "start_clicked",
+            from_state=before,
+            to_state=S.STARTING,
+        )
         v = view(session, team_id, suggestion_id, shown=10)
-        return Starting(suggestion_id, team_id, s.account_id, s.playbook_key, case_context(v), before)
+        return Starting(
+            suggestion_id, team_id, s.account_id, s.playbook_key, case_context(v), before
+        )
 
 
 def case_context(v: SuggestionView) -> str:
@@ -1126,13 +1352,16 @@ def case_context(v: SuggestionView) -> str:
         value = f"{e.value:g}" if e.value is not None else (e.text or "")
         prev = f" (was {e.previous:g})" if e.previous is not None else ""
         extra = f" — {e.reason}" if e.reason else ""
-        lines.append(f"- {e.signal_type} {value}{prev} from {e.source}, "
-                     f"{e.at:%Y-%m-%d}: {e.rule_name}: {e.why}{extra}")
+        lines.append(
+            f"- {e.signal_type} {value}{prev} from {e.source}, "
+            f"{e.at:%Y-%m-%d}: {e.rule_name}: {e.why}{extra}"
+        )
     return "\n".join(lines)[:3500]
 
 
-def finish_start(engine: Engine, start: Starting, actor: str, case_id: int | None,
-                 error: str | None = None) -> None:
+def finish_start(
+    engine: Engine, start: Starting, actor: str, case_id: int | None, error: str | None = None
+) -> None:
     """Start plan, second half: the case is linked (or, on failure, the suggestion reopens)."""
     with session_scope(engine) as session:
         s = session.get(SignalSuggestion, start.suggestion_id)
@@ -1140,12 +1369,30 @@ def finish_start(engine: Engine, start: Starting, actor: str, case_id: int | Non
             return
         if case_id is None:
             s.status, s.dm_dirty = start.previous, bool(s.dm_ts)
-            audit.record(session, s.team_id, actor, "signal_suggestion", s.id, "start_failed",
-                         from_state=S.STARTING, to_state=s.status, error=(error or "")[:300])
+            audit.record(
+                session,
+                s.team_id,
+                actor,
+                "signal_suggestion",
+                s.id,
+                "start_failed",
+                from_state=S.STARTING,
+                to_state=s.status,
+                error=(error or "")[:300],
+            )
         else:
             s.status, s.case_id, s.dm_dirty = S.STARTED, case_id, bool(s.dm_ts)
-            audit.record(session, s.team_id, actor, "signal_suggestion", s.id, "started",
-                         from_state=S.STARTING, to_state=S.STARTED, case_id=case_id)
+            audit.record(
+                session,
+                s.team_id,
+                actor,
+                "signal_suggestion",
+                s.id,
+                "started",
+                from_state=S.STARTING,
+                to_state=S.STARTED,
+                case_id=case_id,
+            )
         s.updated_at = clock.now()
         session.add(s)
 
@@ -1163,37 +1410,59 @@ class Unmatched:
 
 def unmatched(session: Session, team_id: str, limit: int = 20) -> list[Unmatched]:
     rows = session.execute(
-        sa.select(EVENTS.c.account_key, func.count(EVENTS.c.id), func.max(EVENTS.c.received_at),
-                  func.min(EVENTS.c.source), func.max(EVENTS.c.source))
+        sa.select(
+            EVENTS.c.account_key,
+            func.count(EVENTS.c.id),
+            func.max(EVENTS.c.received_at),
+            func.min(EVENTS.c.source),
+            func.max(EVENTS.c.source),
+        )
         .where(EVENTS.c.team_id == team_id, EVENTS.c.status == SignalStatus.UNMATCHED)
         .group_by(EVENTS.c.account_key)
         .order_by(func.count(EVENTS.c.id).desc())
         .limit(limit)
     )
-    return [Unmatched(k, int(n), tuple(sorted({a, b})), clock.as_utc(at)) for k, n, at, a, b in rows]
+    return [
+        Unmatched(k, int(n), tuple(sorted({a, b})), clock.as_utc(at)) for k, n, at, a, b in rows
+    ]
 
 
-def map_key(session: Session, team_id: str, key: str, account_text: str, actor: str) -> tuple[Account, int]:
+def map_key(
+    session: Session, team_id: str, key: str, account_text: str, actor: str
+) -> tuple[Account, int]:
     """Remember that `key` is this account and re-evaluate the signals that waited for it."""
     from bot.accounts.service import find_account
 
     account = find_account(session, team_id, account_text)
     if account is None:
         raise SignalError(f"No account '{account_text}'; use its name, domain or CRM id.")
-    alias = session.exec(select(SignalAlias).where(SignalAlias.team_id == team_id,
-                                                   SignalAlias.account_key == key)).first()
+    alias = session.exec(
+        select(SignalAlias).where(SignalAlias.team_id == team_id, SignalAlias.account_key == key)
+    ).first()
     alias = alias or SignalAlias(team_id=team_id, account_key=key, account_id=account.id or 0)
     alias.account_id, alias.created_by = account.id or 0, actor
     session.add(alias)
     n = session.execute(
         sa.update(EVENTS)
-        .where(EVENTS.c.team_id == team_id, EVENTS.c.account_key == key,
-               EVENTS.c.status == SignalStatus.UNMATCHED)
+        .where(
+            EVENTS.c.team_id == team_id,
+            EVENTS.c.account_key == key,
+            EVENTS.c.status == SignalStatus.UNMATCHED,
+        )
         .values(status=SignalStatus.NEW)
     ).rowcount  # type: ignore[attr-defined]
     session.flush()
-    audit.record(session, team_id, actor, "signal_alias", alias.id, "mapped", key=key,
-                 account_id=account.id, signals=n)
+    audit.record(
+        session,
+        team_id,
+        actor,
+        "signal_alias",
+        alias.id,
+        "mapped",
+        key=key,
+        account_id=account.id,
+        signals=n,
+    )
     return account, int(n or 0)
 
 
@@ -1241,18 +1510,29 @@ def funnel(session: Session, team_id: str, start: dt.datetime, end: dt.datetime)
     by_type = dict(
         session.execute(
             sa.select(EVENTS.c.signal_type, func.count(EVENTS.c.id))
-            .where(EVENTS.c.team_id == team_id, EVENTS.c.received_at >= start,
-                   EVENTS.c.received_at < end)
+            .where(
+                EVENTS.c.team_id == team_id,
+                EVENTS.c.received_at >= start,
+                EVENTS.c.received_at < end,
+            )
             .group_by(EVENTS.c.signal_type)
         ).all()
     )
-    unmatched_n = session.execute(
-        sa.select(func.count(EVENTS.c.id)).where(
-            EVENTS.c.team_id == team_id, EVENTS.c.received_at >= start, EVENTS.c.received_at < end,
-            EVENTS.c.status == SignalStatus.UNMATCHED)
-    ).scalar() or 0
-    names = {r.key: str(r.definition.get("name", r.key)) for r in
-             session.exec(select(SignalRule).where(SignalRule.team_id == team_id))}
+    unmatched_n = (
+        session.execute(
+            sa.select(func.count(EVENTS.c.id)).where(
+                EVENTS.c.team_id == team_id,
+                EVENTS.c.received_at >= start,
+                EVENTS.c.received_at < end,
+                EVENTS.c.status == SignalStatus.UNMATCHED,
+            )
+        ).scalar()
+        or 0
+    )
+    names = {
+        r.key: str(r.definition.get("name", r.key))
+        for r in session.exec(select(SignalRule).where(SignalRule.team_id == team_id))
+    }
     rows: dict[str, dict[str, int]] = {}
     for s in session.exec(
         select(SignalSuggestion).where(
@@ -1261,8 +1541,10 @@ def funnel(session: Session, team_id: str, start: dt.datetime, end: dt.datetime)
             col(SignalSuggestion.created_at) < end,
         )
     ):
-        r = rows.setdefault(s.rule_key, dict(suggestions=0, dismissed=0, waiting=0, cases=0,
-                                             saved=0, churned=0, signals=0))
+        r = rows.setdefault(
+            s.rule_key,
+            dict(suggestions=0, dismissed=0, waiting=0, cases=0, saved=0, churned=0, signals=0),
+        )
         r["suggestions"] += 1
         r["signals"] += s.signal_count
         if s.status == S.DISMISSED:
@@ -1278,8 +1560,14 @@ def funnel(session: Session, team_id: str, start: dt.datetime, end: dt.datetime)
             elif outcome == "churned":
                 r["churned"] += 1
     out = tuple(
-        FunnelRow(names.get(k, k), **v) for k, v in sorted(rows.items(), key=lambda kv: -kv[1]["suggestions"])
+        FunnelRow(names.get(k, k), **v)
+        for k, v in sorted(rows.items(), key=lambda kv: -kv[1]["suggestions"])
     )
-    return Funnel(int(sum(by_type.values())), {str(k): int(v) for k, v in by_type.items()},
-                  int(unmatched_n), out, tuple(unmatched(session, team_id, 10)),
-                  tuple(rule_problems(session, team_id)))
+    return Funnel(
+        int(sum(by_type.values())),
+        {str(k): int(v) for k, v in by_type.items()},
+        int(unmatched_n),
+        out,
+        tuple(unmatched(session, team_id, 10)),
+        tuple(rule_problems(session, team_id)),
+    )

@@ -20,7 +20,9 @@ from bot.recorders.models import RecorderDelivery
 ZOOM_SECRET = "zoom-secret-token-123"
 TRANSCRIPTS_SECRET = new_secret()
 NOW = dt.datetime(2026, 11, 20, 21, 0, tzinfo=dt.UTC)
-CALL = (Path(__file__).resolve().parents[2] / "bot/devtools/samples/call-2026-11-20.vtt").read_bytes()
+CALL = (
+    Path(__file__).resolve().parents[2] / "bot/devtools/samples/call-2026-11-20.vtt"
+).read_bytes()
 
 
 class Rec:
@@ -36,12 +38,18 @@ class Rec:
         standin = self.world.standin
 
         def match(call: Any) -> bool:
-            return call.ok and call.args.get("channel") in {user, standin.dm_channel(user)} and (
-                needle in str(call.args.get("text")) + str(call.args.get("blocks"))
+            return (
+                call.ok
+                and call.args.get("channel") in {user, standin.dm_channel(user)}
+                and (needle in str(call.args.get("text")) + str(call.args.get("blocks")))
             )
 
         call = standin.wait_for("chat.postMessage", 1, timeout=timeout, predicate=match)[-1]
-        return next(m for m in standin.messages(user, include_replies=True) if m["ts"] == call.response["ts"])
+        return next(
+            m
+            for m in standin.messages(user, include_replies=True)
+            if m["ts"] == call.response["ts"]
+        )
 
     def deliveries(self) -> list[RecorderDelivery]:
         with self.world.session() as s:
@@ -59,8 +67,12 @@ class Rec:
 @pytest.fixture
 def rec(database_url: str) -> Iterator[Rec]:
     files = ZoomDownloadServer().start()
-    world = World(database_url, http=True, zoom_webhook_secret_token=ZOOM_SECRET,
-                  transcripts_webhook_secret=TRANSCRIPTS_SECRET).start()
+    world = World(
+        database_url,
+        http=True,
+        zoom_webhook_secret_token=ZOOM_SECRET,
+        transcripts_webhook_secret=TRANSCRIPTS_SECRET,
+    ).start()
     clock.set_now(NOW)
     helper = Rec(world, files)
     yield helper

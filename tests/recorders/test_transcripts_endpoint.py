@@ -37,8 +37,12 @@ def test_participants_domain_matches_the_account(rec: Rec) -> None:
 
 
 def test_no_matching_account_asks_the_host(rec: Rec) -> None:
-    body = _body(participants=[{"email": "someone@unknown.example"}], title="Intro call",
-                 content_base64=base64.b64encode(CALL).decode(), content=None)
+    body = _body(
+        participants=[{"email": "someone@unknown.example"}],
+        title="Intro call",
+        content_base64=base64.b64encode(CALL).decode(),
+        content=None,
+    )
     assert rec.generic.post(body).status == 202
     rec.tick()
     review = rec.dm("U0MAYA", "Commitments from")

@@ -11,11 +11,16 @@ import pytest
 from sqlmodel import select
 
 from bot import audit
-from bot.devtools.webhook_senders import StandardWebhooksSender, ZendeskSender, signal, zendesk_ticket_event
+from bot.devtools.webhook_senders import (
+    StandardWebhooksSender,
+    ZendeskSender,
+    signal,
+    zendesk_ticket_event,
+)
 from bot.signals import service
 from bot.signals.models import SignalEvent
 
-from .conftest import NOW, SECRET, Signals
+from .conftest import NOW, Signals
 
 
 def test_unsigned_stale_forged_and_replayed_are_401(sig: Signals) -> None:
@@ -99,7 +104,9 @@ def test_zendesk_events_are_verified_and_mapped(sig: Signals) -> None:
     w = sig.world
     w.seed_account()
     with w.session() as s:
-        service.add_source(s, w.team_id, "zendesk", "zendesk", secret="zd-secret", url_token=None, actor="cli")
+        service.add_source(
+            s, w.team_id, "zendesk", "zendesk", secret="zd-secret", url_token=None, actor="cli"
+        )
     zd = ZendeskSender(f"{w.http_root}/signals/zendesk", "zd-secret")
     assert ZendeskSender(zd.url, "wrong").post(zendesk_ticket_event(1, "1500")).status == 401
     for n in range(3):
@@ -115,7 +122,9 @@ def test_url_token_source_for_tools_that_cannot_sign(sig: Signals) -> None:
     w = sig.world
     w.seed_account()
     with w.session() as s:
-        service.add_source(s, w.team_id, "churnzero", "generic", secret=None, url_token="tok-123", actor="cli")
+        service.add_source(
+            s, w.team_id, "churnzero", "generic", secret=None, url_token="tok-123", actor="cli"
+        )
     import httpx
 
     body = json.dumps(signal("acme.com", "health_score", 33)).encode()
@@ -128,7 +137,9 @@ def test_url_token_source_for_tools_that_cannot_sign(sig: Signals) -> None:
         assert row.auth == "token"
 
 
-def test_a_rule_file_with_an_error_keeps_the_old_rules(sig: Signals, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_rule_file_with_an_error_keeps_the_old_rules(
+    sig: Signals, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
     w = sig.world
     w.seed_account()
     folder = tmp_path / "rules"
@@ -142,7 +153,9 @@ def test_a_rule_file_with_an_error_keeps_the_old_rules(sig: Signals, tmp_path, c
         sig.tick(NOW + dt.timedelta(minutes=1))
     assert "low.yaml:5:10" in caplog.text
     with w.session() as s:
-        assert service.rule_problems(s, w.team_id) == ["low.yaml:5:10: below must be a number, not 'fifty'"]
+        assert service.rule_problems(s, w.team_id) == [
+            "low.yaml:5:10: below must be a number, not 'fifty'"
+        ]
     sig.sender.post(signal("acme.com", "health_score", 45))  # only the old rule (below 50) fires
     sig.tick(NOW + dt.timedelta(minutes=2))
     [s] = sig.suggestions()

@@ -15,8 +15,18 @@ def test_champion_change_in_the_crm_suggests_the_champion_playbook(sig: Signals)
     w = sig.world
     acme = w.seed_account(renewal_date=None)
     with w.session() as s:
-        audit.record(s, w.team_id, "crm:hubspot", "account", acme.id, "crm_field_changed",
-                     field="champion", old="dana@acme.com", new="kim@acme.com", source="hubspot")
+        audit.record(
+            s,
+            w.team_id,
+            "crm:hubspot",
+            "account",
+            acme.id,
+            "crm_field_changed",
+            field="champion",
+            old="dana@acme.com",
+            new="kim@acme.com",
+            source="hubspot",
+        )
     sig.tick()
     dm = sig.dm("U0MAYA", "Suggested case")
     assert "champion_changed" in str(dm["blocks"]) and "kim@acme.com" in str(dm["blocks"])
@@ -37,8 +47,18 @@ def test_csm_change_is_a_signal_a_rule_can_read(sig: Signals, tmp_path) -> None:
     )
     w.rt.settings.signal_rules_dir = str(folder)
     with w.session() as s:
-        audit.record(s, w.team_id, "crm:salesforce", "account", acme.id, "crm_field_changed",
-                     field="csm_user_id", old="U0OMAR", new="U0MAYA", source="salesforce")
+        audit.record(
+            s,
+            w.team_id,
+            "crm:salesforce",
+            "account",
+            acme.id,
+            "crm_field_changed",
+            field="csm_user_id",
+            old="U0OMAR",
+            new="U0MAYA",
+            source="salesforce",
+        )
     sig.tick()
     [s1] = sig.suggestions()
     assert s1.rule_key == "new_csm"
@@ -49,9 +69,16 @@ def test_renewal_window_and_overdue_commitments(sig: Signals) -> None:
     acme = w.seed_account(renewal_date=(NOW + dt.timedelta(days=80)).date())
     with w.session() as s:
         for n in range(2):
-            s.add(Commitment(team_id=w.team_id, account_id=acme.id, text=f"Send the plan {n}",
-                             status=CommitmentStatus.OPEN, owner_user_id="U0MAYA",
-                             due_date=(NOW - dt.timedelta(days=3 + n)).date()))
+            s.add(
+                Commitment(
+                    team_id=w.team_id,
+                    account_id=acme.id,
+                    text=f"Send the plan {n}",
+                    status=CommitmentStatus.OPEN,
+                    owner_user_id="U0MAYA",
+                    due_date=(NOW - dt.timedelta(days=3 + n)).date(),
+                )
+            )
     sig.tick()
     kinds = {s.risk_key for s in sig.suggestions()}
     assert {"renewal_window", "missed_commitment"} <= kinds

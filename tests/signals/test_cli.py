@@ -20,8 +20,14 @@ from bot.workspaces.service import ensure_workspace
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
-    return subprocess.run([sys.executable, "-m", "bot", "signal", *args], capture_output=True,
-                          text=True, env=env, cwd=tmp_path, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "signal", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
 
 
 def test_signal_commands(tmp_path: Path) -> None:
@@ -33,7 +39,9 @@ def test_signal_commands(tmp_path: Path) -> None:
     assert "10 rule(s) valid, 0 error(s)" in run(tmp_path, "rules", "validate").stdout
     bad = tmp_path / "rules"
     bad.mkdir()
-    (bad / "x.yaml").write_text("key: x\nname: Xx x\nsignal: a\nwhen:\n  belwo: 1\nrisk: usage_dip\n")
+    (bad / "x.yaml").write_text(
+        "key: x\nname: Xx x\nsignal: a\nwhen:\n  belwo: 1\nrisk: usage_dip\n"
+    )
     out = run(tmp_path, "rules", "validate", str(bad))
     assert out.returncode == 1 and "x.yaml:5:3: unknown field 'belwo'" in out.stderr
     out = run(tmp_path, "source", "vitally", "--token")
@@ -42,7 +50,9 @@ def test_signal_commands(tmp_path: Path) -> None:
     out = run(tmp_path, "send", "--account", "acme.com", "--type", "health_score", "--value", "33")
     assert "Stored 1 signal(s)" in out.stdout, out.stderr
     csv = tmp_path / "signals.csv"
-    csv.write_text("account,type,value,reason\nacme.com,health_score,31,dip\nzd-org-9,support_ticket_unanswered,1,\n,health_score,3,\n")
+    csv.write_text(
+        "account,type,value,reason\nacme.com,health_score,31,dip\nzd-org-9,support_ticket_unanswered,1,\n,health_score,3,\n"
+    )
     out = run(tmp_path, "import", str(csv))
     assert out.returncode == 1 and "row 3" in out.stderr and "Stored 2 signal(s)" in out.stdout
     with session_scope(engine_for(url)) as s:

@@ -29,11 +29,16 @@ def test_two_workers_make_one_suggestion(database_url: str) -> None:
     for round_ in range(5):
         for n in range(2):
             body = {"account": "acme.com", "signal": {"type": "health_score", "value": 20 + n}}
-            service.store(engine, "T1", parse_body(body, source="t", delivery_id=f"{round_}:{n}", now=NOW), auth="cli")
+            service.store(
+                engine,
+                "T1",
+                parse_body(body, source="t", delivery_id=f"{round_}:{n}", now=NOW),
+                auth="cli",
+            )
         gate = threading.Barrier(2)
         errors: list[BaseException] = []
 
-        def work() -> None:
+        def work(gate: threading.Barrier = gate, errors: list[BaseException] = errors) -> None:
             try:
                 gate.wait()
                 service.evaluate_new(engine, NOW, limit=1, budget=None)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot.signals.rules import Point, Window, check_rule, evaluate, read_dir, SEED_DIR
+from bot.signals.rules import SEED_DIR, Point, Window, check_rule, evaluate, read_dir
 
 AT = dt.datetime(2026, 11, 16, tzinfo=dt.UTC)
 BASE = "key: r\nname: A rule\nsignal: health_score\nwhen:\n{when}risk: usage_dip\n"
@@ -24,7 +24,10 @@ def rule(when: str):  # type: ignore[no-untyped-def]
         ("  belwo: 3\n", "r.yaml:5:3: unknown field 'belwo'; did you mean 'below'?"),
         ("  below: lots\n", "r.yaml:5:10: below must be a number, not 'lots'"),
         ("  dropped_by: 20\n", "r.yaml:5:3: dropped_by needs a window: add e.g. 'within: 30d'"),
-        ("  count: 3\n  within: 2x\n", "r.yaml:6:11: within '2x' is not a duration; use e.g. 0, 4h, 2d, 1w"),
+        (
+            "  count: 3\n  within: 2x\n",
+            "r.yaml:6:11: within '2x' is not a duration; use e.g. 0, 4h, 2d, 1w",
+        ),
         ("  {}\n", "r.yaml:5:3: when needs a condition"),
     ],
 )

@@ -31,9 +31,7 @@ def test_health_drop_becomes_one_suggestion_and_start_runs_the_playbook(sig: Sig
     assert one.signal_count >= 2 and one.account_id == acme.id and one.csm_user_id == "U0MAYA"
     # someone else cannot start it
     w.driver.block_action(START, user_id="U0SAM", message=dm)
-    w.standin.wait_for(
-        "response_url", 1, predicate=lambda c: "Only" in str(c.args.get("text"))
-    )
+    w.standin.wait_for("response_url", 1, predicate=lambda c: "Only" in str(c.args.get("text")))
     w.driver.block_action(START, user_id="U0MAYA", message=dm)
     sig.updated("U0MAYA", "is running")
     with w.session() as s:
@@ -58,7 +56,9 @@ def test_not_now_then_dismiss_with_reason_is_remembered(sig: Signals) -> None:
     sig.tick()
     dm = sig.dm("U0MAYA", "Suggested case")
     w.driver.block_action(SNOOZE, user_id="U0MAYA", message=dm)
-    w.standin.wait_for("response_url", 1, predicate=lambda c: "Put aside" in str(c.args.get("text")))
+    w.standin.wait_for(
+        "response_url", 1, predicate=lambda c: "Put aside" in str(c.args.get("text"))
+    )
     [s1] = sig.suggestions()
     assert s1.status == "snoozed"
     # the snooze ends: a fresh DM
@@ -97,7 +97,9 @@ def test_cs_report_shows_signals_to_outcomes(sig: Signals) -> None:
     sig.tick()
     dms = [m for m in w.standin.messages("U0MAYA") if "Suggested case" in m["text"]]
     assert len(dms) == 2
-    acme_dm = next(m for m in dms if "Acme" in m["text"]) | {"channel": w.standin.dm_channel("U0MAYA")}
+    acme_dm = next(m for m in dms if "Acme" in m["text"]) | {
+        "channel": w.standin.dm_channel("U0MAYA")
+    }
     w.driver.block_action(START, user_id="U0MAYA", message=acme_dm)
     sig.updated("U0MAYA", "is running")
     with w.session() as s:

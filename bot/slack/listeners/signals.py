@@ -53,7 +53,9 @@ def register(app: App, rt: Runtime) -> None:
             _tell(respond, str(exc))
             return
         scheduled.refresh(rt, SlackNotifier(client), sid)
-        _tell(respond, f"Put aside; I'll bring it back on {until:%b %d}. New signals still add to it.")
+        _tell(
+            respond, f"Put aside; I'll bring it back on {until:%b %d}. New signals still add to it."
+        )
 
     @app.action(blocks.DISMISS)
     def on_dismiss(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:

@@ -27,7 +27,8 @@ FOLLOW_UP_CALL = b"""WEBVTT
 <v Maya Chen>Thanks for making time, Dana. I saw usage dipped on your side last week.
 
 00:00:06.500 --> 00:00:13.000
-<v Dana Ruiz>Yes, the reporting team stopped using the dashboards after the SSO change broke their logins.
+<v Dana Ruiz>Yes, the reporting team stopped using the dashboards after the SSO change
+broke their logins.
 
 00:00:13.500 --> 00:00:20.000
 <v Maya Chen>That's on us. I'll send you the fixed SSO setup guide by Wednesday.
@@ -127,13 +128,22 @@ def story(world: World) -> None:
 
     world.say("\n== A Zoom call's commitments arrive without an upload ==")
     files = ZoomDownloadServer().start()
-    zoom = ZoomWebhookSender(f"{world.http_root}/webhooks/zoom", world.settings.zoom_webhook_secret_token or "")
+    zoom = ZoomWebhookSender(
+        f"{world.http_root}/webhooks/zoom", world.settings.zoom_webhook_secret_token or ""
+    )
     try:
-        world.say(f"Zoom checks the endpoint (endpoint.url_validation): {'ok' if zoom.validate_url() else 'FAILED'}")
+        world.say(
+            "Zoom checks the endpoint (endpoint.url_validation): "
+            + ("ok" if zoom.validate_url() else "FAILED")
+        )
         url, token = files.add(FOLLOW_UP_CALL)
         event = transcript_completed(
-            url, token, topic="Acme <> Vendor: usage follow-up", start="2026-11-23T16:00:00Z",
-            meeting_uuid="demoMeetingUuid==", file_id="demo-transcript-1",
+            url,
+            token,
+            topic="Acme <> Vendor: usage follow-up",
+            start="2026-11-23T16:00:00Z",
+            meeting_uuid="demoMeetingUuid==",
+            file_id="demo-transcript-1",
         )
         first, again = zoom.post(event), zoom.post(event)
         world.say(
@@ -142,8 +152,12 @@ def story(world: World) -> None:
         )
         _tick(world, AT + dt.timedelta(hours=2), "download with the token, then capture reads it")
         review = _dm_call(world, "U0MAYA", "Commitments from")
-        show(world, "Maya's DM (the host)", _message(world, "U0MAYA", review.response["ts"])["blocks"],
-             max_lines=24)
+        show(
+            world,
+            "Maya's DM (the host)",
+            _message(world, "U0MAYA", review.response["ts"])["blocks"],
+            max_lines=24,
+        )
     finally:
         zoom.close()
         files.stop()
