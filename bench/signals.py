@@ -131,8 +131,8 @@ def seed(engine: sa.Engine) -> None:
         ensure_workspace(s, TEAM, "Bench")
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(Account.__table__),
-            [  # type: ignore[attr-defined]
+            sa.insert(Account.__table__),  # type: ignore[attr-defined]
+            [
                 {
                     "team_id": TEAM,
                     "name": f"Account {i}",

@@ -49,8 +49,8 @@ def _when(text: Any) -> dt.datetime | None:
 
 def zoom_items(data: dict[str, Any]) -> list[service.Incoming]:
     """The transcript files of a `recording.transcript_completed` event (pure)."""
-    payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
-    obj = payload.get("object") if isinstance(payload.get("object"), dict) else {}
+    payload: dict[str, Any] = data["payload"] if isinstance(data.get("payload"), dict) else {}
+    obj: dict[str, Any] = payload["object"] if isinstance(payload.get("object"), dict) else {}
     token = data.get("download_token") or payload.get("download_token")
     uuid = str(obj.get("uuid") or obj.get("id") or "")
     topic = str(obj.get("topic") or "Zoom call")

@@ -54,8 +54,8 @@ def zendesk(data: Any, *, source: str, delivery_id: str, now: dt.datetime) -> li
     kind = ZENDESK_TYPES.get(str(data["type"]))
     if kind is None:
         return []
-    detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
-    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    detail: dict[str, Any] = data["detail"] if isinstance(data.get("detail"), dict) else {}
+    event: dict[str, Any] = data["event"] if isinstance(data.get("event"), dict) else {}
     org = str(detail.get("organization_id") or "").strip()
     if not org or org == "0":
         raise PayloadError("the ticket has no organization_id, so it names no account")

@@ -18,6 +18,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from bot import clock
 from bot.models import Account, AuditEvent, Commitment, CommitmentStatus, Transcript
 from bot.signals.models import SignalCursor
 from bot.signals.payload import Parsed
@@ -151,13 +152,15 @@ def daily(session: Session, team_id: str, now: dt.datetime) -> list[Parsed] | No
         session.add(started)
     watching = dt.datetime.fromisoformat(started.position)
     accounts = list(session.exec(select(Account).where(Account.team_id == team_id)))
-    last_call = dict(
-        session.execute(
-            sa.select(Transcript.account_id, func.max(Transcript.created_at))  # type: ignore[arg-type]
-            .where(Transcript.team_id == team_id, col(Transcript.account_id).is_not(None))
-            .group_by(Transcript.account_id)
+    calls = Transcript.__table__  # type: ignore[attr-defined]
+    last_call: dict[int, dt.datetime] = {
+        int(a): clock.as_utc(at)
+        for a, at in session.execute(
+            sa.select(calls.c.account_id, func.max(calls.c.created_at))
+            .where(calls.c.team_id == team_id, calls.c.account_id.is_not(None))
+            .group_by(calls.c.account_id)
         ).all()
-    )
+    }
     for a in accounts:
         aid = a.id or 0
         if a.renewal_date:

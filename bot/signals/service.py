@@ -379,8 +379,8 @@ def resolve_account(session: Session, team_id: str, keys: Iterable[str]) -> Acco
                 select(Account).where(
                     Account.team_id == team_id,
                     sa.or_(
-                        Account.crm_id == key,
-                        Account.domain == domain,
+                        col(Account.crm_id) == key,
+                        col(Account.domain) == domain,
                         func.lower(Account.name) == name,
                     ),
                 )
@@ -1098,9 +1098,9 @@ def claim_refreshes(engine: Engine, limit: int = 20) -> list[int]:
                     sa.update(SUGGESTIONS)
                     .where(SUGGESTIONS.c.id == sid, SUGGESTIONS.c.dm_dirty == True)  # noqa: E712
                     .values(dm_dirty=False)
-                ).rowcount
+                ).rowcount  # type: ignore[attr-defined]
                 == 1
-            ):  # type: ignore[attr-defined]
+            ):
                 won.append(sid)
         return won
 
@@ -1200,7 +1200,7 @@ def _transition(
                 SUGGESTIONS.c.status.in_(list(expected)),
             )
             .values(status=to, updated_at=clock.now(), **values)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         == 1
     )  # type: ignore[attr-defined]
 

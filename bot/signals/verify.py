@@ -66,7 +66,7 @@ def url_token(expected: str | None, given: str | None, delivery_id: str) -> Deli
     return Delivery(delivery_id, int(time.time()), auth="token")
 
 
-def _fresh(ts: int, now: float | None = None) -> None:
+def _fresh(ts: float, now: float | None = None) -> None:
     if abs((now or time.time()) - ts) > TOLERANCE_SECONDS:
         raise Unauthorized("timestamp outside the 5-minute window")
 

@@ -99,7 +99,8 @@ def story(world: World) -> None:
     with world.session() as s:
         sug = s.exec(select(SignalSuggestion).order_by(SignalSuggestion.id.desc())).first()  # type: ignore[union-attr]
         case = s.get(Case, sug.case_id) if sug and sug.case_id else None
-    assert case is not None
+    assert sug is not None and case is not None
+    suggestion_id = sug.id
     world.say(
         f"  → case #{case.id} ({case.risk_key.replace('_', ' ')}) is {case.status}; "
         f"its card is in #cs-risk and step 1 is scheduled for its assignee."
@@ -110,7 +111,7 @@ def story(world: World) -> None:
     vitally.post(signal("acme.com", "health_score", 35, 38))
     _tick(world, AT + dt.timedelta(hours=1), "a day's second reading")
     with world.session() as s:
-        sug = s.get(SignalSuggestion, sug.id)
+        sug = s.get(SignalSuggestion, suggestion_id)
         n = sug.signal_count if sug else 0
         same = list(
             s.exec(
