@@ -293,7 +293,7 @@ def failed_attempt(
             row.next_attempt_at = now + BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
             session.add(row)
             return False, None, row
-        row.status = D.FAILED
+        row.status, row.download_token = D.FAILED, None  # done with the secret
         host = host_user(session, row.team_id, row.host_email, directory)
         row.host_user_id = host
         session.add(row)

@@ -30,6 +30,18 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
         scheduled.refresh(rt, notifier, start.suggestion_id)
         _tell(notifier, start.team_id, actor, f"I could not make a plan: {exc}")
         return None
+    except Exception as exc:  # the suggestion must not stay "starting": reopen it, say so
+        log.error("suggested case %s: planning failed: %s", start.suggestion_id, type(exc).__name__)
+        service.finish_start(rt.engine, start, actor, None, type(exc).__name__)
+        scheduled.refresh(rt, notifier, start.suggestion_id)
+        _tell(
+            notifier,
+            start.team_id,
+            actor,
+            "Something went wrong while drafting the plan; the suggestion is open again. "
+            "Try Start plan once more, and tell your Followthrough admin if it keeps happening.",
+        )
+        return None
     case_id = result.case.id or 0
     if result.created:
         try:

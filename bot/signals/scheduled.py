@@ -87,6 +87,7 @@ def refresh(rt: Runtime, notifier: Notifier, suggestion_id: int) -> None:
 def send_dms(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: DMs due now, then DMs with new evidence or a closed case to show."""
     service.close_finished(rt.engine)
+    service.release_stuck_starts(rt.engine, now)
     sent = sum(_send(rt, notifier, sid, now) for sid in service.claim_dms(rt.engine, now))
     for sid in service.claim_refreshes(rt.engine):
         refresh(rt, notifier, sid)

@@ -1114,6 +1114,35 @@ def dm_place(
         return s.team_id, s.dm_channel, s.dm_ts, view(session, s.team_id, suggestion_id)
 
 
+STUCK_START = dt.timedelta(minutes=15)
+
+
+def release_stuck_starts(engine: Engine, now: dt.datetime) -> int:
+    """A Start plan whose process died while drafting: the suggestion opens again."""
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(SignalSuggestion).where(
+                SignalSuggestion.status == S.STARTING,
+                col(SignalSuggestion.case_id).is_(None),
+                col(SignalSuggestion.decided_at) < now - STUCK_START,
+            )
+        ).all()
+        for s in rows:
+            s.status, s.dm_dirty = S.OPEN, bool(s.dm_ts)
+            session.add(s)
+            audit.record(
+                session,
+                s.team_id,
+                "system",
+                "signal_suggestion",
+                s.id,
+                "start_abandoned",
+                from_state=S.STARTING,
+                to_state=S.OPEN,
+            )
+        return len(rows)
+
+
 def close_finished(engine: Engine, limit: int = 200) -> int:
     """Started suggestions whose case has closed: record the outcome, free the slot."""
     with session_scope(engine) as session:
