@@ -1,12 +1,17 @@
-"""Score a commitment-extraction engine on the labelled AMI dev set.
+"""Score a commitment-extraction engine on the labelled dev sets.
 
-Usage: python bench/commitments_eval.py [--data PATH] [--engine rules|baseline]
-                                        [--split all|even|odd] [-v]
+Usage: python bench/commitments_eval.py [--set ami|cs] [--data PATH] [--engine rules|baseline]
+                                        [--split all|even|odd] [-v] [--show]
 
+Two sets: `ami` (bench/data/commitments-dev.jsonl, real AMI meetings, the default) and `cs`
+(bench/data/cs-calls.txt, customer-success calls written for this project, with gold due dates).
 The matching rule is the one in the data README, so figures are comparable across engines:
 predictions are located in the transcript by their evidence quote, matched one-to-one and greedily
 (by score) to gold items whose evidence lies within 2 utterances, or failing that, whose sentence
-has content-token F1 >= 0.3 with the prediction's text. The last line printed carries the figures.
+has content-token F1 >= 0.3 with the prediction's text. The last line printed carries the figures;
+on the `cs` set it adds due-date accuracy (matched items whose due date is the gold one, "no date"
+included), recall on the customer's own promises, and how many hedged promises were shown as
+low-confidence.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.llm.base import CallContext, Commitment  # noqa: E402
 from bot.transcripts.model import Utterance  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "commitments-dev.jsonl"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_DATA = DATA_DIR / "commitments-dev.jsonl"
+CS_DATA = DATA_DIR / "cs-calls.txt"
+LOW_CONFIDENCE = 0.5  # below this the review shows a commitment as tentative
 NEAR_UTTERANCES = 2
 LOCATE_F1 = 0.5
 TEXT_F1 = 0.3
@@ -108,6 +116,12 @@ class MeetingScore:
     matched: int
     owner_checked: int = 0
     owner_correct: int = 0
+    due_checked: int = 0
+    due_correct: int = 0
+    customer_gold: int = 0
+    customer_matched: int = 0
+    hedged_gold: int = 0
+    hedged_flagged: int = 0
     pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
@@ -131,6 +145,9 @@ def score_meeting(meeting: dict, predictions: list[Commitment]) -> MeetingScore:
     used_p: set[int] = set()
     used_g: set[int] = set()
     result = MeetingScore(meeting["id"], len(predictions), len(gold), 0)
+    customers = set(meeting.get("meta", {}).get("customer_speakers", []))
+    result.customer_gold = sum(1 for g in gold if g.get("owner") in customers)
+    result.hedged_gold = sum(1 for g in gold if "hedged" in g.get("flags", ()))
     for _, pi, gi in candidates:
         if pi in used_p or gi in used_g:
             continue
@@ -142,6 +159,13 @@ def score_meeting(meeting: dict, predictions: list[Commitment]) -> MeetingScore:
         if g.get("owner_scope") == "individual" and g.get("owner"):
             result.owner_checked += 1
             result.owner_correct += int(predictions[pi].owner == g["owner"])
+        if "due" in g and meeting.get("meta", {}).get("call_date"):
+            result.due_checked += 1
+            gold_due = dt.date.fromisoformat(g["due"]) if g["due"] else None
+            result.due_correct += int(predictions[pi].due == gold_due)
+        result.customer_matched += int(g.get("owner") in customers)
+        if "hedged" in g.get("flags", ()):
+            result.hedged_flagged += int(predictions[pi].confidence < LOW_CONFIDENCE)
     return result
 
 
@@ -163,6 +187,70 @@ def load_meetings(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
+_CALL_HEAD = re.compile(
+    r"^=== (?P<id>[\w-]+) \| (?P<title>[^|]+) \| (?P<date>[\d-]+) \| (?P<acct>.+)$"
+)
+_TAG = re.compile(r"\s*\{(\w+)\}")
+_GOLD = re.compile(r"^gold (?P<tag>\w+): (?P<rest>.+)$")
+
+
+def load_cs_calls(path: Path) -> Iterator[dict]:
+    """The customer-success calls in the layout described at the top of the file, as meetings
+    shaped like the AMI set (plus call date, both sides' speakers and gold due dates)."""
+    meeting: dict | None = None
+    tags: dict[str, list[str]] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        head = _CALL_HEAD.match(line)
+        if head:
+            if meeting is not None:
+                yield meeting
+            meeting = {
+                "id": head["id"],
+                "transcript": [],
+                "commitments": [],
+                "meta": {
+                    "title": head["title"].strip(),
+                    "call_date": head["date"],
+                    "account": head["acct"].strip(),
+                },
+            }
+            tags = {}
+            continue
+        assert meeting is not None, f"{path}: text before the first call: {line!r}"
+        if line.startswith(("ours:", "customer:")):
+            key, names = line.split(":", 1)
+            side = "our_speakers" if key == "ours" else "customer_speakers"
+            meeting["meta"][side] = [n.strip() for n in names.split(";") if n.strip()]
+            continue
+        gold = _GOLD.match(line)
+        if gold:
+            owner, what, due, *flags = [f.strip() for f in gold["rest"].split("|")]
+            flag_set = {f for f in " ".join(flags).split() if f}
+            meeting["commitments"].append(
+                {
+                    "owner": None if owner == "-" else owner,
+                    "owner_scope": "group" if "group" in flag_set or owner == "-" else "individual",
+                    "text": what,
+                    "due": None if due == "-" else dt.date.fromisoformat(due).isoformat(),
+                    "flags": sorted(flag_set),
+                    "evidence_ids": tags[gold["tag"]],
+                }
+            )
+            continue
+        speaker, text = line.split(":", 1)
+        uid = f"{meeting['id']}.{len(meeting['transcript'])}"
+        for tag in _TAG.findall(text):
+            tags.setdefault(tag, []).append(uid)
+        meeting["transcript"].append(
+            {"id": uid, "speaker": speaker.strip(), "text": _TAG.sub("", text).strip()}
+        )
+    if meeting is not None:
+        yield meeting
+
+
 def select_split(meetings: list[dict], split: str) -> list[dict]:
     if split == "even":
         return meetings[0::2]
@@ -175,12 +263,24 @@ def to_utterances(meeting: dict) -> list[Utterance]:
     return [Utterance(u["speaker"], u["text"], u.get("start")) for u in meeting["transcript"]]
 
 
-def predict(engine: str, utterances: list[Utterance]) -> list[Commitment]:
+def call_context(meeting: dict) -> CallContext:
+    """What the app would know about the call: its date and, for customer calls, both sides."""
+    meta = meeting.get("meta", {})
+    return CallContext(
+        call_date=dt.date.fromisoformat(meta["call_date"])
+        if meta.get("call_date")
+        else dt.date(2005, 1, 1),
+        our_speakers=meta.get("our_speakers", []),
+        customer_speakers=meta.get("customer_speakers", []),
+        account_name=meta.get("account"),
+    )
+
+
+def predict(engine: str, utterances: list[Utterance], context: CallContext) -> list[Commitment]:
     if engine == "baseline":
         return baseline_predictions(utterances)
     from bot.llm.rules import RulesEngine
 
-    context = CallContext(call_date=dt.date(2005, 1, 1))
     return RulesEngine().extract(utterances, context).commitments
 
 
@@ -195,15 +295,28 @@ def summarise(scores: Iterable[MeetingScore]) -> str:
     r = matched / gold if gold else 0.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
     owner = correct / checked if checked else 0.0
-    return (
+    line = (
         f"precision={p:.3f} recall={r:.3f} f1={f1:.3f} owner_accuracy={owner:.2f} "
         f"predicted={pred} matched={matched} gold={gold} meetings={len(scores)}"
     )
+    due_checked = sum(s.due_checked for s in scores)
+    if due_checked:
+        due = sum(s.due_correct for s in scores) / due_checked
+        cust_gold = sum(s.customer_gold for s in scores)
+        cust = sum(s.customer_matched for s in scores) / cust_gold if cust_gold else 0.0
+        hedged = sum(s.hedged_gold for s in scores)
+        flagged = sum(s.hedged_flagged for s in scores)
+        line += (
+            f" due_accuracy={due:.2f} customer_recall={cust:.2f} "
+            f"hedged_shown_low={flagged}/{hedged}"
+        )
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--set", choices=["ami", "cs"], default="ami", dest="dataset")
+    parser.add_argument("--data", type=Path, default=None, help="a .jsonl or cs-calls .txt file")
     parser.add_argument("--engine", choices=["rules", "baseline"], default="rules")
     parser.add_argument(
         "--split",
@@ -214,11 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per meeting")
     parser.add_argument("--show", action="store_true", help="print predictions and gold (debug)")
     args = parser.parse_args(argv)
-    meetings = select_split(list(load_meetings(args.data)), args.split)
+    path = args.data or (CS_DATA if args.dataset == "cs" else DEFAULT_DATA)
+    loaded = load_cs_calls(path) if path.suffix == ".txt" else load_meetings(path)
+    meetings = select_split(list(loaded), args.split)
     scores = []
     for meeting in meetings:
         utterances = to_utterances(meeting)
-        preds = predict(args.engine, utterances)
+        preds = predict(args.engine, utterances, call_context(meeting))
         score = score_meeting(meeting, preds)
         scores.append(score)
         if args.verbose:
@@ -238,10 +353,14 @@ def _show(meeting: dict, preds: list[Commitment], score: MeetingScore) -> None:
     print(f"=== {meeting['id']}")
     for i, p in enumerate(preds):
         mark = "+" if i in matched_p else "-"
-        print(f"  {mark} [{p.utterance_index}] {p.confidence:.2f} {p.owner}: {p.text}")
+        print(
+            f"  {mark} [{p.utterance_index}] {p.confidence:.2f} {p.owner}: {p.text}"
+            + (f" (due {p.due})" if p.due else "")
+        )
     for i, g in enumerate(meeting["commitments"]):
         mark = "+" if i in matched_g else "MISS"
-        print(f"  {mark} GOLD {g['owner']}: {g['text']}")
+        due = f" (due {g['due']})" if g.get("due") else ""
+        print(f"  {mark} GOLD {g['owner']}: {g['text']}{due}")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,14 @@ def serve(
     remember_workspace(rt, bolt.client)
     if settings.run_scheduler:
         start_scheduler(rt, SlackNotifier(bolt.client), blocking=False)
-    server = make_server(bolt, rt.engine, host=host, port=port or settings.port, rt=rt)
+    server = make_server(
+        bolt,
+        rt.engine,
+        host=host,
+        port=port or settings.port,
+        signing_secret=settings.slack_signing_secret,
+        rt=rt,
+    )
     typer.echo(f"Followthrough listening on http://{host}:{server.effective_port}/slack/events")
     typer.echo("Webhooks: POST /signals, /webhooks/zoom, /transcripts")
     server.run()

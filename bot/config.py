@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(
         60.0, gt=0, description="Timeout of one LLM request in seconds"
     )
+    llm_api_version: str | None = Field(
+        None,
+        description="Azure OpenAI api-version (set for Azure: OPENAI_BASE_URL = https://<resource>.openai.azure.com, LLM_MODEL = the deployment)",
+    )
+    llm_context_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="Context length of the model in tokens (empty = ask the server: vLLM, llama.cpp, Ollama)",
+    )
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR")
     default_timezone: str = Field(
         "America/New_York", description="Timezone for people whose Slack profile has none"

@@ -85,9 +85,8 @@ OPEN_CASE_STATUSES = (
 class StepStatus(StrEnum):
     PLANNED = "planned"  # case not started yet
     SCHEDULED = "scheduled"  # due at `due_at`
-    CLAIMED = "claimed"  # a worker is posting the DM (lease in `lease_until`)
-    AWAITING = "awaiting"  # DM posted, waiting for Yes / No / Edit
-    SENDING = "sending"  # decided Yes/Edit, message being delivered
+    AWAITING = "awaiting"  # DM handed to the outbox, waiting for Yes / No / Edit
+    SENDING = "sending"  # decided Yes/Edit, the outbox is delivering the message
     DONE = "done"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
@@ -122,6 +121,8 @@ class Person(SQLModel, table=True):
     deactivated: bool = False
     digest_enabled: bool = True
     digest_hour: int | None = None
+    # when the digest job must next look at this person (NULL: as soon as it can)
+    next_digest_at: dt.datetime | None = _ts(nullable=True, index=True)
     fetched_at: dt.datetime | None = _ts(nullable=True)
 
 
@@ -231,6 +232,7 @@ class Commitment(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_commitment_owner", "team_id", "owner_user_id", "status"),
         sa.Index("ix_commitment_due", "status", "due_date"),
+        sa.Index("ix_commitment_followup", "status", "followup_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -256,6 +258,8 @@ class Commitment(SQLModel, table=True):
     snoozed_until: dt.date | None = None
     reminded_for: dt.date | None = None  # due date the "due tomorrow" reminder was sent for
     overdue_notified_at: dt.datetime | None = _ts(nullable=True)
+    # when the follow-up job must next look at it (NULL: as soon as it can; see bot.followup)
+    followup_at: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -336,6 +340,7 @@ class CaseStep(SQLModel, table=True):
     due_at: dt.datetime | None = _ts(nullable=True)
     lease_until: dt.datetime | None = _ts(nullable=True)
     attempts: int = 0
+    message_key: str | None = Field(default=None, max_length=200)  # outbox key of its live DM
     dm_channel: str | None = Field(default=None, max_length=32)
     dm_ts: str | None = Field(default=None, max_length=32)
     delivered_ts: str | None = Field(default=None, max_length=32)
@@ -360,10 +365,60 @@ class DigestSend(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     user_id: str = Field(max_length=32)
     local_date: dt.date
-    status: str = Field(default="claimed", max_length=16)  # claimed | sent | failed
-    lease_until: dt.datetime | None = _ts(nullable=True)
+    status: str = Field(default="queued", max_length=16)  # queued | sent | failed
     message_ts: str | None = Field(default=None, max_length=32)
     created_at: dt.datetime = _created()
+
+
+# --- outbound messages (the transactional outbox) ---------------------------------------
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for `due_at`
+    SENDING = "sending"  # claimed by a sender (lease in `lease_until`, token in `attempts`)
+    SENT = "sent"
+    FAILED = "failed"  # Slack refused it for good; the kind's on_failed hook ran
+    CANCELLED = "cancelled"  # nothing left to say (e.g. an update of a message never posted)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """One message to Slack (or one email), written in the same transaction as the change that
+    causes it and delivered exactly once by `bot.outbox` (see its module docstring)."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "key"),
+        sa.Index("ix_outbound_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    key: str = Field(max_length=200)  # idempotency key, also sent as Slack message metadata
+    kind: str = Field(default="message", max_length=32)  # selects hooks and renderer
+    op: str = Field(default="post", max_length=8)  # post | update | email
+    entity: str | None = Field(default=None, max_length=32)
+    entity_id: int | None = None
+    user_id: str | None = Field(default=None, max_length=32)  # DM target
+    channel: str | None = Field(default=None, max_length=32)  # channel id (or the DM's, once open)
+    ref_key: str | None = Field(default=None, max_length=200)  # update: the post it edits
+    thread_ts: str | None = Field(default=None, max_length=32)
+    text: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    blocks: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
+    )
+    detail: dict[str, Any] = _json()  # email: to, subject, sender
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    version: int = 0  # bumped when an update is asked for again while pending or sending
+    attempts: int = 0  # claim token
+    due_at: dt.datetime | None = _ts(nullable=True)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    maybe_sent: bool = False  # a post was started and its outcome is unknown: reconcile first
+    posting_at: dt.datetime | None = _ts(nullable=True)
+    sent_channel: str | None = Field(default=None, max_length=32)
+    sent_ts: str | None = Field(default=None, max_length=32)
+    error: str | None = _text(nullable=True)
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+    sent_at: dt.datetime | None = _ts(nullable=True)
 
 
 # --- domain tables kept in their packages (imported here so metadata has every table) ----

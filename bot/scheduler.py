@@ -22,10 +22,11 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.digest.scheduled",
     "bot.followup.scheduled",
     "bot.lifecycle.scheduled",
-    "bot.cases.engine",
-    "bot.recorders.scheduled",
+    "bot.cases.scheduled",
+    "bot.recorders.scheduled",  # before capture: a transcript downloaded now is read this tick
     "bot.capture.scheduled",
     "bot.signals.scheduled",
+    "bot.outbox.scheduled",  # last: what the jobs above queued goes out in the same tick
 )
 
 

@@ -1,11 +1,21 @@
 """HTTP mode: Bolt's WSGI adapter on /slack/events, GET /healthz and the inbound webhook
-routes (signals, recorders), served by waitress."""
+routes (signals, recorders: each checks its own signature first), served by waitress.
+
+The edge checks what Bolt would otherwise trip over, in this order: the size (413), the
+signature on the raw bytes (401 — before anything is parsed, whatever the body's shape),
+then the body's shape (400 for a body no Slack request has). Only then does Bolt see it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
+import io
 import json
 import logging
+import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,7 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
-
+SLACK_PATH = "/slack/events"
+MAX_BODY_BYTES = 2 * 1024 * 1024  # Slack's largest payloads (a 50-block view) are ~100 kB
+MAX_AGE_SECONDS = 5 * 60  # Slack: reject requests older than five minutes (replays)
 # Modules with ROUTES = [(path prefix, make_route(rt) -> WSGI app)]: non-Slack inbound webhooks.
 INBOUND_MODULES = ("bot.signals.inbound", "bot.recorders.inbound")
 
@@ -28,8 +40,95 @@ def inbound_routes(rt: Any) -> list[tuple[str, Callable]]:
     return routes
 
 
-def make_wsgi(app: App, engine: Engine, rt: Any = None) -> Callable:
-    slack = SlackRequestHandler(app, path="/slack/events")
+def _reply(start_response: Callable, status: str, body: dict[str, Any]) -> Iterable[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def body_problem(body: bytes, content_type: str) -> str | None:
+    """Why this (signed) body cannot be a Slack request, or None. Pure."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    if kind == "application/json":
+        try:
+            parsed = json.loads(decoded)
+        except ValueError:
+            return "the JSON body does not parse"
+        return None if isinstance(parsed, dict) else "the JSON body is not an object"
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            form = urllib.parse.parse_qs(decoded, keep_blank_values=True, strict_parsing=False)
+        except ValueError:
+            return "the form body does not parse"
+        if "payload" not in form:
+            return None if "command" in form or "ssl_check" in form else "not a Slack form"
+        try:
+            payload = json.loads(form["payload"][0])
+        except ValueError:
+            return "the payload field is not JSON"
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            return "the payload is not a Slack interaction"
+        actions = payload.get("actions")
+        if actions is not None and (
+            not isinstance(actions, list)
+            or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+        ):
+            return "the payload's actions are malformed"
+        return None
+    return f"unexpected content type {kind or 'none'}"
+
+
+def signed(secret: str, body: bytes, timestamp: str, signature: str) -> bool:
+    """Slack's v0 signature over these exact bytes, made within the last five minutes.
+
+    Slack's algorithm, over bytes: slack_sdk's `SignatureVerifier` raises (→ 500) on a
+    timestamp that is not a number and on a body that is not UTF-8, and neither may get
+    further than a 401 here."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False
+    if abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def slack_edge(signing_secret: str | None, inner: Callable) -> Callable:
+    """WSGI middleware in front of Bolt's adapter for POST /slack/events."""
+
+    def edge(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _reply(start_response, "400 Bad Request", {"ok": False, "error": "length"})
+        if length > MAX_BODY_BYTES:
+            return _reply(start_response, "413 Payload Too Large", {"ok": False, "error": "size"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+        if signing_secret and not signed(signing_secret, body, timestamp, signature):
+            log.info("refused an unsigned or stale request to %s", SLACK_PATH)
+            return _reply(start_response, "401 Unauthorized", {"ok": False, "error": "signature"})
+        problem = body_problem(body, environ.get("CONTENT_TYPE", ""))
+        if problem is not None:
+            log.warning("refused a signed request that is not a Slack request: %s", problem)
+            return _reply(start_response, "400 Bad Request", {"ok": False, "error": problem})
+        environ["wsgi.input"] = io.BytesIO(body)
+        return inner(environ, start_response)
+
+    return edge
+
+
+def make_wsgi(
+    app: App, engine: Engine, signing_secret: str | None = None, rt: Any = None
+) -> Callable:
+    slack = slack_edge(signing_secret, SlackRequestHandler(app, path=SLACK_PATH))
     routes = inbound_routes(rt) if rt is not None else []
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -45,12 +144,10 @@ def make_wsgi(app: App, engine: Engine, rt: Any = None) -> Callable:
             except Exception as exc:  # noqa: BLE001
                 log.warning("health check: database unreachable: %s", type(exc).__name__)
                 status, body = "503 Service Unavailable", {"ok": False, "database": "down"}
-            data = json.dumps(body).encode()
-            start_response(
-                status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-            )
-            return [data]
-        return slack(environ, start_response)
+            return _reply(start_response, status, body)
+        if path == SLACK_PATH and method == "POST":
+            return slack(environ, start_response)
+        return _reply(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     return wsgi
 
@@ -61,11 +158,16 @@ def make_server(
     host: str = "0.0.0.0",
     port: int = 3000,
     threads: int = 16,
+    signing_secret: str | None = None,
     rt: Any = None,
-):
+) -> Any:
     """A waitress server (threaded: one slow request never queues the others)."""
     from waitress import create_server
 
     return create_server(
-        make_wsgi(app, engine, rt), host=host, port=port, threads=threads, ident="followthrough"
+        make_wsgi(app, engine, signing_secret, rt),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="followthrough",
     )

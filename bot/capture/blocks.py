@@ -29,6 +29,7 @@ from bot.slack.blocks.common import (
 )
 
 PER_MESSAGE = 10
+TENTATIVE_BELOW = 0.5  # the engines' confidence under which a promise was hedged
 ITEM_BLOCK = "ftcap"  # ftcap:<commitment id>:<state>
 ACCOUNT_BLOCK = "ftcapacct"  # ftcapacct:<transcript id>
 A_CONFIRM = "cap_confirm"
@@ -74,6 +75,11 @@ class ReviewItem:
     @property
     def ref(self) -> str:
         return f"{self.id}:{self.status}"
+
+    @property
+    def tentative(self) -> bool:
+        """Proposed with low confidence: a hedged promise ("I'll try…, no promises")."""
+        return self.status == "proposed" and self.confidence < TENTATIVE_BELOW
 
     @property
     def needs_owner(self) -> bool:
@@ -202,13 +208,14 @@ def item_blocks(item: ReviewItem) -> list[dict[str, Any]]:
     if item.status == "dismissed":
         title = f"~{title}~"
     category = CATEGORY_LABELS.get(item.category, item.category)
-    lines = [
-        f"*{item.number}.* {title}",
-        " · ".join([_owner_text(item), _due_text(item), category]),
-    ]
+    facts = [_owner_text(item), _due_text(item), category]
+    if item.tentative:
+        facts.append(":grey_question: _tentative: said with reservations_")
+    lines = [f"*{item.number}.* {title}", " · ".join(facts)]
     blocks: list[dict[str, Any]] = [section("\n".join(lines))]
     quote = clip(item.evidence or "", 600)
-    speaker = f" — {escape(item.owner_name)}" if item.owner_name else ""
+    said_by = bool(item.owner_name) and f"{item.owner_name}:" in (item.evidence or "")
+    speaker = f" — {escape(item.owner_name)}" if item.owner_name and not said_by else ""
     notes = [f"“{escape(quote)}”{speaker}" if item.evidence else ""]
     status = _status_note(item)
     if status:

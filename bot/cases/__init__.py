@@ -1,1 +1,1 @@
-"""Risk cases: from a reported risk to a planned case (planning) and its execution (engine)."""
+"""Risk cases: from a reported risk to a planned case (report) and its execution (engine)."""

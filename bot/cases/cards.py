@@ -324,7 +324,7 @@ def step_text(step: CaseStep, meta: Mapping[str, Any]) -> str:
     return clip(f"{head}\n{quoted}", 3000)
 
 
-def case_card(
+def plan_card(
     case: Case,
     steps: Sequence[CaseStep],
     *,

@@ -8,7 +8,7 @@ import typer
 from sqlmodel import Session, select
 
 from bot.cases.cards import MEDIUM_LABEL, when_text
-from bot.cases.planning import ROLE_LABELS, ReportResult
+from bot.cases.report import ROLE_LABELS, ReportResult
 from bot.models import CaseStep, Person, StepStatus
 
 
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
         """Report a risk: make the case-specific plan from the playbook and print it (the same
         service as /report-risk). Exit 1 on bad input; an already open case is shown."""
         from bot.cases.drafting import drafter_for
-        from bot.cases.planning import ReportError, ReportRequest, report_risk, reporter_by_email
+        from bot.cases.report import ReportError, ReportRequest, report_risk, reporter_by_email
         from bot.clikit import checked_runtime, fail, settings_or_exit
         from bot.db import session_scope
         from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team

@@ -13,8 +13,7 @@ from sqlmodel import Session, col, select
 from bot import audit, clock
 from bot.cases import engine as eng
 from bot.cases import step_messages as msgs
-from bot.cases.decisions import close_case
-from bot.cases.planning import extension_choices
+from bot.cases.decisions import ask_close_or_extend, close_case
 from bot.cases.records import (
     CaseError,
     Outbox,
@@ -30,12 +29,26 @@ from bot.cases.records import (
     tz_of,
     who_controls,
 )
-from bot.cases.steps import FINAL_STEP, next_case_state, next_step_state
+from bot.cases.steps import CASE, FINAL_STEP, STEP
 from bot.cases.workhours import WorkHours, add_working_hours, next_working_moment
 from bot.config import Settings
-from bot.models import OPEN_CASE_STATUSES, Case, CaseStatus, StepStatus
+from bot.models import OPEN_CASE_STATUSES, Case, CaseStatus, CaseStep, StepStatus
+from bot.people.service import get_person
+from bot.states import StateError, move
 
-S = StepStatus
+
+def _move_case(session: Session, case: Case, action: str) -> str:
+    try:
+        return move(session, CASE, case, action)
+    except StateError as exc:
+        raise CaseError(str(exc)) from None
+
+
+def _move_step(session: Session, step: CaseStep, action: str, **values: object) -> str:
+    try:
+        return move(session, STEP, step, action, **values)
+    except StateError as exc:
+        raise CaseError(str(exc)) from None
 
 
 def _controlled(
@@ -87,11 +100,11 @@ def pause(
     expected: str | None = None,
     now: dt.datetime | None = None,
 ) -> Outbox:
+    now = now or clock.now()
     case = _controlled(session, team_id, case_id, actor, settings, expected)
-    before = case.status
-    case.status = next_case_state("pause", before)
-    _touch(session, case, actor, "paused", before, now or clock.now())
-    return Outbox(case.id)
+    before = _move_case(session, case, "pause")
+    _touch(session, case, actor, "paused", before, now)
+    return Outbox(session, case, now)
 
 
 def resume(
@@ -106,14 +119,13 @@ def resume(
     """Running again; overdue steps wait for the assignee's working hours, reminders restart."""
     now = now or clock.now()
     case = _controlled(session, team_id, case_id, actor, settings, expected)
-    before = case.status
-    case.status = next_case_state("resume", before)
+    before = _move_case(session, case, "resume")
     hours = WorkHours.from_settings(settings)
     for step in steps_of(session, case):
         tz = tz_of(session, team_id, step.assignee_user_id or owner_of(case), settings)
-        if step.status == S.SCHEDULED and step.due_at and clock.as_utc(step.due_at) < now:
+        if step.status == StepStatus.SCHEDULED and step.due_at and clock.as_utc(step.due_at) < now:
             step.due_at = next_working_moment(now, tz, hours)
-        elif step.status == S.AWAITING and step.escalated_at is None:
+        elif step.status == StepStatus.AWAITING and step.escalated_at is None:
             wait = (
                 settings.reminder_hours
                 if step.reminded_at is None
@@ -122,7 +134,7 @@ def resume(
             step.due_at = add_working_hours(now, wait, tz, hours)
         session.add(step)
     _touch(session, case, actor, "resumed", before, now)
-    return Outbox(case.id)
+    return Outbox(session, case, now)
 
 
 def resolve(
@@ -163,7 +175,7 @@ def add_note(
     case.updated_at = now
     session.add(case)
     audit.record(session, team_id, actor, "case", case.id, "note", note=text)
-    return Outbox(case.id)
+    return Outbox(session, case, now)
 
 
 def skip_ahead(
@@ -181,18 +193,24 @@ def skip_ahead(
     if case.status != CaseStatus.RUNNING:
         raise CaseError(f"Case #{case_id} is {case.status.replace('_', ' ')}; resume it first.")
     steps = steps_of(session, case)
-    outbox = Outbox(case.id)
+    outbox = Outbox(session, case, now)
     current = next((x for x in steps if x.position == case.current_step), None)
-    if current is not None and current.status in {S.CLAIMED, S.SENDING}:
+    if current is not None and current.status == StepStatus.SENDING:
         raise CaseError("That step is being delivered right now; try again in a minute.")
     if current is not None and current.status not in FINAL_STEP:
-        was = current.status
         view = step_view(session, case, current)
-        current.status = next_step_state("skip", was)
-        current.decision, current.decided_by, current.decided_at = "no", actor, now
-        current.reason, current.due_at, current.updated_at = "skipped ahead", None, now
-        session.add(current)
-        if was == S.AWAITING:
+        was = _move_step(
+            session,
+            current,
+            "skip",
+            decision="no",
+            decided_by=actor,
+            decided_at=now,
+            reason="skipped ahead",
+            due_at=None,
+            updated_at=now,
+        )
+        if was == StepStatus.AWAITING:
             outbox.update(
                 current,
                 *msgs.step_settled(view, f"⏭️ Skipped ahead by <@{actor}> on {msgs.when(now)}."),
@@ -209,19 +227,17 @@ def skip_ahead(
             case_id=case.id,
         )
     nxt = next(
-        (x for x in steps if x.status == S.PLANNED and x.position > (case.current_step or 0)), None
+        (
+            x
+            for x in steps
+            if x.status == StepStatus.PLANNED and x.position > (case.current_step or 0)
+        ),
+        None,
     )
     if nxt is None:
-        before = case.status
-        case.status = next_case_state("await_close", before)
+        before = _move_case(session, case, "await_close")
         _touch(session, case, actor, "awaiting_close", before, now)
-        owner = owner_of(case)
-        outbox.dm(
-            owner,
-            *msgs.close_or_extend(
-                case.id or 0, account_name(session, case), owner, extension_choices(session, case)
-            ),
-        )
+        ask_close_or_extend(session, case, outbox)
         return outbox
     eng.schedule_step(session, case, nxt, now, settings, actor=actor, with_delay=False)
     return outbox
@@ -255,25 +271,37 @@ def reassign_step(
         raise CaseError(f"This step is {step.status} now; nothing changed.")
     if person(session, team_id, new_user) is None and not new_user.startswith(("U", "W")):
         raise CaseError("Pick a person from this workspace.")
-    was, before_user = step.status, step.assignee_user_id
+    before_user = step.assignee_user_id
     view = step_view(session, case, step)
-    step.status = next_step_state("reassign", was)
-    step.assignee_user_id, step.assignee_fallback, step.updated_at = new_user, False, now
-    outbox = Outbox(case.id)
-    if step.status == S.SCHEDULED:
-        tz = tz_of(session, team_id, new_user, settings)
-        base = now if was == S.AWAITING else clock.as_utc(step.due_at or now)
-        step.due_at = next_working_moment(max(base, now), tz, WorkHours.from_settings(settings))
-        step.reminded_at = step.escalated_at = step.lease_until = None
-    if was == S.AWAITING:
+    outbox = Outbox(session, case, now)
+    if step.status == StepStatus.AWAITING:  # its live DM says where the step went
         outbox.update(
             step,
             *msgs.step_settled(
                 view, f"↪️ Reassigned to <@{new_user}> by <@{actor}> on {msgs.when(now)}."
             ),
         )
-        step.dm_channel = step.dm_ts = None
-    session.add(step)
+    values: dict[str, object] = {
+        "assignee_user_id": new_user,
+        "assignee_fallback": False,
+        "updated_at": now,
+    }
+    if step.status in (StepStatus.SCHEDULED, StepStatus.AWAITING):
+        tz = tz_of(session, team_id, new_user, settings)
+        base = now if step.status == StepStatus.AWAITING else clock.as_utc(step.due_at or now)
+        values["due_at"] = next_working_moment(
+            max(base, now), tz, WorkHours.from_settings(settings)
+        )
+        values.update(
+            reminded_at=None,
+            escalated_at=None,
+            lease_until=None,
+            message_key=None,
+            dm_channel=None,
+            dm_ts=None,
+        )
+    was = _move_step(session, step, "reassign", **values)
+    get_person(session, team_id, new_user)  # so their digest finds them
     audit.record(
         session,
         team_id,

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
 from bot import audit, clock
 from bot.cases import engine as eng
 from bot.cases import step_messages as msgs
-from bot.cases.planning import extension_choices
+from bot.cases.extend import extension_choices
 from bot.cases.records import (
     CaseError,
     Outbox,
@@ -28,19 +27,23 @@ from bot.cases.records import (
     who_decides,
 )
 from bot.cases.steps import (
+    CASE,
     CLOSED_CASE,
     FINAL_STEP,
     OUTCOME,
+    STEP,
     after_answer,
-    after_decision,
+    decision_action,
     delivery_for,
-    next_case_state,
 )
 from bot.config import Settings
 from bot.db import session_scope
-from bot.models import Case, CaseStatus, CaseStep, StepStatus
+from bot.models import Case, CaseStatus, CaseStep, OutboxStatus, StepStatus
 from bot.notify import Notifier
+from bot.outbox import service as ob
+from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
+from bot.states import StateError, move
 
 S = StepStatus
 DECISIONS = ("yes", "edit", "no")
@@ -102,7 +105,11 @@ def decide(
     now: dt.datetime | None = None,
 ) -> str | None:
     """Yes / Edit / No on a step. Raises CaseError when refused; returns a note for the
-    decider when the message could not be sent yet (None when all went through)."""
+    decider when the message could not be sent yet (None when all went through).
+
+    One transaction moves the step (guarded: of two clicks only one finds it awaiting) and
+    writes what follows into the outbox — the message to the recipient, or the step's DM
+    update and the resolution question; then the outbox is sent at once."""
     if action not in DECISIONS:
         raise CaseError(f"Unknown decision {action!r}.")
     now = now or clock.now()
@@ -110,43 +117,33 @@ def decide(
     with session_scope(rt.engine) as s:
         check_decidable(s, team_id, step_id, actor, settings, expected)
         step = get_step(s, team_id, step_id)
+        case = get_case(s, team_id, step.case_id)
         new_ref = recipient.strip() if recipient and recipient.strip() else step.recipient_ref
         kind = delivery_for(step.medium, new_ref, bool(settings.smtp_url))
-        status = after_decision(action, kind)
+        transition = decision_action(action, kind)
         final = None
         if action != "no":
             final = (text or "").strip() or step.draft
+        draft, before_ref = step.draft, step.recipient_ref
         values: dict[str, object] = {
-            "status": status,
             "decision": action,
             "decided_by": actor,
             "decided_at": now,
             "final_text": final,
             "reason": (reason or "").strip() or None,
-            "attempts": eng.STEP_TABLE.c.attempts + 1,
+            "attempts": step.attempts + 1,
             "updated_at": now,
             "due_at": None,
             "lease_until": None,
         }
-        if status == S.SENDING:  # delivered now; retried by any worker after the lease
-            values["due_at"] = values["lease_until"] = now + dt.timedelta(
-                seconds=eng.lease_seconds(settings)
-            )
-        if new_ref != step.recipient_ref:
+        if new_ref != before_ref:
             values["recipient_ref"] = new_ref
             values["recipient_label"] = recipient_label or new_ref or ""
-        t = eng.STEP_TABLE
-        row = s.execute(
-            sa.update(t)
-            .where(t.c.id == step_id, t.c.team_id == team_id, t.c.status == S.AWAITING)
-            .values(**values)
-            .returning(t.c.attempts)
-        ).first()
-        if row is None:
-            s.expire_all()
-            raise CaseError(_stale(get_step(s, team_id, step_id)))
-        token = int(row[0])
-        edited = action == "edit" and final != step.draft
+        try:
+            move(s, STEP, step, transition, STEP.table.c.team_id == team_id, **values)
+        except StateError:
+            raise CaseError(_stale(get_step(s, team_id, step_id))) from None
+        edited = action == "edit" and final != draft
         audit.record(
             s,
             team_id,
@@ -155,19 +152,47 @@ def decide(
             step_id,
             f"decided_{action}",
             from_state=S.AWAITING,
-            to_state=status,
+            to_state=step.status,
             case_id=step.case_id,
-            draft=step.draft if edited else None,
+            draft=draft if edited else None,
             edited=final if edited else None,
-            recipient_before=step.recipient_ref if new_ref != step.recipient_ref else None,
-            recipient_after=new_ref if new_ref != step.recipient_ref else None,
+            recipient_before=before_ref if new_ref != before_ref else None,
+            recipient_after=new_ref if new_ref != before_ref else None,
             reason=values["reason"],
             delivery=str(kind),
         )
-    if status == S.SENDING:
-        return eng.finish_delivery(rt, notifier, team_id, step_id, token, now)
-    eng.after_settled(rt, notifier, team_id, step_id)
-    return None
+        view = step_view(s, case, step)
+        if step.status == S.SENDING:
+            delivery_key = eng.queue_delivery(s, case, step, settings, view.account, now)
+        else:
+            delivery_key = None
+            eng.after_settled(s, case, step, settings, now)
+        Outbox(s, case, now)
+    kick(rt, notifier, team_id, now)
+    return delivery_note(rt, team_id, delivery_key) if delivery_key else None
+
+
+def delivery_note(rt: Runtime, team_id: str, key: str) -> str | None:
+    """What the decider should know once the outbox has tried the delivery."""
+    with session_scope(rt.engine) as s:
+        row = ob.by_key(s, team_id, key)
+    if row is None or row.status == OutboxStatus.SENT:
+        return None
+    if row.status == OutboxStatus.FAILED:
+        return f"Not sent: {undeliverable_hint(row.error)}."
+    return "Slack (or the mail server) is busy; it will be sent shortly."
+
+
+def undeliverable_hint(code: str | None) -> str:
+    return {
+        "not_in_channel": "the app is not in that channel — invite it, then say Yes again",
+        "channel_not_found": "that channel does not exist (or is private without the app)",
+        "is_archived": "that channel is archived",
+        "email_uncertain": (
+            "the worker stopped while handing the email to the mail server, so it may or may "
+            "not have gone out — check your sent mail, then send it by hand if it is missing"
+        ),
+    }.get(code or "", f"Slack said {code}" if code else "it could not be delivered")
 
 
 # --- closing a case -----------------------------------------------------------------------
@@ -175,43 +200,15 @@ def decide(
 
 def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.datetime) -> Outbox:
     """Saved or churned: record the outcome and stand down every step still open."""
-    before = case.status
-    case.status = next_case_state(answer, before)
-    steps = steps_of(session, case)
-    case.outcome = OUTCOME[case.status]
-    case.resolution_step = case.current_step or None
     # the plan's size: every step not dropped before it ran (only a plan edit cancels a step
     # before the case closes), including extensions and the steps this close stands down
-    case.total_steps = sum(1 for x in steps if x.status != S.CANCELLED)
-    case.resolved_at = case.updated_at = now
-    session.add(case)
-    outbox = Outbox(case.id)
+    total = sum(1 for x in steps_of(session, case) if x.status != S.CANCELLED)
+    before = move(session, CASE, case, answer, resolved_at=now, updated_at=now)
+    case.outcome = OUTCOME[case.status]
+    case.resolution_step = case.current_step or None
+    case.total_steps = total
+    eng.cancel_open_steps(session, case, actor, now)
     word = msgs.ANSWER_WORDS[OUTCOME[case.status]]
-    for step in steps:
-        if step.status in FINAL_STEP or step.status == S.SENDING:
-            continue
-        was = step.status
-        view = step_view(session, case, step)
-        step.status, step.due_at, step.lease_until, step.updated_at = S.CANCELLED, None, None, now
-        session.add(step)
-        if was == S.AWAITING:
-            outbox.update(
-                step,
-                *msgs.step_settled(
-                    view, f"Case closed ({word}) by <@{actor}> — nothing more to do here."
-                ),
-            )
-        audit.record(
-            session,
-            case.team_id,
-            actor,
-            "case_step",
-            step.id,
-            "cancelled",
-            from_state=was,
-            to_state=S.CANCELLED,
-            case_id=case.id,
-        )
     took = time_to_resolve(case)
     _note(
         case,
@@ -235,7 +232,7 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
         total_steps=case.total_steps,
         hours_to_resolve=round(took.total_seconds() / 3600, 1) if took else None,
     )
-    return outbox
+    return Outbox(session, case, now)
 
 
 def _note(case: Case, actor: str, now: dt.datetime, text: str) -> None:
@@ -288,7 +285,7 @@ def answer(
             detail = f"Case #{case_id} closed at step {case.resolution_step} of {case.total_steps}."
         else:
             outbox, detail = _not_yet(s, case, steps, position, actor, now, settings)
-    outbox.flush(notifier, team_id, rt.engine)
+    outbox.flush(rt, notifier)
     return msgs.resolution_answered(view.account, reply, actor, now, detail)
 
 
@@ -303,24 +300,19 @@ def _not_yet(
 ) -> tuple[Outbox, str]:
     remaining = [x.position for x in steps if x.status == S.PLANNED and x.position > position]
     outcome = after_answer("not_yet", case.status, remaining)
-    c = eng.CASE_TABLE
-    won = s.execute(
-        sa.update(c)
-        .where(
-            c.c.id == case.id,
-            c.c.team_id == case.team_id,
-            c.c.status == CaseStatus.RUNNING,
-            c.c.current_step == position,
-        )
-        .values(
-            status=outcome.case_status,
+    action = "next_step" if outcome.next_position is not None else "await_close"
+    try:  # guarded on the step the question was about: of two answers, one counts
+        move(
+            s,
+            CASE,
+            case,
+            action,
+            CASE.table.c.current_step == position,
             current_step=outcome.next_position or position,
             updated_at=now,
         )
-    ).rowcount  # type: ignore[attr-defined]
-    if won != 1:
-        raise CaseError("This question was already answered.")
-    s.refresh(case)
+    except StateError:
+        raise CaseError("This question was already answered.") from None
     audit.record(
         s,
         case.team_id,
@@ -332,18 +324,29 @@ def _not_yet(
         to_state=outcome.case_status,
         position=position,
     )
-    outbox = Outbox(case.id)
+    outbox = Outbox(s, case, now)
     if outcome.next_position is not None:
         nxt = next(x for x in steps if x.position == outcome.next_position)
         due = eng.schedule_step(s, case, nxt, now, settings, actor=actor)
         return outbox, (
             f"Step {nxt.position} ({msgs.escape(nxt.summary)}) is scheduled for {msgs.when(due)}."
         )
+    ask_close_or_extend(s, case, outbox)
+    return outbox, "That was the last step; the owner was asked to close or extend the case."
+
+
+def ask_close_or_extend(session: Session, case: Case, outbox: Outbox) -> None:
+    """The last step is behind us: the owner is asked to close the case or add a playbook."""
     owner = owner_of(case)
+    steps = steps_of(session, case)
+    rounds = len((case.gathered or {}).get("extensions") or [])
     outbox.dm(
         owner,
+        f"case:{case.id}:close_or_extend:{rounds}",
         *msgs.close_or_extend(
-            case.id or 0, step_view(s, case, steps[-1]).account, owner, extension_choices(s, case)
+            case.id or 0,
+            step_view(session, case, steps[-1]).account,
+            owner,
+            extension_choices(session, case),
         ),
     )
-    return outbox, "That was the last step; the owner was asked to close or extend the case."

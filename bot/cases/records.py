@@ -6,19 +6,21 @@ and case control, so every door checks the same things the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.cases.step_messages import StepView
 from bot.config import Settings
 from bot.models import Account, Case, CaseStep, Person, Playbook
-from bot.notify import DeliveryError, Notifier
+from bot.notify import Notifier
+from bot.outbox import service as outbox
+from bot.outbox.scheduled import kick
 from bot.people.service import is_cs_admin, timezone_of
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -135,41 +137,63 @@ def step_view(session: Session, case: Case, step: CaseStep, total: int | None = 
     )
 
 
-@dataclass
-class Outbox:
-    """Messages to send once the transaction that decided them has committed.
+CARD_PLACES = ("cs", "dm")  # the case card in the CS channel, and in the reporter's DM
 
-    `case_id` names the case the change was about: flushing with the database engine then
-    re-renders its card in the CS channel and the reporter's DM. Every change to a case
-    leaves through an Outbox, so this is the one place the card is kept current.
+
+def card_key(case_id: int, place: str) -> str:
+    return f"case:{case_id}:card:{place}"
+
+
+class Outbox:
+    """What a change to a case says, written into the outbox in the change's own transaction.
+
+    Creating one for a case marks its card for a refresh: the card is re-rendered from the
+    database when the sender gets to it, so whichever process changed the case last, the card
+    shows the latest state. `flush` (after the commit) sends it all right away instead of
+    waiting for the next tick.
     """
 
-    case_id: int | None = None
-    updates: list[tuple[str, str, str, list[dict[str, Any]]]] = field(default_factory=list)
-    dms: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
+    def __init__(self, session: Session, case: Case | None, now: dt.datetime | None = None) -> None:
+        self.session = session
+        self.now = now
+        self.team_id = case.team_id if case is not None else None
+        if case is not None and case.id is not None:
+            for place in CARD_PLACES:
+                outbox.enqueue_update(
+                    session,
+                    case.team_id,
+                    card_key(case.id, place),
+                    kind="case_card",
+                    entity=("case", case.id),
+                    now=now,
+                )
 
     def update(self, step: CaseStep, text: str, blocks: list[dict[str, Any]]) -> None:
-        if step.dm_channel and step.dm_ts:
-            self.updates.append((step.dm_channel, step.dm_ts, text, blocks))
+        """Edit the step's live DM (if it has one) to say what became of it."""
+        if step.message_key:
+            outbox.enqueue_update(
+                self.session,
+                step.team_id,
+                step.message_key,
+                text=text,
+                blocks=blocks,
+                entity=("case_step", step.id or 0),
+                now=self.now,
+            )
 
-    def dm(self, user_id: str | None, text: str, blocks: list[dict[str, Any]]) -> None:
-        if user_id:
-            self.dms.append((user_id, text, blocks))
+    def dm(self, user_id: str | None, key: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        if user_id and self.team_id:
+            outbox.enqueue(
+                self.session,
+                self.team_id,
+                key,
+                user=user_id,
+                text=text,
+                blocks=blocks,
+                kind="case_notice",
+                now=self.now,
+            )
 
-    def flush(self, notifier: Notifier, team_id: str, engine: Engine | None) -> None:
-        """Best effort: the state change is already durable; a lost notice is only logged.
-        `engine` is required on purpose so no caller forgets the card (None: no card)."""
-        for channel, ts, text, blocks in self.updates:
-            try:
-                notifier.update(team_id, channel, ts, text, blocks)
-            except DeliveryError as exc:
-                log.warning("could not update step message: %s", exc)
-        for user_id, text, blocks in self.dms:
-            try:
-                notifier.dm(team_id, user_id, text, blocks)
-            except DeliveryError as exc:
-                log.warning("could not DM %s: %s", user_id, exc)
-        if engine is not None and self.case_id:
-            from bot.cases.planning import refresh_cards
-
-            refresh_cards(engine, notifier, team_id, self.case_id)
+    def flush(self, rt: Runtime, notifier: Notifier) -> None:
+        if self.team_id:
+            kick(rt, notifier, self.team_id, self.now)

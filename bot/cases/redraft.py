@@ -23,7 +23,7 @@ from bot.accounts.service import contacts_by_role
 from bot.cases.context import Gathered
 from bot.cases.drafting import Drafter
 from bot.cases.plan_edits import plan_meta, with_plan_meta
-from bot.cases.planning import case_facts, resolve_recipient, resolve_user
+from bot.cases.report import case_facts, resolve_recipient, resolve_user
 from bot.db import session_scope
 from bot.models import Account, AuditEvent, Case, CaseStatus, CaseStep, Playbook, StepStatus
 from bot.playbooks.plan import step_facts

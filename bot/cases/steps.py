@@ -1,16 +1,19 @@
 """The step and case state machines, as pure data and functions.
 
-    step:  planned ─schedule─▶ scheduled ─claim─▶ claimed ─posted─▶ awaiting
-                                   ▲                 │release          │yes/edit ─▶ sending ─▶ done
-                                   └─────────────────┘                 │no ─▶ skipped
-           reassign: scheduled/awaiting ─▶ scheduled (the new assignee is DMed by the worker)
-           skip: planned/scheduled/awaiting ─▶ skipped;  cancel: any open ─▶ cancelled
+    step:  planned ─schedule─▶ scheduled ─queue_dm─▶ awaiting ─yes/edit─▶ sending ─delivered─▶ done
+                                   ▲ defer ┘  ▲ dm_failed ┘   │done_by_hand ─▶ done
+                                                             │no ─▶ skipped
+           sending ─undeliverable─▶ awaiting (the recipient could not be reached; decide again)
+           reassign: planned ─▶ planned, scheduled/awaiting ─▶ scheduled
+           skip: planned/scheduled/awaiting ─▶ skipped
+           cancel: planned/scheduled/awaiting ─▶ cancelled
 
     case:  planned ─start─▶ running ⇄ paused;  running ─last step, not yet─▶ awaiting_close
            running/paused/awaiting_close ─saved/churned─▶ resolved/churned; extend ─▶ running
 
-What happens after a decision is decided here too (`after_decision`, `after_answer`), so the
-engine only persists and notifies.
+The tables are the authority: every status write goes through `bot.states.move` /
+`move_rows` with one of these transition names. What happens after a decision is decided
+here too (`decision_action`, `after_answer`), so the services only persist and notify.
 """
 
 from __future__ import annotations
@@ -19,66 +22,61 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.models import CaseStatus, StepStatus
+from bot.models import Case, CaseStatus, CaseStep, StepStatus
+from bot.states import Machine, StateError
 
 S = StepStatus
 C = CaseStatus
+__all__ = ["StateError"]
 
 STEP_TRANSITIONS: dict[str, dict[str, str]] = {
     "schedule": {S.PLANNED: S.SCHEDULED},
-    "claim": {S.SCHEDULED: S.CLAIMED, S.CLAIMED: S.CLAIMED},  # CLAIMED: lease expired
-    "posted": {S.CLAIMED: S.AWAITING},
-    "release": {S.CLAIMED: S.SCHEDULED},
+    "queue_dm": {S.SCHEDULED: S.AWAITING},  # due: its DM is handed to the outbox
+    "defer": {S.SCHEDULED: S.SCHEDULED},  # due, but off hours / nobody to DM: later
+    "follow_up": {S.AWAITING: S.AWAITING},  # reminder or escalation queued
+    "dm_failed": {S.AWAITING: S.SCHEDULED},  # Slack refused the DM for good: retry later
     "yes": {S.AWAITING: S.SENDING},
     "edit": {S.AWAITING: S.SENDING},
+    "done_by_hand": {S.AWAITING: S.DONE},  # yes/edit on a step the assignee carries out
     "no": {S.AWAITING: S.SKIPPED},
     "delivered": {S.SENDING: S.DONE},
     "undeliverable": {S.SENDING: S.AWAITING},
     "reassign": {S.PLANNED: S.PLANNED, S.SCHEDULED: S.SCHEDULED, S.AWAITING: S.SCHEDULED},
     "skip": {S.PLANNED: S.SKIPPED, S.SCHEDULED: S.SKIPPED, S.AWAITING: S.SKIPPED},
-    "cancel": {
-        S.PLANNED: S.CANCELLED,
-        S.SCHEDULED: S.CANCELLED,
-        S.CLAIMED: S.CANCELLED,
-        S.AWAITING: S.CANCELLED,
-    },
+    "drop": {S.PLANNED: S.CANCELLED},  # removed from a plan before it runs
+    "cancel": {S.PLANNED: S.CANCELLED, S.SCHEDULED: S.CANCELLED, S.AWAITING: S.CANCELLED},
 }
 
 CASE_TRANSITIONS: dict[str, dict[str, str]] = {
     "start": {C.PLANNED: C.RUNNING},
     "pause": {C.RUNNING: C.PAUSED},
     "resume": {C.PAUSED: C.RUNNING},
+    "next_step": {C.RUNNING: C.RUNNING},  # "not yet": the next step is scheduled
     "await_close": {C.RUNNING: C.AWAITING_CLOSE},
     "extend": {C.AWAITING_CLOSE: C.RUNNING},
     "saved": {C.RUNNING: C.RESOLVED, C.PAUSED: C.RESOLVED, C.AWAITING_CLOSE: C.RESOLVED},
     "churned": {C.RUNNING: C.CHURNED, C.PAUSED: C.CHURNED, C.AWAITING_CLOSE: C.CHURNED},
 }
 
+STEP = Machine("step", CaseStep.__table__, STEP_TRANSITIONS)  # type: ignore[attr-defined]
+CASE = Machine(
+    "case",
+    Case.__table__,  # type: ignore[attr-defined]
+    CASE_TRANSITIONS,
+    refused="This {name} is {state}; it cannot be {action}.",
+)
+
 FINAL_STEP = frozenset({S.DONE, S.SKIPPED, S.CANCELLED})
 CLOSED_CASE = frozenset({C.RESOLVED, C.CHURNED, C.CANCELLED})
 OUTCOME = {C.RESOLVED: "saved", C.CHURNED: "churned"}
 
 
-class StateError(ValueError):
-    """A refused transition; the message is shown to the person who tried it."""
-
-
 def next_step_state(action: str, current: str) -> str:
-    allowed = STEP_TRANSITIONS.get(action)
-    if allowed is None:
-        raise StateError(f"Unknown step action {action!r}.")
-    if current not in allowed:
-        raise StateError(f"This step is already {current}; nothing to {action}.")
-    return allowed[current]
+    return STEP.to(action, current)
 
 
 def next_case_state(action: str, current: str) -> str:
-    allowed = CASE_TRANSITIONS.get(action)
-    if allowed is None:
-        raise StateError(f"Unknown case action {action!r}.")
-    if current not in allowed:
-        raise StateError(f"This case is {current.replace('_', ' ')}; it cannot be {action}.")
-    return allowed[current]
+    return CASE.to(action, current)
 
 
 class Delivery(StrEnum):
@@ -108,13 +106,14 @@ def delivery_for(medium: str, recipient_ref: str | None, smtp_configured: bool) 
     return Delivery.BY_HAND
 
 
-def after_decision(action: str, delivery: Delivery) -> str:
-    """The step's state once a decision is taken: sending when the app must deliver."""
+def decision_action(action: str, delivery: Delivery) -> str:
+    """The step transition a decision makes: yes/edit send (sending) unless the assignee
+    carries the step out by hand (done at once); no skips it."""
     if action == "no":
-        return S.SKIPPED
+        return "no"
     if action not in {"yes", "edit"}:
         raise StateError(f"Unknown decision {action!r}.")
-    return S.DONE if delivery is Delivery.BY_HAND else S.SENDING
+    return "done_by_hand" if delivery is Delivery.BY_HAND else action
 
 
 @dataclass(frozen=True)

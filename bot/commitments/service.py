@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot import audit, clock
 from bot.models import Account, Commitment, CommitmentStatus, Person
+from bot.people.service import get_person
 
 S = CommitmentStatus
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -97,7 +98,10 @@ def transition(
         c.done_at = now
     if action == "reopen":
         c.done_at = None
+    c.followup_at = None  # the follow-up job works out its reminder and overdue moments
     session.add(c)
+    if c.status == S.OPEN and c.owner_user_id:
+        get_person(session, team_id, c.owner_user_id)  # so their digest finds them
     audit.record(
         session, team_id, actor, "commitment", c.id, action, from_state=before, to_state=c.status
     )
@@ -141,6 +145,8 @@ def edit(
         put("text", text.strip()[:500])
     if owner_user_id is not None:
         put("owner_user_id", owner_user_id or None)
+        if owner_user_id:
+            get_person(session, team_id, owner_user_id)  # so their digest finds them
     if owner_name is not None:
         put("owner_name", owner_name or None)
     if due_date != "keep":
@@ -153,6 +159,7 @@ def edit(
         put("account_id", account_id or None)
     if changes:
         c.updated_at = clock.now()
+        c.followup_at = None  # a new due date or owner: the follow-up job looks again
         session.add(c)
         audit.record(session, team_id, actor, "commitment", c.id, "edited", changes=changes)
     return c
@@ -176,6 +183,7 @@ def snooze(
         raise CommitmentError(f"This commitment is {c.status}; only open ones can be snoozed.")
     before = c.snoozed_until
     c.snoozed_until, c.updated_at = until, clock.now()
+    c.followup_at = None
     session.add(c)
     audit.record(
         session,

@@ -108,7 +108,12 @@ class World:
             from bot.web import make_server
 
             self._server = make_server(
-                self.app, self.rt.engine, host="127.0.0.1", port=0, rt=self.rt
+                self.app,
+                self.rt.engine,
+                host="127.0.0.1",
+                port=0,
+                signing_secret=self.settings.slack_signing_secret,
+                rt=self.rt,
             )
             threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
             target = f"http://127.0.0.1:{self._server.effective_port}/slack/events"

@@ -1,164 +1,119 @@
-"""Scheduled: send each person's digest once per local working day."""
+"""Scheduled: each person's digest, once per local working day, at their own hour.
+
+Work grows with the people who are due, not with history: every person carries
+`next_digest_at` (indexed), the next moment their digest may be due. A tick reads only the
+people whose moment has come, builds each digest from their own (indexed) open items, and
+moves the moment on to their next working day.
+
+Exactly once per person per local day: a `DigestSend` row keyed (team, user, local date) is
+inserted in the same transaction as the digest's outbox row (`bot.outbox`), so a second
+worker, a restart or a re-run finds the day taken; the outbox then delivers it once.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
-from bot import clock
 from bot.config import Settings
 from bot.db import session_scope
 from bot.digest.blocks import digest_message
-from bot.digest.service import digest_due, open_items, people_with_open_items
-from bot.models import (
-    DigestSend,
-    Person,
-)
-from bot.notify import DeliveryError, Notifier
+from bot.digest.service import DIGEST, digest_due, next_digest_at, open_items
+from bot.models import DigestSend, OutboundMessage, Person
+from bot.notify import Notifier
+from bot.outbox import service as outbox
+from bot.outbox.hooks import OutboxHooks, SendContext
 from bot.runtime import Runtime
+from bot.states import move
 
 log = logging.getLogger(__name__)
+BATCH_PER_TICK = 200  # the rest of a big team goes out over the next ticks
 
 
-BATCH_PER_TICK = 200
-
-
-RETRY_AFTER = dt.timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Due:
-    team_id: str
-    user_id: str
-    local_date: dt.date
-
-
-def due_digests(session: Session, settings: Settings, now: dt.datetime) -> list[Due]:
-    """Everyone whose digest is due now and not already sent, failed or being sent."""
-    candidates = people_with_open_items(session)
-    if not candidates:
-        return []
-    people = {
-        (p.team_id, p.slack_user_id): p
-        for p in session.exec(
-            select(Person).where(col(Person.slack_user_id).in_({u for _, u in candidates}))
+def due_people(session: Session, now: dt.datetime, limit: int) -> list[Person]:
+    """People whose digest moment has come, locked for this transaction (SKIP LOCKED)."""
+    stmt = (
+        select(Person)
+        .where(
+            or_(col(Person.next_digest_at).is_(None), col(Person.next_digest_at) <= now),
         )
-    }
-    due: list[Due] = []
-    for team_id, user_id in sorted(candidates):
-        local_date = digest_due(people.get((team_id, user_id)), settings, now)
-        if local_date is not None:
-            due.append(Due(team_id, user_id, local_date))
-    if not due:
-        return []
-    dates = {d.local_date for d in due}
-    taken = {
-        (r.team_id, r.user_id, r.local_date)
-        for r in session.exec(select(DigestSend).where(col(DigestSend.local_date).in_(dates)))
-        if r.status != "claimed" or (r.lease_until and clock.as_utc(r.lease_until) > now)
-    }
-    return [d for d in due if (d.team_id, d.user_id, d.local_date) not in taken]
+        .order_by(col(Person.next_digest_at))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.exec(stmt))
 
 
-def claim(engine: Engine, due: Due, now: dt.datetime, lease: dt.timedelta) -> int | None:
-    """Atomically take this person's digest for the day; None if someone else has it."""
-    until = now + lease
-    try:
-        with session_scope(engine) as session:
-            row = DigestSend(
-                team_id=due.team_id,
-                user_id=due.user_id,
-                local_date=due.local_date,
-                status="claimed",
-                lease_until=until,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-    except IntegrityError:
-        pass
-    with session_scope(engine) as session:
-        row = session.exec(
-            select(DigestSend).where(
-                DigestSend.team_id == due.team_id,
-                DigestSend.user_id == due.user_id,
-                DigestSend.local_date == due.local_date,
-            )
-        ).first()
-        if row is None:
-            return None
-        result = session.execute(
-            update(DigestSend)
-            .where(
-                col(DigestSend.id) == row.id,
-                col(DigestSend.status) == "claimed",
-                col(DigestSend.lease_until) < now,
-            )
-            .values(lease_until=until)
-            .execution_options(synchronize_session=False)
+def queue_digest(session: Session, person: Person, settings: Settings, now: dt.datetime) -> bool:
+    """One person's digest for today, if due, not yet sent and not empty; then their next
+    moment. Returns whether a digest was queued."""
+    local_date = digest_due(person, settings, now)
+    person.next_digest_at = next_digest_at(person, settings, now)
+    session.add(person)
+    if local_date is None:
+        return False
+    taken = session.exec(
+        select(DigestSend.id).where(
+            DigestSend.team_id == person.team_id,
+            DigestSend.user_id == person.slack_user_id,
+            DigestSend.local_date == local_date,
         )
-        return row.id if result.rowcount == 1 else None
-
-
-def _finish(
-    engine: Engine,
-    send_id: int,
-    status: str,
-    *,
-    ts: str | None = None,
-    lease_until: dt.datetime | None = None,
-) -> None:
-    with session_scope(engine) as session:
-        session.execute(
-            update(DigestSend)
-            .where(col(DigestSend.id) == send_id)
-            .values(status=status, message_ts=ts, lease_until=lease_until)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def send_one(rt: Runtime, notifier: Notifier, due: Due, now: dt.datetime) -> str:
-    """Claim, build and send one digest: 'sent', 'empty', 'failed', 'retry' or 'taken'."""
-    lease = dt.timedelta(seconds=rt.settings.step_lease_seconds)
-    send_id = claim(rt.engine, due, now, lease)
-    if send_id is None:
-        return "taken"
-    with session_scope(rt.engine) as session:
-        items = open_items(session, due.team_id, due.user_id, due.local_date)
+    ).first()
+    if taken is not None:
+        return False
+    items = open_items(session, person.team_id, person.slack_user_id, local_date)
     if not items:
-        _finish(rt.engine, send_id, "empty")  # nobody gets an empty digest
-        return "empty"
-    text, blocks = digest_message(items, due.local_date)
-    try:
-        posted = notifier.dm(due.team_id, due.user_id, text, blocks)
-    except DeliveryError as exc:
-        if exc.retryable:
-            _finish(rt.engine, send_id, "claimed", lease_until=now + RETRY_AFTER)
-            return "retry"
-        log.warning("digest for %s not deliverable: %s", due.user_id, exc.code)
-        _finish(rt.engine, send_id, "failed")
-        return "failed"
-    _finish(rt.engine, send_id, "sent", ts=posted.ts)
-    return "sent"
+        return False  # nobody gets an empty digest
+    send = DigestSend(team_id=person.team_id, user_id=person.slack_user_id, local_date=local_date)
+    session.add(send)
+    session.flush()
+    text, blocks = digest_message(items, local_date)
+    outbox.enqueue(
+        session,
+        person.team_id,
+        f"digest:{person.slack_user_id}:{local_date.isoformat()}",
+        user=person.slack_user_id,
+        text=text,
+        blocks=blocks,
+        kind="digest",
+        entity=("digestsend", send.id or 0),
+        now=now,
+    )
+    return True
 
 
 def run_digests(
     rt: Runtime, notifier: Notifier, now: dt.datetime, limit: int = BATCH_PER_TICK
 ) -> int:
-    """DUE_JOB: send the digests due at `now` (at most `limit` this tick)."""
-    with session_scope(rt.engine) as session:
-        due = due_digests(session, rt.settings, now)
-    sent = 0
-    for item in due[:limit]:
-        if send_one(rt, notifier, item, now) == "sent":
-            sent += 1
-    return sent
+    """DUE_JOB: queue the digests due at `now`; returns how many were queued."""
+    queued = 0
+    with session_scope(rt.engine) as s:
+        for person in due_people(s, now, limit):
+            with s.begin_nested():  # one person's unique-key race never undoes the others
+                queued += queue_digest(s, person, rt.settings, now)
+    return queued
+
+
+def _send_row(session: Session, row: OutboundMessage) -> DigestSend | None:
+    send = session.get(DigestSend, row.entity_id) if row.entity_id else None
+    return send if send is not None and send.team_id == row.team_id else None
+
+
+def digest_sent(session: Session, row: OutboundMessage, ctx: SendContext) -> None:
+    send = _send_row(session, row)
+    if send is not None and send.status == "queued":
+        move(session, DIGEST, send, "sent", message_ts=row.sent_ts)
+
+
+def digest_failed(session: Session, row: OutboundMessage, ctx: SendContext) -> None:
+    send = _send_row(session, row)
+    if send is not None and send.status == "queued":
+        log.warning("digest for %s not deliverable: %s", send.user_id, row.error)
+        move(session, DIGEST, send, "fail")
 
 
 DUE_JOBS = [("digest", run_digests)]
+OUTBOX_HOOKS = {"digest": OutboxHooks(on_sent=digest_sent, on_failed=digest_failed)}

@@ -29,14 +29,20 @@ from bot.models import (
     Case,
     CaseStep,
     Commitment,
-    CommitmentStatus,
+    DigestSend,
     Person,
     StepStatus,
 )
 from bot.people.service import timezone_of
+from bot.states import Machine
 
 log = logging.getLogger(__name__)
 WAITING_STEP = (StepStatus.AWAITING, StepStatus.SCHEDULED)
+DIGEST = Machine(
+    "digest",
+    DigestSend.__table__,  # type: ignore[attr-defined]
+    {"sent": {"queued": "sent"}, "fail": {"queued": "failed"}},
+)
 
 
 class ItemError(ValueError):
@@ -65,6 +71,20 @@ def digest_hour_of(person: Person | None, settings: Settings) -> int:
     if person is not None and person.digest_hour is not None:
         return person.digest_hour
     return settings.digest_hour
+
+
+def next_digest_at(person: Person | None, settings: Settings, now: dt.datetime) -> dt.datetime:
+    """The first moment after `now` at which this person's digest hour strikes on a local
+    working day (UTC)."""
+    tz = timezone_of(person, settings.default_timezone)
+    local = clock.as_utc(now).astimezone(tz)
+    hour = digest_hour_of(person, settings)
+    day = local.date()
+    while True:
+        moment = dt.datetime.combine(day, dt.time(hour), tzinfo=tz)
+        if moment > local and is_workday(day):
+            return moment.astimezone(dt.UTC)
+        day += dt.timedelta(days=1)
 
 
 def digest_due(person: Person | None, settings: Settings, now: dt.datetime) -> dt.date | None:
@@ -139,30 +159,6 @@ def open_items(session: Session, team_id: str, user_id: str, today: dt.date) -> 
     return items
 
 
-def people_with_open_items(session: Session) -> set[tuple[str, str]]:
-    """(team_id, user_id) of everyone who owns an open commitment or a waiting step."""
-    owners = session.exec(
-        select(Commitment.team_id, Commitment.owner_user_id)
-        .where(
-            Commitment.status == CommitmentStatus.OPEN,
-            col(Commitment.owner_user_id).is_not(None),
-        )
-        .distinct()
-    )
-    assignees = session.exec(
-        select(CaseStep.team_id, CaseStep.assignee_user_id)
-        .where(
-            col(CaseStep.status).in_(WAITING_STEP),
-            col(CaseStep.assignee_user_id).is_not(None),
-        )
-        .distinct()
-    )
-    return {(t, u) for t, u in [*owners, *assignees] if u}
-
-
-# --- exactly-once sending ----------------------------------------------------------------
-
-
 # --- settings (/commitments settings) -----------------------------------------------------
 
 
@@ -184,6 +180,7 @@ def save_settings(
         person = Person(team_id=team_id, slack_user_id=user_id, name=user_id)
     before = {"enabled": person.digest_enabled, "hour": person.digest_hour}
     person.digest_enabled, person.digest_hour = enabled, hour
+    person.next_digest_at = None  # the digest job looks at this person again at once
     session.add(person)
     session.flush()
     audit.record(

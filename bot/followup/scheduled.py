@@ -1,32 +1,38 @@
-"""Scheduled: the day-before reminder and the overdue notice, each sent once."""
+"""Scheduled: the day-before reminder and the overdue notice of each open commitment, once.
+
+Work grows with what is due, not with history: each open commitment carries `followup_at`
+(indexed with its status), the next moment this job must look at it — its reminder, then
+its overdue notice, then never (`NEVER`). NULL means "look as soon as you can": every change
+that moves those moments (confirmed, reopened, a new due date, a snooze, a new owner) sets
+it, and the job works out the real moment. The notices go through the outbox in the same
+transaction that records them (`reminded_for`, `overdue_notified_at`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, update
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
-from bot import audit, clock
+from bot import audit
+from bot.config import Settings
 from bot.db import session_scope
 from bot.digest.service import commitment_item, is_workday, local_now, previous_workday
-from bot.followup.blocks import (
-    overdue_csm_message,
-    overdue_owner_message,
-    reminder_message,
-)
+from bot.followup.blocks import overdue_csm_message, overdue_owner_message, reminder_message
 from bot.followup.service import BATCH, account_name
-from bot.models import (
-    Commitment,
-    CommitmentStatus,
-    Person,
-)
-from bot.notify import DeliveryError, Notifier
+from bot.models import Commitment, CommitmentStatus, Person
+from bot.notify import Notifier
+from bot.outbox import service as outbox
+from bot.people.service import timezone_of
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+# --- pure rules ----------------------------------------------------------------------------
 
 
 def reminder_due(due: dt.date, local: dt.datetime, start_hour: int) -> bool:
@@ -40,166 +46,146 @@ def overdue_now(due: dt.date, local: dt.datetime, start_hour: int) -> bool:
     return local.date() > due and is_workday(local.date()) and local.hour >= start_hour
 
 
-def _people(session: Session, team_ids: set[str], user_ids: set[str]) -> dict[tuple, Person]:
-    if not user_ids:
-        return {}
-    rows = session.exec(
-        select(Person).where(
-            col(Person.team_id).in_(team_ids), col(Person.slack_user_id).in_(user_ids)
+def _start_of(day: dt.date, tz: ZoneInfo, start_hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(start_hour), tzinfo=tz).astimezone(dt.UTC)
+
+
+def _next_start(after: dt.datetime, first_day: dt.date, tz: ZoneInfo, start: int) -> dt.datetime:
+    """The first start of a working day, on `first_day` or later, that lies after `after`."""
+    day = first_day
+    while not (is_workday(day) and _start_of(day, tz, start) > after):
+        day += dt.timedelta(days=1)
+    return _start_of(day, tz, start)
+
+
+def next_followup_at(
+    c: Commitment, person: Person | None, settings: Settings, now: dt.datetime
+) -> dt.datetime:
+    """When this job must next look at `c`: its reminder, else its overdue notice, else never.
+    (A moment already past means "now"; the caller has just looked.)"""
+    if c.status != CommitmentStatus.OPEN or c.due_date is None:
+        return NEVER
+    tz = timezone_of(person, settings.default_timezone)
+    start = settings.workday_start_hour
+    moments = []
+    if c.reminded_for != c.due_date:
+        remind = _start_of(previous_workday(c.due_date), tz, start)
+        if remind > now:
+            moments.append(remind)
+    if c.overdue_notified_at is None:
+        moments.append(_next_start(now, c.due_date + dt.timedelta(days=1), tz, start))
+    if c.snoozed_until:
+        snooze_end = _start_of(c.snoozed_until, tz, start)
+        moments = [max(m, snooze_end) for m in moments]
+    return min(moments) if moments else NEVER
+
+
+# --- the job ------------------------------------------------------------------------------
+
+
+def due_commitments(session: Session, now: dt.datetime, limit: int) -> list[Commitment]:
+    stmt = (
+        select(Commitment)
+        .where(
+            Commitment.status == CommitmentStatus.OPEN,
+            or_(col(Commitment.followup_at).is_(None), col(Commitment.followup_at) <= now),
         )
+        .order_by(col(Commitment.followup_at))
+        .limit(limit)
     )
-    return {(p.team_id, p.slack_user_id): p for p in rows}
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.exec(stmt))
 
 
-def _candidates(session: Session, now: dt.datetime, extra: object) -> list[Commitment]:
-    near = clock.as_utc(now).date()
-    stmt = select(Commitment).where(
-        Commitment.status == CommitmentStatus.OPEN,
-        col(Commitment.due_date).is_not(None),
-        extra,  # type: ignore[arg-type]
-    )
-    rows = list(session.exec(stmt.order_by(col(Commitment.due_date)).limit(5 * BATCH)))
-    return [c for c in rows if c.due_date and c.due_date <= near + dt.timedelta(days=5)]
+def _owner(session: Session, c: Commitment) -> Person | None:
+    if not c.owner_user_id:
+        return None
+    return session.exec(
+        select(Person).where(Person.team_id == c.team_id, Person.slack_user_id == c.owner_user_id)
+    ).first()
 
 
-def _claim(
-    engine: Engine,
-    commitment_id: int,
-    values: dict,
-    unclaimed: object,
-    action: str,
-    team_id: str,
-    **detail: object,
-) -> bool:
-    with session_scope(engine) as session:
-        result = session.execute(
-            update(Commitment)
-            .where(
-                col(Commitment.id) == commitment_id,
-                col(Commitment.status) == CommitmentStatus.OPEN,
-                unclaimed,
-            )  # type: ignore[arg-type]
-            .values(**values)
-            .execution_options(synchronize_session=False)
+def follow_up(session: Session, c: Commitment, settings: Settings, now: dt.datetime) -> int:
+    """Queue whatever notice `c` is due for at `now`; returns how many messages."""
+    person = _owner(session, c)
+    local = local_now(person, settings, now)
+    snoozed = bool(c.snoozed_until and c.snoozed_until > local.date())
+    owner_gone = person is not None and person.deactivated
+    queued = 0
+    if (
+        not snoozed
+        and c.due_date
+        and c.owner_user_id
+        and not owner_gone
+        and c.reminded_for != c.due_date
+        and reminder_due(c.due_date, local, settings.workday_start_hour)
+    ):
+        c.reminded_for = c.due_date
+        _, name = account_name(session, c)
+        text, blocks = reminder_message(commitment_item(c, name), local.date())
+        queued += _say(session, c, "reminder", c.owner_user_id, text, blocks, now)
+        audit.record(
+            session, c.team_id, "system", "commitment", c.id, "reminded", due=str(c.due_date)
         )
-        if result.rowcount != 1:
-            return False
-        audit.record(session, team_id, "system", "commitment", commitment_id, action, **detail)
-        return True
-
-
-def _release(engine: Engine, commitment_id: int, values: dict) -> None:
-    with session_scope(engine) as session:
-        session.execute(
-            update(Commitment)
-            .where(col(Commitment.id) == commitment_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def run_reminders(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
-    """DUE_JOB: "due tomorrow" DMs to owners, once per due date."""
-    settings = rt.settings
-    with session_scope(rt.engine) as session:
-        rows = _candidates(
+    if (
+        not snoozed
+        and c.due_date
+        and c.overdue_notified_at is None
+        and overdue_now(c.due_date, local, settings.workday_start_hour)
+    ):
+        c.overdue_notified_at = now
+        account, name = account_name(session, c)
+        csm = account.csm_user_id if account else None
+        item = commitment_item(c, name)
+        if c.owner_user_id and not owner_gone:
+            text, blocks = overdue_owner_message(item, local.date())
+            queued += _say(session, c, "overdue:owner", c.owner_user_id, text, blocks, now)
+        if csm and csm != c.owner_user_id:
+            text, blocks = overdue_csm_message(item, c.owner_user_id, local.date())
+            queued += _say(session, c, "overdue:csm", csm, text, blocks, now)
+        audit.record(
             session,
-            now,
-            or_(
-                col(Commitment.reminded_for).is_(None),
-                col(Commitment.reminded_for) != col(Commitment.due_date),
-            ),
-        )
-        rows = [c for c in rows if c.owner_user_id]
-        people = _people(session, {c.team_id for c in rows}, {c.owner_user_id or "" for c in rows})
-        todo = []
-        for c in rows:
-            person = people.get((c.team_id, c.owner_user_id))
-            if person is not None and person.deactivated:
-                continue
-            local = local_now(person, settings, now)
-            if c.snoozed_until and c.snoozed_until > local.date():
-                continue
-            if c.due_date and reminder_due(c.due_date, local, settings.workday_start_hour):
-                todo.append((c, local.date(), account_name(session, c)[1]))
-    sent = 0
-    for c, today, account in todo[:BATCH]:
-        if not _claim(
-            rt.engine,
-            c.id or 0,
-            {"reminded_for": c.due_date},
-            or_(col(Commitment.reminded_for).is_(None), col(Commitment.reminded_for) != c.due_date),
-            "reminded",
             c.team_id,
-            due=str(c.due_date),
-        ):
-            continue
-        text, blocks = reminder_message(commitment_item(c, account), today)
-        try:
-            notifier.dm(c.team_id, c.owner_user_id or "", text, blocks)
-            sent += 1
-        except DeliveryError as exc:
-            if exc.retryable:
-                _release(rt.engine, c.id or 0, {"reminded_for": None})
-            log.warning("reminder for commitment %s not delivered: %s", c.id, exc.code)
-    return sent
-
-
-def run_overdue(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
-    """DUE_JOB: tell the owner and the account's CSM once when a commitment goes overdue."""
-    settings = rt.settings
-    with session_scope(rt.engine) as session:
-        rows = _candidates(session, now, col(Commitment.overdue_notified_at).is_(None))
-        owners = {c.owner_user_id for c in rows if c.owner_user_id}
-        people = _people(session, {c.team_id for c in rows}, owners)
-        todo = []
-        for c in rows:
-            person = people.get((c.team_id, c.owner_user_id))
-            local = local_now(person, settings, now)
-            if c.snoozed_until and c.snoozed_until > local.date():
-                continue
-            if c.due_date and overdue_now(c.due_date, local, settings.workday_start_hour):
-                account, name = account_name(session, c)
-                gone = person is not None and person.deactivated
-                todo.append((c, local.date(), name, account.csm_user_id if account else None, gone))
-    told = 0
-    for c, today, account, csm, owner_gone in todo[:BATCH]:
-        if not _claim(
-            rt.engine,
-            c.id or 0,
-            {"overdue_notified_at": now},
-            col(Commitment.overdue_notified_at).is_(None),
+            "system",
+            "commitment",
+            c.id,
             "overdue_notified",
-            c.team_id,
             due=str(c.due_date),
             csm=csm,
-        ):
-            continue
-        item = commitment_item(c, account)
-        retry = False
-        if c.owner_user_id and not owner_gone:
-            retry |= _try_dm(
-                notifier, c.team_id, c.owner_user_id, *overdue_owner_message(item, today)
-            )
-        if csm and csm != c.owner_user_id:
-            retry |= _try_dm(
-                notifier, c.team_id, csm, *overdue_csm_message(item, c.owner_user_id, today)
-            )
-        if retry:
-            _release(rt.engine, c.id or 0, {"overdue_notified_at": None})
-        else:
-            told += 1
-    return told
+        )
+    c.followup_at = next_followup_at(c, person, settings, now)
+    session.add(c)
+    return queued
 
 
-def _try_dm(notifier: Notifier, team_id: str, user_id: str, text: str, blocks: list) -> bool:
-    """Send; True when a retryable failure means the notice should be tried again."""
-    try:
-        notifier.dm(team_id, user_id, text, blocks)
-        return False
-    except DeliveryError as exc:
-        log.warning("follow-up DM to %s failed: %s", user_id, exc.code)
-        return exc.retryable
+def _say(
+    session: Session,
+    c: Commitment,
+    what: str,
+    user_id: str,
+    text: str,
+    blocks: list,
+    now: dt.datetime,
+) -> int:
+    outbox.enqueue(
+        session,
+        c.team_id,
+        f"commitment:{c.id}:{what}:{c.due_date}",
+        user=user_id,
+        text=text,
+        blocks=blocks,
+        kind="commitment_notice",
+        entity=("commitment", c.id or 0),
+        now=now,
+    )
+    return 1
 
 
-DUE_JOBS = [("commitment_reminders", run_reminders), ("commitment_overdue", run_overdue)]
+def run_followups(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
+    """DUE_JOB: reminders and overdue notices due at `now`; returns how many were queued."""
+    with session_scope(rt.engine) as s:
+        return sum(follow_up(s, c, rt.settings, now) for c in due_commitments(s, now, BATCH))
+
+
+DUE_JOBS = [("commitment_followups", run_followups)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -29,11 +28,14 @@ from bot.models import (
     Account,
     Commitment,
     CommitmentStatus,
+    OutboxStatus,
     Person,
     ProcessedEvent,
     Transcript,
 )
 from bot.notify import DeliveryError, Notifier
+from bot.outbox import service as outbox
+from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -103,36 +105,42 @@ def close_loop_for(session: Session, team_id: str, commitment_id: int) -> CloseL
 def offer_close_loop(
     rt: Runtime, notifier: Notifier, team_id: str, commitment_id: int, actor: str
 ) -> bool:
-    """After "done": DM the owner (or whoever marked it) a drafted note to the customer."""
+    """After "done": DM the owner (or whoever marked it) a drafted note to the customer —
+    once per commitment, however often it is marked done."""
     with session_scope(rt.engine) as session:
         loop = close_loop_for(session, team_id, commitment_id)
-    if loop is None:
-        return False
-    text, blocks = close_loop_offer(
-        commitment_id, loop.draft, loop.recipient_name, can_send=bool(loop.channel)
-    )
-    try:
-        notifier.dm(team_id, loop.owner_user_id or actor, text, blocks)
-    except DeliveryError as exc:
-        log.warning("close-the-loop offer not delivered: %s", exc.code)
-        return False
+        if loop is None:
+            return False
+        text, blocks = close_loop_offer(
+            commitment_id, loop.draft, loop.recipient_name, can_send=bool(loop.channel)
+        )
+        outbox.enqueue(
+            session,
+            team_id,
+            f"commitment:{commitment_id}:close_loop_offer",
+            user=loop.owner_user_id or actor,
+            text=text,
+            blocks=blocks,
+            kind="commitment_notice",
+            entity=("commitment", commitment_id),
+        )
+    kick(rt, notifier, team_id)
     return True
 
 
 def claim_close_loop(
-    engine: Engine, team_id: str, commitment_id: int, actor: str, how: str
+    session: Session, team_id: str, commitment_id: int, actor: str, how: str
 ) -> bool:
-    """Once per commitment, whatever the clicks: an idempotency key in ProcessedEvent."""
+    """Once per commitment, whatever the clicks: an idempotency key in ProcessedEvent, in
+    the caller's transaction (a savepoint, so a lost race leaves the rest of it alone)."""
     try:
-        with session_scope(engine) as session:
+        with session.begin_nested():
             session.add(ProcessedEvent(team_id=team_id, event_id=f"close-loop:{commitment_id}"))
             session.flush()
-            audit.record(
-                session, team_id, actor, "commitment", commitment_id, "close_loop", how=how
-            )
-        return True
     except IntegrityError:
         return False
+    audit.record(session, team_id, actor, "commitment", commitment_id, "close_loop", how=how)
+    return True
 
 
 def may_close_loop(
@@ -148,26 +156,33 @@ def may_close_loop(
 def send_close_loop(
     rt: Runtime, notifier: Notifier, team_id: str, commitment_id: int, actor: str
 ) -> str:
-    """The owner's Yes: post the note in the account's shared channel; says what happened."""
+    """The owner's Yes: post the note in the account's shared channel, exactly once (the
+    claim and the message are one transaction; the outbox delivers it); says what happened."""
+    key = f"commitment:{commitment_id}:close_loop"
     with session_scope(rt.engine) as session:
         if not may_close_loop(session, team_id, commitment_id, actor, rt.settings):
             return "Only the commitment's owner, its account's CSM or a CS admin can send this."
         loop = close_loop_for(session, team_id, commitment_id)
-    if loop is None or not loop.channel:
-        return "There is no shared channel with this customer; use “give me the text”."
-    if not claim_close_loop(rt.engine, team_id, commitment_id, actor, "sent"):
-        return "This note was already handled; nothing sent twice."
-    try:
-        notifier.post(team_id, loop.channel, loop.draft)
-    except DeliveryError as exc:
-        with session_scope(rt.engine) as session:
-            session.execute(
-                ProcessedEvent.__table__.delete().where(  # type: ignore[attr-defined]
-                    ProcessedEvent.team_id == team_id,
-                    ProcessedEvent.event_id == f"close-loop:{commitment_id}",
-                )
-            )
-        return f"Slack refused the message ({exc.code}); nothing was sent. Try again later."
+        if loop is None or not loop.channel:
+            return "There is no shared channel with this customer; use “give me the text”."
+        if not claim_close_loop(session, team_id, commitment_id, actor, "sent"):
+            return "This note was already handled; nothing sent twice."
+        outbox.enqueue(
+            session,
+            team_id,
+            key,
+            channel=loop.channel,
+            text=loop.draft,
+            kind="close_loop",
+            entity=("commitment", commitment_id),
+        )
+    kick(rt, notifier, team_id)
+    with session_scope(rt.engine) as session:
+        row = outbox.by_key(session, team_id, key)
+    if row is not None and row.status == OutboxStatus.FAILED:
+        return f"Slack refused the message ({row.error}); it was not sent."
+    if row is not None and row.status != OutboxStatus.SENT:
+        return f"Slack is busy; the note will be posted in <#{loop.channel}> shortly."
     return f":incoming_envelope: Sent to <#{loop.channel}>."
 
 
@@ -209,8 +224,8 @@ def missed_prefill(
 def plan_missed(
     rt: Runtime, notifier: Notifier, team_id: str, actor: str, account_id: int, context: str
 ) -> str:
-    """Plan the missed-commitment case (bot.cases.planning) and tell the reporter."""
-    from bot.cases.planning import ReportError, ReportRequest, report_risk
+    """Plan the missed-commitment case (bot.cases.report) and tell the reporter."""
+    from bot.cases.report import ReportError, ReportRequest, report_risk
 
     try:
         result = report_risk(

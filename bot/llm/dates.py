@@ -16,7 +16,12 @@ on a call is about the future. Conventions (chosen to match how people speak on 
 * "December 3" / "3 Dec" is that day this year, or next year once passed (year wrap);
   "in / by / end of March" is the last day of that month (next year's once passed);
 * "Q1".."Q4" is the quarter's last day (next year's once the quarter has ended),
-  "end of (the) quarter" the current quarter's last day, "end of (the) year" / "EOY" 31 Dec.
+  "end of (the) quarter" the current quarter's last day, "end of (the) year" / "EOY" 31 Dec;
+* "right now", "right after this (call)", "after the call", "within the hour" are the call date;
+  "this weekend" / "over the weekend" is the coming Sunday;
+* "give me a couple of days" / "a few days" count from the call like "in a couple of days";
+* "mid-June" is the 15th; ordinal words count like digits ("the fifteenth", "August fourth");
+  "the second Tuesday of July" is that weekday of that month (next year's once passed).
 """
 
 from __future__ import annotations
@@ -186,10 +191,37 @@ def _ymd(d: dt.date, m: re.Match[str]) -> dt.date | None:
         return None
 
 
+def _nth_weekday(d: dt.date, m: re.Match[str]) -> dt.date | None:
+    """ "the second Tuesday of July": that weekday of that month, next year's once passed."""
+    nth = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}[m.group("nth").lower()]
+    month = date_parser.parse(m.group("month"), default=dt.datetime(d.year, 1, 1)).month
+    weekday = _WEEKDAYS[m.group("wd").lower()]
+    for year in (d.year, d.year + 1):
+        first = dt.date(year, month, 1)
+        if nth > 0:
+            day = first + relativedelta(weekday=weekday) + relativedelta(weeks=nth - 1)
+        else:
+            last = first + relativedelta(day=31)
+            day = last - dt.timedelta(days=(last.weekday() - weekday) % 7)
+        if day.month == month and day >= d:
+            return day
+    return None
+
+
+def _mid_month(d: dt.date, m: re.Match[str]) -> dt.date:
+    month = date_parser.parse(m.group("month"), default=dt.datetime(d.year, 1, 1)).month
+    day = dt.date(d.year, month, 15)
+    return day if day >= d else dt.date(d.year + 1, month, 15)
+
+
+def _sunday(d: dt.date) -> dt.date:
+    return d + relativedelta(weekday=6)
+
+
 Resolver = Callable[[dt.date, re.Match[str]], dt.date | None]
 
 # Ordered: the first rule that matches wins, so specific phrases come before generic ones.
-_RULES: list[tuple[re.Pattern[str], Resolver]] = [
+_RULES: list[tuple[str, Resolver]] = [
     (r"(?P<iso>\d{4}-\d{2}-\d{2})", _ymd),
     (
         r"(?:(?:by|before)\s+)?(?:end of (?:the )?day|EOD|COB|close of business)\s+tomorrow",
@@ -207,6 +239,23 @@ _RULES: list[tuple[re.Pattern[str], Resolver]] = [
         r"(?:(?:by|before|at)\s+)?(?:(?:the\s+)?end of (?:the |to)?day|EOD|COB|close of business|"
         r"today|tonight|this (?:morning|afternoon|evening))",
         lambda d, m: d,
+    ),
+    (
+        r"(?:right now|right away|(?:right |straight |just )?after (?:this|the|our) "
+        r"(?:call|meeting)|right after this|within the (?:next )?hour)",
+        lambda d, m: d,
+    ),
+    (r"(?:(?:this|over the|on the|by the)\s+)weekend", lambda d, m: _sunday(d)),
+    (
+        r"(?:the\s+)?(?P<nth>first|second|third|fourth|last)\s+(?P<wd>" + _WEEKDAY_RE + r")"
+        r"\s+(?:of|in)\s+(?P<month>january|february|march|april|may|june|july|august|september|"
+        r"october|november|december)",
+        _nth_weekday,
+    ),
+    (
+        r"(?:(?:by|before|until|in|around)\s+)?mid[- ]?(?P<month>january|february|march|april|may|"
+        r"june|july|august|september|october|november|december)",
+        _mid_month,
     ),
     (r"(?:(?:by|before|until)\s+)?(?:the\s+)?end of next week", lambda d, m: _next_week_friday(d)),
     (
@@ -240,7 +289,8 @@ _RULES: list[tuple[re.Pattern[str], Resolver]] = [
         lambda d, m: dt.date(d.year, 12, 31),
     ),
     (
-        r"(?:in|within|over)\s+(?:the\s+next\s+)?(?P<n>" + _NUM_RE + r")\s+"
+        r"(?:in|within|over|give me|gimme|need|takes?|taking)\s+(?:about\s+|around\s+)?"
+        r"(?:the\s+next\s+)?(?:(?:" + _NUM_RE + r")\s+(?:to|or|-)\s+)?(?P<n>" + _NUM_RE + r")\s+"
         r"(?P<unit>business days?|days?|weeks?|months?|minutes?|hours?)(?:'?\s*time)?",
         _span,
     ),
@@ -268,6 +318,38 @@ _RULES: list[tuple[re.Pattern[str], Resolver]] = [
 _COMPILED = [(re.compile(r"\b" + p + r"\b", re.IGNORECASE), f) for p, f in _RULES]
 
 
+_ORDINAL_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
+        "twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
+        "twentieth".split()
+    )
+}
+_ORDINAL_WORDS.update({f"twenty-{w}": 20 + i for w, i in list(_ORDINAL_WORDS.items())[1:10]})
+_ORDINAL_WORDS.update({f"twenty {w}": 20 + i for w, i in list(_ORDINAL_WORDS.items())[1:10]})
+_ORDINAL_WORDS.update({"thirtieth": 30, "thirty-first": 31, "thirty first": 31})
+_ORDINAL_RE = re.compile(
+    r"\b(?P<lead>the\s+|(?:" + _MONTHS + r")\.?\s+)"
+    r"(" + "|".join(sorted((re.escape(k) for k in _ORDINAL_WORDS), key=len, reverse=True)) + r")\b"
+    # only a date when nothing but punctuation or a small word follows ("the second one" is not)
+    r"(?=\s*(?:$|[.,;:!?)]|(?:of|at|in|and|or|so|is|that|when|then|for|because|but|right)\b))",
+    re.IGNORECASE,
+)
+
+
+def _digits(sentence: str) -> str:
+    """ "the fifteenth" → "the 15th", "August fourth" → "August 4th" (same length or not: the
+    phrase returned is then looked up again in the original, see `resolve_due`)."""
+
+    def repl(m: re.Match[str]) -> str:
+        n = _ORDINAL_WORDS[m.group(2).lower()]
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return m.group("lead") + f"{n}{suffix}"
+
+    return _ORDINAL_RE.sub(repl, sentence)
+
+
 def find_due_phrase(sentence: str) -> re.Match[str] | None:
     """The first (most specific) due phrase in the sentence, or None."""
     for pattern, _ in _COMPILED:
@@ -286,13 +368,24 @@ def _plausible(m: re.Match[str]) -> bool:
 def resolve_due(phrase_or_sentence: str, call_date: dt.date) -> tuple[dt.date | None, str | None]:
     """Return (due date, the phrase as spoken) for the first due phrase found, else (None, None).
 
-    The date is on or after `call_date`; the phrase is a substring of the input.
+    The date is on or after `call_date`; the phrase is a substring of the input (ordinal words
+    are read as digits, so the phrase is then the matched span of the input, not of the digits).
     """
+    text = _digits(phrase_or_sentence)
     for pattern, resolver in _COMPILED:
-        for m in pattern.finditer(phrase_or_sentence):
+        for m in pattern.finditer(text):
             if not _plausible(m):
                 continue
             due = resolver(call_date, m)
             if due is not None:
-                return max(due, call_date), m.group(0).strip()
+                return max(due, call_date), _original_span(phrase_or_sentence, text, m)
     return None, None
+
+
+def _original_span(original: str, digits: str, m: re.Match[str]) -> str:
+    """The words of `original` the match covers (the same text when no ordinal was rewritten)."""
+    if original == digits:
+        return m.group(0).strip()
+    words = m.group(0).split()
+    lead = len(digits[: m.start()].split())
+    return " ".join(original.split()[lead : lead + len(words)]).strip(" ,.;?!") or m.group(0)

@@ -6,6 +6,15 @@ transcript, owners must be real speakers and dates real dates. When the server i
 refuses, or keeps answering nonsense, the offline rules engine answers instead and the result
 says so (`fallback_reason`). Transcript text is untrusted: it is fenced in the prompt, look-
 alike fence markers are removed from it, and it is never logged.
+
+Servers differ (see `bot/devtools/llm_servers` for stand-ins of each): the engine asks for
+`json_schema` structured output, and when the server refuses it (older Azure api-versions,
+older llama.cpp builds, vLLM without guided decoding) falls back to `json_object`, then to
+plain instructions; whatever comes back is validated, with one repair. The model's context
+length is asked of the server once — vLLM's `/v1/models` `max_model_len`, llama.cpp's `/props`
+`n_ctx`, Ollama's `/api/show` (its `num_ctx`, which Ollama otherwise enforces by silently
+cutting the prompt) — or set with LLM_CONTEXT_TOKENS, and transcripts are chunked to fit it.
+Every call logs its mode, token counts and latency at INFO (never the text).
 """
 
 from __future__ import annotations
@@ -14,10 +23,13 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -142,6 +154,37 @@ RESPONSE_FORMAT: dict[str, Any] = {
 }
 
 
+class Mode(StrEnum):
+    """How the answer's shape is asked for, from the strictest to what every server takes."""
+
+    JSON_SCHEMA = "json_schema"  # structured output: the server enforces the schema
+    JSON_OBJECT = "json_object"  # JSON mode: valid JSON, the schema is in the prompt
+    PLAIN = "plain"  # instructions only; the answer is searched for JSON and validated
+
+
+MODES = tuple(Mode)
+_SCHEMA_NOTE = (
+    "\n\nAnswer with one JSON object only — no prose, no code fences — that matches this "
+    "JSON schema:\n"
+)
+
+
+def response_format_for(mode: Mode) -> dict[str, Any] | None:
+    if mode is Mode.JSON_SCHEMA:
+        return RESPONSE_FORMAT
+    if mode is Mode.JSON_OBJECT:
+        return {"type": "json_object"}
+    return None
+
+
+def messages_for(mode: Mode, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Without structured output the schema goes into the system message."""
+    if mode is Mode.JSON_SCHEMA or not messages or messages[0]["role"] != "system":
+        return messages
+    system = messages[0]["content"] + _SCHEMA_NOTE + json.dumps(ANSWER_SCHEMA)
+    return [{"role": "system", "content": system}, *messages[1:]]
+
+
 class RawCommitment(BaseModel):
     """One item as the model wrote it, before it is checked against the transcript."""
 
@@ -167,6 +210,7 @@ class InvalidAnswer(ValueError):
 
 
 _CODE_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+_FENCED_ANYWHERE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
 def describe(error: ValidationError) -> str:
@@ -189,15 +233,32 @@ def parse_answer(content: str | None) -> list[RawCommitment]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidAnswer(
-            f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
-        ) from None
+        data = _json_in_prose(text)
+        if data is None:
+            raise InvalidAnswer(
+                f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
+            ) from None
     if isinstance(data, list):
         data = {"commitments": data}
     try:
         return RawAnswer.model_validate(data).commitments
     except ValidationError as error:
         raise InvalidAnswer(f"does not match the schema ({describe(error)})") from None
+
+
+def _json_in_prose(text: str) -> Any:
+    """The JSON object inside "Sure! Here are the commitments: ```json {…}```" (models asked
+    without structured output often wrap it), or None."""
+    candidates = [m.group(1) for m in _FENCED_ANYWHERE.finditer(text)]
+    first, last = text.find("{"), text.rfind("}")
+    if 0 <= first < last:
+        candidates.append(text[first : last + 1])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    return None
 
 
 # --- checking items against the transcript -----------------------------------------------
@@ -440,6 +501,75 @@ class _Failure(Exception):
         self.reason = reason
 
 
+class _Unsupported(_Failure):
+    """The server refused the way the answer's shape was asked for (`response_format`)."""
+
+
+class _TooLong(_Failure):
+    """The request did not fit the model's context; `limit` is the context the server named."""
+
+    def __init__(self, reason: str, limit: int | None = None) -> None:
+        super().__init__(reason)
+        self.limit = limit
+
+
+_UNSUPPORTED = re.compile(
+    r"response_format|json_schema|json_object|structured output|guided|grammar", re.IGNORECASE
+)
+_TOO_LONG = re.compile(
+    r"context length|context size|context_length_exceeded|exceed_context_size|maximum context|"
+    r"too many tokens|prompt is too long",
+    re.IGNORECASE,
+)
+TOKENS_PER_WORD = 1.6  # spoken English with speaker labels and punctuation, generously
+ANSWER_SHARE = 0.25  # of the context kept for the answer
+MAX_ANSWER_TOKENS = 4096
+MIN_CHUNK_WORDS = 80
+OLLAMA_DEFAULT_NUM_CTX = 4096  # what Ollama allocates unless the Modelfile sets num_ctx
+PROBE_TIMEOUT = 5.0
+_WORDS = re.compile(r"\w+|[^\w\s]")
+
+
+def estimate_tokens(messages: Sequence[Mapping[str, str]]) -> int:
+    """Tokens a request will cost, erring high (words and marks, plus a margin)."""
+    return sum(int(len(_WORDS.findall(m["content"])) * 1.15) + 4 for m in messages)
+
+
+def context_from_metadata(
+    models: Any, props: Any, show: Any, model: str
+) -> tuple[int | None, str | None]:
+    """The context length the server will really give `model`, and where it was read.
+
+    llama.cpp's `/props` n_ctx (the allocated context) beats `/v1/models` n_ctx_train (the
+    model's training length); Ollama's Modelfile num_ctx (else its default) bounded by the
+    model's context_length; vLLM's max_model_len.
+    """
+    if isinstance(props, Mapping):
+        settings = props.get("default_generation_settings")
+        if isinstance(settings, Mapping) and isinstance(settings.get("n_ctx"), int):
+            return settings["n_ctx"], "/props"
+    if isinstance(show, Mapping) and isinstance(show.get("model_info"), Mapping):
+        trained = next(
+            (v for k, v in show["model_info"].items() if k.endswith(".context_length")), None
+        )
+        found = re.search(r"\bnum_ctx\s+(\d+)", str(show.get("parameters") or ""))
+        num_ctx = int(found.group(1)) if found else OLLAMA_DEFAULT_NUM_CTX
+        if isinstance(trained, int):
+            num_ctx = min(num_ctx, trained)
+        return num_ctx, "/api/show"
+    data = models.get("data") if isinstance(models, Mapping) else None
+    items = [m for m in data if isinstance(m, Mapping)] if isinstance(data, list) else []
+    item = next((m for m in items if m.get("id") == model), items[0] if items else None)
+    if item is not None:
+        for key in ("max_model_len", "context_length", "context_window", "max_context_length"):
+            if isinstance(item.get(key), int):
+                return item[key], "/models"
+        meta = item.get("meta")
+        if isinstance(meta, Mapping) and isinstance(meta.get("n_ctx_train"), int):
+            return meta["n_ctx_train"], "/models"
+    return None, None
+
+
 class OpenAIEngine:
     """Extraction and drafting through the official `openai` client.
 
@@ -460,6 +590,8 @@ class OpenAIEngine:
         fallback: ExtractionEngine | None = None,
         prompts_dir: Path | None = None,
         temperature: float | None = None,
+        api_version: str | None = None,
+        context_tokens: int | None = None,
     ) -> None:
         self.model = model
         self.timeout = timeout
@@ -467,10 +599,66 @@ class OpenAIEngine:
         self.overlap_utterances = overlap_utterances
         self.temperature = temperature
         self.prompts_dir = prompts_dir or PROMPTS_DIR
+        self.mode = Mode.JSON_SCHEMA  # lowered for good once the server refuses it
         self._fallback = fallback
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
-        )
+        self._base_url = base_url
+        self._api_key = api_key
+        self._azure = api_version is not None
+        self._context_tokens = context_tokens
+        self._probed = context_tokens is not None
+        self._client: openai.OpenAI
+        if self._azure:
+            if not base_url:
+                raise ValueError("Azure OpenAI needs the resource endpoint as its base URL")
+            self._client = openai.AzureOpenAI(
+                azure_endpoint=base_url,
+                azure_deployment=model,
+                api_version=api_version,
+                api_key=api_key,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+        else:
+            self._client = openai.OpenAI(
+                base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
+            )
+
+    # what the server can do
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The model's context length: configured, or asked of the server once."""
+        if not self._probed:
+            self._probed = True
+            self._context_tokens = self._probe_context()
+        return self._context_tokens
+
+    def _probe_context(self) -> int | None:
+        if self._azure or not self._base_url:
+            return None  # OpenAI and Azure publish no context length; LLM_CONTEXT_TOKENS can
+        base = self._base_url.rstrip("/")
+        root = base[: -len("/v1")] if base.endswith("/v1") else base
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        with httpx.Client(timeout=min(self.timeout, PROBE_TIMEOUT), headers=headers) as http:
+            models = _get_json(http, "GET", f"{base}/models")
+            props = _get_json(http, "GET", f"{root}/props")
+            show = None if props else _get_json(http, "POST", f"{root}/api/show", self.model)
+        tokens, source = context_from_metadata(models, props, show, self.model)
+        if tokens:
+            logger.info("LLM context: %d tokens (from %s)", tokens, source)
+        return tokens
+
+    def _budget(self, prompt: Mapping[str, str], context: CallContext) -> tuple[int, int | None]:
+        """(words per chunk, max answer tokens) that fit the model's context."""
+        window = self.context_tokens
+        if not window:
+            return self.chunk_words, None
+        answer = min(MAX_ANSWER_TOKENS, max(256, int(window * ANSWER_SHARE)))
+        empty = Chunk(0, ())
+        frame = render_extraction_messages(prompt, empty, 1, 1, context)
+        overhead = estimate_tokens(messages_for(Mode.PLAIN, frame))
+        words = int((window - overhead - answer) / TOKENS_PER_WORD)
+        return max(MIN_CHUNK_WORDS, min(self.chunk_words, words)), answer
 
     # extraction
 
@@ -479,30 +667,81 @@ class OpenAIEngine:
         if not utterances:
             return ExtractionResult(engine=self.name, commitments=[])
         prompt = load_prompt("extract_commitments", self.prompts_dir)
-        chunks = chunk_utterances(utterances, self.chunk_words, self.overlap_utterances)
         speakers = speakers_of(utterances)
-        found: list[Commitment] = []
         try:
-            for part, chunk in enumerate(chunks, start=1):
-                messages = render_extraction_messages(prompt, chunk, part, len(chunks), context)
-                items = self._answer_with_repair(messages, prompt["repair"])
-                found.extend(check_items(items, chunk, speakers, context))
+            words, answer_tokens = self._budget(prompt, context)
         except _Failure as failure:
-            logger.warning("openai extraction failed, using the fallback: %s", failure.reason)
             return self._fall_back(utterances, context, failure.reason)
+        for _ in range(4):  # "too long": size to the context the server named, else halve
+            chunks = chunk_utterances(utterances, words, self.overlap_utterances)
+            try:
+                found = self._extract_chunks(chunks, prompt, speakers, context, answer_tokens)
+                break
+            except _TooLong as failure:
+                if failure.limit and failure.limit != self._context_tokens:
+                    self._context_tokens = failure.limit
+                    words, answer_tokens = self._budget(prompt, context)
+                elif words > MIN_CHUNK_WORDS:
+                    words = max(MIN_CHUNK_WORDS, words // 2)
+                    answer_tokens = answer_tokens // 2 if answer_tokens else None
+                else:
+                    return self._fall_back(utterances, context, failure.reason)
+                logger.info("openai request too long for the model; chunks of %d words", words)
+            except _Failure as failure:
+                logger.warning("openai extraction failed, using the fallback: %s", failure.reason)
+                return self._fall_back(utterances, context, failure.reason)
+        else:
+            return self._fall_back(utterances, context, "the transcript never fit the model")
         commitments = merge_commitments(found)
         logger.info(
-            "openai extraction: %d utterances, %d request(s), %d commitments",
+            "openai extraction: %d utterances, %d request(s), %d commitments, mode %s",
             len(utterances),
             len(chunks),
             len(commitments),
+            self.mode,
         )
         return ExtractionResult(engine=self.name, commitments=commitments)
 
+    def _extract_chunks(
+        self,
+        chunks: list[Chunk],
+        prompt: Mapping[str, str],
+        speakers: Sequence[str],
+        context: CallContext,
+        answer_tokens: int | None,
+    ) -> list[Commitment]:
+        found: list[Commitment] = []
+        for part, chunk in enumerate(chunks, start=1):
+            messages = render_extraction_messages(prompt, chunk, part, len(chunks), context)
+            items = self._answer_with_repair(messages, prompt["repair"], answer_tokens)
+            found.extend(check_items(items, chunk, speakers, context))
+        return found
+
+    def _structured(self, messages: list[dict[str, str]], answer_tokens: int | None) -> str | None:
+        """One answer, asked for in the strictest shape the server accepts."""
+        while True:
+            try:
+                return self._complete(
+                    messages_for(self.mode, messages),
+                    response_format_for(self.mode),
+                    max_tokens=answer_tokens,
+                )
+            except _Unsupported as refused:
+                lower = MODES.index(self.mode) + 1
+                if lower >= len(MODES):
+                    raise
+                logger.info(
+                    "LLM server refused %s output (%s); trying %s",
+                    self.mode,
+                    refused.reason,
+                    MODES[lower],
+                )
+                self.mode = MODES[lower]
+
     def _answer_with_repair(
-        self, messages: list[dict[str, str]], repair: str
+        self, messages: list[dict[str, str]], repair: str, answer_tokens: int | None = None
     ) -> list[RawCommitment]:
-        content = self._complete(messages, RESPONSE_FORMAT)
+        content = self._structured(messages, answer_tokens)
         try:
             return parse_answer(content)
         except InvalidAnswer as error:
@@ -512,7 +751,7 @@ class OpenAIEngine:
                 {"role": "assistant", "content": content or ""},
                 {"role": "user", "content": fill(repair, error=str(error))},
             ]
-        content = self._complete(retry, RESPONSE_FORMAT)
+        content = self._structured(retry, answer_tokens)
         try:
             return parse_answer(content)
         except InvalidAnswer as error:
@@ -586,7 +825,10 @@ class OpenAIEngine:
     # transport
 
     def _complete(
-        self, messages: list[dict[str, str]], response_format: dict[str, Any] | None
+        self,
+        messages: list[dict[str, str]],
+        response_format: dict[str, Any] | None,
+        max_tokens: int | None = None,
     ) -> str | None:
         """The content of the model's reply; every way the server can fail becomes `_Failure`."""
         request: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -594,16 +836,25 @@ class OpenAIEngine:
             request["response_format"] = response_format
         if self.temperature is not None:
             request["temperature"] = self.temperature
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        mode = (response_format or {}).get("type", "plain")
+        started = time.monotonic()
         try:
             response = self._client.chat.completions.create(**request)
         except openai.APITimeoutError:
+            _log_call(self.model, mode, started, "timeout")
             raise _Failure(f"the LLM server did not answer within {self.timeout:g} s") from None
         except openai.APIConnectionError:
+            _log_call(self.model, mode, started, "unreachable")
             raise _Failure("could not reach the LLM server") from None
         except openai.APIStatusError as error:
-            raise _Failure(f"the LLM server answered HTTP {error.status_code}") from None
+            _log_call(self.model, mode, started, f"HTTP {error.status_code}")
+            raise _status_failure(error) from None
         except openai.OpenAIError as error:
+            _log_call(self.model, mode, started, type(error).__name__)
             raise _Failure(f"the LLM call failed ({type(error).__name__})") from None
+        _log_call(self.model, mode, started, "ok", getattr(response, "usage", None))
         if not response.choices:
             raise _Failure("the LLM server sent no answer")
         message = response.choices[0].message
@@ -611,6 +862,73 @@ class OpenAIEngine:
         if refusal:
             raise _Failure("the model refused to answer")  # its words may quote the call
         return message.content
+
+
+def _error_text(error: openai.APIStatusError) -> str:
+    """The server's own error message (vLLM, llama.cpp, Ollama and Azure word it differently);
+    it describes the request, never the transcript, so it may be logged."""
+    body = error.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            code = inner.get("code") if isinstance(inner.get("code"), str) else inner.get("type")
+            message = str(inner.get("message") or "")
+            return f"{code}: {message}" if code else message
+        return str(inner)
+    return str(body or "")
+
+
+def _context_named(error: openai.APIStatusError, said: str) -> int | None:
+    """The context length a refusal names: vLLM/OpenAI/Azure in words, llama.cpp as n_ctx."""
+    found = re.search(r"maximum context length is (\d+)", said)
+    if found:
+        return int(found.group(1))
+    body = error.body
+    inner = body.get("error", body) if isinstance(body, Mapping) else None
+    if isinstance(inner, Mapping) and isinstance(inner.get("n_ctx"), int):
+        return inner["n_ctx"]
+    return None
+
+
+def _status_failure(error: openai.APIStatusError) -> _Failure:
+    said = _error_text(error)
+    if error.status_code in (400, 413, 422) and _TOO_LONG.search(said):
+        return _TooLong(
+            f"the request was too long for the model (HTTP {error.status_code})",
+            _context_named(error, said),
+        )
+    if error.status_code in (400, 422) and _UNSUPPORTED.search(said):
+        return _Unsupported(f"HTTP {error.status_code}: {said[:200]}")
+    if error.status_code == 404 and said:
+        return _Failure(f"the LLM server answered HTTP 404 ({said[:200]})")
+    return _Failure(f"the LLM server answered HTTP {error.status_code}")
+
+
+def _log_call(model: str, mode: str, started: float, outcome: str, usage: Any = None) -> None:
+    """One INFO line per call: tokens and latency, never the prompt or the answer."""
+    logger.info(
+        "llm call model=%s mode=%s outcome=%s prompt_tokens=%s completion_tokens=%s latency_ms=%d",
+        model,
+        mode,
+        outcome,
+        getattr(usage, "prompt_tokens", None),
+        getattr(usage, "completion_tokens", None),
+        (time.monotonic() - started) * 1000,
+    )
+
+
+def _get_json(http: httpx.Client, method: str, url: str, model: str | None = None) -> Any:
+    """A metadata endpoint's JSON, or None when the server has no such endpoint."""
+    try:
+        if method == "POST":
+            response = http.post(url, json={"model": model})
+        else:
+            response = http.get(url)
+        if response.status_code != 200:
+            return None
+        return response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
 
 
 def draft_problems(draft: str, max_chars: int) -> list[str]:

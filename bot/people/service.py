@@ -42,7 +42,10 @@ def _apply_profile(person: Person, user: dict) -> None:
     )
     person.real_name = profile.get("real_name") or user.get("real_name") or person.name
     person.email = profile.get("email") or person.email or None
-    person.tz = user.get("tz") or person.tz
+    tz = user.get("tz") or person.tz
+    if tz != person.tz:
+        person.next_digest_at = None  # their digest hour moved: the digest job looks again
+    person.tz = tz
     person.deactivated = bool(user.get("deleted"))
     person.fetched_at = clock.now()
 

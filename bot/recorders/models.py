@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from bot.models import _created, _text, _ts
+from bot.states import Machine
 
 
 class DeliveryStatus(StrEnum):
@@ -54,3 +55,16 @@ class RecorderDelivery(SQLModel, table=True):
     transcript_id: int | None = Field(default=None, foreign_key="transcript.id")
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
+
+
+D = DeliveryStatus
+DELIVERY = Machine(
+    "recorder delivery",
+    RecorderDelivery.__table__,  # type: ignore[attr-defined]
+    {
+        "claim": {D.PENDING: D.DOWNLOADING, D.DOWNLOADING: D.DOWNLOADING},  # a lease expired
+        "done": {D.DOWNLOADING: D.DONE},
+        "retry": {D.DOWNLOADING: D.PENDING},
+        "fail": {D.DOWNLOADING: D.FAILED},
+    },
+)

@@ -1,5 +1,6 @@
 """Scheduled recorder work: download due transcripts (with the recorder's token), retry
-failures with backoff, and tell the host when a download keeps failing or its token expired."""
+failures with backoff, and tell the host (through the outbox) when a download keeps failing
+or its token expired."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 import httpx
 
 from bot.capture.extract import max_bytes
-from bot.notify import DeliveryError, Notifier
+from bot.notify import Notifier
 from bot.recorders import service
 from bot.runtime import Runtime
 
@@ -50,16 +51,6 @@ def download(url: str, token: str | None, limit: int) -> bytes:
         ) from None
 
 
-def _tell(notifier: Notifier, team_id: str, user: str | None, text: str) -> None:
-    if not user:
-        log.warning("recorder download failed and no host to tell")
-        return
-    try:
-        notifier.dm(team_id, user, text)
-    except DeliveryError as exc:
-        log.warning("could not tell %s about a failed download: %s", user, exc.code)
-
-
 def run_downloads(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: fetch claimed deliveries and hand them to capture."""
     done = 0
@@ -73,7 +64,8 @@ def run_downloads(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
             else:
                 raise DownloadError("the delivery had no transcript and no download link", False)
         except DownloadError as exc:
-            gave_up, host, _ = service.failed_attempt(
+            log.info("recorder delivery %s attempt %s failed: %s", delivery_id, attempt, exc)
+            service.failed_attempt(
                 rt.engine,
                 delivery_id,
                 attempt,
@@ -82,16 +74,6 @@ def run_downloads(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
                 now=now,
                 directory=notifier,
             )
-            log.info("recorder delivery %s attempt %s failed: %s", delivery_id, attempt, exc)
-            if gave_up:
-                _tell(
-                    notifier,
-                    row.team_id,
-                    host,
-                    f":warning: I couldn't fetch the transcript of *{row.topic or 'your call'}* "
-                    f"from {row.vendor.title()} after {attempt} tries: {exc}. Download it from "
-                    f"{row.vendor.title()} and upload it here, and I'll read it as usual.",
-                )
             continue
         handed = service.hand_to_capture(rt.engine, delivery_id, attempt, data, notifier)
         if handed is not None:

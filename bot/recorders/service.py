@@ -21,7 +21,9 @@ from sqlmodel import Session, col, select
 from bot import audit, clock
 from bot.db import is_sqlite, session_scope
 from bot.models import Account, Person, Transcript, TranscriptStatus
-from bot.recorders.models import DeliveryStatus, RecorderDelivery
+from bot.outbox import service as outbox
+from bot.recorders.models import DELIVERY, DeliveryStatus, RecorderDelivery
+from bot.states import move, move_rows
 from bot.transcripts import sha256_hex
 
 log = logging.getLogger(__name__)
@@ -92,43 +94,26 @@ def accept(engine: Engine, team_id: str, item: Incoming, now: dt.datetime | None
 
 
 def claim_due(engine: Engine, now: dt.datetime, limit: int = 5) -> list[tuple[int, int]]:
-    """(id, attempt) of deliveries due for a download, each claimed by one worker."""
+    """(id, attempt) of deliveries due for a download (pending and due, or downloading with
+    an expired lease), each claimed by one worker in one guarded UPDATE."""
+    due = sa.or_(
+        sa.and_(TABLE.c.status == D.PENDING, TABLE.c.next_attempt_at <= now),
+        sa.and_(TABLE.c.status == D.DOWNLOADING, TABLE.c.lease_until < now),
+    )
     with session_scope(engine) as session:
-        due = [
-            r[0]
-            for r in session.execute(
-                sa.select(TABLE.c.id)
-                .where(
-                    sa.or_(
-                        sa.and_(TABLE.c.status == D.PENDING, TABLE.c.next_attempt_at <= now),
-                        sa.and_(TABLE.c.status == D.DOWNLOADING, TABLE.c.lease_until < now),
-                    )
-                )
-                .order_by(TABLE.c.id)
-                .limit(limit)
-            )
-        ]
-        won = []
-        for did in due:
-            hit = session.execute(
-                sa.update(TABLE)
-                .where(
-                    TABLE.c.id == did,
-                    sa.or_(
-                        sa.and_(TABLE.c.status == D.PENDING, TABLE.c.next_attempt_at <= now),
-                        sa.and_(TABLE.c.status == D.DOWNLOADING, TABLE.c.lease_until < now),
-                    ),
-                )
-                .values(
-                    status=D.DOWNLOADING, lease_until=now + LEASE, attempts=TABLE.c.attempts + 1
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if hit == 1:
-                attempt = session.execute(
-                    sa.select(TABLE.c.attempts).where(TABLE.c.id == did)
-                ).scalar()
-                won.append((did, int(attempt or 0)))
-    return won
+        pick = sa.select(TABLE.c.id).where(due).order_by(TABLE.c.id).limit(limit)
+        if not is_sqlite(engine):
+            pick = pick.with_for_update(skip_locked=True)
+        rows = move_rows(
+            session,
+            DELIVERY,
+            "claim",
+            TABLE.c.id.in_(pick),
+            due,
+            values={"lease_until": now + LEASE, "attempts": TABLE.c.attempts + 1},
+            returning=(TABLE.c.id, TABLE.c.attempts),
+        )
+    return sorted((int(r[0]), int(r[1])) for r in rows)
 
 
 def get(engine: Engine, delivery_id: int) -> RecorderDelivery:
@@ -210,9 +195,16 @@ def hand_to_capture(
             select(Transcript).where(Transcript.team_id == row.team_id, Transcript.sha256 == digest)
         ).first()
         if existing is not None:
-            row.status, row.transcript_id, row.lease_until = D.DONE, existing.id, None
-            row.host_user_id, row.updated_at = host, clock.now()
-            session.add(row)
+            move(
+                session,
+                DELIVERY,
+                row,
+                "done",
+                transcript_id=existing.id,
+                lease_until=None,
+                host_user_id=host,
+                updated_at=clock.now(),
+            )
             audit.record(
                 session,
                 row.team_id,
@@ -240,10 +232,18 @@ def hand_to_capture(
         )
         session.add(t)
         session.flush()
-        row.status, row.transcript_id, row.lease_until = D.DONE, t.id, None
-        row.host_user_id, row.account_id, row.updated_at = host, account_id, clock.now()
-        row.download_token = None  # done with the secret
-        session.add(row)
+        move(
+            session,
+            DELIVERY,
+            row,
+            "done",
+            transcript_id=t.id,
+            lease_until=None,
+            host_user_id=host,
+            account_id=account_id,
+            updated_at=clock.now(),
+            download_token=None,
+        )  # done with the secret
         audit.record(
             session,
             row.team_id,
@@ -281,22 +281,36 @@ def failed_attempt(
     retry: bool,
     now: dt.datetime,
     directory: Any,
-) -> tuple[bool, str | None, RecorderDelivery | None]:
-    """Retry later, or give up; returns (gave_up, who to tell, the row)."""
+) -> bool:
+    """Retry later, or give up and tell the host (through the outbox, with the change)."""
     with session_scope(engine) as session:
         row = _owned(session, delivery_id, attempt)
         if row is None:
-            return False, None, None
-        row.error, row.updated_at, row.lease_until = reason[:500], now, None
+            return False
         if retry and attempt < MAX_ATTEMPTS:
-            row.status = D.PENDING
-            row.next_attempt_at = now + BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
-            session.add(row)
-            return False, None, row
-        row.status, row.download_token = D.FAILED, None  # done with the secret
+            move(
+                session,
+                DELIVERY,
+                row,
+                "retry",
+                error=reason[:500],
+                updated_at=now,
+                lease_until=None,
+                next_attempt_at=now + BACKOFF[min(attempt - 1, len(BACKOFF) - 1)],
+            )
+            return False
         host = host_user(session, row.team_id, row.host_email, directory)
-        row.host_user_id = host
-        session.add(row)
+        move(
+            session,
+            DELIVERY,
+            row,
+            "fail",
+            error=reason[:500],
+            updated_at=now,
+            lease_until=None,
+            host_user_id=host,
+            download_token=None,
+        )  # done with the secret
         audit.record(
             session,
             row.team_id,
@@ -309,4 +323,21 @@ def failed_attempt(
             reason=reason[:300],
             attempts=attempt,
         )
-        return True, host, row
+        vendor = row.vendor.title()
+        if host:
+            outbox.enqueue(
+                session,
+                row.team_id,
+                f"recorder_delivery:{row.id}:failed",
+                user=host,
+                text=(
+                    f":warning: I couldn't fetch the transcript of *{row.topic or 'your call'}* "
+                    f"from {vendor} after {attempt} tries: {reason}. Download it from {vendor} "
+                    "and upload it here, and I'll read it as usual."
+                ),
+                entity=("recorder_delivery", row.id or 0),
+                now=now,
+            )
+        else:
+            log.warning("recorder delivery %s failed and its host is not in Slack", row.id)
+        return True

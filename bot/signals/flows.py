@@ -1,22 +1,25 @@
 """Start plan, across services: the suggestion is claimed, the playbook becomes a case
-(`cases.planning.report_risk`, drafted like a reported risk), the case is started and its
+(`cases.report.report_risk`, drafted like a reported risk), the case is started and its
 card announced, and the DM shows the result. Runs off the request (drafting may be slow)."""
 
 from __future__ import annotations
 
 import logging
 
-from bot.cases import plan_edits, planning
+from bot.cases import card_sync, plan_edits
+from bot.cases import report as reports
 from bot.cases.drafting import drafter_for
+from bot.db import session_scope
 from bot.notify import DeliveryError, Notifier
+from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
-from bot.signals import scheduled, service
+from bot.signals import service
 
 log = logging.getLogger(__name__)
 
 
 def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: str) -> int | None:
-    request = planning.ReportRequest(
+    request = reports.ReportRequest(
         team_id=start.team_id,
         risk_key=start.playbook_key,
         context=start.context,
@@ -24,16 +27,16 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
         account_id=start.account_id,
     )
     try:
-        result = planning.report_risk(rt.engine, request, drafter_for(rt.settings))
-    except planning.ReportError as exc:
+        result = reports.report_risk(rt.engine, request, drafter_for(rt.settings))
+    except reports.ReportError as exc:
         service.finish_start(rt.engine, start, actor, None, str(exc))
-        scheduled.refresh(rt, notifier, start.suggestion_id)
+        kick(rt, notifier, start.team_id)
         _tell(notifier, start.team_id, actor, f"I could not make a plan: {exc}")
         return None
     except Exception as exc:  # the suggestion must not stay "starting": reopen it, say so
         log.error("suggested case %s: planning failed: %s", start.suggestion_id, type(exc).__name__)
         service.finish_start(rt.engine, start, actor, None, type(exc).__name__)
-        scheduled.refresh(rt, notifier, start.suggestion_id)
+        kick(rt, notifier, start.team_id)
         _tell(
             notifier,
             start.team_id,
@@ -55,7 +58,8 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
             )
         except plan_edits.PlanEditError as exc:  # e.g. every step was dropped: the card says so
             log.info("suggested case %s not started: %s", case_id, exc)
-        planning.announce_case(rt.engine, notifier, start.team_id, case_id, rt.settings.cs_channel)
+        with session_scope(rt.engine) as s:
+            card_sync.announce(s, result.case, rt.settings.cs_channel)
     else:
         _tell(
             notifier,
@@ -65,7 +69,7 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
             "the signals were added to it.",
         )
     service.finish_start(rt.engine, start, actor, case_id)
-    scheduled.refresh(rt, notifier, start.suggestion_id)
+    kick(rt, notifier, start.team_id)
     return case_id
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from bot.models import _created, _json, _text, _ts
+from bot.states import Machine
 
 
 class SignalStatus(StrEnum):
@@ -154,7 +155,7 @@ class SignalSuggestion(SQLModel, table=True):
     __tablename__ = "signal_suggestion"
     __table_args__ = (
         sa.UniqueConstraint("team_id", "active_key"),
-        sa.Index("ix_signal_suggestion_dm", "dm_status", "dm_due_at"),
+        sa.Index("ix_signal_suggestion_status", "status", "snoozed_until"),
         sa.Index("ix_signal_suggestion_account", "team_id", "account_id", "risk_key"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -176,13 +177,10 @@ class SignalSuggestion(SQLModel, table=True):
     dismiss_reason: str | None = _text(nullable=True)
     decided_by: str | None = Field(default=None, max_length=32)
     decided_at: dt.datetime | None = _ts(nullable=True)
-    # the CSM's DM: pending → sending (lease) → sent; `dm_dirty` = new evidence to show
-    dm_status: str = Field(default="pending", max_length=16)
-    dm_due_at: dt.datetime | None = _ts(nullable=True)
-    dm_attempts: int = 0
+    # the CSM's DM goes through the outbox under `dm_key`; where it landed is kept here
+    dm_key: str | None = Field(default=None, max_length=200)
     dm_channel: str | None = Field(default=None, max_length=32)
     dm_ts: str | None = Field(default=None, max_length=32)
-    dm_dirty: bool = False
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -200,3 +198,32 @@ class SignalEvidence(SQLModel, table=True):
     why: str = Field(default="", max_length=300)
     suppressed: bool = False  # arrived while dismissed (cooldown): counted, not shown again
     created_at: dt.datetime = _created()
+
+
+# --- the state machines (every status write goes through bot.states.move / move_rows) -----
+
+N, SS = SignalStatus, SuggestionStatus
+SIGNAL = Machine(
+    "signal",
+    SignalEvent.__table__,  # type: ignore[attr-defined]
+    {
+        "evaluate": {N.NEW: N.EVALUATED},
+        "unmatched": {N.NEW: N.UNMATCHED},
+        "account_deleted": {N.NEW: N.ACCOUNT_DELETED},
+        "remap": {N.UNMATCHED: N.NEW},  # a CS admin mapped its key: evaluate it again
+    },
+)
+SUGGESTION = Machine(
+    "suggestion",
+    SignalSuggestion.__table__,  # type: ignore[attr-defined]
+    {
+        "snooze": {SS.OPEN: SS.SNOOZED},
+        "wake": {SS.SNOOZED: SS.OPEN},
+        "start": {SS.OPEN: SS.STARTING, SS.SNOOZED: SS.STARTING},
+        "started": {SS.STARTING: SS.STARTED},
+        "start_failed": {SS.STARTING: SS.OPEN},
+        "dismiss": {SS.OPEN: SS.DISMISSED, SS.SNOOZED: SS.DISMISSED},
+        "close": {SS.STARTED: SS.CLOSED},
+    },
+    refused="This suggestion is already {state}; nothing to {action}.",
+)

@@ -1,5 +1,5 @@
 """Scheduled signals work: re-read changed rule files, write built-in signals, evaluate new
-signals, and deliver the suggestion DMs (new ones, refreshed ones, snoozes that ran out).
+signals, wake snoozed suggestions; and what the suggestion DMs do in the outbox.
 
 A tick with nothing new costs a folder stat per team, two cursor reads and one index probe.
 """
@@ -11,10 +11,10 @@ import logging
 import time
 
 from bot.db import session_scope
-from bot.notify import DeliveryError, Notifier
+from bot.notify import Notifier
+from bot.outbox.hooks import OutboxHooks
 from bot.runtime import Runtime
 from bot.signals import builtin, service
-from bot.signals.blocks import suggestion_message
 
 log = logging.getLogger(__name__)
 
@@ -54,49 +54,25 @@ def evaluate(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     return done
 
 
-def _send(rt: Runtime, notifier: Notifier, suggestion_id: int, now: dt.datetime) -> bool:
-    """The one place a suggestion DM is sent (the outbox will replace this function)."""
-    team_id, user, view = service.dm_target(rt.engine, suggestion_id, now)
-    if not user:
-        service.dm_sent(rt.engine, suggestion_id, None, None, "failed", error="no CSM or CS admin")
-        return False
-    text, blocks = suggestion_message(view)
-    try:
-        posted = notifier.dm(team_id, user, text, blocks)
-    except DeliveryError as exc:
-        log.warning("suggestion %s DM not delivered: %s", suggestion_id, exc.code)
-        status = "pending" if exc.retryable else "failed"
-        service.dm_sent(rt.engine, suggestion_id, None, None, status, now, error=exc.code)
-        return False
-    service.dm_sent(rt.engine, suggestion_id, posted.channel, posted.ts)
-    return True
-
-
-def refresh(rt: Runtime, notifier: Notifier, suggestion_id: int) -> None:
-    """Show the suggestion as it stands now in its DM (chat.update: safe to repeat)."""
-    team_id, channel, ts, view = service.dm_place(rt.engine, suggestion_id)
-    if not channel or not ts:
-        return
-    text, blocks = suggestion_message(view)
-    try:
-        notifier.update(team_id, channel, ts, text, blocks)
-    except DeliveryError as exc:
-        log.warning("suggestion %s DM not updated: %s", suggestion_id, exc.code)
-
-
-def send_dms(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
-    """DUE_JOB: DMs due now, then DMs with new evidence or a closed case to show."""
+def suggestions(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
+    """DUE_JOB: snoozes that ran out come back as a fresh DM; suggestions whose case closed
+    record the outcome; a Start plan abandoned by a dead process reopens."""
     service.close_finished(rt.engine)
     service.release_stuck_starts(rt.engine, now)
-    sent = sum(_send(rt, notifier, sid, now) for sid in service.claim_dms(rt.engine, now))
-    for sid in service.claim_refreshes(rt.engine):
-        refresh(rt, notifier, sid)
-    return sent
+    return service.wake_snoozed(rt.engine, now)
 
 
 DUE_JOBS = [
     ("signals.rules", reload_rules),
     ("signals.builtin", write_builtin),
     ("signals.evaluate", evaluate),
-    ("signals.dms", send_dms),
+    ("signals.suggestions", suggestions),
 ]
+
+# The CSM's DM and its edits go through the outbox, rendered from the suggestion when sent.
+OUTBOX_HOOKS = {
+    service.DM_KIND: OutboxHooks(
+        render=service.render_dm, on_sent=service.dm_landed, on_failed=service.dm_refused
+    ),
+    service.DM_UPDATE_KIND: OutboxHooks(render=service.render_update),
+}

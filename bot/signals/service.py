@@ -38,6 +38,8 @@ from bot.models import Account, AuditEvent, Case, CaseStatus, Person, Workspace
 from bot.people.service import is_cs_admin
 from bot.signals import rules as rl
 from bot.signals.models import (
+    SIGNAL,
+    SUGGESTION,
     SignalAlias,
     SignalEvent,
     SignalEvidence,
@@ -49,13 +51,13 @@ from bot.signals.models import (
     SuggestionStatus,
 )
 from bot.signals.payload import Parsed
+from bot.states import StateError, move, move_rows
 
 log = logging.getLogger(__name__)
-S = SuggestionStatus
+S, N = SuggestionStatus, SignalStatus
 EVENTS = SignalEvent.__table__  # type: ignore[attr-defined]
 SUGGESTIONS = SignalSuggestion.__table__  # type: ignore[attr-defined]
 BATCH = 500
-DM_LEASE = dt.timedelta(minutes=2)
 OPEN_CASE = tuple(
     str(s)
     for s in (
@@ -669,13 +671,26 @@ def evaluate_new(
                 [{"sid": k, "n": v} for k, v in counts.items()],
                 execution_options={"synchronize_session": False},
             )
-        session.execute(
-            sa.update(EVENTS)
-            .where(EVENTS.c.id == sa.bindparam("sid"))
-            .values(status=sa.bindparam("st"), account_id=sa.bindparam("acct"), evaluated_at=now),
-            [{"sid": x.id, "st": x.status, "acct": x.account_id} for x in signals[:done]],
-            execution_options={"synchronize_session": False},
-        )
+        outcome = {
+            N.EVALUATED: "evaluate",
+            N.UNMATCHED: "unmatched",
+            N.ACCOUNT_DELETED: "account_deleted",
+        }
+        groups: dict[tuple[str, int | None], list[int]] = {}
+        for x in signals[:done]:
+            groups.setdefault((outcome[SignalStatus(x.status)], x.account_id), []).append(x.id or 0)
+        for (action, account_id), ids in groups.items():  # a burst is one UPDATE
+            move_rows(
+                session,
+                SIGNAL,
+                action,
+                EVENTS.c.id.in_(ids),
+                values={"account_id": account_id, "evaluated_at": now},
+            )
+        for sid in session.info.pop("signal_refresh", set()):
+            s = session.get(SignalSuggestion, sid)
+            if s is not None:
+                refresh_dm(session, s, now)
         return done
 
 
@@ -751,14 +766,13 @@ def _close_if_case_closed(session: Session, s: SignalSuggestion) -> bool:
     case = session.get(Case, s.case_id)
     if case is not None and case.status in OPEN_CASE:
         return False
-    s.status, s.active_key = S.CLOSED, None
-    s.outcome = (
+    outcome = (
         case.outcome
         if case is not None and case.outcome != "open"
         else (case.status if case is not None else "cancelled")
     )
-    s.updated_at = clock.now()
-    session.add(s)
+    move(session, SUGGESTION, s, "close", active_key=None, outcome=outcome, updated_at=clock.now())
+    refresh_dm(session, s)
     audit.record(
         session,
         s.team_id,
@@ -806,8 +820,8 @@ def _evidence(
     at = clock.as_utc(sig.occurred_at)
     s.last_signal_at = max(clock.as_utc(s.last_signal_at), at) if s.last_signal_at else at
     s.first_signal_at = min(clock.as_utc(s.first_signal_at), at) if s.first_signal_at else at
-    if s.dm_ts and not suppressed:
-        s.dm_dirty = True
+    if s.dm_key and not suppressed:  # the DM shows it: edited once at the end of the batch
+        session.info.setdefault("signal_refresh", set()).add(s.id)
     s.updated_at = clock.now()
     session.add(s)
 
@@ -866,11 +880,10 @@ def attach(
             status=S.STARTED if case is not None else S.OPEN,
             case_id=case.id if case is not None else None,
             csm_user_id=_csm_for(session, account),
-            dm_status="none" if case is not None else "pending",
-            dm_due_at=None if case is not None else now,
             created_at=now,
             updated_at=now,
         )
+        session.flush()  # what is pending stays out of the savepoint below
         try:
             with session.begin_nested():
                 session.add(s)
@@ -893,6 +906,8 @@ def attach(
         )
         _evidence(session, s, sig, fired, suppressed=False)
         fed.add(s.id or 0)
+        if s.status == S.OPEN:
+            _queue_dm(session, s, now)
         return s
     raise RuntimeError("could not attach the signal after three tries")
 
@@ -987,54 +1002,111 @@ def get(session: Session, team_id: str, suggestion_id: int) -> SignalSuggestion:
     return s
 
 
-# --- DMs (until the outbox lands: claimed here, sent by scheduled.send_dms) --------------
+# --- the CSM's DM, through the outbox ----------------------------------------------------
+
+DM_KIND, DM_UPDATE_KIND = "signal_suggestion", "signal_suggestion_update"
 
 
-def claim_dms(engine: Engine, now: dt.datetime, limit: int = 20) -> list[int]:
-    """Suggestions whose DM is due (new, or a snooze that ran out), claimed with a lease."""
+def _queue_dm(session: Session, s: SignalSuggestion, now: dt.datetime) -> None:
+    """A fresh DM to the CSM (new, or a snooze that ran out), written with the change that
+    causes it; rendered when sent, so it shows the suggestion as it is then."""
+    if not s.csm_user_id:
+        audit.record(session, s.team_id, "system", "signal_suggestion", s.id, "no_recipient")
+        return
+    from bot.outbox import service as outbox
+
+    key = f"signal_suggestion:{s.id}:dm:{int(now.timestamp())}"
+    outbox.enqueue(
+        session,
+        s.team_id,
+        key,
+        user=s.csm_user_id,
+        kind=DM_KIND,
+        entity=("signal_suggestion", s.id or 0),
+        now=now,
+    )
+    s.dm_key = key
+    session.add(s)
+
+
+def refresh_dm(session: Session, s: SignalSuggestion, now: dt.datetime | None = None) -> None:
+    """Edit the DM to show the suggestion as it stands (the last ask wins)."""
+    if not s.dm_key:
+        return
+    from bot.outbox import service as outbox
+
+    outbox.enqueue_update(
+        session,
+        s.team_id,
+        s.dm_key,
+        kind=DM_UPDATE_KIND,
+        entity=("signal_suggestion", s.id or 0),
+        now=now,
+    )
+
+
+def _suggestion(session: Session, row: Any) -> SignalSuggestion | None:
+    s = session.get(SignalSuggestion, row.entity_id) if row.entity_id else None
+    return s if s is not None and s.team_id == row.team_id else None
+
+
+def render_dm(session: Session, row: Any, ctx: Any) -> tuple[str, list[dict[str, Any]]] | None:
+    """Outbox hook: the DM at send time; nothing when it was decided before it went out."""
+    from bot.signals.blocks import suggestion_message
+
+    s = _suggestion(session, row)
+    if s is None or s.dm_key != row.key or s.status != S.OPEN:
+        return None
+    return suggestion_message(view(session, s.team_id, s.id or 0))
+
+
+def render_update(session: Session, row: Any, ctx: Any) -> tuple[str, list[dict[str, Any]]] | None:
+    from bot.signals.blocks import suggestion_message
+
+    s = _suggestion(session, row)
+    return suggestion_message(view(session, s.team_id, s.id or 0)) if s is not None else None
+
+
+def dm_landed(session: Session, row: Any, ctx: Any) -> None:
+    s = _suggestion(session, row)
+    if s is None or s.dm_key != row.key:
+        return
+    s.dm_channel, s.dm_ts = row.sent_channel, row.sent_ts
+    session.add(s)
+    audit.record(
+        session, s.team_id, "system", "signal_suggestion", s.id, "dm_sent", to=s.csm_user_id
+    )
+
+
+def dm_refused(session: Session, row: Any, ctx: Any) -> None:
+    s = _suggestion(session, row)
+    if s is not None:
+        audit.record(
+            session,
+            s.team_id,
+            "system",
+            "signal_suggestion",
+            s.id,
+            "dm_failed",
+            to=s.csm_user_id,
+            error=(row.error or "")[:200],
+        )
+
+
+def wake_snoozed(engine: Engine, now: dt.datetime, limit: int = 100) -> int:
+    """Snoozes that ran out: the suggestion is open again and DMed afresh."""
     with session_scope(engine) as session:
-        due = [
-            r[0]
-            for r in session.execute(
-                sa.select(SUGGESTIONS.c.id)
-                .where(
-                    SUGGESTIONS.c.dm_status.in_(("pending", "sending")),
-                    SUGGESTIONS.c.dm_due_at <= now,
-                )
-                .order_by(SUGGESTIONS.c.dm_due_at)
-                .limit(limit)
+        rows = session.exec(
+            select(SignalSuggestion)
+            .where(
+                SignalSuggestion.status == S.SNOOZED,
+                col(SignalSuggestion.snoozed_until) <= now,
             )
-        ]
-        won = []
-        for sid in due:
-            hit = session.execute(
-                sa.update(SUGGESTIONS)
-                .where(
-                    SUGGESTIONS.c.id == sid,
-                    SUGGESTIONS.c.dm_status.in_(("pending", "sending")),
-                    SUGGESTIONS.c.dm_due_at <= now,
-                )
-                .values(
-                    dm_status="sending",
-                    dm_due_at=now + DM_LEASE,
-                    dm_attempts=SUGGESTIONS.c.dm_attempts + 1,
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if hit == 1:
-                won.append(sid)
-    return won
-
-
-def dm_target(
-    engine: Engine, suggestion_id: int, now: dt.datetime
-) -> tuple[str, str | None, SuggestionView]:
-    """(team, recipient, what to show) for a claimed DM; a snooze that ran out reopens."""
-    with session_scope(engine) as session:
-        s = session.get(SignalSuggestion, suggestion_id)
-        assert s is not None
-        if s.status == S.SNOOZED:
-            s.status, s.snoozed_until = S.OPEN, None
-            session.add(s)
+            .limit(limit)
+        ).all()
+        for s in rows:
+            refresh_dm(session, s, now)  # the old DM stops offering buttons
+            move(session, SUGGESTION, s, "wake", snoozed_until=None, updated_at=now)
             audit.record(
                 session,
                 s.team_id,
@@ -1045,73 +1117,8 @@ def dm_target(
                 from_state=S.SNOOZED,
                 to_state=S.OPEN,
             )
-            session.flush()
-        return s.team_id, s.csm_user_id, view(session, s.team_id, suggestion_id)
-
-
-def dm_sent(
-    engine: Engine,
-    suggestion_id: int,
-    channel: str | None,
-    ts: str | None,
-    status: str = "sent",
-    now: dt.datetime | None = None,
-    error: str | None = None,
-) -> None:
-    with session_scope(engine) as session:
-        s = session.get(SignalSuggestion, suggestion_id)
-        if s is None:
-            return
-        if status == "pending":  # retryable failure: back off
-            s.dm_status = "pending"
-            s.dm_due_at = (now or clock.now()) + dt.timedelta(minutes=min(60, 2**s.dm_attempts))
-        else:
-            s.dm_status, s.dm_due_at = status, None
-            if channel and ts:
-                s.dm_channel, s.dm_ts, s.dm_dirty = channel, ts, False
-            audit.record(
-                session,
-                s.team_id,
-                "system",
-                "signal_suggestion",
-                s.id,
-                "dm_" + status,
-                to=s.csm_user_id,
-                error=error,
-            )
-        session.add(s)
-
-
-def claim_refreshes(engine: Engine, limit: int = 20) -> list[int]:
-    """Sent DMs with new evidence to show (chat.update is idempotent: safe to repeat)."""
-    with session_scope(engine) as session:
-        ids = [
-            r[0]
-            for r in session.execute(
-                sa.select(SUGGESTIONS.c.id).where(SUGGESTIONS.c.dm_dirty == True).limit(limit)  # noqa: E712
-            )
-        ]
-        won = []
-        for sid in ids:
-            if (
-                session.execute(
-                    sa.update(SUGGESTIONS)
-                    .where(SUGGESTIONS.c.id == sid, SUGGESTIONS.c.dm_dirty == True)  # noqa: E712
-                    .values(dm_dirty=False)
-                ).rowcount  # type: ignore[attr-defined]
-                == 1
-            ):
-                won.append(sid)
-        return won
-
-
-def dm_place(
-    engine: Engine, suggestion_id: int
-) -> tuple[str, str | None, str | None, SuggestionView]:
-    with session_scope(engine) as session:
-        s = session.get(SignalSuggestion, suggestion_id)
-        assert s is not None
-        return s.team_id, s.dm_channel, s.dm_ts, view(session, s.team_id, suggestion_id)
+            _queue_dm(session, s, now)
+        return len(rows)
 
 
 STUCK_START = dt.timedelta(minutes=15)
@@ -1128,8 +1135,8 @@ def release_stuck_starts(engine: Engine, now: dt.datetime) -> int:
             )
         ).all()
         for s in rows:
-            s.status, s.dm_dirty = S.OPEN, bool(s.dm_ts)
-            session.add(s)
+            move(session, SUGGESTION, s, "start_failed", updated_at=now)
+            refresh_dm(session, s, now)
             audit.record(
                 session,
                 s.team_id,
@@ -1156,8 +1163,6 @@ def close_finished(engine: Engine, limit: int = 200) -> int:
         for s in rows:
             if _close_if_case_closed(session, s):
                 n += 1
-                if s.dm_ts:
-                    s.dm_dirty = True
         return n
 
 
@@ -1206,32 +1211,22 @@ def _checked(
     return s
 
 
-def check(engine: Engine, team_id: str, suggestion_id: int, actor: str, settings: Settings) -> None:
-    """The checks a Dismiss modal is opened after (the submit checks again)."""
+def check(
+    engine: Engine, team_id: str, suggestion_id: int, actor: str, settings: Settings
+) -> SuggestionView:
+    """The checks a Dismiss modal is opened after (the submit checks again); what it shows."""
     with session_scope(engine) as session:
         _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
+        return view(session, team_id, suggestion_id)
 
 
-def _transition(
-    session: Session,
-    team_id: str,
-    suggestion_id: int,
-    to: str,
-    expected: Sequence[str],
-    **values: Any,
-) -> bool:
-    return (
-        session.execute(
-            sa.update(SUGGESTIONS)
-            .where(
-                SUGGESTIONS.c.id == suggestion_id,
-                SUGGESTIONS.c.team_id == team_id,
-                SUGGESTIONS.c.status.in_(list(expected)),
-            )
-            .values(status=to, updated_at=clock.now(), **values)
-        ).rowcount  # type: ignore[attr-defined]
-        == 1
-    )  # type: ignore[attr-defined]
+def _move(session: Session, s: SignalSuggestion, action: str, **values: Any) -> str:
+    """The suggestion's transition, guarded; a row that moved meanwhile is a stale click."""
+    try:
+        return move(session, SUGGESTION, s, action, updated_at=clock.now(), **values)
+    except StateError:
+        session.refresh(s)
+        raise SignalError(_stale(s)) from None
 
 
 def snooze(
@@ -1242,21 +1237,8 @@ def snooze(
     until = now + dt.timedelta(hours=duration_hours(settings.signal_snooze))
     with session_scope(engine) as session:
         s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN,))
-        if not _transition(
-            session,
-            team_id,
-            suggestion_id,
-            S.SNOOZED,
-            (S.OPEN,),
-            snoozed_until=until,
-            dm_status="pending",
-            dm_due_at=until,
-            decided_by=actor,
-            decided_at=now,
-            dm_dirty=bool(s.dm_ts),
-        ):
-            session.refresh(s)
-            raise SignalError(_stale(s))
+        _move(session, s, "snooze", snoozed_until=until, decided_by=actor, decided_at=now)
+        refresh_dm(session, s, now)
         audit.record(
             session,
             team_id,
@@ -1293,25 +1275,18 @@ def dismiss(
     with session_scope(engine) as session:
         s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
         until = now + _cooldown(session, s)
-        before = s.status
-        if not _transition(
+        before = _move(
             session,
-            team_id,
-            suggestion_id,
-            S.DISMISSED,
-            (S.OPEN, S.SNOOZED),
+            s,
+            "dismiss",
             active_key=None,
             cooldown_until=until,
             dismiss_reason=reason[:1000],
             decided_by=actor,
             decided_at=now,
-            dm_status="sent" if s.dm_ts else "none",
-            dm_due_at=None,
-            dm_dirty=bool(s.dm_ts),
             snoozed_until=None,
-        ):
-            session.refresh(s)
-            raise SignalError(_stale(s))
+        )
+        refresh_dm(session, s, now)
         audit.record(
             session,
             team_id,
@@ -1343,21 +1318,10 @@ def begin_start(
     """Start plan, first half: claim it (a second click is told it is under way)."""
     with session_scope(engine) as session:
         s = _checked(session, team_id, suggestion_id, actor, settings, (S.OPEN, S.SNOOZED))
-        before = s.status
-        if not _transition(
-            session,
-            team_id,
-            suggestion_id,
-            S.STARTING,
-            (S.OPEN, S.SNOOZED),
-            decided_by=actor,
-            decided_at=clock.now(),
-            dm_status="sent" if s.dm_ts else "none",
-            dm_due_at=None,
-            snoozed_until=None,
-        ):
-            session.refresh(s)
-            raise SignalError(_stale(s))
+        before = _move(
+            session, s, "start", decided_by=actor, decided_at=clock.now(), snoozed_until=None
+        )
+        refresh_dm(session, s)
         audit.record(
             session,
             team_id,
@@ -1397,7 +1361,7 @@ def finish_start(
         if s is None or s.status != S.STARTING:
             return
         if case_id is None:
-            s.status, s.dm_dirty = start.previous, bool(s.dm_ts)
+            move(session, SUGGESTION, s, "start_failed", updated_at=clock.now())
             audit.record(
                 session,
                 s.team_id,
@@ -1406,11 +1370,11 @@ def finish_start(
                 s.id,
                 "start_failed",
                 from_state=S.STARTING,
-                to_state=s.status,
+                to_state=S.OPEN,
                 error=(error or "")[:300],
             )
         else:
-            s.status, s.case_id, s.dm_dirty = S.STARTED, case_id, bool(s.dm_ts)
+            move(session, SUGGESTION, s, "started", case_id=case_id, updated_at=clock.now())
             audit.record(
                 session,
                 s.team_id,
@@ -1422,8 +1386,7 @@ def finish_start(
                 to_state=S.STARTED,
                 case_id=case_id,
             )
-        s.updated_at = clock.now()
-        session.add(s)
+        refresh_dm(session, s)
 
 
 # --- unknown accounts ---------------------------------------------------------------------
@@ -1471,15 +1434,9 @@ def map_key(
     alias = alias or SignalAlias(team_id=team_id, account_key=key, account_id=account.id or 0)
     alias.account_id, alias.created_by = account.id or 0, actor
     session.add(alias)
-    n = session.execute(
-        sa.update(EVENTS)
-        .where(
-            EVENTS.c.team_id == team_id,
-            EVENTS.c.account_key == key,
-            EVENTS.c.status == SignalStatus.UNMATCHED,
-        )
-        .values(status=SignalStatus.NEW)
-    ).rowcount  # type: ignore[attr-defined]
+    n = move_rows(
+        session, SIGNAL, "remap", EVENTS.c.team_id == team_id, EVENTS.c.account_key == key
+    )
     session.flush()
     audit.record(
         session,

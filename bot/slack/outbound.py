@@ -1,5 +1,11 @@
 """`Notifier` over the Slack Web API. Errors become `DeliveryError`s that say whether a later
-retry can help (429, 5xx, timeouts) or not (channel_not_found, user_disabled …)."""
+retry can help (429, 5xx, timeouts) or not (channel_not_found, user_disabled …), and whether
+Slack may have acted anyway (`uncertain`: no answer, or a 5xx).
+
+Posts that carry outbox metadata go through a client with no automatic retries: a retried
+post after a dropped connection is exactly how a message gets sent twice. The outbox retries
+those itself, after looking in the channel's history (`find_posted`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.notify import DeliveryError, Posted
+from bot.notify import METADATA_EVENT, DeliveryError, Posted
 
 log = logging.getLogger(__name__)
 PERMANENT = {
@@ -41,9 +47,30 @@ class FileTooLarge(DeliveryError):
     pass
 
 
+HISTORY_PAGES = 5  # reconciliation looks at most this many pages (200 messages each) back
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 class SlackNotifier:
     def __init__(self, client: WebClient) -> None:
         self.client = client
+        # the same token and server, without automatic retries (see the module docstring)
+        self.once = WebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=[],  # slack_sdk's default retries a dropped connection
+        )
         self._dm_channels: dict[str, str] = {}
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
@@ -57,11 +84,17 @@ class SlackNotifier:
             retryable = code not in PERMANENT  # 429, 5xx, timeouts: later may work
             log.warning("Slack %s failed: %s (HTTP %s)", what, code, status)
             raise DeliveryError(
-                f"Slack said {code} to {what}", retryable=retryable, code=code
+                f"Slack said {code} to {what}",
+                retryable=retryable,
+                code=code,
+                uncertain=status >= 500,
+                retry_after=_retry_after(exc) if status == 429 else None,
             ) from exc
         except (OSError, TimeoutError) as exc:
             log.warning("Slack %s failed: %s", what, type(exc).__name__)
-            raise DeliveryError(f"Slack unreachable for {what}", retryable=True) from exc
+            raise DeliveryError(
+                f"Slack unreachable for {what}", retryable=True, uncertain=True
+            ) from exc
 
     def dm_channel(self, user_id: str) -> str:
         if user_id not in self._dm_channels:
@@ -71,8 +104,18 @@ class SlackNotifier:
             self._dm_channels[user_id] = resp["channel"]["id"]
         return self._dm_channels[user_id]
 
-    def dm(self, team_id: str, user_id: str, text: str, blocks: list[dict] | None = None) -> Posted:
-        return self.post(team_id, self.dm_channel(user_id), text, blocks)
+    def open_dm(self, team_id: str, user_id: str) -> str:
+        return self.dm_channel(user_id)
+
+    def dm(
+        self,
+        team_id: str,
+        user_id: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted:
+        return self.post(team_id, self.dm_channel(user_id), text, blocks, metadata=metadata)
 
     def post(
         self,
@@ -81,14 +124,48 @@ class SlackNotifier:
         text: str,
         blocks: list[dict] | None = None,
         thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Posted:
+        client = self.once if metadata else self.client
         resp = self._call(
             "chat.postMessage",
-            lambda: self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+            lambda: client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                metadata=metadata,
             ),
         )
         return Posted(channel=resp["channel"], ts=resp["ts"])
+
+    def delete(self, team_id: str, channel: str, ts: str) -> None:
+        self._call("chat.delete", lambda: self.client.chat_delete(channel=channel, ts=ts))
+
+    def find_posted(self, team_id: str, channel: str, key: str, oldest: float) -> list[Posted]:
+        found: list[Posted] = []
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            resp = self._call(
+                "conversations.history",
+                lambda c=cursor: self.client.conversations_history(
+                    channel=channel,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=c,
+                ),
+            )
+            for msg in resp.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == METADATA_EVENT and payload.get("key") == key:
+                    found.append(Posted(channel=channel, ts=str(msg["ts"])))
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or not cursor:
+                break
+        return sorted(found, key=lambda p: float(p.ts))
 
     def update(
         self, team_id: str, channel: str, ts: str, text: str, blocks: list[dict] | None = None

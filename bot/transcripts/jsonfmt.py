@@ -9,6 +9,16 @@
   one untimed utterance without speaker.
 - Otter / Fireflies style: ``{"sentences": [{"speaker_name", "text", "start_time", "end_time"?}]}``
   — seconds.
+- Fireflies GraphQL: ``{"data": {"transcript": {"sentences": [...]}}}`` (the API answer as
+  saved) — same sentences as above.
+- Deepgram: ``{"metadata", "results": {"utterances": [{"speaker", "transcript", "start",
+  "end"}], "channels": [{"alternatives": [{"transcript", "paragraphs": {"paragraphs":
+  [{"speaker", "sentences": [{"text", "start", "end"}]}]}, "words": [{"word",
+  "punctuated_word", "speaker", "start", "end"}]}]}]}}`` — seconds; utterances when present,
+  else paragraphs, else words grouped by speaker, else the channel's transcript.
+- Rev.ai: ``{"monologues": [{"speaker": 0, "speaker_info"?: {"display_name"}, "elements":
+  [{"type": "text"|"punct", "value", "ts", "end_ts"}]}]}`` — seconds; the elements' values
+  joined make the text (punct elements carry the spaces).
 - Gong: ``{"callTranscripts": [{"transcript": [{"speakerId", "sentences": [{"start", "end",
   "text"}]}]}]}`` — milliseconds; names come from an optional ``"parties": [{"speakerId",
   "name"}]`` at the top level (Gong returns them from a separate call), else "Speaker <id>".
@@ -34,11 +44,24 @@ _START_KEYS = ("start", "start_time", "startTime", "timestamp", "offset")
 _END_KEYS = ("end", "end_time", "endTime")
 
 _UNKNOWN_SHAPE = (
-    "This JSON file isn't a transcript layout I know. I can read a list of "
-    '{"speaker", "text", "start"} entries, and exports from AssemblyAI, Whisper, Otter, '
-    "Fireflies and Gong. Export the transcript as .vtt, .docx or .txt instead, or ask your "
-    "admin to add this layout."
+    "This JSON file isn't a transcript layout I know ({seen}). I can read a list of "
+    '{{"speaker", "text", "start"}} entries, and exports from AssemblyAI, Deepgram, Rev.ai, '
+    "Whisper/WhisperX, Otter, Fireflies and Gong. Export the transcript as .vtt, .docx or "
+    ".txt instead, or ask your admin to add this layout."
 )
+
+
+def _unknown(document: Any) -> TranscriptError:
+    """The refusal, naming what the file holds so the uploader can tell what it is."""
+    if isinstance(document, dict):
+        keys = ", ".join(sorted(str(k) for k in document)[:8]) or "none"
+        seen = f"an object with the keys {keys}"
+    elif isinstance(document, list):
+        kinds = sorted({type(item).__name__ for item in document[:50]}) or ["nothing"]
+        seen = f"a list of {len(document)} item(s) of type {', '.join(kinds)}"
+    else:
+        seen = f"a single {type(document).__name__} value"
+    return TranscriptError(_UNKNOWN_SHAPE.format(seen=seen))
 
 
 def looks_like_json(text: str) -> bool:
@@ -70,11 +93,18 @@ def parse_json(text: str) -> FormatResult:
 
 def _from_document(document: Any) -> FormatResult:
     if isinstance(document, list):
-        return _from_turns(document, milliseconds=False)
+        return _from_turns(document, milliseconds=False, whole=document)
     if not isinstance(document, dict):
-        raise TranscriptError(_UNKNOWN_SHAPE)
+        raise _unknown(document)
+    wrapped = _graphql_transcript(document)
+    if wrapped is not None:
+        return _from_document(wrapped)
     if isinstance(document.get("callTranscripts"), list):
         return _from_gong(document)
+    if isinstance(document.get("results"), Mapping):
+        return _from_deepgram(document)
+    if isinstance(document.get("monologues"), list):
+        return _from_rev(document["monologues"])
     if isinstance(document.get("utterances"), list):
         return _from_turns(document["utterances"], milliseconds=True)
     for key in ("transcript", "segments", "sentences"):
@@ -83,16 +113,110 @@ def _from_document(document: Any) -> FormatResult:
     for key in ("text", "transcript"):
         if isinstance(document.get(key), str):
             return FormatResult([Utterance(None, document[key], None)])
-    raise TranscriptError(_UNKNOWN_SHAPE)
+    raise _unknown(document)
 
 
-def _from_turns(turns: list[Any], *, milliseconds: bool) -> FormatResult:
+def _graphql_transcript(document: Mapping[str, Any]) -> Any:
+    """The transcript inside a saved GraphQL answer (Fireflies: data.transcript)."""
+    data = document.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("transcript"), Mapping):
+        return data["transcript"]
+    return None
+
+
+def _from_deepgram(document: Mapping[str, Any]) -> FormatResult:
+    results = document["results"]
+    if isinstance(results.get("utterances"), list) and results["utterances"]:
+        return _from_turns(results["utterances"], milliseconds=False)
+    channels = results.get("channels")
+    alternative = None
+    if isinstance(channels, list) and channels and isinstance(channels[0], Mapping):
+        alternatives = channels[0].get("alternatives")
+        if isinstance(alternatives, list) and alternatives:
+            alternative = alternatives[0]
+    if not isinstance(alternative, Mapping):
+        raise _unknown(document)
+    paragraphs = alternative.get("paragraphs")
+    if isinstance(paragraphs, Mapping) and isinstance(paragraphs.get("paragraphs"), list):
+        turns = [
+            {
+                "speaker": paragraph.get("speaker"),
+                "text": " ".join(
+                    str(s.get("text", ""))
+                    for s in paragraph.get("sentences") or []
+                    if isinstance(s, Mapping)
+                ),
+                "start": paragraph.get("start"),
+                "end": paragraph.get("end"),
+            }
+            for paragraph in paragraphs["paragraphs"]
+            if isinstance(paragraph, Mapping)
+        ]
+        return _from_turns(turns, milliseconds=False)
+    words = alternative.get("words")
+    if (
+        isinstance(words, list)
+        and words
+        and any(isinstance(w, Mapping) and "speaker" in w for w in words)
+    ):
+        return _from_turns(_words_by_speaker(words), milliseconds=False)
+    if isinstance(alternative.get("transcript"), str):
+        return FormatResult([Utterance(None, alternative["transcript"], None)])
+    raise _unknown(document)
+
+
+def _words_by_speaker(words: list[Any]) -> list[dict[str, Any]]:
+    """Consecutive words of one speaker as one turn (Deepgram without utterances/paragraphs)."""
+    turns: list[dict[str, Any]] = []
+    for word in words:
+        if not isinstance(word, Mapping):
+            continue
+        text = word.get("punctuated_word") or word.get("word")
+        if not isinstance(text, str):
+            continue
+        speaker = word.get("speaker")
+        if turns and turns[-1]["speaker"] == speaker:
+            turns[-1]["text"] += " " + text
+            turns[-1]["end"] = word.get("end")
+        else:
+            turns.append(
+                {
+                    "speaker": speaker,
+                    "text": text,
+                    "start": word.get("start"),
+                    "end": word.get("end"),
+                }
+            )
+    return turns
+
+
+def _from_rev(monologues: list[Any]) -> FormatResult:
+    turns: list[dict[str, Any]] = []
+    for monologue in monologues:
+        if not isinstance(monologue, Mapping):
+            continue
+        elements = [e for e in monologue.get("elements") or [] if isinstance(e, Mapping)]
+        timed = [e for e in elements if e.get("type") == "text"]
+        info = monologue.get("speaker_info")
+        name = info.get("display_name") if isinstance(info, Mapping) else None
+        turns.append(
+            {
+                "speaker": name or monologue.get("speaker"),
+                "text": "".join(str(e.get("value", "")) for e in elements),
+                "start": timed[0].get("ts") if timed else None,
+                "end": timed[-1].get("end_ts") if timed else None,
+            }
+        )
+    return _from_turns(turns, milliseconds=False)
+
+
+def _from_turns(turns: list[Any], *, milliseconds: bool, whole: Any = None) -> FormatResult:
     scale = 1000.0 if milliseconds else 1.0
     utterances: list[Utterance] = []
     end: float | None = None
     for turn in turns:
         if not isinstance(turn, Mapping):
-            raise TranscriptError(_UNKNOWN_SHAPE)
+            raise _unknown(whole if whole is not None else turns)
         text = _first(turn, _TEXT_KEYS)
         if not isinstance(text, str):
             continue

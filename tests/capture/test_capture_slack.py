@@ -283,6 +283,30 @@ def test_file_in_a_dm_with_the_app_is_read_there(slack, cap, call_vtt) -> None: 
     assert c.owner_user_id == "U0MAYA" and c.due_date is not None
 
 
+def test_file_in_a_group_dm_with_the_app_is_read_there(slack, cap) -> None:  # type: ignore[no-untyped-def]
+    world = slack
+    with world.standin.state.lock:
+        group = world.standin.state.open_mpim(world.team_id, ["U0MAYA", "U0LI"])
+    up = cap.upload(
+        "call notes",  # no transcript suffix: in a (group) DM with the app every file is for it
+        b"Maya Chen: I'll send the pricing sheet by Friday.\nDana Ruiz: Thanks!\n",
+        channel=group,
+        mimetype="text/plain",
+    )
+    cap.wait_answer(up, "Commitments from")
+    cap.idle()
+    [c] = cap.commitments()
+    assert c.owner_user_id == "U0MAYA"
+
+
+def test_manifest_subscribes_to_group_dms() -> None:
+    from bot.manifest import build_manifest
+
+    data = build_manifest(url="https://ft.example.com")
+    assert "message.mpim" in data["settings"]["event_subscriptions"]["bot_events"]
+    assert {"mpim:history", "mpim:read"} <= set(data["oauth_config"]["scopes"]["bot"])
+
+
 def test_file_shared_alone_is_read_in_a_new_thread(slack, cap, call_vtt) -> None:  # type: ignore[no-untyped-def]
     world = slack
     file_id = cap.add_file("call-2026-11-20.vtt", call_vtt)

@@ -109,3 +109,20 @@ def test_edit_modal_and_small_answers_are_valid() -> None:
     text, blocks = rb.list_message("Your open commitments", many, 40, "none")
     assert len(blocks) <= 50 and "more" in str(blocks[-1])
     assert rb.list_message("t", [], 0, "Nothing open.")[0] == "Nothing open."
+
+
+def test_hedged_commitment_is_shown_as_tentative() -> None:
+    hedged = rb.item_blocks(_item(1, confidence=0.4))
+    firm = rb.item_blocks(_item(2))
+
+    assert "tentative" in str(hedged[0]) and "tentative" not in str(firm[0])
+    assert validate_message_blocks(hedged) == []
+    decided = rb.item_blocks(_item(3, confidence=0.4, status="open", last_actor="U0MAYA"))
+    assert "tentative" not in str(decided[0])  # once confirmed it is a commitment like any
+
+
+def test_cross_turn_evidence_names_both_speakers_once() -> None:
+    blocks = rb.item_blocks(
+        _item(1, evidence="Kevin Tran: Can you add me to the alerts? — Maya Chen: Yep.")
+    )
+    assert str(blocks[1]).count("Maya Chen") == 1

@@ -7,14 +7,9 @@ import datetime as dt
 import pytest
 
 from bot import audit
-from bot.cases.planning import (
-    ReportRequest,
-    check_extend,
-    extend_case,
-    extension_choices,
-    report_risk,
-)
+from bot.cases.extend import check_extend, extend_case, extension_choices
 from bot.cases.records import CaseError
+from bot.cases.report import ReportRequest, report_risk
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, StepStatus
@@ -67,7 +62,7 @@ def test_extension_appends_steps_and_runs_them(engine, acme) -> None:
     case_id = _done_case(engine, acme)
     ext = extend_case(engine, TEAM, case_id, "usage_dip", "U0MAYA", TUE_10_NY, settings=SETTINGS)
     assert [s.position for s in ext.steps] == [7, 8, 9, 10, 11, 12]  # budget_cut has 6
-    assert ext.first_due == TUE_10_NY and ext.outbox.case_id == case_id
+    assert ext.first_due == TUE_10_NY and ext.outbox.team_id == TEAM
     with session_scope(engine) as s:
         case = s.get(Case, case_id)
         assert (case.status, case.total_steps, case.current_step) == ("running", 12, 7)

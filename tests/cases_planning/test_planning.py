@@ -11,9 +11,9 @@ from sqlmodel import func, select
 
 from bot import audit
 from bot.cases import plan_edits
-from bot.cases.cards import case_card
+from bot.cases.cards import plan_card
 from bot.cases.drafting import Drafter
-from bot.cases.planning import ReportError, ReportRequest, report_risk
+from bot.cases.report import ReportError, ReportRequest, report_risk
 from bot.db import session_scope
 from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.llm.base import LLMError
@@ -73,7 +73,7 @@ def test_account_without_csm_or_contacts_still_gets_a_plan_with_fallbacks(engine
     assert all(st.assignee_fallback for st in result.steps)
     plan = result.case.gathered["plan"]
     assert any(p["recipient_known"] is False for p in plan)
-    blocks = case_card(
+    blocks = plan_card(
         result.case, result.steps, account_name="Bare Inc", playbook_name=result.playbook.name
     )
     text = str(blocks)
@@ -100,7 +100,7 @@ def test_ten_thousand_character_context_is_stored_and_shown_truncated(engine, ac
     long = ("The champion left and nobody answers. " * 300)[:10_000]
     result = _report(engine, acme, context=long)
     assert len(result.case.context) == 10_000
-    blocks = case_card(
+    blocks = plan_card(
         result.case, result.steps, account_name="Acme Corp", playbook_name=result.playbook.name
     )
     assert not validate_message_blocks(blocks) and len(blocks) <= 50
@@ -181,7 +181,7 @@ def test_unusable_llm_drafts_fall_back_to_the_template_flagged(engine, acme, ans
     plan = result.case.gathered["plan"]
     assert all(p["engine"] == "rules" and reason in p["fallback_reason"] for p in plan)
     assert "Hi Lee," in result.steps[2].draft  # the rules draft
-    blocks = case_card(
+    blocks = plan_card(
         result.case, result.steps, account_name="Acme Corp", playbook_name=result.playbook.name
     )
     assert "LLM draft was not usable" in str(blocks) and not validate_message_blocks(blocks)
@@ -217,7 +217,7 @@ def test_nothing_half_created_when_a_write_fails_midway(engine, acme, monkeypatc
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("bot.cases.planning.audit.record", failing)
+    monkeypatch.setattr("bot.cases.report.audit.record", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         _report(engine, acme)
     assert _count(engine, Case) == 0 and _count(engine, CaseStep) == 0
@@ -226,7 +226,7 @@ def test_nothing_half_created_when_a_write_fails_midway(engine, acme, monkeypatc
             s.exec(select(AuditEvent).where(AuditEvent.entity.in_(("case", "case_step")))).all()
             == []
         )
-    monkeypatch.setattr("bot.cases.planning.audit.record", real)
+    monkeypatch.setattr("bot.cases.report.audit.record", real)
     assert _report(engine, acme).created  # and the next try works
 
 

@@ -100,9 +100,7 @@ def test_report_modal_offers_one_transcript_file() -> None:
 
 
 def test_attached_transcript_is_read_linked_and_quoted_in_the_drafts(slack, monkeypatch) -> None:
-    monkeypatch.setattr(
-        "bot.slack.listeners.risk.drafter_for", lambda settings: Drafter(QuotingEngine())
-    )
+    monkeypatch.setattr("bot.cases.flows.drafter_for", lambda settings: Drafter(QuotingEngine()))
     account = slack.seed_account("Acme Corp", "acme.com")
     file_obj = _file(slack, "weekly-sync.vtt", CALL, "F0RISK0001")
     view = _report(slack, account.id, file_obj)

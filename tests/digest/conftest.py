@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from bot.config import load_settings
 from bot.db import engine_for, session_scope
+from bot.devtools.memory_slack import MemorySlack
 from bot.models import (
     Account,
     Case,
@@ -24,27 +24,22 @@ from bot.models import (
     StepStatus,
 )
 from bot.notify import DeliveryError, Posted
+from bot.outbox.scheduled import send_due
 from bot.runtime import Runtime
 
 TEAM = "T0TEST"
 _ts = itertools.count(1)
 
 
-@dataclass
-class FakeNotifier:
-    """Records what would reach Slack; `fail_for` users raise the given DeliveryError."""
+class FakeNotifier(MemorySlack):
+    """The in-memory Slack, plus what these tests read: `dms` (team, user, text, blocks) and
+    `posts`; `fail_for` users' DMs raise the given DeliveryError; `upload_error` fails uploads."""
 
-    dms: list[tuple[str, str, str, list[dict] | None]] = field(default_factory=list)
-    posts: list[tuple[str, str, list[dict] | None]] = field(default_factory=list)
-    uploads: list[dict[str, Any]] = field(default_factory=list)
-    fail_for: dict[str, DeliveryError] = field(default_factory=dict)
-    upload_error: DeliveryError | None = None
-
-    def dm(self, team_id: str, user_id: str, text: str, blocks: list[dict] | None = None) -> Posted:
-        if user_id in self.fail_for:
-            raise self.fail_for[user_id]
-        self.dms.append((team_id, user_id, text, blocks))
-        return Posted(f"D{user_id}", f"{next(_ts)}.000100")
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_for: dict[str, DeliveryError] = {}
+        self.upload_error: DeliveryError | None = None
+        self.uploads: list[dict[str, Any]] = []
 
     def post(
         self,
@@ -53,13 +48,28 @@ class FakeNotifier:
         text: str,
         blocks: list[dict] | None = None,
         thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Posted:
-        self.posts.append((channel, text, blocks))
-        return Posted(channel, f"{next(_ts)}.000200")
+        user = channel[1:] if channel.startswith("D") else None
+        if user in self.fail_for:
+            raise self.fail_for[user]
+        return super().post(team_id, channel, text, blocks, thread_ts, metadata)
 
-    def update(self, *a: Any, **k: Any) -> None: ...
+    @property
+    def dms(self) -> list[tuple[str, str, str, list[dict] | None]]:
+        return [
+            (TEAM, m.channel[1:], m.text, m.blocks)
+            for m in self.live()
+            if m.channel.startswith("D") and (m.via == "dm" or m.metadata)
+        ]
 
-    def ephemeral(self, *a: Any, **k: Any) -> None: ...
+    @property
+    def posts(self) -> list[tuple[str, str, list[dict] | None]]:
+        return [
+            (m.channel, m.text, m.blocks)
+            for m in self.live()
+            if not m.channel.startswith("D") or (m.via == "post" and not m.metadata)
+        ]
 
     def upload(
         self,
@@ -75,17 +85,15 @@ class FakeNotifier:
             raise self.upload_error
         self.uploads.append({"channel": channel, "filename": filename, "size": len(content)})
 
-    def user(self, *a: Any) -> dict | None:
-        return None
-
-    def user_by_email(self, *a: Any) -> dict | None:
-        return None
-
-    def download(self, *a: Any) -> tuple[dict, bytes]:
-        raise NotImplementedError
-
     def to(self, user_id: str) -> list[tuple[str, str, str, list[dict] | None]]:
         return [d for d in self.dms if d[1] == user_id]
+
+
+def deliver(job: Any, rt: Runtime, notifier: Any, now: dt.datetime, **kw: Any) -> int:
+    """What a worker's tick does for one job: queue its messages, then send the outbox.
+    Returns how many messages landed."""
+    job(rt, notifier, now, **kw)
+    return send_due(rt, notifier, now)
 
 
 @pytest.fixture
@@ -104,6 +112,11 @@ def rt(database_url: str) -> Iterator[Runtime]:
 @pytest.fixture
 def notifier() -> FakeNotifier:
     return FakeNotifier()
+
+
+@pytest.fixture
+def send() -> Any:
+    return deliver
 
 
 class Rows:

@@ -81,7 +81,7 @@ def test_due_time_respects_timezone_hour_weekends_and_settings(rt) -> None:  # t
     assert digest.digest_due(ny, s, saturday) is None
 
 
-def test_one_digest_per_person_per_day_and_none_when_empty(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+def test_one_digest_per_person_per_day_and_none_when_empty(rt, rows, notifier, send) -> None:  # type: ignore[no-untyped-def]
     rows.person("U0MAYA")
     rows.person("U0SAM", tz=None)  # no timezone → DEFAULT_TIMEZONE
     rows.person("U0GONE", deactivated=True)
@@ -94,62 +94,59 @@ def test_one_digest_per_person_per_day_and_none_when_empty(rt, rows, notifier) -
     rows.commitment("U0SNOOZE", "Later", TODAY, snoozed_until=TODAY + dt.timedelta(days=2))
     rows.case_with_step("U0SAM", acct, status=StepStatus.AWAITING)
 
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY) == 2
+    assert send(digest_jobs.run_digests, rt, notifier, MON_9_NY) == 2
     assert {d[1] for d in notifier.dms} == {"U0MAYA", "U0SAM"}
     maya = notifier.to("U0MAYA")[0]
     rendered = str(maya[3])
     assert "Overdue" in rendered and "No due date" in rendered and "Acme Corp" in rendered
     assert "Case steps waiting on you" in str(notifier.to("U0SAM")[0][3])
     # a second worker / a restart at 9:00:30 sends nothing more
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(hours=3)) == 0
+    assert send(digest_jobs.run_digests, rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
+    assert send(digest_jobs.run_digests, rt, notifier, MON_9_NY + dt.timedelta(hours=3)) == 0
     assert len(notifier.dms) == 2
     with session_scope(rt.engine) as s:
         statuses = {r.user_id: r.status for r in s.exec(select(DigestSend))}
-    assert statuses == {"U0MAYA": "sent", "U0SAM": "sent", "U0SNOOZE": "empty"}
+    assert statuses == {"U0MAYA": "sent", "U0SAM": "sent"}  # U0SNOOZE: nothing to show
     # next working day: again
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(days=1)) == 2
+    assert send(digest_jobs.run_digests, rt, notifier, MON_9_NY + dt.timedelta(days=1)) == 2
 
 
-def test_restart_with_half_sent_sends_the_rest_once(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_killed_mid_batch_sends_the_rest_once(rt, rows, notifier, send) -> None:  # type: ignore[no-untyped-def]
+    from bot.devtools.memory_slack import Killed
+    from bot.outbox.scheduled import lease_for, send_due
+
     users = [f"U{i:03d}" for i in range(10)]
     for u in users:
         rows.person(u)
         rows.commitment(u, f"promise of {u}", TODAY)
-    # worker A sends five, then claims the other five and dies before sending them
+    # five digests queued in one tick (the limit), the other five the next
     assert digest_jobs.run_digests(rt, notifier, MON_9_NY, limit=5) == 5
-    lease = dt.timedelta(seconds=rt.settings.step_lease_seconds)
-    pending = [d for d in _due(rt, MON_9_NY)]
-    assert len(pending) == 5
-    for d in pending:
-        assert digest_jobs.claim(rt.engine, d, MON_9_NY, lease) is not None
-    # the restarted worker at 9:00:30 sees live claims: nothing sent twice, nothing yet
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 0
-    # once the dead worker's lease is over, the other half go out
-    later = MON_9_NY + lease + dt.timedelta(seconds=1)
-    assert digest_jobs.run_digests(rt, notifier, later) == 5
-    assert digest_jobs.run_digests(rt, notifier, later + dt.timedelta(minutes=5)) == 0
+    notifier.crash_after_post()  # the sender dies right after Slack took the first one
+    try:
+        send_due(rt, notifier, MON_9_NY)
+    except Killed:
+        pass
+    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=30)) == 5
+    later = MON_9_NY + lease_for(rt.settings) + dt.timedelta(seconds=1)
+    send_due(rt, notifier, later)  # the dead sender's row is reconciled, the rest sent
+    assert send(digest_jobs.run_digests, rt, notifier, later + dt.timedelta(minutes=5)) == 0
     assert sorted(d[1] for d in notifier.dms) == users
+    assert notifier.accepted_posts == 10
 
 
-def _due(rt, now):  # type: ignore[no-untyped-def]
-    with session_scope(rt.engine) as s:
-        return digest_jobs.due_digests(s, rt.settings, now)
-
-
-def test_two_workers_at_once_never_double_send(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_at_once_never_double_send(rt, rows, notifier, send) -> None:  # type: ignore[no-untyped-def]
     from concurrent.futures import ThreadPoolExecutor
 
     for i in range(20):
         rows.person(f"U{i:03d}")
         rows.commitment(f"U{i:03d}", "x", TODAY)
     with ThreadPoolExecutor(4) as pool:
-        counts = list(pool.map(lambda _: digest_jobs.run_digests(rt, notifier, MON_9_NY), range(4)))
-    assert sum(counts) == 20
+        list(pool.map(lambda _: send(digest_jobs.run_digests, rt, notifier, MON_9_NY), range(4)))
+    send(digest_jobs.run_digests, rt, notifier, MON_9_NY + dt.timedelta(seconds=5))
     assert len(notifier.dms) == 20 and len({d[1] for d in notifier.dms}) == 20
 
 
-def test_delivery_failures_retry_or_stop(rt, rows, notifier) -> None:  # type: ignore[no-untyped-def]
+def test_delivery_failures_retry_or_stop(rt, rows, notifier, send) -> None:  # type: ignore[no-untyped-def]
     rows.person("U0RATE")
     rows.person("U0GONE")
     rows.commitment("U0RATE", "x", TODAY)
@@ -158,11 +155,14 @@ def test_delivery_failures_retry_or_stop(rt, rows, notifier) -> None:  # type: i
         "U0RATE": DeliveryError("429", retryable=True, code="ratelimited"),
         "U0GONE": DeliveryError("gone", retryable=False, code="user_disabled"),
     }
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY) == 0
+    assert send(digest_jobs.run_digests, rt, notifier, MON_9_NY) == 0
     notifier.fail_for = {}
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(seconds=5)) == 0
-    assert digest_jobs.run_digests(rt, notifier, MON_9_NY + dt.timedelta(minutes=2)) == 1
+    assert send(digest_jobs.run_digests, rt, notifier, MON_9_NY + dt.timedelta(seconds=5)) == 0
+    assert send(digest_jobs.run_digests, rt, notifier, MON_9_NY + dt.timedelta(minutes=2)) == 1
     assert [d[1] for d in notifier.dms] == ["U0RATE"]
+    with session_scope(rt.engine) as s:
+        statuses = {r.user_id: r.status for r in s.exec(select(DigestSend))}
+    assert statuses == {"U0RATE": "sent", "U0GONE": "failed"}
 
 
 def test_settings_view_and_save(rt, rows) -> None:  # type: ignore[no-untyped-def]

@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from bot import clock
 from bot.audit import history
-from bot.cases import plan_edits
-from bot.cases.planning import ReportRequest, announce_case, report_risk
+from bot.cases import card_sync, plan_edits
+from bot.cases.report import ReportRequest, report_risk
 from bot.cases.step_messages import (
     ANSWER_NOT_YET,
     ANSWER_SAVED,
@@ -29,6 +29,7 @@ from bot.cases.step_messages import (
 from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.devtools.world import World
 from bot.models import Case, CaseStep
+from bot.outbox.scheduled import kick
 from bot.playbooks.store import ensure_seeded_once, save_yaml
 
 FRI_1830_NY = dt.datetime(2026, 3, 6, 23, 30, tzinfo=dt.UTC)
@@ -90,13 +91,9 @@ def reported(world: Any, risk: str, reporter: str = "U0SAM", yaml: str | None = 
         ),
         now=FRI_1830_NY - dt.timedelta(hours=8),
     )
-    announce_case(
-        world.rt.engine,
-        world.notifier,
-        world.team_id,
-        result.case.id or 0,
-        world.settings.cs_channel,
-    )
+    with world.session() as s:
+        card_sync.announce(s, result.case, world.settings.cs_channel)
+    kick(world.rt, world.notifier, world.team_id)
     return result.case.id or 0
 
 

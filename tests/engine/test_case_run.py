@@ -139,8 +139,10 @@ def test_case_runs_to_resolved_saved(slack: Any, kit: Any) -> None:
     s2 = steps(world, case_id)[1]
     assert s2.status == "done" and s2.decision == "edit"
     assert s2.draft.startswith("Subject: Checking in") and "Thursday" in (s2.final_text or "")
-    edited = by_ts(world, "U0MAYA", email_dm["ts"])
-    assert "mailto:lee@acme.com" in str(edited) and buttons(edited) == []
+    edited = world.standin.wait_message(
+        "U0MAYA", lambda m: m["ts"] == email_dm["ts"] and "mailto:lee@acme.com" in str(m)
+    )
+    assert buttons(edited) == []
     world.driver.block_action(
         ANSWER_NOT_YET, user_id="U0MAYA", message=last_dm(world, "U0MAYA", "resolved?")
     )

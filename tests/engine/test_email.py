@@ -106,5 +106,6 @@ def test_yes_on_an_email_step_sends_it_through_smtp(
         with world.session() as s:
             row = s.exec(select(CaseStep).where(CaseStep.case_id == case_id)).one()
             assert (row.status, row.delivered_ts) == ("done", "email")
-        updated = next(m for m in world.standin.messages("U0MAYA") if m["ts"] == dm["ts"])
-        assert "lee@acme.com by email" in str(updated)
+        world.standin.wait_message(
+            "U0MAYA", lambda m: m["ts"] == dm["ts"] and "lee@acme.com by email" in str(m)
+        )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot.cases.steps import (
+    STEP,
     Delivery,
     StateError,
     after_answer,
-    after_decision,
+    decision_action,
     delivery_for,
     next_case_state,
     next_step_state,
@@ -19,11 +20,11 @@ from bot.cases.steps import (
     ("action", "before", "after"),
     [
         ("schedule", "planned", "scheduled"),
-        ("claim", "scheduled", "claimed"),
-        ("claim", "claimed", "claimed"),  # an expired lease is claimed again
-        ("posted", "claimed", "awaiting"),
-        ("release", "claimed", "scheduled"),
+        ("queue_dm", "scheduled", "awaiting"),
+        ("defer", "scheduled", "scheduled"),
+        ("dm_failed", "awaiting", "scheduled"),
         ("yes", "awaiting", "sending"),
+        ("done_by_hand", "awaiting", "done"),
         ("no", "awaiting", "skipped"),
         ("delivered", "sending", "done"),
         ("undeliverable", "sending", "awaiting"),
@@ -45,7 +46,8 @@ def test_step_transitions(action: str, before: str, after: str) -> None:
         ("schedule", "scheduled"),
         ("cancel", "done"),
         ("skip", "sending"),
-        ("posted", "awaiting"),
+        ("queue_dm", "awaiting"),
+        ("cancel", "sending"),  # a delivery in flight finishes
     ],
 )
 def test_refused_step_transitions(action: str, before: str) -> None:
@@ -75,13 +77,18 @@ def test_delivery_depends_on_medium_recipient_and_smtp() -> None:
         assert delivery_for(medium, "U0LI", True) is Delivery.BY_HAND
 
 
-def test_after_decision() -> None:
-    assert after_decision("yes", Delivery.SLACK_CHANNEL) == "sending"
-    assert after_decision("edit", Delivery.SMTP) == "sending"
-    assert after_decision("yes", Delivery.BY_HAND) == "done"
-    assert after_decision("no", Delivery.SLACK_USER) == "skipped"
+def test_decision_action_names_a_transition_of_the_table() -> None:
+    cases = [
+        ("yes", Delivery.SLACK_CHANNEL, "sending"),
+        ("edit", Delivery.SMTP, "sending"),
+        ("yes", Delivery.BY_HAND, "done"),
+        ("edit", Delivery.BY_HAND, "done"),
+        ("no", Delivery.SLACK_USER, "skipped"),
+    ]
+    for decision, delivery, after in cases:
+        assert STEP.to(decision_action(decision, delivery), "awaiting") == after
     with pytest.raises(StateError):
-        after_decision("maybe", Delivery.BY_HAND)
+        decision_action("maybe", Delivery.BY_HAND)
 
 
 def test_after_answer() -> None:

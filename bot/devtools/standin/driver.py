@@ -427,6 +427,9 @@ class SlackDriver:
     def _message_event(self, msg: dict[str, Any]) -> dict[str, Any]:
         channel_id = msg["channel"]
         kind = {"D": "im", "G": "group"}.get(channel_id[:1], "channel")
+        channel = self.standin.state.channels.get(channel_id)
+        if channel is not None and channel.is_mpim:
+            kind = "mpim"
         return {**msg, "event_ts": msg["ts"], "channel_type": kind}
 
     def message(

@@ -10,7 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 REDACTED = "<redacted>"
 
@@ -100,3 +102,17 @@ class Recorder:
                 self._cond.wait(remaining)
                 found = matching()
             return found
+
+    def wait_until(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
+        """Block until `check()` returns something truthy (re-checked after every request the
+        stand-in serves, since only requests change its state); AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = check()
+                if found:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"waited {timeout}s for {what}; it never happened")
+                self._cond.wait(min(remaining, 0.5))

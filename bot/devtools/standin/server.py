@@ -16,7 +16,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from .blockkit import validate_message_blocks, validate_view
 from .faults import ChannelRateLimiter, Fault, FaultPlan
@@ -34,6 +34,7 @@ from .state import (
 )
 from .webapi import Ctx, call_method
 
+T = TypeVar("T")
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Slack</title></head>"
     b"<body><h1>Sign in to your workspace</h1></body></html>"
@@ -370,6 +371,31 @@ class SlackStandin:
 
     def reset_calls(self) -> None:
         self.recorder.reset()
+
+    def wait_until(
+        self, check: Callable[[], T | None], timeout: float = 30.0, what: str = "a state"
+    ) -> T:
+        """Wait for a state (not a number of calls): `check` is re-run after each request."""
+        return self.recorder.wait_until(check, timeout, what)
+
+    def wait_message(
+        self,
+        channel: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 30.0,
+        what: str = "",
+    ) -> dict[str, Any]:
+        """The newest message in `channel` (a user id: the bot's DM with them; thread replies
+        included) for which `predicate` holds, once there is one."""
+
+        def check() -> dict[str, Any] | None:
+            try:
+                found = [m for m in self.messages(channel, include_replies=True) if predicate(m)]
+            except KeyError:
+                return None
+            return found[-1] if found else None
+
+        return self.wait_until(check, timeout, what or f"a matching message in {channel}")
 
     # -- inspection helpers -----------------------------------------------------------------
     def _team_of_user(self, user_id: str, team_id: str | None) -> str:

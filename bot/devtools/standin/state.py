@@ -61,6 +61,11 @@ class Channel:
     def is_im(self) -> bool:
         return self.im_user is not None
 
+    @property
+    def is_mpim(self) -> bool:
+        """A group DM: Slack names them mpdm-<members>-1."""
+        return self.name.startswith("mpdm-")
+
 
 @dataclass
 class StoredFile:
@@ -189,6 +194,13 @@ class SlackState:
         return None
 
     # -- mutations --------------------------------------------------------------------------
+    def open_mpim(self, team_id: str, user_ids: list[str]) -> str:
+        """A new group DM of `user_ids` and the app's bot user."""
+        mpim_id = self.new_id("G")
+        members = [*user_ids, self.teams[team_id].bot_user_id]
+        self.channels[mpim_id] = Channel(mpim_id, team_id, f"mpdm-{mpim_id}", members, True)
+        return mpim_id
+
     def open_dm(self, team_id: str, user_id: str) -> str:
         key = (team_id, user_id)
         if key not in self.dms:
@@ -281,7 +293,7 @@ class SlackState:
             "is_channel": not chan.is_private,
             "is_group": chan.is_private,
             "is_im": False,
-            "is_mpim": False,
+            "is_mpim": chan.is_mpim,
             "is_private": chan.is_private,
             "is_archived": False,
             "is_general": False,

@@ -206,12 +206,7 @@ def conversations_open(ctx: Ctx) -> dict[str, Any]:
         if user["deleted"]:
             raise ApiError("user_disabled")
     if len(users) > 1:
-        mpim_id = ctx.state.new_id("G")
-        members = [*users, ctx.team.bot_user_id]
-        ctx.state.channels[mpim_id] = Channel(
-            mpim_id, ctx.team.id, f"mpdm-{mpim_id}", members, True
-        )
-        return {"channel": {"id": mpim_id}}
+        return {"channel": {"id": ctx.state.open_mpim(ctx.team.id, list(users))}}
     existed = (ctx.team.id, users[0]) in ctx.state.dms
     dm_id = ctx.state.open_dm(ctx.team.id, users[0])
     body: dict[str, Any] = {"channel": {"id": dm_id}}
@@ -237,10 +232,32 @@ def _check_text(ctx: Ctx, blocks: list[dict[str, Any]] | None) -> str:
     return str(text or ctx.arg("markdown_text") or "")
 
 
+METADATA_MAX = 16_000  # Slack does not publish the exact limit; this is generous
+
+
+def _metadata(ctx: Ctx) -> dict[str, Any] | None:
+    """`metadata={"event_type": …, "event_payload": {…}}` (JSON body or a form's JSON string)."""
+    raw = ctx.args.get("metadata")
+    if raw is None or raw == "":
+        return None
+    meta = _json_arg(raw, "invalid_metadata_format")
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("event_type"), str)
+        or not meta["event_type"]
+        or not isinstance(meta.get("event_payload", {}), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    if len(json.dumps(meta)) > METADATA_MAX:
+        raise ApiError("metadata_too_large")
+    return {"event_type": meta["event_type"], "event_payload": meta.get("event_payload") or {}}
+
+
 def chat_post_message(ctx: Ctx) -> dict[str, Any]:
     chan = _channel(ctx)
     blocks = _blocks(ctx)
     text = _check_text(ctx, blocks)
+    metadata = _metadata(ctx)
     msg = ctx.state.add_message(
         chan,
         user=ctx.team.bot_user_id,
@@ -248,8 +265,58 @@ def chat_post_message(ctx: Ctx) -> dict[str, Any]:
         blocks=blocks,
         thread_ts=ctx.arg("thread_ts") or None,
         bot_id=ctx.team.bot_id,
+        extra={"metadata": metadata} if metadata else None,
     )
     return {"channel": chan.id, "ts": msg["ts"], "message": _public(msg)}
+
+
+HISTORY_SCOPE = {"im": "im:history", "private": "groups:history", "public": "channels:history"}
+
+
+def conversations_history(ctx: Ctx) -> dict[str, Any]:
+    """Newest first, top-level messages only (replies live in conversations.replies), with
+    `oldest`/`latest`/`inclusive`, cursor paging, and metadata only when asked for."""
+    chan = _channel(ctx, member=False)
+    kind = "im" if chan.is_im else "private" if chan.is_private else "public"
+    needed = HISTORY_SCOPE[kind]
+    if needed not in ctx.team.scopes:
+        raise ApiError("missing_scope", needed=needed, provided=",".join(ctx.team.scopes))
+    if not chan.is_im and ctx.team.bot_user_id not in chan.members:
+        raise ApiError("not_in_channel")
+    try:
+        oldest = float(ctx.arg("oldest") or 0)
+        latest = float(ctx.arg("latest") or 0) or float("inf")
+        limit = int(ctx.arg("limit") or 100)
+    except ValueError as exc:
+        raise ApiError("invalid_arguments") from exc
+    inclusive = ctx.flag("inclusive")
+    with_meta = ctx.flag("include_all_metadata")
+
+    def within(ts: float) -> bool:
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    top = [
+        m
+        for m in ctx.state.messages.get(chan.id, [])
+        if (not m.get("thread_ts") or m.get("thread_ts") == m["ts"]) and within(float(m["ts"]))
+    ]
+    top.sort(key=lambda m: float(m["ts"]), reverse=True)
+    ctx.args["limit"] = max(1, min(limit, 999))
+    page, cursor = _page(top, ctx)
+    out = []
+    for m in page:
+        shown = _public(m)
+        if not with_meta:
+            shown.pop("metadata", None)
+        out.append(shown)
+    return {
+        "messages": out,
+        "has_more": bool(cursor),
+        "pin_count": 0,
+        "response_metadata": {"next_cursor": cursor},
+    }
 
 
 def chat_post_ephemeral(ctx: Ctx) -> dict[str, Any]:
@@ -564,6 +631,7 @@ METHODS: dict[str, tuple[Handler, str | None]] = {
     "conversations.members": (conversations_members, "channels:read"),
     "conversations.join": (conversations_join, "channels:join"),
     "conversations.open": (conversations_open, "im:write"),
+    "conversations.history": (conversations_history, None),
     "chat.postMessage": (chat_post_message, "chat:write"),
     "chat.postEphemeral": (chat_post_ephemeral, "chat:write"),
     "chat.update": (chat_update, "chat:write"),

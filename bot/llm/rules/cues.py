@@ -17,6 +17,8 @@ from bot.llm.rules.lexicon import (
     EMBEDDING,
     GROUP_SUBJECTS,
     HEDGES,
+    HYPOTHETICAL,
+    IDIOMS,
     META_EXCEPTIONS,
     META_PHRASES,
     META_VERBS,
@@ -42,6 +44,10 @@ class Cue:
     cue_word: int  # index (in CleanText.words) of the first word of the cue
     verb_word: int  # index of the first word of the verb phrase
     subject: str | None = None  # the named subject of a THIRD cue, as written
+    hedged: bool = False  # "I'll try to…", "probably", "no promises": kept, shown as tentative
+    condition_word: int | None = None  # "once"/"if" that opens the condition before the cue
+    verb: str | None = None  # a verb to say instead of the spoken one ("you'll have it" → deliver)
+    weight: float = 1.0  # how much the verb alone says it is a task (TASK_VERBS)
 
 
 _MODAL_WILL = (
@@ -65,6 +71,15 @@ _HANDOUT_VERBS = (
     "check",
     "write",
 )
+_DELIVERY = re.compile(
+    r"(?:^| )(you(?:'ll| will)(?: definitely| certainly| also)? (?:have|get))"
+    r"(?= (?:it|that|them|this|those|these|the|a|an|my|our)\b)"
+)
+# "I would like to receive the components concept": asking for a deliverable, not an action.
+_WANTS = re.compile(
+    r"(?:^| )((?:i'd|i would|we'd|we would|i want|we want) (?:like |love )?to "
+    r"(?:see|receive|get|have))(?= (?:the|a|an|your|some|that|this)\b)"
+)
 _PATTERNS: list[tuple[Kind, float, str]] = [
     (
         Kind.REQUEST,
@@ -73,7 +88,6 @@ _PATTERNS: list[tuple[Kind, float, str]] = [
         r"(?:for )?you(?: guys| two| all| both)? to",
     ),
     (Kind.REQUEST, 1.6, r"(?:can|could|would|will) you(?: please)?(?: maybe| just)?"),
-    (Kind.REQUEST, 1.0, r"(?:i'd|i would|we'd|we would) (?:like|love) to (?:see|receive|get|have)"),
     (Kind.REQUEST, 1.3, r"if you (?:can|could|would)(?: please)?"),
     (Kind.REQUEST, 1.3, r"(?:would|do) you mind"),
     (
@@ -110,7 +124,7 @@ _PATTERNS: list[tuple[Kind, float, str]] = [
         r"(?:you need to|you have to|you've got to|you must|you're supposed to|"
         r"you are supposed to)",
     ),
-    (Kind.ASSIGN, 0.7, r"(?:you should|you could|you can)"),
+    (Kind.ASSIGN, 0.5, r"(?:you should|you could|you can)"),  # often the generic "you"
     (Kind.ASSIGN, 0.9, r"(?:[a-z]+ )?you(?= (?:" + "|".join(_HANDOUT_VERBS) + r") )"),
     (
         Kind.GROUP,
@@ -130,13 +144,15 @@ _THIRD = re.compile(
 _SKIP = frozenset(
     "just also probably definitely certainly actually really then now still first quickly "
     "personally directly gladly happily absolutely totally please maybe specifically hopefully "
-    "perhaps".split()
+    "perhaps all both each".split()
 )
 _HEDGE_ADVERBS = frozenset({"probably", "maybe", "hopefully", "perhaps"})
+_TRYING = (("try", "to"), ("try", "and"), ("attempt", "to"))
 _LEADING_SKIPS = (
     ("go", "ahead", "and"),
     ("try", "to"),
     ("try", "and"),
+    ("attempt", "to"),
     ("be", "able", "to"),
     ("have", "to"),
     ("need", "to"),
@@ -166,26 +182,52 @@ def lemma(word: str) -> str:
                 return cand
     if word.endswith("s") and word[:-1] in TASK_VERBS:
         return word[:-1]
+    if word.startswith("re") and len(word) > 5 and word[2:].lstrip("-") in TASK_VERBS:
+        return word[2:].lstrip("-")  # resend, reschedule, rework: the same task again
     return word
 
 
-def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
+UNKNOWN_VERB = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    weight: float
+    index: int  # where the verb phrase begins
+    hedged: bool = False  # "try to", "probably": a promise said with reservations
+    obliged: bool = False  # "we'll have to look at…": a consequence, not an undertaking
+
+
+def verb_weight(words: tuple[str, ...], start: int) -> Verb | None:
     """Weight of the verb phrase at `start` and where it begins; None for non-tasks."""
     i = start
-    hedge = 0.0
+    hedged = obliged = False
     while i < len(words):
         if words[i] in _SKIP:
-            hedge = -0.7 if words[i] in _HEDGE_ADVERBS else hedge
+            hedged = hedged or words[i] in _HEDGE_ADVERBS
             i += 1
             continue
-        skipped = next((len(s) for s in _LEADING_SKIPS if tuple(words[i : i + len(s)]) == s), 0)
+        skipped = next((s for s in _LEADING_SKIPS if tuple(words[i : i + len(s)]) == s), ())
         if not skipped:
             break
-        i += skipped
+        hedged = hedged or skipped in _TRYING
+        obliged = obliged or skipped in (("have", "to"), ("need", "to"))
+        i += len(skipped)
+    found = _verb_at(words, i)
+    if found is None:
+        return None
+    return Verb(found[0], found[1], hedged, obliged)
+
+
+def _verb_at(words: tuple[str, ...], i: int) -> tuple[float, int] | None:
+    hedge = 0.0
     if i >= len(words) or words[i] in _NEGATION:
         return None
     rest = " ".join(words[i:])
     verb = words[i]
+    for idiom, weight in IDIOMS.items():
+        if rest == idiom or rest.startswith(idiom + " "):
+            return weight, i
     for follow in META_EXCEPTIONS.get(verb, ()):
         if rest.startswith(f"{verb} {follow}"):
             nxt = lemma(words[i + 1]) if verb == "be" and i + 1 < len(words) else ""
@@ -197,7 +239,7 @@ def verb_weight(words: tuple[str, ...], start: int) -> tuple[float, int] | None:
         return 0.9 + hedge, i
     if base in META_VERBS:
         return None
-    return TASK_VERBS.get(base, 0.15) + hedge, i
+    return TASK_VERBS.get(base, UNKNOWN_VERB) + hedge, i
 
 
 def _causative(after: tuple[str, ...]) -> bool:
@@ -218,6 +260,11 @@ def _causative(after: tuple[str, ...]) -> bool:
         "fixed",
         "in",
     }
+    if any(
+        a == "to" and b in ("you", "them", "him", "her")
+        for a, b in zip(after, after[1:], strict=False)
+    ):
+        return True  # "I'll have the write-up to you by Thursday"
     return any(
         w in done or (lemma(w) in TASK_VERBS and TASK_VERBS[lemma(w)] >= 0.8) for w in after[1:]
     )
@@ -227,28 +274,86 @@ def _preceding(clean: CleanText, index: int, n: int = 6) -> str:
     return " ".join(clean.words[max(0, index - n) : index])
 
 
-def _modifiers(clean: CleanText, cue_word: int, kind: Kind, is_question: bool) -> float | None:
-    """Sentence-level adjustments; None when the cue is conditional or reported."""
+@dataclass(frozen=True, slots=True)
+class Modifiers:
+    delta: float
+    hedged: bool = False
+    condition_word: int | None = None
+
+
+def _modifiers(
+    clean: CleanText, cue_word: int, kind: Kind, is_question: bool, verb: Verb
+) -> Modifiers | None:
+    """Sentence-level adjustments; None when the cue is reported, embedded or hypothetical.
+
+    A promise under a real condition ("Once I have the key, I'll connect…", "If it is, I'll
+    turn it on") is kept with its condition; a supposition ("say we…", "assuming…"), a
+    consequence ("if this happens again, we're going to have to…") is not.
+    """
     before = clean.words[max(0, cue_word - 4) : cue_word]
-    if kind is not Kind.REQUEST and any(w in CONDITIONS for w in clean.words[:cue_word]):
-        return None
+    condition = None
+    if kind is not Kind.REQUEST:
+        opened = [k for k, w in enumerate(clean.words[:cue_word]) if w in CONDITIONS]
+        if opened:
+            word = clean.words[opened[0]]
+            if word in HYPOTHETICAL or verb.obliged or kind in (Kind.ASSIGN, Kind.GROUP):
+                return None
+            condition = opened[0]
     if before and before[-1] in REPORTED:
         return None
     if kind is not Kind.REQUEST and before and before[-1] in EMBEDDING:
         return None  # "all you have to do is", "how we're gonna get", "when you build it"
-    delta = 0.0
+    delta = -0.3 if condition is not None else 0.0
     prefix = " " + _preceding(clean, cue_word) + " "
+    hedged = verb.hedged
     if any(f" {h} " in prefix for h in HEDGES):
         delta -= 0.7
+        hedged = True
     if is_question and kind is not Kind.REQUEST:
         delta -= 2.0
-    return delta
+    return Modifiers(delta, hedged, condition)
 
 
 def find_cues(clean: CleanText, is_question: bool) -> list[Cue]:
     """Every promise cue in a sentence, weighed; the caller keeps the strongest."""
     cues: list[Cue] = []
     taken: set[int] = set()
+    for m in _DELIVERY.finditer(clean.text):  # "you'll have it tomorrow": the speaker delivers
+        first = clean.word_at(m.start(1))
+        last = clean.word_at(m.end(1) - 1)
+        taken.add(first)
+        mod = _modifiers(clean, first, Kind.SELF, is_question, Verb(1.0, last + 1))
+        if mod is not None and not is_question:
+            cues.append(
+                Cue(
+                    Kind.SELF,
+                    3.0 + mod.delta,
+                    first,
+                    last + 1,
+                    None,
+                    mod.hedged,
+                    mod.condition_word,
+                    "deliver",
+                )
+            )
+    for m in _WANTS.finditer(clean.text):
+        first = clean.word_at(m.start(1))
+        last = clean.word_at(m.end(1) - 1)
+        taken.add(first)
+        mod = _modifiers(clean, first, Kind.REQUEST, is_question, Verb(1.0, last + 1))
+        if mod is not None:
+            cues.append(
+                Cue(
+                    Kind.REQUEST,
+                    2.0 + mod.delta,
+                    first,
+                    last + 1,
+                    None,
+                    mod.hedged,
+                    mod.condition_word,
+                    "deliver",
+                )
+            )
     for kind, strength, pattern in _COMPILED:
         for m in pattern.finditer(clean.text):
             first = clean.word_at(m.start(1))
@@ -259,12 +364,23 @@ def find_cues(clean: CleanText, is_question: bool) -> list[Cue]:
             if verb is None:
                 taken.add(first)
                 continue
-            mod = _modifiers(clean, first, kind, is_question)
+            mod = _modifiers(clean, first, kind, is_question, verb)
             if mod is None:
                 taken.add(first)
                 continue
             taken.add(first)
-            cues.append(Cue(kind, strength + verb[0] + mod, first, verb[1]))
+            cues.append(
+                Cue(
+                    kind,
+                    strength + verb.weight + mod.delta,
+                    first,
+                    verb.index,
+                    None,
+                    mod.hedged,
+                    mod.condition_word,
+                    weight=verb.weight,
+                )
+            )
     cues.extend(_third_person(clean, is_question, taken))
     return cues
 
@@ -280,13 +396,22 @@ def _third_person(clean: CleanText, is_question: bool, taken: set[int]) -> list[
         verb = verb_weight(clean.words, modal_last + 1)
         if verb is None:
             continue
-        mod = _modifiers(clean, subj_first, Kind.THIRD, is_question)
+        mod = _modifiers(clean, subj_first, Kind.THIRD, is_question, verb)
         if mod is None:
             continue
         strong = {"'ll", "will", "is gonna", "is going to", "has to", "needs to", "is supposed to"}
         strength = 1.5 if m.group("modal").strip() in strong else 0.8
         out.append(
-            Cue(Kind.THIRD, strength + verb[0] + mod, subj_first, verb[1], subject=m.group("subj"))
+            Cue(
+                Kind.THIRD,
+                strength + verb.weight + mod.delta,
+                subj_first,
+                verb.index,
+                m.group("subj"),
+                mod.hedged,
+                mod.condition_word,
+                weight=verb.weight,
+            )
         )
     return out
 

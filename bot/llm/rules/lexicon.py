@@ -23,6 +23,7 @@ TASK_VERBS: dict[str, float] = {
     **dict.fromkeys("work look ask talk speak meet sync touch take give make".split(), 0.8),
     **dict.fromkeys("focus come do watch receive".split(), 0.6),
     **dict.fromkeys("think consider decide try keep start go play discuss".split(), 0.3),
+    **dict.fromkeys("issue rerun pull grab dig".split(), 1.0),
 }
 
 # "<subject> will <verb> …" that is talk about the call itself, an opinion or a requirement.
@@ -55,6 +56,10 @@ META_EXCEPTIONS: dict[str, tuple[str, ...]] = {
     "start": ("working", "on the", "the pilot", "the rollout", "the migration", "the trial"),
     "go": ("back to our", "ahead and", "off and do"),
     "be": (
+        "there",
+        "on the call",
+        "on the",
+        "at the",
         "working",
         "looking",
         "thinking",
@@ -90,8 +95,22 @@ META_EXCEPTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Idioms of undertaking whose verb alone says little ("keep", "make", "jump").
+IDIOMS: dict[str, float] = {
+    "make sure": 1.0,
+    "keep an eye on": 1.0,
+    "keep you posted": 1.0,
+    "keep you updated": 1.0,
+    "keep you in the loop": 1.0,
+    "jump on a call": 0.9,
+    "jump on a screen share": 1.0,
+    "hop on a call": 0.9,
+    "take care of": 1.0,
+    "take a look": 0.9,
+}
+
 # Meta phrases right after "I'll"/"I'm going to" that are talk, not tasks.
-META_PHRASES = (
+META_PHRASES: tuple[str, ...] = (
     "be honest",
     "be brief",
     "be quick",
@@ -116,6 +135,7 @@ META_PHRASES = (
     "walk through",
     "share my screen",
     "share screen",
+    "share the screen",
     "stop sharing",
     "show you",
     "tell you",
@@ -123,6 +143,13 @@ META_PHRASES = (
     "talk through",
     "take notes",
     "take a note",
+    "take the minutes",
+    "take minutes",
+    "meet again",
+    "reconvene",
+    "finish up with",
+    "give it a",
+    "rate it",
     "take a quick",
     "let you go",
     "let you",
@@ -151,6 +178,13 @@ META_PHRASES = (
     "get back to you on",
 )
 
+# Marks given in the meeting ("I'll give a six for ease of use"): an evaluation, not a task.
+META_PHRASES = META_PHRASES + tuple(
+    f"give {article} {n}"
+    for article in ("a", "an", "it a", "it an", "them a")
+    for n in "one two three four five six seven eight nine ten 1 2 3 4 5 6 7 8 9 10".split()
+)
+
 # Hedges before the cue: an opinion about the future, not a promise.
 HEDGES = (
     "i think",
@@ -176,6 +210,8 @@ HEDGES = (
 
 # Openers before the cue that make it a condition or a reported promise.
 CONDITIONS = ("if", "unless", "whether", "once", "assuming", "suppose", "supposing", "say")
+# Openers of a supposition, not of a real condition: the promise under them is not made.
+HYPOTHETICAL = ("whether", "assuming", "suppose", "supposing", "say", "unless")
 EMBEDDING = (
     "all",
     "what",
@@ -251,6 +287,17 @@ WRAP_UP_MARKERS = (
     "until next",
     "see you next",
     "see you in",
+    "meeting again",
+    "meet again",
+    "reconvene",
+    # handing out the work
+    "allocate",
+    "who does what",
+    "divide up",
+    "split up the",
+    "responsibilities",
+    "your task",
+    "your job",
 )
 
 GENERIC_LABEL_WORDS = frozenset(

@@ -41,6 +41,16 @@ class SpeakerIndex:
                 unique = sum(w in other for other in words.values()) == 1
                 if unique and len(w) >= 3 and w not in GENERIC_LABEL_WORDS and not w.isdigit():
                     aliases.append((w, label))
+            # parts of a role: "user interface" / "interface" for "User Interface Designer"
+            for n in range(2, len(ws)):
+                for k in range(len(ws) - n + 1):
+                    part = " ".join(ws[k : k + n])
+                    if sum(f" {part} " in f" {' '.join(o)} " for o in words.values()) == 1:
+                        aliases.append((part, label))
+            for w in ws[1:-1]:
+                unique = sum(w in other for other in words.values()) == 1
+                if unique and len(w) >= 5 and w not in GENERIC_LABEL_WORDS:
+                    aliases.append((w, label))
             if len(ws) > 1 and all(w[0].isalpha() for w in ws):
                 initials.append(("".join(w[0] for w in ws).upper(), label))
         aliases.sort(key=lambda a: -len(a[0]))
@@ -60,6 +70,18 @@ class SpeakerIndex:
                     if all(label != f[1] for f in found):
                         found.append((len(low), label))
         return [label for _, label in sorted(found)]
+
+    def mention_at(self, words: tuple[str, ...]) -> tuple[str, int, int] | None:
+        """(label, first word, last word) of the first speaker named in cleaned `words`."""
+        best: tuple[str, int, int] | None = None
+        for alias, label in self.aliases:
+            size = len(alias.split())
+            for k in range(len(words) - size + 1):
+                if " ".join(words[k : k + size]) == alias:
+                    if best is None or k < best[1]:
+                        best = (label, k, k + size - 1)
+                    break
+        return best
 
 
 def named_person(

@@ -73,6 +73,7 @@ _TAIL = re.compile(
 )
 
 THEY = "they"  # a party referred to by third-person pronouns
+_REFLEXIVE = frozenset({"myself", "yourself", "ourselves", "yourselves"})
 
 _FIRST = {
     "i": 0,
@@ -133,6 +134,41 @@ def category_of(sentence: str) -> Category:
     return Category.OTHER
 
 
+def phrase(
+    clean: CleanText,
+    original: str,
+    first: int,
+    stop: int,
+    *,
+    me: str | None = THEY,
+    you: str | None = None,
+    us: str | None = THEY,
+) -> str:
+    """Words first..stop-1 as spoken (case kept, fillers dropped), with "I/me", "you" and
+    "we/us" rewritten as the parties they stand for (a name or THEY; None: as spoken)."""
+    words: list[str] = []
+    skip: set[int] = set()
+    for k in range(first, min(stop, len(clean.words)) - 1):
+        pair = (clean.words[k], clean.words[k + 1])
+        if pair in _SPOKEN_FILLERS and not (
+            pair == ("you", "know") and k and clean.words[k - 1] == "let"
+        ):
+            skip.update((k, k + 1))
+    for k in range(first, min(stop, len(clean.words))):
+        if k in skip:
+            continue
+        start, end = clean.spans[k]
+        word = original[start:end].replace("’", "'")
+        low = clean.words[k]
+        if low in _REFLEXIVE and k > first:
+            continue  # "I'll fix it myself": the owner is already the subject
+        for table, party in ((_FIRST, me), (_SECOND, you), (_PLURAL, us)):
+            if low in table and party is not None:
+                word = _as(party, table[low])
+        words.append(word)
+    return " ".join(words)
+
+
 def compose(
     subject: str,
     clean: CleanText,
@@ -142,31 +178,20 @@ def compose(
     me: str | None = THEY,
     you: str | None = None,
     us: str | None = THEY,
+    verb: str | None = None,
 ) -> str:
-    """'<subject> will <verb phrase>.' from the original words (case kept, fillers dropped).
+    """'<subject> will <verb phrase>.' from the original words (see `phrase`); `verb` replaces
+    the spoken verb phrase's lead ("you'll have it tomorrow" → "will deliver it tomorrow").
 
-    `original` is the text the CleanText spans point into. "I/me", "you" and "we/us" are
-    rewritten as the parties they stand for (a name or THEY); None leaves the word as spoken.
+    `original` is the text the CleanText spans point into.
     """
-    words: list[str] = []
-    skip: set[int] = set()
-    for k in range(verb_word, len(clean.words) - 1):
-        if (clean.words[k], clean.words[k + 1]) in _SPOKEN_FILLERS:
-            skip.update((k, k + 1))
-    for k in range(verb_word, min(len(clean.words), verb_word + MAX_WORDS)):
-        if k in skip:
-            continue
-        start, end = clean.spans[k]
-        word = original[start:end].replace("’", "'")
-        low = clean.words[k]
-        for table, party in ((_FIRST, me), (_SECOND, you), (_PLURAL, us)):
-            if low in table and party is not None:
-                word = _as(party, table[low])
-        words.append(word)
-    phrase = _TAIL.sub("", " ".join(words)).strip(" ,;:-")
-    if not phrase:
-        phrase = "follow up"
-    text = f"{subject} will {phrase}"
+    spoken = phrase(clean, original, verb_word, verb_word + MAX_WORDS, me=me, you=you, us=us)
+    said = _TAIL.sub("", spoken).strip(" ,;:-")
+    if verb and said:
+        said = f"{verb} {said}"
+    if not said:
+        said = "follow up"
+    text = f"{subject} will {said}"
     text = text[0].upper() + text[1:]
     if len(text) > MAX_TEXT - 1:
         text = text[: MAX_TEXT - 2].rsplit(" ", 1)[0] + "…"

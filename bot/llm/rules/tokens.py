@@ -20,6 +20,12 @@ _CLAUSE_BREAK = re.compile(
 )
 
 
+# "…, Poppy will be working on the design": a named person's promise after a comma.
+_NAMED_BREAK = re.compile(
+    r",\s*(?=[A-Z][a-z]+(?: and [A-Z][a-z]+)? (?:will|'ll|is gonna|is going to)\b)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CleanText:
     """Lower-cased words without fillers or stutters, with each word's span in the original."""
@@ -83,10 +89,14 @@ def clauses(text: str) -> list[tuple[int, int]]:
     out = []
     for start, end in sentences(text):
         cut = start
-        for m in _CLAUSE_BREAK.finditer(text, start, end):
-            if m.start() - cut >= 12:
-                out.append(_trim(text, cut, m.start()))
-                cut = m.start()
+        breaks = sorted(
+            [m.start() for m in _CLAUSE_BREAK.finditer(text, start, end)]
+            + [m.start() for m in _NAMED_BREAK.finditer(text, start, end)]
+        )
+        for at in breaks:
+            if at - cut >= 12:
+                out.append(_trim(text, cut, at))
+                cut = at
         out.append(_trim(text, cut, end))
     return [(s, e) for s, e in out if e > s]
 

@@ -165,7 +165,7 @@ def register(app: App, rt: Runtime) -> None:
     @app.event({"type": "message", "subtype": "file_share"})
     def on_file_message(event: dict, body: dict, client: WebClient) -> None:
         team_id = body.get("team_id") or _team(body)
-        direct = event.get("channel_type") == "im"
+        direct = event.get("channel_type") in {"im", "mpim"}  # a (group) DM that has the app
         for ref in ingest.files_of(event):
             if ingest.looks_like_transcript(ref, direct_message=direct):
                 start_capture(

@@ -11,7 +11,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.cases import control, decisions, planning
+from bot.cases import control, decisions
+from bot.cases import extend as planning
 from bot.cases import step_messages as msgs
 from bot.cases.drafting import drafter_for
 from bot.cases.records import CaseError, Outbox
@@ -64,7 +65,7 @@ def register(app: App, rt: Runtime) -> None:
             except (CaseError, StateError) as exc:
                 tell(respond, str(exc))
                 return
-            outbox.flush(SlackNotifier(client), team_id, rt.engine)
+            outbox.flush(rt, SlackNotifier(client))
             refresh(respond, team_id, case_id)
 
         return handler
@@ -97,7 +98,7 @@ def register(app: App, rt: Runtime) -> None:
         except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
-        outbox.flush(SlackNotifier(client), team_id, rt.engine)
+        outbox.flush(rt, SlackNotifier(client))
         refresh(respond, team_id, int(case_id))
 
     @app.action(msgs.CASE_EXTEND)
@@ -146,7 +147,7 @@ def register(app: App, rt: Runtime) -> None:
             ack(response_action="errors", errors={"note": str(exc)[:150]})
             return
         ack()
-        outbox.flush(SlackNotifier(client), team_id, rt.engine)
+        outbox.flush(rt, SlackNotifier(client))
 
 
 def extend_case(
@@ -173,7 +174,7 @@ def extend_case(
     except CaseError as exc:
         tell(respond, str(exc))
         return
-    ext.outbox.flush(notifier, team_id, rt.engine)
+    ext.outbox.flush(rt, notifier)
     first, last = ext.steps[0].position, ext.steps[-1].position
     text, blocks = msgs.extended(
         case_id, ext.account, ext.playbook.name, actor, first, last, ext.first_due

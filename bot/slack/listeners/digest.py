@@ -170,10 +170,11 @@ def register(app: App, rt: Runtime) -> None:
         with session_scope(rt.engine) as session:
             allowed = followup.may_close_loop(session, team_id, cid, user_id, rt.settings)
             loop = followup.close_loop_for(session, team_id, cid) if allowed else None
+            if loop is not None:
+                followup.claim_close_loop(session, team_id, cid, user_id, "copied")
         if loop is None:
             tell(client, body, "This note is no longer available.")
             return
-        followup.claim_close_loop(rt.engine, team_id, cid, user_id, "copied")
         _replace(
             client,
             container,
@@ -231,7 +232,7 @@ def _real_report_modal(rt: Runtime, team_id: str, pre: followup.MissedPrefill) -
     playbook and what happened — so the submission runs the normal case flow."""
     try:
         cards = importlib.import_module("bot.cases.cards")
-        planning = importlib.import_module("bot.cases.planning")
+        planning = importlib.import_module("bot.cases.report_form")
         form = planning.report_form(rt.engine, team_id, "")
         view = cards.report_modal(
             form.risks, account=(pre.account_id, pre.account_name), risk_key=followup.MISSED_RISK

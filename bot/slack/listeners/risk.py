@@ -6,7 +6,6 @@ Everything slow (drafting, posting cards) leaves the request through `rt.submit`
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from typing import Any
@@ -14,9 +13,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.capture.ingest import FileRef
-from bot.cases import attachment, cards, plan_edits, planning, redraft
-from bot.cases.drafting import drafter_for
+from bot.cases import attachment, cards, flows, plan_edits, report_form
+from bot.cases import report as planning
 from bot.runtime import Runtime
 from bot.slack.outbound import SlackNotifier
 
@@ -67,7 +65,7 @@ def register(app: App, rt: Runtime) -> None:
     def open_report_modal(
         client: WebClient, trigger_id: str, team_id: str, text: str, channel_id: str | None
     ) -> str | None:
-        form = planning.report_form(rt.engine, team_id, text)
+        form = report_form.report_form(rt.engine, team_id, text)
         client.views_open(
             trigger_id=trigger_id,
             view=cards.report_modal(form.risks, account=form.account, channel_id=channel_id),
@@ -101,13 +99,13 @@ def register(app: App, rt: Runtime) -> None:
             reporter_user_id=_user(body),
             account_id=int(account) if account and account.isdigit() else None,
         )
-        errors = planning.form_errors(rt.engine, request)
+        errors = report_form.form_errors(rt.engine, request)
         if errors:
             ack(response_action="errors", errors=errors)
             return
         attached = attachment.file_ref((values.get(cards.TRANSCRIPT_BLOCK) or {}).get("files"))
         # queued before the ack (instant) so a worker already holds it when Slack hears back
-        rt.submit(make_case, rt, SlackNotifier(client), request, attached)
+        rt.submit(flows.make_case, rt, SlackNotifier(client), request, attached)
         ack()
 
     @app.action(cards.STEP_MENU)
@@ -122,9 +120,7 @@ def register(app: App, rt: Runtime) -> None:
                 plan_edits.apply_edit(
                     rt.engine, team_id, case_id, position, "drop", None, user_id, _admins(rt)
                 )
-                rt.submit(
-                    planning.refresh_cards, rt.engine, SlackNotifier(client), team_id, case_id
-                )
+                rt.submit(flows.refresh_card, rt, SlackNotifier(client), team_id, case_id)
                 return
             step = plan_edits.step_for_edit(
                 rt.engine, team_id, case_id, position, user_id, _admins(rt)
@@ -163,7 +159,7 @@ def register(app: App, rt: Runtime) -> None:
             case_id, position = int(meta["case"]), int(meta["position"])
             if op == "reassign":  # the draft names its assignee: write it again for them
                 rt.submit(
-                    redraft_and_refresh,
+                    flows.redraft_and_refresh,
                     rt,
                     SlackNotifier(client),
                     team_id,
@@ -172,9 +168,7 @@ def register(app: App, rt: Runtime) -> None:
                     _user(body),
                 )
             else:
-                rt.submit(
-                    planning.refresh_cards, rt.engine, SlackNotifier(client), team_id, case_id
-                )
+                rt.submit(flows.refresh_card, rt, SlackNotifier(client), team_id, case_id)
             ack()
 
         return handler
@@ -203,7 +197,7 @@ def register(app: App, rt: Runtime) -> None:
         except plan_edits.PlanEditError as exc:
             respond(text=str(exc), response_type="ephemeral", replace_original=False)
             return
-        rt.submit(planning.refresh_cards, rt.engine, SlackNotifier(client), team_id, case.id or 0)
+        rt.submit(flows.refresh_card, rt, SlackNotifier(client), team_id, case.id or 0)
 
 
 def _parse_step_value(value: str) -> tuple[int, int, str]:
@@ -211,72 +205,3 @@ def _parse_step_value(value: str) -> tuple[int, int, str]:
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
         raise plan_edits.PlanEditError("That button is out of date; open the latest case card.")
     return int(parts[0]), int(parts[1]), parts[2]
-
-
-def redraft_and_refresh(
-    rt: Runtime, notifier: SlackNotifier, team_id: str, case_id: int, position: int, actor: str
-) -> None:
-    """Background: the reassigned step's draft written for its new assignee, then the card."""
-    try:
-        redraft.redraft_step(rt.engine, team_id, case_id, position, actor, drafter_for(rt.settings))
-    finally:
-        planning.refresh_cards(rt.engine, notifier, team_id, case_id)
-
-
-def make_case(
-    rt: Runtime,
-    notifier: SlackNotifier,
-    request: planning.ReportRequest,
-    attached: FileRef | None = None,
-) -> None:
-    """Background: read the attached transcript first (bounded wait), then draft and create
-    the case and post the card (or show the open one)."""
-    if attached is not None and request.account_id is not None:
-
-        def with_attachment(found: attachment.Attachment) -> None:
-            make_case(
-                rt,
-                notifier,
-                dataclasses.replace(
-                    request,
-                    attachment=found.to_json(),
-                    attached_transcript_id=found.context_transcript_id,
-                ),
-            )
-
-        attachment.attach(
-            rt,
-            notifier,
-            request.team_id,
-            request.reporter_user_id,
-            request.account_id,
-            attached,
-            with_attachment,
-        )
-        return
-    try:
-        result = planning.report_risk(rt.engine, request, drafter_for(rt.settings))
-    except planning.ReportError as exc:
-        if request.reporter_user_id:
-            notifier.dm(
-                request.team_id, request.reporter_user_id, f"I could not make a plan: {exc}"
-            )
-        return
-    if result.created:
-        planning.announce_case(
-            rt.engine, notifier, request.team_id, result.case.id or 0, rt.settings.cs_channel
-        )
-        return
-    if planning.is_repeat_submission(result, request) or not request.reporter_user_id:
-        return
-    from bot.db import session_scope
-
-    with session_scope(rt.engine) as session:
-        text, blocks = planning.card_for(session, result.case)
-    intro = cards.existing_case_text(result.case, result.account.name, result.playbook.name)
-    notifier.dm(
-        request.team_id,
-        request.reporter_user_id,
-        intro,
-        [cards.section(intro), cards.divider(), *blocks][:50],
-    )

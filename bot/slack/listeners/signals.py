@@ -11,8 +11,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
-from bot.signals import blocks, flows, scheduled, service
+from bot.signals import blocks, flows, service
 from bot.slack.outbound import SlackNotifier
 
 
@@ -40,7 +41,7 @@ def register(app: App, rt: Runtime) -> None:
             _tell(respond, str(exc))
             return
         notifier = SlackNotifier(client)
-        scheduled.refresh(rt, notifier, sid)
+        kick(rt, notifier, team)
         rt.submit(flows.start_plan, rt, notifier, start, user)
 
     @app.action(blocks.SNOOZE)
@@ -52,7 +53,7 @@ def register(app: App, rt: Runtime) -> None:
         except service.SignalError as exc:
             _tell(respond, str(exc))
             return
-        scheduled.refresh(rt, SlackNotifier(client), sid)
+        kick(rt, SlackNotifier(client), team)
         _tell(
             respond, f"Put aside; I'll bring it back on {until:%b %d}. New signals still add to it."
         )
@@ -62,8 +63,7 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         try:
             team, user, sid = _ids(body, body["actions"][0].get("value"))
-            service.check(rt.engine, team, sid, user, rt.settings)
-            with_view = service.dm_place(rt.engine, sid)[3]
+            with_view = service.check(rt.engine, team, sid, user, rt.settings)
         except service.SignalError as exc:
             _tell(respond, str(exc))
             return
@@ -80,4 +80,4 @@ def register(app: App, rt: Runtime) -> None:
             ack(response_action="errors", errors={blocks.REASON_BLOCK: str(exc)[:150]})
             return
         ack()
-        scheduled.refresh(rt, SlackNotifier(client), sid)
+        kick(rt, SlackNotifier(client), team)

@@ -153,7 +153,7 @@ def register(app: App, rt: Runtime) -> None:
         except (CaseError, StateError) as exc:
             tell(respond, str(exc))
             return
-        outbox.flush(SlackNotifier(client), team_id, rt.engine)
+        outbox.flush(rt, SlackNotifier(client))
         tell(respond, f"Step reassigned to <@{new_user}>; they get it in their working hours.")
 
     def on_answer(reply: str):  # type: ignore[no-untyped-def]

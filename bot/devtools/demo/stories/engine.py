@@ -11,13 +11,14 @@ from typing import Any
 from sqlmodel import select
 
 from bot import clock
-from bot.cases import plan_edits
+from bot.cases import card_sync, plan_edits
 from bot.cases.decisions import days, time_to_resolve
-from bot.cases.planning import ReportRequest, announce_case, open_case, report_risk
+from bot.cases.report import ReportRequest, open_case, report_risk
 from bot.cases.step_messages import ANSWER_NOT_YET, ANSWER_SAVED, EDIT, NO, YES
 from bot.devtools.demo.stories.risk import NEW_YORK, REPORTED_AT, acme, humane, show
 from bot.devtools.world import CS_CHANNEL, World
 from bot.models import Case, CaseStep
+from bot.outbox.scheduled import kick
 
 
 def _utc(day: int, hour: int, minute: int = 0, offset: int = 5) -> dt.datetime:
@@ -54,9 +55,9 @@ def _case_id(world: World) -> int:
     plan_edits.apply_edit(
         world.rt.engine, world.team_id, case_id, 3, "reassign", "U0OMAR", "U0MAYA", []
     )  # as Maya did in the risk story
-    announce_case(
-        world.rt.engine, world.notifier, world.team_id, case_id, world.settings.cs_channel
-    )
+    with world.session() as s:
+        card_sync.announce(s, result.case, world.settings.cs_channel)
+    kick(world.rt, world.notifier, world.team_id)
     return case_id
 
 
@@ -109,7 +110,6 @@ def _decide(
             world.standin.dm_channel(user),
         }
 
-    before = len([c for c in world.standin.calls("chat.postMessage") if asked(c)])
     if values is None:
         world.driver.block_action(action, user_id=user, message=dm)
     else:
@@ -117,8 +117,12 @@ def _decide(
             world, "views.open", lambda: world.driver.block_action(action, user_id=user, message=dm)
         )
         world.driver.view_submission(world.standin.open_views(user)[-1], values, user_id=user)
-    world.standin.wait_for("chat.postMessage", before + 1, timeout=20, predicate=asked)
-    return _dm(world, user, "Is the risk")
+    world.standin.wait_message(  # the step's DM now says what was decided …
+        user, lambda m: m["ts"] == dm["ts"] and "Yes, No or Edit?" not in m["text"]
+    )
+    return world.standin.wait_message(  # … and the question follows it
+        user, lambda m: m["text"].startswith("Is the risk") and float(m["ts"]) > float(dm["ts"])
+    )
 
 
 def _answer(world: World, user: str, action: str, question: dict[str, Any]) -> str:

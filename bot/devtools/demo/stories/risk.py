@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from bot import clock
 from bot.cases.cli import plan_lines
-from bot.cases.planning import ReportRequest, report_risk
+from bot.cases.report import ReportRequest, report_risk
 from bot.devtools.standin import render_blocks
 from bot.devtools.world import TEAM, World
 from bot.models import Account

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +23,6 @@ from sqlmodel import Session, col, select
 from bot import audit, clock
 from bot.cases.context import Gathered, bounded, gather, person_facts, render_facts
 from bot.cases.drafting import Drafter, StepDraft
-from bot.cases.records import CaseError, Outbox, get_case, is_admin, owner_of
-from bot.cases.steps import next_case_state
-from bot.config import Settings
 from bot.db import session_scope
 from bot.models import (
     OPEN_CASE_STATUSES,
@@ -38,9 +34,8 @@ from bot.models import (
     Person,
     Playbook,
     StepStatus,
-    Workspace,
 )
-from bot.people.service import person_by_email
+from bot.people.service import get_person, person_by_email
 from bot.playbooks.checks import anchors
 from bot.playbooks.plan import step_facts
 from bot.playbooks.schema import (
@@ -50,10 +45,10 @@ from bot.playbooks.schema import (
     Recipient,
     RecipientKind,
 )
-from bot.playbooks.store import active_playbooks, ensure_seeded_once, get_playbook, template_of
-from bot.slack.blocks.common import user_mention
+from bot.playbooks.store import ensure_seeded_once, get_playbook, template_of
 
 log = logging.getLogger(__name__)
+
 
 MAX_CONTEXT_CHARS = 10_000  # what the modal accepts and the case stores
 DRAFT_CONTEXT_CHARS = 800  # what a drafted message may quote of it
@@ -308,10 +303,10 @@ def _prepare(session: Session, request: ReportRequest) -> _Prepared | ReportResu
     existing = open_case(session, request.team_id, account.id or 0, request.risk_key)
     if existing is not None:
         return _existing(session, existing)
-    return _plan(session, request, account, playbook)
+    return plan_steps(session, request, account, playbook)
 
 
-def _plan(
+def plan_steps(
     session: Session, request: ReportRequest, account: Account, playbook: Playbook
 ) -> _Prepared:
     """Gather the account's context and resolve every step's people (no drafting yet)."""
@@ -380,7 +375,7 @@ def case_facts(
     )
 
 
-def _drafts(prep: _Prepared, drafter: Drafter) -> list[StepDraft]:
+def draft_steps(prep: _Prepared, drafter: Drafter) -> list[StepDraft]:
     drafts = []
     for step, who, to in zip(prep.template.steps, prep.assignees, prep.recipients, strict=True):
         facts = step_facts(prep.facts, recipient=to.facts if to else None, assignee=who.facts)
@@ -398,7 +393,7 @@ def _lock_account(session: Session, team_id: str, account_id: int) -> None:
     )
 
 
-def _plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0) -> list[dict[str, Any]]:
+def plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0) -> list[dict[str, Any]]:
     """Per-step facts the card shows (subject, draft engine, gaps); positions after `offset`."""
     graph = anchors(prep.template.steps)
     meta = []
@@ -421,7 +416,7 @@ def _plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0) -> lis
     return meta
 
 
-def _add_steps(
+def add_steps(
     session: Session,
     prep: _Prepared,
     drafts: list[StepDraft],
@@ -456,6 +451,8 @@ def _add_steps(
         )
         session.add(row)
         steps.append(row)
+        if who.user_id:
+            get_person(session, team_id, who.user_id)  # so their digest finds them
     session.flush()
     for row in steps:
         audit.record(
@@ -495,7 +492,7 @@ def _write(
         links=(request.links or "").strip() or None,
         gathered={
             **prep.gathered.to_json(),
-            "plan": _plan_meta(prep, drafts),
+            "plan": plan_meta(prep, drafts),
             **({"attachment": request.attachment} if request.attachment else {}),
         },
         status=CaseStatus.PLANNED,
@@ -518,7 +515,7 @@ def _write(
         playbook_version=prep.playbook.version,
         steps=case.total_steps,
     )
-    steps = _add_steps(session, prep, drafts, case, actor, now)
+    steps = add_steps(session, prep, drafts, case, actor, now)
     return ReportResult(case, steps, account, prep.playbook, created=True)
 
 
@@ -537,158 +534,9 @@ def report_risk(
         prepared = _prepare(session, request)
     if isinstance(prepared, ReportResult):
         return prepared
-    drafts = _drafts(prepared, drafter)
+    drafts = draft_steps(prepared, drafter)
     with session_scope(engine) as session:
         return _write(session, prepared, drafts, now)
-
-
-# --- extending a case with another playbook ------------------------------------------
-
-
-@dataclass
-class Extension:
-    case: Case
-    steps: list[CaseStep]
-    playbook: Playbook
-    account: str
-    first_due: dt.datetime
-    outbox: Outbox  # flush it (with the engine): the card shows the new steps
-
-
-def playbooks_in(case: Case) -> set[str]:
-    """Keys of the playbooks a case already runs: its own and any it was extended with."""
-    used = {case.risk_key}
-    for ext in (case.gathered or {}).get("extensions") or []:
-        if isinstance(ext, dict) and ext.get("key"):
-            used.add(str(ext["key"]))
-    return used
-
-
-def attached_transcript(case: Case) -> int | None:
-    """The transcript the report came with, if it was read (quoted again by extensions)."""
-    found = (case.gathered or {}).get("attachment") or {}
-    value = found.get("context_transcript_id") if isinstance(found, dict) else None
-    return int(value) if isinstance(value, int) else None
-
-
-def extension_choices(session: Session, case: Case) -> list[tuple[str, str]]:
-    """(key, name) of the team's active playbooks the case has not used yet."""
-    used = playbooks_in(case)
-    return [(p.key, p.name) for p in active_playbooks(session, case.team_id) if p.key not in used]
-
-
-def check_extend(
-    session: Session, team_id: str, case_id: int, playbook_key: str, actor: str, settings: Settings
-) -> tuple[Case, Playbook]:
-    """The case and the playbook to add, if `actor` may extend it now; CaseError says why not.
-    Only the case owner or a CS admin may: extending commits people to more work."""
-    case = get_case(session, team_id, case_id)
-    owner = owner_of(case)
-    if actor != owner and not is_admin(session, team_id, actor, settings):
-        raise CaseError(
-            f"Only {user_mention(owner, 'the case owner')} or a CS admin can extend this case."
-        )
-    if case.status != CaseStatus.AWAITING_CLOSE:
-        raise CaseError(
-            f"Case #{case_id} is {case.status.replace('_', ' ')}; only a case "
-            "whose steps are all done can be extended."
-        )
-    if playbook_key in playbooks_in(case):
-        raise CaseError("This case already ran that playbook; pick another one.")
-    playbook = get_playbook(session, team_id, playbook_key)
-    if playbook is None:
-        raise CaseError(f"No active playbook '{playbook_key}'; pick another one.")
-    return case, playbook
-
-
-def extend_case(
-    engine: Engine,
-    team_id: str,
-    case_id: int,
-    playbook_key: str,
-    actor: str,
-    now: dt.datetime | None = None,
-    drafter: Drafter | None = None,
-    *,
-    settings: Settings | None = None,
-) -> Extension:
-    """Append another playbook's steps to a case whose steps are all done, and run them.
-
-    The new steps are planned exactly like a new report's (same context, people resolved
-    the same way, drafted by `drafter`), numbered after the last step; the case is running
-    again and its next step scheduled after its delay in the assignee's working hours.
-    Drafting happens outside any transaction; the write re-checks the case's state, so two
-    owners choosing at once extend it once (the other gets CaseError).
-    """
-    from bot.cases.engine import CASE_TABLE, schedule_step
-    from bot.cases.engine import _settings as env_settings
-
-    settings = settings or env_settings()
-    drafter = drafter or Drafter()
-    now = now or clock.now()
-    with session_scope(engine) as session:
-        case, playbook = check_extend(session, team_id, case_id, playbook_key, actor, settings)
-        account = session.get(Account, case.account_id)
-        if account is None or account.team_id != team_id:
-            raise CaseError("The case's account no longer exists.")
-        request = ReportRequest(
-            team_id=team_id,
-            risk_key=playbook.key,
-            context=case.context,
-            reporter_user_id=case.reporter_user_id,
-            account_id=account.id,
-            attached_transcript_id=attached_transcript(case),
-        )
-        prep = _plan(session, request, account, playbook)
-    drafts = _drafts(prep, drafter)
-    with session_scope(engine) as session:
-        won = session.execute(
-            update(CASE_TABLE)
-            .where(
-                CASE_TABLE.c.id == case_id,
-                CASE_TABLE.c.team_id == team_id,
-                CASE_TABLE.c.status == CaseStatus.AWAITING_CLOSE,
-            )
-            .values(status=next_case_state("extend", CaseStatus.AWAITING_CLOSE), updated_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        if won != 1:
-            raise CaseError(f"Case #{case_id} was extended or closed meanwhile; nothing changed.")
-        case = get_case(session, team_id, case_id)
-        session.refresh(case)
-        offset = max((x.position for x in case_steps(session, team_id, case_id)), default=0)
-        gathered = dict(case.gathered or {})
-        extensions = [
-            *(gathered.get("extensions") or []),
-            {
-                "key": playbook.key,
-                "version": playbook.version,
-                "playbook_id": playbook.id,
-                "from_position": offset + 1,
-                "by": actor,
-                "at": now.isoformat(),
-            },
-        ]
-        plan = [*(gathered.get("plan") or []), *_plan_meta(prep, drafts, offset)]
-        case.gathered = {**gathered, "plan": plan, "extensions": extensions}
-        case.total_steps = (case.total_steps or 0) + len(drafts)
-        session.add(case)
-        audit.record(
-            session,
-            team_id,
-            actor,
-            "case",
-            case.id,
-            "extended",
-            from_state=CaseStatus.AWAITING_CLOSE,
-            to_state=CaseStatus.RUNNING,
-            playbook=playbook.key,
-            playbook_version=playbook.version,
-            from_position=offset + 1,
-            steps=len(drafts),
-        )
-        steps = _add_steps(session, prep, drafts, case, actor, now, offset)
-        due = schedule_step(session, case, steps[0], now, settings, actor=actor)
-        return Extension(case, steps, playbook, account.name, due, Outbox(case.id))
 
 
 def reporter_by_email(engine: Engine, team_id: str, email: str) -> str:
@@ -698,176 +546,3 @@ def reporter_by_email(engine: Engine, team_id: str, email: str) -> str:
     if person is None:
         raise ReportError(f"No Slack member with email {email} is known yet.", "reporter")
     return person.slack_user_id
-
-
-# --- telling people ----------------------------------------------------------------------
-
-
-def card_for(session: Session, case: Case) -> tuple[str, list[dict[str, Any]]]:
-    """The case card's text and blocks, as it stands now: the plan with its edit controls
-    while planned; once started, the step engine's status card (each step's state, the
-    outcome) with the case controls — the same card `/case 42` shows."""
-    from bot.cases.cards import card_text, case_card
-
-    account = session.get(Account, case.account_id)
-    playbook = session.get(Playbook, case.playbook_id)
-    account_name = account.name if account else f"account {case.account_id}"
-    playbook_name = playbook.name if playbook else case.risk_key
-    text = card_text(case, account_name, playbook_name)
-    if case.status != CaseStatus.PLANNED:
-        from bot.cases import control
-        from bot.cases import step_messages as msgs
-
-        return text, msgs.case_card(control.card(session, case.team_id, case.id or 0))
-    steps = case_steps(session, case.team_id, case.id or 0)
-    blocks = case_card(case, steps, account_name=account_name, playbook_name=playbook_name)
-    return text, blocks
-
-
-def announce_case(
-    engine: Engine, notifier: Any, team_id: str, case_id: int, cs_channel: str | None
-) -> None:
-    """Post the card to the team's CS channel (Workspace.cs_channel_id, else CS_CHANNEL) and
-    DM it to the reporter; remember
-    where, so later changes update those messages instead of posting new ones. A failed
-    post is logged and does not undo the case."""
-    from bot.notify import DeliveryError
-
-    with session_scope(engine) as session:
-        case = session.get(Case, case_id)
-        if case is None or case.team_id != team_id:
-            return
-        text, blocks = card_for(session, case)
-        reporter = case.reporter_user_id
-        workspace = session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
-        if workspace is not None and workspace.cs_channel_id:
-            cs_channel = workspace.cs_channel_id  # the team's own choice beats the default
-    posted_channel = posted_dm = None
-    if cs_channel:
-        try:
-            posted_channel = notifier.post(team_id, cs_channel, text, blocks)
-        except DeliveryError as exc:
-            log.warning("case %s card not posted to the CS channel: %s", case_id, exc)
-    if reporter:
-        try:
-            posted_dm = notifier.dm(team_id, reporter, text, blocks)
-        except DeliveryError as exc:
-            log.warning("case %s card not sent to the reporter: %s", case_id, exc)
-    with session_scope(engine) as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            return
-        if posted_channel is not None:
-            case.card_channel, case.card_ts = posted_channel.channel, posted_channel.ts
-        if posted_dm is not None:
-            case.reporter_channel, case.reporter_ts = posted_dm.channel, posted_dm.ts
-        session.add(case)
-
-
-_CARD_LOCKS: dict[tuple[str, int], threading.Lock] = {}
-_CARD_LOCKS_GUARD = threading.Lock()
-
-
-def _card_lock(team_id: str, case_id: int) -> threading.Lock:
-    with _CARD_LOCKS_GUARD:
-        return _CARD_LOCKS.setdefault((team_id, case_id), threading.Lock())
-
-
-def refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) -> None:
-    """Re-render the case card wherever it was posted (after a plan edit, a start, and — via
-    `records.Outbox.flush` — every change the step engine or case control makes).
-
-    Refreshes of one case are serialised and each reads the case inside the lock, so two
-    changes in quick succession can never leave the older picture on the card."""
-    with _card_lock(team_id, case_id):
-        _refresh_cards(engine, notifier, team_id, case_id)
-
-
-def _refresh_cards(engine: Engine, notifier: Any, team_id: str, case_id: int) -> None:
-    from bot.notify import DeliveryError
-
-    with session_scope(engine) as session:
-        case = session.get(Case, case_id)
-        if case is None or case.team_id != team_id:
-            return
-        places = [
-            (c, ts)
-            for c, ts in (
-                (case.card_channel, case.card_ts),
-                (case.reporter_channel, case.reporter_ts),
-            )
-            if c and ts
-        ]
-        if not places:
-            return  # a case from the CLI or a test: no card to keep current
-        text, blocks = card_for(session, case)
-    for channel, ts in places:
-        try:
-            notifier.update(team_id, channel, ts, text, blocks)
-        except DeliveryError as exc:
-            log.warning("case %s card not updated in %s: %s", case_id, channel, exc)
-
-
-# --- what the /report-risk modal needs ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReportForm:
-    risks: list[tuple[str, str]]  # (key, name) of the team's active playbooks
-    account: tuple[int, str] | None  # pre-filled account
-    note: str | None  # said to the user before the modal opens (e.g. unknown account)
-
-
-def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
-    """Playbooks to choose from (seeded on first use) and the account typed after the
-    command, if it names exactly one."""
-    from bot.accounts.service import find_account as by_text
-    from bot.playbooks.store import active_playbooks
-
-    typed = " ".join((text or "").split())
-    ensure_seeded_once(engine, team_id)
-    with session_scope(engine) as session:
-        risks = [(p.key, p.name) for p in active_playbooks(session, team_id)]
-        account = by_text(session, team_id, typed) if typed else None
-        found = (account.id or 0, account.name) if account else None
-    note = None
-    if typed and found is None:
-        note = (
-            f"I couldn't find an account called '{typed[:80]}'. Pick it from the list in "
-            "the form (search by name or domain), or import it first with "
-            "`followthrough accounts import`."
-        )
-    return ReportForm(risks, found, note)
-
-
-def form_errors(engine: Engine, request: ReportRequest) -> dict[str, str]:
-    """Field-level problems (modal block id → message), checked before the modal closes."""
-    errors: dict[str, str] = {}
-    if request.account_id is None:
-        errors["account"] = "Pick the account at risk."
-    if not request.risk_key or request.risk_key == "-":
-        errors["risk"] = "Pick the kind of risk."
-    try:
-        check_request(request)
-    except ReportError as exc:
-        errors[exc.field or "context"] = str(exc)
-    if errors:
-        return errors
-    with session_scope(engine) as session:
-        try:
-            find_account(session, request)
-        except ReportError as exc:
-            errors["account"] = "That account no longer exists; pick another one."
-            log.info("report form: %s", exc)
-        if get_playbook(session, request.team_id, request.risk_key) is None:
-            errors["risk"] = "That playbook was retired; pick another risk type."
-    return errors
-
-
-def is_repeat_submission(result: ReportResult, request: ReportRequest) -> bool:
-    """The same person sent the same report twice (a double-clicked modal): say nothing new."""
-    return (
-        not result.created
-        and result.case.reporter_user_id == request.reporter_user_id
-        and result.case.context == request.context.strip()
-    )

@@ -1,8 +1,8 @@
 """signals and recorders
 
-Revision ID: 0002_signals
-Revises: 0001
-Create Date: 2026-12-01 22:06:49.397264
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 22:20:56.359401
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0002_signals'
-down_revision: str | None = '0001'
+revision: str = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -157,12 +157,9 @@ def upgrade() -> None:
     sa.Column('dismiss_reason', sa.Text(), nullable=True),
     sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('dm_status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('dm_due_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('dm_attempts', sa.Integer(), nullable=False),
+    sa.Column('dm_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('dm_channel', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('dm_ts', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('dm_dirty', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
@@ -172,7 +169,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('signal_suggestion', schema=None) as batch_op:
         batch_op.create_index('ix_signal_suggestion_account', ['team_id', 'account_id', 'risk_key'], unique=False)
-        batch_op.create_index('ix_signal_suggestion_dm', ['dm_status', 'dm_due_at'], unique=False)
+        batch_op.create_index('ix_signal_suggestion_status', ['status', 'snoozed_until'], unique=False)
 
     op.create_table('signal_evidence',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -203,7 +200,7 @@ def downgrade() -> None:
 
     op.drop_table('signal_evidence')
     with op.batch_alter_table('signal_suggestion', schema=None) as batch_op:
-        batch_op.drop_index('ix_signal_suggestion_dm')
+        batch_op.drop_index('ix_signal_suggestion_status')
         batch_op.drop_index('ix_signal_suggestion_account')
 
     op.drop_table('signal_suggestion')

@@ -1,0 +1,77 @@
+"""What the /report-risk modal needs: the risks to offer, the typed account, field errors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from bot.cases.report import ReportError, ReportRequest, ReportResult, check_request, find_account
+from bot.db import session_scope
+from bot.playbooks.store import active_playbooks, ensure_seeded_once, get_playbook
+
+log = logging.getLogger(__name__)
+
+# --- what the /report-risk modal needs ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    risks: list[tuple[str, str]]  # (key, name) of the team's active playbooks
+    account: tuple[int, str] | None  # pre-filled account
+    note: str | None  # said to the user before the modal opens (e.g. unknown account)
+
+
+def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
+    """Playbooks to choose from (seeded on first use) and the account typed after the
+    command, if it names exactly one."""
+    from bot.accounts.service import find_account as by_text
+
+    typed = " ".join((text or "").split())
+    ensure_seeded_once(engine, team_id)
+    with session_scope(engine) as session:
+        risks = [(p.key, p.name) for p in active_playbooks(session, team_id)]
+        account = by_text(session, team_id, typed) if typed else None
+        found = (account.id or 0, account.name) if account else None
+    note = None
+    if typed and found is None:
+        note = (
+            f"I couldn't find an account called '{typed[:80]}'. Pick it from the list in "
+            "the form (search by name or domain), or import it first with "
+            "`followthrough accounts import`."
+        )
+    return ReportForm(risks, found, note)
+
+
+def form_errors(engine: Engine, request: ReportRequest) -> dict[str, str]:
+    """Field-level problems (modal block id → message), checked before the modal closes."""
+    errors: dict[str, str] = {}
+    if request.account_id is None:
+        errors["account"] = "Pick the account at risk."
+    if not request.risk_key or request.risk_key == "-":
+        errors["risk"] = "Pick the kind of risk."
+    try:
+        check_request(request)
+    except ReportError as exc:
+        errors[exc.field or "context"] = str(exc)
+    if errors:
+        return errors
+    with session_scope(engine) as session:
+        try:
+            find_account(session, request)
+        except ReportError as exc:
+            errors["account"] = "That account no longer exists; pick another one."
+            log.info("report form: %s", exc)
+        if get_playbook(session, request.team_id, request.risk_key) is None:
+            errors["risk"] = "That playbook was retired; pick another risk type."
+    return errors
+
+
+def is_repeat_submission(result: ReportResult, request: ReportRequest) -> bool:
+    """The same person sent the same report twice (a double-clicked modal): say nothing new."""
+    return (
+        not result.created
+        and result.case.reporter_user_id == request.reporter_user_id
+        and result.case.context == request.context.strip()
+    )

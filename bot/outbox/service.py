@@ -1,0 +1,325 @@
+"""Outbox rows: written by domain services inside their own transactions, claimed and settled
+by the sender (`bot.outbox.scheduled`). Every write here is a guarded UPDATE keyed by the
+claim token (`attempts`), so a sender that lost its claim can change nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, select
+
+from bot import clock
+from bot.models import OutboundMessage, OutboxStatus
+from bot.states import Machine, move_rows
+
+T = OutboundMessage.__table__  # type: ignore[attr-defined]
+PENDING, SENDING = OutboxStatus.PENDING, OutboxStatus.SENDING
+SENT, FAILED, CANCELLED = OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED
+OUTBOX = Machine(
+    "message",
+    T,
+    {
+        "claim": {PENDING: SENDING, SENDING: SENDING},  # SENDING: its lease expired
+        "sent": {SENDING: SENT},
+        "again": {SENDING: PENDING},  # an update asked for meanwhile: send it once more
+        "retry": {SENDING: PENDING},
+        "fail": {SENDING: FAILED},
+        "drop": {SENDING: CANCELLED},  # nothing left to say
+        "withdraw": {PENDING: CANCELLED},
+        # enqueue_update's upsert: a finished message is asked to be edited again
+        "refresh": {SENT: PENDING, FAILED: PENDING, CANCELLED: PENDING, PENDING: PENDING},
+    },
+)
+
+
+def _insert(session: OrmSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(T)
+    return sqlite.insert(T)
+
+
+def by_key(session: Session, team_id: str, key: str) -> OutboundMessage | None:
+    return session.exec(
+        select(OutboundMessage).where(
+            OutboundMessage.team_id == team_id, OutboundMessage.key == key
+        )
+    ).first()
+
+
+def enqueue(
+    session: Session,
+    team_id: str,
+    key: str,
+    *,
+    user: str | None = None,
+    channel: str | None = None,
+    text: str = "",
+    blocks: list[dict[str, Any]] | None = None,
+    thread_ts: str | None = None,
+    kind: str = "message",
+    entity: tuple[str, int] | None = None,
+    not_before: dt.datetime | None = None,
+    email: dict[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> OutboundMessage:
+    """Ask for one message to be sent (a DM to `user`, a post in `channel`, or an `email`
+    {to, subject, sender}) from `now` (the caller's clock: the tick's, in scheduled work);
+    idempotent by `key`: asking again returns the first row."""
+    if sum(x is not None for x in (user, channel, email)) != 1:
+        raise ValueError("enqueue needs exactly one of user, channel, email")
+    now = now or clock.now()
+    values: dict[str, Any] = {
+        "team_id": team_id,
+        "key": key,
+        "kind": kind,
+        "op": "email" if email else "post",
+        "entity": entity[0] if entity else None,
+        "entity_id": entity[1] if entity else None,
+        "user_id": user,
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "text": text,
+        "blocks": blocks or [],
+        "detail": dict(email or {}),
+        "status": PENDING,
+        "version": 0,
+        "attempts": 0,
+        "maybe_sent": False,
+        "due_at": not_before or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    session.execute(_insert(session).values(**values).on_conflict_do_nothing())
+    row = by_key(session, team_id, key)
+    assert row is not None
+    return row
+
+
+def update_key(ref_key: str) -> str:
+    return f"{ref_key}#update"
+
+
+def enqueue_update(
+    session: Session,
+    team_id: str,
+    ref_key: str,
+    *,
+    text: str = "",
+    blocks: list[dict[str, Any]] | None = None,
+    kind: str = "update",
+    entity: tuple[str, int] | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Ask for the message sent under `ref_key` to be edited to this content (or, for a kind
+    with a renderer, re-rendered at send time). Asking again while an edit is waiting replaces
+    it; while one is being sent, it is sent once more afterwards — so the last word always
+    lands last, whichever process asked."""
+    now = clock.now()
+    insert = _insert(session).values(
+        team_id=team_id,
+        key=update_key(ref_key),
+        kind=kind,
+        op="update",
+        ref_key=ref_key,
+        entity=entity[0] if entity else None,
+        entity_id=entity[1] if entity else None,
+        text=text,
+        blocks=blocks or [],
+        detail={},
+        status=PENDING,
+        version=0,
+        attempts=0,
+        maybe_sent=False,
+        due_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    sending = T.c.status == SENDING
+    session.execute(  # state-table: refresh (an upsert cannot go through move_rows)
+        insert.on_conflict_do_update(
+            index_elements=["team_id", "key"],
+            set_={
+                "text": insert.excluded.text,
+                "blocks": insert.excluded.blocks,
+                "kind": insert.excluded.kind,
+                "version": T.c.version + 1,
+                "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
+                "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
+                "error": None,
+                "updated_at": now,
+            },
+        )
+    )
+
+
+def cancel(session: Session, team_id: str, key: str) -> bool:
+    """Withdraw a message not sent yet (e.g. a reminder for a step decided meanwhile)."""
+    done = move_rows(
+        session,
+        OUTBOX,
+        "withdraw",
+        T.c.team_id == team_id,
+        T.c.key == key,
+        values={"due_at": None, "updated_at": clock.now()},
+    )
+    return bool(done)
+
+
+# --- the sender's side ------------------------------------------------------------------------
+
+
+def claim(
+    session: OrmSession,
+    now: dt.datetime,
+    lease_until: dt.datetime,
+    limit: int,
+    *,
+    team_id: str | None = None,
+) -> list[tuple[int, int]]:
+    """Atomically take up to `limit` due rows (pending, or sending with an expired lease);
+    returns (id, claim token) pairs."""
+    pick = sa.select(T.c.id).where(T.c.status.in_(OUTBOX.sources("claim")), T.c.due_at <= now)
+    if team_id is not None:
+        pick = pick.where(T.c.team_id == team_id)
+    pick = pick.order_by(T.c.due_at, T.c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    rows = move_rows(
+        session,
+        OUTBOX,
+        "claim",
+        T.c.id.in_(pick),
+        values={
+            "attempts": T.c.attempts + 1,
+            "lease_until": lease_until,
+            "due_at": lease_until,
+            "updated_at": now,
+        },
+        returning=(T.c.id, T.c.attempts),
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def _mine(row_id: int, token: int) -> Any:
+    """The row is still held by the claim with this token."""
+    return sa.and_(T.c.id == row_id, T.c.attempts == token, T.c.status == SENDING)
+
+
+def fence(
+    session: OrmSession,
+    row_id: int,
+    token: int,
+    lease_until: dt.datetime,
+    channel: str | None,
+) -> bool:
+    """Right before the post: still ours? Then renew the lease and mark the post as started
+    (`maybe_sent`, with the wall-clock time Slack's history will be searched from)."""
+    result = session.execute(
+        sa.update(T)
+        .where(_mine(row_id, token))
+        .values(
+            maybe_sent=True,
+            posting_at=dt.datetime.now(dt.UTC),
+            sent_channel=channel,
+            lease_until=lease_until,
+            due_at=lease_until,
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def renew(session: OrmSession, row_id: int, token: int, lease_until: dt.datetime) -> bool:
+    result = session.execute(
+        sa.update(T).where(_mine(row_id, token)).values(lease_until=lease_until, due_at=lease_until)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def settle_sent(
+    session: OrmSession,
+    row_id: int,
+    token: int,
+    version: int,
+    channel: str | None,
+    ts: str | None,
+    now: dt.datetime,
+) -> str:
+    """'sent', 'again' (an update was asked for while this one was in flight) or 'lost'."""
+    done = move_rows(
+        session,
+        OUTBOX,
+        "sent",
+        _mine(row_id, token),
+        T.c.version == version,
+        values={
+            "sent_channel": channel,
+            "sent_ts": ts,
+            "maybe_sent": False,
+            "lease_until": None,
+            "due_at": None,
+            "sent_at": now,
+            "error": None,
+            "updated_at": now,
+        },
+    )
+    if done == 1:
+        return "sent"
+    again = move_rows(
+        session,
+        OUTBOX,
+        "again",
+        _mine(row_id, token),
+        values={"maybe_sent": False, "lease_until": None, "due_at": now, "updated_at": now},
+    )
+    return "again" if again == 1 else "lost"
+
+
+def settle_retry(
+    session: OrmSession,
+    row_id: int,
+    token: int,
+    due: dt.datetime,
+    error: str,
+    *,
+    maybe_sent: bool,
+    now: dt.datetime,
+) -> bool:
+    """Not now: back to pending at `due`; `maybe_sent` keeps the look-before-posting mark."""
+    done = move_rows(
+        session,
+        OUTBOX,
+        "retry",
+        _mine(row_id, token),
+        values={
+            "due_at": due,
+            "lease_until": None,
+            "maybe_sent": maybe_sent,
+            "error": error[:500],
+            "updated_at": now,
+        },
+    )
+    return bool(done == 1)
+
+
+def settle_final(
+    session: OrmSession, row_id: int, token: int, action: str, error: str | None, now: dt.datetime
+) -> bool:
+    """`fail` (Slack refused it for good) or `drop` (nothing left to say)."""
+    done = move_rows(
+        session,
+        OUTBOX,
+        action,
+        _mine(row_id, token),
+        values={
+            "due_at": None,
+            "lease_until": None,
+            "maybe_sent": False,
+            "error": (error or "")[:500] or None,
+            "updated_at": now,
+        },
+    )
+    return bool(done == 1)

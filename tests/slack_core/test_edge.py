@@ -1,0 +1,74 @@
+"""The HTTP edge: the signature is checked on the raw bytes before anything is parsed (401
+whatever the body's shape), a signed body that no Slack request has is 400, an oversized one
+413 — never a 500, never a traceback in the log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+from typing import Any
+
+import pytest
+
+from bot.web import body_problem
+
+FORM = "application/x-www-form-urlencoded"
+JUNK: list[tuple[bytes, str]] = [
+    (b"payload={not json", FORM),
+    (b"payload=%5B1%5D", FORM),  # payload=[1]
+    (b'payload={"type": "block_actions", "actions": [{', FORM),  # truncated JSON
+    (
+        (
+            "payload=" + urllib.parse.quote(json.dumps({"type": "block_actions", "actions": [{}]}))
+        ).encode(),
+        FORM,
+    ),
+    (b"\xff\xfe\x00garbage", FORM),
+    (b"[1, 2, 3]", "application/json"),
+    (b"{", "application/json"),
+    (b"hello", "text/plain"),
+    (b"", FORM),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type"), JUNK)
+def test_unsigned_junk_is_401_whatever_its_shape(
+    slack_http: Any, body: bytes, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    resp = slack_http.driver.post(body, content_type, sign=False)
+    assert resp.status == 401
+    stale = slack_http.driver.post(body, content_type, timestamp_offset=-360)
+    assert stale.status == 401
+    forged = slack_http.driver.post(body, content_type, signature="v0=" + "0" * 64)
+    assert forged.status == 401
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+@pytest.mark.parametrize(("body", "content_type"), JUNK)
+def test_signed_junk_is_400_never_500(
+    slack_http: Any, body: bytes, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    resp = slack_http.driver.post(body, content_type)
+    assert resp.status == 400, resp.text
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_an_oversized_body_is_413_before_it_is_read(slack_http: Any) -> None:
+    resp = slack_http.driver.post(b"text=" + b"x" * (3 * 1024 * 1024), FORM)
+    assert resp.status == 413
+
+
+def test_real_requests_still_pass(slack_http: Any) -> None:
+    assert slack_http.driver.command("/commitments", "").status == 200
+    assert slack_http.driver.url_verification("abc").status == 200
+
+
+def test_body_problem_is_pure_and_names_the_fault() -> None:
+    assert body_problem(b"command=%2Fcase&text=42", FORM) is None
+    assert body_problem(b'{"type": "event_callback"}', "application/json") is None
+    assert body_problem(b"payload=%5B1%5D", FORM) == "the payload is not a Slack interaction"
+    assert body_problem(b"a=b", FORM) == "not a Slack form"
+    assert "content type" in (body_problem(b"x", "") or "")
