@@ -507,16 +507,33 @@ def load_rules(
     return out
 
 
+_PARSED: dict[tuple[str, str], tuple[tuple[Any, ...], list[rl.Rule]]] = {}
+
+
 def rules_in_force(session: Session, team_id: str) -> list[rl.Rule]:
-    rows = session.exec(
-        select(SignalRule).where(SignalRule.team_id == team_id, SignalRule.retired == False)  # noqa: E712
+    """The team's rules; parsed once per change (the key, version and retirement of every
+    row is the cheap stamp a batch checks)."""
+    rules = SignalRule.__table__  # type: ignore[attr-defined]
+    stamp = tuple(
+        session.execute(
+            sa.select(rules.c.id, rules.c.version, rules.c.retired)
+            .where(rules.c.team_id == team_id)
+            .order_by(rules.c.id)
+        ).all()
     )
+    cache_key = (str(session.get_bind().engine.url), team_id)
+    hit = _PARSED.get(cache_key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     out = []
-    for row in rows:
+    for row in session.exec(
+        select(SignalRule).where(SignalRule.team_id == team_id, SignalRule.retired == False)  # noqa: E712
+    ):
         try:
             out.append(rl.rule_from_json(row.definition))
         except ValueError:
             log.warning("stored signal rule %s no longer validates; skipped", row.key)
+    _PARSED[cache_key] = (stamp, out)
     return out
 
 
@@ -647,7 +664,7 @@ def evaluate_new(
     if is_sqlite(engine) and not _has_new(engine):
         return 0  # the idle tick: one read, no write lock
     with _one_writer(engine), session_scope(engine) as session:
-        signals = _claim_new(session, min(limit, 100) if budget else limit)
+        signals = _claim_new(session, min(limit, 25) if budget else limit)
         if not signals:
             return 0
         batch = _Batch(first_id=signals[0].id or 0)

@@ -34,21 +34,10 @@ class Rec:
     def tick(self, at: dt.datetime = NOW) -> dict[str, int]:
         return self.world.tick(at)
 
-    def dm(self, user: str, needle: str, timeout: float = 15) -> dict[str, Any]:
+    def dm(self, user: str, needle: str, timeout: float = 20) -> dict[str, Any]:
         standin = self.world.standin
-
-        def match(call: Any) -> bool:
-            return (
-                call.ok
-                and call.args.get("channel") in {user, standin.dm_channel(user)}
-                and (needle in str(call.args.get("text")) + str(call.args.get("blocks")))
-            )
-
-        call = standin.wait_for("chat.postMessage", 1, timeout=timeout, predicate=match)[-1]
-        return next(
-            m
-            for m in standin.messages(user, include_replies=True)
-            if m["ts"] == call.response["ts"]
+        return standin.wait_message(
+            user, lambda m: needle in str(m.get("text")) + str(m.get("blocks")), timeout, needle
         )
 
     def deliveries(self) -> list[RecorderDelivery]:

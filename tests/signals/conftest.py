@@ -27,34 +27,15 @@ class Signals:
     def tick(self, at: dt.datetime = NOW) -> dict[str, int]:
         return self.world.tick(at)
 
-    def _wait(self, method: str, user: str, needle: str, timeout: float) -> Any:
+    def dm(self, user: str, needle: str, timeout: float = 20) -> dict[str, Any]:
+        """The newest DM to `user` showing `needle` in its text or blocks (waits for it)."""
         standin = self.world.standin
+        found = standin.wait_message(
+            user, lambda m: needle in str(m.get("text")) + str(m.get("blocks")), timeout, needle
+        )
+        return found | {"channel": standin.dm_channel(user)}
 
-        def match(call: Any) -> bool:
-            return (
-                call.ok
-                and call.args.get("channel") in {user, standin.dm_channel(user)}
-                and needle in str(call.args.get("text")) + str(call.args.get("blocks"))
-            )
-
-        return standin.wait_for(method, 1, timeout=timeout, predicate=match)[-1]
-
-    def dm(self, user: str, needle: str, timeout: float = 15) -> dict[str, Any]:
-        """The DM to `user` whose text or blocks contain `needle` (waits for it to be posted)."""
-        call = self._wait("chat.postMessage", user, needle, timeout)
-        ts = call.response.get("ts")
-        for m in self.world.standin.messages(user):
-            if m["ts"] == ts:
-                return m | {"channel": self.world.standin.dm_channel(user)}
-        raise AssertionError(f"no DM to {user} with {needle!r}")
-
-    def updated(self, user: str, needle: str, timeout: float = 15) -> dict[str, Any]:
-        """Wait until a DM to `user` is updated to show `needle`; returns the message."""
-        call = self._wait("chat.update", user, needle, timeout)
-        for m in self.world.standin.messages(user):
-            if m["ts"] == call.args.get("ts"):
-                return m | {"channel": self.world.standin.dm_channel(user)}
-        raise AssertionError("updated message not found")
+    updated = dm  # a DM edited in place to show `needle` is found the same way
 
     def suggestions(self) -> list[SignalSuggestion]:
         with self.world.session() as s:

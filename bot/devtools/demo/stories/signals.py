@@ -41,22 +41,11 @@ broke their logins.
 """
 
 
-def _dm_call(world: World, user: str, needle: str, method: str = "chat.postMessage") -> Any:
-    def match(c: Any) -> bool:
-        return (
-            c.ok
-            and c.args.get("channel") in {user, world.standin.dm_channel(user)}
-            and needle in str(c.args.get("text")) + str(c.args.get("blocks"))
-        )
-
-    return world.standin.wait_for(method, 1, timeout=20, predicate=match)[-1]
-
-
-def _message(world: World, user: str, ts: str) -> dict[str, Any]:
-    for m in world.standin.messages(user, include_replies=True):
-        if m["ts"] == ts:
-            return m | {"channel": world.standin.dm_channel(user)}
-    raise LookupError(ts)
+def _dm(world: World, user: str, needle: str) -> dict[str, Any]:
+    """The newest DM to `user` that shows `needle` (waits for it)."""
+    return world.standin.wait_message(
+        user, lambda m: needle in str(m.get("text")) + str(m.get("blocks")), 20, needle
+    ) | {"channel": world.standin.dm_channel(user)}
 
 
 def _tick(world: World, at: dt.datetime, why: str) -> None:
@@ -89,13 +78,12 @@ def story(world: World) -> None:
         f"  {body['signal']}  →  HTTP {ans.status} {ans.body}"
     )
     _tick(world, AT, "the worker runs the rules")
-    call = _dm_call(world, "U0MAYA", "Suggested case")
-    dm = _message(world, "U0MAYA", call.response["ts"])
+    dm = _dm(world, "U0MAYA", "Suggested case")
     show(world, "Maya's DM", dm["blocks"])
 
     world.say("\nMaya clicks “Start plan”:")
     world.driver.block_action(START, user_id="U0MAYA", message=dm)
-    _dm_call(world, "U0MAYA", "is running", "chat.update")
+    _dm(world, "U0MAYA", "is running")
     with world.session() as s:
         sug = s.exec(select(SignalSuggestion).order_by(SignalSuggestion.id.desc())).first()  # type: ignore[union-attr]
         case = s.get(Case, sug.case_id) if sug and sug.case_id else None
@@ -105,7 +93,7 @@ def story(world: World) -> None:
         f"  → case #{case.id} ({case.risk_key.replace('_', ' ')}) is {case.status}; "
         f"its card is in #cs-risk and step 1 is scheduled for its assignee."
     )
-    card = next(m for m in world.standin.messages(CS_CHANNEL) if m["ts"] == case.card_ts)
+    card = world.standin.wait_message(CS_CHANNEL, lambda m: f"#{case.id}" in m.get("text", ""))
     show(world, "#cs-risk", card["blocks"], keep=4)
 
     vitally.post(signal("acme.com", "health_score", 35, 38))
@@ -152,13 +140,8 @@ def story(world: World) -> None:
             f"{again.body}"
         )
         _tick(world, AT + dt.timedelta(hours=2), "download with the token, then capture reads it")
-        review = _dm_call(world, "U0MAYA", "Commitments from")
-        show(
-            world,
-            "Maya's DM (the host)",
-            _message(world, "U0MAYA", review.response["ts"])["blocks"],
-            max_lines=24,
-        )
+        review = _dm(world, "U0MAYA", "Commitments from Acme <> Vendor: usage follow-up")
+        show(world, "Maya's DM (the host)", review["blocks"], max_lines=24)
     finally:
         zoom.close()
         files.stop()
