@@ -561,7 +561,9 @@ def _claim_new(session: Session, limit: int) -> list[SignalEvent]:
     bind = session.get_bind()
     if bind.dialect.name == "sqlite":
         # take the write lock first, so a second worker waits instead of reading the same rows
-        session.execute(sa.update(EVENTS).where(EVENTS.c.id == -1).values(status=SignalStatus.NEW))
+        session.execute(
+            sa.update(EVENTS).where(EVENTS.c.id == -1).values(evaluated_at=EVENTS.c.evaluated_at)
+        )
     else:
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.exec(stmt))
@@ -631,6 +633,7 @@ class _Batch:
     active: dict[tuple[int, str], SignalSuggestion] = field(default_factory=dict)
     points: dict[tuple[int, str], list[rl.Point]] = field(default_factory=dict)
     windows: dict[tuple, tuple] = field(default_factory=dict)
+    outcomes: dict[int, tuple[str, int | None]] = field(default_factory=dict)  # id → move
     first_id: int = 0
 
 
@@ -688,14 +691,9 @@ def evaluate_new(
                 [{"sid": k, "n": v} for k, v in counts.items()],
                 execution_options={"synchronize_session": False},
             )
-        outcome = {
-            N.EVALUATED: "evaluate",
-            N.UNMATCHED: "unmatched",
-            N.ACCOUNT_DELETED: "account_deleted",
-        }
         groups: dict[tuple[str, int | None], list[int]] = {}
-        for x in signals[:done]:
-            groups.setdefault((outcome[SignalStatus(x.status)], x.account_id), []).append(x.id or 0)
+        for sid, how in batch.outcomes.items():
+            groups.setdefault(how, []).append(sid)
         for (action, account_id), ids in groups.items():  # a burst is one UPDATE
             move_rows(
                 session,
@@ -718,15 +716,15 @@ def _evaluate_one(session: Session, sig: SignalEvent, batch: _Batch, now: dt.dat
         batch.accounts[keys] = resolve_account(session, team_id, keys[1:])
     account = batch.accounts[keys]
     if account is None:
-        sig.status = SignalStatus.UNMATCHED
+        batch.outcomes[sig.id or 0] = ("unmatched", None)
         return
-    sig.account_id = account.id
+    sig.account_id = account.id  # a detached copy: the window query below reads it
     if account.id not in batch.deleted:
         batch.deleted[account.id or 0] = _deleted(session, team_id, account.id or 0)
     if batch.deleted[account.id or 0]:
-        sig.status = SignalStatus.ACCOUNT_DELETED
+        batch.outcomes[sig.id or 0] = ("account_deleted", account.id)
         return
-    sig.status = SignalStatus.EVALUATED
+    batch.outcomes[sig.id or 0] = ("evaluate", account.id)
     if team_id not in batch.rules:
         batch.rules[team_id] = rules_in_force(session, team_id)
     point = rl.Point(clock.as_utc(sig.occurred_at), sig.value, sig.previous_value, sig.value_text)
