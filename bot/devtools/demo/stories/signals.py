@@ -53,7 +53,7 @@ def _tick(world: World, at: dt.datetime, why: str) -> None:
     world.say(
         f"\n$ followthrough tick --now {at.isoformat()}   # {why}: "
         f"{done.get('signals.evaluate', 0)} signal(s) evaluated, "
-        f"{done.get('signals.dms', 0)} suggestion DM(s), "
+        f"{done.get('outbox.send', 0)} message(s) sent, "
         f"{done.get('recorders.downloads', 0)} transcript(s) downloaded"
     )
 
