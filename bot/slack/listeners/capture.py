@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -66,12 +67,27 @@ def _tell(client: WebClient, body: dict, text: str) -> None:
         log.warning("could not answer the click", exc_info=True)
 
 
-def _apply(client: WebClient, body: dict, outcome: review.Outcome) -> None:
+_REVIEW_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_REVIEW_LOCKS_GUARD = threading.Lock()
+
+
+def _review_lock(channel: str, ts: str) -> threading.Lock:
+    with _REVIEW_LOCKS_GUARD:
+        return _REVIEW_LOCKS.setdefault((channel, ts), threading.Lock())
+
+
+def _apply(client: WebClient, body: dict, outcome: review.Outcome, engine: Any = None) -> None:
+    """Update each review message — one update per message at a time, each rendered from
+    the state stored at that moment, so the last update to land is always the latest."""
     for r in outcome.refresh:
-        try:
-            client.chat_update(channel=r.channel, ts=r.ts, text=r.text, blocks=r.blocks)
-        except SlackApiError:
-            log.warning("review message %s not refreshed", r.ts, exc_info=True)
+        with _review_lock(r.channel, r.ts):
+            fresh = review.current(engine, _team(body), r) if engine is not None else r
+            try:
+                client.chat_update(
+                    channel=fresh.channel, ts=fresh.ts, text=fresh.text, blocks=fresh.blocks
+                )
+            except SlackApiError:
+                log.warning("review message %s not refreshed", r.ts, exc_info=True)
     if outcome.note:
         _tell(client, body, outcome.note)
 
@@ -243,7 +259,7 @@ def register(app: App, rt: Runtime) -> None:
             except (cm.CommitmentError, review.ReviewError) as exc:
                 _tell(client, body, str(exc))
                 return
-            _apply(client, body, outcome)
+            _apply(client, body, outcome, rt.engine)
 
         return handler
 
@@ -269,7 +285,7 @@ def register(app: App, rt: Runtime) -> None:
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
-        _apply(client, body, outcome)
+        _apply(client, body, outcome, rt.engine)
 
     @app.action(rb.A_CONFIRM_ALL)
     def on_confirm_all(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
@@ -282,7 +298,7 @@ def register(app: App, rt: Runtime) -> None:
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
-        _apply(client, body, outcome)
+        _apply(client, body, outcome, rt.engine)
 
     @app.action(ACCOUNT_CONSTRAINT)
     def on_account(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
@@ -298,7 +314,7 @@ def register(app: App, rt: Runtime) -> None:
         except (cm.CommitmentError, review.ReviewError) as exc:
             _tell(client, body, str(exc))
             return
-        _apply(client, body, outcome)
+        _apply(client, body, outcome, rt.engine)
 
     @app.action(rb.A_EDIT)
     def on_edit(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
@@ -331,7 +347,7 @@ def register(app: App, rt: Runtime) -> None:
             ack(response_action="errors", errors={"text": str(exc)[:150]})
             return
         ack()
-        _apply(client, body, outcome)
+        _apply(client, body, outcome, rt.engine)
 
     # -- /commitments --------------------------------------------------------------------
     @app.command("/commitments")
