@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$", re.I)
 
 
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class ConfigError(RuntimeError):
     """A missing or malformed setting; the message is one line naming it."""
 
@@ -105,13 +108,22 @@ class Settings(BaseSettings):
         "48h", description="Working hours without a decision before the case owner is told"
     )
     step_lease_seconds: int = Field(
-        120, gt=0, description="A claimed step not posted within this is retried by any worker"
+        120,
+        gt=0,
+        description="A claimed message not sent within this is looked up in Slack, then retried (at least 3 x SLACK_TIMEOUT_SECONDS)",
+    )
+    slack_timeout_seconds: float = Field(
+        15.0, gt=0, le=120, description="Timeout of one Slack Web API request in seconds"
     )
     workday_start_hour: int = Field(
         9, ge=0, le=23, description="Start of the working day in each person's timezone"
     )
     workday_end_hour: int = Field(
         18, ge=1, le=24, description="End of the working day in each person's timezone"
+    )
+    workdays: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+        description="Working days, comma-separated (e.g. sun,mon,tue,wed,thu)",
     )
     digest_hour: int = Field(
         9, ge=0, le=23, description="Default local hour of the daily DM digest"
@@ -159,6 +171,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("workdays", mode="before")
+    @classmethod
+    def _split_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip().lower()[:3] for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            bad = [v for v in value if v not in DAY_NAMES]
+            if bad or not value:
+                raise ValueError(f"'{','.join(bad) or value}' is not a list of days like mon,tue")
+        return value
+
+    @property
+    def workday_numbers(self) -> frozenset[int]:
+        """Working days as `datetime.weekday()` numbers (Monday = 0)."""
+        return frozenset(DAY_NAMES.index(d) for d in self.workdays)
 
     @field_validator("step_reminder_after", "step_escalate_after", "signal_snooze")
     @classmethod
@@ -208,6 +236,30 @@ class Settings(BaseSettings):
                 raise ConfigError(
                     f"Configuration error: {name.upper()} is not set (see .env.example)"
                 )
+
+
+ENV_EXAMPLE_HEADER = (
+    "# Followthrough settings. Copy to .env (never commit .env) and fill in what you use.\n"
+    "# Every setting can also be set as an environment variable.\n"
+)
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every setting with its description and default
+    (`python -c "from bot.config import env_example; print(env_example(), end='')" > .env.example`)."""
+    out = [ENV_EXAMPLE_HEADER]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            shown = ",".join(str(v) for v in default)
+        elif default is None:
+            shown = ""
+        elif isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = str(default)
+        out.append(f"\n# {field.description}\n{name.upper()}={shown}\n")
+    return "".join(out)
 
 
 def load_settings(**overrides: object) -> Settings:

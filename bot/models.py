@@ -409,6 +409,7 @@ class OutboundMessage(SQLModel, table=True):
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     version: int = 0  # bumped when an update is asked for again while pending or sending
     attempts: int = 0  # claim token
+    failures: int = 0  # consecutive failed tries (the backoff counts these, not claims)
     due_at: dt.datetime | None = _ts(nullable=True)
     lease_until: dt.datetime | None = _ts(nullable=True)
     maybe_sent: bool = False  # a post was started and its outcome is unknown: reconcile first

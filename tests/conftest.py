@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,11 +57,11 @@ def _postgres() -> Iterator[object]:
     pg.stop()
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database for one test."""
-    if request.param == "sqlite":
-        path = tmp_path / "test.db"
+@contextmanager
+def _new_database(request: pytest.FixtureRequest, backend: str, folder: Path) -> Iterator[str]:
+    """A fresh, migrated database on `backend`, dropped afterwards."""
+    if backend == "sqlite":
+        path = folder / "test.db"
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
         url = f"sqlite:///{path}"
         yield url
@@ -75,6 +76,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     engine_for(url).dispose()
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def new_database() -> Callable[..., AbstractContextManager[str]]:
+    """`with new_database(request, backend, folder) as url:` — for fixtures of a wider scope
+    than `database_url` (a module's shared world)."""
+    return _new_database
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    with _new_database(request, request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

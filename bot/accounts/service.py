@@ -24,9 +24,11 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, or_, select
 
 from bot import audit, clock
+from bot.db import session_scope
 from bot.models import Account, Contact
 from bot.people.service import EMAIL_RE, Directory, person_by_email
 
@@ -308,6 +310,16 @@ def search_accounts(session: Session, team_id: str, query: str, limit: int = 100
     rows = list(session.exec(stmt.order_by(Account.name).limit(500)))
     rows.sort(key=lambda a: (not a.name.lower().startswith(query), a.name.lower()))
     return rows[:limit]
+
+
+def account_options(
+    engine: Engine, team_id: str, query: str, limit: int = 100
+) -> list[tuple[int, str, str | None]]:
+    """(id, name, domain) of the accounts a picker offers for what the person typed."""
+    with session_scope(engine) as session:
+        return [
+            (a.id or 0, a.name, a.domain) for a in search_accounts(session, team_id, query, limit)
+        ]
 
 
 def contacts_by_role(session: Session, team_id: str, account_id: int) -> dict[str, list[Contact]]:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.slack import payload
 from bot.slack.blocks.common import (
     actions,
     button,
@@ -107,17 +108,23 @@ class Review:
 
 
 def parse_item_ref(block_id: str | None, value: str | None = None) -> tuple[int, str] | None:
-    """(commitment id, expected state) from a control's block_id or button value."""
+    """(commitment id, expected state) from a control's button value or block_id."""
     for raw in (value, (block_id or "").removeprefix(f"{ITEM_BLOCK}:")):
-        parts = (raw or "").split(":")
-        if len(parts) == 2 and parts[0].isdigit() and parts[1].isalpha():
-            return int(parts[0]), parts[1]
+        try:
+            ident, state = payload.parse_ref(raw)
+        except payload.BadInput:
+            continue
+        if state.isascii() and state.isalpha():
+            return ident, state
     return None
 
 
 def parse_transcript_ref(value: str | None) -> int | None:
-    raw = (value or "").rsplit(":", 1)[-1]
-    return int(raw) if raw.isdigit() else None
+    """The transcript id at the end of `ftcapacct:42` (or a bare `42`)."""
+    try:
+        return payload.parse_id((value or "").rsplit(":", 1)[-1])
+    except payload.BadInput:
+        return None
 
 
 # --- small answers -------------------------------------------------------------------------

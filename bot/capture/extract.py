@@ -9,14 +9,13 @@ transcript's status change and their audit rows are one transaction.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
+from typing import Any
 import re
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -30,9 +29,19 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.llm import get_engine
 from bot.llm.base import CallContext, ExtractionEngine, ExtractionResult, LLMError
-from bot.models import Commitment, CommitmentStatus, Transcript, TranscriptStatus
-from bot.notify import DeliveryError, Notifier, Posted
+from bot.models import (
+    Commitment,
+    CommitmentStatus,
+    OutboundMessage,
+    Transcript,
+    TranscriptStatus,
+)
+from bot.notify import DeliveryError, Notifier
+from bot.outbox import service as outbox
+from bot.outbox.hooks import SendContext
+from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
+from bot.states import Machine, move, move_rows
 from bot.transcripts import ParsedTranscript, TranscriptError, guess_call_date, parse_transcript
 
 log = logging.getLogger(__name__)
@@ -58,20 +67,32 @@ def claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
     )
 
 
+TRANSCRIPT = Machine(
+    "transcript",
+    Transcript.__table__,  # type: ignore[attr-defined]
+    {
+        "claim": {T.QUEUED: T.PROCESSING, T.PROCESSING: T.PROCESSING},  # PROCESSING: lease over
+        "requeue": {T.PROCESSING: T.QUEUED},
+        "fail": {T.PROCESSING: T.FAILED},
+        "review": {T.PROCESSING: T.REVIEW},
+    },
+)
+
+
 def claim(engine: Engine, transcript_id: int, now: dt.datetime) -> int | None:
     """Take the job; returns the attempt number that now owns it, or None."""
+    table = TRANSCRIPT.table
     with session_scope(engine) as session:
-        result = session.execute(
-            update(Transcript)
-            .where(col(Transcript.id) == transcript_id, claimable(now))
-            .values(
-                status=T.PROCESSING, lease_until=now + LEASE, attempts=col(Transcript.attempts) + 1
-            )
-            .execution_options(synchronize_session=False)
+        rows = move_rows(
+            session,
+            TRANSCRIPT,
+            "claim",
+            table.c.id == transcript_id,
+            claimable(now),
+            values={"lease_until": now + LEASE, "attempts": table.c.attempts + 1},
+            returning=(table.c.attempts,),
         )
-        if result.rowcount != 1:
-            return None
-        return session.exec(select(Transcript.attempts).where(Transcript.id == transcript_id)).one()
+        return int(rows[0][0]) if rows else None
 
 
 def due_ids(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
@@ -127,13 +148,15 @@ def _owned(session: Session, transcript_id: int, attempt: int) -> Transcript | N
     return t
 
 
-def _fail(engine: Engine, job: Job, attempt: int, reason: str) -> bool:
+def _fail(engine: Engine, job: Job, attempt: int, reason: str, now: dt.datetime) -> bool:
     with session_scope(engine) as session:
         t = _owned(session, job.id, attempt)
         if t is None:
             return False
-        t.status, t.error, t.lease_until, t.processed_at = T.FAILED, reason, None, clock.now()
-        session.add(t)
+        move(
+            session, TRANSCRIPT, t, "fail", error=reason, lease_until=None, processed_at=clock.now()
+        )
+        say(session, job, f"failed:{attempt}", *failure_message(job.filename, reason), now=now)
         audit.record(
             session,
             t.team_id,
@@ -152,33 +175,53 @@ def _requeue(engine: Engine, job: Job, attempt: int, now: dt.datetime) -> None:
     with session_scope(engine) as session:
         t = _owned(session, job.id, attempt)
         if t is not None:
-            t.status, t.lease_until = T.QUEUED, now + RETRY_AFTER * attempt
-            session.add(t)
+            move(session, TRANSCRIPT, t, "requeue", lease_until=now + RETRY_AFTER * attempt)
 
 
 # --- the pipeline --------------------------------------------------------------------------
 
 
-def _say(notifier: Notifier, job: Job, text: str, blocks: list[dict] | None = None) -> None:
-    if not job.channel_id and not job.uploader:
-        return
-    try:
-        _post(notifier, job, text, blocks)
-    except DeliveryError as exc:
-        log.warning("could not answer about transcript %s: %s", job.id, exc.code)
-
-
-def _post(notifier: Notifier, job: Job, text: str, blocks: list[dict] | None) -> Posted:
-    """In the upload's thread; a transcript a recorder sent (no channel) goes to the host —
-    or the account's CSM — as a DM, and that DM becomes its thread."""
+def _where(job: Job) -> dict[str, Any] | None:
+    """The upload's thread; a transcript a recorder sent (no channel) goes to the host — or
+    the account's CSM — as a DM instead."""
     if job.channel_id:
-        return notifier.post(job.team_id, job.channel_id, text, blocks, thread_ts=job.thread_ts)
-    return notifier.dm(job.team_id, job.uploader or "", text, blocks)
+        return {"channel": job.channel_id, "thread_ts": job.thread_ts}
+    if job.uploader:
+        return {"user": job.uploader}
+    return None
 
 
-def _fail_and_say(engine: Engine, notifier: Notifier, job: Job, attempt: int, reason: str) -> str:
-    if _fail(engine, job, attempt, reason):
-        _say(notifier, job, *failure_message(job.filename, reason))
+def say(
+    session: Session,
+    job: Job,
+    what: str,
+    text: str,
+    blocks: list[dict] | None = None,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Tell the uploader about their transcript, in its thread, through the outbox."""
+    where = _where(job)
+    if where is None:
+        return
+    outbox.enqueue(
+        session,
+        job.team_id,
+        f"transcript:{job.id}:{what}",
+        **where,
+        text=text,
+        blocks=blocks,
+        kind="capture_note",
+        entity=("transcript", job.id),
+        now=now,
+    )
+
+
+def _fail_and_say(
+    rt: Runtime, notifier: Notifier, job: Job, attempt: int, reason: str, now: dt.datetime
+) -> str:
+    if _fail(rt.engine, job, attempt, reason, now):
+        kick(rt, notifier, job.team_id, now)
     return "failed"
 
 
@@ -199,13 +242,13 @@ def _fetch(
     """The file's bytes, or (None, outcome) when the job ended or will be retried."""
     limit = max_bytes(rt.settings)
     if not job.file_id:
-        return None, _fail_and_say(rt.engine, notifier, job, attempt, "The file is missing.")
+        return None, _fail_and_say(rt, notifier, job, attempt, "The file is missing.", now)
     try:
         info, data = notifier.download(job.team_id, job.file_id, limit)
     except DeliveryError as exc:
         if exc.code == "too_large":  # refused from files.info's size, before downloading
             reason = _too_large_reason(exc, job, limit)
-            return None, _fail_and_say(rt.engine, notifier, job, attempt, reason)
+            return None, _fail_and_say(rt, notifier, job, attempt, reason, now)
         if exc.retryable and attempt < MAX_ATTEMPTS:
             _requeue(rt.engine, job, attempt, now)
             return None, "retry"
@@ -214,7 +257,7 @@ def _fetch(
             + (f" ({exc.code})" if exc.code else "")
             + ". Check that the app can read files here (files:read) and upload it again."
         )
-        return None, _fail_and_say(rt.engine, notifier, job, attempt, reason)
+        return None, _fail_and_say(rt, notifier, job, attempt, reason, now)
     for _ in range(2):
         try:
             seen = ingest.store_content(rt.engine, job.id, attempt, data, info)
@@ -228,13 +271,17 @@ def _fetch(
     if seen is not None:
         link = permalink(notifier, job.team_id, seen.channel_id, seen.thread_ts)
         earlier_error = seen.error if seen.status == T.FAILED else None
-        _say(
-            notifier,
-            job,
-            *duplicate_message(
-                job.filename, seen.filename, seen.created_at.date(), link, earlier_error
-            ),
-        )
+        with session_scope(rt.engine) as session:
+            say(
+                session,
+                job,
+                "duplicate",
+                *duplicate_message(
+                    job.filename, seen.filename, seen.created_at.date(), link, earlier_error
+                ),
+                now=now,
+            )
+        kick(rt, notifier, job.team_id, now)
         return None, "duplicate"
     return data, None
 
@@ -299,8 +346,10 @@ def save_proposals(
     parsed: ParsedTranscript,
     plan: Plan,
     result: ExtractionResult,
+    now: dt.datetime,
 ) -> bool:
-    """Commitments, the transcript's move to review and every audit row: one transaction."""
+    """Commitments, the transcript's move to review, its review messages (outbox) and every
+    audit row: one transaction."""
     with session_scope(engine) as session:
         t = _owned(session, job.id, attempt)
         if t is None:
@@ -337,7 +386,15 @@ def save_proposals(
                 to_state=CommitmentStatus.PROPOSED,
                 transcript=t.id,
             )
-        t.status, t.lease_until, t.processed_at, t.error = T.REVIEW, None, clock.now(), None
+        move(
+            session,
+            TRANSCRIPT,
+            t,
+            "review",
+            lease_until=None,
+            processed_at=clock.now(),
+            error=None,
+        )
         t.format, t.text, t.speakers = parsed.format, transcript_text(parsed), parsed.speakers
         t.word_count, t.call_date, t.account_id = (
             parsed.word_count,
@@ -360,111 +417,47 @@ def save_proposals(
             fallback=result.fallback_reason,
             skipped_cues=parsed.skipped_cues or None,
         )
+        queue_review(session, job, now)
     return True
 
 
-REVIEW_RETRY = dt.timedelta(minutes=2)
-
-
-def post_review(
-    engine: Engine, notifier: Notifier, job: Job, now: dt.datetime | None = None
-) -> int:
-    """Post the review parts not yet posted (one or more thread messages) and remember where
-    each item lives. If Slack refuses or is down, the transcript is marked for a later retry
-    (`lease_until` = when), so a review is delayed, never lost."""
-    with session_scope(engine) as session:
-        review = load_review(session, job.team_id, job.id)
-        posted_ids = {
-            c.id
-            for c in session.exec(
-                select(Commitment).where(
-                    Commitment.team_id == job.team_id,
-                    Commitment.transcript_id == job.id,
-                    col(Commitment.review_ts).is_not(None),
-                )
-            )
-        }
-    if not job.channel_id and not job.uploader:
+def queue_review(session: Session, job: Job, now: dt.datetime) -> int:
+    """The review's parts (one thread message per up-to-50 blocks) into the outbox, in the
+    transaction that moved the transcript to review; each part's on_sent hook records where
+    its items live. Returns how many parts."""
+    where = _where(job)
+    if where is None:
         return 0
+    session.flush()
+    review = load_review(session, job.team_id, job.id)
     parts = review.parts() if review.items else [()]
-    posted = 0
     for index, (text, blocks) in enumerate(review_messages(review)):
         ids = [i.id for i in parts[index]] if review.items else []
-        if ids and set(ids) <= posted_ids:
-            continue  # posted on an earlier try
-        try:
-            msg = _post(notifier, job, text, blocks)
-            if not job.channel_id:  # the first DM of a recorder's review: the rest thread under it
-                ingest.set_thread(engine, job.team_id, job.id, msg.channel, msg.ts)
-                job = dataclasses.replace(job, channel_id=msg.channel, thread_ts=msg.ts)
-        except DeliveryError as exc:
-            log.warning("review of transcript %s not posted: %s", job.id, exc.code)
-            if exc.retryable and ids:
-                _mark_review_retry(engine, job.id, (now or clock.now()) + REVIEW_RETRY)
-            return posted
-        posted += 1
-        if ids:
-            with session_scope(engine) as session:
-                for c in session.exec(select(Commitment).where(col(Commitment.id).in_(ids))):
-                    c.review_channel, c.review_ts = msg.channel, msg.ts
-                    session.add(c)
-    return posted
+        outbox.enqueue(
+            session,
+            job.team_id,
+            f"transcript:{job.id}:review:{index}",
+            **where,
+            text=text,
+            blocks=blocks,
+            kind="capture_review",
+            entity=("transcript", job.id),
+            detail={"commitments": ids},
+            now=now,
+        )
+    return len(parts)
 
 
-def _mark_review_retry(engine: Engine, transcript_id: int, when: dt.datetime) -> None:
-    with session_scope(engine) as session:
-        t = session.get(Transcript, transcript_id)
-        if t is not None and t.status == T.REVIEW:
-            t.lease_until = when
-            session.add(t)
-
-
-def claim_review_retries(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
-    """Transcripts whose review still has to reach Slack, claimed atomically (one worker each)."""
-    table = Transcript.__table__  # type: ignore[attr-defined]
-    with session_scope(engine) as session:
-        due = [
-            r[0]
-            for r in session.execute(
-                sa.select(table.c.id)
-                .where(
-                    table.c.status == T.REVIEW,
-                    table.c.lease_until.is_not(None),
-                    table.c.lease_until <= now,
-                )
-                .limit(limit)
-            )
-        ]
-        won = []
-        for tid in due:
-            hit = session.execute(
-                sa.update(table)
-                .where(table.c.id == tid, table.c.status == T.REVIEW, table.c.lease_until <= now)
-                .values(lease_until=now + REVIEW_RETRY)
-            ).rowcount  # type: ignore[attr-defined]
-            if hit == 1:
-                won.append(tid)
-    return won
-
-
-def repost_reviews(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
-    """DUE_JOB: post reviews that Slack refused earlier (429, 5xx, outage)."""
-    done = 0
-    for tid in claim_review_retries(rt.engine, now):
-        job = _job(rt.engine, tid)
-        post_review(rt.engine, notifier, job, now)
-        with session_scope(rt.engine) as session:
-            pending = session.exec(
-                select(Commitment.id).where(
-                    Commitment.transcript_id == tid, col(Commitment.review_ts).is_(None)
-                )
-            ).first()
-            t = session.get(Transcript, tid)
-            if pending is None and t is not None:
-                t.lease_until = None  # all parts are in Slack now
-                session.add(t)
-        done += 1
-    return done
+def review_posted(session: Session, row: OutboundMessage, ctx: SendContext) -> None:
+    """OUTBOX hook: the items of this part live in that message (for edits and clicks)."""
+    ids = [int(i) for i in (row.detail or {}).get("commitments") or []]
+    if not ids:
+        return
+    for c in session.exec(
+        select(Commitment).where(Commitment.team_id == row.team_id, col(Commitment.id).in_(ids))
+    ):
+        c.review_channel, c.review_ts = row.sent_channel, row.sent_ts
+        session.add(c)
 
 
 def call_date_for(filename: str, info_created: dt.date | None, today: dt.date) -> dt.date:
@@ -486,28 +479,33 @@ def process_transcript(
     job = _job(rt.engine, transcript_id)
     if attempt > MAX_ATTEMPTS + 2:  # its workers keep dying mid-way: stop and say so
         return _fail_and_say(
-            rt.engine,
+            rt,
             notifier,
             job,
             attempt,
             f"I gave up after {attempt - 1} tries. Please upload it again, and "
             "tell your Followthrough admin if it keeps happening.",
+            now,
         )
     try:
         return _process(rt, notifier, job, attempt, now, engine)
-    except Exception:
-        log.exception("capture of transcript %s failed unexpectedly", transcript_id)
+    except Exception as exc:  # noqa: BLE001 — whatever it was, the upload is kept and retried
+        log.error(
+            "capture of transcript %s failed unexpectedly: %s", transcript_id, type(exc).__name__
+        )
+        log.debug("capture failure", exc_info=True)
         if attempt < MAX_ATTEMPTS:
             _requeue(rt.engine, job, attempt, now)
             return "retry"
         return _fail_and_say(
-            rt.engine,
+            rt,
             notifier,
             job,
             attempt,
             "Something went wrong on our side while reading it. Please try "
             "again later, and tell your Followthrough admin if it keeps "
             "happening.",
+            now,
         )
 
 
@@ -528,7 +526,7 @@ def _process(
     try:
         parsed = parse_transcript(data, job.filename, max_bytes=max_bytes(rt.settings))
     except TranscriptError as exc:
-        return _fail_and_say(rt.engine, notifier, job, attempt, str(exc))
+        return _fail_and_say(rt, notifier, job, attempt, str(exc), now)
     call_date = call_date_for(job.filename, None, now.date())
     if job.channel_id is None:  # a recorder's call: its own start date wins
         with session_scope(rt.engine) as session:
@@ -547,12 +545,10 @@ def _process(
     try:
         result = (engine or get_engine(rt.settings)).extract(parsed.utterances, plan.context)
     except LLMError as exc:
-        return _fail_and_say(
-            rt.engine, notifier, job, attempt, f"The commitment step failed: {exc}"
-        )
-    if not save_proposals(rt.engine, job, attempt, parsed, plan, result):
+        return _fail_and_say(rt, notifier, job, attempt, f"The commitment step failed: {exc}", now)
+    if not save_proposals(rt.engine, job, attempt, parsed, plan, result, now):
         return "lost"
-    post_review(rt.engine, notifier, job, now)
+    kick(rt, notifier, job.team_id, now)
     log.info(
         "transcript %s: %d commitments proposed (%s)",
         job.id,

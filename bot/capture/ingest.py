@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +23,7 @@ from sqlmodel import Session, select
 from bot import audit, clock
 from bot.db import session_scope
 from bot.models import Transcript, TranscriptStatus
+from bot.slack import payload
 from bot.transcripts import sha256_hex
 
 log = logging.getLogger(__name__)
@@ -81,24 +84,33 @@ def looks_like_transcript(ref: FileRef, *, direct_message: bool) -> bool:
     return name.endswith(TRANSCRIPT_SUFFIXES) or (ref.mimetype or "") in {"text/vtt", "text/srt"}
 
 
-def files_of(message: dict) -> list[FileRef]:
+def file_ref(f: object) -> FileRef | None:
+    """A Slack file object as capture keeps it; None unless its id looks like Slack's (a
+    forged id never reaches a query), with its name and type cleaned and its size only when
+    it is a whole number."""
+    if not isinstance(f, Mapping) or not payload.slack_id_ok(f.get("id")):
+        return None
+    if f.get("mode") == "tombstone":
+        return None
+    try:
+        size: int | None = payload.parse_int(f.get("size"), low=0, high=2**53)
+    except payload.BadInput:
+        size = None
+    mimetype = f.get("mimetype")
+    return FileRef(
+        str(f["id"]),
+        payload.clean_text(str(f.get("name") or f.get("title") or ""), 255),
+        payload.clean_text(mimetype, 255) if isinstance(mimetype, str) else None,
+        size,
+    )
+
+
+def files_of(message: Mapping[str, Any]) -> list[FileRef]:
     """The files a message carries (current `files[]`, or the singular `file` of old ones)."""
-    raw = list(message.get("files") or [])
-    if not raw and isinstance(message.get("file"), dict):
-        raw = [message["file"]]
-    refs = []
-    for f in raw:
-        if isinstance(f, dict) and f.get("id") and f.get("mode") != "tombstone":
-            size = f.get("size")
-            refs.append(
-                FileRef(
-                    str(f["id"]),
-                    str(f.get("name") or f.get("title") or ""),
-                    f.get("mimetype"),
-                    int(size) if size is not None else None,
-                )
-            )
-    return refs
+    raw = message.get("files")
+    if not isinstance(raw, list) or not raw:
+        raw = [message["file"]] if isinstance(message.get("file"), Mapping) else []
+    return [ref for ref in map(file_ref, raw) if ref is not None]
 
 
 def _accepted(row: Transcript, new: bool) -> Accepted:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.capture.extract import due_ids, process_transcript, repost_reviews
+from bot.capture.extract import due_ids, process_transcript, review_posted
 from bot.notify import Notifier
+from bot.outbox.hooks import OutboxHooks
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,4 +28,5 @@ def run_capture(
     return handled
 
 
-DUE_JOBS = [("capture", run_capture), ("capture.reviews", repost_reviews)]
+DUE_JOBS = [("capture", run_capture)]
+OUTBOX_HOOKS = {"capture_review": OutboxHooks(on_sent=review_posted)}

@@ -46,14 +46,9 @@ class Attachment:
 def file_ref(files: Any) -> ingest.FileRef | None:
     """The first file of a `file_input` state (`files` list of Slack file objects), if any."""
     for f in files or []:
-        if isinstance(f, dict) and f.get("id"):
-            size = str(f.get("size", ""))
-            return ingest.FileRef(
-                str(f["id"]),
-                str(f.get("name") or f.get("title") or ""),
-                f.get("mimetype"),
-                int(size) if size.isdigit() else None,
-            )
+        ref = ingest.file_ref(f)
+        if ref is not None:
+            return ref
     return None
 
 

@@ -7,7 +7,9 @@ one transaction with an audit row, and returns the messages to update afterwards
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import audit, clock
@@ -32,6 +34,7 @@ from bot.cases.records import (
 from bot.cases.steps import CASE, FINAL_STEP, STEP
 from bot.cases.workhours import WorkHours, add_working_hours, next_working_moment
 from bot.config import Settings
+from bot.db import session_scope
 from bot.models import OPEN_CASE_STATUSES, Case, CaseStatus, CaseStep, StepStatus
 from bot.people.service import get_person
 from bot.states import StateError, move
@@ -397,3 +400,75 @@ def open_cases(session: Session, team_id: str, limit: int = 40) -> list[msgs.Cas
         .limit(limit)
     )
     return [card(session, team_id, c.id or 0) for c in rows]
+
+
+# --- one-transaction wrappers for the Slack layer ------------------------------------------
+
+
+CONTROLS: dict[str, tuple[Callable[..., Outbox], dict[str, str]]] = {
+    "pause": (pause, {}),
+    "resume": (resume, {}),
+    "skip": (skip_ahead, {}),
+    "saved": (resolve, {"outcome": "saved"}),
+    "churned": (resolve, {"outcome": "churned"}),
+}
+
+
+def case_card(engine: Engine, team_id: str, case_id: int) -> msgs.CaseCard:
+    with session_scope(engine) as session:
+        return card(session, team_id, case_id)
+
+
+def case_list(engine: Engine, team_id: str) -> list[msgs.CaseCard]:
+    with session_scope(engine) as session:
+        return open_cases(session, team_id)
+
+
+def control_case(
+    engine: Engine,
+    what: str,
+    team_id: str,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+) -> tuple[Outbox, msgs.CaseCard]:
+    """One control from the card (`CONTROLS`), then the card as it is now."""
+    change, extra = CONTROLS[what]
+    with session_scope(engine) as session:
+        outbox = change(session, team_id, case_id, actor, settings, expected=expected, **extra)
+    return outbox, case_card(engine, team_id, case_id)
+
+
+def reassign(
+    engine: Engine,
+    team_id: str,
+    new_user: str,
+    actor: str,
+    settings: Settings,
+    *,
+    step_id: int | None = None,
+    case_id: int | None = None,
+    expected: str | None = None,
+) -> Outbox:
+    """Reassign one step (`step_id`), or the case's current step (`case_id`)."""
+    with session_scope(engine) as session:
+        if step_id is not None:
+            return reassign_step(session, team_id, step_id, new_user, actor, settings, expected)
+        return reassign_current(session, team_id, case_id or 0, new_user, actor, settings, expected)
+
+
+def note_form(engine: Engine, team_id: str, case_id: int, actor: str, settings: Settings) -> dict:
+    """The "Add a note" modal, if `actor` may control the case."""
+    with session_scope(engine) as session:
+        case = get_case(session, team_id, case_id)
+        if not may_control(session, case, actor, settings):
+            raise CaseError(who_controls(case))
+        return msgs.note_modal(case_id, account_name(session, case))
+
+
+def note(
+    engine: Engine, team_id: str, case_id: int, actor: str, settings: Settings, text: str
+) -> Outbox:
+    with session_scope(engine) as session:
+        return add_note(session, team_id, case_id, actor, settings, text)

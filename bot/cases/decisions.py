@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import audit, clock
@@ -43,6 +44,7 @@ from bot.notify import Notifier
 from bot.outbox import service as ob
 from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
+from bot.slack.payload import parse_ref
 from bot.states import StateError, move
 
 S = StepStatus
@@ -50,11 +52,10 @@ DECISIONS = ("yes", "edit", "no")
 
 
 def parse_value(value: str | None) -> tuple[int, str]:
-    """'<id>:<expected state>' from a button; CaseError when it is not ours."""
-    ident, _, expected = (value or "").partition(":")
-    if not ident.isdigit():
-        raise CaseError("That button is not recognised any more.")
-    return int(ident), expected
+    """'<id>:<expected state>' from a button or modal; BadInput when it is not ours."""
+    return parse_ref(
+        value, "That button is not recognised any more, so nothing changed; use the latest message."
+    )
 
 
 def _stale(step: CaseStep) -> str:
@@ -87,6 +88,19 @@ def check_decidable(
             f"Case #{case.id} is {case.status.replace('_', ' ')}; resume it before deciding a step."
         )
     return step_view(session, case, step)
+
+
+def decidable(
+    engine: Engine,
+    team_id: str,
+    step_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None = None,
+) -> msgs.StepView:
+    """`check_decidable` in its own transaction (before a modal opens or is submitted)."""
+    with session_scope(engine) as session:
+        return check_decidable(session, team_id, step_id, actor, settings, expected)
 
 
 def decide(
@@ -204,11 +218,11 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
     # before the case closes), including extensions and the steps this close stands down
     total = sum(1 for x in steps_of(session, case) if x.status != S.CANCELLED)
     before = move(session, CASE, case, answer, resolved_at=now, updated_at=now)
-    case.outcome = OUTCOME[case.status]
+    case.outcome = OUTCOME[CaseStatus(case.status)]
     case.resolution_step = case.current_step or None
     case.total_steps = total
     eng.cancel_open_steps(session, case, actor, now)
-    word = msgs.ANSWER_WORDS[OUTCOME[case.status]]
+    word = msgs.ANSWER_WORDS[OUTCOME[CaseStatus(case.status)]]
     took = time_to_resolve(case)
     _note(
         case,

@@ -96,6 +96,14 @@ def check_extend(
     return case, playbook
 
 
+def may_extend(
+    engine: Engine, team_id: str, case_id: int, playbook_key: str, actor: str, settings: Settings
+) -> None:
+    """`check_extend` in its own transaction: the quick answer before drafting starts."""
+    with session_scope(engine) as session:
+        check_extend(session, team_id, case_id, playbook_key, actor, settings)
+
+
 def extend_case(
     engine: Engine,
     team_id: str,

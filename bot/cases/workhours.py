@@ -31,6 +31,7 @@ class WorkHours:
         return cls(
             start_hour=int(getattr(settings, "workday_start_hour", 9)),
             end_hour=int(getattr(settings, "workday_end_hour", 18)),
+            days=frozenset(getattr(settings, "workday_numbers", WEEKDAYS)),
         )
 
 

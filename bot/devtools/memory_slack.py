@@ -30,6 +30,7 @@ class Message:
     text: str
     blocks: list[dict[str, Any]] | None
     metadata: dict[str, Any] | None
+    thread_ts: str | None = None
     deleted: bool = False
     edits: list[str] = field(default_factory=list)
     via: str = "post"  # "dm" when sent with dm()
@@ -42,6 +43,7 @@ class MemorySlack:
         self.accepted_posts = 0
         self._seq = itertools.count(1)
         self._faults: list[tuple[str, Callable[[], None], int]] = []  # (op, action, times)
+        self.offline: DeliveryError | None = None
 
     # -- fault injection ---------------------------------------------------------------------
     def fail(self, op: str, error: DeliveryError | BaseException, times: int = 1) -> None:
@@ -52,11 +54,22 @@ class MemorySlack:
 
         self._faults.append((op, raise_it, times))
 
+    def go_offline(self, error: DeliveryError) -> None:
+        """Every call from now on raises `error` (a Slack that cannot be reached)."""
+        self.offline = error
+
     def crash_after_post(self, times: int = 1) -> None:
         """The next post lands in Slack, then the caller is killed before it hears back."""
         self._faults.append(("post_after", lambda: (_ for _ in ()).throw(Killed()), times))
 
     def _fault(self, op: str) -> Callable[[], None] | None:
+        if self.offline is not None:
+            error = self.offline
+
+            def raise_it() -> None:
+                raise error
+
+            return raise_it
         with self.lock:
             for i, (name, action, times) in enumerate(self._faults):
                 if name == op:
@@ -69,6 +82,9 @@ class MemorySlack:
 
     # -- the Notifier port --------------------------------------------------------------------
     def open_dm(self, team_id: str, user_id: str) -> str:
+        fault = self._fault("open_dm")
+        if fault:
+            fault()
         return f"D{user_id}"
 
     def dm(
@@ -98,7 +114,7 @@ class MemorySlack:
             before()
         with self.lock:
             ts = f"{time.time():.0f}.{next(self._seq):06d}"
-            self.messages.append(Message(channel, ts, text, blocks, metadata))
+            self.messages.append(Message(channel, ts, text, blocks, metadata, thread_ts))
             self.accepted_posts += 1
         after = self._fault("post_after")
         if after:

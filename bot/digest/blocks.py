@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.slack import payload
 from bot.slack.blocks.common import (
     actions,
     button,
@@ -26,6 +27,7 @@ from bot.slack.blocks.common import (
 )
 
 ITEM_PREFIX = "ftitem"
+LIST_PREFIX = "ftlist"  # ftlist:<list>:c:42:open — a row of a `/commitments` list (ephemeral)
 A_DONE = "ft_item_done"
 A_SNOOZE = "ft_item_snooze"
 A_SNOOZE_DATE = "ft_item_snooze_date"
@@ -62,13 +64,27 @@ class Ref:
 
 
 def parse_ref(block_id: str | None) -> Ref | None:
-    """`ftitem:c:42:open` → Ref; anything else (forged, truncated) → None."""
-    parts = (block_id or "").split(":")
-    if len(parts) != 4 or parts[0] != ITEM_PREFIX or parts[1] not in ("c", "s"):
+    """`ftitem:c:42:open` (or `ftlist:<list>:c:42:open`) → Ref; anything else (forged,
+    truncated, ids past int4) → None."""
+    prefix, _, rest = (block_id or "").partition(":")
+    if prefix == LIST_PREFIX:
+        prefix, rest = ITEM_PREFIX, rest.partition(":")[2]
+    kind, _, ref = rest.partition(":")
+    if prefix != ITEM_PREFIX or kind not in ("c", "s"):
         return None
-    if not parts[2].isdigit():
+    try:
+        ident, state = payload.parse_ref(ref)
+    except payload.BadInput:
         return None
-    return Ref(parts[1], int(parts[2]), parts[3])  # type: ignore[arg-type]
+    return Ref(kind, ident, state) if state else None  # type: ignore[arg-type]
+
+
+def list_of(block_id: str | None) -> str | None:
+    """Which `/commitments` list a row belongs to (`ftlist:<list>:…`), if it is one."""
+    prefix, _, rest = (block_id or "").partition(":")
+    if prefix != LIST_PREFIX:
+        return None
+    return rest.partition(":")[0] or None
 
 
 GROUPS = (
@@ -106,7 +122,7 @@ def item_text(item: Item, today: dt.date) -> str:
     return "\n".join(bits)
 
 
-def item_controls(item: Item, today: dt.date) -> dict[str, Any]:
+def item_controls(item: Item, today: dt.date, in_list: str | None = None) -> dict[str, Any]:
     """Done · Snooze (1 day / 1 week) · Snooze to a date · Reassign — one actions block."""
     snooze = {
         "type": "static_select",
@@ -130,12 +146,13 @@ def item_controls(item: Item, today: dt.date) -> dict[str, Any]:
         snooze,
         pick,
         reassign,
-        block_id=f"{ITEM_PREFIX}:{item.ref}",
+        block_id=f"{LIST_PREFIX}:{in_list}:{item.ref}" if in_list else f"{ITEM_PREFIX}:{item.ref}",
     )
 
 
-def item_blocks(item: Item, today: dt.date) -> list[dict[str, Any]]:
-    return [section(item_text(item, today)), item_controls(item, today)]
+def item_blocks(item: Item, today: dt.date, in_list: str | None = None) -> list[dict[str, Any]]:
+    """An item's line and controls; `in_list` names the `/commitments` list it is shown in."""
+    return [section(item_text(item, today)), item_controls(item, today, in_list)]
 
 
 def group_items(items: list[Item], today: dt.date) -> dict[str, list[Item]]:

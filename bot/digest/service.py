@@ -34,6 +34,7 @@ from bot.models import (
     StepStatus,
 )
 from bot.people.service import timezone_of
+from bot.slack.blocks.common import clip
 from bot.states import Machine
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,16 @@ class ItemError(ValueError):
 # --- pure time rules -----------------------------------------------------------------------
 
 
-def is_workday(day: dt.date) -> bool:
-    return day.weekday() < 5
+WEEKDAYS = frozenset({0, 1, 2, 3, 4})
 
 
-def previous_workday(day: dt.date) -> dt.date:
+def is_workday(day: dt.date, days: frozenset[int] = WEEKDAYS) -> bool:
+    return day.weekday() in days
+
+
+def previous_workday(day: dt.date, days: frozenset[int] = WEEKDAYS) -> dt.date:
     day -= dt.timedelta(days=1)
-    while not is_workday(day):
+    while not is_workday(day, days):
         day -= dt.timedelta(days=1)
     return day
 
@@ -82,7 +86,7 @@ def next_digest_at(person: Person | None, settings: Settings, now: dt.datetime) 
     day = local.date()
     while True:
         moment = dt.datetime.combine(day, dt.time(hour), tzinfo=tz)
-        if moment > local and is_workday(day):
+        if moment > local and is_workday(day, settings.workday_numbers):
             return moment.astimezone(dt.UTC)
         day += dt.timedelta(days=1)
 
@@ -92,7 +96,9 @@ def digest_due(person: Person | None, settings: Settings, now: dt.datetime) -> d
     if person is not None and (person.deactivated or not person.digest_enabled):
         return None
     local = local_now(person, settings, now)
-    if not is_workday(local.date()) or local.hour < digest_hour_of(person, settings):
+    if not is_workday(local.date(), settings.workday_numbers) or local.hour < digest_hour_of(
+        person, settings
+    ):
         return None
     return local.date()
 
@@ -196,6 +202,21 @@ def save_settings(
     return person
 
 
+def settings_for(engine: Engine, settings: Settings, team_id: str, user_id: str) -> dict:
+    """The settings modal for the person (`/commitments settings`)."""
+    from bot.people.service import get_person
+
+    with session_scope(engine) as session:
+        return settings_view(get_person(session, team_id, user_id), settings.digest_hour)
+
+
+def update_settings(
+    engine: Engine, team_id: str, user_id: str, *, enabled: bool, hour: int
+) -> None:
+    with session_scope(engine) as session:
+        save_settings(session, team_id, user_id, enabled=enabled, hour=hour)
+
+
 # --- item actions (digest and App Home share them) ----------------------------------------
 
 
@@ -205,6 +226,7 @@ class Outcome:
     commitment_done: int | None = None  # → offer the close-the-loop note
     notify_user: str | None = None  # new owner / assignee to tell
     notify_text: str | None = None
+    subject: str | None = None  # the item's text, for an answer that names it
 
 
 def snooze_until(choice: str, today: dt.date) -> dt.date:
@@ -248,7 +270,8 @@ def mark_done(session: Session, team_id: str, ref: Ref, actor: str, admins: set[
             )
         except cm.CommitmentError as exc:
             raise ItemError(str(exc)) from None
-        return Outcome(":white_check_mark: Done", commitment_done=ref.id)
+        subject = clip(cm.get(session, team_id, ref.id).text, 200)
+        return Outcome(":white_check_mark: Done", commitment_done=ref.id, subject=subject)
     step, _ = _checked_step(session, team_id, ref, actor, admins)
     if step.status == StepStatus.AWAITING:
         raise ItemError(
@@ -281,7 +304,7 @@ def snooze(
             cm.snooze(session, team_id, ref.id, actor, until, today, admins)
         except cm.CommitmentError as exc:
             raise ItemError(str(exc)) from None
-        return Outcome(f":zzz: Snoozed until {until:%a %b} {until.day}")
+        return Outcome(f":zzz: Snoozed until {until:%a %b} {until.day}", subject=clip(c.text, 200))
     step, _ = _checked_step(session, team_id, ref, actor, admins)
     if step.status != StepStatus.SCHEDULED:
         raise ItemError("This step is already waiting for your answer; it can't be snoozed.")
@@ -357,6 +380,7 @@ def reassign(
         f":bust_in_silhouette: Handed to <@{new_user}>",
         notify_user=new_user,
         notify_text=f"<@{actor}> handed you: *{text[:300]}*" if new_user != actor else None,
+        subject=clip(text, 200),
     )
 
 

@@ -19,7 +19,13 @@ from sqlmodel import Session, col, or_, select
 from bot import audit
 from bot.config import Settings
 from bot.db import session_scope
-from bot.digest.service import commitment_item, is_workday, local_now, previous_workday
+from bot.digest.service import (
+    WEEKDAYS,
+    commitment_item,
+    is_workday,
+    local_now,
+    previous_workday,
+)
 from bot.followup.blocks import overdue_csm_message, overdue_owner_message, reminder_message
 from bot.followup.service import BATCH, account_name
 from bot.models import Commitment, CommitmentStatus, Person
@@ -35,25 +41,35 @@ NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 # --- pure rules ----------------------------------------------------------------------------
 
 
-def reminder_due(due: dt.date, local: dt.datetime, start_hour: int) -> bool:
+def reminder_due(
+    due: dt.date, local: dt.datetime, start_hour: int, days: frozenset[int] = WEEKDAYS
+) -> bool:
     """True from the start of the working day before `due` until `due` itself."""
     today = local.date()
-    return is_workday(today) and local.hour >= start_hour and previous_workday(due) <= today < due
+    return (
+        is_workday(today, days)
+        and local.hour >= start_hour
+        and previous_workday(due, days) <= today < due
+    )
 
 
-def overdue_now(due: dt.date, local: dt.datetime, start_hour: int) -> bool:
+def overdue_now(
+    due: dt.date, local: dt.datetime, start_hour: int, days: frozenset[int] = WEEKDAYS
+) -> bool:
     """Overdue once the due date has passed; told during the owner's working day."""
-    return local.date() > due and is_workday(local.date()) and local.hour >= start_hour
+    return local.date() > due and is_workday(local.date(), days) and local.hour >= start_hour
 
 
 def _start_of(day: dt.date, tz: ZoneInfo, start_hour: int) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(start_hour), tzinfo=tz).astimezone(dt.UTC)
 
 
-def _next_start(after: dt.datetime, first_day: dt.date, tz: ZoneInfo, start: int) -> dt.datetime:
+def _next_start(
+    after: dt.datetime, first_day: dt.date, tz: ZoneInfo, start: int, days: frozenset[int]
+) -> dt.datetime:
     """The first start of a working day, on `first_day` or later, that lies after `after`."""
     day = first_day
-    while not (is_workday(day) and _start_of(day, tz, start) > after):
+    while not (is_workday(day, days) and _start_of(day, tz, start) > after):
         day += dt.timedelta(days=1)
     return _start_of(day, tz, start)
 
@@ -66,14 +82,14 @@ def next_followup_at(
     if c.status != CommitmentStatus.OPEN or c.due_date is None:
         return NEVER
     tz = timezone_of(person, settings.default_timezone)
-    start = settings.workday_start_hour
+    start, days = settings.workday_start_hour, settings.workday_numbers
     moments = []
     if c.reminded_for != c.due_date:
-        remind = _start_of(previous_workday(c.due_date), tz, start)
+        remind = _start_of(previous_workday(c.due_date, days), tz, start)
         if remind > now:
             moments.append(remind)
     if c.overdue_notified_at is None:
-        moments.append(_next_start(now, c.due_date + dt.timedelta(days=1), tz, start))
+        moments.append(_next_start(now, c.due_date + dt.timedelta(days=1), tz, start, days))
     if c.snoozed_until:
         snooze_end = _start_of(c.snoozed_until, tz, start)
         moments = [max(m, snooze_end) for m in moments]
@@ -119,7 +135,7 @@ def follow_up(session: Session, c: Commitment, settings: Settings, now: dt.datet
         and c.owner_user_id
         and not owner_gone
         and c.reminded_for != c.due_date
-        and reminder_due(c.due_date, local, settings.workday_start_hour)
+        and reminder_due(c.due_date, local, settings.workday_start_hour, settings.workday_numbers)
     ):
         c.reminded_for = c.due_date
         _, name = account_name(session, c)
@@ -132,7 +148,7 @@ def follow_up(session: Session, c: Commitment, settings: Settings, now: dt.datet
         not snoozed
         and c.due_date
         and c.overdue_notified_at is None
-        and overdue_now(c.due_date, local, settings.workday_start_hour)
+        and overdue_now(c.due_date, local, settings.workday_start_hour, settings.workday_numbers)
     ):
         c.overdue_notified_at = now
         account, name = account_name(session, c)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -153,6 +154,20 @@ def may_close_loop(
     return cm.may_change(session, c, actor, set(settings.cs_admins))
 
 
+def copy_close_loop(
+    engine: Engine, settings: Settings, team_id: str, commitment_id: int, actor: str
+) -> CloseLoop | None:
+    """ "Give me the text": the note to copy, claimed once; None when it is not (any longer)
+    available to `actor`."""
+    with session_scope(engine) as session:
+        if not may_close_loop(session, team_id, commitment_id, actor, settings):
+            return None
+        loop = close_loop_for(session, team_id, commitment_id)
+        if loop is not None:
+            claim_close_loop(session, team_id, commitment_id, actor, "copied")
+        return loop
+
+
 def send_close_loop(
     rt: Runtime, notifier: Notifier, team_id: str, commitment_id: int, actor: str
 ) -> str:
@@ -219,6 +234,13 @@ def missed_prefill(
         f"Missed commitment: {who} promised {name}{due}: “{c.text}”. It is overdue and still open."
     )
     return MissedPrefill(account.id, name or "?", context)
+
+
+def prefill_missed(
+    engine: Engine, settings: Settings, team_id: str, commitment_id: int, actor: str
+) -> MissedPrefill:
+    with session_scope(engine) as session:
+        return missed_prefill(session, team_id, commitment_id, actor, settings)
 
 
 def plan_missed(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
+from bot.db import session_scope
 from bot.digest.service import local_now, open_items
 from bot.home.blocks import CaseLine, home_view
 from bot.models import OPEN_CASE_STATUSES, Account, Case, Person, Playbook
@@ -68,10 +70,18 @@ def build_home(
             .limit(50)
         )
     )
-    team = None
+    team: dict[str, list[CaseLine]] | None = None
     if is_cs_admin(session, team_id, user_id, settings.cs_admins):
         team = {}
         rows = session.exec(open_cases.order_by(col(Case.opened_at).desc()).limit(TEAM_CASES_MAX))
         for line in _lines(session, team_id, list(rows)):
             team.setdefault(line.risk, []).append(line)
     return home_view(items, _lines(session, team_id, owned), team, today)
+
+
+def home_for(
+    engine: Engine, settings: Settings, team_id: str, user_id: str, now: dt.datetime
+) -> dict:
+    """`build_home` in its own transaction (the Slack layer publishes it)."""
+    with session_scope(engine) as session:
+        return build_home(session, settings, team_id, user_id, now)

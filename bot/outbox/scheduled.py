@@ -34,18 +34,19 @@ LANE_PER_TICK = 3
 SEND_THREADS = 8
 HISTORY_MARGIN = dt.timedelta(minutes=2)  # clock skew between us and Slack
 MAX_BACKOFF = dt.timedelta(minutes=30)
-POST_TIMEOUT_SECONDS = 15.0  # the Slack client's timeout (bot.slack.client.make_client)
 
 
-def backoff(attempts: int) -> dt.timedelta:
-    """30 s, 1 min, 2 min … capped at 30 min: Slack (or SMTP) gets time to recover."""
-    return min(dt.timedelta(seconds=30 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
+def backoff(attempts: int, base: float = 30.0) -> dt.timedelta:
+    """base, 2×, 4× … capped at 30 min: Slack (or SMTP) gets time to recover."""
+    return min(dt.timedelta(seconds=base * 2 ** max(0, min(attempts, 20) - 1)), MAX_BACKOFF)
 
 
 def lease_for(settings: Settings) -> dt.timedelta:
-    """The claim lease; never shorter than three post timeouts, so a post in flight always
-    ends (lands or fails) well before anyone else may take the row."""
-    return dt.timedelta(seconds=max(settings.step_lease_seconds, 3 * POST_TIMEOUT_SECONDS))
+    """The claim lease; never shorter than three Slack request timeouts, so a post in flight
+    always ends (lands or fails) well before anyone else may take the row."""
+    return dt.timedelta(
+        seconds=max(settings.step_lease_seconds, 3 * settings.slack_timeout_seconds)
+    )
 
 
 @dataclass
@@ -65,17 +66,23 @@ def send_due(
     now: dt.datetime,
     *,
     team_id: str | None = None,
+    fresh_only: bool = False,
     rounds: int = MAX_ROUNDS,
 ) -> int:
-    """DUE_JOB: send what is due (of one team only, for `kick`). Returns how many messages
-    landed."""
+    """DUE_JOB: send what is due (only one team's newest rows, for `kick`). Returns how many
+    messages landed."""
     tick = _Tick(now, time.monotonic())
     lease = lease_for(rt.settings)
     sent = 0
     for _ in range(rounds):
         with session_scope(rt.engine) as s:
             claimed = ob.claim(
-                s, tick.current(), tick.current() + lease, CLAIM_BATCH, team_id=team_id
+                s,
+                tick.current(),
+                tick.current() + lease,
+                CLAIM_BATCH,
+                team_id=team_id,
+                fresh_only=fresh_only,
             )
             rows = {
                 r.id: r
@@ -104,9 +111,12 @@ def send_due(
 
 
 def kick(rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None = None) -> int:
-    """Send a team's due messages now (after a click) rather than at the next tick; what a
-    hook queues on the way (e.g. the question after a delivery) goes in the same call."""
-    return send_due(rt, notifier, now or clock.now(), team_id=team_id, rounds=KICK_ROUNDS)
+    """Send what a request just wrote right away rather than at the next tick; what a hook
+    queues on the way (e.g. the question after a delivery) goes in the same call. Rows that
+    are failing are left to the workers and their backoff."""
+    return send_due(
+        rt, notifier, now or clock.now(), team_id=team_id, fresh_only=True, rounds=KICK_ROUNDS
+    )
 
 
 def _send_lane(
@@ -158,11 +168,12 @@ def _failed(
     code = exc.code or str(exc)
     with session_scope(rt.engine) as s:
         if exc.retryable:
-            retry = (
-                dt.timedelta(seconds=exc.retry_after)
-                if exc.retry_after is not None
-                else backoff(token)
-            )
+            if exc.retry_after is not None:
+                retry = dt.timedelta(seconds=exc.retry_after)
+            elif exc.uncertain:  # no answer: look again soon (it may have landed), then back off
+                retry = backoff(row.failures + 1, base=2 * rt.settings.slack_timeout_seconds)
+            else:
+                retry = backoff(row.failures + 1)
             ob.settle_retry(
                 s, row.id or 0, token, now + retry, code, maybe_sent=maybe_sent, now=now
             )
@@ -280,6 +291,7 @@ def _update(rt: Runtime, notifier: Notifier, row: OutboundMessage, token: int, t
                 "waiting for the post",
                 maybe_sent=False,
                 now=tick.current(),
+                failed=False,
             )
         return "waiting"
     content = _content(rt, row, tick.current())

@@ -64,11 +64,13 @@ def enqueue(
     entity: tuple[str, int] | None = None,
     not_before: dt.datetime | None = None,
     email: dict[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> OutboundMessage:
     """Ask for one message to be sent (a DM to `user`, a post in `channel`, or an `email`
     {to, subject, sender}) from `now` (the caller's clock: the tick's, in scheduled work);
-    idempotent by `key`: asking again returns the first row."""
+    `detail` is kept for the kind's hooks. Idempotent by `key`: asking again returns the
+    first row."""
     if sum(x is not None for x in (user, channel, email)) != 1:
         raise ValueError("enqueue needs exactly one of user, channel, email")
     now = now or clock.now()
@@ -84,10 +86,11 @@ def enqueue(
         "thread_ts": thread_ts,
         "text": text,
         "blocks": blocks or [],
-        "detail": dict(email or {}),
+        "detail": {**(detail or {}), **(email or {})},
         "status": PENDING,
         "version": 0,
         "attempts": 0,
+        "failures": 0,
         "maybe_sent": False,
         "due_at": not_before or now,
         "created_at": now,
@@ -133,6 +136,7 @@ def enqueue_update(
         status=PENDING,
         version=0,
         attempts=0,
+        failures=0,
         maybe_sent=False,
         due_at=now,
         created_at=now,
@@ -147,6 +151,7 @@ def enqueue_update(
                 "blocks": insert.excluded.blocks,
                 "kind": insert.excluded.kind,
                 "version": T.c.version + 1,
+                "failures": 0,
                 "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
                 "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
                 "error": None,
@@ -179,12 +184,16 @@ def claim(
     limit: int,
     *,
     team_id: str | None = None,
+    fresh_only: bool = False,
 ) -> list[tuple[int, int]]:
     """Atomically take up to `limit` due rows (pending, or sending with an expired lease);
-    returns (id, claim token) pairs."""
+    returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
+    a request has just written and what its hooks write in turn."""
     pick = sa.select(T.c.id).where(T.c.status.in_(OUTBOX.sources("claim")), T.c.due_at <= now)
     if team_id is not None:
         pick = pick.where(T.c.team_id == team_id)
+    if fresh_only:
+        pick = pick.where(T.c.failures == 0)
     pick = pick.order_by(T.c.due_at, T.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
@@ -262,6 +271,7 @@ def settle_sent(
             "lease_until": None,
             "due_at": None,
             "sent_at": now,
+            "failures": 0,
             "error": None,
             "updated_at": now,
         },
@@ -287,8 +297,10 @@ def settle_retry(
     *,
     maybe_sent: bool,
     now: dt.datetime,
+    failed: bool = True,
 ) -> bool:
-    """Not now: back to pending at `due`; `maybe_sent` keeps the look-before-posting mark."""
+    """Not now: back to pending at `due`; `maybe_sent` keeps the look-before-posting mark;
+    `failed` counts it towards the backoff (a lane's turn passing is not a failure)."""
     done = move_rows(
         session,
         OUTBOX,
@@ -298,6 +310,7 @@ def settle_retry(
             "due_at": due,
             "lease_until": None,
             "maybe_sent": maybe_sent,
+            "failures": T.c.failures + (1 if failed else 0),
             "error": error[:500],
             "updated_at": now,
         },

@@ -289,6 +289,50 @@ def reorder(
     return _revise(session, team_id, key, actor, {"steps": [by_id[i] for i in order]})
 
 
+# --- one-transaction wrappers for the Slack layer ------------------------------------------
+
+
+def may_change(engine: Engine, team_id: str, user_id: str, cs_admins: Iterable[str]) -> bool:
+    with session_scope(engine) as session:
+        return is_admin(session, team_id, user_id, cs_admins)
+
+
+def list_active(engine: Engine, team_id: str) -> list[Playbook]:
+    with session_scope(engine) as session:
+        return active_playbooks(session, team_id)
+
+
+def find_active(
+    engine: Engine, team_id: str, key: str, *, retire_it_as: str | None = None
+) -> Playbook | None:
+    """The active playbook `key` (None if there is none); retired first when `retire_it_as`
+    names who retires it."""
+    with session_scope(engine) as session:
+        row = get_playbook(session, team_id, key)
+        if row is not None and retire_it_as:
+            retire(session, team_id, row.key, retire_it_as)
+        return row
+
+
+def save_yaml_text(engine: Engine, team_id: str, text: str, actor: str) -> tuple[Playbook, Loaded]:
+    with session_scope(engine) as session:
+        return save_yaml(session, team_id, text, actor)
+
+
+def edit_step_of(
+    engine: Engine, team_id: str, key: str, step_id: str, changes: dict[str, Any], actor: str
+) -> Playbook:
+    with session_scope(engine) as session:
+        return edit_step(session, team_id, key, step_id, changes, actor)[0]
+
+
+def reorder_steps(
+    engine: Engine, team_id: str, key: str, order: Sequence[str], actor: str
+) -> Playbook:
+    with session_scope(engine) as session:
+        return reorder(session, team_id, key, order, actor)[0]
+
+
 __all__ = [
     "LoadReport",
     "Loaded",

@@ -36,7 +36,7 @@ def parse_period(text: str, today: dt.date) -> Period:
     t = " ".join((text or "").lower().split())
     if t in ("", "30d", "month"):
         return Period(today - dt.timedelta(days=29), today)
-    if m := re.fullmatch(r"(\d{1,4})\s*([dw])", t):
+    if m := re.fullmatch(r"([0-9]{1,4})\s*([dw])", t):
         days = int(m.group(1)) * (7 if m.group(2) == "w" else 1)
         if days < 1:
             raise PeriodError(f"'{text}' is an empty period. {USAGE}")
@@ -51,7 +51,8 @@ def parse_period(text: str, today: dt.date) -> Period:
         return Period(first.replace(month=3 * ((today.month - 1) // 3) + 1), today)
     if t == "all":
         return Period(dt.date(2000, 1, 1), today)
-    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to|–|-{1,2}>?)\s*(\d{4}-\d{2}-\d{2})", t):
+    date = r"([0-9]{4}-[0-9]{2}-[0-9]{2})"  # ASCII digits: \d also takes '١' and '٢'
+    if m := re.fullmatch(date + r"\s*(?:\.\.|to|–|-{1,2}>?)\s*" + date, t):
         try:
             since, until = (dt.date.fromisoformat(g) for g in m.groups())
         except ValueError:

@@ -7,29 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 from bot.slack.client import make_client
 from bot.slack.listeners import register_all
-from bot.slack.middleware import make_dedupe_middleware
+from bot.slack.listeners.base import user_facing_error, where
+from bot.slack.middleware import ReadInteraction, make_dedupe_middleware
 
 log = logging.getLogger(__name__)
-
-
-def user_facing_error(error: Exception) -> str:
-    if isinstance(error, SlackApiError):
-        code = error.response.get("error") if error.response is not None else "unknown"
-        return (
-            f":warning: Slack answered `{code}` while I was working on that, even after "
-            "retrying. Nothing was saved half-way; please try again in a minute."
-        )
-    return (
-        ":warning: Something went wrong on our side while handling that. Nothing was "
-        "saved half-way; please try again, and tell your Followthrough admin if it "
-        "keeps happening."
-    )
 
 
 def create_app(
@@ -50,22 +36,27 @@ def create_app(
         # pool head-room so a burst of clicks never starves the next ack (Bolt's default is 5).
         listener_executor=ThreadPoolExecutor(max_workers=24, thread_name_prefix="ft-listener"),
         ignoring_self_events_enabled=True,
+        # right after the signature check: the typed Interaction (400 for a body Slack never
+        # sends) and the Runtime, for the listeners
+        before_authorize=ReadInteraction(rt),
     )
     app.use(make_dedupe_middleware(rt))
     register_all(app, rt)
 
     @app.error
     def on_error(error: Exception, body: dict, respond: Respond | None = None) -> None:
-        """Log it, and tell the person: a failure is never silent and never kills the thread."""
+        """What the listeners' own wrapper did not catch (middleware, Bolt itself): logged
+        in one line (the traceback at DEBUG), and the person is told."""
         kind = body.get("type") or body.get("command") or "request"
-        log.error("listener failed for %s: %s", kind, type(error).__name__, exc_info=error)
+        log.error("request %s failed: %s at %s", kind, type(error).__name__, where(error))
+        log.debug("traceback of the failure above", exc_info=error)
         if respond is not None and body.get("response_url"):
             try:
                 respond(
                     text=user_facing_error(error), response_type="ephemeral", replace_original=False
                 )
-            except Exception:  # noqa: BLE001 — Slack itself may be what is failing
-                log.warning("could not tell the user about the failure", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 — Slack itself may be what is failing
+                log.warning("could not tell the user about the failure: %s", type(exc).__name__)
 
     app._ft_runtime = rt  # type: ignore[attr-defined]  # for entry points that need it back
     return app

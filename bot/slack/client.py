@@ -21,10 +21,10 @@ def retry_handlers(max_retries: int = 3) -> list:
     ]
 
 
-def make_client(settings: Settings, token: str | None = None, timeout: int = 15) -> WebClient:
+def make_client(settings: Settings, token: str | None = None) -> WebClient:
     return WebClient(
         token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        timeout=timeout,
+        timeout=int(max(1, round(settings.slack_timeout_seconds))),
         retry_handlers=retry_handlers(),
     )

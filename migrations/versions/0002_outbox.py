@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('maybe_sent', sa.Boolean(), nullable=False),
@@ -66,9 +67,10 @@ def upgrade() -> None:
     op.execute("UPDATE casestep SET status = 'scheduled' WHERE status = 'claimed'")
     columns = (
         "team_id, key, kind, op, entity, entity_id, channel, text, blocks, detail, status, "
-        "version, attempts, maybe_sent, sent_channel, sent_ts, created_at, updated_at, sent_at"
+        "version, attempts, failures, maybe_sent, sent_channel, sent_ts, created_at, "
+        "updated_at, sent_at"
     )
-    sent = "'[]', '{}', 'sent', 0, 0, false"
+    sent = "'[]', '{}', 'sent', 0, 0, 0, false"
     now = "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP"
     op.execute(
         f"INSERT INTO outbound_message ({columns}) SELECT team_id, "

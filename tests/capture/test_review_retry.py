@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.models import Commitment, Transcript
+from bot.models import Commitment, OutboundMessage
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "devtools" / "samples"
 SAMPLE = SAMPLES / "call-2026-11-20.vtt"
@@ -33,33 +33,23 @@ def test_review_refused_by_slack_is_posted_on_a_later_tick(slack) -> None:
         with world.session() as s:
             return list(s.exec(select(Commitment)))
 
-    import time
-
-    def transcript() -> Transcript | None:
+    def review_rows() -> list[OutboundMessage] | None:
         with world.session() as s:
-            return s.exec(select(Transcript)).first()
+            rows = list(
+                s.exec(select(OutboundMessage).where(OutboundMessage.kind == "capture_review"))
+            )
+        return rows if rows and all(r.status == "pending" and r.failures for r in rows) else None
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        t = transcript()
-        if t is not None and t.status == "review" and t.lease_until is not None:
-            break
-        time.sleep(0.05)
+    # the review is stored and waits in the outbox, Slack having refused it
+    [row] = world.standin.wait_until(review_rows, what="the refused review queued for a retry")
     rows = stored()
     assert rows and all(c.review_ts is None for c in rows)
-    with world.session() as s:
-        t = s.exec(select(Transcript)).one()
-        assert t.status == "review" and t.lease_until is not None
-        retry_at = (
-            t.lease_until.replace(tzinfo=dt.UTC) if t.lease_until.tzinfo is None else t.lease_until
-        )
+    retry_at = row.due_at.replace(tzinfo=dt.UTC) if row.due_at.tzinfo is None else row.due_at
     world.standin.clear_faults()
     world.tick(retry_at - dt.timedelta(seconds=1))  # not yet due
     assert all(c.review_ts is None for c in stored())
     world.tick(retry_at + dt.timedelta(seconds=1))
     assert all(c.review_ts for c in stored())
-    with world.session() as s:
-        assert s.exec(select(Transcript)).one().lease_until is None
     posted_reviews = [c for c in world.standin.calls("chat.postMessage") if c.ok]
     world.tick(retry_at + dt.timedelta(minutes=10))
     assert len([c for c in world.standin.calls("chat.postMessage") if c.ok]) == len(posted_reviews)

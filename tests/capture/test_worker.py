@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from bot.capture.listing import Query, parse_query
 from bot.capture.scheduled import run_capture
 from bot.config import load_settings
 from bot.db import engine_for, session_scope
+from bot.devtools.memory_slack import MemorySlack
 from bot.models import Commitment, Person, Transcript
-from bot.notify import DeliveryError, Posted
+from bot.notify import DeliveryError
 from bot.runtime import Runtime
 
 TEAM = "T0TEST"
@@ -31,38 +31,27 @@ CALL = (
 )
 
 
-@dataclass
-class Notes:
-    """A Notifier that serves one file and records posts; `download_errors` fail first."""
+class Notes(MemorySlack):
+    """The in-memory Slack serving one file; `download_errors` fail first; `posts` are
+    (channel, thread_ts, text) of what landed."""
 
-    content: bytes = CALL
-    download_errors: list[DeliveryError] = field(default_factory=list)
-    posts: list[tuple[str, str | None, str]] = field(default_factory=list)
-    downloads: int = 0
+    def __init__(
+        self, content: bytes = CALL, download_errors: list[DeliveryError] | None = None
+    ) -> None:
+        super().__init__()
+        self.content = content
+        self.download_errors = list(download_errors or [])
+        self.downloads = 0
 
-    def post(
-        self,
-        team_id: str,
-        channel: str,
-        text: str,
-        blocks: Any = None,
-        thread_ts: str | None = None,
-    ) -> Posted:
-        self.posts.append((channel, thread_ts, text))
-        return Posted(channel, f"{len(self.posts)}.000100")
+    @property
+    def posts(self) -> list[tuple[str, str | None, str]]:
+        return [(m.channel, m.thread_ts, m.text) for m in self.live()]
 
     def download(self, team_id: str, file_id: str, max_bytes: int) -> tuple[dict, bytes]:
         self.downloads += 1
         if self.download_errors:
             raise self.download_errors.pop(0)
         return {"name": "call-2026-11-20.vtt"}, self.content
-
-    def dm(self, *a: Any) -> Posted:
-        raise AssertionError("capture never DMs")
-
-    def update(self, *a: Any, **k: Any) -> None: ...
-
-    def ephemeral(self, *a: Any, **k: Any) -> None: ...
 
 
 @pytest.fixture

@@ -60,11 +60,12 @@ def test_durations() -> None:
 def test_env_example_lists_every_setting() -> None:
     from pathlib import Path
 
-    from bot.config import Settings
+    from bot.config import Settings, env_example
 
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     for name in Settings.model_fields:
         assert f"{name.upper()}=" in example, name
+    assert example == env_example(), "regenerate .env.example (see bot.config.env_example)"
 
 
 def test_env_example_copied_as_is_loads(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

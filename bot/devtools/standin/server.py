@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import email.parser
 import json
+import random
 import secrets
 import threading
 import time
@@ -120,6 +121,7 @@ class SlackStandin:
         self.redirect_downloads = redirect_downloads
         self.strict_response_url = strict_response_url
         self.view_errors: dict[str, dict[str, str]] = {}
+        self.latency: dict[str, float] = {}  # method ("*" = any) → answer after up to N s
         self.socket_mode = SocketModeHub()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -355,6 +357,12 @@ class SlackStandin:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+        self.latency.clear()
+
+    def slow(self, method: str = "*", up_to_seconds: float = 1.0) -> None:
+        """Answer `method` up to this many seconds late (uniformly at random), after doing
+        the work: a client that gives up early does not know its post landed."""
+        self.latency[method] = up_to_seconds
 
     # -- recorder ---------------------------------------------------------------------------
     def calls(self, method: str | None = None, team_id: str | None = None) -> list[Call]:
@@ -646,6 +654,9 @@ class SlackStandin:
         if reply is None:
             reply = self._api_result(method, args, token, team)
         self._record(method, args, headers, team_id, reply)
+        slow = self.latency.get(method, self.latency.get("*", 0.0))
+        if slow:  # the work is done (a post is in the channel); only the answer is late
+            time.sleep(random.uniform(0, slow))
         return reply
 
     def _api_result(

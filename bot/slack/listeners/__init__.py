@@ -1,4 +1,5 @@
-"""Every listener module exposes `register(app, rt)`; this wires them all."""
+"""The listener modules, in the order Bolt tries them. Each declares its `routes`
+(`bot.slack.listeners.base.Routes`); a module may still expose `register(app, rt)`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib
 from slack_bolt import App
 
 from bot.runtime import Runtime
+from bot.slack.listeners.base import attach_all
 
 LISTENER_MODULES = (
     "bot.slack.listeners.options",
@@ -24,5 +26,6 @@ LISTENER_MODULES = (
 
 
 def register_all(app: App, rt: Runtime) -> None:
-    for name in LISTENER_MODULES:
-        importlib.import_module(name).register(app, rt)
+    modules = [importlib.import_module(name) for name in LISTENER_MODULES]
+    # last, so it only ever sees what no listener claimed
+    attach_all(app, [*modules, importlib.import_module("bot.slack.listeners.fallback")], rt)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from slack_bolt import App, Say
+from bot.slack.listeners.base import Call, Routes
 
-from bot.runtime import Runtime
-
+routes = Routes()
 HELP = (
     "Hi! I keep track of what gets promised on customer calls and run playbooks when an "
     "account is at risk.\n"
@@ -18,7 +17,10 @@ HELP = (
 )
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.event("app_mention")
-    def on_mention(event: dict, say: Say) -> None:
-        say(text=HELP, thread_ts=event.get("thread_ts") or event.get("ts"))
+@routes.event("app_mention")
+def on_mention(call: Call) -> None:
+    i = call.interaction
+    event = i.event or {}
+    call.client.chat_postMessage(
+        channel=i.channel_id, text=HELP, thread_ts=i.thread_ts or str(event.get("ts") or "")
+    )

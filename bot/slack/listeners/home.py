@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot import clock
+from bot.home.service import home_for
 from bot.runtime import Runtime
-from bot.slack.listeners.digest import refresh_home
+from bot.slack.listeners.base import Call, Routes
+
+routes = Routes()
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.event("app_home_opened")
-    def on_home_opened(event: dict, body: dict, client: WebClient) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        refresh_home(rt, client, body.get("team_id", ""), event["user"])
+def publish_home(rt: Runtime, client: WebClient, team_id: str, user_id: str) -> None:
+    view = home_for(rt.engine, rt.settings, team_id, user_id, clock.now())
+    client.views_publish(user_id=user_id, view=view)
+
+
+@routes.event("app_home_opened")
+def on_home_opened(call: Call) -> None:
+    event = call.interaction.event or {}
+    if event.get("tab", "home") != "home" or not call.user_id:
+        return
+    publish_home(call.rt, call.client, call.team_id, call.user_id)

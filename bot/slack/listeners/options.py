@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
-
-from bot.accounts.service import search_accounts
-from bot.db import session_scope
-from bot.runtime import Runtime
+from bot.accounts.service import account_options
 from bot.slack.blocks.common import option
+from bot.slack.listeners.base import Call, Routes
 
+routes = Routes()
 ACCOUNT_SELECT = "account_select"
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.options(ACCOUNT_SELECT)
-    def account_options(ack: Ack, body: dict) -> None:
-        team_id = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id", "")
-        with session_scope(rt.engine) as session:
-            accounts = search_accounts(session, team_id, body.get("value", ""), limit=100)
-            options = [option(a.name, str(a.id), a.domain) for a in accounts]
-        ack(options=options)
+@routes.options(ACCOUNT_SELECT)
+def on_account_options(call: Call) -> None:
+    found = account_options(call.rt.engine, call.team_id, call.interaction.text[:200])
+    call.ack(options=[option(name, str(ident), domain) for ident, name, domain in found])

@@ -12,15 +12,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
-
-from bot.db import session_scope
 from bot.models import Playbook
 from bot.playbooks import store
 from bot.playbooks.parse import PlaybookError
 from bot.playbooks.schema import AssigneeRole, Medium
-from bot.runtime import Runtime
 from bot.slack.blocks.common import (
     clip,
     context,
@@ -32,6 +27,8 @@ from bot.slack.blocks.common import (
     plain,
     section,
 )
+from bot.slack.listeners.base import Call, Routes
+from bot.slack.payload import BadInput, View, clean_text
 
 NEW_CALLBACK, EDIT_CALLBACK, REORDER_CALLBACK = "playbook_new", "playbook_edit", "playbook_reorder"
 YAML_BLOCK = "yaml"
@@ -242,136 +239,119 @@ def problems_text(error: PlaybookError, limit: int = 6) -> str:
 
 # --- listeners ---------------------------------------------------------------------------
 
-
-def _values(view: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
-        for state in elements.values():
-            out[block_id] = (
-                state.get("value")
-                if "value" in state
-                else (state.get("selected_option") or {}).get("value")
-            )
-    return out
+routes = Routes(store.PlaybookStoreError)
 
 
-def register(app: App, rt: Runtime) -> None:
-    def admin(team_id: str, user_id: str) -> bool:
-        with session_scope(rt.engine) as s:
-            return store.is_admin(s, team_id, user_id, rt.settings.cs_admins)
+def _admin(call: Call) -> bool:
+    return store.may_change(call.rt.engine, call.team_id, call.user_id, call.rt.settings.cs_admins)
 
-    @app.command("/playbooks")
-    def playbooks_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        team_id, user_id = body.get("team_id", ""), body.get("user_id", "")
-        verb, *args = (body.get("text") or "list").split() or ["list"]
-        verb = verb.lower()
-        store.ensure_seeded_once(rt.engine, team_id)
-        if verb in {"list", "ls"}:
-            with session_scope(rt.engine) as s:
-                blocks = list_blocks(store.active_playbooks(s, team_id))
-            respond(text="Playbooks", blocks=blocks, response_type="ephemeral")
-            return
-        if verb not in {"view", "new", "edit", "reorder", "retire"}:
-            respond(text=f"I don't know `{escape(verb)}`. {USAGE}", response_type="ephemeral")
-            return
-        if verb != "view" and not admin(team_id, user_id):
-            respond(text=NOT_ADMIN, response_type="ephemeral")
-            return
-        if verb == "new":
-            client.views_open(trigger_id=body["trigger_id"], view=new_modal())
-            return
-        if not args:
-            respond(text=f"Which playbook? {USAGE}", response_type="ephemeral")
-            return
-        with session_scope(rt.engine) as s:
-            row = store.get_playbook(s, team_id, args[0])
-            if row is not None and verb == "retire":
-                store.retire(s, team_id, row.key, user_id)
-        if row is None:
-            respond(
-                text=f"No active playbook `{escape(args[0])}`; `/playbooks` lists them.",
-                response_type="ephemeral",
-            )
-        elif verb == "view":
-            respond(text=row.name, blocks=view_blocks(row), response_type="ephemeral")
-        elif verb == "retire":
-            respond(
-                text=f"Retired `{row.key}`: it is no longer offered in /report-risk; open "
-                "cases keep their steps.",
-                response_type="ephemeral",
-            )
-        elif verb == "reorder":
-            client.views_open(trigger_id=body["trigger_id"], view=reorder_modal(row))
-        else:
-            steps = {s["id"]: s for s in row.definition.get("steps", [])}
-            step = steps.get(args[1]) if len(args) > 1 else None
-            if step is None:
-                respond(
-                    text=f"Name the step: `/playbooks edit {row.key} STEP_ID` with one of "
-                    + ", ".join(f"`{i}`" for i in steps),
-                    response_type="ephemeral",
-                )
-                return
-            client.views_open(trigger_id=body["trigger_id"], view=edit_modal(row, step))
 
-    @app.view(NEW_CALLBACK)
-    def new_submitted(ack: Ack, body: dict) -> None:
-        team_id, user_id = body["team"]["id"], body["user"]["id"]
-        if not admin(team_id, user_id):
-            ack(response_action="errors", errors={YAML_BLOCK: NOT_ADMIN[:150]})
-            return
-        text = _values(body["view"]).get(YAML_BLOCK) or ""
-        try:
-            with session_scope(rt.engine) as s:
-                row, loaded = store.save_yaml(s, team_id, text, user_id)
-        except PlaybookError as exc:
-            ack(response_action="errors", errors={YAML_BLOCK: problems_text(exc)})
-            return
-        ack(
-            response_action="update",
-            view=_done(f"Saved `{row.key}` v{row.version} ({loaded.outcome.replace('_', ' ')})."),
+def _say(call: Call, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+    if call.respond is not None:
+        call.respond(text=text, blocks=blocks, response_type="ephemeral")
+
+
+@routes.command("/playbooks")
+def on_playbooks_command(call: Call) -> None:
+    call.ack()
+    engine, team_id = call.rt.engine, call.team_id
+    verb, *args = call.interaction.text.split() or ["list"]
+    verb = verb.lower()
+    store.ensure_seeded_once(engine, team_id)
+    if verb in {"list", "ls"}:
+        _say(call, "Playbooks", list_blocks(store.list_active(engine, team_id)))
+        return
+    if verb not in {"view", "new", "edit", "reorder", "retire"}:
+        _say(call, f"I don't know `{escape(clip(verb, 40))}`. {USAGE}")
+        return
+    if verb != "view" and not _admin(call):
+        _say(call, NOT_ADMIN)
+        return
+    if verb == "new":
+        call.open_view(new_modal())
+        return
+    if not args:
+        _say(call, f"Which playbook? {USAGE}")
+        return
+    key = clip(args[0], 40)
+    row = store.find_active(
+        engine, team_id, key, retire_it_as=call.user_id if verb == "retire" else None
+    )
+    if row is None:
+        _say(call, f"No active playbook `{escape(key)}`; `/playbooks` lists them.")
+    else:
+        _on_playbook(call, verb, row, args[1:])
+
+
+def _on_playbook(call: Call, verb: str, row: Playbook, args: list[str]) -> None:
+    """`view`, `retire` (done by then), `reorder` or `edit` on the playbook found."""
+    if verb == "view":
+        _say(call, row.name, view_blocks(row))
+    elif verb == "retire":
+        _say(
+            call,
+            f"Retired `{row.key}`: it is no longer offered in /report-risk; open "
+            "cases keep their steps.",
         )
+    elif verb == "reorder":
+        call.open_view(reorder_modal(row))
+    else:
+        steps = {s["id"]: s for s in row.definition.get("steps", [])}
+        step = steps.get(args[0]) if args else None
+        if step is None:
+            _say(
+                call,
+                f"Name the step: `/playbooks edit {row.key} STEP_ID` with one of "
+                + ", ".join(f"`{i}`" for i in steps),
+            )
+            return
+        call.open_view(edit_modal(row, step))
 
-    @app.view(EDIT_CALLBACK)
-    def edit_submitted(ack: Ack, body: dict) -> None:
-        team_id, user_id = body["team"]["id"], body["user"]["id"]
-        meta = json.loads(body["view"].get("private_metadata") or "{}")
-        values = _values(body["view"])
-        changes = {f: values.get(f) for f in STEP_FIELDS}
-        if not admin(team_id, user_id):
-            ack(response_action="errors", errors={"summary": NOT_ADMIN[:150]})
-            return
-        try:
-            with session_scope(rt.engine) as s:
-                row, _ = store.edit_step(
-                    s, team_id, meta.get("key", ""), meta.get("step", ""), changes, user_id
-                )
-        except store.PlaybookStoreError as exc:
-            block = exc.field if exc.field in STEP_FIELDS else "message"
-            ack(response_action="errors", errors={block: clip(str(exc), 1900)})
-            return
-        ack(response_action="update", view=_done(f"Saved `{row.key}` v{row.version}."))
 
-    @app.view(REORDER_CALLBACK)
-    def reorder_submitted(ack: Ack, body: dict) -> None:
-        team_id, user_id = body["team"]["id"], body["user"]["id"]
-        meta = json.loads(body["view"].get("private_metadata") or "{}")
-        order = [
-            p.strip()
-            for p in (_values(body["view"]).get(ORDER_BLOCK) or "").split(",")
-            if p.strip()
-        ]
-        if not admin(team_id, user_id):
-            ack(response_action="errors", errors={ORDER_BLOCK: NOT_ADMIN[:150]})
-            return
-        try:
-            with session_scope(rt.engine) as s:
-                row, _ = store.reorder(s, team_id, meta.get("key", ""), order, user_id)
-        except store.PlaybookStoreError as exc:
-            ack(response_action="errors", errors={ORDER_BLOCK: clip(str(exc), 1900)})
-            return
-        ack(response_action="update", view=_done(f"Saved `{row.key}` v{row.version}."))
+@routes.view(NEW_CALLBACK, error_block=YAML_BLOCK)
+def on_new_submitted(call: Call) -> None:
+    if not _admin(call):
+        raise BadInput(NOT_ADMIN, block_id=YAML_BLOCK)
+    text = call.view.text(YAML_BLOCK, 20_000)
+    try:
+        row, loaded = store.save_yaml_text(call.rt.engine, call.team_id, text, call.user_id)
+    except PlaybookError as exc:
+        call.ack(response_action="errors", errors={YAML_BLOCK: problems_text(exc)})
+        return
+    outcome = loaded.outcome.replace("_", " ")
+    call.ack(response_action="update", view=_done(f"Saved `{row.key}` v{row.version} ({outcome})."))
+
+
+def _target(view: View) -> tuple[str, str]:
+    """(playbook key, step id) the form was opened for."""
+    meta = view.metadata()
+    return clean_text(meta.get("key"), 40), clean_text(meta.get("step"), 40)
+
+
+@routes.view(EDIT_CALLBACK, error_block="message")
+def on_edit_submitted(call: Call) -> None:
+    view = call.view
+    key, step_id = _target(view)
+    if not _admin(call):
+        raise BadInput(NOT_ADMIN, block_id="summary")
+    changes = {f: clean_text(view.value(f), 3000) or None for f in STEP_FIELDS}
+    try:
+        row = store.edit_step_of(call.rt.engine, call.team_id, key, step_id, changes, call.user_id)
+    except store.PlaybookStoreError as exc:
+        block = exc.field if exc.field in STEP_FIELDS else "message"
+        raise BadInput(clip(str(exc), 1900), block_id=block) from None
+    call.ack(response_action="update", view=_done(f"Saved `{row.key}` v{row.version}."))
+
+
+@routes.view(REORDER_CALLBACK, error_block=ORDER_BLOCK)
+def on_reorder_submitted(call: Call) -> None:
+    view = call.view
+    key, _ = _target(view)
+    order = [p.strip() for p in view.text(ORDER_BLOCK, 2000).split(",") if p.strip()]
+    if not _admin(call):
+        raise BadInput(NOT_ADMIN, block_id=ORDER_BLOCK)
+    row = store.reorder_steps(call.rt.engine, call.team_id, key, order, call.user_id)
+    call.ack(response_action="update", view=_done(f"Saved `{row.key}` v{row.version}."))
 
 
 def _done(text: str) -> dict[str, Any]:

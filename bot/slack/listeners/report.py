@@ -3,37 +3,22 @@ its charts (a refused chart upload still leaves the text report, with a note).""
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
-
 from bot import clock
 from bot.digest.service import local_now
 from bot.reports.service import PeriodError, parse_period, send_report
-from bot.runtime import Runtime
-from bot.slack.outbound import SlackNotifier
+from bot.slack.listeners.base import Call, Routes
 
+routes = Routes(PeriodError)
 COMMAND = "/cs-report"
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.command(COMMAND)
-    def cs_report(ack: Ack, body: dict, client: WebClient) -> None:
-        today = local_now(None, rt.settings, clock.now()).date()
-        try:
-            period = parse_period(body.get("text", ""), today)
-        except PeriodError as exc:
-            ack(text=str(exc), response_type="ephemeral")
-            return
-        ack(
-            text=f"Building the report for {period.label}; it arrives in our DM in a moment.",
-            response_type="ephemeral",
-        )
-        rt.submit(
-            send_report,
-            rt.engine,
-            SlackNotifier(client),
-            body["team_id"],
-            body["user_id"],
-            period,
-            today,
-        )
+@routes.command(COMMAND)
+def on_cs_report(call: Call) -> None:
+    rt = call.rt
+    today = local_now(None, rt.settings, clock.now()).date()
+    period = parse_period(call.interaction.text, today)
+    call.ack(
+        text=f"Building the report for {period.label}; it arrives in our DM in a moment.",
+        response_type="ephemeral",
+    )
+    rt.submit(send_report, rt.engine, call.notifier, call.team_id, call.user_id, period, today)

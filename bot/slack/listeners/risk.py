@@ -1,4 +1,4 @@
-"""/report-risk, the "Report a risk" shortcut, the report modal and the case card's controls.
+"""/report-risk, the "Report a risk" shortcut, the report modal and the plan card's controls.
 
 Thin: parse the payload, call one service in `bot.cases`, render with `bot.cases.cards`.
 Everything slow (drafting, posting cards) leaves the request through `rt.submit`.
@@ -6,202 +6,146 @@ Everything slow (drafting, posting cards) leaves the request through `rt.submit`
 
 from __future__ import annotations
 
-import json
-import logging
-from typing import Any
-
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
-
 from bot.cases import attachment, cards, flows, plan_edits, report_form
 from bot.cases import report as planning
-from bot.runtime import Runtime
-from bot.slack.outbound import SlackNotifier
+from bot.slack.listeners.base import Call, Routes
+from bot.slack.payload import BadInput, clean_text, parse_id, parse_ref, parse_user
 
-log = logging.getLogger(__name__)
+routes = Routes(plan_edits.PlanEditError)
 SHORTCUT = "report_risk"
+STALE_CARD = "That button is out of date; open the latest case card."
+OPS = ("draft", "delay", "reassign", "drop")
+EDIT_VIEWS = {
+    cards.EDIT_DRAFT_CALLBACK: "draft",
+    cards.EDIT_DELAY_CALLBACK: "delay",
+    cards.REASSIGN_CALLBACK: "reassign",
+}
 
 
-def _team(body: dict[str, Any]) -> str:
-    return (
-        (body.get("team") or {}).get("id")
-        or body.get("team_id")
-        or (body.get("user") or {}).get("team_id")
-        or ""
-    )
+def _open_report_modal(call: Call, text: str, channel_id: str | None) -> str | None:
+    form = report_form.report_form(call.rt.engine, call.team_id, text)
+    call.open_view(cards.report_modal(form.risks, account=form.account, channel_id=channel_id))
+    return form.note
 
 
-def _user(body: dict[str, Any]) -> str:
-    return (body.get("user") or {}).get("id") or body.get("user_id") or ""
+@routes.command("/report-risk")
+def on_report_command(call: Call) -> None:
+    call.ack()
+    i = call.interaction
+    note = _open_report_modal(call, clean_text(i.text, 200), i.channel_id or None)
+    if note:
+        call.tell(note)
 
 
-def _values(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """block_id → the single element state in it."""
-    out = {}
-    for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
-        for state in elements.values():
-            out[block_id] = state
-    return out
+@routes.shortcut(SHORTCUT)
+def on_report_shortcut(call: Call) -> None:
+    _open_report_modal(call, "", None)
 
 
-def _selected(state: dict[str, Any] | None) -> str | None:
-    option = (state or {}).get("selected_option") or {}
-    return option.get("value")
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+@routes.view(cards.REPORT_CALLBACK, error_block=cards.CONTEXT_BLOCK)
+def on_report_submitted(call: Call) -> None:
+    view = call.view
     try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        account_id: int | None = parse_id(view.value(cards.ACCOUNT_BLOCK))
+    except BadInput:
+        account_id = None  # form_errors asks for the account
+    request = planning.ReportRequest(
+        team_id=call.team_id,
+        risk_key=clean_text(view.element(cards.RISK_BLOCK).selected_option, 100),
+        context=view.text(cards.CONTEXT_BLOCK, cards.CONTEXT_INPUT_MAX),
+        links=view.text(cards.LINKS_BLOCK, 2000) or None,
+        reporter_user_id=call.user_id,
+        account_id=account_id,
+    )
+    errors = report_form.form_errors(call.rt.engine, request)
+    if errors:
+        call.ack(response_action="errors", errors=errors)
+        return
+    attached = attachment.file_ref(view.element(cards.TRANSCRIPT_BLOCK).files)
+    # queued before the ack (instant) so a worker already holds it when Slack hears back
+    call.rt.submit(flows.make_case, call.rt, call.notifier, request, attached)
+    call.ack()
 
 
-def _admins(rt: Runtime) -> list[str]:
-    return list(rt.settings.cs_admins)
+def parse_step_value(value: str | None) -> tuple[int, int, str]:
+    """`<case id>:<position>:<op>` from a step's ⋯ menu."""
+    parts = value.split(":") if isinstance(value, str) else []
+    if len(parts) != 3 or parts[2] not in OPS:
+        raise BadInput(STALE_CARD)
+    return parse_id(parts[0], STALE_CARD), parse_id(parts[1], STALE_CARD), parts[2]
 
 
-def register(app: App, rt: Runtime) -> None:
-    def open_report_modal(
-        client: WebClient, trigger_id: str, team_id: str, text: str, channel_id: str | None
-    ) -> str | None:
-        form = report_form.report_form(rt.engine, team_id, text)
-        client.views_open(
-            trigger_id=trigger_id,
-            view=cards.report_modal(form.risks, account=form.account, channel_id=channel_id),
+@routes.action(cards.STEP_MENU)
+def on_step_menu(call: Call) -> None:
+    action = call.interaction.action
+    case_id, position, op = parse_step_value(action.selected_option if action else None)
+    rt, admins = call.rt, list(call.rt.settings.cs_admins)
+    if op == "drop":
+        plan_edits.apply_edit(
+            rt.engine, call.team_id, case_id, position, "drop", None, call.user_id, admins
         )
-        return form.note
+        rt.submit(flows.refresh_card, rt, call.notifier, call.team_id, case_id)
+        return
+    step = plan_edits.step_for_edit(
+        rt.engine, call.team_id, case_id, position, call.user_id, admins
+    )
+    builder = {
+        "draft": cards.edit_draft_modal,
+        "delay": cards.delay_modal,
+        "reassign": cards.reassign_modal,
+    }[op]
+    call.open_view(builder(case_id, step))
 
-    @app.command("/report-risk")
-    def report_risk_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        note = open_report_modal(
-            client, body["trigger_id"], _team(body), body.get("text", ""), body.get("channel_id")
+
+@routes.view(cards.EDIT_DRAFT_CALLBACK, error_block=cards.VALUE_BLOCK)
+@routes.view(cards.EDIT_DELAY_CALLBACK, error_block=cards.VALUE_BLOCK)
+@routes.view(cards.REASSIGN_CALLBACK, error_block=cards.VALUE_BLOCK)
+def on_edit_submitted(call: Call) -> None:
+    view = call.view
+    op = EDIT_VIEWS[view.callback_id]
+    meta = view.metadata()
+    case_id, position = parse_id(meta.get("case")), parse_id(meta.get("position"))
+    state = view.element(cards.VALUE_BLOCK)
+    if op == "reassign":
+        value = parse_user(state.selected_user, "Pick the person who should do this step.")
+    else:
+        value = clean_text(state.value, 3000)
+    rt = call.rt
+    plan_edits.apply_edit(
+        rt.engine,
+        call.team_id,
+        case_id,
+        position,
+        op,
+        value,
+        call.user_id,
+        list(rt.settings.cs_admins),
+    )
+    if op == "reassign":  # the draft names its assignee: write it again for them
+        rt.submit(
+            flows.redraft_and_refresh,
+            rt,
+            call.notifier,
+            call.team_id,
+            case_id,
+            position,
+            call.user_id,
         )
-        if note:
-            respond(text=note, response_type="ephemeral")
-
-    @app.shortcut(SHORTCUT)
-    def report_risk_shortcut(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
-        open_report_modal(client, body["trigger_id"], _team(body), "", None)
-
-    @app.view(cards.REPORT_CALLBACK)
-    def report_submitted(ack: Ack, body: dict, client: WebClient) -> None:
-        view = body["view"]
-        values = _values(view)
-        account = _selected(values.get(cards.ACCOUNT_BLOCK))
-        request = planning.ReportRequest(
-            team_id=_team(body),
-            risk_key=_selected(values.get(cards.RISK_BLOCK)) or "",
-            context=(values.get(cards.CONTEXT_BLOCK) or {}).get("value") or "",
-            links=(values.get(cards.LINKS_BLOCK) or {}).get("value"),
-            reporter_user_id=_user(body),
-            account_id=int(account) if account and account.isdigit() else None,
-        )
-        errors = report_form.form_errors(rt.engine, request)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        attached = attachment.file_ref((values.get(cards.TRANSCRIPT_BLOCK) or {}).get("files"))
-        # queued before the ack (instant) so a worker already holds it when Slack hears back
-        rt.submit(flows.make_case, rt, SlackNotifier(client), request, attached)
-        ack()
-
-    @app.action(cards.STEP_MENU)
-    def step_menu(ack: Ack, body: dict, action: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        team_id, user_id = _team(body), _user(body)
-        try:
-            case_id, position, op = _parse_step_value(
-                (action.get("selected_option") or {}).get("value", "")
-            )
-            if op == "drop":
-                plan_edits.apply_edit(
-                    rt.engine, team_id, case_id, position, "drop", None, user_id, _admins(rt)
-                )
-                rt.submit(flows.refresh_card, rt, SlackNotifier(client), team_id, case_id)
-                return
-            step = plan_edits.step_for_edit(
-                rt.engine, team_id, case_id, position, user_id, _admins(rt)
-            )
-        except plan_edits.PlanEditError as exc:
-            respond(text=str(exc), response_type="ephemeral", replace_original=False)
-            return
-        builder = {
-            "draft": cards.edit_draft_modal,
-            "delay": cards.delay_modal,
-            "reassign": cards.reassign_modal,
-        }[op]
-        client.views_open(trigger_id=body["trigger_id"], view=builder(case_id, step))
-
-    def edit_submitted(op: str):  # type: ignore[no-untyped-def]
-        def handler(ack: Ack, body: dict, client: WebClient) -> None:
-            view = body["view"]
-            meta = _metadata(view)
-            state = _values(view).get(cards.VALUE_BLOCK) or {}
-            value = state.get("selected_user") if op == "reassign" else state.get("value")
-            team_id = _team(body)
-            try:
-                plan_edits.apply_edit(
-                    rt.engine,
-                    team_id,
-                    int(meta.get("case", 0)),
-                    int(meta.get("position", 0)),
-                    op,
-                    value,
-                    _user(body),
-                    _admins(rt),
-                )
-            except (plan_edits.PlanEditError, ValueError) as exc:
-                ack(response_action="errors", errors={cards.VALUE_BLOCK: str(exc)[:300]})
-                return
-            case_id, position = int(meta["case"]), int(meta["position"])
-            if op == "reassign":  # the draft names its assignee: write it again for them
-                rt.submit(
-                    flows.redraft_and_refresh,
-                    rt,
-                    SlackNotifier(client),
-                    team_id,
-                    case_id,
-                    position,
-                    _user(body),
-                )
-            else:
-                rt.submit(flows.refresh_card, rt, SlackNotifier(client), team_id, case_id)
-            ack()
-
-        return handler
-
-    app.view(cards.EDIT_DRAFT_CALLBACK)(edit_submitted("draft"))
-    app.view(cards.EDIT_DELAY_CALLBACK)(edit_submitted("delay"))
-    app.view(cards.REASSIGN_CALLBACK)(edit_submitted("reassign"))
-
-    @app.action(cards.START_ACTION)
-    def start_clicked(
-        ack: Ack, body: dict, action: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        team_id = _team(body)
-        case_text, _, expected = (action.get("value") or "").partition(":")
-        try:
-            case = plan_edits.start(
-                rt.engine,
-                team_id,
-                int(case_text or 0),
-                _user(body),
-                _admins(rt),
-                expected or "planned",
-                settings=rt.settings,
-            )
-        except plan_edits.PlanEditError as exc:
-            respond(text=str(exc), response_type="ephemeral", replace_original=False)
-            return
-        rt.submit(flows.refresh_card, rt, SlackNotifier(client), team_id, case.id or 0)
+    else:
+        rt.submit(flows.refresh_card, rt, call.notifier, call.team_id, case_id)
+    call.ack()
 
 
-def _parse_step_value(value: str) -> tuple[int, int, str]:
-    parts = value.split(":")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-        raise plan_edits.PlanEditError("That button is out of date; open the latest case card.")
-    return int(parts[0]), int(parts[1]), parts[2]
+@routes.action(cards.START_ACTION)
+def on_start(call: Call) -> None:
+    case_id, expected = parse_ref(call.interaction.value, STALE_CARD)
+    case = plan_edits.start(
+        call.rt.engine,
+        call.team_id,
+        case_id,
+        call.user_id,
+        list(call.rt.settings.cs_admins),
+        expected or "planned",
+        settings=call.rt.settings,
+    )
+    call.rt.submit(flows.refresh_card, call.rt, call.notifier, call.team_id, case.id or 0)

@@ -1,182 +1,133 @@
 """Step DMs: Yes / No / Edit, their modals, reassign, and "Is the risk resolved?".
 
-Thin: ack, parse, call one service in bot.cases, render. Refusals and stale clicks get an
+Thin: parse, call one service in bot.cases, render. Refusals and stale clicks get an
 ephemeral answer through the response_url; nothing is sent twice (the services guard it).
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
-
 from bot.cases import control, decisions
 from bot.cases import step_messages as msgs
 from bot.cases.records import CaseError
-from bot.cases.steps import StateError
-from bot.db import session_scope
-from bot.runtime import Runtime
-from bot.slack.outbound import SlackNotifier
+from bot.slack.listeners.base import Call, Routes
+from bot.slack.payload import BadInput, clean_text, parse_id, parse_ref, parse_user
+from bot.states import StateError
 
-log = logging.getLogger(__name__)
-
-
-def team_of(body: dict[str, Any]) -> str:
-    return (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
-
-
-def user_of(body: dict[str, Any]) -> str:
-    return (body.get("user") or {}).get("id", "")
-
-
-def tell(respond: Respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
+routes = Routes(CaseError, StateError)
+ANSWERS = {
+    msgs.ANSWER_SAVED: "saved",
+    msgs.ANSWER_CHURNED: "churned",
+    msgs.ANSWER_NOT_YET: "not_yet",
+}
+STALE_CONTROL = (
+    "That control is not recognised any more, so nothing changed; use the latest message."
+)
 
 
-def field(view: dict[str, Any], block_id: str) -> Any:
-    """The value of one input in a submitted view (text, user, conversation …)."""
-    entry = (
-        next(iter(((view.get("state") or {}).get("values") or {}).get(block_id, {}).values()), None)
-        or {}
+def block_ref(block_id: str) -> tuple[int, str]:
+    """`reassign:<id>:<state>` (a select cannot carry a value, so its block id does)."""
+    return parse_ref(block_id.partition(":")[2], STALE_CONTROL)
+
+
+@routes.action(msgs.YES)
+def on_yes(call: Call) -> None:
+    step_id, expected = decisions.parse_value(call.interaction.value)
+    note = decisions.decide(
+        call.rt, call.notifier, call.team_id, step_id, call.user_id, "yes", expected=expected
     )
-    for key in ("value", "selected_user", "selected_conversation", "selected_channel"):
-        if entry.get(key):
-            return entry[key]
-    return None
+    if note:
+        call.tell(note)
 
 
-def register(app: App, rt: Runtime) -> None:
-    def decide(
-        body: dict, client: WebClient, action: str, step_id: int, expected: str, **extra: Any
-    ) -> str | None:
-        return decisions.decide(
-            rt,
-            SlackNotifier(client),
-            team_of(body),
-            step_id,
-            user_of(body),
-            action,
-            expected=expected,
-            **extra,
-        )
+@routes.action(msgs.EDIT)
+@routes.action(msgs.NO)
+def on_edit_or_no(call: Call) -> None:
+    """Open the Edit (or skip-reason) modal, if the step may still be decided."""
+    step_id, expected = decisions.parse_value(call.interaction.value)
+    view = decisions.decidable(
+        call.rt.engine, call.team_id, step_id, call.user_id, call.rt.settings, expected
+    )
+    build = msgs.edit_modal if call.interaction.action_id == msgs.EDIT else msgs.no_modal
+    call.open_view(build(view))
 
-    @app.action(msgs.YES)
-    def on_yes(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        try:
-            step_id, expected = decisions.parse_value(body["actions"][0].get("value"))
-            note = decide(body, client, "yes", step_id, expected)
-        except CaseError as exc:
-            note = str(exc)
-        if note:
-            tell(respond, note)
 
-    def open_modal(body: dict, client: WebClient, respond: Respond, build: Any) -> None:
-        try:
-            step_id, expected = decisions.parse_value(body["actions"][0].get("value"))
-            with session_scope(rt.engine) as s:
-                view = decisions.check_decidable(
-                    s, team_of(body), step_id, user_of(body), rt.settings, expected
-                )
-        except CaseError as exc:
-            tell(respond, str(exc))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=build(view))
+def _submit(
+    call: Call,
+    action: str,
+    *,
+    text: str | None = None,
+    recipient: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Check the step again before closing the modal (errors show in it), then decide; a
+    refusal after that (someone else was quicker) arrives as a DM."""
+    step_id, expected = decisions.parse_value(call.view.private_metadata)
+    decisions.decidable(
+        call.rt.engine, call.team_id, step_id, call.user_id, call.rt.settings, expected
+    )
+    call.ack()
+    note = decisions.decide(
+        call.rt,
+        call.notifier,
+        call.team_id,
+        step_id,
+        call.user_id,
+        action,
+        expected=expected,
+        text=text,
+        recipient=recipient,
+        reason=reason,
+    )
+    if note:
+        call.notifier.dm(call.team_id, call.user_id, note)
 
-    @app.action(msgs.EDIT)
-    def on_edit(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        open_modal(body, client, respond, msgs.edit_modal)
 
-    @app.action(msgs.NO)
-    def on_no(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        open_modal(body, client, respond, msgs.no_modal)
+@routes.view(msgs.EDIT_VIEW, error_block="draft")
+def on_edit_submit(call: Call) -> None:
+    view = call.view
+    text = view.text("draft")
+    if not text.strip():
+        raise BadInput("The message cannot be empty.", block_id="draft")
+    _submit(call, "edit", text=text, recipient=clean_text(view.value("recipient"), 300) or None)
 
-    def submit(
-        ack: Ack,
-        body: dict,
-        client: WebClient,
-        view: dict,
-        action: str,
-        error_block: str,
-        **extra: Any,
-    ) -> None:
-        team_id, user_id = team_of(body), user_of(body)
-        try:
-            step_id, expected = decisions.parse_value(view.get("private_metadata"))
-            with session_scope(rt.engine) as s:
-                decisions.check_decidable(s, team_id, step_id, user_id, rt.settings, expected)
-        except CaseError as exc:
-            ack(response_action="errors", errors={error_block: str(exc)[:150]})
-            return
-        ack()
-        notifier = SlackNotifier(client)
-        try:
-            note = decisions.decide(
-                rt, notifier, team_id, step_id, user_id, action, expected=expected, **extra
-            )
-        except CaseError as exc:
-            note = str(exc)
-        if note:
-            notifier.dm(team_id, user_id, note)
 
-    @app.view(msgs.EDIT_VIEW)
-    def on_edit_submit(ack: Ack, body: dict, client: WebClient, view: dict) -> None:
-        text = field(view, "draft") or ""
-        if not text.strip():
-            ack(response_action="errors", errors={"draft": "The message cannot be empty."})
-            return
-        recipient = field(view, "recipient")
-        submit(ack, body, client, view, "edit", "draft", text=text, recipient=recipient)
+@routes.view(msgs.NO_VIEW, error_block="reason")
+def on_no_submit(call: Call) -> None:
+    _submit(call, "no", reason=call.view.text("reason", 2000))
 
-    @app.view(msgs.NO_VIEW)
-    def on_no_submit(ack: Ack, body: dict, client: WebClient, view: dict) -> None:
-        submit(ack, body, client, view, "no", "reason", reason=field(view, "reason"))
 
-    @app.action(msgs.REASSIGN)
-    def on_reassign(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        action = body["actions"][0]
-        _, step_id, expected = (action.get("block_id", "") + "::").split(":")[:3]
-        new_user = action.get("selected_user") or ""
-        team_id, user_id = team_of(body), user_of(body)
-        try:
-            if not step_id.isdigit():
-                raise CaseError("That control is not recognised any more.")
-            with session_scope(rt.engine) as s:
-                outbox = control.reassign_step(
-                    s, team_id, int(step_id), new_user, user_id, rt.settings, expected or None
-                )
-        except (CaseError, StateError) as exc:
-            tell(respond, str(exc))
-            return
-        outbox.flush(rt, SlackNotifier(client))
-        tell(respond, f"Step reassigned to <@{new_user}>; they get it in their working hours.")
+@routes.action(msgs.REASSIGN)
+def on_reassign(call: Call) -> None:
+    step_id, expected = block_ref(call.interaction.block_id)
+    action = call.interaction.action
+    new_user = parse_user(action.selected_user if action else None)
+    outbox = control.reassign(
+        call.rt.engine,
+        call.team_id,
+        new_user,
+        call.user_id,
+        call.rt.settings,
+        step_id=step_id,
+        expected=expected or None,
+    )
+    outbox.flush(call.rt, call.notifier)
+    call.tell(f"Step reassigned to <@{new_user}>; they get it in their working hours.")
 
-    def on_answer(reply: str):  # type: ignore[no-untyped-def]
-        def handler(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-            ack()
-            try:
-                case_id, position = decisions.parse_value(body["actions"][0].get("value"))
-                text, blocks = decisions.answer(
-                    rt,
-                    SlackNotifier(client),
-                    team_of(body),
-                    case_id,
-                    int(position or 0),
-                    reply,
-                    user_of(body),
-                )
-            except (CaseError, ValueError) as exc:
-                tell(respond, str(exc))
-                return
-            respond(text=text, blocks=blocks, replace_original=True)
 
-        return handler
-
-    app.action(msgs.ANSWER_SAVED)(on_answer("saved"))
-    app.action(msgs.ANSWER_CHURNED)(on_answer("churned"))
-    app.action(msgs.ANSWER_NOT_YET)(on_answer("not_yet"))
+@routes.action(msgs.ANSWER_SAVED)
+@routes.action(msgs.ANSWER_CHURNED)
+@routes.action(msgs.ANSWER_NOT_YET)
+def on_answer(call: Call) -> None:
+    """Resolved — saved / Churned / Not yet: the question becomes its answer."""
+    case_id, position = decisions.parse_value(call.interaction.value)
+    text, blocks = decisions.answer(
+        call.rt,
+        call.notifier,
+        call.team_id,
+        case_id,
+        parse_id(position, STALE_CONTROL),
+        ANSWERS[call.interaction.action_id],
+        call.user_id,
+    )
+    if call.respond is not None:
+        call.respond(text=text, blocks=blocks, replace_original=True)

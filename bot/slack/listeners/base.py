@@ -1,0 +1,313 @@
+"""How every listener is called: module-level handlers `fn(call)` behind one Bolt wrapper.
+
+A listener module declares `routes = Routes(<its domain's refusal errors>)` and decorates
+plain functions (`@routes.action(YES) def on_yes(call: Call) -> None`). `register_all`
+attaches them to the app. The wrapper builds a `Call` from what Bolt passes and the
+`Interaction` and `Runtime` the app's middleware put in the request context, then answers
+every way a handler can end:
+
+* `BadInput` or a refusal of the module's domain → acknowledged, and the person is told why
+  (an ephemeral answer; field errors in a modal when an input is at fault);
+* any other exception → acknowledged, one ERROR line naming the request (type, route, team,
+  user) and the exception's type and place — never tokens or payload text; the traceback
+  only at DEBUG — and the person is told nothing was half-done and what to do.
+
+So no exception ever reaches Bolt after `ack()` (which would leave Slack waiting 3 s for a
+404) or before it (a 500).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.runtime import Runtime
+from bot.slack.blocks.common import plain, section
+from bot.slack.outbound import SlackNotifier
+from bot.slack.payload import BadInput, BadPayload, Interaction, View
+
+log = logging.getLogger(__name__)
+
+# Clicks and shortcuts carry nothing in their ack: acknowledged before the handler runs (events
+# are acknowledged by Bolt). Commands, view submissions and options ack with their answer.
+ACK_FIRST = frozenset({"block_actions", "shortcut", "message_action", "view_closed"})
+RT_KEY = "ft_runtime"
+INTERACTION_KEY = "ft_interaction"
+SORRY = (
+    ":warning: Something went wrong on our side while handling that. Nothing was saved "
+    "half-way; please try again, and tell your Followthrough admin if it keeps happening."
+)
+
+
+def user_facing_error(error: BaseException) -> str:
+    """What the person reads when a request failed on our side (or Slack's)."""
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error") if error.response is not None else "unknown"
+        return (
+            f":warning: Slack answered `{code}` while I was working on that, even after "
+            "retrying. Nothing was saved half-way; please try again in a minute."
+        )
+    return SORRY
+
+
+def where(error: BaseException) -> str:
+    """`file:function:line` of the innermost frame, and of the innermost one in our own code
+    when that is another (`base_client.py:api_call:… via steps.py:on_yes:31`): a log line
+    that needs no traceback."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "?"
+    ours = [f for f in frames if f"{os.sep}bot{os.sep}" in f.filename and f.filename != __file__]
+
+    def at(frame: traceback.FrameSummary) -> str:
+        return f"{os.path.basename(frame.filename)}:{frame.name}:{frame.lineno}"
+
+    if ours and ours[-1] is not frames[-1]:
+        return f"{at(frames[-1])} via {at(ours[-1])}"
+    return at(frames[-1])
+
+
+# --- the call --------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it. Tests build it directly (no Bolt needed)."""
+
+    interaction: Interaction
+    rt: Runtime
+    ack: Ack
+    client: WebClient
+    respond: Respond | Callable[..., Any] | None = None
+
+    @cached_property
+    def notifier(self) -> SlackNotifier:
+        return SlackNotifier(self.client)
+
+    @property
+    def acked(self) -> bool:
+        return getattr(self.ack, "response", None) is not None
+
+    @property
+    def view(self) -> View:
+        """The submitted view (view routes only get requests that have one)."""
+        if self.interaction.view is None:
+            raise BadPayload("This request carries no view.")
+        return self.interaction.view
+
+    @property
+    def team_id(self) -> str:
+        return self.interaction.team_id
+
+    @property
+    def user_id(self) -> str:
+        return self.interaction.user_id
+
+    def open_view(self, view: dict[str, Any]) -> None:
+        """Open a modal (or push one onto the modal the click came from)."""
+        i = self.interaction
+        if i.in_view and i.view is not None and i.view.type == "modal":
+            self.client.views_push(trigger_id=i.trigger_id, view=view)
+        else:
+            self.client.views_open(trigger_id=i.trigger_id, view=view)
+
+    def tell(self, text: str) -> None:
+        """A private answer to the person, where they are looking: through the request's
+        response_url (the original message stays), a small modal on the Home tab, an
+        ephemeral in the channel, or else a DM."""
+        i = self.interaction
+        if self.respond is not None and i.response_url:
+            self.respond(text=text, response_type="ephemeral", replace_original=False)
+        elif i.in_view and i.trigger_id and i.kind == "block_actions":
+            self.open_view(note_modal(text))
+        else:
+            self.tell_in_thread(text)
+
+    def tell_in_thread(self, text: str) -> None:
+        """An ephemeral under the message (in its thread) the request came from — for review
+        threads and DMs, where the answer belongs next to the message; through the
+        response_url for a click on an ephemeral (the bot may not be in that channel), a
+        small modal on the Home tab, or a DM when the request came from no conversation."""
+        i = self.interaction
+        if (i.in_view and i.kind == "block_actions") or (i.is_ephemeral and self.respond):
+            self.tell(text)
+        elif i.channel_id and i.kind not in ("view_submission", "view_closed"):
+            self.client.chat_postEphemeral(
+                channel=i.channel_id, user=i.user_id, text=text, thread_ts=i.thread_ts or None
+            )
+        else:
+            self.notifier.dm(i.team_id, i.user_id, text)
+
+
+def note_modal(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": plain("Followthrough", 24),
+        "close": plain("OK", 24),
+        "blocks": [section(text)],
+    }
+
+
+Handler = Callable[[Call], None]
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+Teller = Callable[[Call, str], None]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # the App method: action | command | view | event | shortcut | options
+    constraints: Any
+    handler: Handler
+    refusals: tuple[type[Exception], ...]
+    error_block: str | None = None  # view submissions: the input a refusal is shown under
+    tell: Teller = Call.tell
+
+
+class Routes:
+    """A listener module's routes, in order (Bolt runs the first that matches). `refusals`
+    are the domain's errors whose message is an answer for the person (stale, not allowed)."""
+
+    def __init__(self, *refusals: type[Exception], tell: Teller = Call.tell) -> None:
+        self.refusals = refusals
+        self.tell = tell  # how refusals and failures are told (`Call.tell_in_thread` …)
+        self.routes: list[Route] = []
+
+    def _add(
+        self, method: str, constraints: Any, error_block: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        def decorate(fn: Handler) -> Handler:
+            self.routes.append(
+                Route(method, constraints, fn, self.refusals, error_block, self.tell)
+            )
+            return fn
+
+        return decorate
+
+    def action(self, constraints: Any) -> Callable[[Handler], Handler]:
+        return self._add("action", constraints)
+
+    def command(self, name: str) -> Callable[[Handler], Handler]:
+        return self._add("command", name)
+
+    def view(
+        self, callback_id: Any, error_block: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        return self._add("view", callback_id, error_block)
+
+    def event(self, constraints: Any) -> Callable[[Handler], Handler]:
+        return self._add("event", constraints)
+
+    def shortcut(self, callback_id: Any) -> Callable[[Handler], Handler]:
+        return self._add("shortcut", callback_id)
+
+    def options(self, action_id: Any) -> Callable[[Handler], Handler]:
+        return self._add("options", action_id)
+
+    def attach(self, app: App) -> None:
+        for route in self.routes:
+            getattr(app, route.method)(route.constraints)(bolt_listener(route))
+
+
+def bolt_listener(route: Route) -> Callable[..., None]:
+    """The function Bolt calls: its parameter names are what Bolt injects."""
+
+    def listener(
+        ack: Ack, client: WebClient, context: BoltContext, respond: Respond | None = None
+    ) -> None:
+        call = Call(context[INTERACTION_KEY], context[RT_KEY], ack, client, respond)
+        run(route, call)
+
+    listener.__name__ = listener.__qualname__ = route.handler.__name__
+    return listener
+
+
+def run(route: Route, call: Call) -> None:
+    """Call the handler; answer every way it can end (see the module docstring)."""
+    answered: tuple[type[BaseException], ...] = (BadInput, *route.refusals)
+    try:
+        if call.interaction.kind in ACK_FIRST and not call.acked:
+            call.ack()
+        route.handler(call)
+    except answered as exc:
+        block = getattr(exc, "block_id", None) or route.error_block
+        _answer(route, call, str(exc), block)
+    except Exception as exc:  # noqa: BLE001 — the edge: nothing may escape to Bolt
+        i = call.interaction
+        log.error(
+            "%s %s failed: %s at %s (team %s, user %s, acked %s)",
+            i.kind,
+            i.route or "?",
+            type(exc).__name__,
+            where(exc),
+            i.team_id or "?",
+            i.user_id or "?",
+            call.acked,
+        )
+        log.debug("traceback of the failure above", exc_info=exc)
+        _answer(route, call, user_facing_error(exc), _first_input(call), failed=True)
+    else:
+        if not call.acked:  # a handler that forgot: Slack must hear back within 3 s
+            call.ack()
+
+
+def _first_input(call: Call) -> str | None:
+    view = call.interaction.view
+    if call.interaction.kind == "view_submission" and view is not None and view.state:
+        return next(iter(view.state))
+    return None
+
+
+def _answer(
+    route: Route, call: Call, text: str, block: str | None, *, failed: bool = False
+) -> None:
+    """Acknowledge if that is still to do, and tell the person `text`."""
+    i = call.interaction
+    try:
+        if not call.acked:
+            if i.kind == "view_submission":
+                view = i.view
+                if block and view is not None and block in view.state:
+                    call.ack(response_action="errors", errors={block: text[:1900]})
+                    return
+                call.ack()
+            elif i.kind == "command":
+                call.ack(text=text)  # shown at once, to the person only
+                return
+            elif i.kind == "block_suggestion":
+                call.ack(options=[])
+                return
+            else:
+                call.ack()
+        if i.kind in ("block_suggestion", "view_closed") or (
+            i.kind == "event_callback" and not failed
+        ):
+            return  # nobody is waiting for an answer (an upload that failed is told)
+        if i.user_id:
+            route.tell(call, text)
+    except Exception as exc:  # noqa: BLE001 — Slack itself may be what is failing
+        log.warning("could not tell %s about it: %s", i.user_id or "?", type(exc).__name__)
+
+
+# --- wiring ------------------------------------------------------------------------------------
+
+
+def attach_all(app: App, modules: Iterable[Any], rt: Runtime) -> None:
+    """Attach each module's `routes` (or call a module's own `register(app, rt)`)."""
+    for module in modules:
+        if hasattr(module, "routes"):
+            module.routes.attach(app)
+        else:
+            module.register(app, rt)
