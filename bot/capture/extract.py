@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine

@@ -37,9 +37,9 @@ def test_transcript_completed_becomes_one_review_dm_to_the_host(rec: Rec) -> Non
     review = rec.dm("U0MAYA", "Commitments from")
     assert "Acme" in str(review["blocks"])
     [t] = rec.transcripts()
-    assert t.account_id == acme.id and t.uploader_user_id == "U0MAYA" and t.channel_id
+    assert t.account_id == acme.id and t.uploader_user_id == "U0MAYA"
     assert rec.commitments(), "the call's commitments were proposed"
-    assert all(c.status == "proposed" for c in rec.commitments())
+    assert all(c.status == "proposed" and c.review_ts for c in rec.commitments())
     assert len(rec.deliveries()) == 1 and rec.deliveries()[0].download_token is None
 
 
