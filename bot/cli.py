@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cases.cli",
     "bot.capture.cli",
     "bot.signals.cli",
+    "bot.crm.cli",
 )
 
 

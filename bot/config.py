@@ -25,6 +25,12 @@ class ConfigError(RuntimeError):
     """A missing or malformed setting; the message is one line naming it."""
 
 
+class CrmVendor(StrEnum):
+    NONE = "none"
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+
+
 class Engine(StrEnum):
     RULES = "rules"
     OPENAI = "openai"
@@ -164,6 +170,59 @@ class Settings(BaseSettings):
     max_signal_kb: int = Field(
         256, gt=0, description="Largest POST /signals body accepted, in KB (larger: 413)"
     )
+    crm_vendor: CrmVendor = Field(
+        CrmVendor.NONE,
+        description="CRM that holds your book of business: none, hubspot or salesforce",
+    )
+    crm_mapping_file: str | None = Field(
+        None,
+        description="YAML file mapping CRM fields to accounts and contacts (empty = the shipped default, bot/crm/mapping.yaml)",
+    )
+    crm_sync_minutes: float = Field(
+        15.0, gt=0, description="Minutes between incremental CRM syncs in the worker"
+    )
+    crm_write_back: bool = Field(
+        True,
+        description="Write confirmed commitments (tasks) and closed cases (notes) back to the CRM",
+    )
+    crm_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of one CRM request in seconds"
+    )
+    hubspot_api_url: str = Field(
+        "https://api.hubapi.com",
+        description="HubSpot API base URL (point at a HubSpot-compatible server for testing)",
+    )
+    hubspot_app_url: str = Field(
+        "https://app.hubspot.com", description="HubSpot web app URL, for record links on case cards"
+    )
+    hubspot_token: str | None = Field(None, description="HubSpot private-app access token (pat-…)")
+    hubspot_client_id: str | None = Field(
+        None, description="HubSpot OAuth app client id (instead of a private-app token)"
+    )
+    hubspot_client_secret: str | None = Field(None, description="HubSpot OAuth app client secret")
+    hubspot_refresh_token: str | None = Field(
+        None, description="HubSpot OAuth refresh token of the installed portal"
+    )
+    salesforce_login_url: str = Field(
+        "https://login.salesforce.com",
+        description="Salesforce login URL (test.salesforce.com, a My Domain, or a Salesforce-compatible server); the instance URL comes from the token answer",
+    )
+    salesforce_client_id: str | None = Field(
+        None, description="Salesforce connected app consumer key"
+    )
+    salesforce_client_secret: str | None = Field(
+        None, description="Salesforce connected app consumer secret (refresh-token flow)"
+    )
+    salesforce_username: str | None = Field(
+        None, description="Salesforce integration user (JWT bearer flow)"
+    )
+    salesforce_private_key_file: str | None = Field(
+        None, description="PEM private key of the connected app's certificate (JWT bearer flow)"
+    )
+    salesforce_refresh_token: str | None = Field(
+        None, description="Salesforce OAuth refresh token (refresh-token flow, instead of JWT)"
+    )
+    salesforce_api_version: str = Field("59.0", description="Salesforce REST API version")
 
     @field_validator("cs_admins", mode="before")
     @classmethod
@@ -209,6 +268,13 @@ class Settings(BaseSettings):
         if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @field_validator("hubspot_api_url", "hubspot_app_url", "salesforce_login_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("slack_api_url")
     @classmethod

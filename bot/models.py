@@ -422,6 +422,102 @@ class OutboundMessage(SQLModel, table=True):
     sent_at: dt.datetime | None = _ts(nullable=True)
 
 
+# --- CRM (HubSpot, Salesforce) ------------------------------------------------------------
+
+
+class CrmConnection(SQLModel, table=True):
+    """One CRM per workspace: which vendor, where the sync has got to, and how it is doing.
+
+    `cursor` is the vendor's own incremental position (per object), written in the same
+    transaction as the page it follows, so a sync that stops resumes exactly there.
+    `attempts` is the claim token: only the sync holding the current token may write.
+    """
+
+    __tablename__ = "crm_connection"
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, unique=True, index=True)
+    vendor: str = Field(max_length=16)  # hubspot | salesforce
+    write_back: bool = True
+    cursor: dict[str, Any] = _json()
+    portal: str | None = Field(default=None, max_length=255)  # HubSpot portal id / SF instance URL
+    status: str = Field(default="new", max_length=16)  # new | syncing | ok | error | auth_failed
+    full_done: bool = False
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    attempts: int = 0
+    next_sync_at: dt.datetime | None = _ts(nullable=True)
+    full_requested: bool = False
+    last_started_at: dt.datetime | None = _ts(nullable=True)
+    last_success_at: dt.datetime | None = _ts(nullable=True)
+    last_error: str | None = _text(nullable=True)
+    last_error_at: dt.datetime | None = _ts(nullable=True)
+    failures: int = 0  # consecutive failed syncs
+    progress: dict[str, Any] = _json()  # counts of the running / last sync
+    warnings: list[str] = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
+    )  # the last sync's data problems (bounded)
+    owners_synced_at: dt.datetime | None = _ts(nullable=True)
+    deletions_checked_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _created()
+
+
+class CrmRecord(SQLModel, table=True):
+    """A CRM record we have seen, and the local row it became (account, contact, person).
+
+    Keyed by the CRM's own id, never by email or domain (those change); a deleted or merged
+    record keeps its row so its history and open cases stay readable.
+    """
+
+    __tablename__ = "crm_record"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "vendor", "kind", "external_id"),
+        sa.Index("ix_crm_record_local", "team_id", "kind", "local_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    vendor: str = Field(max_length=16)
+    kind: str = Field(max_length=16)  # company | contact | owner
+    external_id: str = Field(max_length=64)
+    local_id: int | None = None
+    label: str | None = Field(default=None, max_length=255)  # owner email, company name …
+    modified_at: dt.datetime | None = _ts(nullable=True)
+    deleted_at: dt.datetime | None = _ts(nullable=True)
+    merged_into: str | None = Field(default=None, max_length=64)
+    synced_at: dt.datetime = _created()
+
+
+class CrmWrite(SQLModel, table=True):
+    """A write to the CRM, recorded as intent in the transaction that causes it.
+
+    The row is the task (or note) as it should be in the CRM; the sender makes the CRM match
+    and stores the CRM's id. `key` is also the external id the CRM keeps on the object, so a
+    sender whose lease ran out finds what an earlier attempt created instead of repeating it.
+    """
+
+    __tablename__ = "crm_write"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "key"),
+        sa.Index("ix_crm_write_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    vendor: str = Field(max_length=16)
+    key: str = Field(max_length=64)  # "ft-commitment-42" / "ft-case-7-note"
+    kind: str = Field(max_length=16)  # task | note
+    entity: str = Field(max_length=32)  # commitment | case
+    entity_id: int
+    desired: str = Field(default="open", max_length=16)  # task: open | done | deferred
+    status: str = Field(default="pending", max_length=16)  # pending | claimed | done | failed
+    external_id: str | None = Field(default=None, max_length=64)
+    synced: str | None = Field(default=None, max_length=64)  # fingerprint of what the CRM has
+    attempts: int = 0
+    due_at: dt.datetime | None = _ts(nullable=True)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    last_error: str | None = _text(nullable=True)
+    notified_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _created()
+    done_at: dt.datetime | None = _ts(nullable=True)
+
+
 # --- domain tables kept in their packages (imported here so metadata has every table) ----
 
 from bot.recorders import models as _recorder_models  # noqa: E402, F401

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, or_, select
 
 from bot import audit, clock
+from bot.crm.service import owned_fields, picker_description
 from bot.db import session_scope
 from bot.models import Account, Contact
 from bot.people.service import EMAIL_RE, Directory, person_by_email
@@ -170,9 +171,23 @@ def import_accounts(
                 session, team_id, actor, "account", account.id, "imported", name=account.name
             )
         else:
+            owned = owned_fields(session, team_id, account.id)
+            kept = []
             for k, v in fields.items():
                 if v is not None and v != "":
+                    if owned and k in owned[1]:
+                        if getattr(account, k) != v:
+                            kept.append(k)
+                        continue  # the CRM owns this field; the next sync would undo it
                     setattr(account, k, v)
+            if owned and kept:
+                report.warnings.append(
+                    (
+                        line,
+                        f"{', '.join(kept)} of {account.name} come from {owned[0]}; kept the "
+                        f"CRM's values (change them in {owned[0]})",
+                    )
+                )
             account.updated_at = clock.now()
             session.add(account)
             report.updated += 1
@@ -315,10 +330,12 @@ def search_accounts(session: Session, team_id: str, query: str, limit: int = 100
 def account_options(
     engine: Engine, team_id: str, query: str, limit: int = 100
 ) -> list[tuple[int, str, str | None]]:
-    """(id, name, domain) of the accounts a picker offers for what the person typed."""
+    """(id, name, second line) of the accounts a picker offers for what the person typed;
+    the second line shows the CRM's facts (CSM, ARR, renewal), else the domain."""
     with session_scope(engine) as session:
         return [
-            (a.id or 0, a.name, a.domain) for a in search_accounts(session, team_id, query, limit)
+            (a.id or 0, a.name, picker_description(session, a))
+            for a in search_accounts(session, team_id, query, limit)
         ]
 
 

@@ -358,6 +358,9 @@ def plan_card(
     summary = _context_summary(gathered)
     if summary:
         blocks.append(context(summary))
+    crm = crm_line(gathered.get("account") or {})
+    if crm:
+        blocks.append(context(crm))
     if case.links:
         blocks.append(section(f"*Links:* {escape(clip(case.links, 1000))}"))
     attached = attachment_note(gathered.get("attachment"), case.reporter_user_id)
@@ -435,6 +438,20 @@ def attachment_note(attachment: Any, reporter: str | None) -> str | None:
         f":warning: Transcript {name} could not be read ({reason}). The plan was made "
         "without it; attach a text transcript (.vtt, .txt, .docx) in a DM to read it."
     )
+
+
+def crm_line(account: Mapping[str, Any], deleted_at: str | None = None) -> str:
+    """The account's CRM record: a link, when the data was synced, a deletion flag."""
+    label = account.get("crm")
+    if not label:
+        return ""
+    parts = [f"<{account['crm_url']}|Open in {label}>" if account.get("crm_url") else label]
+    if account.get("crm_synced_at"):
+        parts.append(f"synced {str(account['crm_synced_at'])[:16].replace('T', ' ')} UTC")
+    deleted = deleted_at or account.get("crm_deleted_at")
+    if deleted:
+        parts.append(f":warning: deleted in {label} on {deleted}; this case stays open here")
+    return " · ".join(parts)
 
 
 def _context_summary(gathered: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot import clock
 from bot.accounts.service import contacts_by_role
+from bot.crm.service import crm_facts
 from bot.models import (
     Account,
     Case,
@@ -143,6 +144,7 @@ def gather(
     today = today or clock.now().date()
     assert account.id is not None
     gathered = Gathered(account=account_facts(account, today))
+    gathered.account.update(crm_facts(session, team_id, account))
     for role, people in sorted(contacts_by_role(session, team_id, account.id).items()):
         gathered.contacts[role] = [
             {"name": c.name, "email": c.email, "title": c.title}

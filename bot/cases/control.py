@@ -376,7 +376,24 @@ def card(session: Session, team_id: str, case_id: int) -> msgs.CaseCard:
         resolution_step=case.resolution_step,
         reporter=case.reporter_user_id,
         playbooks=playbooks_used(case),
+        crm=_crm_line(session, case),
     )
+
+
+def _crm_line(session: Session, case: Case) -> str:
+    """The CRM link as it is now (the record may have been deleted since the report)."""
+    from bot.cases.cards import crm_line
+    from bot.crm.service import account_crm
+
+    link = account_crm(session, case.team_id, case.account_id)
+    if link is None:
+        return ""
+    facts = {
+        "crm": link.label,
+        "crm_url": link.url,
+        "crm_synced_at": link.synced_at.isoformat() if link.synced_at else None,
+    }
+    return crm_line(facts, link.deleted_at.date().isoformat() if link.deleted_at else None)
 
 
 def _utc(at: dt.datetime | None) -> dt.datetime | None:

@@ -38,6 +38,7 @@ from bot.cases.steps import (
     delivery_for,
 )
 from bot.config import Settings
+from bot.crm.service import case_closed
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, OutboxStatus, StepStatus
 from bot.notify import Notifier
@@ -246,6 +247,7 @@ def close_case(session: Session, case: Case, answer: str, actor: str, now: dt.da
         total_steps=case.total_steps,
         hours_to_resolve=round(took.total_seconds() / 3600, 1) if took else None,
     )
+    case_closed(session, case, now)  # the CRM note, written in this same transaction
     return Outbox(session, case, now)
 
 

@@ -98,6 +98,7 @@ class CaseCard:
     resolution_step: int | None = None
     reporter: str | None = None
     playbooks: list[str] = field(default_factory=list)  # "key v1", then any extensions
+    crm: str = ""  # the account's CRM link line (cards.crm_line)
 
 
 def when(at: dt.datetime | None) -> str:
@@ -402,6 +403,7 @@ def case_card(c: CaseCard, *, controls: bool = True) -> list[dict[str, Any]]:
             ],
         ),
         context(*about),
+        *([context(c.crm)] if c.crm else []),
         divider(),
         section("\n".join(_step_line(s, c.current_step) for s in c.steps[:30]) or "No steps."),
     ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from bot import audit, clock
+from bot.crm.service import commitment_changed
 from bot.models import Account, Commitment, CommitmentStatus, Person
 from bot.people.service import get_person
 
@@ -105,6 +106,7 @@ def transition(
     audit.record(
         session, team_id, actor, "commitment", c.id, action, from_state=before, to_state=c.status
     )
+    commitment_changed(session, c, now)  # the CRM task follows, in this same transaction
     return Change(c, before, c.status)
 
 
@@ -162,6 +164,8 @@ def edit(
         c.followup_at = None  # a new due date or owner: the follow-up job looks again
         session.add(c)
         audit.record(session, team_id, actor, "commitment", c.id, "edited", changes=changes)
+        if c.status == S.OPEN:
+            commitment_changed(session, c)  # owner, text or due date changed: update the task
     return c
 
 

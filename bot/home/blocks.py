@@ -8,8 +8,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from bot.cases.step_messages import when
+from bot.crm.service import Health
 from bot.digest.blocks import Item, digest_summary, grouped_blocks
-from bot.slack.blocks.common import context, divider, escape, header, section
+from bot.slack.blocks.common import clip, context, divider, escape, header, section
 
 VIEW_MAX = 100
 ITEMS_BUDGET = 62
@@ -43,10 +45,36 @@ def _case_list(lines: list[CaseLine], budget: int, with_owner: bool) -> list[dic
     return blocks
 
 
+def crm_blocks(h: Health) -> list[dict[str, Any]]:
+    """CS admins: is the CRM connection healthy? (last sync, errors, writes waiting)"""
+    ok = h.status in {"ok", "syncing", "new"} and not h.writes_failed
+    last = when(h.last_success_at) if h.last_success_at else "never"
+    line = (
+        f"{':white_check_mark:' if ok else ':warning:'} *{h.label}* · {h.status.replace('_', ' ')}"
+        f" · last good sync {last} · {h.counts.get('companies', 0):,} companies,"
+        f" {h.counts.get('contacts', 0):,} contacts in the last run"
+    )
+    blocks = [header("CRM connection"), section(line)]
+    notes = []
+    if h.last_error:
+        notes.append(f"Last error {when(h.last_error_at)}: {escape(clip(h.last_error, 300))}")
+    if h.warnings:
+        notes.append(f"{h.warnings} data warnings (`followthrough crm status` lists them)")
+    if h.writes_waiting or h.writes_failed:
+        notes.append(f"{h.writes_waiting} writes waiting, {h.writes_failed} failed (CSMs told)")
+    if notes:
+        blocks.append(context(*notes[:3]))
+    return blocks
+
+
 def home_view(
-    items: list[Item], owned: list[CaseLine], team: dict[str, list[CaseLine]] | None, today: dt.date
+    items: list[Item],
+    owned: list[CaseLine],
+    team: dict[str, list[CaseLine]] | None,
+    today: dt.date,
+    crm: Health | None = None,
 ) -> dict[str, Any]:
-    """The Home tab. `team` is None for people who are not CS admins."""
+    """The Home tab. `team` (and `crm`) are None for people who are not CS admins."""
     blocks: list[dict[str, Any]] = [header("Your follow-through")]
     if items:
         blocks.append(context(digest_summary(items, today)))
@@ -75,6 +103,8 @@ def home_view(
             part = _case_list(lines, min(budget - 1, 6), True)
             blocks += part
             budget -= 1 + len(part)
+    if crm is not None:
+        blocks += [divider(), *crm_blocks(crm)]
     blocks.append(
         context("Digest hour and on/off: `/commitments settings` · Reports: `/cs-report`")
     )

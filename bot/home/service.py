@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
+from bot.crm.service import health as crm_health
 from bot.db import session_scope
 from bot.digest.service import local_now, open_items
 from bot.home.blocks import CaseLine, home_view
@@ -71,12 +72,14 @@ def build_home(
         )
     )
     team: dict[str, list[CaseLine]] | None = None
+    crm = None
     if is_cs_admin(session, team_id, user_id, settings.cs_admins):
+        crm = crm_health(session, team_id)
         team = {}
         rows = session.exec(open_cases.order_by(col(Case.opened_at).desc()).limit(TEAM_CASES_MAX))
         for line in _lines(session, team_id, list(rows)):
             team.setdefault(line.risk, []).append(line)
-    return home_view(items, _lines(session, team_id, owned), team, today)
+    return home_view(items, _lines(session, team_id, owned), team, today, crm=crm)
 
 
 def home_for(

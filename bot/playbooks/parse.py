@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -25,27 +24,9 @@ from bot.playbooks.schema import (
     PlaybookTemplate,
     StepTemplate,
 )
+from bot.yamlcheck import Problem, at_node, duplicate_keys, walk, yaml_problem
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "prompts" / "playbooks"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding in one file; line and column are 1-based."""
-
-    source: str
-    line: int
-    column: int
-    message: str
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        kind = "warning: " if self.severity == "warning" else ""
-        return f"{self.source}:{self.line}:{self.column}: {kind}{self.message}"
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity == "error"
 
 
 class PlaybookError(ValueError):
@@ -75,14 +56,14 @@ def check_playbook(
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
-        return None, [_yaml_problem(exc, source)]
+        return None, [yaml_problem(exc, source)]
     finally:
         loader.dispose()
     if root is None:
         return None, [
             Problem(source, 1, 1, "file is empty; a playbook needs key, name, summary and steps")
         ]
-    problems = _duplicate_keys(root, source)
+    problems = duplicate_keys(root, source)
     try:
         template = PlaybookTemplate.model_validate(data, context={SKIP_CROSS_CHECKS: True})
     except ValidationError as exc:
@@ -148,66 +129,6 @@ def _key_line(text: str) -> int:
     return 1
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError, source: str) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    where = f" ({exc.context})" if exc.context else ""
-    hint = "; check this line's indentation" if "block" in f"{exc.context}{exc.problem}" else ""
-    return Problem(source, line, column, f"invalid YAML{where}: {exc.problem}{hint}")
-
-
-def _duplicate_keys(node: yaml.Node, source: str) -> list[Problem]:
-    problems: list[Problem] = []
-    if isinstance(node, yaml.MappingNode):
-        first: dict[str, int] = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                line = key.start_mark.line + 1
-                if key.value in first:
-                    problems.append(
-                        Problem(
-                            source,
-                            line,
-                            key.start_mark.column + 1,
-                            f"'{key.value}' is given twice in one mapping "
-                            f"(first at line {first[key.value]}); the last wins",
-                        )
-                    )
-                first.setdefault(key.value, line)
-            problems += _duplicate_keys(value, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            problems += _duplicate_keys(item, source)
-    return problems
-
-
-def _walk(root: yaml.Node, loc: Sequence[str | int]) -> tuple[yaml.Node, yaml.Node | None, int]:
-    """Follow a field path through the node tree as far as it exists: the deepest node
-    reached, the key node of the last mapping step, and how many path parts were used."""
-    node, key_node, used = root, None, 0
-    for part in loc:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            match = next(
-                (
-                    (k, v)
-                    for k, v in node.value
-                    if isinstance(k, yaml.ScalarNode) and k.value == part
-                ),
-                None,
-            )
-            if match is None:
-                break
-            key_node, node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if not 0 <= part < len(node.value):
-                break
-            key_node, node = None, node.value[part]
-        else:
-            break
-        used += 1
-    return node, key_node, used
-
-
 _FIELDS: dict[int, type[BaseModel]] = {1: PlaybookTemplate, 3: StepTemplate}
 
 
@@ -226,22 +147,15 @@ class _Located:
         token: str | None = None,
         at_end: bool = False,
     ) -> Problem:
-        offset = node.start_mark.index
-        if token:
-            found = self.text.find(token, node.start_mark.index, node.end_mark.index)
-            if found >= 0:
-                offset = found + (len(token) - 1 if at_end else 0)
-        line = self.text.count("\n", 0, offset) + 1
-        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        return Problem(self.source, line, column, message, severity)
+        return at_node(self.text, self.source, node, message, severity, token, at_end)
 
     def from_issue(self, issue: Issue, root: yaml.Node) -> Problem:
-        node, _, _ = _walk(root, issue.path)
+        node, _, _ = walk(root, issue.path)
         return self.at(node, issue.message, issue.severity, issue.token, issue.at_token_end)
 
     def from_pydantic(self, err: Any, root: yaml.Node, data: Any) -> Problem:
         loc = tuple(err["loc"])
-        node, key_node, used = _walk(root, loc)
+        node, key_node, used = walk(root, loc)
         message = _message(err, loc, data)
         if err["type"] == "extra_forbidden" and key_node is not None:
             return self.at(key_node, message)

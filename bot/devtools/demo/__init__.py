@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-STORIES = ("foundation", "capture", "risk", "engine", "digest", "signals")
+STORIES = ("foundation", "capture", "risk", "engine", "digest", "crm", "signals")
 
 
 def run_demo(

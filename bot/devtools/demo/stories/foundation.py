@@ -10,7 +10,7 @@ import httpx
 from bot.accounts.service import import_accounts, import_contacts
 from bot.devtools.world import World
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # bot/devtools/samples
 
 
 def story(world: World) -> None:

@@ -1,7 +1,7 @@
 """signals and recorders
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004_crm
 Create Date: 2026-12-01 22:20:56.359401
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = '0005'
+down_revision: str | None = '0004_crm'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""The CRM (HubSpot, Salesforce) as the book of business: sync in, write back out."""
