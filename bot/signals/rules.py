@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.playbooks.durations import DelayError, format_delay, parse_delay
-from bot.playbooks.parse import Problem, _duplicate_keys, _Located, _walk, _yaml_problem
+from bot.yamlcheck import Problem, at_node, compose, walk
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "prompts" / "signals"
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -188,27 +187,20 @@ def _message(err: Any) -> str:
 
 def check_rule(text: str, source: str = "<rule>") -> tuple[Rule | None, list[Problem]]:
     """Parse and check one rule file; the rule is None when there is any error."""
-    located = _Located(text, source)
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        return None, [_yaml_problem(exc, source)]
-    finally:
-        loader.dispose()
+    root, data, problems = compose(text, source)
     if root is None:
+        if problems:
+            return None, problems
         return None, [
             Problem(source, 1, 1, "file is empty; a rule needs key, name, signal, when, risk")
         ]
-    problems = _duplicate_keys(root, source)
     try:
         rule = Rule.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            node, key_node, _ = _walk(root, tuple(err["loc"]))
+            node, key_node, _ = walk(root, tuple(err["loc"]))
             at = key_node if err["type"] == "extra_forbidden" and key_node is not None else node
-            problems.append(located.at(at, _message(err)))
+            problems.append(at_node(text, source, at, _message(err)))
         return None, sorted(problems, key=lambda p: (p.line, p.column))
     errors = [p for p in problems if p.is_error]
     return (None if errors else rule), problems
