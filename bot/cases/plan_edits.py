@@ -12,12 +12,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import audit, clock
+from bot.cases.steps import STEP
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.playbooks.durations import DelayError, format_delay, parse_delay
 from bot.playbooks.render import find_placeholders
 from bot.playbooks.store import is_admin
+from bot.states import move
 
 MAX_DRAFT_CHARS = 3000
 
@@ -186,7 +188,7 @@ def drop_step(
     ).all()
     if len(live) <= 1:
         raise PlanEditError("This is the last step left; cancel the case instead of dropping it.")
-    step.status = StepStatus.CANCELLED
+    move(session, STEP, step, "drop")
     case.total_steps = len(live) - 1
     _touch(session, case, step)
     audit.record(

@@ -1453,7 +1453,7 @@ def send_write(
             except CrmError as exc:
                 # our id is unique in the CRM: "already exists" means an earlier attempt
                 # made it (HubSpot 409, Salesforce DUPLICATE_VALUE) — adopt it
-                if exc.status != 409 and "DUPLICATE_VALUE" not in str(exc):
+                if exc.http_status != 409 and "DUPLICATE_VALUE" not in str(exc):
                     raise
                 remote = connector.find(kind, key)
                 if remote is None:

@@ -16,12 +16,12 @@ from bot import clock
 from bot.models import OutboundMessage, OutboxStatus
 from bot.states import Machine, move_rows
 
-T = OutboundMessage.__table__  # type: ignore[attr-defined]
+TABLE = OutboundMessage.__table__  # type: ignore[attr-defined]
 PENDING, SENDING = OutboxStatus.PENDING, OutboxStatus.SENDING
 SENT, FAILED, CANCELLED = OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED
 OUTBOX = Machine(
     "message",
-    T,
+    TABLE,
     {
         "claim": {PENDING: SENDING, SENDING: SENDING},  # SENDING: its lease expired
         "sent": {SENDING: SENT},
@@ -38,8 +38,8 @@ OUTBOX = Machine(
 
 def _insert(session: OrmSession) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(T)
-    return sqlite.insert(T)
+        return postgresql.insert(TABLE)
+    return sqlite.insert(TABLE)
 
 
 def by_key(session: Session, team_id: str, key: str) -> OutboundMessage | None:
@@ -142,7 +142,7 @@ def enqueue_update(
         created_at=now,
         updated_at=now,
     )
-    sending = T.c.status == SENDING
+    sending = TABLE.c.status == SENDING
     session.execute(  # state-table: refresh (an upsert cannot go through move_rows)
         insert.on_conflict_do_update(
             index_elements=["team_id", "key"],
@@ -150,10 +150,10 @@ def enqueue_update(
                 "text": insert.excluded.text,
                 "blocks": insert.excluded.blocks,
                 "kind": insert.excluded.kind,
-                "version": T.c.version + 1,
+                "version": TABLE.c.version + 1,
                 "failures": 0,
-                "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
-                "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
+                "status": sa.case((sending, TABLE.c.status), else_=sa.literal(PENDING)),
+                "due_at": sa.case((sending, TABLE.c.due_at), else_=insert.excluded.due_at),
                 "error": None,
                 "updated_at": now,
             },
@@ -167,8 +167,8 @@ def cancel(session: Session, team_id: str, key: str) -> bool:
         session,
         OUTBOX,
         "withdraw",
-        T.c.team_id == team_id,
-        T.c.key == key,
+        TABLE.c.team_id == team_id,
+        TABLE.c.key == key,
         values={"due_at": None, "updated_at": clock.now()},
     )
     return bool(done)
@@ -189,33 +189,35 @@ def claim(
     """Atomically take up to `limit` due rows (pending, or sending with an expired lease);
     returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
     a request has just written and what its hooks write in turn."""
-    pick = sa.select(T.c.id).where(T.c.status.in_(OUTBOX.sources("claim")), T.c.due_at <= now)
+    pick = sa.select(TABLE.c.id).where(
+        TABLE.c.status.in_(OUTBOX.sources("claim")), TABLE.c.due_at <= now
+    )
     if team_id is not None:
-        pick = pick.where(T.c.team_id == team_id)
+        pick = pick.where(TABLE.c.team_id == team_id)
     if fresh_only:
-        pick = pick.where(T.c.failures == 0)
-    pick = pick.order_by(T.c.due_at, T.c.id).limit(limit)
+        pick = pick.where(TABLE.c.failures == 0)
+    pick = pick.order_by(TABLE.c.due_at, TABLE.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     rows = move_rows(
         session,
         OUTBOX,
         "claim",
-        T.c.id.in_(pick),
+        TABLE.c.id.in_(pick),
         values={
-            "attempts": T.c.attempts + 1,
+            "attempts": TABLE.c.attempts + 1,
             "lease_until": lease_until,
             "due_at": lease_until,
             "updated_at": now,
         },
-        returning=(T.c.id, T.c.attempts),
+        returning=(TABLE.c.id, TABLE.c.attempts),
     )
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def _mine(row_id: int, token: int) -> Any:
     """The row is still held by the claim with this token."""
-    return sa.and_(T.c.id == row_id, T.c.attempts == token, T.c.status == SENDING)
+    return sa.and_(TABLE.c.id == row_id, TABLE.c.attempts == token, TABLE.c.status == SENDING)
 
 
 def fence(
@@ -228,7 +230,7 @@ def fence(
     """Right before the post: still ours? Then renew the lease and mark the post as started
     (`maybe_sent`, with the wall-clock time Slack's history will be searched from)."""
     result = session.execute(
-        sa.update(T)
+        sa.update(TABLE)
         .where(_mine(row_id, token))
         .values(
             maybe_sent=True,
@@ -243,7 +245,9 @@ def fence(
 
 def renew(session: OrmSession, row_id: int, token: int, lease_until: dt.datetime) -> bool:
     result = session.execute(
-        sa.update(T).where(_mine(row_id, token)).values(lease_until=lease_until, due_at=lease_until)
+        sa.update(TABLE)
+        .where(_mine(row_id, token))
+        .values(lease_until=lease_until, due_at=lease_until)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -263,7 +267,7 @@ def settle_sent(
         OUTBOX,
         "sent",
         _mine(row_id, token),
-        T.c.version == version,
+        TABLE.c.version == version,
         values={
             "sent_channel": channel,
             "sent_ts": ts,
@@ -310,7 +314,7 @@ def settle_retry(
             "due_at": due,
             "lease_until": None,
             "maybe_sent": maybe_sent,
-            "failures": T.c.failures + (1 if failed else 0),
+            "failures": TABLE.c.failures + (1 if failed else 0),
             "error": error[:500],
             "updated_at": now,
         },
