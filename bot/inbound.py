@@ -26,7 +26,7 @@ STATUS = {
 class HttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.code = status  # the HTTP status to answer
 
 
 def headers_of(environ: dict[str, Any]) -> dict[str, str]:

@@ -102,7 +102,7 @@ def make_route(
         try:
             status, body = handler(rt, environ)
         except HttpError as exc:
-            status, body = exc.status, {"ok": False, "error": str(exc)}
+            status, body = exc.code, {"ok": False, "error": str(exc)}
             if status == 401:
                 log.info("inbound %s refused: %s", environ.get("PATH_INFO"), exc)
         except Exception as exc:  # noqa: BLE001 — the sender retries on 503; we keep nothing half-done
