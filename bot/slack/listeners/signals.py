@@ -1,83 +1,60 @@
 """Suggested-case DMs: Start plan / Not now / Dismiss (with a reason, in a modal).
 
-Thin: ack, parse the button's `id:expected-state`, call one service in `bot.signals`, answer.
-Refusals (not the CSM, case owner or a CS admin) and stale clicks get an ephemeral answer.
+Thin: parse the button's `id:expected-state`, call one service in `bot.signals`, answer.
+Refusals (not the CSM, case owner or a CS admin) and stale clicks are `SignalError`s, told
+privately by the routes; the DM itself is edited through the outbox (`kick` sends it now).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
-
 from bot.outbox.scheduled import kick
-from bot.runtime import Runtime
 from bot.signals import blocks, flows, service
-from bot.slack.outbound import SlackNotifier
+from bot.slack.listeners.base import Call, Routes
+from bot.slack.payload import BadInput
+
+routes = Routes(service.SignalError)
+OLDER = "That button is out of date, so nothing changed; open the latest message."
 
 
-def _ids(body: dict[str, Any], value: str | None) -> tuple[str, str, int]:
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
-    user = (body.get("user") or {}).get("id", "")
+def _suggestion_id(value: str | None) -> int:
     head = (value or "").split(":", 1)[0]
     if not head.isdigit():
-        raise service.SignalError("That button is out of date; open the latest message.")
-    return team, user, int(head)
+        raise BadInput(OLDER)
+    return int(head)
 
 
-def _tell(respond: Respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
+@routes.action(blocks.START)
+def on_start(call: Call) -> None:
+    sid = _suggestion_id(call.interaction.value)
+    start = service.begin_start(call.rt.engine, call.rt.settings, call.team_id, sid, call.user_id)
+    kick(call.rt, call.notifier, call.team_id)
+    call.rt.submit(flows.start_plan, call.rt, call.notifier, start, call.user_id)
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.action(blocks.START)
-    def on_start(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        try:
-            team, user, sid = _ids(body, body["actions"][0].get("value"))
-            start = service.begin_start(rt.engine, rt.settings, team, sid, user)
-        except service.SignalError as exc:
-            _tell(respond, str(exc))
-            return
-        notifier = SlackNotifier(client)
-        kick(rt, notifier, team)
-        rt.submit(flows.start_plan, rt, notifier, start, user)
+@routes.action(blocks.SNOOZE)
+def on_snooze(call: Call) -> None:
+    sid = _suggestion_id(call.interaction.value)
+    until = service.snooze(call.rt.engine, call.rt.settings, call.team_id, sid, call.user_id)
+    kick(call.rt, call.notifier, call.team_id)
+    call.tell(f"Put aside; I'll bring it back on {until:%b %d}. New signals still add to it.")
 
-    @app.action(blocks.SNOOZE)
-    def on_snooze(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        try:
-            team, user, sid = _ids(body, body["actions"][0].get("value"))
-            until = service.snooze(rt.engine, rt.settings, team, sid, user)
-        except service.SignalError as exc:
-            _tell(respond, str(exc))
-            return
-        kick(rt, SlackNotifier(client), team)
-        _tell(
-            respond, f"Put aside; I'll bring it back on {until:%b %d}. New signals still add to it."
+
+@routes.action(blocks.DISMISS)
+def on_dismiss(call: Call) -> None:
+    sid = _suggestion_id(call.interaction.value)
+    view = service.check(call.rt.engine, call.team_id, sid, call.user_id, call.rt.settings)
+    call.open_view(blocks.dismiss_modal(view))
+
+
+@routes.view(blocks.DISMISS_VIEW, error_block=blocks.REASON_BLOCK)
+def on_dismiss_submit(call: Call) -> None:
+    sid = _suggestion_id(call.view.private_metadata)
+    reason = call.view.text(blocks.REASON_BLOCK, 1000)
+    if not reason:
+        raise BadInput(
+            "Say in a few words why (it tells the team which signals are noise).",
+            block_id=blocks.REASON_BLOCK,
         )
-
-    @app.action(blocks.DISMISS)
-    def on_dismiss(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        try:
-            team, user, sid = _ids(body, body["actions"][0].get("value"))
-            with_view = service.check(rt.engine, team, sid, user, rt.settings)
-        except service.SignalError as exc:
-            _tell(respond, str(exc))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.dismiss_modal(with_view))
-
-    @app.view(blocks.DISMISS_VIEW)
-    def on_dismiss_submit(ack: Ack, body: dict, client: WebClient, view: dict) -> None:
-        values = (view.get("state") or {}).get("values") or {}
-        reason = ((values.get(blocks.REASON_BLOCK) or {}).get("value") or {}).get("value") or ""
-        try:
-            team, user, sid = _ids(body, view.get("private_metadata"))
-            service.dismiss(rt.engine, rt.settings, team, sid, user, reason)
-        except service.SignalError as exc:
-            ack(response_action="errors", errors={blocks.REASON_BLOCK: str(exc)[:150]})
-            return
-        ack()
-        kick(rt, SlackNotifier(client), team)
+    service.dismiss(call.rt.engine, call.rt.settings, call.team_id, sid, call.user_id, reason)
+    call.ack()
+    kick(call.rt, call.notifier, call.team_id)
