@@ -38,8 +38,13 @@ class Runtime:
         def _run() -> Any:
             try:
                 return fn(*args, **kwargs)
-            except Exception:
-                log.exception("background job %s failed", getattr(fn, "__name__", fn))
+            except Exception as exc:
+                log.error(  # one line at ERROR; the traceback only at DEBUG
+                    "background job %s failed: %s",
+                    getattr(fn, "__name__", fn),
+                    type(exc).__name__,
+                )
+                log.debug("background job failure", exc_info=True)
                 raise
 
         return self.background.submit(_run)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session, select
 
-from bot.cases.cards import MEDIUM_LABEL, when_text
+from bot.cases.plan_blocks import MEDIUM_LABEL, when_text
 from bot.cases.report import ROLE_LABELS, ReportResult
 from bot.models import CaseStep, Person, StepStatus
 

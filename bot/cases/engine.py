@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.cases import step_messages as msgs
+from bot.cases import blocks as msgs
 from bot.cases.records import (
     CaseError,
     Outbox,

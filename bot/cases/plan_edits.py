@@ -18,7 +18,7 @@ from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.playbooks.durations import DelayError, format_delay, parse_delay
 from bot.playbooks.render import find_placeholders
-from bot.playbooks.store import is_admin
+from bot.playbooks.service import is_admin
 from bot.states import move
 
 MAX_DRAFT_CHARS = 3000

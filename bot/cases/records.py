@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot.cases.step_messages import StepView
+from bot.cases.blocks import StepView
 from bot.config import Settings
 from bot.models import Account, Case, CaseStep, Person, Playbook
 from bot.notify import Notifier

@@ -45,7 +45,7 @@ from bot.playbooks.schema import (
     Recipient,
     RecipientKind,
 )
-from bot.playbooks.store import ensure_seeded_once, get_playbook, template_of
+from bot.playbooks.service import ensure_seeded_once, get_playbook, template_of
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import datetime as dt
 from sqlmodel import Session
 
 from bot import audit
+from bot.cases import blocks as msgs
 from bot.cases import card_sync, engine
-from bot.cases import step_messages as msgs
 from bot.cases.decisions import undeliverable_hint
 from bot.cases.records import Outbox, step_view
 from bot.cases.steps import FINAL_STEP, STEP

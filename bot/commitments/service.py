@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from bot import audit, clock
-from bot.crm.service import commitment_changed
+from bot.crm.writeback import commitment_changed
 from bot.models import Account, Commitment, CommitmentStatus, Person
 from bot.people.service import get_person
 from bot.states import Machine, StateError, move

@@ -49,7 +49,7 @@ def load(folder: DirArg = SEED_DIR, team: TeamOpt = None) -> None:
     become a new version (running cases keep theirs). Exit 1 if any file had errors."""
     from bot.clikit import checked_runtime, fail, settings_or_exit
     from bot.db import session_scope
-    from bot.playbooks.store import load_dir
+    from bot.playbooks.service import load_dir
     from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
     _check_folder(folder)
@@ -72,7 +72,7 @@ def list_(team: TeamOpt = None) -> None:
     """List the team's active playbooks (key, version, steps, name)."""
     from bot.clikit import checked_runtime, fail, settings_or_exit
     from bot.db import session_scope
-    from bot.playbooks.store import active_playbooks, ensure_seeded
+    from bot.playbooks.service import active_playbooks, ensure_seeded
     from bot.workspaces.service import NoWorkspace, resolve_team
 
     rt = checked_runtime(settings_or_exit())

@@ -21,7 +21,7 @@ MACHINES = {
     "OUTBOX": ("bot.outbox.service", "OutboxStatus"),
     "DIGEST": ("bot.digest.service", None),
     "CONNECTION": ("bot.crm.service", None),
-    "WRITE": ("bot.crm.service", None),
+    "WRITE": ("bot.crm.writeback", None),
     "SIGNAL": ("bot.signals.models", None),
     "SUGGESTION": ("bot.signals.models", None),
     "DELIVERY": ("bot.recorders.models", None),

@@ -10,8 +10,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import select
 
-from bot.cases.engine import start_case
-from bot.cases.step_messages import (
+from bot.cases.blocks import (
     ANSWER_NOT_YET,
     CASE_CHURN,
     CASE_NOTE,
@@ -21,6 +20,7 @@ from bot.cases.step_messages import (
     CASE_SKIP,
     YES,
 )
+from bot.cases.engine import start_case
 from bot.models import Case, CaseStep
 from bot.scheduler import run_due
 from bot.slack.outbound import SlackNotifier
