@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.signals.service import EvidenceLine, SuggestionView
+from bot.signals.views import EvidenceLine, SuggestionView
 from bot.slack.blocks.common import (
     actions,
     button,

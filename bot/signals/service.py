@@ -51,6 +51,7 @@ from bot.signals.models import (
     SuggestionStatus,
 )
 from bot.signals.payload import Parsed
+from bot.signals.views import EvidenceLine, SuggestionView
 from bot.states import StateError, move, move_rows
 
 log = logging.getLogger(__name__)
@@ -928,37 +929,6 @@ def attach(
 
 
 # --- what the DM shows --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EvidenceLine:
-    signal_type: str
-    value: float | None
-    previous: float | None
-    text: str | None
-    source: str
-    at: dt.datetime
-    why: str
-    rule_name: str
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class SuggestionView:
-    id: int
-    status: str
-    account_name: str
-    risk_key: str
-    playbook_name: str
-    csm_user_id: str | None
-    signal_count: int
-    evidence: tuple[EvidenceLine, ...]
-    case_id: int | None = None
-    snoozed_until: dt.datetime | None = None
-    cooldown_until: dt.datetime | None = None
-    decided_by: str | None = None
-    dismiss_reason: str | None = None
-    outcome: str | None = None
 
 
 def view(session: Session, team_id: str, suggestion_id: int, shown: int = 8) -> SuggestionView:
