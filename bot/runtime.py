@@ -7,6 +7,7 @@ nothing reaches for globals and tests can build as many as they like.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ class Runtime:
     background: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="ft-bg")
     )
+    _busy: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
         """Run slow work (LLM, downloads) off Bolt's listener pool; errors are logged.
@@ -46,8 +49,20 @@ class Runtime:
                 )
                 log.debug("background job failure", exc_info=True)
                 raise
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
 
+        with self._idle:
+            self._busy += 1
         return self.background.submit(_run)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no background job is running or queued (graceful stops, tests that
+        compare the database before and after a request)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def close(self) -> None:
         self.background.shutdown(wait=True, cancel_futures=False)

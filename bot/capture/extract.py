@@ -59,7 +59,7 @@ def max_bytes(settings: Settings) -> int:
 # --- claims --------------------------------------------------------------------------------
 
 
-def claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
+def claimable(now: dt.datetime):
     """Queued and due, or processing with an expired lease (its worker died)."""
     lease = col(Transcript.lease_until)
     return or_(
@@ -86,14 +86,13 @@ def claim(engine: Engine, transcript_id: int, now: dt.datetime) -> int | None:
 
 def due_ids(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
     with session_scope(engine) as session:
-        return list(
-            session.exec(
-                select(Transcript.id)
-                .where(claimable(now))
-                .order_by(col(Transcript.id))
-                .limit(limit)
-            )
+        rows = session.exec(
+            select(col(Transcript.id))
+            .where(claimable(now))
+            .order_by(col(Transcript.id))
+            .limit(limit)
         )
+        return [int(i) for i in rows if i is not None]
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def _due_rows(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=CaseStep)  # type: ignore[arg-type]
+        stmt = stmt.with_for_update(skip_locked=True, of=CaseStep)
     return list(session.exec(stmt))
 
 

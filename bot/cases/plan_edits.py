@@ -259,7 +259,7 @@ def start_plan(
     cs_admins: Iterable[str] = (),
     expected: str = CaseStatus.PLANNED,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Case:
     """Permission and state check, then the engine's `start_case` (which schedules step 1
     within the assignee's working hours as `settings` define them — pass rt.settings).
@@ -326,7 +326,7 @@ def start(
     cs_admins: Iterable[str],
     expected: str = CaseStatus.PLANNED,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Case:
     with session_scope(engine) as session:
         return start_plan(session, team_id, case_id, actor, cs_admins, expected, settings=settings)

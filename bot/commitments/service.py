@@ -85,8 +85,8 @@ def transition(
     action: str,
     actor: str,
     *,
-    admins: set[str] = frozenset(),
-    expected: str | None = None,  # type: ignore[assignment]
+    admins: frozenset[str] | set[str] = frozenset(),
+    expected: str | None = None,
 ) -> Change:
     c = get(session, team_id, commitment_id)
     if not may_change(session, c, actor, set(admins)):
@@ -181,8 +181,8 @@ def snooze(
     actor: str,
     until: dt.date,
     today: dt.date,
-    admins: set[str] = frozenset(),
-) -> Commitment:  # type: ignore[assignment]
+    admins: frozenset[str] | set[str] = frozenset(),
+) -> Commitment:
     if until <= today:
         raise CommitmentError(f"Pick a date after today ({today.isoformat()}) to snooze to.")
     c = get(session, team_id, commitment_id)

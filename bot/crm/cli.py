@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(crm_app, name="crm")
 
 
-def _team(rt, team: str | None) -> str:  # type: ignore[no-untyped-def]
+def _team(rt, team: str | None) -> str:
     from bot.db import session_scope
     from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
@@ -35,7 +35,7 @@ def _team(rt, team: str | None) -> str:  # type: ignore[no-untyped-def]
         raise fail(str(exc), 2) from None
 
 
-def _directory(settings):  # type: ignore[no-untyped-def]
+def _directory(settings):
     if not settings.slack_bot_token:
         return None
     from bot.slack.client import make_client
@@ -44,7 +44,7 @@ def _directory(settings):  # type: ignore[no-untyped-def]
     return SlackDirectory(make_client(settings))
 
 
-def _needs_vendor(settings) -> None:  # type: ignore[no-untyped-def]
+def _needs_vendor(settings) -> None:
     if settings.crm_vendor.value == "none":
         raise fail("Configuration error: CRM_VENDOR is not set (hubspot or salesforce)", 2)
 

@@ -243,9 +243,7 @@ def send_write(
         if remote is None:
             try:
                 remote = (
-                    connector.create_task(spec)  # type: ignore[arg-type]
-                    if kind == "task"
-                    else connector.create_note(spec)  # type: ignore[arg-type]
+                    connector.create_task(spec) if kind == "task" else connector.create_note(spec)
                 )
             except CrmError as exc:
                 # our id is unique in the CRM: "already exists" means an earlier attempt
@@ -259,7 +257,7 @@ def send_write(
             with session_scope(engine) as session:  # keep the id even if a later step fails
                 _keep_id(session, write_id, token, external_id=remote.id, synced=synced)
         elif kind == "task" and synced != fingerprint:
-            connector.update_task(remote.id, spec)  # type: ignore[arg-type]
+            connector.update_task(remote.id, spec)
         with session_scope(engine) as session:
             ok = _settle(
                 session,

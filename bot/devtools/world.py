@@ -222,7 +222,7 @@ class World:
             }
             for c in contacts:
                 if c.get("email") not in known:
-                    s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))
+                    s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))  # type: ignore[arg-type]
         return account
 
     def person(self, user_id: str) -> Person:

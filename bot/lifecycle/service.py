@@ -89,6 +89,6 @@ def purge_team(engine: Engine, team_id: str) -> dict[str, int]:
     with session_scope(engine) as session:
         for table in reversed(team_tables()):
             result = session.execute(table.delete().where(table.c.team_id == team_id))
-            deleted[table.name] = result.rowcount or 0
+            deleted[table.name] = result.rowcount or 0  # type: ignore[attr-defined]
     log.info("purged workspace %s: %d rows", team_id, sum(deleted.values()))
     return deleted

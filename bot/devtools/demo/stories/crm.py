@@ -248,7 +248,7 @@ def _audits(world: World, after: int, title: str) -> int:
     return last
 
 
-def col_in(column, ids: dict[str, int]):  # type: ignore[no-untyped-def]
+def col_in(column, ids: dict[str, int]):
     from sqlmodel import col
 
     return col(column).in_([str(v) for k, v in ids.items() if k in {"acme", "initech"}])

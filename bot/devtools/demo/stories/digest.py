@@ -95,7 +95,7 @@ def story(world: World) -> None:
     world.say("\nAna (CS admin) opens the app's Home tab:")
     world.driver.app_home_opened(user_id="U0ANA")
     world.standin.wait_for("views.publish")
-    world.show("Ana's Home", world.standin.home_view("U0ANA")["blocks"])
+    world.show("Ana's Home", (world.standin.home_view("U0ANA") or {})["blocks"])
 
     world.say("\nAna types `/cs-report 30d`:")
     world.driver.command("/cs-report", "30d", user_id="U0ANA")
