@@ -430,7 +430,7 @@ def rules_folder(settings: Settings) -> Path:
 
 
 def _known_risks(session: Session, team_id: str) -> set[str]:
-    from bot.playbooks.store import active_playbooks, ensure_seeded
+    from bot.playbooks.service import active_playbooks, ensure_seeded
 
     ensure_seeded(session, team_id)
     return {p.key for p in active_playbooks(session, team_id)}
@@ -934,7 +934,7 @@ def attach(
 def view(session: Session, team_id: str, suggestion_id: int, shown: int = 8) -> SuggestionView:
     s = get(session, team_id, suggestion_id)
     account = session.get(Account, s.account_id)
-    from bot.playbooks.store import get_playbook
+    from bot.playbooks.service import get_playbook
 
     book = get_playbook(session, team_id, s.playbook_key)
     names = {
