@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.playbooks.cli",
     "bot.cases.cli",
     "bot.capture.cli",
+    "bot.signals.cli",
     "bot.crm.cli",
 )
 
@@ -95,6 +96,7 @@ def serve(
             host=host,
             port=port or settings.port,
             signing_secret=settings.slack_signing_secret,
+            rt=rt,
         )
     except OSError as exc:
         raise fail(
@@ -114,6 +116,7 @@ def serve(
     else:
         typer.echo(f"Workspace {clients.identity.label if clients.identity else '?'}")
     typer.echo(f"Followthrough listening on {where}/slack/events")
+    typer.echo("Webhooks: POST /signals, /webhooks/zoom, /transcripts")
     server.run()
 
 

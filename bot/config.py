@@ -160,6 +160,28 @@ class Settings(BaseSettings):
     port: int = Field(
         3000, gt=0, lt=65536, description="HTTP port for `serve` (Procfile passes $PORT)"
     )
+    signals_webhook_secret: str | None = Field(
+        None,
+        description="whsec_… secret that signs POST /signals (Standard Webhooks) in single-workspace mode",
+    )
+    transcripts_webhook_secret: str | None = Field(
+        None,
+        description="whsec_… secret that signs POST /transcripts (Standard Webhooks) in single-workspace mode",
+    )
+    zoom_webhook_secret_token: str | None = Field(
+        None,
+        description="Zoom app's Secret Token: checks x-zm-signature and answers URL validation on POST /webhooks/zoom",
+    )
+    signal_rules_dir: str | None = Field(
+        None,
+        description="Folder of signal rule YAML files the worker watches (empty = the seed rules in prompts/signals)",
+    )
+    signal_snooze: str = Field(
+        "3d", description="How long 'Not now' puts a suggested case aside before asking again"
+    )
+    max_signal_kb: int = Field(
+        256, gt=0, description="Largest POST /signals body accepted, in KB (larger: 413)"
+    )
     crm_vendor: CrmVendor = Field(
         CrmVendor.NONE,
         description="CRM that holds your book of business: none, hubspot or salesforce",
@@ -237,7 +259,7 @@ class Settings(BaseSettings):
         """Working days as `datetime.weekday()` numbers (Monday = 0)."""
         return frozenset(DAY_NAMES.index(d) for d in self.workdays)
 
-    @field_validator("step_reminder_after", "step_escalate_after")
+    @field_validator("step_reminder_after", "step_escalate_after", "signal_snooze")
     @classmethod
     def _check_duration(cls, value: str) -> str:
         duration_hours(value)

@@ -254,14 +254,12 @@ def chase_from(session: Session, step: CaseStep, landed: dt.datetime, settings: 
 def queue_followups(session: Session, now: dt.datetime, settings: Settings) -> int:
     """One reminder after STEP_REMINDER_AFTER working hours, then one escalation to the case
     owner and their manager after STEP_ESCALATE_AFTER."""
-    hours = WorkHours.from_settings(settings)
     done = 0
     for step in _due_rows(session, (S.AWAITING,), now, DUE_BATCH):
         case = session.get(Case, step.case_id)
         if case is None or case.team_id != step.team_id:
             continue
         team_id, who = step.team_id, assignee_of(case, step)
-        tz = tz_of(session, team_id, who, settings)
         if step.reminded_at is None and who:
             old = step.message_key
             key = f"step:{step.id}:reminder:{step.attempts + 1}"

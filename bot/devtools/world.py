@@ -117,10 +117,14 @@ class World:
                 host="127.0.0.1",
                 port=0,
                 signing_secret=self.settings.slack_signing_secret,
+                rt=self.rt,
             )
             threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
             target = f"http://127.0.0.1:{self._server.effective_port}/slack/events"
         self.base_url = target if isinstance(target, str) else None
+        self.http_root = (
+            f"http://127.0.0.1:{self._server.effective_port}" if self._server is not None else None
+        )
         self.driver = SlackDriver(
             SIGNING_SECRET,
             self.team_id,

@@ -247,10 +247,14 @@ def test_cs_report_with_charts(slack) -> None:  # type: ignore[no-untyped-def]
     _seed_cases(world)
     r = world.driver.command("/cs-report", "30d", user_id="U0ANA")
     assert r.status == 200 and "Building the report" in r.body_text
-    world.standin.wait_for("files.completeUploadExternal", 2)
+    uploads = world.standin.wait_until(  # both charts are in the DM (drawing them is slow)
+        lambda: u if len(u := world.standin.uploads()) >= 2 else None,
+        timeout=90,
+        what="the report's two charts",
+    )
     report = world.standin.messages("U0ANA")[0]
     assert "CS report" in report["text"] and "67%" in str(report["blocks"])
-    assert len(world.standin.uploads()) == 2
+    assert len(uploads) == 2
 
 
 def test_cs_report_upload_refused_still_delivers_text(slack) -> None:  # type: ignore[no-untyped-def]

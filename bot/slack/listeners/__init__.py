@@ -22,6 +22,7 @@ LISTENER_MODULES = (
     "bot.slack.listeners.cases",
     "bot.slack.listeners.capture",
     "bot.slack.listeners.workspaces",
+    "bot.slack.listeners.signals",
 )
 
 

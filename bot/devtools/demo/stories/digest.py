@@ -120,7 +120,9 @@ def story(world: World) -> None:
     world.say("\nLi's promise is overdue; at 09:00 in Los Angeles Li and Acme's CSM are told:")
     world.tick(MON_9_NY + dt.timedelta(hours=3))
     csm = next(
-        m for m in world.standin.messages("U0MAYA") if "Missed commitment" in m.get("text", "")
+        m
+        for m in world.standin.messages("U0MAYA")
+        if "Missed commitment" in m.get("text", "") and "Suggested case" not in m["text"]
     )
     world.show("Maya's DM", csm)
 
