@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.models import Account, Case, CaseStep, Person, Playbook
 from bot.notify import Notifier
 from bot.outbox import service as outbox
-from bot.outbox.scheduled import kick
+from bot.outbox.scheduled import kick_soon
 from bot.people.service import is_cs_admin, timezone_of
 from bot.runtime import Runtime
 
@@ -195,5 +195,6 @@ class Outbox:
             )
 
     def flush(self, rt: Runtime, notifier: Notifier) -> None:
+        """Send it now, off the request (a listener's answer never waits for these)."""
         if self.team_id:
-            kick(rt, notifier, self.team_id, self.now)
+            kick_soon(rt, notifier, self.team_id, self.now)

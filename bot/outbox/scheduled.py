@@ -119,6 +119,16 @@ def kick(rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None 
     )
 
 
+def kick_soon(
+    rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None = None
+) -> None:
+    """`kick`, off the request: on the runtime's follow-up thread, coalesced per workspace —
+    a burst of clicks is one or two sends of the outbox rather than one per click, and no
+    request (nor the listener pool) waits for Slack. What the kick leaves (a busy lane, a
+    failure) the workers' ticks send."""
+    rt.soon(("outbox", team_id), lambda: kick(rt, notifier, team_id, now))
+
+
 def _send_lane(
     rt: Runtime, notifier: Notifier, lane: list[tuple[OutboundMessage, int]], tick: _Tick
 ) -> int:
@@ -134,6 +144,7 @@ def _send_lane(
                     row.error or "",
                     maybe_sent=row.maybe_sent,
                     now=tick.current(),
+                    failed=False,  # the lane's turn passing is not a failure
                 )
             continue
         outcome = _send_one(rt, notifier, row, token, tick)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
@@ -32,9 +31,10 @@ def create_app(
         signing_secret=settings.slack_signing_secret,
         client=client or make_client(settings),
         token_verification_enabled=token_verification,
-        # Listeners ack fast and hand slow work to rt.background / the worker, but give the
-        # pool head-room so a burst of clicks never starves the next ack (Bolt's default is 5).
-        listener_executor=ThreadPoolExecutor(max_workers=24, thread_name_prefix="ft-listener"),
+        # Bolt answers when the listener returns (no 10 ms polling for ack()); our listener
+        # wrapper returns at the ack and runs the handler on rt.listeners (listeners/base.py)
+        process_before_response=True,
+        listener_executor=rt.listeners,
         ignoring_self_events_enabled=True,
         # right after the signature check: the typed Interaction (400 for a body Slack never
         # sends) and the Runtime, for the listeners

@@ -95,6 +95,12 @@ def _parse_args(content_type: str, query: str, body: bytes) -> dict[str, Any]:
     return args
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of new connections (slack_sdk's urllib
+    # opens one per call) would be reset, which Slack's own front end never does
+    request_queue_size = 128
+
+
 class SlackStandin:
     """Stateful fake Slack. Use as a context manager or call `start()`/`stop()`."""
 
@@ -129,7 +135,7 @@ class SlackStandin:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> SlackStandin:
         handler = type("StandinHandler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         # A short poll interval keeps stop() fast (shutdown waits for one poll).
         self._thread = threading.Thread(
