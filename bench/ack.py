@@ -2,7 +2,7 @@
 
     python bench/ack.py [--cases 10000] [--levels 1,5,20,50] [--requests 100]
 
-On a throwaway PostgreSQL seeded by `bench/bigdb.py` (10,000 running cases / 50,000 steps
+On a throwaway PostgreSQL seeded by `bot/devtools/bigdb.py` (10,000 running cases / 50,000 steps
 and their history), three servers take turns on the same port settings, one at a time,
 against the same local Slack stand-in (Web API in this process):
 
@@ -258,11 +258,11 @@ def run(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
     from sqlmodel import select
 
-    import bigdb
     from bot.cases import cards, report_form
     from bot.cases import step_messages as msgs
     from bot.config import load_settings
     from bot.db import engine_for, session_scope
+    from bot.devtools import bigdb
     from bot.devtools.postgres import ThrowawayPostgres
     from bot.devtools.standin import SlackDriver, SlackStandin
     from bot.migrate import upgrade
@@ -289,9 +289,7 @@ def run(args: argparse.Namespace) -> int:
         url = pg.url("ft_ack")
         upgrade(url)
         t0 = time.perf_counter()
-        counts = bigdb.seed(
-            url, cases=args.cases, due=clicks_needed, assignees=500, now=real_now
-        )
+        counts = bigdb.seed(url, cases=args.cases, due=clicks_needed, assignees=500, now=real_now)
         print(
             f"seeded {counts['case']:,} running cases / {counts['casestep']:,} steps "
             f"(+ {counts['outbound_message']:,} sent messages, {counts['commitment']:,} "
@@ -369,7 +367,9 @@ def run(args: argparse.Namespace) -> int:
             if channel not in by_channel:
                 by_channel[channel] = {m["ts"]: m for m in standin.messages(channel)}
             targets.append((step_id, user, by_channel[channel][ts]))
-        print(f"{len(targets):,} step DMs posted to the stand-in in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"{len(targets):,} step DMs posted to the stand-in in {time.perf_counter() - t0:.1f}s"
+        )
         assert len(targets) >= clicks_needed, (len(targets), clicks_needed)
         form = report_form.report_form(engine, bigdb.TEAM, "customer 4242")
         modal = cards.report_modal(form.risks, account=form.account, channel_id=CS_CHANNEL)

@@ -105,10 +105,26 @@ def who_controls(case: Case) -> str:
     return f"Only {' or '.join(names) or 'the case owner'} or a CS admin can change this case."
 
 
+# (database, version row id) → (team, key, name): a version row never changes its name
+_LABELS: dict[tuple[str, int], tuple[str, str, str]] = {}
+
+
 def risk_label(session: Session, case: Case) -> str:
-    playbook = session.get(Playbook, case.playbook_id)
-    if playbook is not None and playbook.team_id == case.team_id:
-        return playbook.name
+    """The name of the case's playbook version, read once per process (not with the whole
+    template's JSON on every step message)."""
+    ref = (str(session.get_bind().url), case.playbook_id)
+    known = _LABELS.get(ref)
+    if known is None or known[:2] != (case.team_id, case.risk_key):
+        row = session.exec(
+            select(Playbook.team_id, Playbook.key, Playbook.name).where(
+                Playbook.id == case.playbook_id
+            )
+        ).first()
+        known = (row[0], row[1], row[2]) if row is not None else None
+        if known is not None and len(_LABELS) < 10_000:
+            _LABELS[ref] = known
+    if known is not None and known[0] == case.team_id:
+        return known[2]
     return case.risk_key.replace("_", " ")
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from bot.db import session_scope
+from bot.playbooks.store import choices_changed
 
 log = logging.getLogger(__name__)
 PURGE_BATCH = 500
@@ -90,5 +91,6 @@ def purge_team(engine: Engine, team_id: str) -> dict[str, int]:
         for table in reversed(team_tables()):
             result = session.execute(table.delete().where(table.c.team_id == team_id))
             deleted[table.name] = result.rowcount or 0
+        choices_changed(session, team_id)
     log.info("purged workspace %s: %d rows", team_id, sum(deleted.values()))
     return deleted

@@ -1,4 +1,5 @@
-"""A big, realistic database for the speed benchmarks (`bench/engine.py`, `bench/ack.py`).
+"""A big, realistic database: for the speed benchmarks (`bench/engine.py`, `bench/ack.py`) and
+the query-plan tests (`bot.devtools.plans`).
 
 `seed(url, cases=…)` fills a migrated PostgreSQL database with one workspace's history at
 scale: `cases` running cases of 5 steps each, and what years of use leave behind — sent
@@ -232,6 +233,18 @@ def seed(
                 "text_purged_at",
             ],
             _transcripts(max(1, cases // 10), now),
+        )
+        counts["crm_write"] = _copy(
+            cur,
+            "crm_write",
+            ["team_id", "vendor", "key", "kind", "entity", "entity_id", "desired", "status"]
+            + ["external_id", "attempts", "created_at", "done_at"],
+            (
+                (TEAM, "hubspot", f"ft-commitment-{i + 1}", "task", "commitment", i + 1)
+                + ("done", "done", f"task-{i + 1}", 1, now - dt.timedelta(days=59))
+                + (now - dt.timedelta(days=59),)
+                for i in range(cases)
+            ),
         )
         conn.commit()
         cur.execute("ANALYZE")
