@@ -1,5 +1,6 @@
 """The Web API client: honours SLACK_API_URL and retries 429 (Retry-After), 5xx and
-connection errors, as slack_sdk's own retry handlers do."""
+connection errors, as slack_sdk's own retry handlers do; its calls reuse kept-alive
+connections (`bot.slack.pooled`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.slack.pooled import PooledWebClient
 
 
 def retry_handlers(max_retries: int = 3) -> list:
@@ -22,7 +24,7 @@ def retry_handlers(max_retries: int = 3) -> list:
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    return WebClient(
+    return PooledWebClient(
         token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=int(max(1, round(settings.slack_timeout_seconds))),

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.notify import METADATA_EVENT, DeliveryError, Posted
+from bot.slack.pooled import pooled
 
 log = logging.getLogger(__name__)
 PERMANENT = {
@@ -65,12 +66,8 @@ class SlackNotifier:
     def __init__(self, client: WebClient) -> None:
         self.client = client
         # the same token and server, without automatic retries (see the module docstring)
-        self.once = WebClient(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=client.timeout,
-            retry_handlers=[],  # slack_sdk's default retries a dropped connection
-        )
+        # slack_sdk's default retries a dropped connection
+        self.once = pooled(client, retry_handlers=[])
         self._dm_channels: dict[str, str] = {}
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:

@@ -99,6 +99,11 @@ class _Server(ThreadingHTTPServer):
     # socketserver's listen backlog is 5: a burst of new connections (slack_sdk's urllib
     # opens one per call) would be reset, which Slack's own front end never does
     request_queue_size = 128
+    connections = 0  # TCP connections accepted (clients that keep theirs alive open few)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1  # one accepting thread: no lock needed
+        super().process_request(request, client_address)
 
 
 class SlackStandin:
@@ -165,6 +170,11 @@ class SlackStandin:
         if self._server is None:
             raise RuntimeError("stand-in not started")
         return int(self._server.server_address[1])
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        return self._server.connections if self._server is not None else 0
 
     @property
     def url(self) -> str:
