@@ -379,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
 
         results: list[Level] = []
         click_pool = iter(targets)
-        floor_targets = targets[:200]
+        floor_targets = targets  # the bare apps may answer the same DM again
         for server in servers:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
@@ -434,13 +434,15 @@ def run(args: argparse.Namespace) -> int:
 
             clicks: list[tuple[int, str, dict]] = []
 
-            def click(i: int, drv: SlackDriver) -> Sample:
+            def click(
+                i: int, drv: SlackDriver, clicks: list[tuple[int, str, dict]] = clicks
+            ) -> Sample:
                 step_id, user, message = clicks[i]
                 sent = time.monotonic()
                 r = drv.block_action(msgs.YES, message=message, user_id=user)
                 return Sample(sent, time.monotonic() - sent, r.status, f"step:{step_id}:delivery:")
 
-            def take(n: int) -> list[tuple[int, str, dict]]:
+            def take(n: int, server: str = server) -> list[tuple[int, str, dict]]:
                 if server == "app":
                     return [next(click_pool) for _ in range(n)]
                 return [floor_targets[i % len(floor_targets)] for i in range(n)]
@@ -461,7 +463,9 @@ def run(args: argparse.Namespace) -> int:
                     level = Level(server, request, c, samples, wall)
                     if server != "null":
                         effects_of(standin, level, mark, request)
-                    level.cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, servers_cpu)]
+                    level.cpu = [
+                        cpu_seconds(p.pid) - b for p, b in zip(procs, servers_cpu, strict=False)
+                    ]
                     results.append(level)
                     bad = [s.status for s in samples if s.status != 200]
                     print(

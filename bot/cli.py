@@ -104,6 +104,7 @@ def socket() -> None:
 @app.command()
 def worker() -> None:
     """Run the scheduler alone: steps, reminders, escalations, digests, transcript reading."""
+    from bot.outbox.scheduled import listen_for_kicks
     from bot.scheduler import start_scheduler
     from bot.slack.client import make_client
     from bot.slack.outbound import SlackNotifier
@@ -117,7 +118,9 @@ def worker() -> None:
     client = make_client(settings)
     remember_workspace(rt, client)
     typer.echo(f"Worker running run_due every {settings.scheduler_interval_seconds:g}s")
-    start_scheduler(rt, SlackNotifier(client), blocking=True)
+    notifier = SlackNotifier(client)
+    listen_for_kicks(rt, notifier)  # PostgreSQL: web processes wake it to send a click's messages
+    start_scheduler(rt, notifier, blocking=True)
 
 
 @app.command()

@@ -112,7 +112,7 @@ _LABELS: dict[tuple[str, int], tuple[str, str, str]] = {}
 def risk_label(session: Session, case: Case) -> str:
     """The name of the case's playbook version, read once per process (not with the whole
     template's JSON on every step message)."""
-    ref = (str(session.get_bind().url), case.playbook_id)
+    ref = (str(session.get_bind().engine.url), case.playbook_id)
     known = _LABELS.get(ref)
     if known is None or known[:2] != (case.team_id, case.risk_key):
         row = session.exec(

@@ -132,7 +132,7 @@ _STALE_KEY = "ft_playbooks_changed"
 
 
 def _where(session: Session | OrmSession, team_id: str) -> tuple[str, str]:
-    return (str(session.get_bind().url), team_id)
+    return (str(session.get_bind().engine.url), team_id)
 
 
 def choices_changed(session: Session | OrmSession, team_id: str) -> None:

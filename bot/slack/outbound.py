@@ -123,7 +123,7 @@ class SlackNotifier:
         thread_ts: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Posted:
-        client = self.once if metadata else self.client
+        client: WebClient = self.once if metadata else self.client
         resp = self._call(
             "chat.postMessage",
             lambda: client.chat_postMessage(

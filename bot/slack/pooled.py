@@ -69,7 +69,7 @@ class PooledWebClient(WebClient):
         if not url.lower().startswith("http"):
             raise SlackRequestError(f"Invalid URL detected: {url}")
         headers = {name: str(value) for name, value in req.header_items()}
-        data = req.data if isinstance(req.data, bytes | bytearray) else None
+        data = bytes(req.data) if isinstance(req.data, bytes | bytearray) else None
         try:
             resp = _pool(self.ssl).post(url, content=data, headers=headers, timeout=self.timeout)
         except httpx.TimeoutException as exc:

@@ -97,7 +97,7 @@ class Call:
 
     interaction: Interaction
     rt: Runtime
-    ack: Ack
+    ack: Ack | Callable[..., Any]
     client: WebClient
     respond: Respond | Callable[..., Any] | None = None
 
