@@ -127,7 +127,7 @@ def decide(
     offers the decision again (the delivery's `on_failed` hook)."""
     if action not in DECISIONS:
         raise CaseError(f"Unknown decision {action!r}.")
-    now = now or clock.now()
+    asked_at, now = now, now or clock.now()
     settings = rt.settings
     with session_scope(rt.engine) as s:
         check_decidable(s, team_id, step_id, actor, settings, expected)
@@ -182,7 +182,7 @@ def decide(
         else:
             eng.after_settled(s, case, step, settings, now)
         Outbox(s, case, now)
-    kick_soon(rt, notifier, team_id, now)
+    kick_soon(rt, notifier, team_id, asked_at)  # a caller's own clock, else the send's
 
 
 def undeliverable_hint(code: str | None) -> str:

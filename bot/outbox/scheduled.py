@@ -162,8 +162,9 @@ def kick_soon(
     CPU on acks, not on Slack calls. Otherwise (SQLite, one process, no worker up) it is sent on
     the runtime's follow-up thread. Either way it is coalesced per workspace — a burst of
     clicks is one or two sends of the outbox, not one per click — and what a kick leaves (a
-    busy lane, a failure) the workers' ticks send. The send reads the clock when it runs
-    (never earlier than `now`): what the hooks write on the way is due by then."""
+    busy lane, a failure) the workers' ticks send. Without `now` (a request) the send reads
+    the clock when it runs, so what the hooks write on the way is due by then; a `now` is a
+    caller's own clock (`tick --now`, tests) and is kept."""
     if _workers_listen(rt):
         try:
             with rt.engine.connect() as conn:
@@ -174,8 +175,7 @@ def kick_soon(
             log.warning("could not wake a worker (%s); sending here", type(exc).__name__)
 
     def send() -> None:
-        current = clock.now()
-        kick(rt, notifier, team_id, max(now, current) if now else current)
+        kick(rt, notifier, team_id, now or clock.now())
 
     rt.soon(("outbox", team_id), send)
 

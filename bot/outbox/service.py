@@ -122,43 +122,69 @@ def enqueue_update(
     it; while one is being sent, it is sent once more afterwards — so the last word always
     lands last, whichever process asked."""
     now = clock.now()
-    insert = _insert(session).values(
-        team_id=team_id,
-        key=update_key(ref_key),
-        kind=kind,
+    session.execute(
+        _update_upsert(session.get_bind().dialect.name),
+        {
+            "team_id": team_id,
+            "key": update_key(ref_key),
+            "kind": kind,
+            "ref_key": ref_key,
+            "entity": entity[0] if entity else None,
+            "entity_id": entity[1] if entity else None,
+            "text": text,
+            "blocks": blocks or [],
+            "now": now,
+        },
+    )
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _update_upsert(dialect: str) -> Any:
+    """`enqueue_update`'s statement, built once per dialect: every case change refreshes its
+    cards with it, so building and cache-keying it anew each time was most of a click's CPU."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is not None:
+        return stmt
+    p = sa.bindparam
+    insert = (postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)).values(
+        team_id=p("team_id"),
+        key=p("key"),
+        kind=p("kind"),
         op="update",
-        ref_key=ref_key,
-        entity=entity[0] if entity else None,
-        entity_id=entity[1] if entity else None,
-        text=text,
-        blocks=blocks or [],
+        ref_key=p("ref_key"),
+        entity=p("entity"),
+        entity_id=p("entity_id"),
+        text=p("text"),
+        blocks=p("blocks", type_=T.c.blocks.type),
         detail={},
         status=PENDING,
         version=0,
         attempts=0,
         failures=0,
         maybe_sent=False,
-        due_at=now,
-        created_at=now,
-        updated_at=now,
+        due_at=p("now", type_=T.c.due_at.type),
+        created_at=p("now", type_=T.c.created_at.type),
+        updated_at=p("now", type_=T.c.updated_at.type),
     )
     sending = T.c.status == SENDING
-    session.execute(  # state-table: refresh (an upsert cannot go through move_rows)
-        insert.on_conflict_do_update(
-            index_elements=["team_id", "key"],
-            set_={
-                "text": insert.excluded.text,
-                "blocks": insert.excluded.blocks,
-                "kind": insert.excluded.kind,
-                "version": T.c.version + 1,
-                "failures": 0,
-                "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
-                "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
-                "error": None,
-                "updated_at": now,
-            },
-        )
+    stmt = insert.on_conflict_do_update(  # state-table: refresh (an upsert cannot use move_rows)
+        index_elements=["team_id", "key"],
+        set_={
+            "text": insert.excluded.text,
+            "blocks": insert.excluded.blocks,
+            "kind": insert.excluded.kind,
+            "version": T.c.version + 1,
+            "failures": 0,
+            "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
+            "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
+            "error": None,
+            "updated_at": p("now", type_=T.c.updated_at.type),
+        },
     )
+    _UPSERTS[dialect] = stmt
+    return stmt
 
 
 def cancel(session: Session, team_id: str, key: str) -> bool:
