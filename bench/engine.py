@@ -190,8 +190,9 @@ def main() -> None:
         print(f"{n:>8,}  {f['idle']:9.1f} ms  {jobs}")
     if len(sizes) > 1:
         small, large = results[sizes[0]], results[sizes[-1]]
+        ratio = large["idle"] / small["idle"]
         print(
-            f"idle run_due {sizes[-1]:,} / {sizes[0]:,} cases: {large['idle'] / small['idle']:.2f}× "
+            f"idle run_due {sizes[-1]:,} / {sizes[0]:,} cases: {ratio:.2f}× "
             f"({small['idle']:.1f} → {large['idle']:.1f} ms)"
         )
 
