@@ -8,7 +8,8 @@ cases (5 steps each) and their history — 3 sent messages, 2 commitments, 2 aud
 CRM write per case, a transcript per ten — with exactly 1,000 steps due at NOW. Then:
 
   1. a whole idle `run_due` (every DUE_JOB of `bot.scheduler`, nothing due: two hours before
-     NOW), median and p90 of `--runs`, and each job's own median;
+     NOW), median and p90 of `--runs`, and each job's own median — the sizes interleaved run
+     by run, so the machine's own load falls on all of them alike;
   2. queuing the 1,000 due step DMs (`queue_due_steps`, its claim FOR UPDATE SKIP LOCKED);
   3. sending them through the outbox to the local Slack stand-in (its per-channel rate limit
      on): DMs per second.
@@ -82,7 +83,7 @@ def settings_for(url: str, api_url: str | None = None):  # type: ignore[no-untyp
     )
 
 
-def one_size(pg: ThrowawayPostgres, admin: sa.Engine, cases: int, runs: int) -> dict[str, float]:
+def seed_size(pg: ThrowawayPostgres, admin: sa.Engine, cases: int) -> Runtime:
     name = f"ft_engine_{cases}"
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
@@ -91,61 +92,61 @@ def one_size(pg: ThrowawayPostgres, admin: sa.Engine, cases: int, runs: int) -> 
     t0 = time.perf_counter()
     counts = bigdb.seed(url, cases=cases, due=DUE, assignees=ASSIGNEES, now=NOW)
     print(
-        f"\n{cases:,} running cases: seeded {counts['casestep']:,} steps, "
+        f"{cases:,} running cases: seeded {counts['casestep']:,} steps, "
         f"{counts['outbound_message']:,} sent messages, {counts['commitment']:,} commitments, "
         f"{counts['auditevent']:,} audit rows, {counts['crm_write']:,} CRM writes, "
         f"{counts['transcript']:,} transcripts in {time.perf_counter() - t0:.1f}s"
     )
-    engine = engine_for(url)
-    rt = Runtime(settings=settings_for(url), engine=engine)
-    quiet = NOW - dt.timedelta(hours=2)
-    figures: dict[str, float] = {}
+    return Runtime(settings=settings_for(url), engine=engine_for(url))
 
-    def whole_tick() -> None:
+
+def idle_ticks(rts: dict[int, Runtime], runs: int) -> dict[int, dict[str, list[float]]]:
+    """Idle ticks of every size, interleaved run by run, so that the machine's own ups and
+    downs (other processes) fall on all sizes alike."""
+    quiet = NOW - dt.timedelta(hours=2)
+    out: dict[int, dict[str, list[float]]] = {n: {"idle": []} for n in rts}
+
+    def whole(rt: Runtime) -> None:
         done = run_due(rt, NoCalls(), quiet)  # type: ignore[arg-type]
         assert all(n == 0 for n in done.values()), done
 
-    whole_tick()  # warm: connections, caches
-    ticks = timed(whole_tick, runs)
-    figures["idle"] = statistics.median(ticks)
-    print(
-        f"  whole idle run_due ({len(due_jobs())} jobs): median {figures['idle']:.1f} ms, "
-        f"p90 {p90(ticks):.1f} ms over {runs} runs"
-    )
-    parts = []
+    for rt in rts.values():
+        whole(rt)  # warm: connections, caches
+    for _ in range(runs):
+        for n, rt in rts.items():
+            out[n]["idle"] += timed(lambda rt=rt: whole(rt), 1)  # type: ignore[misc]
     for job_name, job in due_jobs():
-        ms = statistics.median(timed(lambda job=job: job(rt, NoCalls(), quiet), runs))  # type: ignore[misc]
-        figures[f"job:{job_name}"] = ms
-        parts.append(f"{job_name} {ms:.2f}")
-    print("  per job (median ms): " + ", ".join(parts))
+        for _ in range(runs):
+            for n, rt in rts.items():
+                run = lambda rt=rt, job=job: job(rt, NoCalls(), quiet)  # type: ignore[misc]  # noqa: E731
+                out[n].setdefault(f"job:{job_name}", []).extend(timed(run, 1))
+    return out
 
+
+def due_work(rt: Runtime, cases: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
     start = time.perf_counter()
     queued = 0
     while queued < DUE:
-        with session_scope(engine) as s:
+        with session_scope(rt.engine) as s:
             n = eng.queue_due_steps(s, NOW, rt.settings)
         if n == 0:
             break
         queued += n
     figures["queue"] = (time.perf_counter() - start) * 1000
     assert queued == DUE, queued
-    print(
-        f"  queuing the {DUE:,} due step DMs (claims of {eng.DUE_BATCH}, FOR UPDATE SKIP "
-        f"LOCKED): {figures['queue']:.0f} ms"
-    )
-
     with SlackStandin(enforce_channel_rate=True) as standin:
         standin.add_team(bigdb.TEAM, "Bench")
         for u in bigdb.users(ASSIGNEES):
             standin.add_user(bigdb.TEAM, u, u, tz=bigdb.TZ)
-        rt.settings = settings_for(url, standin.api_url)
+        rt.settings = settings_for(str(rt.engine.url), standin.api_url)
         notifier = SlackNotifier(make_client(rt.settings))
-        sent, ticks_n, start = 0, 0, time.perf_counter()
-        while ticks_n < 200:
+        sends, start = 0, time.perf_counter()
+        while sends < 200:
             now = NOW + dt.timedelta(seconds=time.perf_counter() - start)
-            sent += send_due(rt, notifier, now)
-            ticks_n += 1
-            with session_scope(engine) as s:
+            send_due(rt, notifier, now)
+            sends += 1
+            with session_scope(rt.engine) as s:
                 left = s.execute(
                     sa.text(
                         "SELECT count(*) FROM casestep WHERE status = 'awaiting' "
@@ -157,14 +158,13 @@ def one_size(pg: ThrowawayPostgres, admin: sa.Engine, cases: int, runs: int) -> 
         elapsed = time.perf_counter() - start
         limited = [c for c in standin.calls("chat.postMessage") if c.status == 429]
         dms = [c for c in standin.calls("chat.postMessage") if c.ok]
-        figures["dms_per_s"] = len(dms) / elapsed
-        print(
-            f"  sent {len(dms):,} step DMs (+ {sent - len(dms)} other) through the outbox in "
-            f"{elapsed:.2f}s over {ticks_n} sends: {figures['dms_per_s']:.0f} DMs/s; "
-            f"429s from the per-channel limit: {len(limited)}"
-        )
-    rt.close()
-    engine.dispose()
+    figures["dms_per_s"] = len(dms) / elapsed
+    print(
+        f"{cases:>8,} cases: queued the {DUE:,} due step DMs (claims of {eng.DUE_BATCH}, FOR "
+        f"UPDATE SKIP LOCKED) in {figures['queue']:.0f} ms; sent {len(dms):,} through the "
+        f"outbox in {elapsed:.2f}s ({sends} sends): {figures['dms_per_s']:.0f} DMs/s; "
+        f"429s from the per-channel limit: {len(limited)}"
+    )
     return figures
 
 
@@ -177,24 +177,33 @@ def main() -> None:
     pg = ThrowawayPostgres().start()
     try:
         admin = sa.create_engine(pg.url(), isolation_level="AUTOCOMMIT")
-        results = {n: one_size(pg, admin, n, args.runs) for n in sizes}
+        rts = {n: seed_size(pg, admin, n) for n in sizes}
+        ticks = idle_ticks(rts, args.runs)
+        print()
+        names = [k for k in ticks[sizes[0]] if k.startswith("job:")]
+        print(f"idle ticks, median of {args.runs} (p90), ms — sizes interleaved run by run")
+        print(f"{'cases':>8s}  {'run_due':>14s}  " + "  ".join(k[4:] for k in names))
+        for n in sizes:
+            t = ticks[n]
+            jobs = "  ".join(f"{statistics.median(t[k]):{len(k) - 4}.2f}" for k in names)
+            whole = f"{statistics.median(t['idle']):6.1f} ({p90(t['idle']):5.1f})"
+            print(f"{n:>8,}  {whole:>14s}  {jobs}")
+        if len(sizes) > 1:
+            small = statistics.median(ticks[sizes[0]]["idle"])
+            large = statistics.median(ticks[sizes[-1]]["idle"])
+            print(
+                f"idle run_due at {sizes[-1]:,} / {sizes[0]:,} cases: {large / small:.2f}× "
+                f"({small:.1f} → {large:.1f} ms)"
+            )
+        print()
+        for n in sizes:
+            due_work(rts[n], n)
+        for rt in rts.values():
+            rt.close()
+            rt.engine.dispose()
         admin.dispose()
     finally:
         pg.stop()
-    print()
-    print(
-        "size      idle run_due  " + "  ".join(k[4:] for k in results[sizes[0]] if k[:4] == "job:")
-    )
-    for n, f in results.items():
-        jobs = "  ".join(f"{f[k]:.2f}" for k in f if k[:4] == "job:")
-        print(f"{n:>8,}  {f['idle']:9.1f} ms  {jobs}")
-    if len(sizes) > 1:
-        small, large = results[sizes[0]], results[sizes[-1]]
-        ratio = large["idle"] / small["idle"]
-        print(
-            f"idle run_due {sizes[-1]:,} / {sizes[0]:,} cases: {ratio:.2f}× "
-            f"({small['idle']:.1f} → {large['idle']:.1f} ms)"
-        )
 
 
 if __name__ == "__main__":
