@@ -91,7 +91,7 @@ def _standin(pipe, companies: int, contacts: int) -> None:  # type: ignore[no-un
 def run(companies: int, contacts: int, database_url: str) -> dict[str, float]:
     from bot import clock
     from bot.config import load_settings
-    from bot.crm import service
+    from bot.crm import service, sync
     from bot.db import engine_for, session_scope
     from bot.migrate import upgrade
     from bot.workspaces.service import ensure_workspace
@@ -122,7 +122,7 @@ def run(companies: int, contacts: int, database_url: str) -> dict[str, float]:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
-    report = service.run_sync(engine, settings, TEAM, clock.now(), force=True, progress=progress)
+    report = sync.run_sync(engine, settings, TEAM, clock.now(), force=True, progress=progress)
     out["first_s"] = time.perf_counter() - t
     out["rss_before_mb"] = rss_before
     out["first_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -135,7 +135,7 @@ def run(companies: int, contacts: int, database_url: str) -> dict[str, float]:
     parent.recv()
     clock.set_now(clock.now() + dt.timedelta(minutes=1))  # past the search index lag
     t = time.perf_counter()
-    report = service.run_sync(engine, settings, TEAM, clock.now(), force=True)
+    report = sync.run_sync(engine, settings, TEAM, clock.now(), force=True)
     out["incremental_s"] = time.perf_counter() - t
     assert report is not None and report.error is None
     out["incremental_companies"] = report.counts.get("companies", 0)
@@ -145,7 +145,7 @@ def run(companies: int, contacts: int, database_url: str) -> dict[str, float]:
     parent.send("calls")
     parent.recv()
     t = time.perf_counter()
-    report = service.run_sync(engine, settings, TEAM, clock.now(), force=True)
+    report = sync.run_sync(engine, settings, TEAM, clock.now(), force=True)
     out["nochange_s"] = time.perf_counter() - t
     parent.send("calls")
     out["nochange_requests"] = len(parent.recv())

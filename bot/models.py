@@ -96,11 +96,18 @@ class StepStatus(StrEnum):
 
 
 class Workspace(SQLModel, table=True):
+    """A Slack workspace the app serves. `active` is false once it uninstalled the app or
+    revoked its bot token: nothing more is sent there, its data stays for export/purge."""
+
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32, unique=True, index=True)
     name: str | None = None
     bot_user_id: str | None = Field(default=None, max_length=32)
+    bot_id: str | None = Field(default=None, max_length=32)
     cs_channel_id: str | None = Field(default=None, max_length=32)
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    deactivated_at: dt.datetime | None = _ts(nullable=True)
+    deactivated_reason: str | None = Field(default=None, max_length=32)
     created_at: dt.datetime = _created()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,10 +39,16 @@ class Runtime:
     listeners: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="ft-listener")
     )
+    _busy: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
     _soon: SoonQueue = field(init=False)
 
     def __post_init__(self) -> None:
         self._soon = SoonQueue()
+
+    def listen(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run a Slack handler on the listener pool (counted by `wait_idle`)."""
+        return self._counted(self.listeners, fn, *args)
 
     def soon(self, key: Hashable, fn: Callable[[], Any]) -> None:
         """Run `fn` shortly on the follow-up thread; asking again with the same `key` before
@@ -59,14 +66,46 @@ class Runtime:
         work up again after its lease expires.
         """
 
+        return self._counted(self.background, fn, *args, **kwargs)
+
+    def _counted(
+        self, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Future:
         def _run() -> Any:
             try:
                 return fn(*args, **kwargs)
-            except Exception:
-                log.exception("background job %s failed", getattr(fn, "__name__", fn))
+            except Exception as exc:
+                log.error(  # one line at ERROR; the traceback only at DEBUG
+                    "background job %s failed: %s",
+                    getattr(fn, "__name__", fn),
+                    type(exc).__name__,
+                )
+                log.debug("background job failure", exc_info=True)
                 raise
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
 
-        return self.background.submit(_run)
+        with self._idle:
+            self._busy += 1
+        return pool.submit(_run)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no handler, background job or follow-up is running or queued
+        (graceful stops, tests that compare the database before and after a request)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._idle:
+                if not self._idle.wait_for(
+                    lambda: self._busy == 0, max(0.0, deadline - time.monotonic())
+                ):
+                    return False
+            if not self._soon.drain(max(0.0, deadline - time.monotonic())):
+                return False
+            with self._idle:
+                if self._busy == 0:  # no follow-up started more work meanwhile
+                    return True
 
     def close(self) -> None:
         self.listeners.shutdown(wait=True, cancel_futures=False)

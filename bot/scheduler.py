@@ -43,8 +43,13 @@ def run_due(rt: Runtime, notifier: Notifier, now: dt.datetime | None = None) -> 
     for name, job in due_jobs():
         try:
             done[name] = job(rt, notifier, now)
-        except Exception:
-            log.exception("due job %s failed; it will run again on the next tick", name)
+        except Exception as exc:  # noqa: BLE001 — one job's failure never stops the others
+            log.error(
+                "due job %s failed (%s); it will run again on the next tick",
+                name,
+                type(exc).__name__,
+            )
+            log.debug("due job failure", exc_info=True)
             done[name] = -1
     return done
 

@@ -1,4 +1,5 @@
-"""HTTP mode: Bolt's WSGI adapter on /slack/events plus GET /healthz, served by waitress.
+"""HTTP mode: Bolt's WSGI adapter on /slack/events plus GET /healthz (and, for OAuth
+installs, Bolt's GET /slack/install and /slack/oauth_redirect), served by waitress.
 
 The edge checks what Bolt would otherwise trip over, in this order: the size (413), the
 signature on the raw bytes (401 — before anything is parsed, whatever the body's shape),
@@ -115,6 +116,9 @@ def slack_edge(signing_secret: str | None, inner: Callable) -> Callable:
 
 def make_wsgi(app: App, engine: Engine, signing_secret: str | None = None) -> Callable:
     slack = slack_edge(signing_secret, SlackRequestHandler(app, path=SLACK_PATH))
+    flow = app.oauth_flow  # OAuth installs: /slack/install and /slack/oauth_redirect
+    oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
+    browser = SlackRequestHandler(app, path=SLACK_PATH)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -129,6 +133,10 @@ def make_wsgi(app: App, engine: Engine, signing_secret: str | None = None) -> Ca
             return _reply(start_response, status, body)
         if path == SLACK_PATH and method == "POST":
             return slack(environ, start_response)
+        if method == "GET" and path in oauth_paths:
+            # A person's browser, not Slack: nothing to sign; the one-use `state` (with its
+            # cookie) and Slack's code exchange are what Bolt checks there.
+            return browser(environ, start_response)
         return _reply(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     return wsgi

@@ -156,9 +156,13 @@ def import_accounts(
             if email:
                 person = person_by_email(session, team_id, email, directory)
                 if person is None:
-                    report.warnings.append(
-                        (line, f"{role_col} {email} is not a Slack member; left empty")
+                    why = (
+                        "is not a Slack member"
+                        if directory is not None
+                        else "was not looked up (Slack is not connected: import again once "
+                        "SLACK_BOT_TOKEN is set)"
                     )
+                    report.warnings.append((line, f"{role_col} {email} {why}; left empty"))
                 else:
                     fields[attr] = person.slack_user_id
         account = _find_account(session, team_id, fields)
@@ -365,6 +369,12 @@ def contacts_by_role(session: Session, team_id: str, account_id: int) -> dict[st
 
 
 PEOPLE_COLUMNS = ("email", "role", "manager_email", "admin")
+
+
+def people_rows(data: bytes) -> list[tuple[int, dict[str, str] | None, str | None]]:
+    """The roster's rows as (line, row or None, problem), without touching the database
+    (`followthrough doctor --people` checks them against Slack)."""
+    return list(_rows(data, ("email",), PEOPLE_COLUMNS))
 
 
 def import_people(

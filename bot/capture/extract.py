@@ -23,6 +23,7 @@ from bot import audit, clock
 from bot.capture import ingest
 from bot.capture.blocks import duplicate_message, failure_message, review_messages
 from bot.capture.context import CallPeople, account_facts, call_people, guess_account
+from bot.capture.ingest import TRANSCRIPT
 from bot.capture.review import load_review
 from bot.config import Settings
 from bot.db import session_scope
@@ -40,11 +41,12 @@ from bot.outbox import service as outbox
 from bot.outbox.hooks import SendContext
 from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
-from bot.states import Machine, move, move_rows
+from bot.states import move, move_rows
 from bot.transcripts import ParsedTranscript, TranscriptError, guess_call_date, parse_transcript
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
-T = TranscriptStatus
+TS = TranscriptStatus
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 3
 RETRY_AFTER = dt.timedelta(seconds=30)
@@ -57,25 +59,13 @@ def max_bytes(settings: Settings) -> int:
 # --- claims --------------------------------------------------------------------------------
 
 
-def claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
+def claimable(now: dt.datetime):
     """Queued and due, or processing with an expired lease (its worker died)."""
     lease = col(Transcript.lease_until)
     return or_(
-        and_(col(Transcript.status) == T.QUEUED, or_(lease.is_(None), lease <= now)),
-        and_(col(Transcript.status) == T.PROCESSING, lease < now),
+        and_(col(Transcript.status) == TS.QUEUED, or_(lease.is_(None), lease <= now)),
+        and_(col(Transcript.status) == TS.PROCESSING, lease < now),
     )
-
-
-TRANSCRIPT = Machine(
-    "transcript",
-    Transcript.__table__,  # type: ignore[attr-defined]
-    {
-        "claim": {T.QUEUED: T.PROCESSING, T.PROCESSING: T.PROCESSING},  # PROCESSING: lease over
-        "requeue": {T.PROCESSING: T.QUEUED},
-        "fail": {T.PROCESSING: T.FAILED},
-        "review": {T.PROCESSING: T.REVIEW},
-    },
-)
 
 
 def claim(engine: Engine, transcript_id: int, now: dt.datetime) -> int | None:
@@ -96,14 +86,13 @@ def claim(engine: Engine, transcript_id: int, now: dt.datetime) -> int | None:
 
 def due_ids(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
     with session_scope(engine) as session:
-        return list(
-            session.exec(
-                select(Transcript.id)
-                .where(claimable(now))
-                .order_by(col(Transcript.id))
-                .limit(limit)
-            )
+        rows = session.exec(
+            select(col(Transcript.id))
+            .where(claimable(now), active_only(col(Transcript.team_id)))
+            .order_by(col(Transcript.id))
+            .limit(limit)
         )
+        return [int(i) for i in rows if i is not None]
 
 
 @dataclass(frozen=True)
@@ -140,7 +129,7 @@ def _job(engine: Engine, transcript_id: int) -> Job:
 
 def _owned(session: Session, transcript_id: int, attempt: int) -> Transcript | None:
     t = session.get(Transcript, transcript_id)
-    if t is None or t.status != T.PROCESSING or t.attempts != attempt:
+    if t is None or t.status != TS.PROCESSING or t.attempts != attempt:
         return None
     return t
 
@@ -161,8 +150,8 @@ def _fail(engine: Engine, job: Job, attempt: int, reason: str, now: dt.datetime)
             "transcript",
             t.id,
             "failed",
-            from_state=T.PROCESSING,
-            to_state=T.FAILED,
+            from_state=TS.PROCESSING,
+            to_state=TS.FAILED,
             reason=reason[:300],
         )
     return True
@@ -257,7 +246,7 @@ def _fetch(
         return None, "lost"
     if seen is not None:
         link = permalink(notifier, job.team_id, seen.channel_id, seen.thread_ts)
-        earlier_error = seen.error if seen.status == T.FAILED else None
+        earlier_error = seen.error if seen.status == TS.FAILED else None
         with session_scope(rt.engine) as session:
             say(
                 session,
@@ -396,8 +385,8 @@ def save_proposals(
             "transcript",
             t.id,
             "extracted",
-            from_state=T.PROCESSING,
-            to_state=T.REVIEW,
+            from_state=TS.PROCESSING,
+            to_state=TS.REVIEW,
             commitments=len(result.commitments),
             engine=result.engine,
             fallback=result.fallback_reason,

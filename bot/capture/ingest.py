@@ -24,12 +24,27 @@ from bot import audit, clock
 from bot.db import session_scope
 from bot.models import Transcript, TranscriptStatus
 from bot.slack import payload
+from bot.states import Machine, move
 from bot.transcripts import sha256_hex
 
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_PREFIX = "slack-file:"
 TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".txt", ".text", ".json", ".docx", ".sbv", ".md")
+
+TRANSCRIPT = Machine(
+    "transcript",
+    Transcript.__table__,  # type: ignore[attr-defined]
+    {
+        "claim": {
+            TranscriptStatus.QUEUED: TranscriptStatus.PROCESSING,
+            TranscriptStatus.PROCESSING: TranscriptStatus.PROCESSING,
+        },  # PROCESSING: lease over
+        "requeue": {TranscriptStatus.PROCESSING: TranscriptStatus.QUEUED},
+        "fail": {TranscriptStatus.PROCESSING: TranscriptStatus.FAILED},
+        "review": {TranscriptStatus.PROCESSING: TranscriptStatus.REVIEW},
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -225,10 +240,16 @@ def store_content(
                 earlier.thread_ts,
                 earlier.error,
             )
-            row.status, row.lease_until = TranscriptStatus.FAILED, None
-            row.error = f"Same file as transcript #{earlier.id}, read before."
-            row.size_bytes, row.processed_at = len(data), clock.now()
-            session.add(row)
+            move(
+                session,
+                TRANSCRIPT,
+                row,
+                "fail",
+                lease_until=None,
+                error=f"Same file as transcript #{earlier.id}, read before.",
+                size_bytes=len(data),
+                processed_at=clock.now(),
+            )
             audit.record(
                 session,
                 row.team_id,

@@ -22,7 +22,7 @@ from bot.db import session_scope
 from bot.models import Account, AuditEvent, Commitment, CommitmentStatus, Transcript
 from bot.people.service import is_cs_admin
 
-S = CommitmentStatus
+CS = CommitmentStatus
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def decide(
         admins = admins_for(session, team_id, actor, settings)
         if (
             action == "confirm"
-            and c.status == expected == S.PROPOSED
+            and c.status == expected == CS.PROPOSED
             and c.owner_user_id is None
             and c.side != "customer"
             and cm.may_change(session, c, actor, admins)
@@ -235,7 +235,7 @@ def confirm_all(
                 .where(
                     Commitment.team_id == team_id,
                     Commitment.transcript_id == transcript_id,
-                    Commitment.status == S.PROPOSED,
+                    Commitment.status == CS.PROPOSED,
                 )
                 .order_by(col(Commitment.id))
             )
@@ -250,7 +250,7 @@ def confirm_all(
                 no_owner += 1
                 continue
             cm.transition(
-                session, team_id, c.id or 0, "confirm", actor, admins=admins, expected=S.PROPOSED
+                session, team_id, c.id or 0, "confirm", actor, admins=admins, expected=CS.PROPOSED
             )
             confirmed += 1
         if not confirmed and refused and not no_owner:
@@ -306,7 +306,7 @@ def edit_target(
         c = cm.get(session, team_id, commitment_id)
         if not cm.may_change(session, c, actor, admins_for(session, team_id, actor, settings)):
             raise cm.CommitmentError(cm._who_can(session, c))  # noqa: SLF001
-        if c.status != expected or c.status in {S.DONE, S.DISMISSED}:
+        if c.status != expected or c.status in {CS.DONE, CS.DISMISSED}:
             raise cm.CommitmentError(f"This commitment is already {c.status}; nothing to edit.")
         review = load_review(session, team_id, c.transcript_id or 0) if c.transcript_id else None
         item = next((i for i in review.items if i.id == c.id), None) if review else None
@@ -410,7 +410,7 @@ def set_account(
                 select(Commitment).where(
                     Commitment.team_id == team_id,
                     Commitment.transcript_id == transcript_id,
-                    col(Commitment.status).in_([S.PROPOSED, S.OPEN]),
+                    col(Commitment.status).in_([CS.PROPOSED, CS.OPEN]),
                 )
             ):
                 c.account_id = account.id

@@ -14,9 +14,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot import audit
+from bot.cases import blocks as msgs
 from bot.cases import control
-from bot.cases import step_messages as msgs
-from bot.cases.cards import card_text, plan_card
+from bot.cases.plan_blocks import card_text, plan_card
 from bot.cases.records import card_key
 from bot.cases.report import case_steps
 from bot.models import Account, Case, CaseStatus, OutboundMessage, Playbook, Workspace

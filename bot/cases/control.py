@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import audit, clock
+from bot.cases import blocks as msgs
 from bot.cases import engine as eng
-from bot.cases import step_messages as msgs
 from bot.cases.decisions import ask_close_or_extend, close_case
 from bot.cases.records import (
     CaseError,
@@ -382,7 +382,7 @@ def card(session: Session, team_id: str, case_id: int) -> msgs.CaseCard:
 
 def _crm_line(session: Session, case: Case) -> str:
     """The CRM link as it is now (the record may have been deleted since the report)."""
-    from bot.cases.cards import crm_line
+    from bot.cases.plan_blocks import crm_line
     from bot.crm.service import account_crm
 
     link = account_crm(session, case.team_id, case.account_id)

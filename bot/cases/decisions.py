@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import audit, clock
+from bot.cases import blocks as msgs
 from bot.cases import engine as eng
-from bot.cases import step_messages as msgs
 from bot.cases.extend import extension_choices
 from bot.cases.records import (
     CaseError,
@@ -38,7 +38,7 @@ from bot.cases.steps import (
     delivery_for,
 )
 from bot.config import Settings
-from bot.crm.service import case_closed
+from bot.crm.writeback import case_closed
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.notify import Notifier

@@ -31,7 +31,7 @@ from bot.models import (
     CaseStep,
     Playbook,
 )
-from bot.playbooks.store import active_playbooks, get_playbook
+from bot.playbooks.service import active_playbooks, get_playbook
 from bot.slack.blocks.common import user_mention
 from bot.states import StateError, move
 

@@ -9,8 +9,8 @@ import logging
 from bot.capture.ingest import FileRef
 from bot.cases import attachment, card_sync, redraft
 from bot.cases import report as reports
-from bot.cases.cards import divider, existing_case_text, section
 from bot.cases.drafting import drafter_for
+from bot.cases.plan_blocks import divider, existing_case_text, section
 from bot.cases.records import Outbox, get_case
 from bot.cases.report_form import is_repeat_submission
 from bot.db import session_scope

@@ -12,12 +12,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import audit, clock
+from bot.cases.steps import STEP
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.playbooks.durations import DelayError, format_delay, parse_delay
 from bot.playbooks.render import find_placeholders
-from bot.playbooks.store import is_admin
+from bot.playbooks.service import is_admin
+from bot.states import move
 
 MAX_DRAFT_CHARS = 3000
 
@@ -186,7 +188,7 @@ def drop_step(
     ).all()
     if len(live) <= 1:
         raise PlanEditError("This is the last step left; cancel the case instead of dropping it.")
-    step.status = StepStatus.CANCELLED
+    move(session, STEP, step, "drop")
     case.total_steps = len(live) - 1
     _touch(session, case, step)
     audit.record(
@@ -257,7 +259,7 @@ def start_plan(
     cs_admins: Iterable[str] = (),
     expected: str = CaseStatus.PLANNED,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Case:
     """Permission and state check, then the engine's `start_case` (which schedules step 1
     within the assignee's working hours as `settings` define them — pass rt.settings).
@@ -324,7 +326,7 @@ def start(
     cs_admins: Iterable[str],
     expected: str = CaseStatus.PLANNED,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Case:
     with session_scope(engine) as session:
         return start_plan(session, team_id, case_id, actor, cs_admins, expected, settings=settings)

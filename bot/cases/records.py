@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot.cases.step_messages import StepView
+from bot.cases.blocks import StepView
 from bot.config import Settings
-from bot.models import Account, Case, CaseStep, Person, Playbook
+from bot.models import Account, Case, CaseStep, OutboundMessage, OutboxStatus, Person, Playbook
 from bot.notify import Notifier
 from bot.outbox import service as outbox
 from bot.outbox.scheduled import kick_soon
@@ -153,6 +153,7 @@ def step_view(session: Session, case: Case, step: CaseStep, total: int | None = 
     )
 
 
+LIVE = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)
 CARD_PLACES = ("cs", "dm")  # the case card in the CS channel, and in the reporter's DM
 
 
@@ -185,12 +186,22 @@ class Outbox:
                 )
 
     def update(self, step: CaseStep, text: str, blocks: list[dict[str, Any]]) -> None:
-        """Edit the step's live DM (if it has one) to say what became of it."""
-        if step.message_key:
+        """Edit the step's DMs (its first and its reminder, whichever were posted or are on
+        their way) to say what became of it."""
+        keys = self.session.exec(
+            select(OutboundMessage.key).where(
+                OutboundMessage.team_id == step.team_id,
+                OutboundMessage.kind == "step_dm",
+                OutboundMessage.entity_id == step.id,
+                OutboundMessage.op == "post",
+                col(OutboundMessage.status).in_(LIVE),
+            )
+        ).all()
+        for key in sorted(set(keys) | ({step.message_key} if step.message_key else set())):
             outbox.enqueue_update(
                 self.session,
                 step.team_id,
-                step.message_key,
+                key,
                 text=text,
                 blocks=blocks,
                 entity=("case_step", step.id or 0),

@@ -28,7 +28,7 @@ from bot.db import session_scope
 from bot.models import Account, AuditEvent, Case, CaseStatus, CaseStep, Playbook, StepStatus
 from bot.playbooks.plan import step_facts
 from bot.playbooks.schema import StepTemplate
-from bot.playbooks.store import template_of
+from bot.playbooks.service import template_of
 
 
 @dataclass(frozen=True)

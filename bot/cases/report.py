@@ -45,7 +45,7 @@ from bot.playbooks.schema import (
     Recipient,
     RecipientKind,
 )
-from bot.playbooks.store import ensure_seeded_once, get_playbook, template_of
+from bot.playbooks.service import ensure_seeded_once, get_playbook, template_of
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +404,7 @@ def plan_meta(prep: _Prepared, drafts: list[StepDraft], offset: int = 0) -> list
             {
                 "position": offset + index + 1,
                 "step_id": step.id,
-                "waits_for": offset + graph[index] + 1 if graph[index] is not None else None,
+                "waits_for": None if (after := graph[index]) is None else offset + after + 1,
                 "subject": draft.subject,
                 "engine": draft.engine,
                 "fallback_reason": draft.fallback_reason,

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cases.report import ReportError, ReportRequest, ReportResult, check_request, find_account
 from bot.db import session_scope
-from bot.playbooks.store import choices, get_playbook
+from bot.playbooks.service import choices, get_playbook
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import datetime as dt
 from sqlmodel import Session
 
 from bot import audit
+from bot.cases import blocks as msgs
 from bot.cases import card_sync, engine
-from bot.cases import step_messages as msgs
 from bot.cases.decisions import undeliverable_hint
 from bot.cases.records import Outbox, step_view
 from bot.cases.steps import FINAL_STEP, STEP
@@ -71,6 +71,8 @@ def step_dm_sent(session: Session, row: OutboundMessage, ctx: SendContext) -> No
     step, case = found
     step.dm_channel, step.dm_ts = row.sent_channel, row.sent_ts
     session.add(step)
+    if step.status == StepStatus.AWAITING:
+        engine.chase_from(session, step, ctx.now, ctx.settings)
     what = "reminder_posted" if ":reminder:" in row.key else "dm_posted"
     audit.record(
         session,

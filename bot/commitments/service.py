@@ -17,17 +17,23 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from bot import audit, clock
-from bot.crm.service import commitment_changed
+from bot.crm.writeback import commitment_changed
 from bot.models import Account, Commitment, CommitmentStatus, Person
 from bot.people.service import get_person
+from bot.states import Machine, StateError, move
 
-S = CommitmentStatus
-TRANSITIONS: dict[str, dict[str, str]] = {
-    "confirm": {S.PROPOSED: S.OPEN},
-    "dismiss": {S.PROPOSED: S.DISMISSED, S.OPEN: S.DISMISSED},
-    "done": {S.OPEN: S.DONE},
-    "reopen": {S.DONE: S.OPEN, S.DISMISSED: S.PROPOSED},
-}
+CS = CommitmentStatus
+COMMITMENT = Machine(
+    "commitment",
+    Commitment.__table__,  # type: ignore[attr-defined]
+    {
+        "confirm": {CS.PROPOSED: CS.OPEN},
+        "dismiss": {CS.PROPOSED: CS.DISMISSED, CS.OPEN: CS.DISMISSED},
+        "done": {CS.OPEN: CS.DONE},
+        "reopen": {CS.DONE: CS.OPEN, CS.DISMISSED: CS.PROPOSED},
+    },
+)
+TRANSITIONS = COMMITMENT.transitions
 
 
 class CommitmentError(ValueError):
@@ -43,12 +49,10 @@ class Change:
 
 def next_state(action: str, current: str) -> str:
     """Pure: the state after `action`, or CommitmentError naming why not."""
-    allowed = TRANSITIONS.get(action)
-    if allowed is None:
-        raise CommitmentError(f"Unknown action {action!r}.")
-    if current not in allowed:
-        raise CommitmentError(f"This commitment is already {current}; nothing to {action}.")
-    return allowed[current]
+    try:
+        return COMMITMENT.to(action, current)
+    except StateError as exc:
+        raise CommitmentError(str(exc)) from None
 
 
 def get(session: Session, team_id: str, commitment_id: int) -> Commitment:
@@ -81,27 +85,28 @@ def transition(
     action: str,
     actor: str,
     *,
-    admins: set[str] = frozenset(),
-    expected: str | None = None,  # type: ignore[assignment]
+    admins: frozenset[str] | set[str] = frozenset(),
+    expected: str | None = None,
 ) -> Change:
     c = get(session, team_id, commitment_id)
     if not may_change(session, c, actor, set(admins)):
         raise CommitmentError(_who_can(session, c))
     if expected and c.status != expected:
         raise CommitmentError(f"This commitment is already {c.status}; nothing changed.")
-    before = c.status
-    c.status = next_state(action, before)
+    next_state(action, c.status)  # refused with the person's message before any write
     now = clock.now()
-    c.updated_at = now
+    values: dict[str, object] = {"updated_at": now, "followup_at": None}  # follow-ups: look again
     if action in {"confirm", "dismiss"}:
-        c.decided_by, c.decided_at = actor, now
+        values.update(decided_by=actor, decided_at=now)
     if action == "done":
-        c.done_at = now
+        values["done_at"] = now
     if action == "reopen":
-        c.done_at = None
-    c.followup_at = None  # the follow-up job works out its reminder and overdue moments
-    session.add(c)
-    if c.status == S.OPEN and c.owner_user_id:
+        values["done_at"] = None
+    try:
+        before = move(session, COMMITMENT, c, action, **values)
+    except StateError as exc:
+        raise CommitmentError(str(exc)) from None
+    if c.status == CS.OPEN and c.owner_user_id:
         get_person(session, team_id, c.owner_user_id)  # so their digest finds them
     audit.record(
         session, team_id, actor, "commitment", c.id, action, from_state=before, to_state=c.status
@@ -128,7 +133,7 @@ def edit(
     c = get(session, team_id, commitment_id)
     if not may_change(session, c, actor, set(admins)):
         raise CommitmentError(_who_can(session, c))
-    if c.status in {S.DONE, S.DISMISSED}:
+    if c.status in {CS.DONE, CS.DISMISSED}:
         raise CommitmentError(f"This commitment is {c.status}; reopen it to edit.")
     changes: dict[str, list] = {}
 
@@ -164,7 +169,7 @@ def edit(
         c.followup_at = None  # a new due date or owner: the follow-up job looks again
         session.add(c)
         audit.record(session, team_id, actor, "commitment", c.id, "edited", changes=changes)
-        if c.status == S.OPEN:
+        if c.status == CS.OPEN:
             commitment_changed(session, c)  # owner, text or due date changed: update the task
     return c
 
@@ -176,14 +181,14 @@ def snooze(
     actor: str,
     until: dt.date,
     today: dt.date,
-    admins: set[str] = frozenset(),
-) -> Commitment:  # type: ignore[assignment]
+    admins: frozenset[str] | set[str] = frozenset(),
+) -> Commitment:
     if until <= today:
         raise CommitmentError(f"Pick a date after today ({today.isoformat()}) to snooze to.")
     c = get(session, team_id, commitment_id)
     if not may_change(session, c, actor, set(admins)):
         raise CommitmentError(_who_can(session, c))
-    if c.status != S.OPEN:
+    if c.status != CS.OPEN:
         raise CommitmentError(f"This commitment is {c.status}; only open ones can be snoozed.")
     before = c.snoozed_until
     c.snoozed_until, c.updated_at = until, clock.now()
@@ -221,7 +226,7 @@ def open_for(
     limit: int = 200,
 ) -> list[Commitment]:
     """Open commitments, soonest due first (no date last)."""
-    stmt = select(Commitment).where(Commitment.team_id == team_id, Commitment.status == S.OPEN)
+    stmt = select(Commitment).where(Commitment.team_id == team_id, Commitment.status == CS.OPEN)
     if owner_user_id:
         stmt = stmt.where(Commitment.owner_user_id == owner_user_id)
     if account_id:

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(crm_app, name="crm")
 
 
-def _team(rt, team: str | None) -> str:  # type: ignore[no-untyped-def]
+def _team(rt, team: str | None) -> str:
     from bot.db import session_scope
     from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
@@ -35,7 +35,7 @@ def _team(rt, team: str | None) -> str:  # type: ignore[no-untyped-def]
         raise fail(str(exc), 2) from None
 
 
-def _directory(settings):  # type: ignore[no-untyped-def]
+def _directory(settings):
     if not settings.slack_bot_token:
         return None
     from bot.slack.client import make_client
@@ -44,7 +44,7 @@ def _directory(settings):  # type: ignore[no-untyped-def]
     return SlackDirectory(make_client(settings))
 
 
-def _needs_vendor(settings) -> None:  # type: ignore[no-untyped-def]
+def _needs_vendor(settings) -> None:
     if settings.crm_vendor.value == "none":
         raise fail("Configuration error: CRM_VENDOR is not set (hubspot or salesforce)", 2)
 
@@ -58,7 +58,7 @@ def sync(
 ) -> None:
     """Sync accounts, contacts and owners from the CRM now (first run: everything)."""
     from bot import clock
-    from bot.crm import service
+    from bot.crm import sync
 
     settings = settings_or_exit()
     _needs_vendor(settings)
@@ -71,7 +71,7 @@ def sync(
             shown["at"] = time.monotonic()
             typer.echo(f"  … {count:,} {what} so far", err=True)
 
-    report = service.run_sync(
+    report = sync.run_sync(
         rt.engine,
         settings,
         team_id,
@@ -117,7 +117,7 @@ def status(team: TeamOpt = None) -> None:
 @crm_app.command("check")
 def check() -> None:
     """Validate the mapping file and the CRM's fields (line-precise), without syncing."""
-    from bot.crm import service
+    from bot.crm import service, sync
     from bot.crm.mapping import MappingError
 
     settings = settings_or_exit()
@@ -138,20 +138,20 @@ def check() -> None:
     except CrmError as exc:
         raise fail(f"Cannot reach {vendor}: {exc}", 1) from None
     for text in problems:
-        typer.echo(service.locate_finding(mapping, vendor, text))
+        typer.echo(sync.locate_finding(mapping, vendor, text))
     typer.echo(f"{mapping.source}: {'ok' if not problems else f'{len(problems)} warnings'}")
 
 
 @crm_app.command("writes")
 def writes(team: TeamOpt = None) -> None:
     """The write-back queue: each task or note, its state and CRM id."""
-    from bot.crm import service
+    from bot.crm import writeback
     from bot.db import session_scope
 
     rt = checked_runtime(settings_or_exit())
     team_id = _team(rt, team)
     with session_scope(rt.engine) as session:
-        for w in service.write_rows(session, team_id):
+        for w in writeback.write_rows(session, team_id):
             error = f" — {w.last_error.splitlines()[0][:80]}" if w.last_error else ""
             typer.echo(
                 f"{w.id:>5}  {w.key:<24} {w.kind:<5} {w.desired:<8} {w.status:<8} "
@@ -181,11 +181,11 @@ def push() -> None:
 def retry(team: TeamOpt = None) -> None:
     """Queue failed CRM writes again (after fixing what the CRM refused)."""
     from bot import clock
-    from bot.crm import service
+    from bot.crm import writeback
     from bot.db import session_scope
 
     rt = checked_runtime(settings_or_exit())
     team_id = _team(rt, team)
     with session_scope(rt.engine) as session:
-        n = service.retry_failed(session, team_id, clock.now())
+        n = writeback.retry_failed(session, team_id, clock.now())
     typer.echo(f"{n} failed writes queued again")

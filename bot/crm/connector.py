@@ -15,17 +15,17 @@ from typing import Any, Protocol
 class CrmError(RuntimeError):
     """A CRM call that failed; `retryable` says whether the same call may work later."""
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, http_status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
-        self.status = status
+        self.http_status = http_status
 
 
 class CrmAuthError(CrmError):
     """The token was refused and could not be refreshed: someone must reconnect the CRM."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False, status=401)
+        super().__init__(message, retryable=False, http_status=401)
 
 
 @dataclass(frozen=True)

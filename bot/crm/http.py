@@ -126,12 +126,14 @@ class CrmHttp:
             raise CrmAuthError(f"{where}: {message}")
         if kind in {"rate", "unavailable"}:
             wait = _retry_after(response)
-            error = CrmError(f"{where}: {message}", retryable=True, status=response.status_code)
+            error = CrmError(
+                f"{where}: {message}", retryable=True, http_status=response.status_code
+            )
             log.info("%s (backing off)", error)
             raise _Retry(error, wait, outage=kind == "unavailable")
         if kind == "daily":
-            raise CrmError(f"{where}: {message}", retryable=True, status=response.status_code)
-        raise CrmError(f"{where}: {message}", retryable=False, status=response.status_code)
+            raise CrmError(f"{where}: {message}", retryable=True, http_status=response.status_code)
+        raise CrmError(f"{where}: {message}", retryable=False, http_status=response.status_code)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -152,5 +154,5 @@ def json_body(response: httpx.Response) -> Any:
         raise CrmError(
             f"answer was not JSON ({response.headers.get('content-type', '?')})",
             retryable=True,
-            status=response.status_code,
+            http_status=response.status_code,
         ) from None

@@ -168,6 +168,7 @@ def parse_mapping(text: str, source: str = "mapping.yaml") -> LocatedMapping:
         found = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "str")))
+            assert root is not None  # a document that validated at all has a root
             node, key_node, _ = walk(root, loc)
             message = _message(err, loc)
             target = key_node if err["type"] == "extra_forbidden" and key_node else node

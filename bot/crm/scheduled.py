@@ -9,7 +9,7 @@ import logging
 
 from sqlmodel import select
 
-from bot.crm import service
+from bot.crm import service, sync, writeback
 from bot.crm.connector import CrmConnector, CrmError
 from bot.crm.mapping import MappingError
 from bot.db import session_scope
@@ -42,7 +42,7 @@ def run_crm_sync(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
                 service.ensure_connection(session, team_id, rt.settings)
     done = 0
     for team_id in service.due_teams(rt.engine, now):
-        report = service.run_sync(
+        report = sync.run_sync(
             rt.engine,
             rt.settings,
             team_id,
@@ -58,7 +58,7 @@ def run_crm_sync(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
 
 def run_crm_writes(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: make the CRM match each due write (task or note), exactly once."""
-    claimed = service.claim_writes(rt.engine, now)
+    claimed = writeback.claim_writes(rt.engine, now)
     if not claimed:
         return 0
     with session_scope(rt.engine) as session:
@@ -79,9 +79,9 @@ def run_crm_writes(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
                 connectors[team_vendor] = _connector(rt, *team_vendor)
             connector = connectors[team_vendor]
             if connector is None:
-                outcome = service.release_write(rt.engine, write_id, token, now)
+                outcome = writeback.release_write(rt.engine, write_id, token, now)
             else:
-                outcome = service.send_write(
+                outcome = writeback.send_write(
                     rt.engine, rt.settings, connector, write_id, token, now
                 )
             handled += 1

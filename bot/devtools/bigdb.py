@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 
 from bot.db import engine_for, session_scope
 from bot.models import Playbook
-from bot.playbooks.store import load_dir
+from bot.playbooks.service import load_dir
 from bot.workspaces.service import ensure_workspace
 
 TEAM = "T0BENCH"

@@ -138,7 +138,7 @@ class FakeOpenAIServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def start(self) -> FakeOpenAIServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
@@ -288,7 +288,7 @@ class FakeOpenAIServer:
                 reply = server._next_reply(body)
                 if isinstance(reply, Hang):
                     server._stopping.wait(reply.seconds)
-                    reply = server.default(body)
+                    reply = server.default(body)  # type: ignore[assignment]
                 if isinstance(reply, Status):
                     headers = {}
                     if reply.retry_after is not None:

@@ -20,11 +20,13 @@ from bot import clock
 from bot.config import Settings, load_settings
 from bot.db import session_scope
 from bot.devtools.standin import SlackDriver, SlackStandin, render_blocks
+from bot.manifest import bot_scopes
 from bot.models import Account, Contact, Person, Role
 from bot.people.service import get_person
 from bot.runtime import Runtime, build_runtime
 from bot.scheduler import run_due
 from bot.slack.app import create_app
+from bot.slack.client import WorkspaceClients, connect_workspaces
 from bot.slack.directory import SlackDirectory
 from bot.slack.outbound import SlackNotifier
 from bot.workspaces.service import ensure_workspace
@@ -83,7 +85,8 @@ class World:
     def start(self) -> World:
         if self._own_standin:
             self.standin.start()
-        self.standin.add_team(self.team_id, "Vendor Inc")
+        # The workspace installed the app from its manifest: exactly the manifest's scopes.
+        self.standin.add_team(self.team_id, "Vendor Inc", scopes=bot_scopes())
         for m in TEAM:
             self.standin.add_user(self.team_id, m.user_id, m.name, m.real_name, m.email, tz=m.tz)
         self.standin.add_channel(self.team_id, CS_CHANNEL, "cs-risk", [m.user_id for m in TEAM])
@@ -99,9 +102,10 @@ class World:
         overrides.update(self._settings_overrides)
         self.settings: Settings = load_settings(**overrides)
         self.rt: Runtime = build_runtime(self.settings)
-        self.app = create_app(self.settings, self.rt)
-        self.client = self.app.client
-        self.notifier = SlackNotifier(self.client)
+        self.clients: WorkspaceClients = connect_workspaces(self.settings, self.rt.engine)
+        self.app = create_app(self.settings, self.rt, clients=self.clients)
+        self.client = self.clients.client(self.team_id)
+        self.notifier = SlackNotifier(self.clients)
         self._seed_people()
         target: Any = self.app
         if self.http:
@@ -218,7 +222,7 @@ class World:
             }
             for c in contacts:
                 if c.get("email") not in known:
-                    s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))
+                    s.add(Contact(team_id=self.team_id, account_id=account.id or 0, **c))  # type: ignore[arg-type]
         return account
 
     def person(self, user_id: str) -> Person:

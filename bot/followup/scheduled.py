@@ -33,6 +33,7 @@ from bot.notify import Notifier
 from bot.outbox import service as outbox
 from bot.people.service import timezone_of
 from bot.runtime import Runtime
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -111,7 +112,11 @@ def due_commitments(session: Session, now: dt.datetime, limit: int) -> list[Comm
             break
         stmt = (
             select(Commitment)
-            .where(Commitment.status == CommitmentStatus.OPEN, moment)
+            .where(
+                Commitment.status == CommitmentStatus.OPEN,
+                moment,
+                active_only(col(Commitment.team_id)),
+            )
             .order_by(col(Commitment.followup_at), col(Commitment.id))
             .limit(limit - len(rows))
         )

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cases.step_messages import when
+from bot.cases.blocks import when
 from bot.crm.service import Health
 from bot.digest.blocks import Item, digest_summary, grouped_blocks
 from bot.slack.blocks.common import clip, context, divider, escape, header, section

@@ -143,7 +143,10 @@ def _span(d: dt.date, m: re.Match[str]) -> dt.date:
     if unit.startswith("business day"):
         return _add_business_days(d, n)
     key = {"day": "days", "week": "weeks", "month": "months"}[unit.rstrip("s")]
-    return d + relativedelta(**{key: n})
+    delta = {"days": relativedelta(days=n), "weeks": relativedelta(weeks=n)}.get(
+        key, relativedelta(months=n)
+    )
+    return d + delta
 
 
 def _add_business_days(d: dt.date, n: int) -> dt.date:

@@ -1,10 +1,9 @@
 """The sender: claims due outbox rows and delivers each exactly once (see `bot.outbox`).
 
-Rows are grouped by lane (the person or channel they go to; for an edit, the message it
-edits): one lane's messages leave in order, one at a time, at most `LANE_PER_TICK` a tick
-(Slack allows about one post a second per channel); different lanes are sent in parallel.
-Claims are small, so a worker that dies strands little, and each post renews its own lease
-just before it is made.
+Rows are grouped by lane (the person or channel they go to): one lane's messages leave in
+order, one at a time, at most `LANE_PER_TICK` a tick (Slack allows about one post a second
+per channel); different lanes are sent in parallel. Claims are small, so a worker that dies
+strands little, and each post renews its own lease just before it is made.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 25
 MAX_ROUNDS = 40  # per tick: 1,000 messages, the rest next tick
-KICK_ROUNDS = 4
+KICK_ROUNDS = 12  # rounds end early once nothing fresh is due
 LANE_PER_TICK = 3
 SEND_THREADS = 8
 HISTORY_MARGIN = dt.timedelta(minutes=2)  # clock skew between us and Slack
@@ -102,10 +101,7 @@ def send_due(
         lanes: dict[str, list[tuple[OutboundMessage, int]]] = {}
         for row_id, token in claimed:
             row = rows[row_id]
-            # an edit's lane is the message it edits (its rows carry no channel of their own):
-            # one message's edits stay in order, different messages' edits go in parallel
-            target = row.user_id or row.channel or row.detail.get("to") or row.ref_key
-            lane = f"{row.team_id}:{target}"
+            lane = f"{row.team_id}:{row.user_id or row.channel or row.detail.get('to')}"
             lanes.setdefault(lane, []).append((row, token))
         groups = list(lanes.values())
         if len(groups) == 1:
@@ -239,7 +235,7 @@ def _send_lane(
                     row.error or "",
                     maybe_sent=row.maybe_sent,
                     now=tick.current(),
-                    failed=False,  # the lane's turn passing is not a failure
+                    failed=False,  # its lane's turn passing is not a failure
                 )
             continue
         outcome = _send_one(rt, notifier, row, token, tick)
@@ -276,8 +272,13 @@ def _failed(
         if exc.retryable:
             if exc.retry_after is not None:
                 retry = dt.timedelta(seconds=exc.retry_after)
-            elif exc.uncertain:  # no answer: look again soon (it may have landed), then back off
-                retry = backoff(row.failures + 1, base=2 * rt.settings.slack_timeout_seconds)
+            elif exc.uncertain:
+                # no answer: look again once a post in flight has surely landed or died (a
+                # lease later), then back off if Slack keeps not answering
+                retry = max(
+                    lease_for(rt.settings),
+                    backoff(row.failures + 1, base=2 * rt.settings.slack_timeout_seconds),
+                )
             else:
                 retry = backoff(row.failures + 1)
             ob.settle_retry(

@@ -15,13 +15,14 @@ from sqlmodel import Session, select
 from bot import clock
 from bot.models import OutboundMessage, OutboxStatus
 from bot.states import Machine, move_rows
+from bot.workspaces.service import active_only
 
-T = OutboundMessage.__table__  # type: ignore[attr-defined]
+TABLE = OutboundMessage.__table__  # type: ignore[attr-defined]
 PENDING, SENDING = OutboxStatus.PENDING, OutboxStatus.SENDING
 SENT, FAILED, CANCELLED = OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED
 OUTBOX = Machine(
     "message",
-    T,
+    TABLE,
     {
         "claim": {PENDING: SENDING, SENDING: SENDING},  # SENDING: its lease expired
         "sent": {SENDING: SENT},
@@ -38,8 +39,8 @@ OUTBOX = Machine(
 
 def _insert(session: OrmSession) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(T)
-    return sqlite.insert(T)
+        return postgresql.insert(TABLE)
+    return sqlite.insert(TABLE)
 
 
 def by_key(session: Session, team_id: str, key: str) -> OutboundMessage | None:
@@ -120,13 +121,19 @@ def enqueue_update(
     """Ask for the message sent under `ref_key` to be edited to this content (or, for a kind
     with a renderer, re-rendered at send time). Asking again while an edit is waiting replaces
     it; while one is being sent, it is sent once more afterwards — so the last word always
-    lands last, whichever process asked."""
-    now = clock.now()
+    lands last, whichever process asked. The edit shares the lane (person or channel) of the
+    message it edits, so it lands in order with what follows it there."""
+    now = now or clock.now()
+    target = by_key(session, team_id, ref_key)
+    if target is None or target.status in (FAILED, CANCELLED):
+        return  # that message was never (and will never be) posted: nothing to edit
     session.execute(
         _update_upsert(session.get_bind().dialect.name),
         {
             "team_id": team_id,
             "key": update_key(ref_key),
+            "user_id": target.user_id,
+            "channel": target.channel,
             "kind": kind,
             "ref_key": ref_key,
             "entity": entity[0] if entity else None,
@@ -142,45 +149,48 @@ _UPSERTS: dict[str, Any] = {}
 
 
 def _update_upsert(dialect: str) -> Any:
-    """`enqueue_update`'s statement, built once per dialect: every case change refreshes its
-    cards with it, so building and cache-keying it anew each time was most of a click's CPU."""
+    """`enqueue_update`'s statement, built once per dialect: every change to a case refreshes
+    its cards with it, and building and cache-keying it anew each time was half of a click's
+    CPU in the web process."""
     stmt = _UPSERTS.get(dialect)
     if stmt is not None:
         return stmt
-    p = sa.bindparam
-    insert = (postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)).values(
+    p, c = sa.bindparam, TABLE.c
+    insert = (postgresql.insert(TABLE) if dialect == "postgresql" else sqlite.insert(TABLE)).values(
         team_id=p("team_id"),
         key=p("key"),
+        user_id=p("user_id"),
+        channel=p("channel"),
         kind=p("kind"),
         op="update",
         ref_key=p("ref_key"),
         entity=p("entity"),
         entity_id=p("entity_id"),
         text=p("text"),
-        blocks=p("blocks", type_=T.c.blocks.type),
+        blocks=p("blocks", type_=c.blocks.type),
         detail={},
         status=PENDING,
         version=0,
         attempts=0,
         failures=0,
         maybe_sent=False,
-        due_at=p("now", type_=T.c.due_at.type),
-        created_at=p("now", type_=T.c.created_at.type),
-        updated_at=p("now", type_=T.c.updated_at.type),
+        due_at=p("now", type_=c.due_at.type),
+        created_at=p("now", type_=c.created_at.type),
+        updated_at=p("now", type_=c.updated_at.type),
     )
-    sending = T.c.status == SENDING
+    sending = c.status == SENDING
     stmt = insert.on_conflict_do_update(  # state-table: refresh (an upsert cannot use move_rows)
         index_elements=["team_id", "key"],
         set_={
             "text": insert.excluded.text,
             "blocks": insert.excluded.blocks,
             "kind": insert.excluded.kind,
-            "version": T.c.version + 1,
+            "version": c.version + 1,
             "failures": 0,
-            "status": sa.case((sending, T.c.status), else_=sa.literal(PENDING)),
-            "due_at": sa.case((sending, T.c.due_at), else_=insert.excluded.due_at),
+            "status": sa.case((sending, c.status), else_=sa.literal(PENDING)),
+            "due_at": sa.case((sending, c.due_at), else_=insert.excluded.due_at),
             "error": None,
-            "updated_at": p("now", type_=T.c.updated_at.type),
+            "updated_at": p("now", type_=c.updated_at.type),
         },
     )
     _UPSERTS[dialect] = stmt
@@ -193,8 +203,8 @@ def cancel(session: Session, team_id: str, key: str) -> bool:
         session,
         OUTBOX,
         "withdraw",
-        T.c.team_id == team_id,
-        T.c.key == key,
+        TABLE.c.team_id == team_id,
+        TABLE.c.key == key,
         values={"due_at": None, "updated_at": clock.now()},
     )
     return bool(done)
@@ -215,33 +225,37 @@ def claim(
     """Atomically take up to `limit` due rows (pending, or sending with an expired lease);
     returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
     a request has just written and what its hooks write in turn."""
-    pick = sa.select(T.c.id).where(T.c.status.in_(OUTBOX.sources("claim")), T.c.due_at <= now)
+    pick = sa.select(TABLE.c.id).where(
+        TABLE.c.status.in_(OUTBOX.sources("claim")),
+        TABLE.c.due_at <= now,
+        active_only(TABLE.c.team_id),  # a workspace that uninstalled gets nothing: its rows wait
+    )
     if team_id is not None:
-        pick = pick.where(T.c.team_id == team_id)
+        pick = pick.where(TABLE.c.team_id == team_id)
     if fresh_only:
-        pick = pick.where(T.c.failures == 0)
-    pick = pick.order_by(T.c.due_at, T.c.id).limit(limit)
+        pick = pick.where(TABLE.c.failures == 0)
+    pick = pick.order_by(TABLE.c.due_at, TABLE.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     rows = move_rows(
         session,
         OUTBOX,
         "claim",
-        T.c.id.in_(pick),
+        TABLE.c.id.in_(pick),
         values={
-            "attempts": T.c.attempts + 1,
+            "attempts": TABLE.c.attempts + 1,
             "lease_until": lease_until,
             "due_at": lease_until,
             "updated_at": now,
         },
-        returning=(T.c.id, T.c.attempts),
+        returning=(TABLE.c.id, TABLE.c.attempts),
     )
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def _mine(row_id: int, token: int) -> Any:
     """The row is still held by the claim with this token."""
-    return sa.and_(T.c.id == row_id, T.c.attempts == token, T.c.status == SENDING)
+    return sa.and_(TABLE.c.id == row_id, TABLE.c.attempts == token, TABLE.c.status == SENDING)
 
 
 def fence(
@@ -254,7 +268,7 @@ def fence(
     """Right before the post: still ours? Then renew the lease and mark the post as started
     (`maybe_sent`, with the wall-clock time Slack's history will be searched from)."""
     result = session.execute(
-        sa.update(T)
+        sa.update(TABLE)
         .where(_mine(row_id, token))
         .values(
             maybe_sent=True,
@@ -269,7 +283,9 @@ def fence(
 
 def renew(session: OrmSession, row_id: int, token: int, lease_until: dt.datetime) -> bool:
     result = session.execute(
-        sa.update(T).where(_mine(row_id, token)).values(lease_until=lease_until, due_at=lease_until)
+        sa.update(TABLE)
+        .where(_mine(row_id, token))
+        .values(lease_until=lease_until, due_at=lease_until)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -289,7 +305,7 @@ def settle_sent(
         OUTBOX,
         "sent",
         _mine(row_id, token),
-        T.c.version == version,
+        TABLE.c.version == version,
         values={
             "sent_channel": channel,
             "sent_ts": ts,
@@ -336,7 +352,7 @@ def settle_retry(
             "due_at": due,
             "lease_until": None,
             "maybe_sent": maybe_sent,
-            "failures": T.c.failures + (1 if failed else 0),
+            "failures": TABLE.c.failures + (1 if failed else 0),
             "error": error[:500],
             "updated_at": now,
         },

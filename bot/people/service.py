@@ -65,8 +65,8 @@ def get_person(
     if stale and directory is not None:
         try:
             user = directory.user(user_id)
-        except Exception:  # noqa: BLE001 — a Slack hiccup must not stop the caller
-            log.warning("profile lookup failed for %s", user_id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 — a Slack hiccup must not stop the caller
+            log.warning("profile lookup failed for %s: %s", user_id, type(exc).__name__)
             user = None
         if user is not None:
             person = person or Person(team_id=team_id, slack_user_id=user_id)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.playbooks.placeholders import ALLOWED_PLACEHOLDERS
 from bot.playbooks.render import placeholder_spans, stray_braces
+from bot.playbooks.vocabulary import MAX_ADVISED_STEPS, MIN_ADVISED_STEPS, Medium, RecipientKind
 
 if TYPE_CHECKING:
     from bot.playbooks.schema import PlaybookTemplate, StepTemplate
@@ -178,8 +179,6 @@ def _loops(steps: Sequence[StepTemplate]) -> list[Issue]:
 
 
 def _step_issues(index: int, step: StepTemplate) -> list[Issue]:
-    from bot.playbooks.schema import Medium, RecipientKind
-
     here: Path = ("steps", index)
     issues = []
     for field in ("subject", "message"):
@@ -270,8 +269,6 @@ def _suggest_placeholder(name: str) -> str:
 
 
 def _advice(steps: Sequence[StepTemplate]) -> list[Issue]:
-    from bot.playbooks.schema import MAX_ADVISED_STEPS, MIN_ADVISED_STEPS
-
     issues = []
     if not MIN_ADVISED_STEPS <= len(steps) <= MAX_ADVISED_STEPS:
         issues.append(

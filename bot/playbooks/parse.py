@@ -193,8 +193,8 @@ def _message(err: Any, loc: tuple[str | int, ...], data: Any) -> str:
         return str(ctx.get("error", err["msg"]))
     if kind == "enum":
         choices = {"medium": Medium, "assignee": AssigneeRole}.get(field)
-        allowed = ", ".join(m.value for m in choices) if choices else ctx.get("expected", "")
-        return f"{field} '{value}' is not one of: {allowed}"
+        shown = ", ".join(m.value for m in choices) if choices else str(ctx.get("expected", ""))
+        return f"{field} '{value}' is not one of: {shown}"
     if kind == "string_too_long":
         limit = ctx.get("max_length")
         extra = " (one Slack message section holds 3000)" if field == "message" else ""

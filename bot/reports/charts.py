@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bot.reports.metrics import Report  # noqa: E402
 
@@ -38,7 +39,7 @@ def resolution_by_step(report: Report) -> bytes | None:
     ax.set_xlabel("Step at which the account was saved")
     ax.set_ylabel("Cases saved")
     ax.set_title(f"Which steps save accounts ({report.period.label})")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -64,7 +65,7 @@ def commitments_over_time(report: Report) -> bytes | None:
     ax.set_xlabel("Week the commitment was made")
     ax.set_ylabel("Commitments")
     ax.set_title(f"Commitments kept over time ({report.period.label})")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     if len(weeks) > 8:
         plt.setp(ax.get_xticklabels(), rotation=45, ha="right")

@@ -22,14 +22,14 @@ def register(app: typer.Typer) -> None:
         """Cases by risk and playbook, resolution and churn, steps that save accounts, and
         commitments kept — for a period (default: the last 30 days)."""
         from bot import clock
-        from bot.clikit import checked_runtime, fail, settings_or_exit
+        from bot.clikit import checked_runtime, command_team, fail, settings_or_exit
         from bot.db import session_scope
         from bot.reports.csv_export import write_cases
         from bot.reports.metrics import Period, summary_lines
         from bot.reports.service import build_report, iter_case_rows
-        from bot.workspaces.service import NoWorkspace, resolve_team
 
-        rt = checked_runtime(settings_or_exit())
+        settings = settings_or_exit()
+        rt = checked_runtime(settings)
         today = clock.now().date()
         try:
             end = dt.date.fromisoformat(until) if until else today
@@ -39,11 +39,7 @@ def register(app: typer.Typer) -> None:
         if end < start:
             raise fail("--until is before --since", 2)
         period = Period(start, end)
-        try:
-            with session_scope(rt.engine) as session:
-                team_id = resolve_team(session, team)
-        except NoWorkspace as exc:
-            raise fail(str(exc), 2) from None
+        team_id, _ = command_team(settings, rt, team)
         for line in summary_lines(build_report(rt.engine, team_id, period, today)):
             typer.echo(line)
         if csv is not None:

@@ -11,8 +11,8 @@ from sqlmodel import func, select
 
 from bot import audit
 from bot.cases import plan_edits
-from bot.cases.cards import plan_card
 from bot.cases.drafting import Drafter
+from bot.cases.plan_blocks import plan_card
 from bot.cases.report import ReportError, ReportRequest, report_risk
 from bot.db import session_scope
 from bot.devtools.standin.blockkit import validate_message_blocks

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.cases import attachment, cards
+from bot.cases import attachment
+from bot.cases import plan_blocks as cards
 from bot.cases.drafting import Drafter
 from bot.devtools.standin.blockkit import validate_message_blocks, validate_view
 from bot.models import Case, Commitment, Transcript

@@ -212,11 +212,11 @@ def sf_world(database_url: str, salesforce: SalesforceStandin, rsa_key) -> Itera
 
 def sync(world: Any, **kw: Any):  # type: ignore[no-untyped-def]
     """One sync of the world's workspace, with Slack as the people directory."""
-    from bot.crm import service
+    from bot.crm import sync
     from bot.slack.directory import SlackDirectory
 
     later(1)  # the sync runs a minute after the last edit in the CRM
-    return service.run_sync(
+    return sync.run_sync(
         world.rt.engine,
         world.settings,
         world.team_id,

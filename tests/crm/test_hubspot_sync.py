@@ -192,8 +192,8 @@ def test_bad_records_are_kept_and_said(hs_world) -> None:  # type: ignore[no-unt
 
 
 def test_deleted_company_with_an_open_case_stays_flagged(hs_world) -> None:  # type: ignore[no-untyped-def]
+    from bot.cases.blocks import case_card
     from bot.cases.control import card
-    from bot.cases.step_messages import case_card
 
     world, hs = hs_world, hs_world.hubspot
     ids = seed_hubspot(hs)

@@ -219,7 +219,7 @@ def test_worker_killed_mid_write_makes_one_task(hs_world, database_url) -> None:
 
 @pytest.mark.parametrize("answer", ["permanent"])
 def test_refused_write_is_shown_to_the_csm_and_can_be_retried(hs_world, answer) -> None:  # type: ignore[no-untyped-def]
-    from bot.crm.service import retry_failed
+    from bot.crm.writeback import retry_failed
 
     world, hs = hs_world, hs_world.hubspot
     seed_hubspot(hs)

@@ -13,8 +13,7 @@ from sqlmodel import select
 from bot import clock
 from bot.audit import history
 from bot.cases import card_sync, plan_edits
-from bot.cases.report import ReportRequest, report_risk
-from bot.cases.step_messages import (
+from bot.cases.blocks import (
     ANSWER_NOT_YET,
     ANSWER_SAVED,
     CASE_CHURN,
@@ -26,11 +25,12 @@ from bot.cases.step_messages import (
     CASE_SKIP,
     YES,
 )
+from bot.cases.report import ReportRequest, report_risk
 from bot.devtools.standin.blockkit import validate_message_blocks
 from bot.devtools.world import World
 from bot.models import Case, CaseStep
 from bot.outbox.scheduled import kick
-from bot.playbooks.store import ensure_seeded_once, save_yaml
+from bot.playbooks.service import ensure_seeded_once, save_yaml
 
 FRI_1830_NY = dt.datetime(2026, 3, 6, 23, 30, tzinfo=dt.UTC)
 MON_9_NY = dt.datetime(2026, 3, 9, 13, 0, tzinfo=dt.UTC)  # EDT from 8 March: UTC−4

@@ -9,8 +9,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.audit import history
-from bot.cases.engine import start_case
-from bot.cases.step_messages import (
+from bot.cases.blocks import (
     ANSWER_NOT_YET,
     ANSWER_SAVED,
     EDIT,
@@ -18,6 +17,7 @@ from bot.cases.step_messages import (
     REASSIGN,
     YES,
 )
+from bot.cases.engine import start_case
 from bot.models import Case, CaseStep
 
 TEAM = "T0TEST"

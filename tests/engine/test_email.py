@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.cases.blocks import YES
 from bot.cases.engine import start_case
-from bot.cases.step_messages import YES
 from bot.devtools.world import World
 from bot.email import EmailError, send_email, split_subject
 from bot.models import CaseStep

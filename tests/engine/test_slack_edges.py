@@ -10,8 +10,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import select
 
-from bot.cases.engine import start_case
-from bot.cases.step_messages import (
+from bot.cases.blocks import (
     ANSWER_NOT_YET,
     CASE_CHURN,
     CASE_NOTE,
@@ -21,6 +20,7 @@ from bot.cases.step_messages import (
     CASE_SKIP,
     YES,
 )
+from bot.cases.engine import start_case
 from bot.models import Case, CaseStep
 from bot.scheduler import run_due
 from bot.slack.outbound import SlackNotifier
@@ -177,9 +177,11 @@ def test_case_command_and_controls(slack: Any, kit: Any) -> None:
         assert case is not None and (case.status, case.outcome) == ("churned", "churned")
         assert "Champion left" in case.notes and case.resolution_step == 2
     assert step(world, case_id, 2).status == "cancelled"
-    world.standin.wait_message(
-        "U0LI", lambda m: m["text"].startswith("Step 2 ") and "Case closed" in str(m)
+    # the DM is updated by the work after the ack: wait for that update, not a call count
+    world.standin.wait_for(
+        "chat.update", 1, timeout=20, predicate=lambda c: "Case closed" in str(c.args)
     )
+    assert "Case closed" in str(step_dm(world, "U0LI", 2))
 
 
 def test_last_step_not_yet_asks_owner_to_close_or_extend(slack: Any, kit: Any) -> None:

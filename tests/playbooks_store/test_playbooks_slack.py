@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.db import session_scope
-from bot.playbooks import store
+from bot.playbooks import service as store
 from bot.playbooks.parse import SEED_DIR
 
 NEW = """key: churn_signal

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.db import session_scope
 from bot.models import AuditEvent, Playbook
-from bot.playbooks import store
+from bot.playbooks import service as store
 from bot.playbooks.parse import SEED_DIR, PlaybookError
 
 TEAM = "T0STORE"

@@ -89,7 +89,8 @@ def test_an_unreachable_slack_is_a_connection_error(standin: SlackStandin) -> No
 
 def test_outbox_posts_are_never_retried_by_the_client(standin: SlackStandin) -> None:
     notifier = SlackNotifier(client(standin))
-    assert isinstance(notifier.once, PooledWebClient) and notifier.once.retry_handlers == []
+    once = notifier.once(TEAM)
+    assert isinstance(once, PooledWebClient) and once.retry_handlers == []
     standin.fail("chat.postMessage", status=503, times=1)
     meta = {"event_type": "followthrough_outbound", "event_payload": {"key": "k1", "try": 1}}
     with pytest.raises(DeliveryError) as failed:

@@ -123,7 +123,8 @@ def seed(world: World) -> dict[str, Any]:
 
 def fingerprint(world: World) -> dict[str, Any]:
     """What a change would show in: every audit row, and the state of everything a button
-    or form can change."""
+    or form can change (once work an earlier request left running has finished)."""
+    assert world.rt.wait_idle()
     with world.session() as s:
         return {
             "audit": s.exec(select(AuditEvent.id, AuditEvent.action)).all(),

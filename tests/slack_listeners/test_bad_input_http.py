@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.cases import step_messages as msgs
+from bot.cases import blocks as msgs
 from bot.models import AuditEvent, CaseStep
 
 

@@ -21,8 +21,9 @@ from sqlmodel import select
 
 from bot.capture import blocks as rb
 from bot.capture.blocks import ReviewItem
-from bot.cases import cards, decisions
-from bot.cases import step_messages as msgs
+from bot.cases import blocks as msgs
+from bot.cases import decisions
+from bot.cases import plan_blocks as cards
 from bot.devtools.standin.driver import DriverResponse
 from bot.digest.blocks import A_DONE, A_REASSIGN, settings_modal
 from bot.followup.blocks import A_CLOSE_COPY, A_CLOSE_SEND, A_REPORT_MISSED, missed_report_modal

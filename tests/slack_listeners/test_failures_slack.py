@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.cases import step_messages as msgs
+from bot.cases import blocks as msgs
 
 
 def test_slack_refusing_the_modal_is_told_not_a_silent_404(

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.cases import cards
-from bot.cases import step_messages as msgs
+from bot.cases import blocks as msgs
+from bot.cases import plan_blocks as cards
 from bot.devtools.standin.driver import FORM, JSON
 from bot.devtools.standin.payloads import interaction_form
 

@@ -13,7 +13,10 @@ from typing import Annotated
 
 import typer
 
-STORIES = ("foundation", "capture", "risk", "engine", "digest", "crm")
+# In story order, which is also the calendar: set-up on Thu 5 Nov 2026, the risk reported on
+# Fri 6 Nov and its playbook run until Fri 20 Nov, that afternoon's call captured, then
+# Monday 23 Nov's digest and report, then the CRM. Each story pins the app's clock.
+STORIES = ("foundation", "risk", "engine", "capture", "digest", "crm")
 
 
 def run_demo(
@@ -33,7 +36,7 @@ def run_demo(
             )
             for name in stories:
                 importlib.import_module(f"bot.devtools.demo.stories.{name}").story(world)
-                clock.set_now(None)
+            clock.set_now(None)
             world.say(
                 "\nDone. Everything above ran through signed Slack requests and the "
                 "Web API stand-in; nothing left this machine."

@@ -65,7 +65,7 @@ class OllamaServer(StandInServer):
         major, minor, *_ = (int(p) for p in re.findall(r"\d+", self.version) + ["0", "0"])
         return (major, minor) >= (0, 5)
 
-    def route(self, method, path, query, headers, body) -> Answer:  # type: ignore[no-untyped-def]
+    def route(self, method, path, query, headers, body) -> Answer:
         if method == "GET" and path == "/api/version":
             return Answer(200, {"version": self.version})
         if method == "GET" and path == "/api/tags":
@@ -137,7 +137,7 @@ class VLLMServer(StandInServer):
         self.max_model_len = max_model_len
         self.response_formats = response_formats
 
-    def route(self, method, path, query, headers, body) -> Answer:  # type: ignore[no-untyped-def]
+    def route(self, method, path, query, headers, body) -> Answer:
         if method == "GET" and path == "/v1/models":
             item = {
                 "id": self.model,
@@ -203,7 +203,7 @@ class LlamaCppServer(StandInServer):
         self.n_ctx_train = n_ctx_train
         self.json_schema = json_schema
 
-    def route(self, method, path, query, headers, body) -> Answer:  # type: ignore[no-untyped-def]
+    def route(self, method, path, query, headers, body) -> Answer:
         if method == "GET" and path == "/health":
             return Answer(200, {"status": "ok"})
         if method == "GET" and path == "/props":
@@ -293,7 +293,7 @@ class AzureOpenAIServer(StandInServer):
         """The resource endpoint (https://<resource>.openai.azure.com): AZURE's OPENAI_BASE_URL."""
         return self.root
 
-    def route(self, method, path, query, headers, body) -> Answer:  # type: ignore[no-untyped-def]
+    def route(self, method, path, query, headers, body) -> Answer:
         match = re.fullmatch(r"/openai/deployments/([^/]+)/chat/completions", path)
         if (
             headers.get("api-key") != self.api_key

@@ -267,10 +267,10 @@ class _SignallingAck:
 def dispatch(route: Route, call: Call) -> None:
     """Return as soon as the request is acknowledged; the handler runs on the runtime's
     listener pool (see the module docstring)."""
-    pool = call.rt.listeners
+    rt = call.rt
     if call.interaction.kind in ACK_FIRST or call.interaction.kind == "event_callback":
         call.ack()
-        pool.submit(run, route, call)
+        rt.listen(run, route, call)
         return
     ready = threading.Event()
     call.ack = _SignallingAck(call.ack, ready)
@@ -281,7 +281,7 @@ def dispatch(route: Route, call: Call) -> None:
         finally:
             ready.set()
 
-    pool.submit(handle)
+    rt.listen(handle)
     if not ready.wait(ACK_WAIT_SECONDS):
         i = call.interaction
         log.warning(

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.cases import blocks as msgs
 from bot.cases import control, decisions
 from bot.cases import extend as planning
-from bot.cases import step_messages as msgs
 from bot.cases.drafting import drafter_for
 from bot.cases.records import CaseError
 from bot.runtime import Runtime

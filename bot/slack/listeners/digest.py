@@ -197,7 +197,7 @@ def _real_report_modal(rt: Runtime, team_id: str, pre: followup.MissedPrefill) -
     """The `/report-risk` modal itself (bot.cases), pre-filled: account, the missed-commitment
     playbook and what happened — so the submission runs the normal case flow."""
     try:
-        cards = importlib.import_module("bot.cases.cards")
+        cards = importlib.import_module("bot.cases.plan_blocks")
         planning = importlib.import_module("bot.cases.report_form")
         form = planning.report_form(rt.engine, team_id, "")
         view = cards.report_modal(

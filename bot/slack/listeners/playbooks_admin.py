@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.models import Playbook
-from bot.playbooks import store
+from bot.playbooks import service as store
 from bot.playbooks.parse import PlaybookError
 from bot.playbooks.schema import AssigneeRole, Medium
 from bot.slack.blocks.common import (

@@ -1,12 +1,13 @@
 """/report-risk, the "Report a risk" shortcut, the report modal and the plan card's controls.
 
-Thin: parse the payload, call one service in `bot.cases`, render with `bot.cases.cards`.
+Thin: parse the payload, call one service in `bot.cases`, render with `bot.cases.plan_blocks`.
 Everything slow (drafting, posting cards) leaves the request through `rt.submit`.
 """
 
 from __future__ import annotations
 
-from bot.cases import attachment, cards, flows, plan_edits, report_form
+from bot.cases import attachment, flows, plan_edits, report_form
+from bot.cases import plan_blocks as cards
 from bot.cases import report as planning
 from bot.slack.listeners.base import Call, Routes
 from bot.slack.payload import BadInput, clean_text, parse_id, parse_ref, parse_user

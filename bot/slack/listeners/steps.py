@@ -6,8 +6,8 @@ ephemeral answer through the response_url; nothing is sent twice (the services g
 
 from __future__ import annotations
 
+from bot.cases import blocks as msgs
 from bot.cases import control, decisions
-from bot.cases import step_messages as msgs
 from bot.cases.records import CaseError
 from bot.slack.listeners.base import Call, Routes
 from bot.slack.payload import BadInput, clean_text, parse_id, parse_ref, parse_user

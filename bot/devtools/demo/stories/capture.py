@@ -1,13 +1,16 @@
-"""Commitment capture: Maya shares a customer call's transcript, the app reads it in the
-thread, she confirms two promises, edits one, dismisses one, then asks `/commitments`."""
+"""Commitment capture: after Friday's intro call (the engine story's step 4), Maya shares the
+call's transcript, the app reads it in the thread, she confirms two promises, edits one,
+dismisses one, then asks `/commitments`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot import clock
 from bot.accounts.service import find_account
 from bot.capture import blocks as rb
 from bot.devtools.world import CS_CHANNEL, World
@@ -15,6 +18,7 @@ from bot.models import Commitment
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "call-2026-11-20.vtt"
 FILE_ID = "F0DEMOCALL1"
+SHARED_AT = dt.datetime(2026, 11, 20, 21, 30, tzinfo=dt.UTC)  # Friday 20 Nov, 16:30 New York
 
 
 def _acme(world: World) -> None:
@@ -68,6 +72,8 @@ def _click(world: World, action: str, c: Commitment, review_ts: str, updates: in
 
 def story(world: World) -> None:
     world.say("\n== Commitment capture: from a call transcript to tracked commitments ==")
+    clock.set_now(SHARED_AT)
+    world.say("Friday 20 November, 16:30 in New York, after the intro call with Acme.")
     _acme(world)
     data = SAMPLE.read_bytes()
     world.standin.add_file(
@@ -107,7 +113,16 @@ def story(world: World) -> None:
         message=_message(world, review["ts"]),
         block_id=f"{rb.ITEM_BLOCK}:{deck.id}:proposed",
     )
-    world.standin.wait_for("views.open", 1, timeout=10)
+    # the Edit modal itself (earlier stories opened other modals)
+    world.standin.wait_for(
+        "views.open",
+        1,
+        timeout=10,
+        predicate=lambda c: (
+            isinstance(c.args.get("view"), dict)
+            and c.args["view"].get("callback_id") == rb.EDIT_CALLBACK
+        ),
+    )
     [modal] = world.standin.open_views("U0MAYA")
     world.driver.view_submission(
         modal,

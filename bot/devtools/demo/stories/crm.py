@@ -15,7 +15,7 @@ from bot.cases.engine import start_case
 from bot.cases.report import ReportRequest, report_risk
 from bot.commitments.service import transition
 from bot.config import CrmVendor
-from bot.crm import service
+from bot.crm import sync
 from bot.devtools.crm_standin import HubSpotStandin
 from bot.devtools.world import World
 from bot.models import Account, AuditEvent, Commitment, Contact
@@ -104,7 +104,7 @@ def story(world: World) -> None:
 
 
 def _sync(world: World) -> list[str]:
-    report = service.run_sync(
+    report = sync.run_sync(
         world.rt.engine,
         world.rt.settings,
         world.team_id,
@@ -248,7 +248,7 @@ def _audits(world: World, after: int, title: str) -> int:
     return last
 
 
-def col_in(column, ids: dict[str, int]):  # type: ignore[no-untyped-def]
+def col_in(column, ids: dict[str, int]):
     from sqlmodel import col
 
     return col(column).in_([str(v) for k, v in ids.items() if k in {"acme", "initech"}])

@@ -12,9 +12,9 @@ from sqlmodel import select
 
 from bot import clock
 from bot.cases import card_sync, plan_edits
+from bot.cases.blocks import ANSWER_NOT_YET, ANSWER_SAVED, EDIT, NO, YES
 from bot.cases.decisions import days, time_to_resolve
 from bot.cases.report import ReportRequest, open_case, report_risk
-from bot.cases.step_messages import ANSWER_NOT_YET, ANSWER_SAVED, EDIT, NO, YES
 from bot.devtools.demo.stories.risk import NEW_YORK, REPORTED_AT, acme, humane, show
 from bot.devtools.world import CS_CHANNEL, World
 from bot.models import Case, CaseStep

@@ -41,7 +41,7 @@ def humane(world: World, text: str) -> str:
     channels = world.standin.state.channels
     return re.sub(
         r"<#(\w+)(\|[^>]*)?>",
-        lambda m: "#" + getattr(channels.get(m.group(1)), "name", m.group(1)),
+        lambda m: "#" + str(getattr(channels.get(m.group(1)), "name", m.group(1))),
         text,
     )
 
@@ -108,7 +108,7 @@ def settle(world: World) -> None:
     barrier.wait(30)
 
 
-def _after(world: World, method: str, fn) -> None:  # type: ignore[no-untyped-def]
+def _after(world: World, method: str, fn) -> None:
     before = len(world.standin.calls(method))
     fn()
     world.standin.wait_for(method, before + 1, timeout=20)

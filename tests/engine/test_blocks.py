@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot.cases import step_messages as m
+from bot.cases import blocks as m
 from bot.devtools.standin.blockkit import validate_message_blocks, validate_view
 
 AT = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
