@@ -162,6 +162,7 @@ def socket() -> None:
 @app.command()
 def worker() -> None:
     """Run the scheduler alone: steps, reminders, escalations, digests, transcript reading."""
+    from bot.outbox.scheduled import listen_for_kicks
     from bot.scheduler import start_scheduler
     from bot.slack.outbound import SlackNotifier
 
@@ -170,7 +171,9 @@ def worker() -> None:
     rt = checked_runtime(settings)
     clients = slack_or_exit(settings, rt)
     typer.echo(f"Worker running run_due every {settings.scheduler_interval_seconds:g}s")
-    start_scheduler(rt, SlackNotifier(clients), blocking=True)
+    notifier = SlackNotifier(clients)
+    listen_for_kicks(rt, notifier)  # PostgreSQL: web processes wake it to send a click's messages
+    start_scheduler(rt, notifier, blocking=True)
 
 
 def parse_now(text: str) -> tuple[dt.datetime, bool]:

@@ -140,6 +140,8 @@ class Account(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("team_id", "domain"),
         sa.UniqueConstraint("team_id", "crm_id"),
+        # /report-risk Acme: the name, case-insensitive, without reading every account
+        sa.Index("ix_account_name_ci", "team_id", sa.text("lower(name)")),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32, index=True)
@@ -207,6 +209,13 @@ class Transcript(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("team_id", "sha256"),
         sa.Index("ix_transcript_status", "status", "lease_until"),
+        # the retention job: only transcripts whose text is still there, by age
+        sa.Index(
+            "ix_transcript_unpurged",
+            "created_at",
+            postgresql_where=sa.text("text_purged_at IS NULL"),
+            sqlite_where=sa.text("text_purged_at IS NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32, index=True)

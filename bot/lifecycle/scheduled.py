@@ -28,8 +28,8 @@ def run_retention(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     with session_scope(rt.engine) as session:
         rows = session.execute(
             sa.select(t.c.id, t.c.team_id)
-            .where(t.c.created_at < cutoff, t.c.text_purged_at.is_(None))
-            .order_by(t.c.id)
+            .where(t.c.created_at < cutoff, t.c.text_purged_at.is_(None))  # ix_transcript_unpurged
+            .order_by(t.c.created_at, t.c.id)
             .limit(PURGE_BATCH)
         ).all()
         if not rows:

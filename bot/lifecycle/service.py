@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from bot.db import session_scope
+from bot.playbooks.service import choices_changed
 
 log = logging.getLogger(__name__)
 PURGE_BATCH = 500
@@ -93,6 +94,7 @@ def purge_team(engine: Engine, team_id: str) -> dict[str, int]:
         for table in reversed(team_tables()):
             result = session.execute(table.delete().where(table.c.team_id == team_id))
             deleted[table.name] = result.rowcount or 0  # type: ignore[attr-defined]
+        choices_changed(session, team_id)
     delete_team_tokens(engine, team_id)
     log.info("purged workspace %s: %d rows", team_id, sum(deleted.values()))
     return deleted

@@ -8,7 +8,6 @@ OAuth mode Bolt also serves `/slack/install` and `/slack/oauth_redirect`.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
@@ -55,9 +54,10 @@ def create_app(
         client=client or base_client(settings),
         # An `Authorize` instance is accepted as is (Bolt's hint only names functions).
         authorize=WorkspaceAuthorize(clients),  # type: ignore[arg-type]
-        # Listeners ack fast and hand slow work to rt.background / the worker, but give the
-        # pool head-room so a burst of clicks never starves the next ack (Bolt's default is 5).
-        listener_executor=ThreadPoolExecutor(max_workers=24, thread_name_prefix="ft-listener"),
+        # Bolt answers when the listener returns (no 10 ms polling for ack()); our listener
+        # wrapper returns at the ack and runs the handler on rt.listeners (listeners/base.py)
+        process_before_response=True,
+        listener_executor=rt.listeners,
         ignoring_self_events_enabled=True,
         # right after the signature check: the typed Interaction (400 for a body Slack never
         # sends) and the Runtime, for the listeners

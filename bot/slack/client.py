@@ -10,7 +10,8 @@ authorize step) and every outbound call (listeners, the background pool, the wor
 
 A workspace that uninstalled the app or revoked its token gets a non-retryable
 `DeliveryError(code="workspace_inactive")` instead of a client: nothing more is sent there.
-Clients honour SLACK_API_URL and retry 429 (Retry-After), 5xx and connection errors.
+Clients honour SLACK_API_URL and retry 429 (Retry-After), 5xx and connection errors, and
+their calls reuse kept-alive connections (`bot.slack.pooled`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Workspace
 from bot.notify import DeliveryError
+from bot.slack.pooled import PooledWebClient
 from bot.workspaces.installations import InstallationStore
 from bot.workspaces.service import Identity, is_active, remember
 
@@ -59,7 +61,7 @@ def timeout_of(settings: Settings) -> int:
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    return WebClient(
+    return PooledWebClient(
         token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=timeout_of(settings),
@@ -69,7 +71,7 @@ def make_client(settings: Settings, token: str | None = None) -> WebClient:
 
 def base_client(settings: Settings) -> WebClient:
     """A client with no token (Bolt's app client; oauth.v2.access); tokens come per team."""
-    return WebClient(
+    return PooledWebClient(
         token=None,
         base_url=settings.slack_api_url,
         timeout=timeout_of(settings),
@@ -164,7 +166,7 @@ class WorkspaceClients:
         with self._guard:
             cached = self._clients.get(team_id)
             if cached is None or cached[0] != grant.token:
-                client = WebClient(
+                client = PooledWebClient(
                     token=grant.token,
                     base_url=self.settings.slack_api_url,
                     timeout=timeout_of(self.settings),

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.notify import METADATA_EVENT, DeliveryError, Posted
 from bot.slack.client import WorkspaceClients, WorkspaceInactive
+from bot.slack.pooled import pooled
 from bot.workspaces.service import stop_workspace
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,8 @@ class SlackNotifier:
         client = self.client(team_id)
         key = client.token or ""
         if key not in self._once:
-            self._once[key] = WebClient(
-                token=client.token,
-                base_url=client.base_url,
-                timeout=client.timeout,
-                retry_handlers=[],  # slack_sdk's default retries a dropped connection
-            )
+            # slack_sdk's default retries a dropped connection
+            self._once[key] = pooled(client, retry_handlers=[])
         return self._once[key]
 
     def _call(

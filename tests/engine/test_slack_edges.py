@@ -150,7 +150,9 @@ def test_case_command_and_controls(slack: Any, kit: Any) -> None:
     world.driver.block_action(CASE_SKIP, user_id="U0MAYA", message=shown)
     world.standin.wait_for("response_url", 4)
     assert step(world, case_id, 1).status == "skipped"
-    assert "Skipped ahead" in str(step_dm(world, "U0MAYA", 1))
+    world.standin.wait_message(  # the DM's update is sent off the request
+        "U0MAYA", lambda m: m["text"].startswith("Step 1 ") and "Skipped ahead" in str(m)
+    )
     assert step(world, case_id, 2).status == "scheduled"
 
     # reassign the current step to Li, who gets it in Los Angeles working hours

@@ -97,6 +97,17 @@ def _parse_args(content_type: str, query: str, body: bytes) -> dict[str, Any]:
     return args
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of new connections (slack_sdk's urllib
+    # opens one per call) would be reset, which Slack's own front end never does
+    request_queue_size = 128
+    connections = 0  # TCP connections accepted (clients that keep theirs alive open few)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1  # one accepting thread: no lock needed
+        super().process_request(request, client_address)
+
+
 class SlackStandin:
     """Stateful fake Slack. Use as a context manager or call `start()`/`stop()`."""
 
@@ -132,7 +143,7 @@ class SlackStandin:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> SlackStandin:
         handler = type("StandinHandler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         # A short poll interval keeps stop() fast (shutdown waits for one poll).
         self._thread = threading.Thread(
@@ -162,6 +173,11 @@ class SlackStandin:
         if self._server is None:
             raise RuntimeError("stand-in not started")
         return int(self._server.server_address[1])
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        return self._server.connections if self._server is not None else 0
 
     @property
     def url(self) -> str:
