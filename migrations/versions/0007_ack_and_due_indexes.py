@@ -1,8 +1,8 @@
 """ack path and due indexes: accounts by name (case-insensitive) for /report-risk; the
 retention job's transcripts still holding text, by age
 
-Revision ID: 0006_ack_indexes
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 23:33:28.388638
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0006_ack_indexes'
-down_revision: str | None = '0005'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
