@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,11 @@ def statuses(world: World) -> dict[str, int]:
     return {k: rows.count(k) for k in set(rows)}
 
 
+def posted(world: World, says: Callable[[str], bool]) -> list[Any]:
+    """The app's chat.postMessage calls whose text `says` holds for."""
+    return [c for c in world.standin.calls("chat.postMessage") if says(str(c.args.get("text")))]
+
+
 def run(engine: str, readings: int, commands: int, llm_seconds: float, turns: int) -> int:
     overrides: dict[str, Any] = {}
     server = None
@@ -92,11 +98,10 @@ def run(engine: str, readings: int, commands: int, llm_seconds: float, turns: in
                 )
                 resp = world.driver.file_share_message([file_id], channel_id=CS_CHANNEL)
                 assert resp.status == 200, resp.status
-            world.standin.wait_for(
-                "chat.postMessage",
-                readings,
+            world.standin.wait_until(  # every file's "Reading…" note
+                lambda: len(posted(world, lambda t: "Reading" in t)) >= readings,
                 timeout=30,
-                predicate=lambda c: "Reading" in str(c.args.get("text")),
+                what="every Reading note",
             )
             before = statuses(world)
             times = []
@@ -109,14 +114,13 @@ def run(engine: str, readings: int, commands: int, llm_seconds: float, turns: in
                 times.append(resp.elapsed)
             after = statuses(world)
             window = time.perf_counter() - window
-            world.standin.wait_for(
-                "chat.postMessage",
-                readings,
-                timeout=600,
-                predicate=lambda c: (
-                    "commitment" in str(c.args.get("text")).lower()
-                    and "Reading" not in str(c.args.get("text"))
+            world.standin.wait_until(  # every file's review
+                lambda: (
+                    len(posted(world, lambda t: "commitment" in t.lower() and "Reading" not in t))
+                    >= readings
                 ),
+                timeout=600,
+                what="every review",
             )
             total = time.perf_counter() - started
     if server is not None:

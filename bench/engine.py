@@ -1,11 +1,21 @@
-"""Speed of the step engine at scale, on a throwaway PostgreSQL.
+"""Speed of the scheduled work at scale, on a throwaway PostgreSQL: does a tick grow with the
+work or with the history?
 
-Seeds 10,000 running cases (50,000 steps: 1,000 due now, the rest later, planned or
-awaiting a decision), then reports:
-  1. a tick with nothing due (the engine's three claims: steps, follow-ups, deliveries);
-  2. the atomic claim of 1,000 due steps (UPDATE … FOR UPDATE SKIP LOCKED … RETURNING);
-  3. steps/second posted to the local Slack stand-in with its per-channel rate limit ON.
-Usage: python bench/engine.py [--assignees 500]
+    python bench/engine.py [--sizes 10000,100000] [--runs 30]
+
+For each size, a fresh database is seeded by `bot/devtools/bigdb.py`: that many running
+cases (5 steps each) and their history — 3 sent messages, 2 commitments, 2 audit rows and one
+CRM write per case, a transcript per ten — with exactly 1,000 steps due at NOW. Then:
+
+  1. a whole idle `run_due` (every DUE_JOB of `bot.scheduler`, nothing due: two hours before
+     NOW), median and p90 of `--runs`, and each job's own median — the sizes interleaved run
+     by run, so the machine's own load falls on all of them alike;
+  2. queuing the 1,000 due step DMs (`queue_due_steps`, its claim FOR UPDATE SKIP LOCKED);
+  3. sending them through the outbox to the local Slack stand-in (its per-channel rate limit
+     on): DMs per second.
+
+The last lines compare the sizes: an idle tick that reads history grows with it; one that
+probes due indexes stays flat.
 """
 
 from __future__ import annotations
@@ -15,254 +25,182 @@ import datetime as dt
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
-from slack_sdk import WebClient  # noqa: E402
 
 from bot.cases import engine as eng  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.db import engine_for, session_scope  # noqa: E402
+from bot.devtools import bigdb  # noqa: E402
 from bot.devtools.postgres import ThrowawayPostgres  # noqa: E402
 from bot.devtools.standin import SlackStandin  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
-from bot.models import Account, Case, CaseStep, Person, Playbook  # noqa: E402
+from bot.outbox.scheduled import send_due  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.scheduler import due_jobs, run_due  # noqa: E402
+from bot.slack.client import make_client  # noqa: E402
 from bot.slack.outbound import SlackNotifier  # noqa: E402
 
-TEAM = "T0BENCH"
 NOW = dt.datetime(2026, 3, 3, 15, 0, tzinfo=dt.UTC)  # Tuesday 10:00 in New York
-CASES, STEPS_PER_CASE, DUE = 10_000, 5, 1_000
-
-
-def seed(engine: sa.Engine, assignees: int) -> None:
-    users = [f"U{i:05d}" for i in range(assignees)]
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(Person.__table__),
-            [  # type: ignore[attr-defined]
-                {
-                    "team_id": TEAM,
-                    "slack_user_id": u,
-                    "name": u,
-                    "tz": "America/New_York",
-                    "role": "csm",
-                    "is_admin": False,
-                    "deactivated": False,
-                    "digest_enabled": True,
-                }
-                for u in users
-            ],
-        )
-        conn.execute(
-            sa.insert(Playbook.__table__),
-            [
-                {  # type: ignore[attr-defined]
-                    "id": 1,
-                    "team_id": TEAM,
-                    "key": "usage_drop",
-                    "version": 1,
-                    "name": "Usage drop",
-                    "summary": "Usage fell",
-                    "definition": {},
-                    "source": "file",
-                    "retired": False,
-                    "created_at": NOW,
-                }
-            ],
-        )
-        conn.execute(
-            sa.insert(Account.__table__),
-            [  # type: ignore[attr-defined]
-                {
-                    "id": i + 1,
-                    "team_id": TEAM,
-                    "name": f"Customer {i}",
-                    "domain": f"c{i}.com",
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                }
-                for i in range(CASES)
-            ],
-        )
-        conn.execute(
-            sa.insert(Case.__table__),
-            [  # type: ignore[attr-defined]
-                {
-                    "id": i + 1,
-                    "team_id": TEAM,
-                    "account_id": i + 1,
-                    "risk_key": "usage_drop",
-                    "playbook_id": 1,
-                    "playbook_version": 1,
-                    "owner_user_id": users[i % assignees],
-                    "context": "Usage fell 40%",
-                    "gathered": {},
-                    "status": "running",
-                    "outcome": "open",
-                    "current_step": 1,
-                    "total_steps": STEPS_PER_CASE,
-                    "notes": "",
-                    "opened_at": NOW,
-                    "started_at": NOW,
-                    "updated_at": NOW,
-                }
-                for i in range(CASES)
-            ],
-        )
-        rows = []
-        for i in range(CASES):
-            for pos in range(1, STEPS_PER_CASE + 1):
-                status, due = "planned", None
-                if pos == 1 and i < DUE:
-                    status, due = "scheduled", NOW - dt.timedelta(minutes=1)
-                elif pos == 1 and i < CASES // 2:
-                    status, due = "scheduled", NOW + dt.timedelta(days=1 + i % 5)
-                elif pos == 1:
-                    status, due = "awaiting", NOW + dt.timedelta(hours=3 + i % 40)
-                rows.append(
-                    {
-                        "team_id": TEAM,
-                        "case_id": i + 1,
-                        "position": pos,
-                        "summary": f"Step {pos}",
-                        "medium": "internal",
-                        "assignee_role": "csm",
-                        "assignee_user_id": users[i % assignees],
-                        "assignee_fallback": False,
-                        "recipient_spec": "",
-                        "recipient_label": "",
-                        "delay_seconds": 3600,
-                        "draft": "Check usage with the champion.",
-                        "status": status,
-                        "due_at": due,
-                        "attempts": 0,
-                        "created_at": NOW,
-                        "updated_at": NOW,
-                    }
-                )
-        conn.execute(sa.insert(CaseStep.__table__), rows)  # type: ignore[attr-defined]
-        conn.execute(sa.text("ANALYZE"))
-
-
-def median_ms(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+DUE = 1_000
+ASSIGNEES = 500
 
 
 class NoCalls:
+    """A notifier for the idle tick: nothing is due, so nothing may reach Slack."""
+
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        raise AssertionError(f"nothing is due, yet the engine called {name}")
+        raise AssertionError(f"nothing is due, yet a job called {name}")
+
+
+def timed(fn: Callable[[], object], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+
+
+def settings_for(url: str, api_url: str | None = None):  # type: ignore[no-untyped-def]
+    return load_settings(
+        database_url=url,
+        slack_bot_token=f"xoxb-{bigdb.TEAM}",
+        slack_signing_secret="x",
+        transcript_retention_days=365,  # so the retention job runs its query
+        default_timezone=bigdb.TZ,
+        **({"slack_api_url": api_url} if api_url else {}),
+        _env_file=None,
+    )
+
+
+def seed_size(pg: ThrowawayPostgres, admin: sa.Engine, cases: int) -> Runtime:
+    name = f"ft_engine_{cases}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = pg.url(name)
+    upgrade(url)
+    t0 = time.perf_counter()
+    counts = bigdb.seed(url, cases=cases, due=DUE, assignees=ASSIGNEES, now=NOW)
+    print(
+        f"{cases:,} running cases: seeded {counts['casestep']:,} steps, "
+        f"{counts['outbound_message']:,} sent messages, {counts['commitment']:,} commitments, "
+        f"{counts['auditevent']:,} audit rows, {counts['crm_write']:,} CRM writes, "
+        f"{counts['transcript']:,} transcripts in {time.perf_counter() - t0:.1f}s"
+    )
+    return Runtime(settings=settings_for(url), engine=engine_for(url))
+
+
+def idle_ticks(rts: dict[int, Runtime], runs: int) -> dict[int, dict[str, list[float]]]:
+    """Idle ticks of every size, interleaved run by run, so that the machine's own ups and
+    downs (other processes) fall on all sizes alike."""
+    quiet = NOW - dt.timedelta(hours=2)
+    out: dict[int, dict[str, list[float]]] = {n: {"idle": []} for n in rts}
+
+    def whole(rt: Runtime) -> None:
+        done = run_due(rt, NoCalls(), quiet)  # type: ignore[arg-type]
+        assert all(n == 0 for n in done.values()), done
+
+    for rt in rts.values():
+        whole(rt)  # warm: connections, caches
+    for _ in range(runs):
+        for n, rt in rts.items():
+            out[n]["idle"] += timed(lambda rt=rt: whole(rt), 1)  # type: ignore[misc]
+    for job_name, job in due_jobs():
+        for _ in range(runs):
+            for n, rt in rts.items():
+                run = lambda rt=rt, job=job: job(rt, NoCalls(), quiet)  # type: ignore[misc]  # noqa: E731
+                out[n].setdefault(f"job:{job_name}", []).extend(timed(run, 1))
+    return out
+
+
+def due_work(rt: Runtime, cases: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    start = time.perf_counter()
+    queued = 0
+    while queued < DUE:
+        with session_scope(rt.engine) as s:
+            n = eng.queue_due_steps(s, NOW, rt.settings)
+        if n == 0:
+            break
+        queued += n
+    figures["queue"] = (time.perf_counter() - start) * 1000
+    assert queued == DUE, queued
+    with SlackStandin(enforce_channel_rate=True) as standin:
+        standin.add_team(bigdb.TEAM, "Bench")
+        for u in bigdb.users(ASSIGNEES):
+            standin.add_user(bigdb.TEAM, u, u, tz=bigdb.TZ)
+        rt.settings = settings_for(str(rt.engine.url), standin.api_url)
+        notifier = SlackNotifier(make_client(rt.settings))
+        sends, start = 0, time.perf_counter()
+        while sends < 200:
+            now = NOW + dt.timedelta(seconds=time.perf_counter() - start)
+            send_due(rt, notifier, now)
+            sends += 1
+            with session_scope(rt.engine) as s:
+                left = s.execute(
+                    sa.text(
+                        "SELECT count(*) FROM casestep WHERE status = 'awaiting' "
+                        "AND attempts > 0 AND dm_ts IS NULL"
+                    )
+                ).scalar_one()
+            if not left:
+                break
+        elapsed = time.perf_counter() - start
+        limited = [c for c in standin.calls("chat.postMessage") if c.status == 429]
+        dms = [c for c in standin.calls("chat.postMessage") if c.ok]
+    figures["dms_per_s"] = len(dms) / elapsed
+    print(
+        f"{cases:>8,} cases: queued the {DUE:,} due step DMs (claims of {eng.DUE_BATCH}, FOR "
+        f"UPDATE SKIP LOCKED) in {figures['queue']:.0f} ms; sent {len(dms):,} through the "
+        f"outbox in {elapsed:.2f}s ({sends} sends): {figures['dms_per_s']:.0f} DMs/s; "
+        f"429s from the per-channel limit: {len(limited)}"
+    )
+    return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--assignees", type=int, default=500)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
     pg = ThrowawayPostgres().start()
     try:
         admin = sa.create_engine(pg.url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text("CREATE DATABASE ft_bench"))
-        url = pg.url("ft_bench")
-        upgrade(url)
-        engine = engine_for(url)
-        t0 = time.perf_counter()
-        seed(engine, args.assignees)
-        print(
-            f"seeded {CASES:,} running cases / {CASES * STEPS_PER_CASE:,} steps "
-            f"({DUE:,} due, {args.assignees} assignees) in {time.perf_counter() - t0:.1f}s"
-        )
-        settings = load_settings(
-            database_url=url,
-            slack_bot_token=f"xoxb-{TEAM}",
-            slack_signing_secret="x",
-            _env_file=None,
-        )
-        rt = Runtime(settings=settings, engine=engine)
-        quiet = NOW - dt.timedelta(hours=2)
-
-        def idle_tick() -> None:
-            for _, job in eng.DUE_JOBS:
-                assert job(rt, NoCalls(), quiet) == 0  # type: ignore[arg-type]
-
-        idle_tick()
-        print(f"tick with nothing due (3 claims): median {median_ms(idle_tick, 50):.2f} ms")
-
-        def whole_tick() -> None:
-            done = run_due(rt, NoCalls(), quiet)  # type: ignore[arg-type]
-            assert all(n == 0 for n in done.values()), done
-
-        whole_tick()
-        print(
-            f"whole run_due with nothing due ({len(due_jobs())} jobs): "
-            f"median {median_ms(whole_tick, 20):.2f} ms"
-        )
-        lease = NOW + dt.timedelta(minutes=2)
-        with engine.connect() as conn:
-            plan = conn.execute(
-                sa.text(
-                    'EXPLAIN SELECT s.id FROM casestep s JOIN "case" c ON c.id = s.case_id '
-                    "WHERE s.status IN ('scheduled','claimed') AND s.due_at <= :now "
-                    "AND c.status = 'running' ORDER BY s.due_at LIMIT 500"
-                ),
-                {"now": quiet},
-            ).all()
-        print("  plan:", " / ".join(r[0].strip() for r in plan if "Scan" in r[0]))
-
-        claimed_counts: list[int] = []
-
-        def claim_1000() -> None:
-            session = sa.orm.Session(engine)
-            try:
-                claimed_counts.append(len(eng.claim_due_steps(session, NOW, lease, 1000)))
-            finally:
-                session.rollback()
-                session.close()
-
-        ms = median_ms(claim_1000, 7)
-        assert set(claimed_counts) == {DUE}, claimed_counts
-        print(f"claim of {DUE:,} due steps: median {ms:.1f} ms")
-
-        with SlackStandin(enforce_channel_rate=True) as standin:
-            standin.add_team(TEAM, "Bench")
-            for i in range(args.assignees):
-                standin.add_user(TEAM, f"U{i:05d}", f"user{i}")
-            rt.settings = load_settings(
-                database_url=url,
-                slack_bot_token=f"xoxb-{TEAM}",
-                slack_signing_secret="x",
-                slack_api_url=standin.api_url,
-                _env_file=None,
-            )
-            notifier = SlackNotifier(WebClient(base_url=standin.api_url, token=f"xoxb-{TEAM}"))
-            sent, ticks, start = 0, 0, time.perf_counter()
-            while sent < DUE and ticks < 200:
-                now = NOW + dt.timedelta(seconds=time.perf_counter() - start)
-                sent += eng.post_due_steps(rt, notifier, now)
-                ticks += 1
-            elapsed = time.perf_counter() - start
-            limited = [c for c in standin.calls("chat.postMessage") if c.status == 429]
+        rts = {n: seed_size(pg, admin, n) for n in sizes}
+        ticks = idle_ticks(rts, args.runs)
+        print()
+        names = [k for k in ticks[sizes[0]] if k.startswith("job:")]
+        print(f"idle ticks, median of {args.runs} (p90), ms — sizes interleaved run by run")
+        print(f"{'cases':>8s}  {'run_due':>14s}  " + "  ".join(k[4:] for k in names))
+        for n in sizes:
+            t = ticks[n]
+            jobs = "  ".join(f"{statistics.median(t[k]):{len(k) - 4}.2f}" for k in names)
+            whole = f"{statistics.median(t['idle']):6.1f} ({p90(t['idle']):5.1f})"
+            print(f"{n:>8,}  {whole:>14s}  {jobs}")
+        if len(sizes) > 1:
+            small = statistics.median(ticks[sizes[0]]["idle"])
+            large = statistics.median(ticks[sizes[-1]]["idle"])
             print(
-                f"posted {sent:,} step DMs in {elapsed:.2f}s over {ticks} ticks: "
-                f"{sent / elapsed:.0f} steps/s; 429s from the per-channel limit: "
-                f"{len(limited)}"
+                f"idle run_due at {sizes[-1]:,} / {sizes[0]:,} cases: {large / small:.2f}× "
+                f"({small:.1f} → {large:.1f} ms)"
             )
-        with session_scope(engine) as s:
-            awaiting = s.execute(
-                sa.text(
-                    "SELECT count(*) FROM casestep WHERE status = 'awaiting' AND dm_ts IS NOT NULL"
-                )
-            ).scalar_one()
-        print(f"steps awaiting a decision with a recorded DM ts: {awaiting:,}")
-        engine.dispose()
+        print()
+        for n in sizes:
+            due_work(rts[n], n)
+        for rt in rts.values():
+            rt.close()
+            rt.engine.dispose()
         admin.dispose()
     finally:
         pg.stop()

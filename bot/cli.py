@@ -1,20 +1,21 @@
 """The command line: `followthrough …` and `python -m bot …` are the same Typer app.
 
 Feature modules add their own commands (see COMMAND_MODULES); this file only holds the
-commands every install needs: migrate, serve, socket, worker, tick, accounts and contacts.
+commands every install needs: migrate, serve, socket, worker and tick.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
+import logging
 import sys
 from typing import Annotated
 
 import typer
 
-from bot.clikit import checked_runtime, fail, remember_workspace, settings_or_exit
-from bot.config import ConfigError
+from bot.clikit import checked_runtime, fail, settings_or_exit, slack_or_exit
+from bot.config import ConfigError, Settings
 
 app = typer.Typer(
     help="Followthrough: commitments from customer calls and playbooks for accounts at risk.",
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "bot.workspaces.cli",
     "bot.accounts.cli",
     "bot.reports.cli",
     "bot.lifecycle.cli",
@@ -31,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.playbooks.cli",
     "bot.cases.cli",
     "bot.capture.cli",
+    "bot.signals.cli",
     "bot.crm.cli",
 )
 
@@ -38,11 +41,35 @@ COMMAND_MODULES: tuple[str, ...] = (
 @app.command()
 def migrate(revision: str = typer.Argument("head", help="Alembic revision to upgrade to")) -> None:
     """Create or upgrade the database schema (safe to run on every deploy)."""
-    from bot.migrate import upgrade
+    from bot.db import engine_for, normalise_url
+    from bot.migrate import current_revision, head_revision, upgrade
 
     settings = settings_or_exit()
-    upgrade(settings.database_url, revision)
-    typer.echo(f"Database is at {revision}.")
+    try:
+        engine = engine_for(normalise_url(settings.database_url))
+        before = current_revision(engine)
+        upgrade(settings.database_url, revision)
+        after = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 — unreachable database, bad URL, bad revision
+        raise fail(
+            f"Could not migrate the database ({type(exc).__name__}): check DATABASE_URL", 2, exc
+        ) from None
+    label = f"{after} (head)" if after == head_revision() else str(after)
+    if before == after:
+        typer.echo(f"Database is already at {label}.")
+    else:
+        typer.echo(f"Database upgraded from {before or 'empty'} to {label}.")
+
+
+def _need_slack_settings(settings: Settings, *names: str) -> None:
+    """The settings a command needs: one way to reach Slack first, then `names`."""
+    try:
+        if not settings.slack_connected:
+            settings.require("slack_bot_token")
+        settings.check_slack_mode()
+        settings.require(*names)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
 
 
 @app.command()
@@ -50,30 +77,46 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: PORT setting)")] = None,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "0.0.0.0",
 ) -> None:
-    """Run the Slack app in HTTP mode: POST /slack/events, GET /healthz."""
+    """Run the Slack app in HTTP mode: POST /slack/events, GET /healthz (and, with OAuth,
+    GET /slack/install and /slack/oauth_redirect)."""
     from bot.scheduler import start_scheduler
     from bot.slack.app import create_app
     from bot.slack.outbound import SlackNotifier
     from bot.web import make_server
 
     settings = settings_or_exit()
-    try:
-        settings.require("slack_bot_token", "slack_signing_secret")
-    except ConfigError as exc:
-        raise fail(str(exc), 2) from None
+    _need_slack_settings(settings, "slack_signing_secret")
     rt = checked_runtime(settings)
-    bolt = create_app(settings, rt)
-    remember_workspace(rt, bolt.client)
+    clients = slack_or_exit(settings, rt)
+    bolt = create_app(settings, rt, clients=clients)
+    try:
+        server = make_server(
+            bolt,
+            rt.engine,
+            host=host,
+            port=port or settings.port,
+            signing_secret=settings.slack_signing_secret,
+            rt=rt,
+        )
+    except OSError as exc:
+        raise fail(
+            f"Cannot listen on {host}:{port or settings.port} ({exc.strerror or exc}): "
+            "pass --port or set PORT",
+            2,
+            exc,
+        ) from None
     if settings.run_scheduler:
-        start_scheduler(rt, SlackNotifier(bolt.client), blocking=False)
-    server = make_server(
-        bolt,
-        rt.engine,
-        host=host,
-        port=port or settings.port,
-        signing_secret=settings.slack_signing_secret,
-    )
-    typer.echo(f"Followthrough listening on http://{host}:{server.effective_port}/slack/events")
+        start_scheduler(rt, SlackNotifier(clients), blocking=False)
+    where = f"http://{host}:{server.effective_port}"
+    if clients.oauth:
+        typer.echo(
+            f"OAuth: {len(clients.teams())} workspace(s) installed; others install at "
+            f"{where}/slack/install (through your public URL)"
+        )
+    else:
+        typer.echo(f"Workspace {clients.identity.label if clients.identity else '?'}")
+    typer.echo(f"Followthrough listening on {where}/slack/events")
+    typer.echo("Webhooks: POST /signals, /webhooks/zoom, /transcripts")
     server.run()
 
 
@@ -84,66 +127,100 @@ def socket() -> None:
 
     from bot.scheduler import start_scheduler
     from bot.slack.app import create_app
+    from bot.slack.connect import SlackProblem, check_app_token, explain
     from bot.slack.outbound import SlackNotifier
 
     settings = settings_or_exit()
-    try:
-        settings.require("slack_bot_token", "slack_app_token")
-    except ConfigError as exc:
-        raise fail(str(exc), 2) from None
+    _need_slack_settings(settings, "slack_app_token")
+    if settings.oauth_enabled:
+        raise fail(
+            "Socket Mode serves the one workspace of SLACK_BOT_TOKEN; installs in several "
+            "workspaces (SLACK_CLIENT_ID) need `followthrough serve` (HTTP).",
+            2,
+        )
     if not settings.slack_signing_secret:
         settings.slack_signing_secret = "unused-in-socket-mode"  # Bolt skips verification there
     rt = checked_runtime(settings)
-    bolt = create_app(settings, rt)
-    remember_workspace(rt, bolt.client)
+    clients = slack_or_exit(settings, rt)
+    try:
+        check_app_token(settings)  # the handler would log its own error before raising
+    except SlackProblem as exc:
+        raise fail(str(exc), 2, exc) from None
+    bolt = create_app(settings, rt, clients=clients)
     if settings.run_scheduler:
-        start_scheduler(rt, SlackNotifier(bolt.client), blocking=False)
-    SocketModeHandler(bolt, settings.slack_app_token).start()
+        start_scheduler(rt, SlackNotifier(clients), blocking=False)
+    label = clients.identity.label if clients.identity else "?"
+    typer.echo(f"Workspace {label}: connecting over Socket Mode")
+    try:
+        SocketModeHandler(bolt, settings.slack_app_token).start()
+    except KeyboardInterrupt:
+        return
+    except Exception as exc:  # noqa: BLE001 — e.g. apps.connections.open refused the token
+        raise fail(str(explain(exc, settings, "SLACK_APP_TOKEN", "Socket Mode")), 2, exc) from None
 
 
 @app.command()
 def worker() -> None:
     """Run the scheduler alone: steps, reminders, escalations, digests, transcript reading."""
+    from bot.outbox.scheduled import listen_for_kicks
     from bot.scheduler import start_scheduler
-    from bot.slack.client import make_client
     from bot.slack.outbound import SlackNotifier
 
     settings = settings_or_exit()
-    try:
-        settings.require("slack_bot_token")
-    except ConfigError as exc:
-        raise fail(str(exc), 2) from None
+    _need_slack_settings(settings)
     rt = checked_runtime(settings)
-    client = make_client(settings)
-    remember_workspace(rt, client)
+    clients = slack_or_exit(settings, rt)
     typer.echo(f"Worker running run_due every {settings.scheduler_interval_seconds:g}s")
-    start_scheduler(rt, SlackNotifier(client), blocking=True)
+    notifier = SlackNotifier(clients)
+    listen_for_kicks(rt, notifier)  # PostgreSQL: web processes wake it to send a click's messages
+    start_scheduler(rt, notifier, blocking=True)
+
+
+def parse_now(text: str) -> tuple[dt.datetime, bool]:
+    """ISO-8601 → (UTC time, whether an offset was given); no offset means UTC."""
+    from bot import clock
+
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+        return clock.as_utc(parsed), parsed.tzinfo is not None
+    except ValueError:
+        raise fail(
+            f"--now '{text}' is not an ISO-8601 time like 2026-11-23T14:00 (UTC) or "
+            "2026-11-23T09:00-05:00",
+            2,
+        ) from None
 
 
 @app.command()
 def tick(
-    now: Annotated[str | None, typer.Option(help="Pretend it is this time (ISO-8601)")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="Pretend it is this time: ISO-8601, UTC unless it has an offset "
+            "(2026-11-23T14:00 = 09:00 in New York)"
+        ),
+    ] = None,
 ) -> None:
-    """Run the scheduled work once, at `--now` (so a week of playbook plays in seconds)."""
+    """Run the scheduled work once, at `--now` (so a week of playbook plays in seconds).
+
+    It sends what is due (step DMs, reminders, digests), so it talks to Slack like the
+    worker does: SLACK_BOT_TOKEN, or OAuth installs.
+    """
     from bot import clock
     from bot.scheduler import run_due
-    from bot.slack.client import make_client
     from bot.slack.outbound import SlackNotifier
 
     settings = settings_or_exit()
-    try:
-        settings.require("slack_bot_token")
-    except ConfigError as exc:
-        raise fail(str(exc), 2) from None
+    _need_slack_settings(settings)
     at = None
     if now:
-        try:
-            at = clock.as_utc(dt.datetime.fromisoformat(now))
-        except ValueError:
-            raise fail(f"--now '{now}' is not an ISO-8601 time like 2026-11-23T09:00", 2) from None
+        at, had_offset = parse_now(now)
+        note = "" if had_offset else " (no offset given, so UTC)"
+        typer.echo(f"Due work as of {at:%Y-%m-%d %H:%M} UTC{note}")
         clock.set_now(at)
     rt = checked_runtime(settings)
-    done = run_due(rt, SlackNotifier(make_client(settings)), at)
+    clients = slack_or_exit(settings, rt)
+    done = run_due(rt, SlackNotifier(clients), at)
     for name, count in done.items():
         typer.echo(f"{name}: {'failed (see log)' if count < 0 else count}")
 
@@ -170,3 +247,13 @@ def main() -> None:
     except ConfigError as exc:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 — one line at INFO; the trace at LOG_LEVEL=DEBUG
+        logging.getLogger("bot.cli").debug("unexpected error", exc_info=exc)
+        first = (str(exc).splitlines() or [""])[0][:200]
+        typer.secho(
+            f"Unexpected error ({type(exc).__name__}: {first}); run with LOG_LEVEL=DEBUG for "
+            "the full trace",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        sys.exit(1)

@@ -1,35 +1,48 @@
-"""What every command shares: settings or a one-line exit, logging, a checked runtime."""
+"""What every command shares: settings or a one-line exit, logging, a checked runtime, Slack
+or a one-line exit, and which workspace a command is about.
+
+Start-up failures are one line on stderr naming the cause and the fix, with a non-zero exit
+code (2); the full trace is logged only at LOG_LEVEL=DEBUG.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.config import ConfigError, Settings, load_settings
 
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from bot.slack.client import WorkspaceClients
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+log = logging.getLogger("bot.cli")
+NOISY = ("slack_sdk", "slack_bolt", "httpx", "httpcore", "openai", "apscheduler", "waitress")
+
+
+def fail(message: str, code: int = 1, exc: BaseException | None = None) -> typer.Exit:
+    if exc is not None:
+        log.debug("details of: %s", message, exc_info=exc)
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.YELLOW)
+
+
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    root_level = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(level=root_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # slack_sdk logs request bodies at DEBUG; keep them out unless asked for explicitly.
-    for noisy in (
-        "slack_sdk",
-        "slack_bolt",
-        "httpx",
-        "httpcore",
-        "openai",
-        "apscheduler",
-        "waitress",
-    ):
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Alembic narrates every start-up check at INFO; `migrate` prints its own one line.
+    logging.getLogger("alembic").setLevel(
+        logging.DEBUG if root_level <= logging.DEBUG else logging.WARNING
+    )
 
 
 def settings_or_exit(**overrides: object) -> Settings:
@@ -41,7 +54,7 @@ def settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
-def checked_runtime(settings: Settings):  # type: ignore[no-untyped-def]
+def checked_runtime(settings: Settings) -> Runtime:
     """A runtime on an up-to-date schema, or a clear exit saying to run `migrate`."""
     from bot.migrate import SchemaOutOfDate, check_schema
     from bot.runtime import build_runtime
@@ -52,22 +65,79 @@ def checked_runtime(settings: Settings):  # type: ignore[no-untyped-def]
         raise fail(str(exc), 2) from None
     except Exception as exc:  # noqa: BLE001 — e.g. database unreachable
         raise fail(
-            f"Cannot reach the database ({type(exc).__name__}): check DATABASE_URL", 2
+            f"Cannot reach the database ({type(exc).__name__}): check DATABASE_URL", 2, exc
         ) from None
     return build_runtime(settings)
 
 
-def remember_workspace(rt, client) -> str:  # type: ignore[no-untyped-def]
-    """auth.test once at start-up: learn our team and bot user and keep them in the database.
+def slack_or_exit(settings: Settings, rt: Runtime) -> WorkspaceClients:
+    """This install's Slack: SLACK_BOT_TOKEN checked with `auth.test` (its workspace recorded),
+    or the OAuth installation store. Any problem is one line and exit code 2."""
+    from bot.manifest import bot_scopes
+    from bot.slack.client import connect_workspaces
+    from bot.slack.connect import SlackProblem
 
-    The seed playbooks are loaded here too, so the first `/report-risk` does not parse and
-    store them inside the 3 seconds Slack gives its trigger to open the modal."""
+    try:
+        clients = connect_workspaces(settings, rt.engine)
+    except (ConfigError, SlackProblem) as exc:
+        raise fail(str(exc), 2, exc) from None
+    identity = clients.identity
+    if identity is not None and identity.scopes:
+        missing = [s for s in bot_scopes() if s not in identity.scopes]
+        if missing:
+            warn(
+                f"SLACK_BOT_TOKEN lacks scope(s) {', '.join(missing)}: add them (paste the "
+                "manifest from `followthrough manifest` again) and reinstall the app"
+            )
+    return clients
+
+
+def command_team(
+    settings: Settings, rt: Runtime, explicit: str | None, *, need_slack: bool = False
+) -> tuple[str, WorkspaceClients | None]:
+    """The workspace a command acts on, and Slack for it when there is one.
+
+    With SLACK_BOT_TOKEN the workspace is the token's (`auth.test`); a different `--team` is
+    refused. With OAuth it is an installed workspace (`--team` when there are several).
+    Without Slack, `--team` is checked against what the database knows. `need_slack` commands
+    (people import looks every email up) refuse to run without Slack.
+    """
     from bot.db import session_scope
-    from bot.playbooks.service import ensure_seeded_once
-    from bot.workspaces.service import ensure_workspace
+    from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_installed
+    from bot.workspaces.service import resolve_team as resolve_offline
 
-    info = client.auth_test()
-    with session_scope(rt.engine) as session:
-        ensure_workspace(session, info["team_id"], info.get("team"), info.get("user_id"))
-    ensure_seeded_once(rt.engine, info["team_id"])
-    return info["team_id"]
+    if not settings.slack_connected:
+        if need_slack:
+            raise fail(
+                "This looks every person up in Slack, and Slack is not set up: set "
+                "SLACK_BOT_TOKEN (README: Connect it to Slack) and run it again; nothing was "
+                "changed.",
+                2,
+            )
+        try:
+            with session_scope(rt.engine) as session:
+                team_id = resolve_offline(session, explicit)
+                known = ensure_workspace(session, team_id).name is not None
+        except NoWorkspace as exc:
+            raise fail(str(exc), 2) from None
+        if not known and explicit:
+            warn(
+                f"Workspace {team_id} is taken on your word (no SLACK_BOT_TOKEN to ask Slack); "
+                "`followthrough doctor` checks it once the token is set."
+            )
+        return team_id, None
+    clients = slack_or_exit(settings, rt)
+    identity = clients.identity
+    if identity is not None:
+        if explicit and explicit != identity.team_id:
+            raise fail(
+                f"--team {explicit} is not the workspace of SLACK_BOT_TOKEN ({identity.label}); "
+                "leave --team out",
+                2,
+            )
+        return identity.team_id, clients
+    try:
+        with session_scope(rt.engine) as session:
+            return resolve_installed(session, explicit, clients.teams()), clients
+    except NoWorkspace as exc:
+        raise fail(str(exc), 2) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     )
 
     slack_bot_token: str | None = Field(
-        None, description="Bot token (xoxb-…) from OAuth & Permissions"
+        None, description="Bot token (xoxb-…) from OAuth & Permissions: one workspace, no OAuth"
     )
     slack_signing_secret: str | None = Field(
         None, description="Signing secret from Basic Information; verifies every request"
@@ -62,9 +62,16 @@ class Settings(BaseSettings):
     slack_app_token: str | None = Field(
         None, description="App-level token (xapp-…, connections:write) for Socket Mode"
     )
+    slack_client_id: str | None = Field(
+        None,
+        description="Client ID from Basic Information: with SLACK_CLIENT_SECRET, any workspace installs the app at /slack/install (OAuth)",
+    )
+    slack_client_secret: str | None = Field(
+        None, description="Client Secret from Basic Information (OAuth installs)"
+    )
     slack_api_url: str = Field(
         "https://slack.com/api/",
-        description="Slack Web API base URL (point at a Slack-compatible server for testing)",
+        description="Slack Web API base URL (point at a Slack-compatible server for testing; OAuth's /oauth/v2/authorize is on the same host)",
     )
     database_url: str = Field(
         "sqlite:///followthrough.db",
@@ -139,6 +146,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Purge transcript text after N days (empty = keep); commitments and hashes stay",
     )
+    uninstalled_retention_days: int | None = Field(
+        None,
+        ge=0,
+        description="Delete a workspace's data N days after it uninstalls the app (empty = keep until `followthrough purge`)",
+    )
     max_transcript_mb: float = Field(
         20.0, gt=0, description="Largest transcript file accepted, in MB"
     )
@@ -147,6 +159,28 @@ class Settings(BaseSettings):
     )
     port: int = Field(
         3000, gt=0, lt=65536, description="HTTP port for `serve` (Procfile passes $PORT)"
+    )
+    signals_webhook_secret: str | None = Field(
+        None,
+        description="whsec_… secret that signs POST /signals (Standard Webhooks) in single-workspace mode",
+    )
+    transcripts_webhook_secret: str | None = Field(
+        None,
+        description="whsec_… secret that signs POST /transcripts (Standard Webhooks) in single-workspace mode",
+    )
+    zoom_webhook_secret_token: str | None = Field(
+        None,
+        description="Zoom app's Secret Token: checks x-zm-signature and answers URL validation on POST /webhooks/zoom",
+    )
+    signal_rules_dir: str | None = Field(
+        None,
+        description="Folder of signal rule YAML files the worker watches (empty = the seed rules in prompts/signals)",
+    )
+    signal_snooze: str = Field(
+        "3d", description="How long 'Not now' puts a suggested case aside before asking again"
+    )
+    max_signal_kb: int = Field(
+        256, gt=0, description="Largest POST /signals body accepted, in KB (larger: 413)"
     )
     crm_vendor: CrmVendor = Field(
         CrmVendor.NONE,
@@ -225,7 +259,7 @@ class Settings(BaseSettings):
         """Working days as `datetime.weekday()` numbers (Monday = 0)."""
         return frozenset(DAY_NAMES.index(d) for d in self.workdays)
 
-    @field_validator("step_reminder_after", "step_escalate_after")
+    @field_validator("step_reminder_after", "step_escalate_after", "signal_snooze")
     @classmethod
     def _check_duration(cls, value: str) -> str:
         duration_hours(value)
@@ -246,6 +280,36 @@ class Settings(BaseSettings):
         if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str | None) -> str | None:
+        return _token_shape(value, "bot")
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str | None) -> str | None:
+        return _token_shape(value, "app")
+
+    @field_validator("slack_signing_secret", "slack_client_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value and value.startswith(("xox", "xapp-")):
+            raise ValueError(
+                "looks like a token; it is a secret from Basic Information → App Credentials"
+            )
+        return value
+
+    @field_validator("slack_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value and not re.fullmatch(r"\d+\.\d+", value):
+            raise ValueError(
+                "must look like 1234567890.1234567890 (Basic Information → App Credentials)"
+            )
+        return value
 
     @field_validator("hubspot_api_url", "hubspot_app_url", "salesforce_login_url")
     @classmethod
@@ -273,6 +337,32 @@ class Settings(BaseSettings):
     def has_slack_tokens(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
 
+    @property
+    def oauth_enabled(self) -> bool:
+        """OAuth mode: workspaces install at /slack/install; each has its own bot token."""
+        return bool(self.slack_client_id or self.slack_client_secret)
+
+    @property
+    def slack_connected(self) -> bool:
+        """Slack can be asked: a bot token (one workspace) or OAuth installs."""
+        return bool(self.slack_bot_token) or self.oauth_enabled
+
+    @property
+    def oauth_authorize_url(self) -> str:
+        """Slack's consent page, on the host that serves the Web API (the stand-in in tests)."""
+        return self.slack_api_url.removesuffix("api/") + "oauth/v2/authorize"
+
+    def check_slack_mode(self) -> None:
+        """One way to reach Slack: SLACK_BOT_TOKEN (one workspace) or OAuth, never both."""
+        if self.slack_bot_token and self.oauth_enabled:
+            raise ConfigError(
+                "Configuration error: SLACK_BOT_TOKEN and SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are "
+                "both set; keep SLACK_BOT_TOKEN for one workspace, or the client id and secret "
+                "for OAuth installs (then remove SLACK_BOT_TOKEN)"
+            )
+        if self.oauth_enabled:
+            self.require("slack_client_id", "slack_client_secret")
+
     def require(self, *names: str) -> None:
         """Stop with one line naming the first missing setting a command needs."""
         for name in names:
@@ -280,6 +370,41 @@ class Settings(BaseSettings):
                 raise ConfigError(
                     f"Configuration error: {name.upper()} is not set (see .env.example)"
                 )
+
+
+_TOKEN_KINDS = {
+    "xoxb-": "a bot token (xoxb-…)",
+    "xoxe.xoxb-": "a rotating bot token (xoxe.xoxb-…)",
+    "xoxp-": "a user token (xoxp-…)",
+    "xoxe.xoxp-": "a rotating user token (xoxe.xoxp-…)",
+    "xapp-": "an app-level token (xapp-…)",
+    "xoxe-": "a refresh token (xoxe-…)",
+}
+
+
+def _token_shape(value: str | None, want: str) -> str | None:
+    """A token pasted into the wrong setting is named for what it is, with where to get the
+    right one (Slack's prefixes: xoxb bot, xoxp user, xapp app-level, xoxe refresh)."""
+    value = (value or "").strip() or None
+    if value is None:
+        return None
+    ok = ("xoxb-", "xoxe.xoxb-") if want == "bot" else ("xapp-",)
+    if value.startswith(ok):
+        return value
+    kind = next((k for p, k in _TOKEN_KINDS.items() if value.startswith(p)), None)
+    where = (
+        "the Bot User OAuth Token (xoxb-…) from OAuth & Permissions"
+        if want == "bot"
+        else "an App-Level Token (xapp-…) with connections:write from Basic Information"
+    )
+    said = f"is {kind}" if kind else "is not a Slack token"
+    raise ValueError(f"{said}; it must be {where}")
+
+
+def _one_line(err: Any) -> str:
+    name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
+    msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"Configuration error: {name} {msg}"
 
 
 ENV_EXAMPLE_HEADER = (
@@ -311,10 +436,16 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
-        msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
-        raise ConfigError(f"Configuration error: {name} {msg}") from None
+        raise ConfigError(_one_line(exc.errors()[0])) from None
+
+
+def settings_errors(**overrides: object) -> list[str]:
+    """Every malformed setting, one line each (`followthrough doctor` lists them all)."""
+    try:
+        Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return [_one_line(err) for err in exc.errors()]
+    return []
 
 
 @lru_cache(maxsize=1)

@@ -23,8 +23,10 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.followup.scheduled",
     "bot.lifecycle.scheduled",
     "bot.cases.scheduled",
+    "bot.recorders.scheduled",  # before capture: a transcript downloaded now is read this tick
     "bot.capture.scheduled",
     "bot.crm.scheduled",
+    "bot.signals.scheduled",
     "bot.outbox.scheduled",  # last: what the jobs above queued goes out in the same tick
 )
 

@@ -1,4 +1,6 @@
-"""HTTP mode: Bolt's WSGI adapter on /slack/events plus GET /healthz, served by waitress.
+"""HTTP mode: Bolt's WSGI adapter on /slack/events, GET /healthz, the inbound webhook
+routes (signals, recorders: each checks its own signature first) and, for OAuth installs,
+Bolt's GET /slack/install and /slack/oauth_redirect, served by waitress.
 
 The edge checks what Bolt would otherwise trip over, in this order: the size (413), the
 signature on the raw bytes (401 — before anything is parsed, whatever the body's shape),
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import io
 import json
 import logging
@@ -26,6 +29,16 @@ log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # Slack's largest payloads (a 50-block view) are ~100 kB
 MAX_AGE_SECONDS = 5 * 60  # Slack: reject requests older than five minutes (replays)
+# Modules with ROUTES = [(path prefix, make_route(rt) -> WSGI app)]: non-Slack inbound webhooks.
+INBOUND_MODULES = ("bot.signals.inbound", "bot.recorders.inbound")
+
+
+def inbound_routes(rt: Any) -> list[tuple[str, Callable]]:
+    routes = []
+    for name in INBOUND_MODULES:
+        for prefix, factory in importlib.import_module(name).ROUTES:
+            routes.append((prefix, factory(rt)))
+    return routes
 
 
 def _reply(start_response: Callable, status: str, body: dict[str, Any]) -> Iterable[bytes]:
@@ -113,11 +126,20 @@ def slack_edge(signing_secret: str | None, inner: Callable) -> Callable:
     return edge
 
 
-def make_wsgi(app: App, engine: Engine, signing_secret: str | None = None) -> Callable:
+def make_wsgi(
+    app: App, engine: Engine, signing_secret: str | None = None, rt: Any = None
+) -> Callable:
     slack = slack_edge(signing_secret, SlackRequestHandler(app, path=SLACK_PATH))
+    flow = app.oauth_flow  # OAuth installs: /slack/install and /slack/oauth_redirect
+    oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
+    browser = SlackRequestHandler(app, path=SLACK_PATH)
+    routes = inbound_routes(rt) if rt is not None else []
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        for prefix, route in routes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return route(environ, start_response)
         if path == "/healthz" and method in {"GET", "HEAD"}:
             status, body = "200 OK", {"ok": True, "database": "ok"}
             try:
@@ -129,6 +151,10 @@ def make_wsgi(app: App, engine: Engine, signing_secret: str | None = None) -> Ca
             return _reply(start_response, status, body)
         if path == SLACK_PATH and method == "POST":
             return slack(environ, start_response)
+        if method == "GET" and path in oauth_paths:
+            # A person's browser, not Slack: nothing to sign; the one-use `state` (with its
+            # cookie) and Slack's code exchange are what Bolt checks there.
+            return browser(environ, start_response)
         return _reply(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     return wsgi
@@ -141,12 +167,13 @@ def make_server(
     port: int = 3000,
     threads: int = 16,
     signing_secret: str | None = None,
+    rt: Any = None,
 ) -> Any:
     """A waitress server (threaded: one slow request never queues the others)."""
     from waitress import create_server
 
     return create_server(
-        make_wsgi(app, engine, signing_secret),
+        make_wsgi(app, engine, signing_secret, rt),
         host=host,
         port=port,
         threads=threads,

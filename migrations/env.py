@@ -7,9 +7,11 @@ from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from bot.db import engine_for
+from bot.workspaces.installations import SLACK_TABLES
 
 config = context.config
-target_metadata = SQLModel.metadata
+# Our tables, and slack_sdk's OAuth installation/state tables (created here, not by the SDK).
+target_metadata = [SQLModel.metadata, SLACK_TABLES]
 
 
 def _url() -> str:

@@ -8,10 +8,15 @@ from typing import Annotated
 
 import typer
 
-from bot.clikit import checked_runtime, fail, settings_or_exit
+from bot.clikit import checked_runtime, command_team, fail, settings_or_exit
 
 TeamOpt = Annotated[
-    str | None, typer.Option("--team", help="Slack team id (default: the only one)")
+    str | None,
+    typer.Option(
+        "--team",
+        help="Slack team id: only without SLACK_BOT_TOKEN (whose workspace is read from "
+        "Slack) or with several OAuth installs",
+    ),
 ]
 accounts_app = typer.Typer(help="Import and list accounts.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Import customer contacts.", no_args_is_help=True)
@@ -27,33 +32,43 @@ def register(app: typer.Typer) -> None:
 
 
 def _import(kind: str, file: Path, team: str | None) -> None:
+    from slack_sdk.errors import SlackApiError
+
     from bot.accounts import service as accounts
     from bot.db import session_scope
-    from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
+    from bot.notify import DeliveryError
+    from bot.slack.directory import SlackDirectory
+    from bot.workspaces.service import ensure_workspace
 
     settings = settings_or_exit()
-    rt = checked_runtime(settings)
     if not file.exists():
         raise fail(f"{file}: no such file", 2)
+    rt = checked_runtime(settings)
+    team_id, clients = command_team(settings, rt, team, need_slack=kind == "people")
     directory = None
-    if settings.slack_bot_token:
-        from bot.slack.client import make_client
-        from bot.slack.directory import SlackDirectory
-
-        directory = SlackDirectory(make_client(settings))
+    if clients is not None:
+        try:
+            directory = SlackDirectory(clients.client(team_id))
+        except DeliveryError as exc:
+            raise fail(f"Workspace {team_id}: {exc}", 2) from None
+    data = file.read_bytes()
     try:
         with session_scope(rt.engine) as session:
-            team_id = resolve_team(session, team)
             ensure_workspace(session, team_id)
-            data = file.read_bytes()
             if kind == "accounts":
                 report = accounts.import_accounts(session, team_id, data, directory)
             elif kind == "people":
                 report = accounts.import_people(session, team_id, data, directory)
             else:
                 report = accounts.import_contacts(session, team_id, data)
-    except (NoWorkspace, accounts.ImportError_) as exc:
+    except accounts.ImportError_ as exc:
         raise fail(f"{file}: {exc}", 2) from None
+    except (SlackApiError, OSError) as exc:
+        from bot.slack.connect import explain
+
+        why = explain(exc, settings, "the bot token", "users.lookupByEmail")
+        raise fail(f"{file}: nothing was imported — {why}", 2, exc) from None
+    typer.echo(f"Workspace {team_id}:")
     for line in report.lines():
         typer.echo(line)
     if report.skipped:
@@ -74,17 +89,14 @@ def accounts_list(
     """List accounts, optionally filtered."""
     from bot.accounts.service import search_accounts
     from bot.db import session_scope
-    from bot.workspaces.service import NoWorkspace, resolve_team
 
-    rt = checked_runtime(settings_or_exit())
-    try:
-        with session_scope(rt.engine) as session:
-            team_id = resolve_team(session, team)
-            for a in search_accounts(session, team_id, query, limit=1000):
-                renewal = a.renewal_date.isoformat() if a.renewal_date else "—"
-                typer.echo(f"{a.id:>5}  {a.name:<30} {a.domain or '—':<24} renewal {renewal}")
-    except NoWorkspace as exc:
-        raise fail(str(exc), 2) from None
+    settings = settings_or_exit()
+    rt = checked_runtime(settings)
+    team_id, _ = command_team(settings, rt, team)
+    with session_scope(rt.engine) as session:
+        for a in search_accounts(session, team_id, query, limit=1000):
+            renewal = a.renewal_date.isoformat() if a.renewal_date else "—"
+            typer.echo(f"{a.id:>5}  {a.name:<30} {a.domain or '—':<24} renewal {renewal}")
 
 
 @contacts_app.command("import")

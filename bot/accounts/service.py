@@ -156,9 +156,13 @@ def import_accounts(
             if email:
                 person = person_by_email(session, team_id, email, directory)
                 if person is None:
-                    report.warnings.append(
-                        (line, f"{role_col} {email} is not a Slack member; left empty")
+                    why = (
+                        "is not a Slack member"
+                        if directory is not None
+                        else "was not looked up (Slack is not connected: import again once "
+                        "SLACK_BOT_TOKEN is set)"
                     )
+                    report.warnings.append((line, f"{role_col} {email} {why}; left empty"))
                 else:
                     fields[attr] = person.slack_user_id
         account = _find_account(session, team_id, fields)
@@ -296,18 +300,34 @@ def import_contacts(
 
 
 def find_account(session: Session, team_id: str, text: str) -> Account | None:
-    """An account by CRM id, domain or name (exact, then unique prefix/substring)."""
+    """An account by CRM id, domain or name (exact, case-insensitive), in that order, else a
+    unique prefix/substring match. The exact forms are one query on indexes (the CRM id and
+    domain keys, `ix_account_name_ci` on lower(name)), so the common case never scans."""
     text = (text or "").strip()
     if not text:
         return None
-    base = select(Account).where(Account.team_id == team_id)
-    for cond in (
-        Account.crm_id == text,
-        Account.domain == text.lower(),
-        func.lower(Account.name) == text.lower(),
+    low = text.lower()
+    hits = list(
+        session.exec(
+            select(Account)
+            .where(
+                Account.team_id == team_id,
+                or_(
+                    Account.crm_id == text,
+                    Account.domain == low,
+                    func.lower(Account.name) == low,
+                ),
+            )
+            .limit(10)
+        )
+    )
+    for exact in (
+        lambda a: a.crm_id == text,
+        lambda a: a.domain == low,
+        lambda a: a.name.lower() == low,
     ):
-        hit = session.exec(base.where(cond)).first()
-        if hit:
+        hit = next((a for a in hits if exact(a)), None)
+        if hit is not None:
             return hit
     hits = search_accounts(session, team_id, text, limit=2)
     return hits[0] if len(hits) == 1 else None
@@ -349,6 +369,12 @@ def contacts_by_role(session: Session, team_id: str, account_id: int) -> dict[st
 
 
 PEOPLE_COLUMNS = ("email", "role", "manager_email", "admin")
+
+
+def people_rows(data: bytes) -> list[tuple[int, dict[str, str] | None, str | None]]:
+    """The roster's rows as (line, row or None, problem), without touching the database
+    (`followthrough doctor --people` checks them against Slack)."""
+    return list(_rows(data, ("email",), PEOPLE_COLUMNS))
 
 
 def import_people(

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
@@ -43,6 +44,7 @@ from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
 from bot.states import move, move_rows
 from bot.transcripts import ParsedTranscript, TranscriptError, guess_call_date, parse_transcript
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 TS = TranscriptStatus
@@ -87,7 +89,7 @@ def due_ids(engine: Engine, now: dt.datetime, limit: int = 10) -> list[int]:
     with session_scope(engine) as session:
         rows = session.exec(
             select(col(Transcript.id))
-            .where(claimable(now))
+            .where(claimable(now), active_only(col(Transcript.team_id)))
             .order_by(col(Transcript.id))
             .limit(limit)
         )
@@ -106,6 +108,7 @@ class Job:
     uploader: str | None
     size_bytes: int
     created_at: dt.datetime
+    account_id: int | None = None  # set when a recorder's participants matched an account
 
 
 def _job(engine: Engine, transcript_id: int) -> Job:
@@ -123,6 +126,7 @@ def _job(engine: Engine, transcript_id: int) -> Job:
             t.uploader_user_id,
             t.size_bytes,
             clock.as_utc(t.created_at),
+            t.account_id,
         )
 
 
@@ -166,6 +170,16 @@ def _requeue(engine: Engine, job: Job, attempt: int, now: dt.datetime) -> None:
 # --- the pipeline --------------------------------------------------------------------------
 
 
+def _where(job: Job) -> dict[str, Any] | None:
+    """The upload's thread; a transcript a recorder sent (no channel) goes to the host — or
+    the account's CSM — as a DM instead."""
+    if job.channel_id:
+        return {"channel": job.channel_id, "thread_ts": job.thread_ts}
+    if job.uploader:
+        return {"user": job.uploader}
+    return None
+
+
 def say(
     session: Session,
     job: Job,
@@ -176,14 +190,14 @@ def say(
     now: dt.datetime,
 ) -> None:
     """Tell the uploader about their transcript, in its thread, through the outbox."""
-    if not job.channel_id:
+    where = _where(job)
+    if where is None:
         return
     outbox.enqueue(
         session,
         job.team_id,
         f"transcript:{job.id}:{what}",
-        channel=job.channel_id,
-        thread_ts=job.thread_ts,
+        **where,
         text=text,
         blocks=blocks,
         kind="capture_note",
@@ -292,10 +306,11 @@ def plan_extraction(
     filename: str,
     channel_id: str | None,
     call_date: dt.date,
+    known_account_id: int | None = None,
 ) -> Plan:
     text = " ".join(u.text for u in parsed.utterances[:400])
     facts = account_facts(session, team_id)
-    account_id = guess_account(
+    account_id = known_account_id or guess_account(
         facts, channel_id=channel_id, filename=filename, text=text, speakers=parsed.speakers
     )
     account = next((a for a in facts if a.id == account_id), None)
@@ -399,7 +414,8 @@ def queue_review(session: Session, job: Job, now: dt.datetime) -> int:
     """The review's parts (one thread message per up-to-50 blocks) into the outbox, in the
     transaction that moved the transcript to review; each part's on_sent hook records where
     its items live. Returns how many parts."""
-    if not job.channel_id:
+    where = _where(job)
+    if where is None:
         return 0
     session.flush()
     review = load_review(session, job.team_id, job.id)
@@ -410,8 +426,7 @@ def queue_review(session: Session, job: Job, now: dt.datetime) -> int:
             session,
             job.team_id,
             f"transcript:{job.id}:review:{index}",
-            channel=job.channel_id,
-            thread_ts=job.thread_ts,
+            **where,
             text=text,
             blocks=blocks,
             kind="capture_review",
@@ -502,6 +517,10 @@ def _process(
     except TranscriptError as exc:
         return _fail_and_say(rt, notifier, job, attempt, str(exc), now)
     call_date = call_date_for(job.filename, None, now.date())
+    if job.channel_id is None:  # a recorder's call: its own start date wins
+        with session_scope(rt.engine) as session:
+            row = session.get(Transcript, job.id)
+            call_date = (row.call_date if row is not None and row.call_date else None) or call_date
     with session_scope(rt.engine) as session:
         plan = plan_extraction(
             session,
@@ -510,6 +529,7 @@ def _process(
             filename=job.filename,
             channel_id=job.channel_id,
             call_date=call_date,
+            known_account_id=job.account_id,
         )
     try:
         result = (engine or get_engine(rt.settings)).extract(parsed.utterances, plan.context)

@@ -33,6 +33,7 @@ class Refresh:
     ts: str
     text: str
     blocks: list[dict]
+    transcript_id: int | None = None  # to render it again from what is stored (`current`)
 
 
 @dataclass
@@ -179,8 +180,20 @@ def _refresh_parts(
                 session.add(row)
         if where[0] and where[1]:
             text, blocks = review_part(review, index)
-            out.append(Refresh(where[0], where[1], text, blocks))
+            out.append(Refresh(where[0], where[1], text, blocks, transcript_id))
     return out
+
+
+def current(engine: Engine, team_id: str, r: Refresh) -> Refresh:
+    """The same review message rendered from what is stored now: two clicks' updates may
+    reach Slack in either order, so each one shows the latest state, not its own."""
+    if r.transcript_id is None:
+        return r
+    with session_scope(engine) as session:
+        for fresh in _refresh_parts(session, team_id, r.transcript_id):
+            if (fresh.channel, fresh.ts) == (r.channel, r.ts):
+                return fresh
+    return r
 
 
 # --- one commitment ------------------------------------------------------------------------

@@ -93,16 +93,13 @@ def register(app: typer.Typer) -> None:
         service as /report-risk). Exit 1 on bad input; an already open case is shown."""
         from bot.cases.drafting import drafter_for
         from bot.cases.report import ReportError, ReportRequest, report_risk, reporter_by_email
-        from bot.clikit import checked_runtime, fail, settings_or_exit
+        from bot.clikit import checked_runtime, command_team, fail, settings_or_exit
         from bot.db import session_scope
-        from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
         settings = settings_or_exit()
         rt = checked_runtime(settings)
+        team_id, _ = command_team(settings, rt, team)
         try:
-            with session_scope(rt.engine) as session:
-                team_id = resolve_team(session, team)
-                ensure_workspace(session, team_id)
             reporter_id = reporter_by_email(rt.engine, team_id, reporter) if reporter else None
             result = report_risk(
                 rt.engine,
@@ -115,8 +112,6 @@ def register(app: typer.Typer) -> None:
                 ),
                 drafter_for(settings),
             )
-        except NoWorkspace as exc:
-            raise fail(str(exc), 2) from None
         except ReportError as exc:
             raise fail(f"{exc.field or 'report'}: {exc}", 1) from None
         with session_scope(rt.engine) as session:

@@ -40,10 +40,9 @@ from bot.cases.steps import (
 from bot.config import Settings
 from bot.crm.writeback import case_closed
 from bot.db import session_scope
-from bot.models import Case, CaseStatus, CaseStep, OutboxStatus, StepStatus
+from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.notify import Notifier
-from bot.outbox import service as ob
-from bot.outbox.scheduled import kick
+from bot.outbox.scheduled import kick_soon
 from bot.runtime import Runtime
 from bot.slack.payload import parse_ref
 from bot.states import StateError, move
@@ -118,16 +117,17 @@ def decide(
     recipient_label: str | None = None,
     reason: str | None = None,
     now: dt.datetime | None = None,
-) -> str | None:
-    """Yes / Edit / No on a step. Raises CaseError when refused; returns a note for the
-    decider when the message could not be sent yet (None when all went through).
+) -> None:
+    """Yes / Edit / No on a step. Raises CaseError when refused.
 
     One transaction moves the step (guarded: of two clicks only one finds it awaiting) and
     writes what follows into the outbox — the message to the recipient, or the step's DM
-    update and the resolution question; then the outbox is sent at once."""
+    update and the resolution question; the outbox then sends it right away, off the
+    request (`kick_soon`). If the recipient cannot be reached, the step's DM says so and
+    offers the decision again (the delivery's `on_failed` hook)."""
     if action not in DECISIONS:
         raise CaseError(f"Unknown decision {action!r}.")
-    now = now or clock.now()
+    asked_at, now = now, now or clock.now()
     settings = rt.settings
     with session_scope(rt.engine) as s:
         check_decidable(s, team_id, step_id, actor, settings, expected)
@@ -178,24 +178,11 @@ def decide(
         )
         view = step_view(s, case, step)
         if step.status == S.SENDING:
-            delivery_key = eng.queue_delivery(s, case, step, settings, view.account, now)
+            eng.queue_delivery(s, case, step, settings, view.account, now)
         else:
-            delivery_key = None
             eng.after_settled(s, case, step, settings, now)
         Outbox(s, case, now)
-    kick(rt, notifier, team_id, now)
-    return delivery_note(rt, team_id, delivery_key) if delivery_key else None
-
-
-def delivery_note(rt: Runtime, team_id: str, key: str) -> str | None:
-    """What the decider should know once the outbox has tried the delivery."""
-    with session_scope(rt.engine) as s:
-        row = ob.by_key(s, team_id, key)
-    if row is None or row.status == OutboxStatus.SENT:
-        return None
-    if row.status == OutboxStatus.FAILED:
-        return f"Not sent: {undeliverable_hint(row.error)}."
-    return "Slack (or the mail server) is busy; it will be sent shortly."
+    kick_soon(rt, notifier, team_id, asked_at)  # a caller's own clock, else the send's
 
 
 def undeliverable_hint(code: str | None) -> str:

@@ -43,6 +43,7 @@ from bot.email import split_subject
 from bot.models import Case, CaseStatus, CaseStep, StepStatus
 from bot.outbox import service as outbox
 from bot.states import StateError, move
+from bot.workspaces.service import active_only
 
 S = StepStatus
 DUE_BATCH = 200
@@ -76,6 +77,7 @@ def _due_rows(
             col(CaseStep.status).in_(list(statuses)),
             col(CaseStep.due_at) <= now,
             Case.status == CaseStatus.RUNNING,
+            active_only(col(CaseStep.team_id)),  # nothing for a workspace that uninstalled
         )
         .order_by(col(CaseStep.due_at), col(CaseStep.id))
         .limit(limit)
@@ -210,7 +212,7 @@ def queue_due_steps(session: Session, now: dt.datetime, settings: Settings) -> i
             message_key=key,
             dm_channel=None,
             dm_ts=None,
-            due_at=add_working_hours(now, settings.reminder_hours, tz, hours),
+            due_at=None,  # the reminder clock starts when the DM lands (`chase_from`)
             updated_at=now,
         ):
             continue
@@ -231,21 +233,36 @@ def queue_due_steps(session: Session, now: dt.datetime, settings: Settings) -> i
 # --- reminders and escalations ----------------------------------------------------------
 
 
+def chase_from(session: Session, step: CaseStep, landed: dt.datetime, settings: Settings) -> None:
+    """Its DM (or reminder) just reached the assignee: the reminder (or escalation) is due
+    that many working hours later, counted from now, not from when it was queued."""
+    case = session.get(Case, step.case_id)
+    if case is None:
+        return
+    hours = WorkHours.from_settings(settings)
+    tz = tz_of(session, step.team_id, assignee_of(case, step), settings)
+    if step.escalated_at is not None:
+        return
+    wait = (
+        settings.reminder_hours
+        if step.reminded_at is None
+        else max(0.0, settings.escalate_hours - settings.reminder_hours)
+    )
+    move(session, STEP, step, "follow_up", due_at=add_working_hours(landed, wait, tz, hours))
+
+
 def queue_followups(session: Session, now: dt.datetime, settings: Settings) -> int:
     """One reminder after STEP_REMINDER_AFTER working hours, then one escalation to the case
     owner and their manager after STEP_ESCALATE_AFTER."""
-    hours = WorkHours.from_settings(settings)
     done = 0
     for step in _due_rows(session, (S.AWAITING,), now, DUE_BATCH):
         case = session.get(Case, step.case_id)
         if case is None or case.team_id != step.team_id:
             continue
         team_id, who = step.team_id, assignee_of(case, step)
-        tz = tz_of(session, team_id, who, settings)
         if step.reminded_at is None and who:
             old = step.message_key
             key = f"step:{step.id}:reminder:{step.attempts + 1}"
-            wait = max(0.0, settings.escalate_hours - settings.reminder_hours)
             if not _took(
                 session,
                 step,
@@ -253,7 +270,7 @@ def queue_followups(session: Session, now: dt.datetime, settings: Settings) -> i
                 attempts=step.attempts + 1,
                 message_key=key,
                 reminded_at=now,
-                due_at=add_working_hours(now, wait, tz, hours),
+                due_at=None,  # the escalation clock starts when the reminder lands
                 updated_at=now,
             ):
                 continue

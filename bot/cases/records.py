@@ -15,10 +15,10 @@ from sqlmodel import Session, col, select
 
 from bot.cases.blocks import StepView
 from bot.config import Settings
-from bot.models import Account, Case, CaseStep, Person, Playbook
+from bot.models import Account, Case, CaseStep, OutboundMessage, OutboxStatus, Person, Playbook
 from bot.notify import Notifier
 from bot.outbox import service as outbox
-from bot.outbox.scheduled import kick
+from bot.outbox.scheduled import kick_soon
 from bot.people.service import is_cs_admin, timezone_of
 from bot.runtime import Runtime
 
@@ -105,10 +105,26 @@ def who_controls(case: Case) -> str:
     return f"Only {' or '.join(names) or 'the case owner'} or a CS admin can change this case."
 
 
+# (database, version row id) → (team, key, name): a version row never changes its name
+_LABELS: dict[tuple[str, int], tuple[str, str, str]] = {}
+
+
 def risk_label(session: Session, case: Case) -> str:
-    playbook = session.get(Playbook, case.playbook_id)
-    if playbook is not None and playbook.team_id == case.team_id:
-        return playbook.name
+    """The name of the case's playbook version, read once per process (not with the whole
+    template's JSON on every step message)."""
+    ref = (str(session.get_bind().engine.url), case.playbook_id)
+    known = _LABELS.get(ref)
+    if known is None or known[:2] != (case.team_id, case.risk_key):
+        row = session.exec(
+            select(Playbook.team_id, Playbook.key, Playbook.name).where(
+                Playbook.id == case.playbook_id
+            )
+        ).first()
+        known = (row[0], row[1], row[2]) if row is not None else None
+        if known is not None and len(_LABELS) < 10_000:
+            _LABELS[ref] = known
+    if known is not None and known[0] == case.team_id:
+        return known[2]
     return case.risk_key.replace("_", " ")
 
 
@@ -137,6 +153,7 @@ def step_view(session: Session, case: Case, step: CaseStep, total: int | None = 
     )
 
 
+LIVE = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)
 CARD_PLACES = ("cs", "dm")  # the case card in the CS channel, and in the reporter's DM
 
 
@@ -169,12 +186,22 @@ class Outbox:
                 )
 
     def update(self, step: CaseStep, text: str, blocks: list[dict[str, Any]]) -> None:
-        """Edit the step's live DM (if it has one) to say what became of it."""
-        if step.message_key:
+        """Edit the step's DMs (its first and its reminder, whichever were posted or are on
+        their way) to say what became of it."""
+        keys = self.session.exec(
+            select(OutboundMessage.key).where(
+                OutboundMessage.team_id == step.team_id,
+                OutboundMessage.kind == "step_dm",
+                OutboundMessage.entity_id == step.id,
+                OutboundMessage.op == "post",
+                col(OutboundMessage.status).in_(LIVE),
+            )
+        ).all()
+        for key in sorted(set(keys) | ({step.message_key} if step.message_key else set())):
             outbox.enqueue_update(
                 self.session,
                 step.team_id,
-                step.message_key,
+                key,
                 text=text,
                 blocks=blocks,
                 entity=("case_step", step.id or 0),
@@ -195,5 +222,6 @@ class Outbox:
             )
 
     def flush(self, rt: Runtime, notifier: Notifier) -> None:
+        """Send it now, off the request (a listener's answer never waits for these)."""
         if self.team_id:
-            kick(rt, notifier, self.team_id, self.now)
+            kick_soon(rt, notifier, self.team_id, self.now)

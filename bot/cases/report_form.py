@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cases.report import ReportError, ReportRequest, ReportResult, check_request, find_account
 from bot.db import session_scope
-from bot.playbooks.service import active_playbooks, ensure_seeded_once, get_playbook
+from bot.playbooks.service import choices, get_playbook
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,14 @@ class ReportForm:
 
 
 def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
-    """Playbooks to choose from (seeded on first use) and the account typed after the
-    command, if it names exactly one."""
+    """Playbooks to choose from (cached per workspace; seeded on first use) and the account
+    typed after the command, if it names exactly one: one session, at most two indexed
+    queries — the modal must open within Slack's 3 s, under load too."""
     from bot.accounts.service import find_account as by_text
 
     typed = " ".join((text or "").split())
-    ensure_seeded_once(engine, team_id)
     with session_scope(engine) as session:
-        risks = [(p.key, p.name) for p in active_playbooks(session, team_id)]
+        risks = choices(session, team_id)
         account = by_text(session, team_id, typed) if typed else None
         found = (account.id or 0, account.name) if account else None
     note = None

@@ -71,6 +71,8 @@ def step_dm_sent(session: Session, row: OutboundMessage, ctx: SendContext) -> No
     step, case = found
     step.dm_channel, step.dm_ts = row.sent_channel, row.sent_ts
     session.add(step)
+    if step.status == StepStatus.AWAITING:
+        engine.chase_from(session, step, ctx.now, ctx.settings)
     what = "reminder_posted" if ":reminder:" in row.key else "dm_posted"
     audit.record(
         session,

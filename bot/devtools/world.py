@@ -17,15 +17,16 @@ from typing import Any, TypeVar
 from sqlmodel import Session, select
 
 from bot import clock
-from bot.clikit import remember_workspace
 from bot.config import Settings, load_settings
 from bot.db import session_scope
 from bot.devtools.standin import SlackDriver, SlackStandin, render_blocks
+from bot.manifest import bot_scopes
 from bot.models import Account, Contact, Person, Role
 from bot.people.service import get_person
 from bot.runtime import Runtime, build_runtime
 from bot.scheduler import run_due
 from bot.slack.app import create_app
+from bot.slack.client import WorkspaceClients, connect_workspaces
 from bot.slack.directory import SlackDirectory
 from bot.slack.outbound import SlackNotifier
 
@@ -84,7 +85,8 @@ class World:
     def start(self) -> World:
         if self._own_standin:
             self.standin.start()
-        self.standin.add_team(self.team_id, "Vendor Inc")
+        # The workspace installed the app from its manifest: exactly the manifest's scopes.
+        self.standin.add_team(self.team_id, "Vendor Inc", scopes=bot_scopes())
         for m in TEAM:
             self.standin.add_user(self.team_id, m.user_id, m.name, m.real_name, m.email, tz=m.tz)
         self.standin.add_channel(self.team_id, CS_CHANNEL, "cs-risk", [m.user_id for m in TEAM])
@@ -100,9 +102,10 @@ class World:
         overrides.update(self._settings_overrides)
         self.settings: Settings = load_settings(**overrides)
         self.rt: Runtime = build_runtime(self.settings)
-        self.app = create_app(self.settings, self.rt)
-        self.client = self.app.client
-        self.notifier = SlackNotifier(self.client)
+        self.clients: WorkspaceClients = connect_workspaces(self.settings, self.rt.engine)
+        self.app = create_app(self.settings, self.rt, clients=self.clients)
+        self.client = self.clients.client(self.team_id)
+        self.notifier = SlackNotifier(self.clients)
         self._seed_people()
         target: Any = self.app
         if self.http:
@@ -114,10 +117,14 @@ class World:
                 host="127.0.0.1",
                 port=0,
                 signing_secret=self.settings.slack_signing_secret,
+                rt=self.rt,
             )
             threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
             target = f"http://127.0.0.1:{self._server.effective_port}/slack/events"
         self.base_url = target if isinstance(target, str) else None
+        self.http_root = (
+            f"http://127.0.0.1:{self._server.effective_port}" if self._server is not None else None
+        )
         self.driver = SlackDriver(
             SIGNING_SECRET,
             self.team_id,
@@ -144,7 +151,6 @@ class World:
         self.stop()
 
     def _seed_people(self) -> None:
-        remember_workspace(self.rt, self.client)  # what `serve`, `socket` and `worker` do first
         directory = SlackDirectory(self.client)
         with self.session() as s:
             for m in TEAM:

@@ -27,6 +27,7 @@ from bot.outbox import service as outbox
 from bot.outbox.hooks import OutboxHooks, SendContext
 from bot.runtime import Runtime
 from bot.states import move
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 BATCH_PER_TICK = 200  # the rest of a big team goes out over the next ticks
@@ -38,6 +39,7 @@ def due_people(session: Session, now: dt.datetime, limit: int) -> list[Person]:
         select(Person)
         .where(
             or_(col(Person.next_digest_at).is_(None), col(Person.next_digest_at) <= now),
+            active_only(col(Person.team_id)),
         )
         .order_by(col(Person.next_digest_at))
         .limit(limit)

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.config import Settings
@@ -33,6 +33,7 @@ from bot.notify import Notifier
 from bot.outbox import service as outbox
 from bot.people.service import timezone_of
 from bot.runtime import Runtime
+from bot.workspaces.service import active_only
 
 log = logging.getLogger(__name__)
 NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -100,18 +101,29 @@ def next_followup_at(
 
 
 def due_commitments(session: Session, now: dt.datetime, limit: int) -> list[Commitment]:
-    stmt = (
-        select(Commitment)
-        .where(
-            Commitment.status == CommitmentStatus.OPEN,
-            or_(col(Commitment.followup_at).is_(None), col(Commitment.followup_at) <= now),
+    """Open commitments whose moment has come, locked for this transaction (SKIP LOCKED).
+
+    Two probes of `ix_commitment_followup` (status, followup_at): the NULLs ("look as soon
+    as you can"), then the moments up to `now`. One query with `IS NULL OR <= now` ordered by
+    the moment reads every open commitment to find none due."""
+    rows: list[Commitment] = []
+    for moment in (col(Commitment.followup_at).is_(None), col(Commitment.followup_at) <= now):
+        if len(rows) >= limit:
+            break
+        stmt = (
+            select(Commitment)
+            .where(
+                Commitment.status == CommitmentStatus.OPEN,
+                moment,
+                active_only(col(Commitment.team_id)),
+            )
+            .order_by(col(Commitment.followup_at), col(Commitment.id))
+            .limit(limit - len(rows))
         )
-        .order_by(col(Commitment.followup_at))
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.exec(stmt))
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows += list(session.exec(stmt))
+    return rows
 
 
 def _owner(session: Session, c: Commitment) -> Person | None:

@@ -1,4 +1,5 @@
-"""Scheduled: purge transcript text past TRANSCRIPT_RETENTION_DAYS."""
+"""Scheduled: purge transcript text past TRANSCRIPT_RETENTION_DAYS, and the whole data of a
+workspace that uninstalled the app more than UNINSTALLED_RETENTION_DAYS ago."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from bot import audit
 from bot.db import session_scope
-from bot.lifecycle.service import PURGE_BATCH
+from bot.lifecycle.service import PURGE_BATCH, purge_team, uninstalled_due
 from bot.models import Transcript
 from bot.notify import Notifier
 from bot.runtime import Runtime
@@ -27,8 +28,8 @@ def run_retention(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     with session_scope(rt.engine) as session:
         rows = session.execute(
             sa.select(t.c.id, t.c.team_id)
-            .where(t.c.created_at < cutoff, t.c.text_purged_at.is_(None))
-            .order_by(t.c.id)
+            .where(t.c.created_at < cutoff, t.c.text_purged_at.is_(None))  # ix_transcript_unpurged
+            .order_by(t.c.created_at, t.c.id)
             .limit(PURGE_BATCH)
         ).all()
         if not rows:
@@ -46,4 +47,25 @@ def run_retention(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     return len(rows)
 
 
-DUE_JOBS = [("transcript_retention", run_retention)]
+def run_uninstalled_purge(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
+    """DUE_JOB: delete the data of workspaces gone longer than the retention setting."""
+    days = rt.settings.uninstalled_retention_days
+    if days is None:
+        return 0
+    purged = 0
+    for team_id in uninstalled_due(rt.engine, days, now):
+        rows = sum(purge_team(rt.engine, team_id).values())
+        log.warning(
+            "workspace %s uninstalled the app over %d day(s) ago: deleted its %d rows",
+            team_id,
+            days,
+            rows,
+        )
+        purged += 1
+    return purged
+
+
+DUE_JOBS = [
+    ("transcript_retention", run_retention),
+    ("uninstalled_purge", run_uninstalled_purge),
+]

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from bot.db import session_scope
+from bot.playbooks.service import choices_changed
 
 log = logging.getLogger(__name__)
 PURGE_BATCH = 500
@@ -84,11 +85,29 @@ def count_team(engine: Engine, team_id: str) -> dict[str, int]:
 
 
 def purge_team(engine: Engine, team_id: str) -> dict[str, int]:
-    """Delete every row of `team_id` in every table, children first, in one transaction."""
+    """Delete every row of `team_id` in every table, children first, in one transaction;
+    then its stored Slack tokens (never exported, but gone with the workspace)."""
+    from bot.workspaces.installations import delete_team_tokens
+
     deleted: dict[str, int] = {}
     with session_scope(engine) as session:
         for table in reversed(team_tables()):
             result = session.execute(table.delete().where(table.c.team_id == team_id))
             deleted[table.name] = result.rowcount or 0  # type: ignore[attr-defined]
+        choices_changed(session, team_id)
+    delete_team_tokens(engine, team_id)
     log.info("purged workspace %s: %d rows", team_id, sum(deleted.values()))
     return deleted
+
+
+def uninstalled_due(engine: Engine, days: int, now: dt.datetime) -> list[str]:
+    """Workspaces that uninstalled the app (or revoked its token) more than `days` ago."""
+    from bot.models import Workspace
+
+    t = Workspace.__table__  # type: ignore[attr-defined]
+    cutoff = now - dt.timedelta(days=days)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.team_id).where(t.c.active.is_(False), t.c.deactivated_at < cutoff)
+        )
+        return [r.team_id for r in rows]

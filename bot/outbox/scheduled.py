@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from bot import clock
@@ -29,7 +33,7 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 25
 MAX_ROUNDS = 40  # per tick: 1,000 messages, the rest next tick
-KICK_ROUNDS = 4
+KICK_ROUNDS = 12  # rounds end early once nothing fresh is due
 LANE_PER_TICK = 3
 SEND_THREADS = 8
 HISTORY_MARGIN = dt.timedelta(minutes=2)  # clock skew between us and Slack
@@ -119,6 +123,103 @@ def kick(rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None 
     )
 
 
+WAKE_CHANNEL = "ft_outbox_kick"
+LISTENERS_TTL = 10.0  # seconds a "a worker listens" answer is trusted
+_listeners: dict[str, tuple[float, bool]] = {}
+
+
+def _workers_listen(rt: Runtime) -> bool:
+    """Does a worker of this database listen for wake-ups (checked every few seconds)?"""
+    if rt.engine.dialect.name != "postgresql":
+        return False
+    where = str(rt.engine.url)
+    known = _listeners.get(where)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
+    with rt.engine.connect() as conn:
+        found = bool(
+            conn.execute(
+                sa.text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE "
+                    "datname = current_database() AND query = :listen)"
+                ),
+                {"listen": f"LISTEN {WAKE_CHANNEL}"},
+            ).scalar()
+        )
+    _listeners[where] = (time.monotonic() + LISTENERS_TTL, found)
+    return found
+
+
+def kick_soon(
+    rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None = None
+) -> None:
+    """`kick`, off the request. Where a worker listens (PostgreSQL, `followthrough worker`),
+    it is woken to send it (`NOTIFY`; see `listen_for_kicks`), so the web process spends its
+    CPU on acks, not on Slack calls. Otherwise (SQLite, one process, no worker up) it is sent on
+    the runtime's follow-up thread. Either way it is coalesced per workspace — a burst of
+    clicks is one or two sends of the outbox, not one per click — and what a kick leaves (a
+    busy lane, a failure) the workers' ticks send. Without `now` (a request) the send reads
+    the clock when it runs, so what the hooks write on the way is due by then; a `now` is a
+    caller's own clock (`tick --now`, tests) and is kept."""
+    if _workers_listen(rt):
+        try:
+            with rt.engine.connect() as conn:
+                conn.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, team_id)))
+                conn.commit()
+            return
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("could not wake a worker (%s); sending here", type(exc).__name__)
+
+    def send() -> None:
+        kick(rt, notifier, team_id, now or clock.now())
+
+    rt.soon(("outbox", team_id), send)
+
+
+class KickListener:
+    """A worker's thread that sends a workspace's outbox the moment a web process asks
+    (`kick_soon`), on this process's follow-up thread. A lost connection is opened again;
+    nothing is lost meanwhile (the ticks send what is due)."""
+
+    def __init__(self, rt: Runtime, notifier: Notifier) -> None:
+        self.rt, self.notifier = rt, notifier
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="ft-outbox-wake", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw = self.rt.engine.raw_connection()
+                try:
+                    conn: Any = raw.driver_connection
+                    conn.autocommit = True
+                    conn.execute(f"LISTEN {WAKE_CHANNEL}")
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self.rt.soon(("outbox", note.payload), self._sender(note.payload))
+                finally:
+                    raw.invalidate()  # a LISTENing connection never goes back to the pool
+            except Exception as exc:  # noqa: BLE001 — keep listening; the ticks cover the gap
+                log.warning("outbox wake-ups: %s; listening again in 5 s", type(exc).__name__)
+                self._stop.wait(5)
+
+    def _sender(self, team_id: str) -> Callable[[], object]:
+        return lambda: kick(self.rt, self.notifier, team_id, clock.now())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=10)
+
+
+def listen_for_kicks(rt: Runtime, notifier: Notifier) -> KickListener | None:
+    """Start a worker's `KickListener` (PostgreSQL only: SQLite has no LISTEN)."""
+    if rt.engine.dialect.name != "postgresql":
+        return None
+    listener = KickListener(rt, notifier)
+    listener.thread.start()
+    return listener
+
+
 def _send_lane(
     rt: Runtime, notifier: Notifier, lane: list[tuple[OutboundMessage, int]], tick: _Tick
 ) -> int:
@@ -134,6 +235,7 @@ def _send_lane(
                     row.error or "",
                     maybe_sent=row.maybe_sent,
                     now=tick.current(),
+                    failed=False,  # its lane's turn passing is not a failure
                 )
             continue
         outcome = _send_one(rt, notifier, row, token, tick)
@@ -170,8 +272,13 @@ def _failed(
         if exc.retryable:
             if exc.retry_after is not None:
                 retry = dt.timedelta(seconds=exc.retry_after)
-            elif exc.uncertain:  # no answer: look again soon (it may have landed), then back off
-                retry = backoff(row.failures + 1, base=2 * rt.settings.slack_timeout_seconds)
+            elif exc.uncertain:
+                # no answer: look again once a post in flight has surely landed or died (a
+                # lease later), then back off if Slack keeps not answering
+                retry = max(
+                    lease_for(rt.settings),
+                    backoff(row.failures + 1, base=2 * rt.settings.slack_timeout_seconds),
+                )
             else:
                 retry = backoff(row.failures + 1)
             ob.settle_retry(

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from bot import clock
 from bot.models import OutboundMessage, OutboxStatus
 from bot.states import Machine, move_rows
+from bot.workspaces.service import active_only
 
 TABLE = OutboundMessage.__table__  # type: ignore[attr-defined]
 PENDING, SENDING = OutboxStatus.PENDING, OutboxStatus.SENDING
@@ -120,45 +121,80 @@ def enqueue_update(
     """Ask for the message sent under `ref_key` to be edited to this content (or, for a kind
     with a renderer, re-rendered at send time). Asking again while an edit is waiting replaces
     it; while one is being sent, it is sent once more afterwards — so the last word always
-    lands last, whichever process asked."""
-    now = clock.now()
-    insert = _insert(session).values(
-        team_id=team_id,
-        key=update_key(ref_key),
-        kind=kind,
+    lands last, whichever process asked. The edit shares the lane (person or channel) of the
+    message it edits, so it lands in order with what follows it there."""
+    now = now or clock.now()
+    target = by_key(session, team_id, ref_key)
+    if target is None or target.status in (FAILED, CANCELLED):
+        return  # that message was never (and will never be) posted: nothing to edit
+    session.execute(
+        _update_upsert(session.get_bind().dialect.name),
+        {
+            "team_id": team_id,
+            "key": update_key(ref_key),
+            "user_id": target.user_id,
+            "channel": target.channel,
+            "kind": kind,
+            "ref_key": ref_key,
+            "entity": entity[0] if entity else None,
+            "entity_id": entity[1] if entity else None,
+            "text": text,
+            "blocks": blocks or [],
+            "now": now,
+        },
+    )
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _update_upsert(dialect: str) -> Any:
+    """`enqueue_update`'s statement, built once per dialect: every change to a case refreshes
+    its cards with it, and building and cache-keying it anew each time was half of a click's
+    CPU in the web process."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is not None:
+        return stmt
+    p, c = sa.bindparam, TABLE.c
+    insert = (postgresql.insert(TABLE) if dialect == "postgresql" else sqlite.insert(TABLE)).values(
+        team_id=p("team_id"),
+        key=p("key"),
+        user_id=p("user_id"),
+        channel=p("channel"),
+        kind=p("kind"),
         op="update",
-        ref_key=ref_key,
-        entity=entity[0] if entity else None,
-        entity_id=entity[1] if entity else None,
-        text=text,
-        blocks=blocks or [],
+        ref_key=p("ref_key"),
+        entity=p("entity"),
+        entity_id=p("entity_id"),
+        text=p("text"),
+        blocks=p("blocks", type_=c.blocks.type),
         detail={},
         status=PENDING,
         version=0,
         attempts=0,
         failures=0,
         maybe_sent=False,
-        due_at=now,
-        created_at=now,
-        updated_at=now,
+        due_at=p("now", type_=c.due_at.type),
+        created_at=p("now", type_=c.created_at.type),
+        updated_at=p("now", type_=c.updated_at.type),
     )
-    sending = TABLE.c.status == SENDING
-    session.execute(  # state-table: refresh (an upsert cannot go through move_rows)
-        insert.on_conflict_do_update(
-            index_elements=["team_id", "key"],
-            set_={
-                "text": insert.excluded.text,
-                "blocks": insert.excluded.blocks,
-                "kind": insert.excluded.kind,
-                "version": TABLE.c.version + 1,
-                "failures": 0,
-                "status": sa.case((sending, TABLE.c.status), else_=sa.literal(PENDING)),
-                "due_at": sa.case((sending, TABLE.c.due_at), else_=insert.excluded.due_at),
-                "error": None,
-                "updated_at": now,
-            },
-        )
+    sending = c.status == SENDING
+    stmt = insert.on_conflict_do_update(  # state-table: refresh (an upsert cannot use move_rows)
+        index_elements=["team_id", "key"],
+        set_={
+            "text": insert.excluded.text,
+            "blocks": insert.excluded.blocks,
+            "kind": insert.excluded.kind,
+            "version": c.version + 1,
+            "failures": 0,
+            "status": sa.case((sending, c.status), else_=sa.literal(PENDING)),
+            "due_at": sa.case((sending, c.due_at), else_=insert.excluded.due_at),
+            "error": None,
+            "updated_at": p("now", type_=c.updated_at.type),
+        },
     )
+    _UPSERTS[dialect] = stmt
+    return stmt
 
 
 def cancel(session: Session, team_id: str, key: str) -> bool:
@@ -190,7 +226,9 @@ def claim(
     returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
     a request has just written and what its hooks write in turn."""
     pick = sa.select(TABLE.c.id).where(
-        TABLE.c.status.in_(OUTBOX.sources("claim")), TABLE.c.due_at <= now
+        TABLE.c.status.in_(OUTBOX.sources("claim")),
+        TABLE.c.due_at <= now,
+        active_only(TABLE.c.team_id),  # a workspace that uninstalled gets nothing: its rows wait
     )
     if team_id is not None:
         pick = pick.where(TABLE.c.team_id == team_id)

@@ -47,20 +47,16 @@ def validate(folder: DirArg = SEED_DIR) -> None:
 def load(folder: DirArg = SEED_DIR, team: TeamOpt = None) -> None:
     """Store FOLDER's playbooks for a team: unchanged files keep their version, changed ones
     become a new version (running cases keep theirs). Exit 1 if any file had errors."""
-    from bot.clikit import checked_runtime, fail, settings_or_exit
+    from bot.clikit import checked_runtime, command_team, settings_or_exit
     from bot.db import session_scope
     from bot.playbooks.service import load_dir
-    from bot.workspaces.service import NoWorkspace, ensure_workspace, resolve_team
 
     _check_folder(folder)
-    rt = checked_runtime(settings_or_exit())
-    try:
-        with session_scope(rt.engine) as session:
-            team_id = resolve_team(session, team)
-            ensure_workspace(session, team_id)
-            report = load_dir(session, team_id, folder)
-    except NoWorkspace as exc:
-        raise fail(str(exc), 2) from None
+    settings = settings_or_exit()
+    rt = checked_runtime(settings)
+    team_id, _ = command_team(settings, rt, team)
+    with session_scope(rt.engine) as session:
+        report = load_dir(session, team_id, folder)
     for line in report.lines():
         typer.echo(line)
     if report.errors:
@@ -70,21 +66,18 @@ def load(folder: DirArg = SEED_DIR, team: TeamOpt = None) -> None:
 @playbooks_app.command("list")
 def list_(team: TeamOpt = None) -> None:
     """List the team's active playbooks (key, version, steps, name)."""
-    from bot.clikit import checked_runtime, fail, settings_or_exit
+    from bot.clikit import checked_runtime, command_team, settings_or_exit
     from bot.db import session_scope
     from bot.playbooks.service import active_playbooks, ensure_seeded
-    from bot.workspaces.service import NoWorkspace, resolve_team
 
-    rt = checked_runtime(settings_or_exit())
-    try:
-        with session_scope(rt.engine) as session:
-            team_id = resolve_team(session, team)
-            ensure_seeded(session, team_id)
-            for row in active_playbooks(session, team_id):
-                steps = len(row.definition.get("steps", []))
-                typer.echo(f"{row.key:<22} v{row.version:<3} {steps} steps  {row.name}")
-    except NoWorkspace as exc:
-        raise fail(str(exc), 2) from None
+    settings = settings_or_exit()
+    rt = checked_runtime(settings)
+    team_id, _ = command_team(settings, rt, team)
+    with session_scope(rt.engine) as session:
+        ensure_seeded(session, team_id)
+        for row in active_playbooks(session, team_id):
+            steps = len(row.definition.get("steps", []))
+            typer.echo(f"{row.key:<22} v{row.version:<3} {steps} steps  {row.name}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,14 +9,18 @@ version of a key is the active one unless the key is retired.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from bot import audit
@@ -110,6 +114,65 @@ def active_playbooks(session: Session, team_id: str) -> list[Playbook]:
     return sorted((r for r in newest.values() if not r.retired), key=lambda r: r.name.lower())
 
 
+# --- what /report-risk offers, cached per workspace ------------------------------------------
+#
+# Every /report-risk and shortcut shows the team's active playbooks (key, name). Reading them
+# means loading every version's JSON; they change a few times a year. So each process keeps
+# the list per workspace for CHOICES_TTL seconds, and a write in this process (save, retire,
+# load, purge) drops its team's entry once it commits. Another process's write (the CLI's
+# `playbooks load`, a second web process) is seen within the TTL: a version check would cost
+# a query on every command, the thing this cache saves. Stale at worst means a just-retired
+# playbook offered for a few seconds — the form's submit checks the store itself and asks for
+# another risk — or a new one not offered yet.
+
+CHOICES_TTL = 30.0
+_choices: dict[tuple[str, str], tuple[float, list[tuple[str, str]]]] = {}  # (database, team)
+_choices_lock = threading.Lock()
+_STALE_KEY = "ft_playbooks_changed"
+
+
+def _where(session: Session | OrmSession, team_id: str) -> tuple[str, str]:
+    return (str(session.get_bind().engine.url), team_id)
+
+
+def choices_changed(session: Session | OrmSession, team_id: str) -> None:
+    """This transaction changes `team_id`'s playbooks: forget its cached choices on commit."""
+    session.info.setdefault(_STALE_KEY, set()).add(_where(session, team_id))
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _forget_changed(session: OrmSession) -> None:
+    places = session.info.pop(_STALE_KEY, None)
+    if places:
+        with _choices_lock:
+            for place in places:
+                _choices.pop(place, None)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _keep_unchanged(session: OrmSession) -> None:
+    session.info.pop(_STALE_KEY, None)
+
+
+def choices(session: Session, team_id: str) -> list[tuple[str, str]]:
+    """(key, name) of the team's active playbooks, sorted by name — cached (see above); the
+    seed playbooks are loaded the first time a team has none."""
+    now = time.monotonic()
+    place = _where(session, team_id)
+    with _choices_lock:
+        hit = _choices.get(place)
+    if hit is not None and hit[0] > now:
+        return list(hit[1])
+    rows = active_playbooks(session, team_id)
+    if not rows and ensure_seeded(session, team_id):
+        rows = active_playbooks(session, team_id)
+    found = [(p.key, p.name) for p in rows]
+    if found and place not in session.info.get(_STALE_KEY, ()):
+        with _choices_lock:
+            _choices[place] = (now + CHOICES_TTL, found)
+    return list(found)
+
+
 def save_template(
     session: Session,
     team_id: str,
@@ -137,6 +200,7 @@ def save_template(
     )
     session.add(row)
     session.flush()
+    choices_changed(session, team_id)
     outcome = "created" if current is None else "new_version"
     audit.record(
         session,
@@ -218,6 +282,7 @@ def retire(session: Session, team_id: str, key: str, actor: str) -> Playbook:
     for row in rows:
         row.retired = True
         session.add(row)
+    choices_changed(session, team_id)
     audit.record(
         session,
         team_id,
@@ -339,6 +404,8 @@ __all__ = [
     "PlaybookError",
     "PlaybookStoreError",
     "active_playbooks",
+    "choices",
+    "choices_changed",
     "definition_of",
     "edit_step",
     "ensure_seeded",

@@ -79,6 +79,7 @@ def report_message(r: Report) -> tuple[str, list[dict[str, Any]]]:
         blocks.append(section("*By owner*\n" + "\n".join(_top(r.by_owner))))
     if r.by_account:
         blocks.append(section("*By account*\n" + "\n".join(_top(r.by_account))))
+    blocks += signal_blocks(r)
     blocks.append(
         context(
             "A case counts in the period it was opened; a commitment in the "
@@ -98,3 +99,49 @@ def upload_failed_note(problems: list[str]) -> str:
         + "; ".join(problems)[:500]
         + "). The numbers above are complete."
     )
+
+
+def signal_blocks(r: Report) -> list[dict[str, Any]]:
+    """Signals → suggestions → cases → outcomes per rule; keys waiting to be mapped; rule
+    files with errors (their old rules stay in force)."""
+    f = r.signals
+    if f is None or not (f.signals or f.rows or f.rule_problems):
+        return []
+    out = [
+        divider(),
+        section(
+            f"*Signals:* {f.signals} received ({f.unmatched} for unknown accounts)  ·  "
+            f"{f.suggestions} suggested case(s)  ·  {f.cases} started"
+        ),
+    ]
+    if f.rows:
+        out.append(
+            section(
+                "*By rule* — suggested → dismissed / waiting / case → saved / churned\n"
+                + "\n".join(
+                    f"• {escape(x.rule)}: {x.suggestions} → {x.dismissed} dismissed, "
+                    f"{x.waiting} waiting, {x.cases} case(s) → {x.saved} saved, "
+                    f"{x.churned} churned ({x.signals} signals)"
+                    for x in f.rows[:12]
+                )
+            )
+        )
+    if f.unmatched_keys:
+        out.append(
+            section(
+                "*Signals for accounts I don't know* "
+                "(map with `followthrough signal map KEY ACCOUNT`)\n"
+                + "\n".join(
+                    f"• `{escape(u.account_key)}`: {u.signals} from {escape(', '.join(u.sources))}"
+                    for u in f.unmatched_keys[:8]
+                )
+            )
+        )
+    if f.rule_problems:
+        out.append(
+            section(
+                ":warning: *Rule files with errors* (the rules in force before stay in force)\n"
+                + "\n".join(f"• `{escape(p)}`" for p in f.rule_problems[:8])
+            )
+        )
+    return out

@@ -72,12 +72,43 @@ def commitments_over_time(report: Report) -> bytes | None:
     return _png(fig)
 
 
+def signals_funnel(report: Report) -> bytes | None:
+    """Per rule: what its suggestions became — which signals predict churn, which are noise."""
+    f = report.signals
+    rows = list(f.rows) if f is not None else []
+    if not rows:
+        return None
+    rows = rows[:12][::-1]
+    labels = [r.rule[:40] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.8))
+    left = [0] * len(rows)
+    for attr, label, color in (
+        ("dismissed", "dismissed (noise)", "#90a4ae"),
+        ("waiting", "waiting", "#cfd8dc"),
+        ("open_cases", "case open", "#1e88e5"),
+        ("saved", "saved", COLORS["on_time"]),
+        ("churned", "churned", COLORS["missed"]),
+    ):
+        if attr == "open_cases":
+            values = [r.cases - r.saved - r.churned for r in rows]
+        else:
+            values = [getattr(r, attr) for r in rows]
+        ax.barh(labels, values, left=left, color=color, label=label)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlabel("Suggested cases")
+    ax.set_title(f"Signals → suggestions → outcomes ({report.period.label})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return _png(fig)
+
+
 def all_charts(report: Report) -> list[tuple[str, str, bytes]]:
     """(filename, title, png) for every chart that has something to show."""
     out = []
     for name, title, fn in (
         ("resolution-by-step.png", "Resolution by step", resolution_by_step),
         ("commitments-kept.png", "Commitments kept over time", commitments_over_time),
+        ("signals-funnel.png", "Signals to outcomes", signals_funnel),
     ):
         png = fn(report)
         if png:

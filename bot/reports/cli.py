@@ -22,15 +22,16 @@ def register(app: typer.Typer) -> None:
         """Cases by risk and playbook, resolution and churn, steps that save accounts, and
         commitments kept — for a period (default: the last 30 days)."""
         from bot import clock
-        from bot.clikit import checked_runtime, fail, settings_or_exit
+        from bot.clikit import checked_runtime, command_team, fail, settings_or_exit
         from bot.db import session_scope
+        from bot.digest.service import local_now
         from bot.reports.csv_export import write_cases
         from bot.reports.metrics import Period, summary_lines
         from bot.reports.service import build_report, iter_case_rows
-        from bot.workspaces.service import NoWorkspace, resolve_team
 
-        rt = checked_runtime(settings_or_exit())
-        today = clock.now().date()
+        settings = settings_or_exit()
+        rt = checked_runtime(settings)
+        today = local_now(None, settings, clock.now()).date()  # the team's today, not UTC's
         try:
             end = dt.date.fromisoformat(until) if until else today
             start = dt.date.fromisoformat(since) if since else end - dt.timedelta(days=29)
@@ -38,12 +39,8 @@ def register(app: typer.Typer) -> None:
             raise fail("--since/--until must be dates like 2026-01-31", 2) from None
         if end < start:
             raise fail("--until is before --since", 2)
-        period = Period(start, end)
-        try:
-            with session_scope(rt.engine) as session:
-                team_id = resolve_team(session, team)
-        except NoWorkspace as exc:
-            raise fail(str(exc), 2) from None
+        period = Period(start, end, rt.settings.default_timezone)
+        team_id, _ = command_team(settings, rt, team)
         for line in summary_lines(build_report(rt.engine, team_id, period, today)):
             typer.echo(line)
         if csv is not None:

@@ -14,6 +14,7 @@ import datetime as dt
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class CommitmentRow:
 class Period:
     since: dt.date
     until: dt.date  # inclusive
+    tz: str = "UTC"  # whose days these are: a day ends at local midnight, not UTC's
 
     def __contains__(self, day: dt.date) -> bool:
         return self.since <= day <= self.until
@@ -87,10 +89,15 @@ class Report:
     by_owner: dict[str, Tally] = field(default_factory=dict)
     by_account: dict[str, Tally] = field(default_factory=dict)
     weekly: dict[dt.date, Tally] = field(default_factory=dict)  # week start → tally
+    signals: Any = None  # bot.signals.service.Funnel: signals → suggestions → cases → outcomes
 
     @property
     def empty(self) -> bool:
-        return not self.cases and self.commitments.made == 0
+        return (
+            not self.cases
+            and self.commitments.made == 0
+            and not (self.signals and (self.signals.signals or self.signals.rule_problems))
+        )
 
     @property
     def resolution_rate(self) -> float | None:

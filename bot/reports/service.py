@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.engine import Engine
@@ -64,8 +65,16 @@ def parse_period(text: str, today: dt.date) -> Period:
 
 
 def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(period.since, dt.time(0), dt.UTC)
-    return start, dt.datetime.combine(period.until + dt.timedelta(days=1), dt.time(0), dt.UTC)
+    """The period's first and after-last instants (UTC), its days counted in its timezone."""
+    zone = ZoneInfo(period.tz)
+    start = dt.datetime.combine(period.since, dt.time(0), zone)
+    end = dt.datetime.combine(period.until + dt.timedelta(days=1), dt.time(0), zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _local(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """A stored (UTC) moment in the period's timezone, so its date is the team's day."""
+    return clock.as_utc(moment).astimezone(zone)
 
 
 def _link(playbook: Playbook | None, case: Case) -> str:
@@ -78,6 +87,7 @@ def iter_case_rows(
 ) -> Iterator[CaseRow]:
     """Cases opened in the period, oldest first, read in chunks (CSV export streams them)."""
     start, end = _bounds(period)
+    zone = ZoneInfo(period.tz)
     last_id = 0
     accounts: dict[int, str] = {}
     books: dict[int, Playbook] = {}
@@ -120,8 +130,8 @@ def iter_case_rows(
                 outcome=c.outcome,
                 total_steps=c.total_steps,
                 resolution_step=c.resolution_step,
-                opened=clock.as_utc(c.opened_at),
-                resolved=clock.as_utc(c.resolved_at) if c.resolved_at else None,
+                opened=_local(c.opened_at, zone),
+                resolved=_local(c.resolved_at, zone) if c.resolved_at else None,
                 context=c.context,
                 notes=c.notes,
                 playbook_link=_link(book, c),
@@ -132,6 +142,7 @@ def iter_case_rows(
 
 def commitment_rows(session: Session, team_id: str, period: Period) -> list[CommitmentRow]:
     start, end = _bounds(period)
+    zone = ZoneInfo(period.tz)
     rows = list(
         session.exec(
             select(Commitment).where(
@@ -162,9 +173,9 @@ def commitment_rows(session: Session, team_id: str, period: Period) -> list[Comm
             if c.owner_user_id
             else (c.owner_name or "(no owner)"),
             account=accounts.get(c.account_id or 0, "(no account)"),
-            made=clock.as_utc(c.created_at).date(),
+            made=_local(c.created_at, zone).date(),
             due=c.due_date,
-            done=clock.as_utc(c.done_at).date() if c.done_at else None,
+            done=_local(c.done_at, zone).date() if c.done_at else None,
             status=c.status,
         )
         for c in rows
@@ -172,10 +183,15 @@ def commitment_rows(session: Session, team_id: str, period: Period) -> list[Comm
 
 
 def build_report(engine: Engine, team_id: str, period: Period, today: dt.date) -> Report:
+    from bot.signals.service import funnel
+
     with session_scope(engine) as session:
         cases = list(iter_case_rows(session, team_id, period))
         commits = commitment_rows(session, team_id, period)
-    return compute(period, cases, commits, today)
+        signals = funnel(session, team_id, *_bounds(period))
+    report = compute(period, cases, commits, today)
+    report.signals = signals
+    return report
 
 
 def deliver(notifier: Notifier, team_id: str, user_id: str, report: Report) -> list[str]:

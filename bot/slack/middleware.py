@@ -15,6 +15,7 @@ from bot.models import ProcessedEvent
 from bot.runtime import Runtime
 from bot.slack.listeners.base import INTERACTION_KEY, RT_KEY
 from bot.slack.payload import BadPayload, Interaction
+from bot.slack.pooled import pooled
 
 log = logging.getLogger(__name__)
 
@@ -64,4 +65,6 @@ class ReadInteraction(Middleware):
             log.warning("refused a %s request: %s", kind if isinstance(kind, str) else "?", exc)
             return BoltResponse(status=400, body=str(exc))
         req.context[RT_KEY] = self.rt
+        # Bolt made a plain WebClient for this request: the same one on kept-alive connections
+        req.context["client"] = pooled(req.context.client)
         return next()

@@ -5,6 +5,10 @@ Slack may have acted anyway (`uncertain`: no answer, or a 5xx).
 Posts that carry outbox metadata go through a client with no automatic retries: a retried
 post after a dropped connection is exactly how a message gets sent twice. The outbox retries
 those itself, after looking in the channel's history (`find_posted`).
+
+Every call is made with the workspace's own client, from `WorkspaceClients` (which refuses a
+workspace that uninstalled the app: `DeliveryError(code="workspace_inactive")`). A listener
+may hand in the request's own client instead; it already carries that workspace's token.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.notify import METADATA_EVENT, DeliveryError, Posted
+from bot.slack.client import WorkspaceClients, WorkspaceInactive
+from bot.slack.pooled import pooled
+from bot.workspaces.service import stop_workspace
 
 log = logging.getLogger(__name__)
 PERMANENT = {
@@ -40,7 +47,10 @@ PERMANENT = {
     "not_authed",
     "invalid_auth",
     "account_inactive",
+    "token_revoked",
+    "token_expired",
 }
+GONE = {"token_revoked", "account_inactive"}  # the workspace's token is dead for good
 
 
 class FileTooLarge(DeliveryError):
@@ -62,20 +72,36 @@ def _retry_after(exc: SlackApiError) -> float | None:
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-        # the same token and server, without automatic retries (see the module docstring)
-        self.once = WebClient(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=client.timeout,
-            retry_handlers=[],  # slack_sdk's default retries a dropped connection
-        )
-        self._dm_channels: dict[str, str] = {}
+    def __init__(self, clients: WorkspaceClients | WebClient) -> None:
+        self._clients = clients
+        self._once: dict[str, WebClient] = {}
+        self._dm_channels: dict[tuple[str, str], str] = {}
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+    def client(self, team_id: str) -> WebClient:
+        """The workspace's client (raises `DeliveryError` for a workspace that is gone)."""
+        if isinstance(self._clients, WebClient):
+            return self._clients
+        return self._clients.client(team_id)
+
+    def once(self, team_id: str) -> WebClient:
+        """The workspace's token and server without automatic retries (module docstring)."""
+        client = self.client(team_id)
+        key = client.token or ""
+        if key not in self._once:
+            # slack_sdk's default retries a dropped connection
+            self._once[key] = pooled(client, retry_handlers=[])
+        return self._once[key]
+
+    def _call(
+        self,
+        what: str,
+        team_id: str,
+        fn: Callable[[WebClient], Any],
+        client: WebClient | None = None,
+    ) -> Any:
+        client = client or self.client(team_id)
         try:
-            return fn()
+            return fn(client)
         except SlackApiError as exc:
             status = getattr(exc.response, "status_code", 200)
             body = getattr(exc.response, "data", None)
@@ -83,6 +109,11 @@ class SlackNotifier:
             code = code or (f"http_{status}" if status != 200 else "unreadable_response")
             retryable = code not in PERMANENT  # 429, 5xx, timeouts: later may work
             log.warning("Slack %s failed: %s (HTTP %s)", what, code, status)
+            if code in GONE and isinstance(self._clients, WorkspaceClients):
+                # Revoked under us (the tokens_revoked event may still be on its way): stop
+                # all work for the workspace now rather than fail every job one by one.
+                stop_workspace(self._clients.engine, self._clients.settings, team_id, code)
+                raise WorkspaceInactive(team_id, f"answered {code}") from exc
             raise DeliveryError(
                 f"Slack said {code} to {what}",
                 retryable=retryable,
@@ -96,16 +127,17 @@ class SlackNotifier:
                 f"Slack unreachable for {what}", retryable=True, uncertain=True
             ) from exc
 
-    def dm_channel(self, user_id: str) -> str:
-        if user_id not in self._dm_channels:
+    def dm_channel(self, team_id: str, user_id: str) -> str:
+        key = (team_id, user_id)
+        if key not in self._dm_channels:
             resp = self._call(
-                "conversations.open", lambda: self.client.conversations_open(users=user_id)
+                "conversations.open", team_id, lambda c: c.conversations_open(users=user_id)
             )
-            self._dm_channels[user_id] = resp["channel"]["id"]
-        return self._dm_channels[user_id]
+            self._dm_channels[key] = resp["channel"]["id"]
+        return self._dm_channels[key]
 
     def open_dm(self, team_id: str, user_id: str) -> str:
-        return self.dm_channel(user_id)
+        return self.dm_channel(team_id, user_id)
 
     def dm(
         self,
@@ -115,7 +147,9 @@ class SlackNotifier:
         blocks: list[dict] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Posted:
-        return self.post(team_id, self.dm_channel(user_id), text, blocks, metadata=metadata)
+        return self.post(
+            team_id, self.dm_channel(team_id, user_id), text, blocks, metadata=metadata
+        )
 
     def post(
         self,
@@ -126,10 +160,10 @@ class SlackNotifier:
         thread_ts: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Posted:
-        client = self.once if metadata else self.client
         resp = self._call(
             "chat.postMessage",
-            lambda: client.chat_postMessage(
+            team_id,
+            lambda c: c.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=blocks,
@@ -137,26 +171,28 @@ class SlackNotifier:
                 unfurl_links=False,
                 metadata=metadata,
             ),
+            client=self.once(team_id) if metadata else None,
         )
         return Posted(channel=resp["channel"], ts=resp["ts"])
 
     def delete(self, team_id: str, channel: str, ts: str) -> None:
-        self._call("chat.delete", lambda: self.client.chat_delete(channel=channel, ts=ts))
+        self._call("chat.delete", team_id, lambda c: c.chat_delete(channel=channel, ts=ts))
 
     def find_posted(self, team_id: str, channel: str, key: str, oldest: float) -> list[Posted]:
         found: list[Posted] = []
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
-            resp = self._call(
-                "conversations.history",
-                lambda c=cursor: self.client.conversations_history(
+
+            def page(client: WebClient, c: str | None = cursor) -> Any:
+                return client.conversations_history(
                     channel=channel,
                     oldest=f"{oldest:.6f}",
                     include_all_metadata=True,
                     limit=200,
                     cursor=c,
-                ),
-            )
+                )
+
+            resp = self._call("conversations.history", team_id, page)
             for msg in resp.get("messages") or []:
                 meta = msg.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
@@ -172,7 +208,8 @@ class SlackNotifier:
     ) -> None:
         self._call(
             "chat.update",
-            lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []),
+            team_id,
+            lambda c: c.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []),
         )
 
     def ephemeral(
@@ -180,9 +217,8 @@ class SlackNotifier:
     ) -> None:
         self._call(
             "chat.postEphemeral",
-            lambda: self.client.chat_postEphemeral(
-                channel=channel, user=user_id, text=text, blocks=blocks
-            ),
+            team_id,
+            lambda c: c.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks),
         )
 
     def upload(
@@ -197,7 +233,8 @@ class SlackNotifier:
     ) -> None:
         self._call(
             "files.upload",
-            lambda: self.client.files_upload_v2(
+            team_id,
+            lambda c: c.files_upload_v2(
                 channel=channel,
                 filename=filename,
                 content=content,
@@ -209,7 +246,7 @@ class SlackNotifier:
 
     def user(self, team_id: str, user_id: str) -> dict | None:
         try:
-            return self.client.users_info(user=user_id)["user"]
+            return self.client(team_id).users_info(user=user_id)["user"]
         except SlackApiError as exc:
             if exc.response.get("error") == "user_not_found":
                 return None
@@ -217,7 +254,7 @@ class SlackNotifier:
 
     def user_by_email(self, team_id: str, email: str) -> dict | None:
         try:
-            return self.client.users_lookupByEmail(email=email)["user"]
+            return self.client(team_id).users_lookupByEmail(email=email)["user"]
         except SlackApiError as exc:
             if exc.response.get("error") == "users_not_found":
                 return None
@@ -226,21 +263,23 @@ class SlackNotifier:
     def permalink(self, team_id: str, channel: str, ts: str) -> str | None:
         resp = self._call(
             "chat.getPermalink",
-            lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts),
+            team_id,
+            lambda c: c.chat_getPermalink(channel=channel, message_ts=ts),
         )
         return resp.get("permalink")
 
     def download(self, team_id: str, file_id: str, max_bytes: int) -> tuple[dict, bytes]:
         """files.info, then the private URL with the bot token; refuses files over max_bytes
         before downloading them and treats Slack's HTML login page as a failure."""
-        info = self._call("files.info", lambda: self.client.files_info(file=file_id))["file"]
+        client = self.client(team_id)
+        info = self._call("files.info", team_id, lambda c: c.files_info(file=file_id))["file"]
         size = int(info.get("size") or 0)
         if size > max_bytes:
             raise FileTooLarge(f"{size} bytes", retryable=False, code="too_large")
         url = info.get("url_private_download") or info.get("url_private")
         if not url:
             raise DeliveryError("Slack gave no download URL", retryable=False, code="no_url")
-        headers = {"Authorization": f"Bearer {self.client.token}"}
+        headers = {"Authorization": f"Bearer {client.token}"}
         try:
             with httpx.Client(timeout=30, follow_redirects=True) as http:
                 with http.stream("GET", url, headers=headers) as resp:

@@ -189,7 +189,10 @@ def test_edit_owner_picker_confirm_all_and_account_picker(slack, cap, call_vtt) 
         cap.wait_review(
             up.channel, review["ts"], lambda b, p=proposed: p not in b, f"{c.id} dismissed"
         )
-    assert "Confirm all" not in str(cap.message(up.channel, review["ts"])["blocks"])
+    world.standin.wait_until(  # the review settles without the button (not a count of calls)
+        lambda: "Confirm all" not in str(cap.message(up.channel, review["ts"])["blocks"]) or None,
+        what="the review without Confirm all",
+    )
     edited = next(c for c in after if c.id == maya.id)
     assert edited.text == "Send the Okta SSO guide (v2)" and str(edited.due_date) == "2026-11-26"
 
@@ -309,7 +312,8 @@ def test_manifest_subscribes_to_group_dms() -> None:
 
     data = build_manifest(url="https://ft.example.com")
     assert "message.mpim" in data["settings"]["event_subscriptions"]["bot_events"]
-    assert {"mpim:history", "mpim:read"} <= set(data["oauth_config"]["scopes"]["bot"])
+    # message.mpim needs mpim:history only (no code reads group-DM info: no mpim:read)
+    assert "mpim:history" in data["oauth_config"]["scopes"]["bot"]
 
 
 def test_file_shared_alone_is_read_in_a_new_thread(slack, cap, call_vtt) -> None:  # type: ignore[no-untyped-def]

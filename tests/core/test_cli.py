@@ -198,7 +198,10 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
             assert standin.calls("auth.test")  # start-up learned who we are
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            out = proc.communicate(timeout=30)[0].decode()  # type: ignore[union-attr]
+        # quiet at INFO: no Alembic narration, no Bolt notice about the ambient token
+        assert "alembic" not in out and "will be unused" not in out and "Traceback" not in out
+        assert "Workspace T0TEST · Vendor Inc" in out
 
 
 def _standin_env(standin, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -274,6 +277,40 @@ def test_tick_runs_the_due_work_once_at_the_given_time(tmp_path: Path) -> None:
             timeout=60,
         )
         assert bad.returncode == 2 and "ISO-8601" in bad.stderr
+        naive = subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--now", "2026-11-23T14:00"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert naive.returncode == 0, naive.stderr
+        assert "Due work as of 2026-11-23 14:00 UTC (no offset given, so UTC)" in naive.stdout
+        ny = subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--now", "2026-11-23T09:00-05:00"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Due work as of 2026-11-23 14:00 UTC\n" in ny.stdout
+
+
+def test_migrate_says_one_line_and_nothing_else(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    run = lambda: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "bot", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    first, again = run(), run()
+    assert first.stdout.startswith("Database upgraded from empty to ") and first.stderr == ""
+    assert again.stdout.startswith("Database is already at ") and again.stderr == ""
 
 
 def test_worker_process_picks_up_queued_work(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ DOMAINS = {
     "outbox": {"service", "scheduled"},
     "people": {"service"},
     "playbooks": {"service", "cli"},
+    "recorders": {"service", "scheduled", "inbound"},
     "reports": {"service", "blocks", "cli"},
+    "signals": {"service", "blocks", "scheduled", "cli", "flows", "rules", "inbound"},
     "workspaces": {"service"},
 }
 

@@ -22,6 +22,9 @@ MACHINES = {
     "DIGEST": ("bot.digest.service", None),
     "CONNECTION": ("bot.crm.service", None),
     "WRITE": ("bot.crm.writeback", None),
+    "SIGNAL": ("bot.signals.models", None),
+    "SUGGESTION": ("bot.signals.models", None),
+    "DELIVERY": ("bot.recorders.models", None),
 }
 EXEMPT_MARKER = "state-table:"  # a documented write the helper cannot express (an upsert)
 

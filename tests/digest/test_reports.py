@@ -144,3 +144,15 @@ def test_report_from_rows(rt, rows, notifier) -> None:  # type: ignore[no-untype
     today = dt.datetime.now(dt.UTC).date()
     send_report(rt.engine, notifier, "T0TEST", "U0ANA", parse_period("", today), today)
     assert "1 cases" in notifier.dms[0][2] and len(notifier.uploads) == 1  # no saved case yet
+
+
+def test_period_days_end_at_the_teams_midnight() -> None:
+    """At 00:30 UTC it is still yesterday in New York: a commitment made then is in the
+    period that ends 'today' there (UTC bounds would drop it and a chart with it)."""
+    from bot.reports.service import _bounds
+
+    start, end = _bounds(Period(dt.date(2026, 12, 1), dt.date(2026, 12, 1), "America/New_York"))
+    assert start == dt.datetime(2026, 12, 1, 5, tzinfo=dt.UTC)
+    assert end == dt.datetime(2026, 12, 2, 5, tzinfo=dt.UTC)
+    made = dt.datetime(2026, 12, 2, 0, 30, tzinfo=dt.UTC)
+    assert start <= made < end

@@ -151,7 +151,7 @@ def test_slack_errors_delay_the_message_never_drop_it(
     [row] = outbox_rows(rt, "step_dm")
     assert row.status == "pending" and row.due_at is not None and row.maybe_sent is uncertain
     assert tick(rt, slack, MON_9AM_NY + dt.timedelta(seconds=5)) == 0  # backing off
-    assert tick(rt, slack, MON_9AM_NY + dt.timedelta(minutes=2)) == 1
+    assert tick(rt, slack, MON_9AM_NY + dt.timedelta(minutes=3)) == 1  # (a lease, if unsure)
     assert slack.accepted_posts == 1
 
 
@@ -168,7 +168,7 @@ def test_a_500_after_slack_took_the_post_is_found_in_history(rt: Runtime, kit: A
     slack.post = post_then_500  # type: ignore[method-assign]
     assert tick(rt, slack, MON_9AM_NY) == 0
     slack.post = real_post  # type: ignore[method-assign]
-    assert tick(rt, slack, MON_9AM_NY + dt.timedelta(minutes=2)) == 1
+    assert tick(rt, slack, MON_9AM_NY + dt.timedelta(minutes=3)) == 1
     assert slack.accepted_posts == 1 and step_rows(rt)[0].dm_ts == slack.live()[0].ts
 
 
@@ -230,8 +230,8 @@ def test_a_yes_interrupted_by_slack_is_delivered_later_by_the_worker(rt: Runtime
     step_id = step_rows(rt)[0].id or 0
     busy = MemorySlack()
     busy.fail("post", DeliveryError("busy", retryable=True, code="ratelimited"), times=5)
-    note = decide(rt, busy, kit.TEAM, step_id, "U0MAYA", "yes", expected="awaiting", now=MON_9AM_NY)
-    assert note and "shortly" in note
+    decide(rt, busy, kit.TEAM, step_id, "U0MAYA", "yes", expected="awaiting", now=MON_9AM_NY)
+    assert rt.drain_soon()  # the click's own send (off the request) met the busy Slack
     assert step_rows(rt)[0].status == "sending"
     slack = MemorySlack()
     assert send_due(rt, slack, MON_9AM_NY + dt.timedelta(seconds=10)) == 0
@@ -254,6 +254,7 @@ def test_a_step_decided_before_its_reminder_went_out_gets_no_stale_reminder(
 
     send_followups(rt, slack, MON_9AM_NY + dt.timedelta(days=7))  # the reminder is queued …
     decide(rt, slack, kit.TEAM, step_id, "U0MAYA", "no", expected="awaiting", now=MON_9AM_NY)
+    assert rt.drain_soon()
     send_due(rt, slack, MON_9AM_NY + dt.timedelta(days=7))  # … and is not sent
     assert [m for m in slack.live() if "Reminder" in m.text and m.metadata] == []
     [reminder] = [r for r in outbox_rows(rt, "step_dm") if ":reminder:" in r.key]

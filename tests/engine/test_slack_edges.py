@@ -182,7 +182,10 @@ def test_case_command_and_controls(slack: Any, kit: Any) -> None:
         assert case is not None and (case.status, case.outcome) == ("churned", "churned")
         assert "Champion left" in case.notes and case.resolution_step == 2
     assert step(world, case_id, 2).status == "cancelled"
-    assert "Case closed" in str(step_dm(world, "U0LI", 2))
+    world.standin.wait_until(  # the step's DM is edited through the outbox: wait for it
+        lambda: "Case closed" in str(step_dm(world, "U0LI", 2)) or None,
+        what="step 2's DM to say the case closed",
+    )
 
 
 def test_last_step_not_yet_asks_owner_to_close_or_extend(slack: Any, kit: Any) -> None:

@@ -69,6 +69,9 @@ def _env(url: str, standin: SlackStandin, **extra: str) -> dict[str, str]:
         WORKDAYS="mon,tue,wed,thu,fri,sat,sun",
         DEFAULT_TIMEZONE="UTC",
         LOG_LEVEL="WARNING",
+        DIGEST_HOUR="0",  # everyone's digest is due whatever the time of day
+        STEP_REMINDER_AFTER="0h",  # a reminder, then an escalation, right after each DM
+        STEP_ESCALATE_AFTER="0h",
     )
     env.update(extra)
     return env
@@ -196,6 +199,22 @@ def _all_dmed(s: Any) -> bool:
     return len(steps) == STEPS and all(x.dm_ts for x in steps)
 
 
+def _all_chased(s: Any) -> bool:
+    """Every step DMed, reminded and escalated, and every one of those messages sent."""
+    steps = list(s.exec(select(CaseStep)))
+    unsent = s.exec(
+        select(OutboundMessage).where(
+            OutboundMessage.kind.in_(("step_dm", "step_notice", "digest")),  # type: ignore[attr-defined]
+            OutboundMessage.status != "sent",
+        )
+    ).first()
+    return (
+        len(steps) == STEPS
+        and all(x.dm_ts and x.reminded_at and x.escalated_at for x in steps)
+        and unsent is None
+    )
+
+
 def _all_done(s: Any) -> bool:
     steps = list(s.exec(select(CaseStep)))
     asked = s.exec(
@@ -229,23 +248,33 @@ def _decide_all(rt: Runtime) -> None:
         steps = [(x.id, x.assignee_user_id) for x in s.exec(select(CaseStep))]
     for step_id, who in steps:
         decide(rt, offline, TEAM, step_id or 0, who or "", "yes", expected="awaiting")
+    assert rt.drain_soon()  # the clicks' own sends met the offline Slack
 
 
 def _check_exactly_once(standin: SlackStandin, rt: Runtime) -> dict[str, int]:
     keys = _accepted(standin)
     with session_scope(rt.engine) as s:
         ids = [x.id for x in s.exec(select(CaseStep))]
-    per = {"dm": Counter[int](), "delivery": Counter[int](), "resolved?": Counter[int]()}
+    per = {
+        "dm": Counter[int](),
+        "reminder": Counter[int](),
+        "escalation": Counter[int](),
+        "delivery": Counter[int](),
+        "resolved?": Counter[int](),
+    }
     for key, n in keys.items():
         parts = key.split(":")
         if parts[0] == "step" and len(parts) >= 3 and parts[2] in per:
             per[parts[2]][int(parts[1])] += n
+    digests = Counter(k.split(":")[1] for k in keys.elements() if k.startswith("digest:"))
+    assert set(digests.values()) == {1} and len(digests) == STEPS, digests
     for what, counts in per.items():
         lost = [i for i in ids if counts[i or 0] == 0]
         doubled = {i: c for i, c in counts.items() if c > 1}
         assert not lost and not doubled, f"{what}: lost {lost}, doubled {doubled}"
     return {
         "messages": sum(keys.values()),
+        "digests": len(digests),
         "deletes": len(standin.calls("chat.delete")),
         "lookups": len(standin.calls("conversations.history")),  # uncertain posts reconciled
     }
@@ -257,7 +286,7 @@ def test_killed_workers_lose_nothing_and_double_nothing(pg_url: str, standin: Sl
     standin.slow("chat.postMessage", 1.5)  # answers arrive late, a third after the 1 s timeout
     workers = Workers(_env(pg_url, standin))
     try:
-        _wait(rt, _all_dmed, workers, rng, limit=150)
+        _wait(rt, _all_chased, workers, rng, limit=150)
         _decide_all(rt)
         _wait(rt, _all_done, workers, rng, limit=150)
     finally:

@@ -82,9 +82,12 @@ def test_socket_command_connects_acks_and_replies(standin: SlackStandin, tmp_pat
         )
     try:
         wait_connected(standin, proc, log)
-        (opened,) = standin.calls("apps.connections.open")
-        assert opened.ok and opened.team_id == "T0TEST"
-        driver = SocketModeDriver("T0TEST", standin, user_id="U0MAYA", channel_id="C0CSRISK")
+        # the start-up check, then the handler's own connection
+        checked, opened = standin.calls("apps.connections.open")
+        assert checked.ok and opened.ok and opened.team_id == "T0TEST"
+        driver = SocketModeDriver(
+            "T0TEST", standin, user_id="U0MAYA", channel_id="C0CSRISK", ack_timeout=10
+        )
         resp = driver.app_mention("hello")
         assert resp.status == 200, resp.problems
         mention = standin.messages("C0CSRISK")[-1]

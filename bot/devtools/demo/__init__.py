@@ -13,7 +13,11 @@ from typing import Annotated
 
 import typer
 
-STORIES = ("foundation", "capture", "risk", "engine", "digest", "crm")
+# In story order, which is also the calendar: set-up on Thu 5 Nov 2026, the risk reported on
+# Fri 6 Nov and its playbook run until Fri 20 Nov, that afternoon's call captured, then
+# Monday 23 Nov's digest and report, then the CRM, then the signals. Each story pins the app's
+# clock.
+STORIES = ("foundation", "risk", "engine", "capture", "digest", "crm", "signals")
 
 
 def run_demo(
@@ -26,14 +30,23 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="followthrough-demo-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
         upgrade(url)
-        with World(url, http=True, echo=echo, team_id="T0TEST") as world:
+        from bot.devtools.webhook_senders import new_secret
+
+        with World(
+            url,
+            http=True,
+            echo=echo,
+            team_id="T0TEST",
+            signals_webhook_secret=new_secret(),
+            zoom_webhook_secret_token="demo-zoom-secret-token",
+        ) as world:
             world.say(
                 "Followthrough demo — a local stand-in for Slack, the real app over HTTP, "
                 "SQLite, the offline rules engine."
             )
             for name in stories:
                 importlib.import_module(f"bot.devtools.demo.stories.{name}").story(world)
-                clock.set_now(None)
+            clock.set_now(None)
             world.say(
                 "\nDone. Everything above ran through signed Slack requests and the "
                 "Web API stand-in; nothing left this machine."

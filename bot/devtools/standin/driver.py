@@ -391,6 +391,7 @@ class SlackDriver:
         event_id: str | None = None,
         retry_num: int | None = None,
         retry_reason: str | None = None,
+        authorizations: bool = True,
         **send: Any,
     ) -> DriverResponse:
         """Deliver an Events API envelope; same `event_id` + `retry_num` = a Slack retry."""
@@ -403,6 +404,7 @@ class SlackDriver:
             api_app_id=self.api_app_id,
             bot_user_id=self.team.bot_user_id,
             event_id=event_id,
+            authorizations=authorizations,
         )
         headers = dict(send.pop("headers", None) or {})
         if retry_num is not None:
@@ -510,6 +512,22 @@ class SlackDriver:
         event = {k: v for k, v in msg.items() if k not in ("type",)}
         event.update(type="app_mention", event_ts=msg["ts"])
         return self.event(event, **send)
+
+    def app_uninstalled(self, **send: Any) -> DriverResponse:
+        """The workspace removes the app: its tokens stop working, then Slack sends this."""
+        self.standin.revoke_tokens(self.team_id)
+        return self.event({"type": "app_uninstalled"}, authorizations=False, **send)
+
+    def tokens_revoked(
+        self, bot: list[str] | None = None, oauth: list[str] | None = None, **send: Any
+    ) -> DriverResponse:
+        """Tokens revoked (bot user ids in `bot`, default the app's bot; user ids in `oauth`)."""
+        if bot is None and oauth is None:
+            bot = [self.team.bot_user_id]
+        if bot:
+            self.standin.revoke_tokens(self.team_id)
+        event = {"type": "tokens_revoked", "tokens": {"oauth": oauth or [], "bot": bot or []}}
+        return self.event(event, authorizations=False, **send)
 
     def echo_bot_message(self, message: dict[str, Any], **send: Any) -> DriverResponse:
         """Send one of the bot's own messages back as a `message` event (the app must ignore)."""

@@ -75,8 +75,11 @@ def event_envelope(
     bot_user_id: str,
     event_id: str,
     event_time: int | None = None,
+    authorizations: bool = True,
 ) -> dict[str, Any]:
-    return {
+    """An Events API envelope. Lifecycle events (app_uninstalled, tokens_revoked) come
+    without `authorizations` (there is no installation left to name)."""
+    envelope: dict[str, Any] = {
         "token": LEGACY_TOKEN,
         "team_id": team_id,
         "api_app_id": api_app_id,
@@ -84,7 +87,9 @@ def event_envelope(
         "type": "event_callback",
         "event_id": event_id,
         "event_time": event_time if event_time is not None else int(time.time()),
-        "authorizations": [
+    }
+    if authorizations:
+        envelope["authorizations"] = [
             {
                 "enterprise_id": None,
                 "team_id": team_id,
@@ -92,10 +97,9 @@ def event_envelope(
                 "is_bot": True,
                 "is_enterprise_install": False,
             }
-        ],
-        "is_ext_shared_channel": False,
-        "event_context": f"4-{event_id}",
-    }
+        ]
+        envelope.update(is_ext_shared_channel=False, event_context=f"4-{event_id}")
+    return envelope
 
 
 def iter_elements(blocks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:

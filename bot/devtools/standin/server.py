@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
+from . import oauth as oauth_v2
 from .blockkit import validate_message_blocks, validate_view
 from .faults import ChannelRateLimiter, Fault, FaultPlan
+from .oauth import SESSION_COOKIE, TOKEN_LIFETIME, OAuthApp, OAuthState
 from .payloads import iter_elements
 from .recorder import Call, Recorder, redact_headers
 from .socket_mode import SocketModeHub
@@ -144,7 +146,8 @@ class SlackStandin:
         self.view_errors: dict[str, dict[str, str]] = {}
         self.latency: dict[str, float] = {}  # method ("*" = any) → answer after up to N s
         self.socket_mode = SocketModeHub()
-        self._server: ThreadingHTTPServer | None = None
+        self.oauth = OAuthState()
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -181,6 +184,11 @@ class SlackStandin:
         return int(self._server.server_address[1])
 
     @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        return self._server.connections if self._server is not None else 0
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -200,21 +208,26 @@ class SlackStandin:
         domain: str | None = None,
         app_id: str = "A0FOLLOWTH",
         scopes: Iterable[str] = DEFAULT_SCOPES,
+        installed: bool = True,
     ) -> Team:
-        """Register a workspace; its bot token defaults to `xoxb-<team_id>`."""
+        """Register a workspace; its bot token defaults to `xoxb-<team_id>`.
+
+        `installed=False`: the app is not installed there yet (no token until an OAuth
+        install through `/oauth/v2/authorize` and `oauth.v2.access`)."""
         team = Team(
             team_id,
             name,
             domain or name.lower().replace(" ", "-"),
-            bot_token or f"xoxb-{team_id}",
+            (bot_token or f"xoxb-{team_id}") if installed else "",
             bot_user_id or f"U{team_id}BOT",
             bot_id or f"B{team_id}BOT",
             app_id,
-            tuple(scopes),
+            tuple(scopes) if installed else (),
         )
         with self.state.lock:
             self.state.teams[team_id] = team
-            self.state.tokens[team.bot_token] = team_id
+            if installed:
+                self.state.tokens[team.bot_token] = team_id
             self.state.users[(team_id, team.bot_user_id)] = make_user(
                 team_id, team.bot_user_id, "followthrough", "Followthrough", "", "UTC", False, True
             )
@@ -341,6 +354,56 @@ class SlackStandin:
                 rid, team_id, channel_id, user_id, message_ts, is_ephemeral, time.monotonic()
             )
         return f"{self.url}/response/{team_id}/{rid}"
+
+    # -- OAuth (see oauth.py) ---------------------------------------------------------------
+    def register_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_urls: Iterable[str],
+        *,
+        app_id: str = "A0FOLLOWTH",
+        token_rotation: bool = False,
+        token_lifetime: int = TOKEN_LIFETIME,
+    ) -> OAuthApp:
+        """The app as created at api.slack.com: credentials, redirect URLs, rotation."""
+        app = OAuthApp(
+            client_id, client_secret, app_id, list(redirect_urls), token_rotation, token_lifetime
+        )
+        with self.oauth.lock:
+            self.oauth.apps[client_id] = app
+        return app
+
+    def sign_in(self, team_id: str, user_id: str) -> tuple[str, str]:
+        """A browser session of `user_id` in `team_id`: the (name, value) of the cookie the
+        consent page reads."""
+        value = secrets.token_hex(16)
+        with self.oauth.lock:
+            self.oauth.sessions[value] = (team_id, user_id)
+        return SESSION_COOKIE, value
+
+    def deny_next_install(self) -> None:
+        """The next person on the consent page clicks Cancel."""
+        with self.oauth.lock:
+            self.oauth.deny_next = True
+
+    def revoke_tokens(self, team_id: str) -> None:
+        """The workspace uninstalled the app / revoked its tokens: every call with them now
+        answers `token_revoked` (deliver the events with the driver)."""
+        oauth_v2.revoke_team(self, team_id)
+
+    def expire_token(self, token: str) -> None:
+        """Make one access token expire now (`token_expired`)."""
+        with self.oauth.lock:
+            meta = self.oauth.tokens.setdefault(
+                token, oauth_v2.TokenMeta(self.state.tokens.get(token, ""))
+            )
+            meta.expires_at = time.time()
+
+    def token_of(self, team_id: str) -> str:
+        """The team's newest bot token."""
+        with self.state.lock:
+            return self.state.teams[team_id].bot_token
 
     # -- Socket Mode (see socket_mode.py) ---------------------------------------------------
     def add_app_token(self, team_id: str, token: str | None = None) -> str:
@@ -762,6 +825,17 @@ class SlackStandin:
             return self._upload(segments[2], headers, body)
         if len(segments) >= 3 and segments[0] == "files-pri":
             return self._download(segments, headers)
+        if segments == ["oauth", "v2", "authorize"] and http_method == "GET":
+            status, hdrs, page = oauth_v2.authorize(self, parts.query, headers)
+            ctype = hdrs.pop("Content-Type", "text/html; charset=utf-8")
+            self._record(
+                "oauth.authorize",
+                {"query": parts.query},
+                headers,
+                None,
+                _Reply(status, page, ctype),
+            )
+            return _Reply(status, page, ctype, hdrs)
         if segments[:1] == ["_control"]:
             return self._control(segments[1:], body)
         return _Reply.text("not found", 404)
@@ -822,9 +896,15 @@ class SlackStandin:
         team = self.state.team_for_token(token)
         team_id = team.id if team else self.socket_mode.team_for_token(token)
         reply = self._fault_reply(method, team_id)
+        if reply is None and method == "oauth.v2.access":
+            reply = _Reply.json(oauth_v2.access(self, args, headers))
         if reply is None:
             reply = self._api_result(method, args, token, team, received)
-        self._record(method, args, headers, team_id, reply, path=f"/api/{method}")
+        recorded = {
+            k: ("<redacted>" if k in ("client_secret", "refresh_token") else v)
+            for k, v in args.items()
+        }
+        self._record(method, recorded, headers, team_id, reply, path=f"/api/{method}")
         slow = self.latency.get(method, self.latency.get("*", 0.0))
         if slow:  # the work is done (a post is in the channel); only the answer is late
             time.sleep(random.uniform(0, slow))
@@ -844,6 +924,9 @@ class SlackStandin:
             return _Reply.json(self.socket_mode.connections_open(token))
         if team is None:
             return _Reply.json({"ok": False, "error": "invalid_auth"})
+        dead = self.oauth.token_error(token)
+        if dead is not None:
+            return _Reply.json({"ok": False, "error": dead})
         if (
             method == "chat.postMessage"
             and self.enforce_channel_rate
@@ -969,7 +1052,12 @@ class SlackStandin:
         team = self.state.team_for_token(token)
         with self.state.lock:
             stored = self.state.files.get(file_id)
-        authorized = stored is not None and team is not None and team.id == stored.team_id
+        authorized = (
+            stored is not None
+            and team is not None
+            and team.id == stored.team_id
+            and self.oauth.token_error(token or "") is None
+        )
         reply = self._fault_reply("file_download", team_id)
         if reply is None:
             if stored is None:
@@ -1018,12 +1106,17 @@ class _Server(ThreadingHTTPServer):
     connection reached "Slack", not when a busy process got round to a thread for it."""
 
     daemon_threads = True
+    # socketserver's listen backlog is 5: a burst of new connections (slack_sdk's urllib
+    # opens one per call) would be reset, which Slack's own front end never does
+    request_queue_size = 128
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.accepted: dict[Any, float] = {}
+        self.connections = 0  # TCP connections accepted (clients that keep theirs alive open few)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1  # one accepting thread: no lock needed
         self.accepted[request] = time.monotonic()
         super().process_request(request, client_address)
 

@@ -21,6 +21,8 @@ LISTENER_MODULES = (
     "bot.slack.listeners.steps",
     "bot.slack.listeners.cases",
     "bot.slack.listeners.capture",
+    "bot.slack.listeners.workspaces",
+    "bot.slack.listeners.signals",
 )
 
 

@@ -14,12 +14,22 @@ every way a handler can end:
 
 So no exception ever reaches Bolt after `ack()` (which would leave Slack waiting 3 s for a
 404) or before it (a 500).
+
+When the answer leaves: the app runs Bolt with `process_before_response=True`, so Bolt
+calls the listener on the request's own thread and answers Slack (the HTTP response, or the
+Socket Mode envelope's ack) the moment it returns — no 10 ms polling for `ack()`, which is
+what Bolt's other mode does. `dispatch` decides what runs before that moment: a click, a
+shortcut or an event is acknowledged at once and its handler runs on the runtime's listener
+pool; a command, a form or a search (whose ack carries the answer) runs its handler on the
+pool and returns the instant the handler calls `ack()` (an Event, not a poll); what the
+handler does after its ack runs on, off the request.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,6 +50,8 @@ log = logging.getLogger(__name__)
 # Clicks and shortcuts carry nothing in their ack: acknowledged before the handler runs (events
 # are acknowledged by Bolt). Commands, view submissions and options ack with their answer.
 ACK_FIRST = frozenset({"block_actions", "shortcut", "message_action", "view_closed"})
+# Slack gives up on an answer after 3 s; a handler that has not acked by then gets an empty ack
+ACK_WAIT_SECONDS = 2.5
 RT_KEY = "ft_runtime"
 INTERACTION_KEY = "ft_interaction"
 SORRY = (
@@ -85,7 +97,7 @@ class Call:
 
     interaction: Interaction
     rt: Runtime
-    ack: Ack
+    ack: Ack | Callable[..., Any]
     client: WebClient
     respond: Respond | Callable[..., Any] | None = None
 
@@ -228,10 +240,58 @@ def bolt_listener(route: Route) -> Callable[..., None]:
         ack: Ack, client: WebClient, context: BoltContext, respond: Respond | None = None
     ) -> None:
         call = Call(context[INTERACTION_KEY], context[RT_KEY], ack, client, respond)
-        run(route, call)
+        dispatch(route, call)
 
     listener.__name__ = listener.__qualname__ = route.handler.__name__
     return listener
+
+
+class _SignallingAck:
+    """Bolt's `ack`, which also tells the waiting request thread that the answer is ready."""
+
+    def __init__(self, ack: Ack | Callable[..., Any], ready: threading.Event) -> None:
+        self._ack = ack
+        self._ready = ready
+
+    @property
+    def response(self) -> Any:
+        return getattr(self._ack, "response", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._ack(*args, **kwargs)
+        finally:
+            self._ready.set()
+
+
+def dispatch(route: Route, call: Call) -> None:
+    """Return as soon as the request is acknowledged; the handler runs on the runtime's
+    listener pool (see the module docstring)."""
+    rt = call.rt
+    if call.interaction.kind in ACK_FIRST or call.interaction.kind == "event_callback":
+        call.ack()
+        rt.listen(run, route, call)
+        return
+    ready = threading.Event()
+    call.ack = _SignallingAck(call.ack, ready)
+
+    def handle() -> None:
+        try:
+            run(route, call)
+        finally:
+            ready.set()
+
+    rt.listen(handle)
+    if not ready.wait(ACK_WAIT_SECONDS):
+        i = call.interaction
+        log.warning(
+            "%s %s did not answer within %.1f s; acknowledged empty (team %s)",
+            i.kind,
+            i.route or "?",
+            ACK_WAIT_SECONDS,
+            i.team_id or "?",
+        )
+        call.ack()
 
 
 def run(route: Route, call: Call) -> None:

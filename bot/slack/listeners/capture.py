@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -38,13 +39,28 @@ DECISIONS = {rb.A_CONFIRM: "confirm", rb.A_DISMISS: "dismiss", rb.A_DONE: "done"
 OLDER = "That button is from an older message, so nothing changed; use the latest one."
 
 
+_REVIEW_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_REVIEW_LOCKS_GUARD = threading.Lock()
+
+
+def _review_lock(channel: str, ts: str) -> threading.Lock:
+    with _REVIEW_LOCKS_GUARD:
+        return _REVIEW_LOCKS.setdefault((channel, ts), threading.Lock())
+
+
 def _apply(call: Call, outcome: review.Outcome) -> None:
-    """Re-render the review messages the change touched, and say what the service said."""
+    """Re-render the review messages the change touched, and say what the service said.
+    One update per message at a time, each rendered from what is stored at that moment:
+    two clicks' updates may otherwise land in either order and leave the older state."""
     for r in outcome.refresh:
-        try:
-            call.client.chat_update(channel=r.channel, ts=r.ts, text=r.text, blocks=r.blocks)
-        except SlackApiError as exc:
-            log.warning("review message %s not refreshed: %s", r.ts, exc.response.get("error"))
+        with _review_lock(r.channel, r.ts):
+            fresh = review.current(call.rt.engine, call.team_id, r)
+            try:
+                call.client.chat_update(
+                    channel=fresh.channel, ts=fresh.ts, text=fresh.text, blocks=fresh.blocks
+                )
+            except SlackApiError as exc:
+                log.warning("review message %s not refreshed: %s", r.ts, exc.response.get("error"))
     if outcome.note:
         call.tell_in_thread(outcome.note)
 

@@ -3,6 +3,8 @@ its charts (a refused chart upload still leaves the text report, with a note).""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot import clock
 from bot.digest.service import local_now
 from bot.reports.service import PeriodError, parse_period, send_report
@@ -16,7 +18,7 @@ COMMAND = "/cs-report"
 def on_cs_report(call: Call) -> None:
     rt = call.rt
     today = local_now(None, rt.settings, clock.now()).date()
-    period = parse_period(call.interaction.text, today)
+    period = replace(parse_period(call.interaction.text, today), tz=rt.settings.default_timezone)
     call.ack(
         text=f"Building the report for {period.label}; it arrives in our DM in a moment.",
         response_type="ephemeral",

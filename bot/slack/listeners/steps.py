@@ -32,11 +32,9 @@ def block_ref(block_id: str) -> tuple[int, str]:
 @routes.action(msgs.YES)
 def on_yes(call: Call) -> None:
     step_id, expected = decisions.parse_value(call.interaction.value)
-    note = decisions.decide(
+    decisions.decide(
         call.rt, call.notifier, call.team_id, step_id, call.user_id, "yes", expected=expected
     )
-    if note:
-        call.tell(note)
 
 
 @routes.action(msgs.EDIT)
@@ -60,13 +58,13 @@ def _submit(
     reason: str | None = None,
 ) -> None:
     """Check the step again before closing the modal (errors show in it), then decide; a
-    refusal after that (someone else was quicker) arrives as a DM."""
+    refusal after that (someone else was quicker) is told like any refusal."""
     step_id, expected = decisions.parse_value(call.view.private_metadata)
     decisions.decidable(
         call.rt.engine, call.team_id, step_id, call.user_id, call.rt.settings, expected
     )
     call.ack()
-    note = decisions.decide(
+    decisions.decide(
         call.rt,
         call.notifier,
         call.team_id,
@@ -78,8 +76,6 @@ def _submit(
         recipient=recipient,
         reason=reason,
     )
-    if note:
-        call.notifier.dm(call.team_id, call.user_id, note)
 
 
 @routes.view(msgs.EDIT_VIEW, error_block="draft")

@@ -1,12 +1,15 @@
-"""Commitment capture: Maya shares a customer call's transcript, the app reads it in the
-thread, she confirms two promises, edits one, dismisses one, then asks `/commitments`."""
+"""Commitment capture: after Friday's intro call (the engine story's step 4), Maya shares the
+call's transcript, the app reads it in the thread, she confirms two promises, edits one,
+dismisses one, then asks `/commitments`."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot import clock
 from bot.accounts.service import find_account
 from bot.capture import blocks as rb
 from bot.devtools.world import CS_CHANNEL, World
@@ -14,6 +17,7 @@ from bot.models import Commitment
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "call-2026-11-20.vtt"
 FILE_ID = "F0DEMOCALL1"
+SHARED_AT = dt.datetime(2026, 11, 20, 21, 30, tzinfo=dt.UTC)  # Friday 20 Nov, 16:30 New York
 
 
 def _acme(world: World) -> None:
@@ -72,6 +76,8 @@ def _click(world: World, action: str, c: Commitment, review_ts: str, shows: str)
 
 def story(world: World) -> None:
     world.say("\n== Commitment capture: from a call transcript to tracked commitments ==")
+    clock.set_now(SHARED_AT)
+    world.say("Friday 20 November, 16:30 in New York, after the intro call with Acme.")
     _acme(world)
     data = SAMPLE.read_bytes()
     world.standin.add_file(

@@ -3,18 +3,24 @@ request refused, the app healthy."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import httpx
 
+from bot import clock
 from bot.accounts.service import import_accounts, import_contacts
 from bot.devtools.world import World
+
+SET_UP_AT = dt.datetime(2026, 11, 5, 15, 0, tzinfo=dt.UTC)  # Thursday 5 Nov, 10:00 New York
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # bot/devtools/samples
 
 
 def story(world: World) -> None:
     world.say("\n== 1. Getting started: accounts in, Slack wired up ==")
+    clock.set_now(SET_UP_AT)
+    world.say("Thursday 5 November 2026, 10:00 in New York.")
     world.say("$ followthrough accounts import accounts.csv")
     from bot.slack.directory import SlackDirectory
 
