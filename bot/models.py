@@ -177,7 +177,11 @@ class Contact(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """Append-only: who changed what, when, from which state to which."""
 
-    __table_args__ = (sa.Index("ix_audit_entity", "team_id", "entity", "entity_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_entity", "team_id", "entity", "entity_id"),
+        # the signal rules read one kind of event (CRM field changes) past a cursor
+        sa.Index("ix_audit_action", "team_id", "action", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
     at: dt.datetime = _created()

