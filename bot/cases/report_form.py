@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cases.report import ReportError, ReportRequest, ReportResult, check_request, find_account
 from bot.db import session_scope
-from bot.playbooks.service import choices, get_playbook
+from bot.playbooks.service import choices, ensure_seeded_once, get_playbook
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,14 @@ def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
     from bot.accounts.service import find_account as by_text
 
     typed = " ".join((text or "").split())
-    with session_scope(engine) as session:
-        risks = choices(session, team_id)
-        account = by_text(session, team_id, typed) if typed else None
-        found = (account.id or 0, account.name) if account else None
+    for first_use in (False, True):
+        with session_scope(engine) as session:
+            risks = choices(session, team_id)
+            account = by_text(session, team_id, typed) if typed else None
+            found = (account.id or 0, account.name) if account else None
+        if risks or first_use:
+            break
+        ensure_seeded_once(engine, team_id)  # a team's first report: the seed playbooks
     note = None
     if typed and found is None:
         note = (

@@ -155,8 +155,10 @@ def _keep_unchanged(session: OrmSession) -> None:
 
 
 def choices(session: Session, team_id: str) -> list[tuple[str, str]]:
-    """(key, name) of the team's active playbooks, sorted by name — cached (see above); the
-    seed playbooks are loaded the first time a team has none."""
+    """(key, name) of the team's active playbooks, sorted by name — cached (see above). Empty
+    for a team with none yet: the caller seeds them in a transaction of its own
+    (`ensure_seeded_once`), since on SQLite a read that turns into a write fails at once when
+    another connection wrote in between ("database is locked", whatever the busy timeout)."""
     now = time.monotonic()
     place = _where(session, team_id)
     with _choices_lock:
@@ -164,8 +166,6 @@ def choices(session: Session, team_id: str) -> list[tuple[str, str]]:
     if hit is not None and hit[0] > now:
         return list(hit[1])
     rows = active_playbooks(session, team_id)
-    if not rows and ensure_seeded(session, team_id):
-        rows = active_playbooks(session, team_id)
     found = [(p.key, p.name) for p in rows]
     if found and place not in session.info.get(_STALE_KEY, ()):
         with _choices_lock:

@@ -8,9 +8,12 @@ import io
 import json
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 signal_app = typer.Typer(
     help="Signals: send, import, rules, unknown accounts, sources.", no_args_is_help=True
@@ -22,7 +25,7 @@ TeamOpt = Annotated[
 ]
 
 
-def _team(rt, team: str | None) -> str:  # type: ignore[no-untyped-def]
+def _team(rt: Runtime, team: str | None) -> str:
     from bot.clikit import fail
     from bot.db import session_scope
     from bot.workspaces.service import NoWorkspace, resolve_team
@@ -34,7 +37,7 @@ def _team(rt, team: str | None) -> str:  # type: ignore[no-untyped-def]
         raise fail(str(exc), 2) from None
 
 
-def _rt():  # type: ignore[no-untyped-def]
+def _rt() -> Runtime:
     from bot.clikit import checked_runtime, settings_or_exit
 
     return checked_runtime(settings_or_exit())
