@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -292,7 +292,3 @@ def render_facts(
 def bounded(text: str, limit: int) -> str:
     """Context text for a draft: whole when short, else the first `limit` characters."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def join_lines(items: Sequence[str]) -> str:
-    return "\n".join(f"• {i}" for i in items)

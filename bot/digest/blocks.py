@@ -232,10 +232,6 @@ def digest_message(items: list[Item], today: dt.date) -> tuple[str, list[dict[st
     return f"Your daily digest: {summary}", top + body + foot
 
 
-def resolved_note(action: str, who: str) -> dict[str, Any]:
-    return context(f"{action} by <@{who}>")
-
-
 def replace_item(blocks: list[dict[str, Any]], block_id: str, note: str) -> list[dict[str, Any]]:
     """Pure: the message with one item's controls swapped for a note (keeps its text)."""
     out = []

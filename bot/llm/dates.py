@@ -353,15 +353,6 @@ def _digits(sentence: str) -> str:
     return _ORDINAL_RE.sub(repl, sentence)
 
 
-def find_due_phrase(sentence: str) -> re.Match[str] | None:
-    """The first (most specific) due phrase in the sentence, or None."""
-    for pattern, _ in _COMPILED:
-        m = pattern.search(sentence)
-        if m and _plausible(m):
-            return m
-    return None
-
-
 def _plausible(m: re.Match[str]) -> bool:
     """Reject lower-case weekday abbreviations that are everyday words ("sat", "sun", "wed")."""
     wd = m.groupdict().get("wd")

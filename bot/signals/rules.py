@@ -320,10 +320,6 @@ def value_ok(c: Condition, value: float | None, text: str | None) -> bool:
     return True
 
 
-def needs_window(rule: Rule) -> bool:
-    return rule.when.within is not None
-
-
 def evaluate(rule: Rule, point: Point, window: Window = Window()) -> Fired | None:
     """Does `point` fire `rule`, given what came before it in the rule's window?"""
     c = rule.when

@@ -392,14 +392,6 @@ class SlackStandin:
         answers `token_revoked` (deliver the events with the driver)."""
         oauth_v2.revoke_team(self, team_id)
 
-    def expire_token(self, token: str) -> None:
-        """Make one access token expire now (`token_expired`)."""
-        with self.oauth.lock:
-            meta = self.oauth.tokens.setdefault(
-                token, oauth_v2.TokenMeta(self.state.tokens.get(token, ""))
-            )
-            meta.expires_at = time.time()
-
     def token_of(self, team_id: str) -> str:
         """The team's newest bot token."""
         with self.state.lock:

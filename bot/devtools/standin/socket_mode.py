@@ -211,9 +211,6 @@ class SocketModeHub:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?{query}"}
 
     # -- test-facing ------------------------------------------------------------------------
-    def connection_count(self, team_id: str | None = None) -> int:
-        with self._cond:
-            return len(self._matching(team_id))
 
     def wait_connects(self, total: int = 1, timeout: float = 30.0) -> int:
         """Wait until `total` connections have said hello since start (reconnects count)."""
