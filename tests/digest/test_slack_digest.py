@@ -252,7 +252,7 @@ def test_cs_report_with_charts(slack) -> None:  # type: ignore[no-untyped-def]
     world = slack
     _seed_cases(world)
     r = world.driver.command("/cs-report", "30d", user_id="U0ANA")
-    assert r.status == 200 and "Building the report" in r.body_text
+    assert r.status == 200 and "Building the report" in world.standin.answer(r)
     charts = {"resolution-by-step.png", "commitments-kept.png"}
     world.standin.wait_until(
         lambda: charts <= {u["filename"] for u in world.standin.uploads()},
@@ -279,7 +279,7 @@ def test_cs_report_upload_refused_still_delivers_text(slack) -> None:  # type: i
 def test_cs_report_bad_period_and_empty(slack) -> None:  # type: ignore[no-untyped-def]
     world = slack
     r = world.driver.command("/cs-report", "someday", user_id="U0ANA")
-    assert "don't understand" in r.body_text
+    assert "don't understand" in world.standin.answer(r)
     world.driver.command("/cs-report", "2001-01-01..2001-01-31", user_id="U0ANA")
     world.standin.wait_message("U0ANA", lambda m: "Nothing in this period" in m["text"])
     assert "Nothing in this period" in world.standin.messages("U0ANA")[0]["text"]

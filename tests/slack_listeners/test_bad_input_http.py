@@ -27,9 +27,9 @@ def test_the_old_500s_over_http(
     before = _audit(world)
 
     resp = world.driver.command("/case", "99999999999999999999", user_id="U0MAYA")
-    assert resp.status == 200 and "Use `/case list`" in resp.body_text
+    assert resp.status == 200 and "Use `/case list`" in world.standin.answer(resp)
     resp = world.driver.command("/commitments", '"\x00x"', user_id="U0MAYA")
-    assert resp.status == 200 and "No account matches" in resp.body_text
+    assert resp.status == 200 and "No account matches" in world.standin.answer(resp)
 
     dm = world.standin.wait_message("U0MAYA", lambda m: m["text"].startswith("Step 1"))
     for forged in ("١:awaiting", "²:awaiting", "2147483648:awaiting"):

@@ -97,6 +97,6 @@ def test_a_request_signed_for_one_workspace_cannot_reach_anothers_case(installs)
     bob = installs.driver("T0GLOBEX", "U0BOB", "C0GLOBEXCS")
     answer = bob.command("/case", str(acme_case.id))
     assert answer.status == 200
-    assert answer.body_text == f"There is no case #{acme_case.id} in this workspace."
+    assert installs.standin.answer(answer) == f"There is no case #{acme_case.id} in this workspace."
     with session_scope(installs.rt.engine) as s:
         assert s.get(Case, acme_case.id).status == "running"

@@ -478,6 +478,14 @@ class SlackStandin:
         said before."""
         return self.state.next_ts()
 
+    def answer(self, sent: Any, timeout: float = 30.0) -> str:
+        """What the person saw in answer to a command: the ack's body — or, when the app had
+        to ack empty at Slack's deadline (a busy machine), what it then sent to the command's
+        response_url (its text and blocks)."""
+        if sent.body_text.strip():
+            return str(sent.body_text)
+        return _said(self.wait_reply(sent, "", timeout).args)
+
     def wait_reply(
         self,
         sent: Any,

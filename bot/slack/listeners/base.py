@@ -247,21 +247,51 @@ def bolt_listener(route: Route) -> Callable[..., None]:
 
 
 class _SignallingAck:
-    """Bolt's `ack`, which also tells the waiting request thread that the answer is ready."""
+    """Bolt's `ack`, which also tells the waiting request thread that the answer is ready.
 
-    def __init__(self, ack: Ack | Callable[..., Any], ready: threading.Event) -> None:
+    If the handler misses the deadline the request is answered empty (`give_up`); its answer,
+    when it comes, goes to the request's response_url instead, so a slow command on a busy
+    machine is late, never silent."""
+
+    def __init__(
+        self, ack: Ack | Callable[..., Any], ready: threading.Event, respond: Any = None
+    ) -> None:
         self._ack = ack
         self._ready = ready
+        self._respond = respond
+        self._lock = threading.Lock()
+        self._late = False
 
     @property
     def response(self) -> Any:
         return getattr(self._ack, "response", None)
 
+    def give_up(self) -> bool:
+        """Answer the request empty now, unless the handler just did; True if we did."""
+        with self._lock:
+            if self._ready.is_set():
+                return False
+            self._late = True
+            self._ack()
+            return True
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._ack(*args, **kwargs)
-        finally:
-            self._ready.set()
+        with self._lock:
+            if not self._late:
+                try:
+                    return self._ack(*args, **kwargs)
+                finally:
+                    self._ready.set()
+        text = args[0] if args and isinstance(args[0], str) else kwargs.get("text")
+        blocks = kwargs.get("blocks")
+        if self._respond is not None and (text or blocks):
+            self._respond(
+                text=text or "",
+                blocks=blocks,
+                response_type=kwargs.get("response_type") or "ephemeral",
+                replace_original=False,
+            )
+        return None
 
 
 def dispatch(route: Route, call: Call) -> None:
@@ -273,7 +303,8 @@ def dispatch(route: Route, call: Call) -> None:
         rt.listen(run, route, call)
         return
     ready = threading.Event()
-    call.ack = _SignallingAck(call.ack, ready)
+    signalling = _SignallingAck(call.ack, ready, call.respond)
+    call.ack = signalling
 
     def handle() -> None:
         try:
@@ -282,16 +313,16 @@ def dispatch(route: Route, call: Call) -> None:
             ready.set()
 
     rt.listen(handle)
-    if not ready.wait(ACK_WAIT_SECONDS):
+    if not ready.wait(ACK_WAIT_SECONDS) and signalling.give_up():
         i = call.interaction
         log.warning(
-            "%s %s did not answer within %.1f s; acknowledged empty (team %s)",
+            "%s %s did not answer within %.1f s; acknowledged empty, its answer goes to the "
+            "response_url (team %s)",
             i.kind,
             i.route or "?",
             ACK_WAIT_SECONDS,
             i.team_id or "?",
         )
-        call.ack()
 
 
 def run(route: Route, call: Call) -> None:
