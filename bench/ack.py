@@ -258,8 +258,9 @@ def run(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
     from sqlmodel import select
 
-    from bot.cases import cards, report_form
-    from bot.cases import step_messages as msgs
+    from bot.cases import blocks as msgs
+    from bot.cases import plan_blocks as cards
+    from bot.cases import report_form
     from bot.config import load_settings
     from bot.db import engine_for, session_scope
     from bot.devtools import bigdb
