@@ -39,9 +39,11 @@ from bot.devtools.webhook_senders import StandardWebhooksSender, new_secret, sig
 from bot.migrate import upgrade  # noqa: E402
 from bot.models import Account  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
-from bot.signals import scheduled, service  # noqa: E402
+from bot.signals import scheduled  # noqa: E402
+from bot.signals.evaluate import evaluate_new  # noqa: E402
 from bot.signals.inbound import make_route  # noqa: E402
 from bot.signals.models import SignalEvent, SignalStatus  # noqa: E402
+from bot.signals.ruleset import load_rules, rules_folder  # noqa: E402
 from bot.workspaces.service import ensure_workspace  # noqa: E402
 
 TEAM = "T0BENCH"
@@ -184,7 +186,7 @@ def evaluate_only(url: str) -> None:
     """The worker process: evaluate every 200 ms until terminated."""
     engine = engine_for(url)
     while True:
-        service.evaluate_new(engine, NOW)
+        evaluate_new(engine, NOW)
         time.sleep(0.2)
 
 
@@ -256,9 +258,9 @@ def main() -> None:
 
     def evaluator() -> None:
         with session_scope(engine) as s:
-            service.load_rules(s, TEAM, service.rules_folder(settings))
+            load_rules(s, TEAM, rules_folder(settings))
         while not stop.is_set():
-            evaluated[0] += service.evaluate_new(engine, NOW)
+            evaluated[0] += evaluate_new(engine, NOW)
             stop.wait(0.2)
 
     worker: threading.Thread | subprocess.Popen | None = None
@@ -267,7 +269,7 @@ def main() -> None:
         worker.start()
     elif args.worker == "process":
         with session_scope(engine) as s:
-            service.load_rules(s, TEAM, service.rules_folder(settings))
+            load_rules(s, TEAM, rules_folder(settings))
         worker = subprocess.Popen([sys.executable, __file__, "--evaluate-only", url])
     server, base = serve(make_route(rt))
     app = load_elsewhere(f"{base}/signals", secret, args.rate, args.seconds)
@@ -278,7 +280,7 @@ def main() -> None:
     elif worker is not None:
         worker.terminate()
         worker.wait()
-    while n := service.evaluate_new(engine, NOW):
+    while n := evaluate_new(engine, NOW):
         evaluated[0] += n
     for name, r in (("floor (verify only)", floor), ("POST /signals + worker", app)):
         print(
@@ -291,7 +293,7 @@ def main() -> None:
     history(engine, args.history)
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM signal_event")).scalar()
-    median, p99 = timed(lambda: service.evaluate_new(engine, NOW), 200)
+    median, p99 = timed(lambda: evaluate_new(engine, NOW), 200)
     print(
         f"{stored} stored signals; evaluation tick with nothing new: "
         f"median {median:.2f} ms, p99 {p99:.2f} ms"

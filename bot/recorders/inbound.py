@@ -25,7 +25,7 @@ from bot.recorders import service
 from bot.runtime import Runtime
 from bot.signals import verify
 from bot.signals.inbound import make_route
-from bot.signals.service import only_team
+from bot.signals.store import only_team
 
 MAX_ZOOM_BODY = 1024 * 1024
 SCHEMA = "followthrough.transcript/v1"

@@ -81,8 +81,8 @@ def send(
 ) -> None:
     """Store one signal; the worker evaluates it on its next tick."""
     from bot import clock
-    from bot.signals import service
     from bot.signals.payload import PayloadError, parse_body
+    from bot.signals.store import store
 
     rt = _rt()
     body = {
@@ -98,7 +98,7 @@ def send(
         from bot.clikit import fail
 
         raise fail(str(exc), 2) from None
-    stored = service.store(rt.engine, _team(rt, team), parsed, auth="cli")
+    stored = store(rt.engine, _team(rt, team), parsed, auth="cli")
     typer.echo(f"Stored {stored.accepted} signal(s); {stored.duplicates} duplicate(s).")
 
 
@@ -112,8 +112,8 @@ def import_(
     idempotency_key,reason). Bad rows are reported with their number; the rest are stored."""
     from bot import clock
     from bot.clikit import fail
-    from bot.signals import service
     from bot.signals.payload import PayloadError, parse_body
+    from bot.signals.store import store
 
     rt = _rt()
     try:
@@ -128,7 +128,7 @@ def import_(
         except PayloadError as exc:
             bad += 1
             typer.echo(f"{file.name}: row {n}: {exc}", err=True)
-    stored = service.store(rt.engine, _team(rt, team), good, auth="import")
+    stored = store(rt.engine, _team(rt, team), good, auth="import")
     typer.echo(
         f"Stored {stored.accepted} signal(s); {stored.duplicates} duplicate(s); {bad} bad row(s)."
     )
@@ -159,13 +159,13 @@ def load(
 ) -> None:
     """Load rules now (the worker also re-reads SIGNAL_RULES_DIR when it changes)."""
     from bot.db import session_scope
-    from bot.signals import service
+    from bot.signals.ruleset import load_rules, rules_folder
 
     rt = _rt()
     team_id = _team(rt, team)
     with session_scope(rt.engine) as session:
-        out = service.load_rules(
-            session, team_id, folder or service.rules_folder(rt.settings), force=True, actor="cli"
+        out = load_rules(
+            session, team_id, folder or rules_folder(rt.settings), force=True, actor="cli"
         )
     for p in out.problems:
         typer.echo(str(p), err=True)
@@ -205,12 +205,13 @@ def map_(
     from bot.clikit import fail
     from bot.db import session_scope
     from bot.signals import service
+    from bot.signals.models import SignalError
 
     rt = _rt()
     try:
         with session_scope(rt.engine) as session:
             found, n = service.map_key(session, _team(rt, team), key, account, "cli")
-    except service.SignalError as exc:
+    except SignalError as exc:
         raise fail(str(exc), 1) from None
     typer.echo(f"'{key}' is {found.name}; {n} waiting signal(s) will be evaluated.")
 
@@ -230,8 +231,9 @@ def source(
     """Create or rotate a source: prints its URL and secret (shown once; keep it safe)."""
     from bot.clikit import fail
     from bot.db import session_scope
-    from bot.signals import service
     from bot.signals.adapters import ADAPTERS
+    from bot.signals.models import SignalError
+    from bot.signals.store import add_source
 
     if adapter not in ADAPTERS:
         raise fail(f"--adapter must be one of {', '.join(ADAPTERS)}", 2)
@@ -242,7 +244,7 @@ def source(
     url_token = secrets.token_urlsafe(24) if token else None
     try:
         with session_scope(rt.engine) as session:
-            service.add_source(
+            add_source(
                 session,
                 _team(rt, team),
                 name,
@@ -251,7 +253,7 @@ def source(
                 url_token=url_token,
                 actor="cli",
             )
-    except service.SignalError as exc:
+    except SignalError as exc:
         raise fail(str(exc), 1) from None
     typer.echo(f"POST https://<your host>/signals/{name}")
     if adapter == "generic":

@@ -13,12 +13,14 @@ from bot.db import session_scope
 from bot.notify import DeliveryError, Notifier
 from bot.outbox.scheduled import kick
 from bot.runtime import Runtime
-from bot.signals import service
+from bot.signals import decisions
 
 log = logging.getLogger(__name__)
 
 
-def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: str) -> int | None:
+def start_plan(
+    rt: Runtime, notifier: Notifier, start: decisions.Starting, actor: str
+) -> int | None:
     request = reports.ReportRequest(
         team_id=start.team_id,
         risk_key=start.playbook_key,
@@ -29,13 +31,13 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
     try:
         result = reports.report_risk(rt.engine, request, drafter_for(rt.settings))
     except reports.ReportError as exc:
-        service.finish_start(rt.engine, start, actor, None, str(exc))
+        decisions.finish_start(rt.engine, start, actor, None, str(exc))
         kick(rt, notifier, start.team_id)
         _tell(notifier, start.team_id, actor, f"I could not make a plan: {exc}")
         return None
     except Exception as exc:  # the suggestion must not stay "starting": reopen it, say so
         log.error("suggested case %s: planning failed: %s", start.suggestion_id, type(exc).__name__)
-        service.finish_start(rt.engine, start, actor, None, type(exc).__name__)
+        decisions.finish_start(rt.engine, start, actor, None, type(exc).__name__)
         kick(rt, notifier, start.team_id)
         _tell(
             notifier,
@@ -68,7 +70,7 @@ def start_plan(rt: Runtime, notifier: Notifier, start: service.Starting, actor: 
             f"Case #{case_id} is already open for this account and risk; "
             "the signals were added to it.",
         )
-    service.finish_start(rt.engine, start, actor, case_id)
+    decisions.finish_start(rt.engine, start, actor, case_id)
     kick(rt, notifier, start.team_id)
     return case_id
 

@@ -15,8 +15,9 @@ from typing import Any
 from bot import clock
 from bot.inbound import HttpError, Route, headers_of, parse_json, query_of, read_body, respond
 from bot.runtime import Runtime
-from bot.signals import adapters, service, verify
+from bot.signals import adapters, verify
 from bot.signals.payload import PayloadError
+from bot.signals.store import Target, store, target_for
 
 log = logging.getLogger(__name__)
 PREFIX = "/signals"
@@ -31,7 +32,7 @@ def _source(path: str) -> str | None:
     return rest
 
 
-def _delivery(target: service.Target, body: bytes, environ: dict[str, Any]) -> verify.Delivery:
+def _delivery(target: Target, body: bytes, environ: dict[str, Any]) -> verify.Delivery:
     headers = headers_of(environ)
     if target.adapter == "zendesk" and target.secret:
         return verify.zendesk(target.secret, body, headers)
@@ -54,7 +55,7 @@ def handle(rt: Runtime, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         raise HttpError(405, "POST signals here")
     source = _source(str(environ.get("PATH_INFO") or ""))
     body = read_body(environ, rt.settings.max_signal_kb * 1024)
-    target = service.target_for(rt.engine, rt.settings, source)
+    target = target_for(rt.engine, rt.settings, source)
     if target is None:
         if source is None:
             raise HttpError(503, "signals are not set up: set SIGNALS_WEBHOOK_SECRET")
@@ -74,7 +75,7 @@ def handle(rt: Runtime, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         )
     except PayloadError as exc:
         raise HttpError(400, str(exc)) from None
-    stored = service.store(
+    stored = store(
         rt.engine,
         target.team_id,
         signals,

@@ -1,6 +1,7 @@
 """The signals domain's tables live in `bot.models` (one metadata, no import cycle); this
 module names them for the domain and holds their state machines: every status write goes
-through `bot.states.move` / `move_rows` with one of these transitions."""
+through `bot.states.move` / `move_rows` with one of these transitions. `SignalError` is the
+refusal every layer of the domain raises (shown to the person who tried)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ __all__ = [
     "SIGNAL",
     "SUGGESTION",
     "SignalAlias",
+    "SignalError",
     "SignalCursor",
     "SignalEvent",
     "SignalEvidence",
@@ -34,6 +36,11 @@ __all__ = [
     "SignalSuggestion",
     "SuggestionStatus",
 ]
+
+
+class SignalError(ValueError):
+    """A refused signal action; the message is shown to the person who tried it."""
+
 
 N, SS = SignalStatus, SuggestionStatus
 SIGNAL = Machine(

@@ -14,18 +14,21 @@ from bot.db import session_scope
 from bot.notify import Notifier
 from bot.outbox.hooks import OutboxHooks
 from bot.runtime import Runtime
-from bot.signals import builtin, service
+from bot.signals import builtin, service, suggestions
+from bot.signals.evaluate import evaluate_new
+from bot.signals.ruleset import load_rules, rules_folder
+from bot.signals.store import store
 
 log = logging.getLogger(__name__)
 
 
 def reload_rules(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: a rules folder that changed is read again (errors keep the old rules)."""
-    folder = service.rules_folder(rt.settings)
+    folder = rules_folder(rt.settings)
     changed = 0
     with session_scope(rt.engine) as session:
         for team_id in service.teams(session):
-            changed += len(service.load_rules(session, team_id, folder).changed)
+            changed += len(load_rules(session, team_id, folder).changed)
     return changed
 
 
@@ -39,7 +42,7 @@ def write_builtin(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
             found = builtin.crm_changes(session, team_id, now)
             found += builtin.daily(session, team_id, now) or []
         if found:
-            stored += service.store(rt.engine, team_id, found, auth="builtin", now=now).accepted
+            stored += store(rt.engine, team_id, found, auth="builtin", now=now).accepted
     return stored
 
 
@@ -47,32 +50,34 @@ def evaluate(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: run new signals through the rules, for up to a second per tick."""
     done, until = 0, time.perf_counter() + 1.0
     while time.perf_counter() < until:
-        n = service.evaluate_new(rt.engine, now)
+        n = evaluate_new(rt.engine, now)
         done += n
         if n == 0:
             break
     return done
 
 
-def suggestions(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
+def suggestion_moves(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: snoozes that ran out come back as a fresh DM; suggestions whose case closed
     record the outcome; a Start plan abandoned by a dead process reopens."""
-    service.close_finished(rt.engine)
-    service.release_stuck_starts(rt.engine, now)
-    return service.wake_snoozed(rt.engine, now)
+    suggestions.close_finished(rt.engine)
+    suggestions.release_stuck_starts(rt.engine, now)
+    return suggestions.wake_snoozed(rt.engine, now)
 
 
 DUE_JOBS = [
     ("signals.rules", reload_rules),
     ("signals.builtin", write_builtin),
     ("signals.evaluate", evaluate),
-    ("signals.suggestions", suggestions),
+    ("signals.suggestions", suggestion_moves),
 ]
 
 # The CSM's DM and its edits go through the outbox, rendered from the suggestion when sent.
 OUTBOX_HOOKS = {
-    service.DM_KIND: OutboxHooks(
-        render=service.render_dm, on_sent=service.dm_landed, on_failed=service.dm_refused
+    suggestions.DM_KIND: OutboxHooks(
+        render=suggestions.render_dm,
+        on_sent=suggestions.dm_landed,
+        on_failed=suggestions.dm_refused,
     ),
-    service.DM_UPDATE_KIND: OutboxHooks(render=service.render_update),
+    suggestions.DM_UPDATE_KIND: OutboxHooks(render=suggestions.render_update),
 }

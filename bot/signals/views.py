@@ -1,4 +1,4 @@
-"""What a suggestion DM shows, as plain values (pure): built by `service.view`, rendered by
+"""What a suggestion DM shows, as plain values (pure): built by `suggestions.view`, rendered by
 `blocks.suggestion_message`."""
 
 from __future__ import annotations

@@ -18,7 +18,10 @@ from bot.devtools.webhook_senders import (
     zendesk_ticket_event,
 )
 from bot.signals import service
+from bot.signals.evaluate import evaluate_new
 from bot.signals.models import SignalEvent
+from bot.signals.ruleset import load_rules, rule_problems, rules_folder
+from bot.signals.store import add_source
 
 from .conftest import NOW, Signals
 
@@ -93,8 +96,8 @@ def test_a_burst_of_10000_identical_signals_makes_one_suggestion(sig: Signals) -
     # the worker's ticks yield SQLite's write lock every few ms (for the API); this test has
     # no API traffic to protect, so it evaluates in whole batches, then ticks for the DM
     with sig.world.session() as s:
-        service.load_rules(s, sig.world.team_id, service.rules_folder(sig.world.settings))
-    while service.evaluate_new(sig.world.rt.engine, NOW, budget=0):
+        load_rules(s, sig.world.team_id, rules_folder(sig.world.settings))
+    while evaluate_new(sig.world.rt.engine, NOW, budget=0):
         pass
     sig.tick()
     [s] = sig.suggestions()
@@ -107,7 +110,7 @@ def test_zendesk_events_are_verified_and_mapped(sig: Signals) -> None:
     w = sig.world
     w.seed_account()
     with w.session() as s:
-        service.add_source(
+        add_source(
             s, w.team_id, "zendesk", "zendesk", secret="zd-secret", url_token=None, actor="cli"
         )
     zd = ZendeskSender(f"{w.http_root}/signals/zendesk", "zd-secret")
@@ -125,7 +128,7 @@ def test_url_token_source_for_tools_that_cannot_sign(sig: Signals) -> None:
     w = sig.world
     w.seed_account()
     with w.session() as s:
-        service.add_source(
+        add_source(
             s, w.team_id, "churnzero", "generic", secret=None, url_token="tok-123", actor="cli"
         )
     import httpx
@@ -156,9 +159,7 @@ def test_a_rule_file_with_an_error_keeps_the_old_rules(
         sig.tick(NOW + dt.timedelta(minutes=1))
     assert "low.yaml:5:10" in caplog.text
     with w.session() as s:
-        assert service.rule_problems(s, w.team_id) == [
-            "low.yaml:5:10: below must be a number, not 'fifty'"
-        ]
+        assert rule_problems(s, w.team_id) == ["low.yaml:5:10: below must be a number, not 'fifty'"]
     sig.sender.post(signal("acme.com", "health_score", 45))  # only the old rule (below 50) fires
     sig.tick(NOW + dt.timedelta(minutes=2))
     [s] = sig.suggestions()

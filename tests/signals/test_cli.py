@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.db import engine_for, session_scope
 from bot.migrate import upgrade
 from bot.models import Account
-from bot.signals import service
+from bot.signals.evaluate import evaluate_new
 from bot.signals.models import SignalAlias, SignalEvent, SignalSource
 from bot.workspaces.service import ensure_workspace
 
@@ -60,7 +60,7 @@ def test_signal_commands(tmp_path: Path) -> None:
         rows = s.exec(select(SignalEvent)).all()
         assert len(rows) == 3 and {r.auth for r in rows} == {"cli", "import"}
         assert s.exec(select(SignalSource)).one().url_token
-    while service.evaluate_new(engine_for(url), budget=0):  # what the worker does
+    while evaluate_new(engine_for(url), budget=0):  # what the worker does
         pass
     assert "zd-org-9\t1 signal(s)" in run(tmp_path, "unmatched").stdout
     out = run(tmp_path, "map", "zd-org-9", "acme.com")

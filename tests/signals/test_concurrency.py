@@ -10,10 +10,12 @@ from sqlmodel import select
 
 from bot.db import engine_for, session_scope
 from bot.models import Account
-from bot.signals import service
+from bot.signals.evaluate import evaluate_new
 from bot.signals.models import SignalEvidence, SignalSuggestion
 from bot.signals.payload import parse_body
 from bot.signals.rules import SEED_DIR
+from bot.signals.ruleset import load_rules
+from bot.signals.store import store
 from bot.workspaces.service import ensure_workspace
 
 NOW = dt.datetime(2026, 11, 16, 15, tzinfo=dt.UTC)
@@ -25,11 +27,11 @@ def test_two_workers_make_one_suggestion(database_url: str) -> None:
         ensure_workspace(s, "T1", "Team")
         s.add(Account(team_id="T1", name="Acme", domain="acme.com", csm_user_id="U1"))
     with session_scope(engine) as s:
-        service.load_rules(s, "T1", SEED_DIR)
+        load_rules(s, "T1", SEED_DIR)
     for round_ in range(5):
         for n in range(2):
             body = {"account": "acme.com", "signal": {"type": "health_score", "value": 20 + n}}
-            service.store(
+            store(
                 engine,
                 "T1",
                 parse_body(body, source="t", delivery_id=f"{round_}:{n}", now=NOW),
@@ -41,7 +43,7 @@ def test_two_workers_make_one_suggestion(database_url: str) -> None:
         def work(gate: threading.Barrier = gate, errors: list[BaseException] = errors) -> None:
             try:
                 gate.wait()
-                service.evaluate_new(engine, NOW, limit=1, budget=None)
+                evaluate_new(engine, NOW, limit=1, budget=None)
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
 
@@ -51,7 +53,7 @@ def test_two_workers_make_one_suggestion(database_url: str) -> None:
         for t in threads:
             t.join()
         assert not errors
-        while service.evaluate_new(engine, NOW):
+        while evaluate_new(engine, NOW):
             pass
     with session_scope(engine) as s:
         suggestions = s.exec(select(SignalSuggestion)).all()
