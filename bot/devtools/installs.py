@@ -7,7 +7,6 @@ does: `/slack/install` → Slack's consent page → `/slack/oauth_redirect`, coo
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 
 from bot.config import Settings, load_settings
+from bot.devtools.serving import ServerThread
 from bot.devtools.standin import SlackDriver, SlackStandin
 from bot.devtools.world import SIGNING_SECRET
 from bot.runtime import Runtime, build_runtime
@@ -117,7 +117,7 @@ class Installs:
             port=0,
             signing_secret=self.settings.slack_signing_secret,
         )
-        threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
+        self._serving = ServerThread(self._server)
         self.base_url = f"http://127.0.0.1:{self._server.effective_port}"
         self.standin.register_app(
             CLIENT_ID,
@@ -133,7 +133,7 @@ class Installs:
 
         clock.set_now(None)
         if self._server is not None:
-            self._server.close()
+            self._serving.close()
         self.rt.close()
         self.standin.stop()
 

@@ -8,7 +8,6 @@ exactly what the tests prove.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlmodel import Session, select
 from bot import clock
 from bot.config import Settings, load_settings
 from bot.db import session_scope
+from bot.devtools.serving import ServerThread
 from bot.devtools.standin import SlackDriver, SlackStandin, render_blocks
 from bot.manifest import bot_scopes
 from bot.models import Account, Contact, Person, Role
@@ -119,7 +119,7 @@ class World:
                 signing_secret=self.settings.slack_signing_secret,
                 rt=self.rt,
             )
-            threading.Thread(target=self._server.run, daemon=True, name="ft-http").start()
+            self._serving = ServerThread(self._server)
             target = f"http://127.0.0.1:{self._server.effective_port}/slack/events"
         self.base_url = target if isinstance(target, str) else None
         self.http_root = (
@@ -139,7 +139,7 @@ class World:
         clock.set_now(None)
         self.driver.close()
         if self._server is not None:
-            self._server.close()
+            self._serving.close()
         self.rt.close()
         if self._own_standin:
             self.standin.stop()
