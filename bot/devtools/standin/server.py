@@ -13,6 +13,7 @@ import email.parser
 import json
 import random
 import secrets
+import sys
 import threading
 import time
 import urllib.parse
@@ -1114,6 +1115,12 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self.accepted: dict[Any, float] = {}
         self.connections = 0  # TCP connections accepted (clients that keep theirs alive open few)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (a killed worker) is not an error of ours."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.connections += 1  # one accepting thread: no lock needed
