@@ -21,6 +21,7 @@ from bot.slack.blocks.common import (
     divider,
     escape,
     header,
+    input_block,
     limit_blocks,
     mrkdwn,
     option,
@@ -488,25 +489,6 @@ def _modal(
     }
 
 
-def _input(
-    block_id: str,
-    label: str,
-    element: dict[str, Any],
-    optional: bool = False,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
-
-
 def edit_modal(v: StepView) -> dict[str, Any]:
     """The draft (and recipient) editable; submitting sends the edited text."""
     draft = {
@@ -518,7 +500,7 @@ def edit_modal(v: StepView) -> dict[str, Any]:
     }
     blocks = [
         section(f"*Step {v.position}:* {escape(v.summary)}"),
-        _input("draft", "Message", draft),
+        input_block("draft", "Message", draft),
     ]
     if v.medium == "slack":
         recipient: dict[str, Any] = {
@@ -528,17 +510,17 @@ def edit_modal(v: StepView) -> dict[str, Any]:
         }
         if v.recipient_ref and v.recipient_ref[:1] in {"C", "G", "U", "W"}:
             recipient["initial_conversation"] = v.recipient_ref
-        blocks.append(_input("recipient", "Send to", recipient, optional=True))
+        blocks.append(input_block("recipient", "Send to", recipient, optional=True))
     elif v.medium == "email":
         recipient = {"type": "email_text_input", "action_id": "to"}
         if v.recipient_ref and "@" in v.recipient_ref:
             recipient["initial_value"] = v.recipient_ref
-        blocks.append(_input("recipient", "Email to", recipient, optional=True))
+        blocks.append(input_block("recipient", "Email to", recipient, optional=True))
     else:
         recipient = {"type": "plain_text_input", "action_id": "to", "max_length": 200}
         if v.recipient:
             recipient["initial_value"] = clip(v.recipient, 200)
-        blocks.append(_input("recipient", "With", recipient, optional=True))
+        blocks.append(input_block("recipient", "With", recipient, optional=True))
     verb = "Send" if v.medium == "slack" else "Save and done"
     return _modal(EDIT_VIEW, f"Edit step {v.position}", verb, f"{v.step_id}:{v.status}", blocks)
 
@@ -552,7 +534,7 @@ def no_modal(v: StepView) -> dict[str, Any]:
     }
     blocks = [
         section(f"Skip step {v.position} for *{escape(v.account)}*: {escape(v.summary)}?"),
-        _input("reason", "Why (optional)", reason, optional=True),
+        input_block("reason", "Why (optional)", reason, optional=True),
     ]
     return _modal(NO_VIEW, f"Skip step {v.position}", "Skip it", f"{v.step_id}:{v.status}", blocks)
 
@@ -564,7 +546,10 @@ def note_modal(case_id: int, account: str) -> dict[str, Any]:
         f"Note on case #{case_id}",
         "Add note",
         str(case_id),
-        [section(f"Add a note to the case for *{escape(account)}*."), _input("note", "Note", note)],
+        [
+            section(f"Add a note to the case for *{escape(account)}*."),
+            input_block("note", "Note", note),
+        ],
     )
 
 

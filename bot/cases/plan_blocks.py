@@ -22,6 +22,7 @@ from bot.slack.blocks.common import (
     divider,
     escape,
     header,
+    input_block,
     limit_blocks,
     option,
     plain,
@@ -94,9 +95,9 @@ def report_modal(
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps({"channel": channel_id}),
         "blocks": [
-            _input(ACCOUNT_BLOCK, "Account", account_el),
-            _input(RISK_BLOCK, "Risk type", risk_el),
-            _input(
+            input_block(ACCOUNT_BLOCK, "Account", account_el),
+            input_block(RISK_BLOCK, "Risk type", risk_el),
+            input_block(
                 CONTEXT_BLOCK,
                 "What happened?",
                 {
@@ -110,7 +111,7 @@ def report_modal(
                     ),
                 },
             ),
-            _input(
+            input_block(
                 LINKS_BLOCK,
                 "Links or call notes",
                 {
@@ -122,7 +123,7 @@ def report_modal(
                 },
                 optional=True,
             ),
-            _input(
+            input_block(
                 TRANSCRIPT_BLOCK,
                 "Call transcript",
                 {
@@ -137,26 +138,6 @@ def report_modal(
             ),
         ],
     }
-
-
-def _input(
-    block_id: str,
-    label: str,
-    element: dict[str, Any],
-    *,
-    optional: bool = False,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
 
 
 def value_modal(
@@ -174,7 +155,7 @@ def value_modal(
         "submit": plain("Save", 24),
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps(dict(metadata))[:3000],
-        "blocks": [_input(VALUE_BLOCK, label, element, hint=hint)],
+        "blocks": [input_block(VALUE_BLOCK, label, element, hint=hint)],
     }
 
 

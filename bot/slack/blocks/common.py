@@ -56,6 +56,27 @@ def context(*texts: str) -> dict[str, Any]:
     return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10] if t]}
 
 
+def input_block(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    """A modal's input block (label and hint at Slack's 2,000 characters)."""
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
 def divider() -> dict[str, Any]:
     return {"type": "divider"}
 

@@ -22,6 +22,7 @@ from bot.slack.blocks.common import (
     divider,
     escape,
     header,
+    input_block,
     limit_blocks,
     option,
     plain,
@@ -97,25 +98,6 @@ def view_blocks(row: Playbook) -> list[dict[str, Any]]:
     return limit_blocks(blocks, 50)
 
 
-def _input(
-    block_id: str,
-    label: str,
-    element: dict[str, Any],
-    optional: bool = False,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
-
-
 def _text_el(
     value: str | None = None, *, multiline: bool = False, max_length: int = 3000
 ) -> dict[str, Any]:
@@ -142,7 +124,7 @@ def new_modal() -> dict[str, Any]:
                 "Paste the playbook as YAML (the same format as the files in "
                 "`prompts/playbooks/`). A key that exists becomes its next version."
             ),
-            _input(
+            input_block(
                 YAML_BLOCK,
                 "Playbook YAML",
                 {**_text_el(multiline=True), "placeholder": plain("key: churn_signal …")},
@@ -165,14 +147,14 @@ def edit_modal(row: Playbook, step: dict[str, Any]) -> dict[str, Any]:
         context(
             f"`{row.key}` v{row.version} · step `{step['id']}` — saving makes v{row.version + 1}"
         ),
-        _input("summary", "Summary", _text_el(step.get("summary"), max_length=200)),
-        _input(
+        input_block("summary", "Summary", _text_el(step.get("summary"), max_length=200)),
+        input_block(
             "assignee",
             "Assignee",
             _text_el(str(step.get("assignee")), max_length=120),
             hint=assignee_hint,
         ),
-        _input(
+        input_block(
             "recipient",
             "Recipient",
             _text_el(step.get("recipient"), max_length=120),
@@ -180,17 +162,17 @@ def edit_modal(row: Playbook, step: dict[str, Any]) -> dict[str, Any]:
             hint="contact:champion, internal:cs_manager, channel:#name or "
             "person:<email>; empty only for internal tasks",
         ),
-        _input(
+        input_block(
             "delay",
             "Delay",
             _text_el(str(step.get("delay")), max_length=20),
             hint="0, 4h, 2d, 1w — after the step it follows",
         ),
-        _input("medium", "Medium", medium),
-        _input(
+        input_block("medium", "Medium", medium),
+        input_block(
             "subject", "Email subject", _text_el(step.get("subject"), max_length=150), optional=True
         ),
-        _input(
+        input_block(
             "message",
             "Message template",
             _text_el(step.get("message"), multiline=True),
@@ -218,7 +200,7 @@ def reorder_modal(row: Playbook) -> dict[str, Any]:
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps({"key": row.key}),
         "blocks": [
-            _input(
+            input_block(
                 ORDER_BLOCK,
                 "Step ids in their new order",
                 _text_el(", ".join(ids), max_length=2000),
