@@ -241,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=100, help="per level (at least 10·c)")
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--profile", help="py-spy the app's web process into this file (raw)")
+    parser.add_argument(
+        "--profile",
+        help="py-spy the app's web process into this file (raw; the worker into FILE.worker)",
+    )
     parser.add_argument("--serve", choices=["null", *FLOORS], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--modal", help=argparse.SUPPRESS)
@@ -411,14 +414,15 @@ def run(args: argparse.Namespace) -> int:
                 ]
             wait_healthy(f"{base}/healthz", procs[0])
             if server == "app" and args.profile:
-                procs.append(
-                    subprocess.Popen(
-                        ["py-spy", "record", "--pid", str(procs[0].pid), "--format", "raw"]
-                        + ["--rate", "200", "-o", args.profile, "--gil"],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
+                for proc, suffix in ((procs[0], ""), (procs[1], ".worker")):
+                    procs.append(
+                        subprocess.Popen(
+                            ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw"]
+                            + ["--rate", "200", "-o", args.profile + suffix, "--gil"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
                     )
-                )
             target = f"{base}/slack/events"
 
             def make_driver(target: str = target) -> SlackDriver:

@@ -40,10 +40,14 @@ from bot.models import Workspace
 from bot.notify import DeliveryError
 from bot.slack.pooled import PooledWebClient
 from bot.workspaces.installations import InstallationStore
-from bot.workspaces.service import Identity, is_active, remember
+from bot.workspaces.service import Identity, generation, is_active, remember
 
 log = logging.getLogger(__name__)
 ROTATE_MINUTES = 120  # refresh a rotating token this long before it expires (Bolt's default)
+# A workspace's grant is read once per this long, not on every request: the uninstall,
+# reinstall or new token that changes it here drops it at once (`service.changed`); one
+# recorded by another process is seen within this many seconds.
+GRANT_SECONDS = 10.0
 _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
 
 
@@ -109,6 +113,8 @@ class WorkspaceClients:
         self.store = store
         self._identity = identity
         self._clients: dict[str, tuple[str, WebClient]] = {}
+        self._grants: dict[str, tuple[float, int, Grant]] = {}  # team → (until, generation, …)
+        self.monotonic = time.monotonic  # the grants' clock (a test moves it)
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
         self._rotator = (
@@ -138,7 +144,17 @@ class WorkspaceClients:
 
     # -- the choke point --------------------------------------------------------------------
     def grant(self, team_id: str) -> Grant:
-        """The token to act in `team_id` with, or `WorkspaceInactive`."""
+        """The token to act in `team_id` with, or `WorkspaceInactive`: read at most once per
+        GRANT_SECONDS (every request and every send asks)."""
+        now, current = self.monotonic(), generation()
+        held = self._grants.get(team_id)
+        if held is not None and held[0] > now and held[1] == current:
+            return held[2]
+        found = self._read_grant(team_id)
+        self._grants[team_id] = (now + GRANT_SECONDS, current, found)
+        return found
+
+    def _read_grant(self, team_id: str) -> Grant:
         with session_scope(self.engine) as session:
             if not is_active(session, team_id):
                 raise WorkspaceInactive(team_id, "has uninstalled the app or revoked its token")
@@ -157,7 +173,7 @@ class WorkspaceClients:
             raise WorkspaceInactive(
                 team_id, "has not installed the app", code="workspace_not_installed"
             )
-        if _expiring(installation):
+        if _expiring(installation, GRANT_SECONDS):
             installation = self._rotate(team_id)
         return Grant(identity_of(installation), installation.bot_token or "")
 
@@ -221,12 +237,13 @@ class WorkspaceClients:
             return refreshed
 
 
-def _expiring(installation: Installation) -> bool:
+def _expiring(installation: Installation, within: float = 0.0) -> bool:
+    """Due for a refresh now, or before a grant read now is read again (`within` s)."""
     expires = installation.bot_token_expires_at
     return bool(
         installation.bot_refresh_token
         and expires is not None
-        and expires <= time.time() + ROTATE_MINUTES * 60
+        and expires <= time.time() + ROTATE_MINUTES * 60 + within
     )
 
 

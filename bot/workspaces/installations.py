@@ -17,6 +17,8 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
 
+from bot.workspaces.service import changed
+
 log = logging.getLogger(__name__)
 
 SLACK_TABLES = sa.MetaData()
@@ -63,8 +65,13 @@ class InstallationStore(SQLAlchemyInstallationStore):
         with self.engine.connect() as conn:
             return sorted(t for (t,) in conn.execute(query) if t)
 
+    def save(self, installation: Installation) -> None:
+        super().save(installation)
+        changed()  # a new token: clients cached with the old one are dropped
+
     def delete_team(self, team_id: str) -> None:
         """Forget every token of `team_id` (uninstalled, revoked, or purged)."""
+        changed()
         with self.engine.begin() as conn:
             for table in (self.installations, self.bots):
                 conn.execute(
@@ -85,6 +92,7 @@ class OAuthStateStore(SQLAlchemyOAuthStateStore):
 def delete_team_tokens(engine: Engine, team_id: str) -> int:
     """Every stored token of a team, whichever client id installed it (used by purge)."""
     deleted = 0
+    changed()
     with engine.begin() as conn:
         for table in (INSTALLATIONS, BOTS):
             deleted += conn.execute(table.delete().where(table.c.team_id == team_id)).rowcount

@@ -63,6 +63,21 @@ def ensure_workspace(
     return ws
 
 
+# Bumped whenever this process changes who may be talked to (an uninstall, a reinstall, a
+# token stored or deleted): token caches (`bot.slack.client`) drop what they hold at once.
+# Other processes' caches expire on their own, within seconds.
+_generation = 0
+
+
+def generation() -> int:
+    return _generation
+
+
+def changed() -> None:
+    global _generation
+    _generation += 1
+
+
 def remember(session: Session, identity: Identity, *, actor: str = "system") -> Workspace:
     """The workspace a working token belongs to; a workspace that had uninstalled the app and
     now answers again (reinstalled) is active again."""
@@ -70,6 +85,7 @@ def remember(session: Session, identity: Identity, *, actor: str = "system") -> 
         session, identity.team_id, identity.team_name, identity.bot_user_id, identity.bot_id
     )
     if not ws.active:
+        changed()
         ws.active, ws.deactivated_at, ws.deactivated_reason = True, None, None
         session.add(ws)
         audit.record(session, ws.team_id, actor, "workspace", ws.id, "reactivated")
@@ -83,6 +99,7 @@ def deactivate(engine: Engine, team_id: str, reason: str) -> bool:
         ws = ensure_workspace(session, team_id)
         if not ws.active:
             return False
+        changed()
         ws.active, ws.deactivated_at, ws.deactivated_reason = False, clock.now(), reason
         session.add(ws)
         audit.record(session, team_id, "slack", "workspace", ws.id, "deactivated", reason=reason)
