@@ -162,6 +162,7 @@ def socket() -> None:
 @app.command()
 def worker() -> None:
     """Run the scheduler alone: steps, reminders, escalations, digests, transcript reading."""
+    from bot.inbox.scheduled import carry_out_due
     from bot.outbox.scheduled import listen_for_kicks
     from bot.scheduler import start_scheduler
     from bot.slack.outbound import SlackNotifier
@@ -172,7 +173,8 @@ def worker() -> None:
     clients = slack_or_exit(settings, rt)
     typer.echo(f"Worker running run_due every {settings.scheduler_interval_seconds:g}s")
     notifier = SlackNotifier(clients)
-    listen_for_kicks(rt, notifier)  # PostgreSQL: web processes wake it to send a click's messages
+    # PostgreSQL: web processes wake it to carry out a click and to send what it queued
+    listen_for_kicks(rt, notifier, carry_out_due)
     start_scheduler(rt, notifier, blocking=True)
 
 

@@ -442,6 +442,27 @@ class OutboundMessage(SQLModel, table=True):
     sent_at: dt.datetime | None = _ts(nullable=True)
 
 
+class InboundAction(SQLModel, table=True):
+    """A click written down before Slack hears back, and carried out by a worker
+    (`bot.inbox`): the ack costs one INSERT, and a process that dies after the ack loses
+    nothing (the row is still pending; its lease expires; another worker takes it)."""
+
+    __tablename__ = "inbound_action"
+    __table_args__ = (sa.Index("ix_inbound_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    route: str = Field(max_length=120)  # the listener that carries it out (module.function)
+    body: dict[str, Any] = _json()  # Slack's payload, as Bolt parsed it
+    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    attempts: int = 0  # claim token
+    due_at: dt.datetime = Field(
+        default_factory=clock.now,
+        sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False),
+    )
+    created_at: dt.datetime = _created()
+    done_at: dt.datetime | None = _ts(nullable=True)
+
+
 # --- CRM (HubSpot, Salesforce) ------------------------------------------------------------
 
 

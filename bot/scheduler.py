@@ -27,6 +27,7 @@ JOB_MODULES: tuple[str, ...] = (
     "bot.capture.scheduled",
     "bot.crm.scheduled",
     "bot.signals.scheduled",
+    "bot.inbox.scheduled",  # clicks no wake-up carried out; what they queue goes out below
     "bot.outbox.scheduled",  # last: what the jobs above queued goes out in the same tick
 )
 

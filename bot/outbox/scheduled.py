@@ -123,12 +123,13 @@ def kick(rt: Runtime, notifier: Notifier, team_id: str, now: dt.datetime | None 
     )
 
 
-WAKE_CHANNEL = "ft_outbox_kick"
+WAKE_CHANNEL = "ft_outbox_kick"  # payload: a team id (send its outbox) or INBOX_WAKE
+INBOX_WAKE = "inbox"  # carry out the clicks written down (`bot.inbox`); no team id is this
 LISTENERS_TTL = 10.0  # seconds a "a worker listens" answer is trusted
 _listeners: dict[str, tuple[float, bool]] = {}
 
 
-def _workers_listen(rt: Runtime) -> bool:
+def workers_listen(rt: Runtime) -> bool:
     """Does a worker of this database listen for wake-ups (checked every few seconds)?"""
     if rt.engine.dialect.name != "postgresql":
         return False
@@ -161,7 +162,7 @@ def kick_soon(
     busy lane, a failure) the workers' ticks send. Without `now` (a request) the send reads
     the clock when it runs, so what the hooks write on the way is due by then; a `now` is a
     caller's own clock (`tick --now`, tests) and is kept."""
-    if _workers_listen(rt):
+    if workers_listen(rt):
         try:
             with rt.engine.connect() as conn:
                 conn.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, team_id)))
@@ -176,13 +177,16 @@ def kick_soon(
     rt.soon(("outbox", team_id), send)
 
 
+Carrier = Callable[[Runtime, Notifier], object]
+
+
 class KickListener:
     """A worker's thread that sends a workspace's outbox the moment a web process asks
     (`kick_soon`), on this process's follow-up thread. A lost connection is opened again;
     nothing is lost meanwhile (the ticks send what is due)."""
 
-    def __init__(self, rt: Runtime, notifier: Notifier) -> None:
-        self.rt, self.notifier = rt, notifier
+    def __init__(self, rt: Runtime, notifier: Notifier, carry_out: Carrier | None = None) -> None:
+        self.rt, self.notifier, self.carry_out = rt, notifier, carry_out
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="ft-outbox-wake", daemon=True)
 
@@ -196,7 +200,11 @@ class KickListener:
                     conn.execute(f"LISTEN {WAKE_CHANNEL}")
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
-                            self.rt.soon(("outbox", note.payload), self._sender(note.payload))
+                            if note.payload == INBOX_WAKE:
+                                self.rt.soon(INBOX_WAKE, self._carrier())
+                            else:
+                                key = ("outbox", note.payload)
+                                self.rt.soon(key, self._sender(note.payload))
                 finally:
                     raw.invalidate()  # a LISTENing connection never goes back to the pool
             except Exception as exc:  # noqa: BLE001 — keep listening; the ticks cover the gap
@@ -206,16 +214,23 @@ class KickListener:
     def _sender(self, team_id: str) -> Callable[[], object]:
         return lambda: kick(self.rt, self.notifier, team_id, clock.now())
 
+    def _carrier(self) -> Callable[[], object]:
+        carry = self.carry_out or (lambda rt, notifier: 0)
+        return lambda: carry(self.rt, self.notifier)
+
     def stop(self) -> None:
         self._stop.set()
         self.thread.join(timeout=10)
 
 
-def listen_for_kicks(rt: Runtime, notifier: Notifier) -> KickListener | None:
-    """Start a worker's `KickListener` (PostgreSQL only: SQLite has no LISTEN)."""
+def listen_for_kicks(
+    rt: Runtime, notifier: Notifier, carry_out: Carrier | None = None
+) -> KickListener | None:
+    """Start a worker's `KickListener` (PostgreSQL only: SQLite has no LISTEN);
+    `carry_out` runs on an INBOX_WAKE (`bot.inbox.scheduled.carry_out_due`)."""
     if rt.engine.dialect.name != "postgresql":
         return None
-    listener = KickListener(rt, notifier)
+    listener = KickListener(rt, notifier, carry_out)
     listener.thread.start()
     return listener
 

@@ -39,8 +39,8 @@ from bot.db import session_scope
 from bot.models import Workspace
 from bot.notify import DeliveryError
 from bot.slack.pooled import PooledWebClient
-from bot.workspaces.installations import InstallationStore
-from bot.workspaces.service import Identity, generation, is_active, remember
+from bot.workspaces.installations import InstallationStore, generation
+from bot.workspaces.service import Identity, is_active, remember
 
 log = logging.getLogger(__name__)
 ROTATE_MINUTES = 120  # refresh a rotating token this long before it expires (Bolt's default)

@@ -17,9 +17,22 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
 
-from bot.workspaces.service import changed
-
 log = logging.getLogger(__name__)
+
+# Bumped whenever this process changes who may be talked to (an uninstall, a reinstall, a
+# token stored or deleted): token caches (`bot.slack.client`) drop what they hold at once.
+# Other processes' caches expire on their own, within seconds.
+_generation = 0
+
+
+def generation() -> int:
+    return _generation
+
+
+def changed() -> None:
+    global _generation
+    _generation += 1
+
 
 SLACK_TABLES = sa.MetaData()
 INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(

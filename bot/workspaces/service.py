@@ -16,6 +16,7 @@ from bot import audit, clock
 from bot.config import Settings
 from bot.db import session_scope
 from bot.models import Workspace
+from bot.workspaces.installations import changed
 
 log = logging.getLogger(__name__)
 TEAM_ID_RE = re.compile(r"^T[A-Z0-9]+$")
@@ -61,21 +62,6 @@ def ensure_workspace(
     if changed:
         session.add(ws)
     return ws
-
-
-# Bumped whenever this process changes who may be talked to (an uninstall, a reinstall, a
-# token stored or deleted): token caches (`bot.slack.client`) drop what they hold at once.
-# Other processes' caches expire on their own, within seconds.
-_generation = 0
-
-
-def generation() -> int:
-    return _generation
-
-
-def changed() -> None:
-    global _generation
-    _generation += 1
 
 
 def remember(session: Session, identity: Identity, *, actor: str = "system") -> Workspace:

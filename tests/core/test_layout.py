@@ -17,6 +17,7 @@ DOMAINS = {
     "digest": {"service", "blocks", "scheduled"},
     "followup": {"service", "blocks", "scheduled"},
     "home": {"service", "blocks"},
+    "inbox": {"service", "scheduled"},
     "lifecycle": {"service", "scheduled", "cli"},
     "outbox": {"service", "scheduled"},
     "people": {"service"},

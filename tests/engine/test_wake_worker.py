@@ -50,7 +50,7 @@ def test_a_listening_worker_sends_what_the_web_process_wrote(database_url: str) 
 
     def listening() -> bool:
         scheduled._listeners.clear()
-        seen["yes"] = scheduled._workers_listen(web)
+        seen["yes"] = scheduled.workers_listen(web)
         return seen["yes"]
 
     import time

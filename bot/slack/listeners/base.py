@@ -31,15 +31,20 @@ import logging
 import os
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import sqlalchemy as sa
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import clock
+from bot.db import session_scope
+from bot.inbox import service as inbox
+from bot.outbox.scheduled import INBOX_WAKE, WAKE_CHANNEL, workers_listen
 from bot.runtime import Runtime
 from bot.slack.blocks.common import plain, section
 from bot.slack.outbound import SlackNotifier
@@ -100,6 +105,8 @@ class Call:
     ack: Ack | Callable[..., Any]
     client: WebClient
     respond: Respond | Callable[..., Any] | None = None
+    body: Mapping[str, Any] | None = None  # Slack's payload as Bolt parsed it (the inbox keeps it)
+    retried: bool = False  # carried out again after a worker died mid-way (see `bot.inbox`)
 
     @cached_property
     def notifier(self) -> SlackNotifier:
@@ -186,6 +193,12 @@ class Route:
     refusals: tuple[type[Exception], ...]
     error_block: str | None = None  # view submissions: the input a refusal is shown under
     tell: Teller = Call.tell
+    durable: bool = False  # a click written down before the ack, carried out by a worker
+
+    @property
+    def key(self) -> str:
+        """How an inbox row names this route (`bot.inbox.scheduled.resolve`)."""
+        return f"{self.handler.__module__}.{self.handler.__name__}"
 
 
 class Routes:
@@ -198,18 +211,20 @@ class Routes:
         self.routes: list[Route] = []
 
     def _add(
-        self, method: str, constraints: Any, error_block: str | None = None
+        self, method: str, constraints: Any, error_block: str | None = None, durable: bool = False
     ) -> Callable[[Handler], Handler]:
         def decorate(fn: Handler) -> Handler:
             self.routes.append(
-                Route(method, constraints, fn, self.refusals, error_block, self.tell)
+                Route(method, constraints, fn, self.refusals, error_block, self.tell, durable)
             )
             return fn
 
         return decorate
 
-    def action(self, constraints: Any) -> Callable[[Handler], Handler]:
-        return self._add("action", constraints)
+    def action(self, constraints: Any, *, durable: bool = False) -> Callable[[Handler], Handler]:
+        """`durable`: a click that only changes rows and queues messages (no modal to open
+        with its trigger) — written down before the ack and carried out by a worker."""
+        return self._add("action", constraints, durable=durable)
 
     def command(self, name: str) -> Callable[[Handler], Handler]:
         return self._add("command", name)
@@ -237,9 +252,13 @@ def bolt_listener(route: Route) -> Callable[..., None]:
     """The function Bolt calls: its parameter names are what Bolt injects."""
 
     def listener(
-        ack: Ack, client: WebClient, context: BoltContext, respond: Respond | None = None
+        ack: Ack,
+        client: WebClient,
+        context: BoltContext,
+        body: dict[str, Any],
+        respond: Respond | None = None,
     ) -> None:
-        call = Call(context[INTERACTION_KEY], context[RT_KEY], ack, client, respond)
+        call = Call(context[INTERACTION_KEY], context[RT_KEY], ack, client, respond, body)
         dispatch(route, call)
 
     listener.__name__ = listener.__qualname__ = route.handler.__name__
@@ -299,8 +318,14 @@ def dispatch(route: Route, call: Call) -> None:
     listener pool (see the module docstring)."""
     rt = call.rt
     if call.interaction.kind in ACK_FIRST or call.interaction.kind == "event_callback":
+        held = _write_down(route, call) if route.durable else None
         call.ack()
-        rt.listen(run, route, call)
+        if held is _WORKER:
+            return
+        if isinstance(held, inbox.Claimed):
+            rt.listen(_carry_out_here, route, call, held)
+        else:
+            rt.listen(run, route, call)
         return
     ready = threading.Event()
     signalling = _SignallingAck(call.ack, ready, call.respond)
@@ -323,6 +348,40 @@ def dispatch(route: Route, call: Call) -> None:
             ACK_WAIT_SECONDS,
             i.team_id or "?",
         )
+
+
+_WORKER = object()  # `_write_down`: a worker was woken to carry the click out
+
+
+def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
+    """Record a durable click before its ack (`bot.inbox`). Where a worker listens it is
+    woken (NOTIFY, delivered with the commit) and carries the click out; otherwise this
+    process claims the row and carries it out itself. None if the database refused: the
+    click is then carried out here as any other (nothing is lost while the process lives)."""
+    rt, i = call.rt, call.interaction
+    try:
+        woken = workers_listen(rt)
+        with rt.engine.begin() as conn:
+            held = inbox.record(
+                conn, i.team_id, route.key, call.body or {}, clock.now(), claimed=not woken
+            )
+            if woken:
+                conn.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, INBOX_WAKE)))
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning(
+            "could not write down %s %s (%s); carrying it out here",
+            i.kind,
+            i.route or "?",
+            type(exc).__name__,
+        )
+        return None
+    return _WORKER if woken else held
+
+
+def _carry_out_here(route: Route, call: Call, held: inbox.Claimed) -> None:
+    run(route, call)
+    with session_scope(call.rt.engine) as session:
+        inbox.finish(session, held, clock.now())
 
 
 def run(route: Route, call: Call) -> None:
@@ -386,6 +445,8 @@ def _answer(
             i.kind == "event_callback" and not failed
         ):
             return  # nobody is waiting for an answer (an upload that failed is told)
+        if call.retried and not failed:
+            return  # a second try refused: the first, cut short, most likely did it
         if i.user_id:
             route.tell(call, text)
     except Exception as exc:  # noqa: BLE001 — Slack itself may be what is failing

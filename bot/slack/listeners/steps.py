@@ -29,7 +29,7 @@ def block_ref(block_id: str) -> tuple[int, str]:
     return parse_ref(block_id.partition(":")[2], STALE_CONTROL)
 
 
-@routes.action(msgs.YES)
+@routes.action(msgs.YES, durable=True)
 def on_yes(call: Call) -> None:
     step_id, expected = decisions.parse_value(call.interaction.value)
     decisions.decide(
@@ -92,7 +92,7 @@ def on_no_submit(call: Call) -> None:
     _submit(call, "no", reason=call.view.text("reason", 2000))
 
 
-@routes.action(msgs.REASSIGN)
+@routes.action(msgs.REASSIGN, durable=True)
 def on_reassign(call: Call) -> None:
     step_id, expected = block_ref(call.interaction.block_id)
     action = call.interaction.action
@@ -110,9 +110,9 @@ def on_reassign(call: Call) -> None:
     call.tell(f"Step reassigned to <@{new_user}>; they get it in their working hours.")
 
 
-@routes.action(msgs.ANSWER_SAVED)
-@routes.action(msgs.ANSWER_CHURNED)
-@routes.action(msgs.ANSWER_NOT_YET)
+@routes.action(msgs.ANSWER_SAVED, durable=True)
+@routes.action(msgs.ANSWER_CHURNED, durable=True)
+@routes.action(msgs.ANSWER_NOT_YET, durable=True)
 def on_answer(call: Call) -> None:
     """Resolved — saved / Churned / Not yet: the question becomes its answer."""
     case_id, position = decisions.parse_value(call.interaction.value)
