@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -171,6 +172,13 @@ def worker() -> None:
     _need_slack_settings(settings)
     rt = checked_runtime(settings)
     clients = slack_or_exit(settings, rt)
+    if settings.worker_nice:
+        try:  # a backlog of sends can wait; an ack cannot (Slack gives up after 3 s)
+            os.nice(settings.worker_nice)
+        except OSError as exc:
+            logging.getLogger("bot.cli").warning(
+                "could not lower the worker's CPU priority: %s", exc.strerror or exc
+            )
     typer.echo(f"Worker running run_due every {settings.scheduler_interval_seconds:g}s")
     notifier = SlackNotifier(clients)
     # PostgreSQL: web processes wake it to carry out a click and to send what it queued

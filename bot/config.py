@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         5.0, gt=0, description="How often the scheduler runs run_due"
     )
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of `followthrough worker` (0 = none): where it shares a "
+        "machine with `serve`, Slack's acks get the CPU first",
+    )
     step_reminder_after: str = Field(
         "24h", description="Working hours without a decision before one reminder"
     )

@@ -19,10 +19,11 @@ When the answer leaves: the app runs Bolt with `process_before_response=True`, s
 calls the listener on the request's own thread and answers Slack (the HTTP response, or the
 Socket Mode envelope's ack) the moment it returns — no 10 ms polling for `ack()`, which is
 what Bolt's other mode does. `dispatch` decides what runs before that moment: a click, a
-shortcut or an event is acknowledged at once and its handler runs on the runtime's listener
-pool; a command, a form or a search (whose ack carries the answer) runs its handler on the
-pool and returns the instant the handler calls `ack()` (an Event, not a poll); what the
-handler does after its ack runs on, off the request.
+shortcut, an event or an `ack_first` command is acknowledged at once and its handler runs on
+the runtime's listener pool — or, for a `durable` click, is written down first and carried
+out by a worker (`bot.inbox`); a command, a form or a search (whose ack carries the answer)
+runs its handler on the pool and returns the instant the handler calls `ack()` (an Event,
+not a poll); what the handler does after its ack runs on, off the request.
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ class Route:
     error_block: str | None = None  # view submissions: the input a refusal is shown under
     tell: Teller = Call.tell
     durable: bool = False  # a click written down before the ack, carried out by a worker
+    ack_first: bool = False  # a command whose ack is empty: answered before its handler runs
 
     @property
     def key(self) -> str:
@@ -211,12 +213,18 @@ class Routes:
         self.routes: list[Route] = []
 
     def _add(
-        self, method: str, constraints: Any, error_block: str | None = None, durable: bool = False
+        self,
+        method: str,
+        constraints: Any,
+        error_block: str | None = None,
+        durable: bool = False,
+        ack_first: bool = False,
     ) -> Callable[[Handler], Handler]:
         def decorate(fn: Handler) -> Handler:
-            self.routes.append(
-                Route(method, constraints, fn, self.refusals, error_block, self.tell, durable)
+            route = Route(
+                method, constraints, fn, self.refusals, error_block, self.tell, durable, ack_first
             )
+            self.routes.append(route)
             return fn
 
         return decorate
@@ -226,8 +234,11 @@ class Routes:
         with its trigger) — written down before the ack and carried out by a worker."""
         return self._add("action", constraints, durable=durable)
 
-    def command(self, name: str) -> Callable[[Handler], Handler]:
-        return self._add("command", name)
+    def command(self, name: str, *, ack_first: bool = False) -> Callable[[Handler], Handler]:
+        """`ack_first`: the command's answer is never in its ack (it opens a modal, or
+        answers through the response_url), so Slack hears back before the handler starts —
+        on the request thread, with no hand-off to wait for."""
+        return self._add("command", name, ack_first=ack_first)
 
     def view(
         self, callback_id: Any, error_block: str | None = None
@@ -317,7 +328,7 @@ def dispatch(route: Route, call: Call) -> None:
     """Return as soon as the request is acknowledged; the handler runs on the runtime's
     listener pool (see the module docstring)."""
     rt = call.rt
-    if call.interaction.kind in ACK_FIRST or call.interaction.kind == "event_callback":
+    if _acks_first(route, call):
         held = _write_down(route, call) if route.durable else None
         call.ack()
         if held is _WORKER:
@@ -351,6 +362,11 @@ def dispatch(route: Route, call: Call) -> None:
 
 
 _WORKER = object()  # `_write_down`: a worker was woken to carry the click out
+
+
+def _acks_first(route: Route, call: Call) -> bool:
+    kind = call.interaction.kind
+    return route.ack_first or kind in ACK_FIRST or kind == "event_callback"
 
 
 def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
@@ -388,7 +404,7 @@ def run(route: Route, call: Call) -> None:
     """Call the handler; answer every way it can end (see the module docstring)."""
     answered: tuple[type[BaseException], ...] = (BadInput, *route.refusals)
     try:
-        if call.interaction.kind in ACK_FIRST and not call.acked:
+        if (route.ack_first or call.interaction.kind in ACK_FIRST) and not call.acked:
             call.ack()
         route.handler(call)
     except answered as exc:

@@ -29,9 +29,8 @@ def _open_report_modal(call: Call, text: str, channel_id: str | None) -> str | N
     return form.note
 
 
-@routes.command("/report-risk")
+@routes.command("/report-risk", ack_first=True)
 def on_report_command(call: Call) -> None:
-    call.ack()
     i = call.interaction
     note = _open_report_modal(call, clean_text(i.text, 200), i.channel_id or None)
     if note:
