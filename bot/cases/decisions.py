@@ -77,6 +77,18 @@ def check_decidable(
     expected: str | None = None,
 ) -> msgs.StepView:
     """Who may decide, and whether the step still waits: raises CaseError with the answer."""
+    step, case = _decidable(session, team_id, step_id, actor, settings, expected)
+    return step_view(session, case, step)
+
+
+def _decidable(
+    session: Session,
+    team_id: str,
+    step_id: int,
+    actor: str,
+    settings: Settings,
+    expected: str | None,
+) -> tuple[CaseStep, Case]:
     step = get_step(session, team_id, step_id)
     case = get_case(session, team_id, step.case_id)
     if not may_decide(session, case, step, actor, settings):
@@ -87,7 +99,7 @@ def check_decidable(
         raise CaseError(
             f"Case #{case.id} is {case.status.replace('_', ' ')}; resume it before deciding a step."
         )
-    return step_view(session, case, step)
+    return step, case
 
 
 def decidable(
@@ -130,9 +142,7 @@ def decide(
     asked_at, now = now, now or clock.now()
     settings = rt.settings
     with session_scope(rt.engine) as s:
-        check_decidable(s, team_id, step_id, actor, settings, expected)
-        step = get_step(s, team_id, step_id)
-        case = get_case(s, team_id, step.case_id)
+        step, case = _decidable(s, team_id, step_id, actor, settings, expected)
         new_ref = recipient.strip() if recipient and recipient.strip() else step.recipient_ref
         kind = delivery_for(step.medium, new_ref, bool(settings.smtp_url))
         transition = decision_action(action, kind)
