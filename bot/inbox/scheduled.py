@@ -15,6 +15,7 @@ from bot import clock
 from bot.db import session_scope
 from bot.inbox import service as inbox
 from bot.notify import DeliveryError, Notifier
+from bot.outbox.scheduled import lease_for
 from bot.runtime import Runtime
 from bot.slack.listeners import LISTENER_MODULES
 from bot.slack.listeners.base import Call, Route, run
@@ -92,12 +93,15 @@ def carry_out_due(
     (a wake-up) the clock is read for each batch; a tick's `now` is kept."""
     if not isinstance(notifier, SlackNotifier):
         return 0  # a click needs the workspace's Slack client (a notifier of Slack's)
-    done = 0
+    done, lease = 0, lease_for(rt.settings)
     while True:
         at = now or clock.now()
         with session_scope(rt.engine) as session:
-            claimed = inbox.claim(session, at, BATCH, team_id=team_id)
+            claimed = inbox.claim(session, at, BATCH, lease, team_id=team_id)
         for one in claimed:
+            with session_scope(rt.engine) as session:
+                if not inbox.renew(session, one, (now or clock.now()) + lease):
+                    continue
             ran = carry_out(rt, notifier, one)
             with session_scope(rt.engine) as session:
                 inbox.finish(session, one, now or clock.now(), failed=not ran)

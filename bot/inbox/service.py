@@ -17,7 +17,6 @@ from bot.workspaces.service import active_only
 
 TABLE: sa.Table = InboundAction.__table__  # type: ignore[attr-defined]
 PENDING, DONE, FAILED = "pending", "done", "failed"
-LEASE = dt.timedelta(seconds=60)  # a handler's longest run (Slack's timeouts, with retries)
 MAX_ATTEMPTS = 3  # a click that killed three workers is not run a fourth time
 KEEP = dt.timedelta(days=1)  # finished rows stay a day (support questions), then go
 
@@ -43,9 +42,10 @@ def record(
     now: dt.datetime,
     *,
     claimed: bool,
+    lease: dt.timedelta,
 ) -> Claimed:
     """Write a click down (in the caller's transaction): pending for any worker, or already
-    claimed by this process (`claimed`: it carries the click out itself)."""
+    claimed by this process for `lease` (`claimed`: it carries the click out itself)."""
     row_id = conn.execute(
         sa.insert(TABLE)
         .values(
@@ -54,7 +54,7 @@ def record(
             body=dict(body),
             status=PENDING,
             attempts=1 if claimed else 0,
-            due_at=now + LEASE if claimed else now,
+            due_at=now + lease if claimed else now,
             created_at=now,
         )
         .returning(TABLE.c.id)
@@ -63,10 +63,15 @@ def record(
 
 
 def claim(
-    session: Session, now: dt.datetime, limit: int, *, team_id: str | None = None
+    session: Session,
+    now: dt.datetime,
+    limit: int,
+    lease: dt.timedelta,
+    *,
+    team_id: str | None = None,
 ) -> list[Claimed]:
     """Take up to `limit` pending clicks that are due (new, or held by a claim that
-    expired), oldest first; each for LEASE."""
+    expired), oldest first, for `lease` (renewed before each one is carried out)."""
     pick = sa.select(TABLE.c.id).where(
         TABLE.c.status == PENDING, TABLE.c.due_at <= now, active_only(TABLE.c.team_id)
     )
@@ -78,7 +83,7 @@ def claim(
     rows = session.execute(
         sa.update(TABLE)
         .where(TABLE.c.id.in_(pick))
-        .values(attempts=TABLE.c.attempts + 1, due_at=now + LEASE)
+        .values(attempts=TABLE.c.attempts + 1, due_at=now + lease)
         .returning(TABLE.c.id, TABLE.c.attempts, TABLE.c.team_id, TABLE.c.route, TABLE.c.body)
         .execution_options(synchronize_session=False)
     ).all()
@@ -89,16 +94,30 @@ def _id(c: Claimed) -> int:
     return c.id
 
 
+def _held(claimed: Claimed) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        TABLE.c.id == claimed.id, TABLE.c.attempts == claimed.token, TABLE.c.status == PENDING
+    )
+
+
+def renew(session: Session, claimed: Claimed, until: dt.datetime) -> bool:
+    """Right before carrying a click out: still ours? Then hold it until `until`. A claim
+    that expired while earlier clicks of its batch ran is left to whoever took it."""
+    result = session.execute(
+        sa.update(TABLE)
+        .where(_held(claimed))
+        .values(due_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def finish(session: Session, claimed: Claimed, now: dt.datetime, *, failed: bool = False) -> bool:
     """Mark a click carried out (or given up), if this claim still holds it. The row is
     kept for KEEP (its `due_at` is then when it goes)."""
     result = session.execute(
         sa.update(TABLE)
-        .where(
-            TABLE.c.id == claimed.id,
-            TABLE.c.attempts == claimed.token,
-            TABLE.c.status == PENDING,
-        )
+        .where(_held(claimed))
         .values(status=FAILED if failed else DONE, done_at=now, due_at=now + KEEP)
         .execution_options(synchronize_session=False)
     )

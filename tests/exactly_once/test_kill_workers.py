@@ -1,7 +1,8 @@
 """Exactly once, as processes: three real `followthrough worker`s on PostgreSQL against a Slack
 that answers slowly (after doing the work), one of them SIGKILLed and restarted every 1–3 s.
 Every step DM, every delivery and every "is the risk resolved?" must be accepted by Slack
-exactly once — counted from the stand-in's record of what it accepted.
+exactly once — counted from the stand-in's record of what it accepted — and every Yes the
+web process wrote down (`bot.inbox`) must be carried out, deciding its step exactly once.
 
 A longer soak version (more steps, longer) is `python bench/kill_soak.py`.
 """
@@ -20,19 +21,32 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
-from bot.cases.decisions import decide
+from bot import clock
+from bot.cases import blocks as msgs
 from bot.cases.engine import start_case
 from bot.config import load_settings
 from bot.db import engine_for, session_scope
-from bot.devtools.memory_slack import MemorySlack
-from bot.devtools.standin import SlackStandin
-from bot.models import Account, Case, CaseStep, OutboundMessage, Person, Playbook, StepStatus
-from bot.notify import DeliveryError
+from bot.devtools.standin import SlackDriver, SlackStandin
+from bot.inbox import service as inbox
+from bot.models import (
+    Account,
+    AuditEvent,
+    Case,
+    CaseStep,
+    InboundAction,
+    OutboundMessage,
+    Person,
+    Playbook,
+    StepStatus,
+)
+from bot.outbox.scheduled import INBOX_WAKE, WAKE_CHANNEL, lease_for
 from bot.runtime import Runtime
 
 TEAM = "T0KILL"
+YES_ROUTE = "bot.slack.listeners.steps.on_yes"
 STEPS = 40
 
 
@@ -244,16 +258,32 @@ def _accepted(standin: SlackStandin) -> Counter[str]:
     return keys
 
 
-def _decide_all(rt: Runtime) -> None:
-    """Everyone says Yes; the web process "cannot reach Slack", so the deliveries are left
-    to the workers being killed."""
-    offline = MemorySlack()
-    offline.go_offline(DeliveryError("offline", retryable=True, code="ratelimited", retry_after=0))
+def _click_all(rt: Runtime, standin: SlackStandin) -> None:
+    """Everyone clicks Yes on their step's DM, and the web process writes each click down
+    as it does before its ack (`bot.inbox`, one NOTIFY): carrying them out — deciding, then
+    the deliveries — is left to the workers being killed."""
+    driver = SlackDriver("unused", TEAM, standin, "http://127.0.0.1:9/unused")
     with session_scope(rt.engine) as s:
-        steps = [(x.id, x.assignee_user_id) for x in s.exec(select(CaseStep))]
-    for step_id, who in steps:
-        decide(rt, offline, TEAM, step_id or 0, who or "", "yes", expected="awaiting")
-    assert rt.drain_soon()  # the clicks' own sends met the offline Slack
+        steps = [(x.assignee_user_id, x.dm_channel, x.dm_ts) for x in s.exec(select(CaseStep))]
+    lease = lease_for(rt.settings)
+    with rt.engine.begin() as conn:
+        for who, channel, ts in steps:
+            [dm] = [m for m in standin.messages(channel or "") if m["ts"] == ts]
+            payload = driver.block_action_payload(msgs.YES, user_id=who, message=dm)
+            inbox.record(conn, TEAM, YES_ROUTE, payload, clock.now(), claimed=False, lease=lease)
+        conn.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, INBOX_WAKE)))
+
+
+def _decided_once(rt: Runtime) -> None:
+    """Every click carried out, and every step decided by exactly one of them."""
+    with session_scope(rt.engine) as s:
+        rows = list(s.exec(select(InboundAction)))
+        decided = Counter(
+            a.entity_id
+            for a in s.exec(select(AuditEvent).where(AuditEvent.action == "decided_yes"))
+        )
+    assert len(rows) == STEPS and {r.status for r in rows} == {"done"}
+    assert len(decided) == STEPS and set(decided.values()) == {1}, decided
 
 
 def _check_exactly_once(standin: SlackStandin, rt: Runtime) -> dict[str, int]:
@@ -292,10 +322,11 @@ def test_killed_workers_lose_nothing_and_double_nothing(pg_url: str, standin: Sl
     workers = Workers(_env(pg_url, standin))
     try:
         _wait(rt, _all_chased, workers, rng, limit=LIVENESS)
-        _decide_all(rt)
+        _click_all(rt, standin)
         _wait(rt, _all_done, workers, rng, limit=LIVENESS)
     finally:
         errs = workers.stop()
+    _decided_once(rt)
     figures = _check_exactly_once(standin, rt)
     print(f"kill test: {workers.kills} kills, {figures}")
     assert workers.kills >= 3, "the run was too short to kill anything"

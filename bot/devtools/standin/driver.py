@@ -238,9 +238,42 @@ class SlackDriver:
         The element is looked up in the message/view blocks, so a test cannot click a button
         the app never rendered. `value` overrides the button value or picks a select option.
         """
+        payload = self.block_action_payload(
+            action_id,
+            value,
+            user_id,
+            message=message,
+            view=view,
+            block_id=block_id,
+            selected_option=selected_option,
+            selected_user=selected_user,
+            selected_date=selected_date,
+            selected_options=selected_options,
+        )
+        resp = self._interact(payload, **send)
+        return _with(
+            resp, trigger_id=payload["trigger_id"], response_url=payload.get("response_url")
+        )
+
+    def block_action_payload(
+        self,
+        action_id: str,
+        value: Any = None,
+        user_id: str | None = None,
+        *,
+        message: dict[str, Any] | None = None,
+        view: dict[str, Any] | str | None = None,
+        block_id: str | None = None,
+        selected_option: Any = None,
+        selected_user: str | None = None,
+        selected_date: str | None = None,
+        selected_options: list[Any] | None = None,
+    ) -> dict[str, Any]:
+        """The `block_actions` payload Slack would send for that click (`block_action`
+        sends it; a kill test writes it down as the web process would)."""
         user_id = self._user(user_id)
         payload = self._base("block_actions", user_id)
-        payload["trigger_id"] = trigger_id = self.standin.new_trigger_id(user_id, self.team_id)
+        payload["trigger_id"] = self.standin.new_trigger_id(user_id, self.team_id)
         payload["state"] = {"values": {}}
         response_url = None
         if view is not None:
@@ -277,8 +310,7 @@ class SlackDriver:
             "selected_options": selected_options,
         }
         payload["actions"] = [action_payload_entry(element, bid, value, selected)]
-        resp = self._interact(payload, **send)
-        return _with(resp, trigger_id=trigger_id, response_url=response_url)
+        return payload
 
     def view_submission(
         self,

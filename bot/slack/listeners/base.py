@@ -45,7 +45,7 @@ from slack_sdk.errors import SlackApiError
 from bot import clock
 from bot.db import session_scope
 from bot.inbox import service as inbox
-from bot.outbox.scheduled import INBOX_WAKE, WAKE_CHANNEL, workers_listen
+from bot.outbox.scheduled import INBOX_WAKE, WAKE_CHANNEL, lease_for, workers_listen
 from bot.runtime import Runtime
 from bot.slack.blocks.common import plain, section
 from bot.slack.outbound import SlackNotifier
@@ -379,7 +379,13 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
         woken = workers_listen(rt)
         with rt.engine.begin() as conn:
             held = inbox.record(
-                conn, i.team_id, route.key, call.body or {}, clock.now(), claimed=not woken
+                conn,
+                i.team_id,
+                route.key,
+                call.body or {},
+                clock.now(),
+                claimed=not woken,
+                lease=lease_for(rt.settings),
             )
             if woken:
                 conn.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, INBOX_WAKE)))
