@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -235,6 +236,9 @@ def tick(
         typer.echo(f"{name}: {'failed (see log)' if count < 0 else count}")
 
 
+_loaded = False
+
+
 def _load_command_modules() -> None:
     """The product's own command modules, then any installed plugins.
 
@@ -244,16 +248,22 @@ def _load_command_modules() -> None:
     """
     from importlib.metadata import entry_points
 
+    global _loaded
+    if _loaded:  # once per process: `main(argv)` runs many commands in one test process
+        return
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
     for plugin in entry_points(group="followthrough.commands"):
         plugin.load()(app)
+    _loaded = True
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script (`argv` None: the process's own arguments); tests pass `argv` to
+    run a command in-process (`bot.devtools.cli_runner`)."""
     _load_command_modules()
     try:
-        app()
+        app(args=None if argv is None else list(argv))
     except ConfigError as exc:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
         sys.exit(2)

@@ -29,6 +29,12 @@ def set_now(value: dt.datetime | None) -> None:
         _override = as_utc(value) if value is not None else None
 
 
+def pinned() -> dt.datetime | None:
+    """The pinned time, or None when the clock follows the system's."""
+    with _lock:
+        return _override
+
+
 def as_utc(value: dt.datetime) -> dt.datetime:
     """Naive datetimes (as SQLite returns them) are UTC by convention in this app."""
     if value.tzinfo is None:

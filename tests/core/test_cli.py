@@ -1,4 +1,7 @@
-"""The CLI: --help everywhere, the schema gate, imports, and `serve` as a real process."""
+"""The CLI: --help everywhere, the schema gate, imports, and `serve` and `worker` as real
+processes. Commands whose result is their output and exit code run in-process through the
+console script's `main(argv)` (`bot.devtools.cli_runner`); `python -m bot` itself is started
+for real where the process is the point (its --help, serving, the worker loop)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import _load_command_modules, app
+from bot.devtools.cli_runner import run_cli
 
 runner = CliRunner()
 _load_command_modules()
@@ -71,13 +75,10 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: Path, command: str) ->
 
 
 def test_serve_without_tokens_names_the_missing_setting(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        ["serve"],
         env=_env(tmp_path),
         cwd=tmp_path,
-        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -86,13 +87,10 @@ def test_serve_without_tokens_names_the_missing_setting(tmp_path: Path) -> None:
 
 
 def test_malformed_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        ["migrate"],
         env=_env(tmp_path, LLM_ENGINE="gpt5"),
         cwd=tmp_path,
-        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -101,34 +99,21 @@ def test_malformed_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
 
 def test_migrate_then_import_accounts_reports_bad_rows(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"],
-        env=env,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    assert run_cli(["migrate"], env=env, cwd=tmp_path).returncode == 0
     csv = tmp_path / "accounts.csv"
     csv.write_bytes(b"name,domain\nAcme,acme.com\nBad,not a domain\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "accounts", "import", str(csv), "--team", "T1"],
+    result = run_cli(
+        ["accounts", "import", str(csv), "--team", "T1"],
         env=env,
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert result.returncode == 1
     assert "1 created, 0 updated, 1 skipped" in result.stdout
     assert "line 3: skipped" in result.stdout
-    listed = subprocess.run(
-        [sys.executable, "-m", "bot", "accounts", "list"],
+    listed = run_cli(
+        ["accounts", "list"],
         env=env,
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert "Acme" in listed.stdout
 
@@ -151,14 +136,7 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
             SLACK_API_URL=standin.api_url,
             RUN_SCHEDULER="false",
         )
-        subprocess.run(
-            [sys.executable, "-m", "bot", "migrate"],
-            env=env,
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        assert run_cli(["migrate"], env=env, cwd=tmp_path).returncode == 0
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--port", str(port), "--host", "127.0.0.1"],
             env=env,
@@ -215,14 +193,7 @@ def _standin_env(standin, tmp_path: Path, **extra: str) -> dict[str, str]:  # ty
         SLACK_API_URL=standin.api_url,
         **extra,
     )
-    subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"],
-        env=env,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    assert run_cli(["migrate"], env=env, cwd=tmp_path).returncode == 0
     return env
 
 
@@ -256,58 +227,39 @@ def test_tick_runs_the_due_work_once_at_the_given_time(tmp_path: Path) -> None:
     with SlackStandin() as standin:
         env = _standin_env(standin, tmp_path)
         _queue_sample_transcript(tmp_path)
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "tick", "--now", "2026-11-23T14:00:00+00:00"],
+        result = run_cli(
+            ["tick", "--now", "2026-11-23T14:00:00+00:00"],
             env=env,
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         assert "capture: 1" in result.stdout
         review = [c for c in standin.calls("chat.postMessage") if c.args.get("channel") == "C0GEN"]
         assert review and "commitment" in review[-1].args["text"].lower()
-        bad = subprocess.run(
-            [sys.executable, "-m", "bot", "tick", "--now", "next tuesday"],
+        bad = run_cli(
+            ["tick", "--now", "next tuesday"],
             env=env,
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert bad.returncode == 2 and "ISO-8601" in bad.stderr
-        naive = subprocess.run(
-            [sys.executable, "-m", "bot", "tick", "--now", "2026-11-23T14:00"],
+        naive = run_cli(
+            ["tick", "--now", "2026-11-23T14:00"],
             env=env,
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert naive.returncode == 0, naive.stderr
         assert "Due work as of 2026-11-23 14:00 UTC (no offset given, so UTC)" in naive.stdout
-        ny = subprocess.run(
-            [sys.executable, "-m", "bot", "tick", "--now", "2026-11-23T09:00-05:00"],
+        ny = run_cli(
+            ["tick", "--now", "2026-11-23T09:00-05:00"],
             env=env,
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
         assert "Due work as of 2026-11-23 14:00 UTC\n" in ny.stdout
 
 
 def test_migrate_says_one_line_and_nothing_else(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    run = lambda: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "bot", "migrate"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = lambda: run_cli(["migrate"], env=env, cwd=tmp_path)  # noqa: E731
     first, again = run(), run()
     assert first.stdout.startswith("Database upgraded from empty to ") and first.stderr == ""
     assert again.stdout.startswith("Database is already at ") and again.stderr == ""

@@ -1,6 +1,9 @@
 """Every misconfiguration and Slack failure at start-up is one line on stderr with the cause
 and the fix, a non-zero exit, and no traceback (the trace only at LOG_LEVEL=DEBUG). Each runs
-the real command as a subprocess (`python -m bot …`) against the local stand-in."""
+the real command against the local stand-in: through the console script's `main(argv)` in
+this process (`bot.devtools.cli_runner`: its own environment, directory, logging and exit
+code), or as a subprocess (`python -m bot …`) where a real interpreter is what is checked —
+the trace at DEBUG, and no retrying when Slack is unreachable (the subprocess's timeout)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.devtools.cli_runner import run_cli
 from bot.devtools.standin import SlackStandin
 from bot.manifest import bot_scopes
 
@@ -30,8 +34,12 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _run(
-    tmp_path: Path, *args: str, timeout: float = 60, **env: str
+    tmp_path: Path, *args: str, real: bool = False, timeout: float = 60, **env: str
 ) -> subprocess.CompletedProcess:
+    """The command's exit code and output: in-process through `main(argv)`, or with
+    `real` as a subprocess (a real interpreter's traceback, a wall-clock bound)."""
+    if not real:
+        return run_cli(args, env=_env(tmp_path, **env), cwd=tmp_path)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
@@ -148,6 +156,7 @@ def test_unreachable_slack_is_one_line_without_retrying_for_half_a_minute(
     result = _run(
         tmp_path,
         *args,
+        real=True,
         timeout=30,
         SLACK_BOT_TOKEN="xoxb-1",
         SLACK_SIGNING_SECRET="s",
@@ -162,6 +171,7 @@ def test_the_full_trace_only_at_debug(tmp_path: Path) -> None:
     result = _run(
         tmp_path,
         "worker",
+        real=True,
         SLACK_BOT_TOKEN="xoxb-1",
         SLACK_API_URL=f"http://127.0.0.1:{_closed_port()}/api/",
         LOG_LEVEL="DEBUG",

@@ -1,16 +1,17 @@
-"""`followthrough signal …` as a real process: rules validate, source, send, import, unmatched
-and map."""
+"""`followthrough signal …` through the console script's `main(argv)` (in-process, with the
+command's own environment and directory: `bot.devtools.cli_runner`): rules validate, source,
+send, import, unmatched and map."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlmodel import select
 
 from bot.db import engine_for, session_scope
+from bot.devtools.cli_runner import run_cli
 from bot.migrate import upgrade
 from bot.models import Account
 from bot.signals.evaluate import evaluate_new
@@ -21,14 +22,7 @@ from bot.workspaces.service import ensure_workspace
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "signal", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    return run_cli(["signal", *args], env=env, cwd=tmp_path)
 
 
 def test_signal_commands(tmp_path: Path) -> None:

@@ -1,17 +1,19 @@
-"""`followthrough doctor` as a subprocess against the stand-in: a clean install passes, and
-each misconfiguration is reported in exactly one ✗ line that says what to do."""
+"""`followthrough doctor` against the stand-in, through the console script's `main(argv)` in
+this process (`bot.devtools.cli_runner`: the command's own environment, directory, logging
+and exit code): a clean install passes, and each misconfiguration is reported in exactly one
+✗ line that says what to do."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.db import engine_for
+from bot.devtools.cli_runner import run_cli
 from bot.devtools.standin import SlackStandin
 from bot.devtools.world import TEAM
 from bot.manifest import bot_scopes
@@ -55,14 +57,7 @@ def _doctor(
         upgrade(base["DATABASE_URL"])
         engine_for(base["DATABASE_URL"]).dispose()
     base.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "doctor", *args],
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in base.items() if v != ""},
-        cwd=tmp_path,
-        timeout=60,
-    )
+    return run_cli(["doctor", *args], env={k: v for k, v in base.items() if v != ""}, cwd=tmp_path)
 
 
 def _problems(result: subprocess.CompletedProcess) -> list[str]:
@@ -192,9 +187,7 @@ def test_data_imported_under_another_team(standin: SlackStandin, tmp_path: Path)
         ["migrate"],
         ["accounts", "import", str(SAMPLES / "accounts.csv"), "--team", "T0OLD"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", *args], env=base, cwd=tmp_path, capture_output=True
-        )
+        done = run_cli(args, env=base, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
     result = _doctor(tmp_path, standin, migrate=False)
     [line] = _problems(result)
@@ -209,7 +202,7 @@ def test_with_oauth_every_installed_workspace_is_checked(database_url: str, tmp_
     from tests.workspaces.conftest import ACME, GLOBEX
 
     if not database_url.startswith("sqlite"):
-        pytest.skip("the subprocess reads the same database; one backend is enough here")
+        pytest.skip("the command reads the same database; one backend is enough here")
     with Installs(database_url) as inst:
         for team_id, name, people, channel in (ACME, GLOBEX):
             inst.add_workspace(team_id, name, people, channel)
@@ -228,14 +221,7 @@ def test_with_oauth_every_installed_workspace_is_checked(database_url: str, tmp_
             SLACK_CLIENT_SECRET=CLIENT_SECRET,
             SLACK_SIGNING_SECRET="8f742231b10e8888abcd99yyyzzz85a5",
         )
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "doctor"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=60,
-        )
+        result = run_cli(["doctor"], env=env, cwd=tmp_path)
     out = result.stdout
     assert "✓ Workspace T0ACME · Acme CS: installed, its bot token works" in out
     assert "✓ Workspace T0GLOBEX · Globex CS: installed, its bot token works" in out
