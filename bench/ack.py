@@ -69,11 +69,14 @@ def serve_floor(kind: str, port: int, modal_file: str, api_url: str, token: str)
         serve(null_app, host="127.0.0.1", port=port, threads=16, _quiet=True)
         return
 
+    import logging
     from concurrent.futures import ThreadPoolExecutor
 
     from slack_bolt import App
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N"
 
     modal = json.loads(Path(modal_file).read_text())
     pbr = kind == "bolt-pbr"
@@ -241,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=100, help="per level (at least 10·c)")
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument(
+        "--only", default="/report-risk,Yes", help="which requests to send (comma-separated)"
+    )
     parser.add_argument(
         "--profile",
         help="py-spy the app's web process into this file (raw; the worker into FILE.worker)",
@@ -460,6 +466,8 @@ def run(args: argparse.Namespace) -> int:
             for c in levels:
                 n = per_level[c]
                 for request, fn in (("/report-risk", command), ("Yes", click)):
+                    if request not in args.only.split(","):
+                        continue
                     if request == "Yes":
                         clicks[:] = take(n)
                     mark = len(standin.calls())
