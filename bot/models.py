@@ -55,6 +55,12 @@ class TranscriptStatus(StrEnum):
     FAILED = "failed"  # unreadable; the file is kept, the user was told why
 
 
+class InboxStatus(StrEnum):
+    PENDING = "pending"  # written down (or claimed: `attempts` is the claim token)
+    DONE = "done"  # carried out (its listener ran: done, refused or failed and told)
+    FAILED = "failed"  # given up: it cannot be run (unknown listener, too many tries)
+
+
 class CommitmentStatus(StrEnum):
     PROPOSED = "proposed"
     OPEN = "open"
@@ -453,7 +459,7 @@ class InboundAction(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     route: str = Field(max_length=120)  # the listener that carries it out (module.function)
     body: dict[str, Any] = _json()  # Slack's payload, as Bolt parsed it
-    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    status: str = Field(default=InboxStatus.PENDING, max_length=16)
     attempts: int = 0  # claim token
     due_at: dt.datetime = Field(
         default_factory=clock.now,

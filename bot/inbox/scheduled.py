@@ -23,7 +23,6 @@ from bot.slack.outbound import SlackNotifier
 from bot.slack.payload import BadPayload, Interaction
 
 log = logging.getLogger(__name__)
-BATCH = 20
 GIVEN_UP = (
     ":warning: That click could not be carried out on our side, so nothing changed. Please "
     "click again; tell your Followthrough admin if it keeps happening."
@@ -89,25 +88,21 @@ def _tell(respond: Respond | None, text: str) -> None:
 def carry_out_due(
     rt: Runtime, notifier: Notifier, now: dt.datetime | None = None, *, team_id: str | None = None
 ) -> int:
-    """Claim and carry out pending clicks, oldest first, until none is left. Without `now`
-    (a wake-up) the clock is read for each batch; a tick's `now` is kept."""
+    """Claim and carry out pending clicks one by one, oldest first, until none is left.
+    Without `now` (a wake-up) the clock is read for each; a tick's `now` is kept."""
     if not isinstance(notifier, SlackNotifier):
         return 0  # a click needs the workspace's Slack client (a notifier of Slack's)
     done, lease = 0, lease_for(rt.settings)
     while True:
-        at = now or clock.now()
         with session_scope(rt.engine) as session:
-            claimed = inbox.claim(session, at, BATCH, lease, team_id=team_id)
+            claimed = inbox.claim_next(session, now or clock.now(), lease, team_id=team_id)
+        if not claimed:
+            return done
         for one in claimed:
-            with session_scope(rt.engine) as session:
-                if not inbox.renew(session, one, (now or clock.now()) + lease):
-                    continue
             ran = carry_out(rt, notifier, one)
             with session_scope(rt.engine) as session:
                 inbox.finish(session, one, now or clock.now(), failed=not ran)
             done += 1
-        if len(claimed) < BATCH:
-            return done
 
 
 def due(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:

@@ -12,12 +12,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from bot.models import InboundAction
+from bot.models import InboundAction, InboxStatus
+from bot.states import Machine, move_rows
 from bot.workspaces.service import active_only
 
 TABLE: sa.Table = InboundAction.__table__  # type: ignore[attr-defined]
-PENDING, DONE, FAILED = "pending", "done", "failed"
-MAX_ATTEMPTS = 3  # a click that killed three workers is not run a fourth time
+PENDING, DONE, FAILED = InboxStatus.PENDING, InboxStatus.DONE, InboxStatus.FAILED
+INBOX = Machine(
+    "click",
+    TABLE,
+    {
+        "claim": {PENDING: PENDING},  # new, or its claim expired (the token goes up)
+        "done": {PENDING: DONE},
+        "give_up": {PENDING: FAILED},
+    },
+)
+# A click whose carrier died this often is not run again: it is what kills them (a worker
+# stopped for other reasons is rarely stopped ten times during one click).
+MAX_ATTEMPTS = 10
 KEEP = dt.timedelta(days=1)  # finished rows stay a day (support questions), then go
 
 
@@ -62,66 +74,49 @@ def record(
     return Claimed(int(row_id), 1 if claimed else 0, team_id, route, body)
 
 
-def claim(
-    session: Session,
-    now: dt.datetime,
-    limit: int,
-    lease: dt.timedelta,
-    *,
-    team_id: str | None = None,
+def claim_next(
+    session: Session, now: dt.datetime, lease: dt.timedelta, *, team_id: str | None = None
 ) -> list[Claimed]:
-    """Take up to `limit` pending clicks that are due (new, or held by a claim that
-    expired), oldest first, for `lease` (renewed before each one is carried out)."""
+    """Take the oldest pending click that is due (new, or held by a claim that expired) for
+    `lease` — one at a time, so a claim's token counts the times it was started. A list:
+    PostgreSQL may run a `LIMIT 1 … SKIP LOCKED` sub-select more than once in one UPDATE
+    and so claim more than one row; every row claimed is returned, none is stranded."""
     pick = sa.select(TABLE.c.id).where(
         TABLE.c.status == PENDING, TABLE.c.due_at <= now, active_only(TABLE.c.team_id)
     )
     if team_id is not None:
         pick = pick.where(TABLE.c.team_id == team_id)
-    pick = pick.order_by(TABLE.c.id).limit(limit)
+    pick = pick.order_by(TABLE.c.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    rows = session.execute(
-        sa.update(TABLE)
-        .where(TABLE.c.id.in_(pick))
-        .values(attempts=TABLE.c.attempts + 1, due_at=now + lease)
-        .returning(TABLE.c.id, TABLE.c.attempts, TABLE.c.team_id, TABLE.c.route, TABLE.c.body)
-        .execution_options(synchronize_session=False)
-    ).all()
+    rows = move_rows(
+        session,
+        INBOX,
+        "claim",
+        TABLE.c.id.in_(pick),
+        values={"attempts": TABLE.c.attempts + 1, "due_at": now + lease},
+        returning=(TABLE.c.id, TABLE.c.attempts, TABLE.c.team_id, TABLE.c.route, TABLE.c.body),
+    )
     return sorted((Claimed(int(r[0]), int(r[1]), r[2], r[3], r[4]) for r in rows), key=_id)
 
 
-def _id(c: Claimed) -> int:
-    return c.id
-
-
-def _held(claimed: Claimed) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        TABLE.c.id == claimed.id, TABLE.c.attempts == claimed.token, TABLE.c.status == PENDING
-    )
-
-
-def renew(session: Session, claimed: Claimed, until: dt.datetime) -> bool:
-    """Right before carrying a click out: still ours? Then hold it until `until`. A claim
-    that expired while earlier clicks of its batch ran is left to whoever took it."""
-    result = session.execute(
-        sa.update(TABLE)
-        .where(_held(claimed))
-        .values(due_at=until)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+def _id(claimed: Claimed) -> int:
+    return claimed.id
 
 
 def finish(session: Session, claimed: Claimed, now: dt.datetime, *, failed: bool = False) -> bool:
     """Mark a click carried out (or given up), if this claim still holds it. The row is
     kept for KEEP (its `due_at` is then when it goes)."""
-    result = session.execute(
-        sa.update(TABLE)
-        .where(_held(claimed))
-        .values(status=FAILED if failed else DONE, done_at=now, due_at=now + KEEP)
-        .execution_options(synchronize_session=False)
+    return bool(
+        move_rows(
+            session,
+            INBOX,
+            "give_up" if failed else "done",
+            TABLE.c.id == claimed.id,
+            TABLE.c.attempts == claimed.token,
+            values={"done_at": now, "due_at": now + KEEP},
+        )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def forget(session: Session, now: dt.datetime) -> int:

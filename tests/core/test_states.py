@@ -25,6 +25,7 @@ MACHINES = {
     "SIGNAL": ("bot.signals.models", None),
     "SUGGESTION": ("bot.signals.models", None),
     "DELIVERY": ("bot.recorders.models", None),
+    "INBOX": ("bot.inbox.service", "InboxStatus"),
 }
 EXEMPT_MARKER = "state-table:"  # a documented write the helper cannot express (an upsert)
 

@@ -83,6 +83,7 @@ def _env(url: str, standin: SlackStandin, **extra: str) -> dict[str, str]:
         WORKDAYS="mon,tue,wed,thu,fri,sat,sun",
         DEFAULT_TIMEZONE="UTC",
         LOG_LEVEL="WARNING",
+        WORKER_NICE="0",  # restarted every 1–3 s on a busy machine: not the test's subject
         DIGEST_HOUR="0",  # everyone's digest is due whatever the time of day
         STEP_REMINDER_AFTER="0h",  # a reminder, then an escalation, right after each DM
         STEP_ESCALATE_AFTER="0h",
@@ -210,7 +211,10 @@ def _wait(
             for m in s.exec(select(OutboundMessage))
         )
         steps = Counter(x.status for x in s.exec(select(CaseStep)))
-    raise AssertionError(f"not done within {limit}s; steps {dict(steps)}; outbox {dict(rows)}")
+        clicks = Counter((c.status, c.attempts) for c in s.exec(select(InboundAction)))
+    raise AssertionError(
+        f"not done within {limit}s; steps {dict(steps)}; outbox {dict(rows)}; clicks {dict(clicks)}"
+    )
 
 
 def _all_dmed(s: Any) -> bool:

@@ -141,7 +141,10 @@ def test_a_click_that_cannot_be_carried_out_is_given_up_and_told(
     case_id = start_a_case(world)
     first, _ = _yes(world, case_id)
     with world.rt.engine.begin() as conn:
-        for route, attempts in (("bot.slack.listeners.steps.gone", 0), (YES_ROUTE, 3)):
+        for route, attempts in (
+            ("bot.slack.listeners.steps.gone", 0),
+            (YES_ROUTE, inbox.MAX_ATTEMPTS),
+        ):
             conn.execute(
                 sa.insert(InboundAction).values(  # type: ignore[arg-type]
                     team_id=world.team_id,
