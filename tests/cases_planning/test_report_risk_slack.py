@@ -105,7 +105,7 @@ def test_unknown_account_gets_clear_answer_and_unfilled_modal(slack) -> None:
     slack.seed_account("Acme Corp", "acme.com")
     view, resp = _open_modal(slack, "Initech")
     assert "initial_option" not in view["blocks"][0]["element"]
-    slack.standin.wait_reply(resp, "couldn't find an account")
+    assert "couldn't find an account" in slack.standin.answer(resp)
     [note] = slack.standin.ephemerals(user="U0MAYA")
     assert "couldn't find an account called 'Initech'" in str(note)
 

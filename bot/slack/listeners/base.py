@@ -19,8 +19,8 @@ When the answer leaves: the app runs Bolt with `process_before_response=True`, s
 calls the listener on the request's own thread and answers Slack (the HTTP response, or the
 Socket Mode envelope's ack) the moment it returns — no 10 ms polling for `ack()`, which is
 what Bolt's other mode does. `dispatch` decides what runs before that moment: a click, a
-shortcut, an event or an `ack_first` command is acknowledged at once and its handler runs on
-the runtime's listener pool — or, for a `durable` click, is written down first and carried
+shortcut or an event is acknowledged at once and its handler runs on the runtime's listener
+pool — or, for a `durable` click, is written down first and carried
 out by a worker (`bot.inbox`); a command, a form or a search (whose ack carries the answer)
 runs its handler on the pool and returns the instant the handler calls `ack()` (an Event,
 not a poll); what the handler does after its ack runs on, off the request.
@@ -195,7 +195,6 @@ class Route:
     error_block: str | None = None  # view submissions: the input a refusal is shown under
     tell: Teller = Call.tell
     durable: bool = False  # a click written down before the ack, carried out by a worker
-    ack_first: bool = False  # a command whose ack is empty: answered before its handler runs
 
     @property
     def key(self) -> str:
@@ -218,12 +217,9 @@ class Routes:
         constraints: Any,
         error_block: str | None = None,
         durable: bool = False,
-        ack_first: bool = False,
     ) -> Callable[[Handler], Handler]:
         def decorate(fn: Handler) -> Handler:
-            route = Route(
-                method, constraints, fn, self.refusals, error_block, self.tell, durable, ack_first
-            )
+            route = Route(method, constraints, fn, self.refusals, error_block, self.tell, durable)
             self.routes.append(route)
             return fn
 
@@ -234,11 +230,8 @@ class Routes:
         with its trigger) — written down before the ack and carried out by a worker."""
         return self._add("action", constraints, durable=durable)
 
-    def command(self, name: str, *, ack_first: bool = False) -> Callable[[Handler], Handler]:
-        """`ack_first`: the command's answer is never in its ack (it opens a modal, or
-        answers through the response_url), so Slack hears back before the handler starts —
-        on the request thread, with no hand-off to wait for."""
-        return self._add("command", name, ack_first=ack_first)
+    def command(self, name: str) -> Callable[[Handler], Handler]:
+        return self._add("command", name)
 
     def view(
         self, callback_id: Any, error_block: str | None = None
@@ -366,7 +359,7 @@ _WORKER = object()  # `_write_down`: a worker was woken to carry the click out
 
 def _acks_first(route: Route, call: Call) -> bool:
     kind = call.interaction.kind
-    return route.ack_first or kind in ACK_FIRST or kind == "event_callback"
+    return kind in ACK_FIRST or kind == "event_callback"
 
 
 def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
@@ -410,7 +403,7 @@ def run(route: Route, call: Call) -> None:
     """Call the handler; answer every way it can end (see the module docstring)."""
     answered: tuple[type[BaseException], ...] = (BadInput, *route.refusals)
     try:
-        if (route.ack_first or call.interaction.kind in ACK_FIRST) and not call.acked:
+        if call.interaction.kind in ACK_FIRST and not call.acked:
             call.ack()
         route.handler(call)
     except answered as exc:

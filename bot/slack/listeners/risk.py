@@ -29,12 +29,17 @@ def _open_report_modal(call: Call, text: str, channel_id: str | None) -> str | N
     return form.note
 
 
-@routes.command("/report-risk", ack_first=True)
+@routes.command("/report-risk")
 def on_report_command(call: Call) -> None:
+    """The modal first, then the ack (with the note, if the typed account was not found):
+    Slack hears back when the modal is on its way, so a burst of commands cannot queue
+    modal work behind acks until their triggers (3 s) run out."""
     i = call.interaction
     note = _open_report_modal(call, clean_text(i.text, 200), i.channel_id or None)
     if note:
-        call.tell(note)
+        call.ack(text=note)
+    else:
+        call.ack()
 
 
 @routes.shortcut(SHORTCUT)
