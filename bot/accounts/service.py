@@ -24,6 +24,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, or_, select
 
@@ -303,34 +304,36 @@ def find_account(session: Session, team_id: str, text: str) -> Account | None:
     """An account by CRM id, domain or name (exact, case-insensitive), in that order, else a
     unique prefix/substring match. The exact forms are one query on indexes (the CRM id and
     domain keys, `ix_account_name_ci` on lower(name)), so the common case never scans."""
+    ref = account_ref(session, team_id, text)
+    return session.get(Account, ref[0]) if ref is not None else None
+
+
+def account_ref(session: Session, team_id: str, text: str) -> tuple[int, str] | None:
+    """(id, name) of the account `text` names (see `find_account`): the exact forms read four
+    columns, not the whole row — every /report-risk with a name asks."""
     text = (text or "").strip()
     if not text:
         return None
     low = text.lower()
-    hits = list(
-        session.exec(
-            select(Account)
-            .where(
-                Account.team_id == team_id,
-                or_(
-                    Account.crm_id == text,
-                    Account.domain == low,
-                    func.lower(Account.name) == low,
-                ),
-            )
-            .limit(10)
+    c = Account.__table__.c  # type: ignore[attr-defined]
+    hits = session.execute(
+        sa.select(c.id, c.name, c.crm_id, c.domain)
+        .where(
+            c.team_id == team_id,
+            or_(c.crm_id == text, c.domain == low, func.lower(c.name) == low),
         )
-    )
+        .limit(10)
+    ).all()
     for exact in (
-        lambda a: a.crm_id == text,
-        lambda a: a.domain == low,
-        lambda a: a.name.lower() == low,
+        lambda h: h.crm_id == text,
+        lambda h: h.domain == low,
+        lambda h: h.name.lower() == low,
     ):
-        hit = next((a for a in hits if exact(a)), None)
+        hit = next((h for h in hits if exact(h)), None)
         if hit is not None:
-            return hit
-    hits = search_accounts(session, team_id, text, limit=2)
-    return hits[0] if len(hits) == 1 else None
+            return int(hit.id), str(hit.name)
+    found = search_accounts(session, team_id, text, limit=2)
+    return (found[0].id or 0, found[0].name) if len(found) == 1 else None
 
 
 def search_accounts(session: Session, team_id: str, query: str, limit: int = 100) -> list[Account]:

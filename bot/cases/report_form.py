@@ -27,14 +27,13 @@ def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
     """Playbooks to choose from (cached per workspace; seeded on first use) and the account
     typed after the command, if it names exactly one: one session, at most two indexed
     queries — the modal must open within Slack's 3 s, under load too."""
-    from bot.accounts.service import find_account as by_text
+    from bot.accounts.service import account_ref
 
     typed = " ".join((text or "").split())
     for first_use in (False, True):
         with session_scope(engine) as session:
             risks = choices(session, team_id)
-            account = by_text(session, team_id, typed) if typed else None
-            found = (account.id or 0, account.name) if account else None
+            found = account_ref(session, team_id, typed) if typed else None
         if risks or first_use:
             break
         ensure_seeded_once(engine, team_id)  # a team's first report: the seed playbooks

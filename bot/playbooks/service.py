@@ -126,6 +126,7 @@ def active_playbooks(session: Session, team_id: str) -> list[Playbook]:
 # another risk — or a new one not offered yet.
 
 CHOICES_TTL = 30.0
+REFRESH_SECONDS = 5.0  # how long a burst is served the expired list while one request reads
 _choices: dict[tuple[str, str], tuple[float, list[tuple[str, str]]]] = {}  # (database, team)
 _choices_lock = threading.Lock()
 _STALE_KEY = "ft_playbooks_changed"
@@ -163,8 +164,10 @@ def choices(session: Session, team_id: str) -> list[tuple[str, str]]:
     place = _where(session, team_id)
     with _choices_lock:
         hit = _choices.get(place)
-    if hit is not None and hit[0] > now:
-        return list(hit[1])
+        if hit is not None and hit[0] > now:
+            return list(hit[1])
+        if hit is not None:  # expired: this request reads; the others keep the list meanwhile
+            _choices[place] = (now + REFRESH_SECONDS, hit[1])
     rows = active_playbooks(session, team_id)
     found = [(p.key, p.name) for p in rows]
     if found and place not in session.info.get(_STALE_KEY, ()):
