@@ -1,7 +1,8 @@
-"""Carry out the clicks the web processes wrote down (`bot.inbox`): on a worker, woken by
-the web process's NOTIFY and on every tick; where no worker listens, on the web process's
-follow-up thread. Each click runs its listener exactly as Bolt would have, through the same
-wrapper (`listeners.base.run`): refusals and failures are told to the person."""
+"""Carry out the clicks the web processes wrote down (`bot.inbox`) on a worker, woken by the
+web process's NOTIFY, and on every tick what no wake-up took (where no worker listens, the
+web process carries its own clicks out: `listeners.base._carry_out_here`). Each click runs
+its listener exactly as Bolt would have, through the same wrapper (`listeners.base.run`):
+refusals and failures are told to the person."""
 
 from __future__ import annotations
 
@@ -41,14 +42,11 @@ class _Acked:
 def resolve(key: str) -> Route | None:
     """The durable route a row names (`module.function`), from the listener modules only:
     a row never makes this import anything else."""
-    module_name, _, name = key.rpartition(".")
+    module_name = key.rpartition(".")[0]
     if module_name not in LISTENER_MODULES:
         return None
     routes = getattr(importlib.import_module(module_name), "routes", None)
-    for route in getattr(routes, "routes", ()):
-        if route.durable and route.handler.__name__ == name:
-            return route
-    return None
+    return next((r for r in getattr(routes, "routes", ()) if r.durable and r.key == key), None)
 
 
 def carry_out(rt: Runtime, notifier: SlackNotifier, claimed: inbox.Claimed) -> bool:
