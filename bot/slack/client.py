@@ -45,7 +45,7 @@ from bot.workspaces.service import Identity, is_active, remember
 log = logging.getLogger(__name__)
 ROTATE_MINUTES = 120  # refresh a rotating token this long before it expires (Bolt's default)
 # A workspace's grant is read once per this long, not on every request: the uninstall,
-# reinstall or new token that changes it here drops it at once (`service.changed`); one
+# reinstall or new token that changes it here drops it at once (`installations.changed`); one
 # recorded by another process is seen within this many seconds.
 GRANT_SECONDS = 10.0
 _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
