@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bot.devtools.httpd import StandinHandler
+
 
 @dataclass(frozen=True)
 class Hang:
@@ -215,12 +217,7 @@ class FakeOpenAIServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-                """Silent: request bodies may hold transcripts."""
-
+        class Handler(StandinHandler):
             def _send(self, status: int, payload: dict[str, Any], headers=None) -> None:
                 data = json.dumps(payload).encode()
                 try:

@@ -19,11 +19,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
+from bot.devtools.httpd import StandinHandler
 from bot.devtools.webhook_senders import Answer, _answer
 
 
@@ -48,7 +49,7 @@ class ZoomDownloadServer:
         self.state = _State()
         state = self.state
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StandinHandler):
             def do_GET(self) -> None:  # noqa: N802
                 file_id = self.path.rsplit("/", 1)[-1].split("?", 1)[0]
                 auth = self.headers.get("Authorization", "")
@@ -81,9 +82,6 @@ class ZoomDownloadServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

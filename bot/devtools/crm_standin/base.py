@@ -12,8 +12,10 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Self
+
+from bot.devtools.httpd import StandinHandler
 
 Reply = tuple[int, Any, dict[str, str]]
 
@@ -67,12 +69,7 @@ class StandinServer:
     def start(self) -> Self:
         standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(StandinHandler):
             def _handle(self) -> None:
                 parsed = urllib.parse.urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)

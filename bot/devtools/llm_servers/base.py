@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bot.devtools.fake_openai import Hang, InvalidJSON, RecordedRequest, Refusal, Status
+from bot.devtools.httpd import StandinHandler
 
 Scripted = str | Hang | Status | Refusal | InvalidJSON | Callable[[dict[str, Any]], str]
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -228,12 +229,7 @@ class StandInServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                """Silent: request bodies hold transcripts."""
-
+        class Handler(StandinHandler):
             def _serve(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""

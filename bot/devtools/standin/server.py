@@ -18,8 +18,10 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, TypeVar
+
+from bot.devtools.httpd import StandinHandler
 
 from . import oauth as oauth_v2
 from .blockkit import validate_message_blocks, validate_view
@@ -149,12 +151,14 @@ class SlackStandin:
         self.socket_mode = SocketModeHub()
         self.oauth = OAuthState()
         self._server: _Server | None = None
+        self._port: int | None = None  # kept after stop(): a request still in flight answers
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> SlackStandin:
         handler = type("StandinHandler", (_Handler,), {"standin": self})
         self._server = _Server(("127.0.0.1", 0), handler)
+        self._port = int(self._server.server_address[1])
         # A short poll interval keeps stop() fast (shutdown waits for one poll).
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), name="slack-standin", daemon=True
@@ -180,9 +184,9 @@ class SlackStandin:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._port is None:
             raise RuntimeError("stand-in not started")
-        return int(self._server.server_address[1])
+        return self._port
 
     @property
     def connections(self) -> int:
@@ -1128,8 +1132,7 @@ class _Server(ThreadingHTTPServer):
         super().process_request(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(StandinHandler):
     standin: SlackStandin
     received = 0.0
 
@@ -1174,6 +1177,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Silence per-request logging (it would include URLs with ids, never tokens)."""
