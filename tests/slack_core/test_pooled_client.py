@@ -97,3 +97,52 @@ def test_outbox_posts_are_never_retried_by_the_client(standin: SlackStandin) -> 
         notifier.post(TEAM, "C1", "once", metadata=meta)
     assert failed.value.uncertain and failed.value.retryable
     assert [m for m in standin.messages("C1") if m["text"] == "once"] == []
+
+
+def test_a_connection_the_server_closed_is_not_reused() -> None:
+    """A load balancer closes idle kept-alive connections: the next call must not be sent on
+    one (it would fail as a broken connection, and a post could not be told apart from one
+    Slack received), but on a new connection."""
+    import json
+    import socketserver
+    import threading
+
+    accepted: list[int] = []
+    closed = threading.Event()
+
+    class AnswerOnceThenClose(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            accepted.append(1)
+            length = 0
+            while (line := self.rfile.readline().strip()) != b"":
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            self.rfile.read(length)
+            body = json.dumps({"ok": True, "user_id": "U1"}).encode()
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            # ... and the connection is closed, as an idle timeout would
+
+    class Server(socketserver.ThreadingTCPServer):
+        def shutdown_request(self, request: object) -> None:
+            super().shutdown_request(request)
+            closed.set()
+
+    with Server(("127.0.0.1", 0), AnswerOnceThenClose) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+        try:
+            port = server.server_address[1]
+            c = PooledWebClient(
+                token="xoxb-x", base_url=f"http://127.0.0.1:{port}/api/", retry_handlers=[]
+            )
+            assert c.auth_test()["user_id"] == "U1"
+            assert closed.wait(10)
+            assert c.auth_test()["user_id"] == "U1"  # the closed connection was dropped
+            assert len(accepted) == 2
+        finally:
+            server.shutdown()
