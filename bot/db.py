@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# A pooled PostgreSQL connection idle this long is pinged before use (see `make_engine`).
+PING_IDLE_SECONDS = 10.0
 
 
 def normalise_url(url: str) -> str:
@@ -28,7 +31,9 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, ping_idle_seconds: float = PING_IDLE_SECONDS) -> Engine:
+    """SQLite with WAL and foreign keys; PostgreSQL with a pool whose idle connections are
+    checked before use (`_ping_when_idle`)."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -42,7 +47,37 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine, ping_idle_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """SQLAlchemy's pessimistic disconnect handling, for idle connections only.
+
+    `pool_pre_ping` pings on every checkout: one more round trip per session, on every
+    request of a busy ack path, for connections used milliseconds ago. A connection a server
+    restart, a failover or an idle timeout has cut was idle when it happened, so only a
+    connection back in the pool for `idle_seconds` is pinged; a dead one raises
+    `DisconnectionError`, on which the pool drops it and checks out a fresh connection
+    (SQLAlchemy's documented checkout recipe). A connection that dies while busy fails that
+    one transaction, and the pool is invalidated, as with pre-ping."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()  # the ping's implicit transaction, not the caller's
+        except Exception as err:  # noqa: BLE001 — any failure: this connection is gone
+            raise exc.DisconnectionError(type(err).__name__) from err
 
 
 @lru_cache(maxsize=8)
