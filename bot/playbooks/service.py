@@ -133,7 +133,18 @@ _STALE_KEY = "ft_playbooks_changed"
 
 
 def _where(session: Session | OrmSession, team_id: str) -> tuple[str, str]:
-    return (str(session.get_bind().engine.url), team_id)
+    return _place(session.get_bind().engine, team_id)
+
+
+def _place(engine: Engine, team_id: str) -> tuple[str, str]:
+    return (engine.url.render_as_string(hide_password=True), team_id)
+
+
+def cached_choices(engine: Engine, team_id: str) -> list[tuple[str, str]] | None:
+    """`choices` while the cached list is fresh, without a session; None when it must be read."""
+    with _choices_lock:
+        hit = _choices.get(_place(engine, team_id))
+    return list(hit[1]) if hit is not None and hit[0] > time.monotonic() else None
 
 
 def choices_changed(session: Session | OrmSession, team_id: str) -> None:
