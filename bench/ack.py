@@ -492,7 +492,11 @@ def run(args: argparse.Namespace) -> int:
                     )
             for p in reversed(procs):
                 p.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
-                p.wait(timeout=30)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # a server stuck on a kept connection
+                    p.kill()
+                    p.wait()
             procs = []
         report(results, levels)
         return 0

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
 
 from bot import clock
 from bot.config import Settings
@@ -88,21 +87,12 @@ def send_due(
                 team_id=team_id,
                 fresh_only=fresh_only,
             )
-            rows = {
-                r.id: r
-                for r in s.exec(
-                    select(OutboundMessage).where(
-                        col(OutboundMessage.id).in_([i for i, _ in claimed])
-                    )
-                )
-            }
         if not claimed:
             break
         lanes: dict[str, list[tuple[OutboundMessage, int]]] = {}
-        for row_id, token in claimed:
-            row = rows[row_id]
+        for row in claimed:
             lane = f"{row.team_id}:{row.user_id or row.channel or row.detail.get('to')}"
-            lanes.setdefault(lane, []).append((row, token))
+            lanes.setdefault(lane, []).append((row, row.attempts))
         groups = list(lanes.values())
         if len(groups) == 1:
             sent += _send_lane(rt, notifier, groups[0], tick)

@@ -67,11 +67,11 @@ def enqueue(
     email: dict[str, str] | None = None,
     detail: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
-) -> OutboundMessage:
+) -> None:
     """Ask for one message to be sent (a DM to `user`, a post in `channel`, or an `email`
     {to, subject, sender}) from `now` (the caller's clock: the tick's, in scheduled work);
-    `detail` is kept for the kind's hooks. Idempotent by `key`: asking again returns the
-    first row."""
+    `detail` is kept for the kind's hooks. Idempotent by `key`: asking again changes
+    nothing (the first row stands)."""
     if sum(x is not None for x in (user, channel, email)) != 1:
         raise ValueError("enqueue needs exactly one of user, channel, email")
     now = now or clock.now()
@@ -98,9 +98,12 @@ def enqueue(
         "updated_at": now,
     }
     session.execute(_insert(session).values(**values).on_conflict_do_nothing())
-    row = by_key(session, team_id, key)
-    assert row is not None
-    return row
+
+
+# what an edit needs of the message it edits (built once: every change to a case asks twice)
+_EDIT_TARGET = sa.select(TABLE.c.status, TABLE.c.user_id, TABLE.c.channel).where(
+    TABLE.c.team_id == sa.bindparam("team"), TABLE.c.key == sa.bindparam("key")
+)
 
 
 def update_key(ref_key: str) -> str:
@@ -124,7 +127,7 @@ def enqueue_update(
     lands last, whichever process asked. The edit shares the lane (person or channel) of the
     message it edits, so it lands in order with what follows it there."""
     now = now or clock.now()
-    target = by_key(session, team_id, ref_key)
+    target = session.execute(_EDIT_TARGET, {"team": team_id, "key": ref_key}).first()
     if target is None or target.status in (FAILED, CANCELLED):
         return  # that message was never (and will never be) posted: nothing to edit
     session.execute(
@@ -221,10 +224,11 @@ def claim(
     *,
     team_id: str | None = None,
     fresh_only: bool = False,
-) -> list[tuple[int, int]]:
+) -> list[OutboundMessage]:
     """Atomically take up to `limit` due rows (pending, or sending with an expired lease);
-    returns (id, claim token) pairs. `team_id` + `fresh_only` (not failing) narrow it to what
-    a request has just written and what its hooks write in turn."""
+    returns them as claimed (RETURNING: no second read), their `attempts` the claim token.
+    `team_id` + `fresh_only` (not failing) narrow it to what a request has just written and
+    what its hooks write in turn."""
     pick = sa.select(TABLE.c.id).where(
         TABLE.c.status.in_(OUTBOX.sources("claim")),
         TABLE.c.due_at <= now,
@@ -248,9 +252,9 @@ def claim(
             "due_at": lease_until,
             "updated_at": now,
         },
-        returning=(TABLE.c.id, TABLE.c.attempts),
+        returning=tuple(TABLE.c),
     )
-    return [(int(r[0]), int(r[1])) for r in rows]
+    return [OutboundMessage(**r._mapping) for r in rows]
 
 
 def _mine(row_id: int, token: int) -> Any:

@@ -177,7 +177,8 @@ def test_a_late_worker_whose_claim_was_taken_changes_nothing(rt: Runtime, kit: A
     post_due_steps(rt, MemorySlack(), MON_9AM_NY)
     lease = lease_for(rt.settings)
     with session_scope(rt.engine) as s:  # worker A claims, then stalls past its lease
-        [(row_id, token_a)] = ob.claim(s, MON_9AM_NY, MON_9AM_NY + lease, 10)
+        [claimed] = ob.claim(s, MON_9AM_NY, MON_9AM_NY + lease, 10)
+        row_id, token_a = claimed.id or 0, claimed.attempts
     slack = MemorySlack()
     later = MON_9AM_NY + lease + dt.timedelta(seconds=1)
     assert send_due(rt, slack, later) == 1  # worker B takes it over and posts
