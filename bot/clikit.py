@@ -8,6 +8,9 @@ code (2); the full trace is logged only at LOG_LEVEL=DEBUG.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import typer
@@ -33,8 +36,51 @@ def warn(message: str) -> None:
     typer.secho(message, err=True, fg=typer.colors.YELLOW)
 
 
+class OncePer(logging.Filter):
+    """One record a `seconds` window; the next one through says how many were held back.
+
+    For warnings an overloaded process repeats on every event — waitress's "Task queue depth
+    is N" on every queued request, APScheduler's "maximum number of running instances
+    reached" every interval while a long run goes on. One line a minute says it; a line per
+    event costs the CPU the overload cannot spare and buries everything else in the log.
+    `contains` narrows it to one message of a logger."""
+
+    def __init__(
+        self, seconds: float = 60.0, contains: str = "", clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.seconds, self.contains, self.clock = seconds, contains, clock
+        self._open_at = float("-inf")
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.contains and self.contains not in str(record.msg):
+            return True
+        now = self.clock()
+        with self._lock:
+            if now < self._open_at:
+                self._held += 1
+                return False
+            held, self._held, self._open_at = self._held, 0, now + self.seconds
+        if held:
+            record.msg = f"{record.msg} (and {held} more like it in {self.seconds:.0f} s)"
+        return True
+
+
+def _summarise_overload_warnings() -> None:
+    for name, contains in (
+        ("waitress.queue", ""),
+        ("apscheduler.scheduler", "maximum number of running instances"),
+    ):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OncePer) for f in logger.filters):
+            logger.addFilter(OncePer(60.0, contains))
+
+
 def setup_logging(level: str) -> None:
     root_level = getattr(logging, level.upper(), logging.INFO)
+    _summarise_overload_warnings()
     logging.basicConfig(level=root_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # slack_sdk logs request bodies at DEBUG; keep them out unless asked for explicitly.
     for noisy in NOISY:
