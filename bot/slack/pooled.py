@@ -11,12 +11,12 @@ urllib's `HTTPError` (what the retry loop reads), a broken connection as `URLErr
 timeout as `TimeoutError`, so slack_sdk's retry handlers and our `DeliveryError` mapping see
 what they always saw.
 
-Why `http.client` and not httpx or urllib3: the same call to the stand-in costs 0.7–0.8 ms of
-CPU over a kept `http.client` connection, 1.3–1.4 ms through urllib3 and 1.8 ms through httpx
-(`bench/slack_transport.py`, stand-in included), and every Yes makes three calls. The pool is the small part
-httpcore would add: idle connections per server, dropped after `KEEPALIVE_SECONDS` or when
-the server has closed them (read before reuse, as httpcore does), never more than
-`MAX_IDLE` kept.
+Why `http.client` and not httpx or urllib3: the same call to the stand-in costs 0.7–0.8 ms
+of CPU over a kept `http.client` connection, 1.3–1.4 ms through urllib3 and 1.8 ms through
+httpx (`bench/slack_transport.py`, stand-in included), and every Yes makes three calls. The
+pool is the small part httpcore would add: idle connections per server, dropped after
+`KEEPALIVE_SECONDS` or when the server has closed them (read before reuse, as httpcore
+does), never more than `MAX_IDLE` kept.
 
 Bolt builds a plain `WebClient` per request; `pooled(client)` is its pooled twin (same token,
 server, timeout and retries), which the app's middleware puts in the request context.

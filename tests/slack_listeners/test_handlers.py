@@ -109,6 +109,22 @@ def test_every_listener_is_a_module_level_function() -> None:
             assert getattr(module, handler.__name__) is handler, f"{name}.{handler.__name__}"
 
 
+def test_no_two_modules_answer_the_same_request() -> None:
+    """`LISTENER_MODULES` is ordered for speed (hot routes first), so the order must decide
+    nothing: a request one module's route matches is matched by no other module's route."""
+    owner: dict[tuple[str, str], str] = {}
+    for name in LISTENER_MODULES:
+        for route in importlib.import_module(name).routes.routes:
+            constraint = route.constraints
+            assert isinstance(constraint, str | dict), f"{name}: a pattern could overlap"
+            if isinstance(constraint, dict):  # an event subtype, a block id: same id overlaps
+                constraint = next(
+                    constraint[k] for k in ("type", "action_id", "callback_id") if k in constraint
+                )
+            key = (route.method, constraint)
+            assert owner.setdefault(key, name) == name, f"{key} in {owner[key]} and {name}"
+
+
 # --- handlers alone ------------------------------------------------------------------------
 
 
