@@ -316,3 +316,11 @@ def test_multi_workspace_isolation(standin: SlackStandin) -> None:
     )
     assert error_of(lambda: other.users_info(user="U1")).response["error"] == "user_not_found"
     assert standin.calls(team_id="T2")[0].method == "chat.postMessage"
+
+
+def test_a_default_token_has_every_scope_the_manifest_asks_for() -> None:
+    """Otherwise every app started against the stand-in warns that its token lacks scopes."""
+    from bot.devtools.standin.state import DEFAULT_SCOPES
+    from bot.manifest import bot_scopes
+
+    assert set(bot_scopes()) <= set(DEFAULT_SCOPES)

@@ -15,19 +15,24 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+# What a fresh install of our manifest grants (`followthrough manifest`); a test that wants
+# a token short of some passes its own `scopes`.
 DEFAULT_SCOPES = (
     "app_mentions:read",
     "channels:history",
     "channels:join",
     "channels:read",
     "chat:write",
+    "chat:write.public",
     "commands",
     "files:read",
     "files:write",
+    "groups:history",
     "groups:read",
     "im:history",
     "im:read",
     "im:write",
+    "mpim:history",
     "reactions:write",
     "team:read",
     "users:read",
