@@ -10,6 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.devtools.standin import SlackStandin
+from bot.devtools.standin.state import DEFAULT_SCOPES
+from bot.manifest import bot_scopes
 
 
 def error_of(call: Any) -> SlackApiError:
@@ -320,7 +322,4 @@ def test_multi_workspace_isolation(standin: SlackStandin) -> None:
 
 def test_a_default_token_has_every_scope_the_manifest_asks_for() -> None:
     """Otherwise every app started against the stand-in warns that its token lacks scopes."""
-    from bot.devtools.standin.state import DEFAULT_SCOPES
-    from bot.manifest import bot_scopes
-
     assert set(bot_scopes()) <= set(DEFAULT_SCOPES)

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# What a fresh install of our manifest grants (`followthrough manifest`); a test that wants
-# a token short of some passes its own `scopes`.
+# At least every scope our manifest asks for (`followthrough manifest`), which a fresh install
+# grants, plus a few it no longer asks for; a test that wants a token short of some passes its
+# own `scopes`.
 DEFAULT_SCOPES = (
     "app_mentions:read",
     "channels:history",
