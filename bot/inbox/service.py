@@ -46,6 +46,34 @@ class Claimed:
         return self.token > 1
 
 
+def _insert() -> Any:
+    p, c = sa.bindparam, TABLE.c
+    return (
+        sa.insert(TABLE)
+        .values(
+            team_id=p("team_id"),
+            route=p("route"),
+            body=p("body", type_=c.body.type),
+            status=PENDING,
+            attempts=p("attempts"),
+            due_at=p("due_at", type_=c.due_at.type),
+            created_at=p("created_at", type_=c.created_at.type),
+        )
+        .returning(c.id)
+    )
+
+
+# Built once: the record is on the ack path, and building and cache-keying a statement anew
+# cost more CPU than running it.
+_RECORD = _insert()
+_recorded = _insert().cte("recorded")
+# PostgreSQL: the row and the worker's wake-up in one autocommitted statement (one round
+# trip; the NOTIFY is delivered as it commits, so the worker always finds the row).
+_RECORD_AND_WAKE = sa.select(
+    _recorded.c.id, sa.func.pg_notify(sa.bindparam("channel"), sa.bindparam("payload"))
+).select_from(_recorded)
+
+
 def record(
     conn: Connection,
     team_id: str,
@@ -55,22 +83,26 @@ def record(
     *,
     claimed: bool,
     lease: dt.timedelta,
+    wake: tuple[str, str] | None = None,
 ) -> Claimed:
-    """Write a click down (in the caller's transaction): pending for any worker, or already
-    claimed by this process for `lease` (`claimed`: it carries the click out itself)."""
-    row_id = conn.execute(
-        sa.insert(TABLE)
-        .values(
-            team_id=team_id,
-            route=route,
-            body=dict(body),
-            status=PENDING,
-            attempts=1 if claimed else 0,
-            due_at=now + lease if claimed else now,
-            created_at=now,
-        )
-        .returning(TABLE.c.id)
-    ).scalar_one()
+    """Write a click down: pending for any worker, or already claimed by this process for
+    `lease` (`claimed`: it carries the click out itself). `wake` (PostgreSQL: a NOTIFY
+    channel and payload) is sent in the same statement, so on an autocommit connection the
+    whole write-down is one round trip; in a transaction, it commits with it."""
+    values = {
+        "team_id": team_id,
+        "route": route,
+        "body": dict(body),
+        "attempts": 1 if claimed else 0,
+        "due_at": now + lease if claimed else now,
+        "created_at": now,
+    }
+    if wake is not None:
+        stmt = _RECORD_AND_WAKE
+        values.update(channel=wake[0], payload=wake[1])
+    else:
+        stmt = _RECORD
+    row_id = conn.execute(stmt, values).scalar_one()
     return Claimed(int(row_id), 1 if claimed else 0, team_id, route, body)
 
 

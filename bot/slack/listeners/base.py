@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Connection
 
 from bot import clock
 from bot.db import session_scope
@@ -370,7 +371,7 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
     rt, i = call.rt, call.interaction
     try:
         woken = workers_listen(rt)
-        with rt.engine.begin() as conn:
+        with _autocommit(rt) as conn:
             held = inbox.record(
                 conn,
                 i.team_id,
@@ -379,9 +380,8 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
                 clock.now(),
                 claimed=not woken,
                 lease=lease_for(rt.settings),
+                wake=(WAKE_CHANNEL, INBOX_WAKE) if woken else None,
             )
-            if woken:
-                conn.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, INBOX_WAKE)))
     except sa.exc.SQLAlchemyError as exc:
         log.warning(
             "could not write down %s %s (%s); carrying it out here",
@@ -391,6 +391,12 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
         )
         return None
     return _WORKER if woken else held
+
+
+def _autocommit(rt: Runtime) -> Connection:
+    """A connection whose every statement commits by itself: the write-down is one statement,
+    so BEGIN and COMMIT would be two more round trips on the ack path."""
+    return rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _carry_out_here(route: Route, call: Call, held: inbox.Claimed) -> None:
