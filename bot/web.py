@@ -1,10 +1,11 @@
-"""HTTP mode: Bolt's WSGI adapter on /slack/events, GET /healthz, the inbound webhook
-routes (signals, recorders: each checks its own signature first) and, for OAuth installs,
-Bolt's GET /slack/install and /slack/oauth_redirect, served by waitress.
+"""HTTP mode: Bolt on /slack/events, GET /healthz, the inbound webhook routes (signals,
+recorders: each checks its own signature first) and, for OAuth installs, Bolt's WSGI adapter
+on GET /slack/install and /slack/oauth_redirect, served by waitress.
 
 The edge checks what Bolt would otherwise trip over, in this order: the size (413), the
 signature on the raw bytes (401 — before anything is parsed, whatever the body's shape),
-then the body's shape (400 for a body no Slack request has). Only then does Bolt see it.
+then the body's shape (400 for a body no Slack request has). Only then does Bolt see it,
+already parsed (once, here).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
-import io
 import json
 import logging
 import time
@@ -22,6 +22,9 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.request import BoltRequest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -49,8 +52,10 @@ def _reply(start_response: Callable, status: str, body: dict[str, Any]) -> Itera
     return [data]
 
 
-def body_problem(body: bytes, content_type: str) -> str | None:
-    """Why this (signed) body cannot be a Slack request, or None. Pure."""
+def read_body(body: bytes, content_type: str) -> dict[str, Any] | str:
+    """The (signed) body as Bolt's listeners see it, or why it cannot be a Slack request.
+    Pure. Parsed here once: Bolt would parse it again, and its parser gives a slash command
+    whose text contains the word "payload" an empty body."""
     kind = content_type.split(";", 1)[0].strip().lower()
     try:
         decoded = body.decode("utf-8")
@@ -61,28 +66,38 @@ def body_problem(body: bytes, content_type: str) -> str | None:
             parsed = json.loads(decoded)
         except ValueError:
             return "the JSON body does not parse"
-        return None if isinstance(parsed, dict) else "the JSON body is not an object"
-    if kind == "application/x-www-form-urlencoded":
-        try:
-            form = urllib.parse.parse_qs(decoded, keep_blank_values=True, strict_parsing=False)
-        except ValueError:
-            return "the form body does not parse"
-        if "payload" not in form:
-            return None if "command" in form or "ssl_check" in form else "not a Slack form"
-        try:
-            payload = json.loads(form["payload"][0])
-        except ValueError:
-            return "the payload field is not JSON"
-        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-            return "the payload is not a Slack interaction"
-        actions = payload.get("actions")
-        if actions is not None and (
-            not isinstance(actions, list)
-            or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
-        ):
-            return "the payload's actions are malformed"
-        return None
-    return f"unexpected content type {kind or 'none'}"
+        return parsed if isinstance(parsed, dict) else "the JSON body is not an object"
+    if kind != "application/x-www-form-urlencoded":
+        return f"unexpected content type {kind or 'none'}"
+    try:  # as Bolt reads a form: the last of a repeated field wins
+        form = dict(urllib.parse.parse_qsl(decoded, keep_blank_values=True))
+    except ValueError:
+        return "the form body does not parse"
+    if "payload" not in form:
+        return form if "command" in form or "ssl_check" in form else "not a Slack form"
+    try:
+        payload = json.loads(form["payload"])
+    except ValueError:
+        return "the payload field is not JSON"
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        return "the payload is not a Slack interaction"
+    actions = payload.get("actions")
+    if actions is not None and (
+        not isinstance(actions, list)
+        or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    ):
+        return "the payload's actions are malformed"
+    return payload
+
+
+class _ParsedRequest(BoltRequest):
+    """An HTTP request to Bolt whose body the edge has parsed: Bolt's HTTP mode takes only
+    the raw text (and parses it again), so it is built as Socket Mode builds one from a dict,
+    then given back its raw text and mode, which Bolt's signature check reads."""
+
+    def __init__(self, raw: str, body: dict[str, Any], query: str, headers: dict) -> None:
+        super().__init__(body=body, query=query, headers=headers, mode="socket_mode")
+        self.raw_body, self.mode = raw, "http"
 
 
 def signed(secret: str, body: bytes, timestamp: str, signature: str) -> bool:
@@ -100,8 +115,8 @@ def signed(secret: str, body: bytes, timestamp: str, signature: str) -> bool:
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
 
 
-def slack_edge(signing_secret: str | None, inner: Callable) -> Callable:
-    """WSGI middleware in front of Bolt's adapter for POST /slack/events."""
+def slack_edge(signing_secret: str | None, app: App) -> Callable:
+    """POST /slack/events: the edge's checks, then the parsed request to Bolt."""
 
     def edge(environ: dict, start_response: Callable) -> Iterable[bytes]:
         try:
@@ -116,12 +131,19 @@ def slack_edge(signing_secret: str | None, inner: Callable) -> Callable:
         if signing_secret and not signed(signing_secret, body, timestamp, signature):
             log.info("refused an unsigned or stale request to %s", SLACK_PATH)
             return _reply(start_response, "401 Unauthorized", {"ok": False, "error": "signature"})
-        problem = body_problem(body, environ.get("CONTENT_TYPE", ""))
-        if problem is not None:
-            log.warning("refused a signed request that is not a Slack request: %s", problem)
-            return _reply(start_response, "400 Bad Request", {"ok": False, "error": problem})
-        environ["wsgi.input"] = io.BytesIO(body)
-        return inner(environ, start_response)
+        parsed = read_body(body, environ.get("CONTENT_TYPE", ""))
+        if isinstance(parsed, str):
+            log.warning("refused a signed request that is not a Slack request: %s", parsed)
+            return _reply(start_response, "400 Bad Request", {"ok": False, "error": parsed})
+        request = WsgiHttpRequest(environ)
+        answer = app.dispatch(
+            _ParsedRequest(
+                body.decode("utf-8"), parsed, request.query_string, request.get_headers()
+            )
+        )
+        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
 
     return edge
 
@@ -129,7 +151,7 @@ def slack_edge(signing_secret: str | None, inner: Callable) -> Callable:
 def make_wsgi(
     app: App, engine: Engine, signing_secret: str | None = None, rt: Any = None
 ) -> Callable:
-    slack = slack_edge(signing_secret, SlackRequestHandler(app, path=SLACK_PATH))
+    slack = slack_edge(signing_secret, app)
     flow = app.oauth_flow  # OAuth installs: /slack/install and /slack/oauth_redirect
     oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
     browser = SlackRequestHandler(app, path=SLACK_PATH)
