@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -97,3 +97,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def autocommit(engine: Engine) -> Connection:
+    """A connection whose every statement commits (or, a read, ends) by itself, for the ack
+    path's one-statement reads and writes: a transaction around one statement is two more
+    round trips (BEGIN, then COMMIT or the pool's ROLLBACK) for nothing."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from bot.cases.report import ReportError, ReportRequest, ReportResult, check_request, find_account
-from bot.db import session_scope
+from bot.db import autocommit, session_scope
 from bot.playbooks.service import cached_choices, choices, ensure_seeded_once, get_playbook
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class ReportForm:
 def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
     """Playbooks to choose from (cached per workspace; seeded on first use) and the account
     typed after the command, if it names exactly one. With the list cached that is one
-    indexed query on a bare connection (no session, no transaction to commit): the modal
+    indexed query on an autocommit connection (no session, no transaction): the modal
     must open within Slack's 3 s, under load too."""
     from bot.accounts.service import account_ref
 
@@ -41,7 +41,7 @@ def report_form(engine: Engine, team_id: str, text: str = "") -> ReportForm:
         ensure_seeded_once(engine, team_id)  # a team's first report: the seed playbooks
     found = None
     if typed:
-        with engine.connect() as conn:
+        with autocommit(engine) as conn:
             found = account_ref(conn, team_id, typed)
     note = None
     if typed and found is None:

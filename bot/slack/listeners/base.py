@@ -41,10 +41,9 @@ import sqlalchemy as sa
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.engine import Connection
 
 from bot import clock
-from bot.db import session_scope
+from bot.db import autocommit, session_scope
 from bot.inbox import service as inbox
 from bot.outbox.scheduled import INBOX_WAKE, WAKE_CHANNEL, lease_for, workers_listen
 from bot.runtime import Runtime
@@ -371,7 +370,7 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
     rt, i = call.rt, call.interaction
     try:
         woken = workers_listen(rt)
-        with _autocommit(rt) as conn:
+        with autocommit(rt.engine) as conn:
             held = inbox.record(
                 conn,
                 i.team_id,
@@ -391,12 +390,6 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
         )
         return None
     return _WORKER if woken else held
-
-
-def _autocommit(rt: Runtime) -> Connection:
-    """A connection whose every statement commits by itself: the write-down is one statement,
-    so BEGIN and COMMIT would be two more round trips on the ack path."""
-    return rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _carry_out_here(route: Route, call: Call, held: inbox.Claimed) -> None:
