@@ -1,6 +1,7 @@
 """One authority for every status change: a state machine is a table of named transitions
-(`action → {from: to}`), and the only way to write a status is `move` / `move_rows`, which look
-the transition up and write it as a guarded UPDATE (`… WHERE status IN (from …)`).
+(`action → {from: to}`), and the only way to write a status is `move` / `move_rows` (or the
+statement `moving` builds once for a hot path), which look the transition up and write it as
+a guarded UPDATE (`… WHERE status IN (from …)`).
 
 So a stale click, a second worker or a late retry cannot move a row from a state the table
 does not allow: the UPDATE finds nothing and the caller is told. `tests/core/test_states.py`
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -60,8 +62,23 @@ def _target(machine: Machine, action: str) -> Any:
     return sa.case({src: dst for src, dst in pairs.items()}, value=status)
 
 
+def moving(
+    machine: Machine, action: str, *where: Any, values: Mapping[str, Any] | None = None
+) -> Any:
+    """The guarded UPDATE that applies `action` to the rows matching `where`: what
+    `move_rows` runs, for a hot path to build once (with bound parameters) and execute many
+    times."""
+    t = machine.table
+    return (
+        sa.update(t)
+        .where(t.c.status.in_(machine.sources(action)), *where)
+        .values(status=_target(machine, action), **dict(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+
+
 def move_rows(
-    session: Session,
+    session: Session | Connection,
     machine: Machine,
     action: str,
     *where: Any,
@@ -70,13 +87,7 @@ def move_rows(
 ) -> Any:
     """Apply `action` to every row matching `where` that is in one of its source states.
     Returns the rowcount, or the RETURNING rows when `returning` is given."""
-    t = machine.table
-    stmt = (
-        sa.update(t)
-        .where(t.c.status.in_(machine.sources(action)), *where)
-        .values(status=_target(machine, action), **dict(values or {}))
-        .execution_options(synchronize_session=False)
-    )
+    stmt = moving(machine, action, *where, values=values)
     if returning:
         return session.execute(stmt.returning(*returning)).all()
     return session.execute(stmt).rowcount  # type: ignore[attr-defined]

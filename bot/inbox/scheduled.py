@@ -13,7 +13,7 @@ import logging
 from slack_bolt.context.respond import Respond
 
 from bot import clock
-from bot.db import session_scope
+from bot.db import autocommit, session_scope
 from bot.inbox import service as inbox
 from bot.notify import DeliveryError, Notifier
 from bot.outbox.scheduled import lease_for
@@ -92,14 +92,14 @@ def carry_out_due(
         return 0  # a click needs the workspace's Slack client (a notifier of Slack's)
     done, lease = 0, lease_for(rt.settings)
     while True:
-        with session_scope(rt.engine) as session:
-            claimed = inbox.claim_next(session, now or clock.now(), lease, team_id=team_id)
+        with autocommit(rt.engine) as conn:  # one UPDATE … RETURNING: atomic by itself
+            claimed = inbox.claim_next(conn, now or clock.now(), lease, team_id=team_id)
         if not claimed:
             return done
         for one in claimed:
             ran = carry_out(rt, notifier, one)
-            with session_scope(rt.engine) as session:
-                inbox.finish(session, one, now or clock.now(), failed=not ran)
+            with autocommit(rt.engine) as conn:
+                inbox.finish(conn, one, now or clock.now(), failed=not ran)
             done += 1
 
 

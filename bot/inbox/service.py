@@ -107,7 +107,11 @@ def record(
 
 
 def claim_next(
-    session: Session, now: dt.datetime, lease: dt.timedelta, *, team_id: str | None = None
+    session: Session | Connection,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    *,
+    team_id: str | None = None,
 ) -> list[Claimed]:
     """Take the oldest pending click that is due (new, or held by a claim that expired) for
     `lease` — one at a time, so a claim's token counts the times it was started. A list:
@@ -119,7 +123,8 @@ def claim_next(
     if team_id is not None:
         pick = pick.where(TABLE.c.team_id == team_id)
     pick = pick.order_by(TABLE.c.id).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     rows = move_rows(
         session,
@@ -136,7 +141,9 @@ def _id(claimed: Claimed) -> int:
     return claimed.id
 
 
-def finish(session: Session, claimed: Claimed, now: dt.datetime, *, failed: bool = False) -> bool:
+def finish(
+    session: Session | Connection, claimed: Claimed, now: dt.datetime, *, failed: bool = False
+) -> bool:
     """Mark a click carried out (or given up), if this claim still holds it. The row is
     kept for KEEP (its `due_at` is then when it goes)."""
     return bool(

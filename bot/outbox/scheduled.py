@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from bot import clock
 from bot.config import Settings
-from bot.db import session_scope
+from bot.db import autocommit, session_scope
 from bot.email import EmailError, send_email
 from bot.models import OutboundMessage, OutboxStatus
 from bot.notify import METADATA_EVENT, DeliveryError, Notifier, Posted
@@ -78,9 +78,9 @@ def send_due(
     lease = lease_for(rt.settings)
     sent = 0
     for _ in range(rounds):
-        with session_scope(rt.engine) as s:
+        with autocommit(rt.engine) as conn:  # one UPDATE … RETURNING: atomic by itself
             claimed = ob.claim(
-                s,
+                conn,
                 tick.current(),
                 tick.current() + lease,
                 CLAIM_BATCH,
@@ -231,9 +231,9 @@ def _send_lane(
     sent, cooling = 0, False
     for n, (row, token) in enumerate(sorted(lane, key=lambda rt_: rt_[0].id or 0)):
         if cooling or n >= LANE_PER_TICK:
-            with session_scope(rt.engine) as s:
+            with autocommit(rt.engine) as conn:
                 ob.settle_retry(
-                    s,
+                    conn,
                     row.id or 0,
                     token,
                     tick.current() + dt.timedelta(seconds=1),
@@ -309,8 +309,8 @@ def _content(rt: Runtime, row: OutboundMessage, now: dt.datetime) -> tuple[str, 
 
 
 def _cancel(rt: Runtime, row: OutboundMessage, token: int, tick: _Tick, why: str) -> str:
-    with session_scope(rt.engine) as s:
-        ob.settle_final(s, row.id or 0, token, "drop", why, tick.current())
+    with autocommit(rt.engine) as conn:
+        ob.settle_final(conn, row.id or 0, token, "drop", why, tick.current())
     return "cancelled"
 
 
@@ -374,8 +374,9 @@ def _post(rt: Runtime, notifier: Notifier, row: OutboundMessage, token: int, tic
     content = _content(rt, row, tick.current())
     if content is None:
         return _cancel(rt, row, token, tick, "nothing to say any more")
-    with session_scope(rt.engine) as s:
-        if not ob.fence(s, row.id or 0, token, tick.current() + lease_for(rt.settings), channel):
+    lease = lease_for(rt.settings)
+    with autocommit(rt.engine) as conn:
+        if not ob.fence(conn, row.id or 0, token, tick.current() + lease, channel):
             return "lost"
     text, blocks = content
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": row.key, "try": token}}
@@ -389,14 +390,14 @@ def _post(rt: Runtime, notifier: Notifier, row: OutboundMessage, token: int, tic
 
 
 def _update(rt: Runtime, notifier: Notifier, row: OutboundMessage, token: int, tick: _Tick) -> str:
-    with session_scope(rt.engine) as s:
-        target = ob.by_key(s, row.team_id, row.ref_key or "")
+    with autocommit(rt.engine) as conn:
+        target = ob.posted_at(conn, row.team_id, row.ref_key or "")
     if target is None or target.status in (OutboxStatus.FAILED, OutboxStatus.CANCELLED):
         return _cancel(rt, row, token, tick, "the message to edit was never posted")
     if target.status != OutboxStatus.SENT or not target.sent_channel or not target.sent_ts:
-        with session_scope(rt.engine) as s:  # the post is still on its way: edit after it
+        with autocommit(rt.engine) as conn:  # the post is still on its way: edit after it
             ob.settle_retry(
-                s,
+                conn,
                 row.id or 0,
                 token,
                 tick.current() + dt.timedelta(seconds=2),
@@ -409,8 +410,8 @@ def _update(rt: Runtime, notifier: Notifier, row: OutboundMessage, token: int, t
     content = _content(rt, row, tick.current())
     if content is None:
         return _cancel(rt, row, token, tick, "nothing to say any more")
-    with session_scope(rt.engine) as s:
-        if not ob.renew(s, row.id or 0, token, tick.current() + lease_for(rt.settings)):
+    with autocommit(rt.engine) as conn:
+        if not ob.renew(conn, row.id or 0, token, tick.current() + lease_for(rt.settings)):
             return "lost"
     text, blocks = content
     try:
@@ -430,8 +431,8 @@ def _email(rt: Runtime, notifier: Notifier, row: OutboundMessage, token: int, ti
             "the mail server may or may not have taken it", retryable=False, code="email_uncertain"
         )
         return _failed(rt, row, token, tick, uncertain, maybe_sent=False)
-    with session_scope(rt.engine) as s:
-        if not ob.fence(s, row.id or 0, token, tick.current() + lease_for(rt.settings), None):
+    with autocommit(rt.engine) as conn:
+        if not ob.fence(conn, row.id or 0, token, tick.current() + lease_for(rt.settings), None):
             return "lost"
     d = row.detail
     try:

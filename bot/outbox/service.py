@@ -9,12 +9,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from bot import clock
 from bot.models import OutboundMessage, OutboxStatus
-from bot.states import Machine, move_rows
+from bot.states import Machine, move_rows, moving
 from bot.workspaces.service import active_only
 
 TABLE = OutboundMessage.__table__  # type: ignore[attr-defined]
@@ -104,6 +105,15 @@ def enqueue(
 _EDIT_TARGET = sa.select(TABLE.c.status, TABLE.c.user_id, TABLE.c.channel).where(
     TABLE.c.team_id == sa.bindparam("team"), TABLE.c.key == sa.bindparam("key")
 )
+# and, when the edit is sent, where that message landed
+_POSTED_AT = sa.select(TABLE.c.status, TABLE.c.sent_channel, TABLE.c.sent_ts).where(
+    TABLE.c.team_id == sa.bindparam("team"), TABLE.c.key == sa.bindparam("key")
+)
+
+
+def posted_at(db: OrmSession | Connection, team_id: str, key: str) -> Any:
+    """(status, sent_channel, sent_ts) of the message sent under `key`, or None."""
+    return db.execute(_POSTED_AT, {"team": team_id, "key": key}).first()
 
 
 def update_key(ref_key: str) -> str:
@@ -217,7 +227,7 @@ def cancel(session: Session, team_id: str, key: str) -> bool:
 
 
 def claim(
-    session: OrmSession,
+    session: OrmSession | Connection,
     now: dt.datetime,
     lease_until: dt.datetime,
     limit: int,
@@ -239,7 +249,8 @@ def claim(
     if fresh_only:
         pick = pick.where(TABLE.c.failures == 0)
     pick = pick.order_by(TABLE.c.due_at, TABLE.c.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     rows = move_rows(
         session,
@@ -257,13 +268,88 @@ def claim(
     return [OutboundMessage(**r._mapping) for r in rows]
 
 
-def _mine(row_id: int, token: int) -> Any:
-    """The row is still held by the claim with this token."""
-    return sa.and_(TABLE.c.id == row_id, TABLE.c.attempts == token, TABLE.c.status == SENDING)
+# The sender's writes, built once (bound parameters): each message sent runs three or four
+# of them, and building and cache-keying a statement anew costs more CPU than running it.
+# Each is guarded by the claim token (`_MINE`): a sender that lost its claim changes nothing.
+_p, _c = sa.bindparam, TABLE.c
+_MINE = sa.and_(_c.id == _p("p_id"), _c.attempts == _p("p_token"), _c.status == SENDING)
+_FENCE = (
+    sa.update(TABLE)
+    .where(_MINE)
+    .values(
+        maybe_sent=True,
+        posting_at=_p("p_posting_at", type_=_c.posting_at.type),
+        sent_channel=_p("p_channel"),
+        lease_until=_p("p_lease", type_=_c.lease_until.type),
+        due_at=_p("p_lease", type_=_c.due_at.type),
+    )
+)
+_RENEW = (
+    sa.update(TABLE)
+    .where(_MINE)
+    .values(
+        lease_until=_p("p_lease", type_=_c.lease_until.type),
+        due_at=_p("p_lease", type_=_c.due_at.type),
+    )
+)
+_NOW = _p("p_now", type_=_c.updated_at.type)
+_SENT = moving(
+    OUTBOX,
+    "sent",
+    _MINE,
+    _c.version == _p("p_version"),
+    values={
+        "sent_channel": _p("p_channel"),
+        "sent_ts": _p("p_ts"),
+        "maybe_sent": False,
+        "lease_until": None,
+        "due_at": None,
+        "sent_at": _NOW,
+        "failures": 0,
+        "error": None,
+        "updated_at": _NOW,
+    },
+)
+_AGAIN = moving(
+    OUTBOX,
+    "again",
+    _MINE,
+    values={"maybe_sent": False, "lease_until": None, "due_at": _NOW, "updated_at": _NOW},
+)
+_RETRY = moving(
+    OUTBOX,
+    "retry",
+    _MINE,
+    values={
+        "due_at": _p("p_due", type_=_c.due_at.type),
+        "lease_until": None,
+        "maybe_sent": _p("p_maybe_sent"),
+        "failures": _c.failures + _p("p_failed"),
+        "error": _p("p_error"),
+        "updated_at": _NOW,
+    },
+)
+_FINAL_VALUES = {
+    "due_at": None,
+    "lease_until": None,
+    "maybe_sent": False,
+    "error": _p("p_error"),
+    "updated_at": _NOW,
+}
+_FINAL = {
+    "fail": moving(OUTBOX, "fail", _MINE, values=_FINAL_VALUES),
+    "drop": moving(OUTBOX, "drop", _MINE, values=_FINAL_VALUES),
+}
+Db = OrmSession | Connection  # the sender's one-statement writes run on an autocommit connection
+
+
+def _run(db: Db, stmt: Any, row_id: int, token: int, **params: Any) -> bool:
+    result = db.execute(stmt, {"p_id": row_id, "p_token": token, **params})
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def fence(
-    session: OrmSession,
+    db: Db,
     row_id: int,
     token: int,
     lease_until: dt.datetime,
@@ -271,31 +357,23 @@ def fence(
 ) -> bool:
     """Right before the post: still ours? Then renew the lease and mark the post as started
     (`maybe_sent`, with the wall-clock time Slack's history will be searched from)."""
-    result = session.execute(
-        sa.update(TABLE)
-        .where(_mine(row_id, token))
-        .values(
-            maybe_sent=True,
-            posting_at=dt.datetime.now(dt.UTC),
-            sent_channel=channel,
-            lease_until=lease_until,
-            due_at=lease_until,
-        )
+    return _run(
+        db,
+        _FENCE,
+        row_id,
+        token,
+        p_posting_at=dt.datetime.now(dt.UTC),
+        p_channel=channel,
+        p_lease=lease_until,
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def renew(session: OrmSession, row_id: int, token: int, lease_until: dt.datetime) -> bool:
-    result = session.execute(
-        sa.update(TABLE)
-        .where(_mine(row_id, token))
-        .values(lease_until=lease_until, due_at=lease_until)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+def renew(db: Db, row_id: int, token: int, lease_until: dt.datetime) -> bool:
+    return _run(db, _RENEW, row_id, token, p_lease=lease_until)
 
 
 def settle_sent(
-    session: OrmSession,
+    db: Db,
     row_id: int,
     token: int,
     version: int,
@@ -304,38 +382,13 @@ def settle_sent(
     now: dt.datetime,
 ) -> str:
     """'sent', 'again' (an update was asked for while this one was in flight) or 'lost'."""
-    done = move_rows(
-        session,
-        OUTBOX,
-        "sent",
-        _mine(row_id, token),
-        TABLE.c.version == version,
-        values={
-            "sent_channel": channel,
-            "sent_ts": ts,
-            "maybe_sent": False,
-            "lease_until": None,
-            "due_at": None,
-            "sent_at": now,
-            "failures": 0,
-            "error": None,
-            "updated_at": now,
-        },
-    )
-    if done == 1:
+    if _run(db, _SENT, row_id, token, p_version=version, p_channel=channel, p_ts=ts, p_now=now):
         return "sent"
-    again = move_rows(
-        session,
-        OUTBOX,
-        "again",
-        _mine(row_id, token),
-        values={"maybe_sent": False, "lease_until": None, "due_at": now, "updated_at": now},
-    )
-    return "again" if again == 1 else "lost"
+    return "again" if _run(db, _AGAIN, row_id, token, p_now=now) else "lost"
 
 
 def settle_retry(
-    session: OrmSession,
+    db: Db,
     row_id: int,
     token: int,
     due: dt.datetime,
@@ -347,38 +400,21 @@ def settle_retry(
 ) -> bool:
     """Not now: back to pending at `due`; `maybe_sent` keeps the look-before-posting mark;
     `failed` counts it towards the backoff (a lane's turn passing is not a failure)."""
-    done = move_rows(
-        session,
-        OUTBOX,
-        "retry",
-        _mine(row_id, token),
-        values={
-            "due_at": due,
-            "lease_until": None,
-            "maybe_sent": maybe_sent,
-            "failures": TABLE.c.failures + (1 if failed else 0),
-            "error": error[:500],
-            "updated_at": now,
-        },
+    return _run(
+        db,
+        _RETRY,
+        row_id,
+        token,
+        p_due=due,
+        p_maybe_sent=maybe_sent,
+        p_failed=1 if failed else 0,
+        p_error=error[:500],
+        p_now=now,
     )
-    return bool(done == 1)
 
 
 def settle_final(
-    session: OrmSession, row_id: int, token: int, action: str, error: str | None, now: dt.datetime
+    db: Db, row_id: int, token: int, action: str, error: str | None, now: dt.datetime
 ) -> bool:
     """`fail` (Slack refused it for good) or `drop` (nothing left to say)."""
-    done = move_rows(
-        session,
-        OUTBOX,
-        action,
-        _mine(row_id, token),
-        values={
-            "due_at": None,
-            "lease_until": None,
-            "maybe_sent": False,
-            "error": (error or "")[:500] or None,
-            "updated_at": now,
-        },
-    )
-    return bool(done == 1)
+    return _run(db, _FINAL[action], row_id, token, p_error=(error or "")[:500] or None, p_now=now)
