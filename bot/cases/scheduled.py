@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.cases import blocks as msgs
@@ -41,11 +41,15 @@ def send_followups(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
 
 
 def _step(session: Session, row: OutboundMessage) -> tuple[CaseStep, Case] | None:
-    step = session.get(CaseStep, row.entity_id) if row.entity_id else None
-    case = session.get(Case, step.case_id) if step is not None else None
-    if step is None or case is None or step.team_id != row.team_id:
+    """The message's step and its case, in one query (every hook of a step's message asks)."""
+    if not row.entity_id:
         return None
-    return step, case
+    found = session.exec(
+        select(CaseStep, Case)
+        .join(Case, col(Case.id) == col(CaseStep.case_id))
+        .where(CaseStep.id == row.entity_id, CaseStep.team_id == row.team_id)
+    ).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 # --- a step's DM (and its reminder) ---------------------------------------------------------
