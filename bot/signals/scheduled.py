@@ -59,7 +59,10 @@ def evaluate(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
 
 def suggestion_moves(rt: Runtime, notifier: Notifier, now: dt.datetime) -> int:
     """DUE_JOB: snoozes that ran out come back as a fresh DM; suggestions whose case closed
-    record the outcome; a Start plan abandoned by a dead process reopens."""
+    record the outcome; a Start plan abandoned by a dead process reopens. One probe first:
+    on most ticks none of them has anything to do."""
+    if not suggestions.moves_due(rt.engine, now):
+        return 0
     suggestions.close_finished(rt.engine)
     suggestions.release_stuck_starts(rt.engine, now)
     return suggestions.wake_snoozed(rt.engine, now)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import audit, clock
-from bot.db import session_scope
+from bot.db import autocommit, session_scope
 from bot.models import Account, Case, CaseStatus
 from bot.signals.models import (
     SUGGESTION,
@@ -192,6 +193,39 @@ def dm_refused(session: Session, row: Any, ctx: Any) -> None:
 # --- the moves nobody clicks --------------------------------------------------------------
 
 
+STUCK_START = dt.timedelta(minutes=15)
+_sug: sa.Table = SignalSuggestion.__table__  # type: ignore[attr-defined]
+_case: sa.Table = Case.__table__  # type: ignore[attr-defined]
+# Is any of the three moves due? Built once; one probe on ix_signal_suggestion_status, so an
+# idle tick costs one statement on an autocommit connection instead of three sessions.
+_ANY_MOVE = sa.select(
+    sa.or_(
+        sa.exists().where(
+            _sug.c.status == S.STARTED,
+            _case.c.id == _sug.c.case_id,
+            _case.c.status.not_in(OPEN_CASE),
+        ),
+        sa.exists().where(
+            _sug.c.status == S.STARTING,
+            _sug.c.case_id.is_(None),
+            _sug.c.decided_at < sa.bindparam("stuck_before", type_=_sug.c.decided_at.type),
+        ),
+        sa.exists().where(
+            _sug.c.status == S.SNOOZED,
+            _sug.c.snoozed_until <= sa.bindparam("now", type_=_sug.c.snoozed_until.type),
+        ),
+    )
+)
+
+
+def moves_due(engine: Engine, now: dt.datetime) -> bool:
+    """Has `close_finished`, `release_stuck_starts` or `wake_snoozed` anything to do?"""
+    with autocommit(engine) as conn:
+        return bool(
+            conn.execute(_ANY_MOVE, {"stuck_before": now - STUCK_START, "now": now}).scalar()
+        )
+
+
 def wake_snoozed(engine: Engine, now: dt.datetime, limit: int = 100) -> int:
     """Snoozes that ran out: the suggestion is open again and DMed afresh."""
     with session_scope(engine) as session:
@@ -218,9 +252,6 @@ def wake_snoozed(engine: Engine, now: dt.datetime, limit: int = 100) -> int:
             )
             queue_dm(session, s, now)
         return len(rows)
-
-
-STUCK_START = dt.timedelta(minutes=15)
 
 
 def release_stuck_starts(engine: Engine, now: dt.datetime) -> int:
