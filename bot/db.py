@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -97,6 +98,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Where a statement runs: a session's transaction, or an autocommit connection (`autocommit`)
+Db = OrmSession | Connection
+
+
+def on_postgres(db: Db) -> bool:
+    """Is this session's or connection's database PostgreSQL (row locks, NOTIFY)?"""
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    return dialect.name == "postgresql"
 
 
 def autocommit(engine: Engine) -> Connection:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+
+from bot.db import Db
 
 
 class StateError(ValueError):
@@ -78,7 +79,7 @@ def moving(
 
 
 def move_rows(
-    session: Session | Connection,
+    session: Db,
     machine: Machine,
     action: str,
     *where: Any,

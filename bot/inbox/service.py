@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from bot.db import Db, on_postgres
 from bot.models import InboundAction, InboxStatus
 from bot.states import Machine, move_rows
 from bot.workspaces.service import active_only
@@ -107,7 +108,7 @@ def record(
 
 
 def claim_next(
-    session: Session | Connection,
+    session: Db,
     now: dt.datetime,
     lease: dt.timedelta,
     *,
@@ -123,8 +124,7 @@ def claim_next(
     if team_id is not None:
         pick = pick.where(TABLE.c.team_id == team_id)
     pick = pick.order_by(TABLE.c.id).limit(1)
-    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    if dialect.name == "postgresql":
+    if on_postgres(session):
         pick = pick.with_for_update(skip_locked=True)
     rows = move_rows(
         session,
@@ -141,9 +141,7 @@ def _id(claimed: Claimed) -> int:
     return claimed.id
 
 
-def finish(
-    session: Session | Connection, claimed: Claimed, now: dt.datetime, *, failed: bool = False
-) -> bool:
+def finish(session: Db, claimed: Claimed, now: dt.datetime, *, failed: bool = False) -> bool:
     """Mark a click carried out (or given up), if this claim still holds it. The row is
     kept for KEEP (its `due_at` is then when it goes)."""
     return bool(

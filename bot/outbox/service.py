@@ -9,11 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from bot import clock
+from bot.db import Db, on_postgres
 from bot.models import OutboundMessage, OutboxStatus
 from bot.states import Machine, move_rows, moving
 from bot.workspaces.service import active_only
@@ -39,7 +39,7 @@ OUTBOX = Machine(
 
 
 def _insert(session: OrmSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         return postgresql.insert(TABLE)
     return sqlite.insert(TABLE)
 
@@ -101,17 +101,20 @@ def enqueue(
     session.execute(_insert(session).values(**values).on_conflict_do_nothing())
 
 
-# what an edit needs of the message it edits (built once: every change to a case asks twice)
-_EDIT_TARGET = sa.select(TABLE.c.status, TABLE.c.user_id, TABLE.c.channel).where(
-    TABLE.c.team_id == sa.bindparam("team"), TABLE.c.key == sa.bindparam("key")
-)
-# and, when the edit is sent, where that message landed
-_POSTED_AT = sa.select(TABLE.c.status, TABLE.c.sent_channel, TABLE.c.sent_ts).where(
-    TABLE.c.team_id == sa.bindparam("team"), TABLE.c.key == sa.bindparam("key")
-)
+def _at_key(*columns: Any) -> Any:
+    """These columns of the message sent under a key (params `team`, `key`), built once."""
+    return sa.select(*columns).where(
+        TABLE.c.team_id == sa.bindparam("team"), TABLE.c.key == sa.bindparam("key")
+    )
 
 
-def posted_at(db: OrmSession | Connection, team_id: str, key: str) -> Any:
+# what an edit needs of the message it edits (every change to a case asks twice) …
+_EDIT_TARGET = _at_key(TABLE.c.status, TABLE.c.user_id, TABLE.c.channel)
+# … and, when the edit is sent, where that message landed
+_POSTED_AT = _at_key(TABLE.c.status, TABLE.c.sent_channel, TABLE.c.sent_ts)
+
+
+def posted_at(db: Db, team_id: str, key: str) -> Any:
     """(status, sent_channel, sent_ts) of the message sent under `key`, or None."""
     return db.execute(_POSTED_AT, {"team": team_id, "key": key}).first()
 
@@ -227,7 +230,7 @@ def cancel(session: Session, team_id: str, key: str) -> bool:
 
 
 def claim(
-    session: OrmSession | Connection,
+    session: Db,
     now: dt.datetime,
     lease_until: dt.datetime,
     limit: int,
@@ -249,8 +252,7 @@ def claim(
     if fresh_only:
         pick = pick.where(TABLE.c.failures == 0)
     pick = pick.order_by(TABLE.c.due_at, TABLE.c.id).limit(limit)
-    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    if dialect.name == "postgresql":
+    if on_postgres(session):
         pick = pick.with_for_update(skip_locked=True)
     rows = move_rows(
         session,
@@ -340,7 +342,6 @@ _FINAL = {
     "fail": moving(OUTBOX, "fail", _MINE, values=_FINAL_VALUES),
     "drop": moving(OUTBOX, "drop", _MINE, values=_FINAL_VALUES),
 }
-Db = OrmSession | Connection  # the sender's one-statement writes run on an autocommit connection
 
 
 def _run(db: Db, stmt: Any, row_id: int, token: int, **params: Any) -> bool:

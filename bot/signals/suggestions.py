@@ -196,24 +196,25 @@ def dm_refused(session: Session, row: Any, ctx: Any) -> None:
 STUCK_START = dt.timedelta(minutes=15)
 _sug: sa.Table = SignalSuggestion.__table__  # type: ignore[attr-defined]
 _case: sa.Table = Case.__table__  # type: ignore[attr-defined]
-# Is any of the three moves due? Built once; one probe on ix_signal_suggestion_status, so an
-# idle tick costs one statement on an autocommit connection instead of three sessions.
+# What makes each move due, written once for the probe and for the move itself (bound
+# parameters `now`, `stuck_before`); the case is joined on `case_id` where it is asked about.
+_CASE_CLOSED = sa.and_(_sug.c.status == S.STARTED, _case.c.status.not_in(OPEN_CASE))
+_START_ABANDONED = sa.and_(
+    _sug.c.status == S.STARTING,
+    _sug.c.case_id.is_(None),
+    _sug.c.decided_at < sa.bindparam("stuck_before", type_=_sug.c.decided_at.type),
+)
+_SNOOZE_OVER = sa.and_(
+    _sug.c.status == S.SNOOZED,
+    _sug.c.snoozed_until <= sa.bindparam("now", type_=_sug.c.snoozed_until.type),
+)
+# Is any of the three due? Built once; one probe on ix_signal_suggestion_status, so an idle
+# tick costs one statement on an autocommit connection instead of three sessions.
 _ANY_MOVE = sa.select(
     sa.or_(
-        sa.exists().where(
-            _sug.c.status == S.STARTED,
-            _case.c.id == _sug.c.case_id,
-            _case.c.status.not_in(OPEN_CASE),
-        ),
-        sa.exists().where(
-            _sug.c.status == S.STARTING,
-            _sug.c.case_id.is_(None),
-            _sug.c.decided_at < sa.bindparam("stuck_before", type_=_sug.c.decided_at.type),
-        ),
-        sa.exists().where(
-            _sug.c.status == S.SNOOZED,
-            _sug.c.snoozed_until <= sa.bindparam("now", type_=_sug.c.snoozed_until.type),
-        ),
+        sa.exists().where(_case.c.id == _sug.c.case_id, _CASE_CLOSED),
+        sa.exists().where(_START_ABANDONED),
+        sa.exists().where(_SNOOZE_OVER),
     )
 )
 
@@ -230,12 +231,7 @@ def wake_snoozed(engine: Engine, now: dt.datetime, limit: int = 100) -> int:
     """Snoozes that ran out: the suggestion is open again and DMed afresh."""
     with session_scope(engine) as session:
         rows = session.exec(
-            select(SignalSuggestion)
-            .where(
-                SignalSuggestion.status == S.SNOOZED,
-                col(SignalSuggestion.snoozed_until) <= now,
-            )
-            .limit(limit)
+            select(SignalSuggestion).where(_SNOOZE_OVER).limit(limit), params={"now": now}
         ).all()
         for s in rows:
             refresh_dm(session, s, now)  # the old DM stops offering buttons
@@ -258,11 +254,8 @@ def release_stuck_starts(engine: Engine, now: dt.datetime) -> int:
     """A Start plan whose process died while drafting: the suggestion opens again."""
     with session_scope(engine) as session:
         rows = session.exec(
-            select(SignalSuggestion).where(
-                SignalSuggestion.status == S.STARTING,
-                col(SignalSuggestion.case_id).is_(None),
-                col(SignalSuggestion.decided_at) < now - STUCK_START,
-            )
+            select(SignalSuggestion).where(_START_ABANDONED),
+            params={"stuck_before": now - STUCK_START},
         ).all()
         for s in rows:
             move(session, SUGGESTION, s, "start_failed", updated_at=now)
@@ -314,7 +307,7 @@ def close_finished(engine: Engine, limit: int = 200) -> int:
         rows = session.exec(
             select(SignalSuggestion)
             .join(Case, col(Case.id) == col(SignalSuggestion.case_id))
-            .where(SignalSuggestion.status == S.STARTED, col(Case.status).not_in(OPEN_CASE))
+            .where(_CASE_CLOSED)
             .limit(limit)
         )
         n = 0

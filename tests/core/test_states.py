@@ -81,11 +81,9 @@ def test_every_move_names_a_transition_of_its_machine() -> None:
     for path in _product_files():
         for call in _calls(ast.parse(path.read_text())):
             fn = getattr(call.func, "id", None) or getattr(call.func, "attr", None)
-            if fn not in {"move", "move_rows", "moving"} or len(call.args) < 2:
+            first = {"move": 1, "move_rows": 1, "moving": 0}.get(fn or "")  # moving: no session
+            if first is None or len(call.args) < first + 2:
                 continue
-            if fn != "moving" and len(call.args) < 3:
-                continue
-            first = 0 if fn == "moving" else 1  # moving() takes no session
             machine_arg = call.args[first]
             action_arg = call.args[first + 2] if fn == "move" else call.args[first + 1]
             if not isinstance(machine_arg, ast.Name) or machine_arg.id not in MACHINES:
