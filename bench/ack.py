@@ -18,11 +18,19 @@ on a step DM they ack, then post the delivery, update the DM and ask the questio
 Web API calls, after the ack: on Bolt's listener thread, or for pbr on a pool).
 
 Each level `c` is a closed loop: `c` clients send signed requests back to back until
-`--requests` (at least 10·c) are answered. Printed per request and level: p50/p99 of the
-HTTP answer (the ack), answered requests per second, and when the effect reached Slack —
-the `views.open` of the modal after a command, the delivery's `chat.postMessage` after a
-Yes — as p50/p99 after the request was sent, with the rate at which the effects landed.
-A "null" server (waitress answering 200 at once) gives the harness's own ceiling.
+`--requests` (at least 10·c) are answered. The clients are a separate process (`--drive`): one
+asyncio loop holding `c` kept-alive connections and sending requests built beforehand (the
+stand-in minted their trigger ids and response_urls; each is signed as it leaves). The
+driver was 50 threads inside the stand-in's process until stop 22; their share of the GIL
+and of a core set the harness's ceiling below the servers' (bare Bolt's `views.open` p99 at
+c=50 was 539–857 ms). The stand-in's trigger lifetime is raised to 60 s because the triggers
+are minted before a level starts: whether an effect came within Slack's 3 s is read off the
+measured times instead, and any that did not are counted. Printed per request and level:
+p50/p99 of the HTTP answer (the ack), answered requests per second, and when the effect
+reached Slack — the `views.open` of the modal after a command, the delivery's
+`chat.postMessage` after a Yes — as p50/p99 after the request was sent, with the rate at which
+the effects landed. A "null" server (waitress answering 200 at once) gives the harness's own
+ceiling.
 """
 
 from __future__ import annotations
@@ -36,7 +44,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +64,8 @@ FLOORS = ("bolt", "bolt-pbr")
 
 
 def serve_floor(kind: str, port: int, modal_file: str, api_url: str, token: str) -> None:
+    import logging
+
     from waitress import serve
 
     if kind == "null":
@@ -66,10 +75,10 @@ def serve_floor(kind: str, port: int, modal_file: str, api_url: str, token: str)
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
             return [b""]
 
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         serve(null_app, host="127.0.0.1", port=port, threads=16, _quiet=True)
         return
 
-    import logging
     from concurrent.futures import ThreadPoolExecutor
 
     from slack_bolt import App
@@ -202,36 +211,80 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
 
 
 def closed_loop(
-    c: int, n: int, one: Callable[[int, Any], Sample], make_ctx: Callable[[], Any]
+    c: int, requests: list[tuple[bytes, str]], target: str
 ) -> tuple[list[Sample], float]:
-    """`c` clients send back to back until `n` requests are answered."""
-    lock = threading.Lock()
-    counter = iter(range(n))
-    samples: list[Sample] = []
+    """`c` clients (the `--drive` process) send `requests` back to back until all are answered."""
+    with tempfile.TemporaryDirectory(prefix="ft-ack-drive-") as d:
+        spec, out = Path(d) / "spec.json", Path(d) / "out.json"
+        spec.write_text(
+            json.dumps(
+                {
+                    "target": target,
+                    "c": c,
+                    "requests": [[body.decode(), key] for body, key in requests],
+                }
+            )
+        )
+        subprocess.run([sys.executable, __file__, "--drive", str(spec)], check=True)
+        result = json.loads(out.read_text())
+    return [Sample(*row) for row in result["samples"]], result["wall"]
 
-    def client() -> None:
-        ctx = make_ctx()
-        try:
-            while True:
-                with lock:
-                    i = next(counter, None)
-                if i is None:
-                    return
-                s = one(i, ctx)
-                with lock:
-                    samples.append(s)
-        finally:
-            close = getattr(ctx, "close", None)
-            if close:
-                close()
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(c)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return samples, time.monotonic() - start
+def drive(spec_file: str) -> None:
+    """The clients: one asyncio loop, `c` kept-alive HTTP/1.1 connections, requests signed as
+    they leave. Writes each request's send time (CLOCK_MONOTONIC, which the stand-in's
+    clock shares), answer time and status next to the spec."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from bot.devtools.standin.signing import SLACKBOT_USER_AGENT, sign
+
+    spec = json.loads(Path(spec_file).read_text())
+    where = urlsplit(spec["target"])
+    host, port, path = where.hostname or "127.0.0.1", where.port or 80, where.path
+    requests = [(body.encode(), key) for body, key in spec["requests"]]
+    counter = iter(range(len(requests)))
+    samples: list[list[Any]] = []
+
+    async def answer(reader: asyncio.StreamReader) -> int:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            while size := int((await reader.readline()).strip() or b"0", 16):
+                await reader.readexactly(size + 2)
+            await reader.readline()
+        else:
+            await reader.readexactly(int(fields.get("content-length") or 0))
+        return status
+
+    async def client(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+        reader, writer = conn
+        while (i := next(counter, None)) is not None:
+            body, key = requests[i]
+            ts = str(int(time.time()))
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\nUser-Agent: {SLACKBOT_USER_AGENT}\r\n"
+                f"X-Slack-Request-Timestamp: {ts}\r\n"
+                f"X-Slack-Signature: {sign(SECRET, ts, body)}\r\n\r\n"
+            )
+            sent = time.monotonic()
+            writer.write(head.encode() + body)
+            status = await answer(reader)
+            samples.append([sent, time.monotonic() - sent, status, key])
+        writer.close()
+
+    async def main() -> float:
+        conns = [await asyncio.open_connection(host, port) for _ in range(spec["c"])]
+        start = time.monotonic()
+        await asyncio.gather(*(client(conn) for conn in conns))
+        return time.monotonic() - start
+
+    wall = asyncio.run(main())
+    (Path(spec_file).parent / "out.json").write_text(json.dumps({"samples": samples, "wall": wall}))
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -252,11 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         help="py-spy the app's web process into this file (raw; the worker into FILE.worker)",
     )
     parser.add_argument("--serve", choices=["null", *FLOORS], help=argparse.SUPPRESS)
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--modal", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.drive:
+        drive(args.drive)
+        return 0
     if args.serve:
         serve_floor(args.serve, args.port, args.modal, args.api_url, args.token)
         return 0
@@ -275,6 +332,14 @@ def run(args: argparse.Namespace) -> int:
     from bot.devtools import bigdb
     from bot.devtools.postgres import ThrowawayPostgres
     from bot.devtools.standin import SlackDriver, SlackStandin
+    from bot.devtools.standin.driver import DriverResponse
+
+    class Recorder(SlackDriver):
+        """Builds the exact requests a `SlackDriver` would send, for `--drive` to send."""
+
+        def post(self, body: bytes, content_type: str, **_: Any) -> DriverResponse:
+            return DriverResponse(0, "", None, 0.0, request_body=body)
+
     from bot.migrate import upgrade
     from bot.models import CaseStep
     from bot.runtime import Runtime
@@ -288,7 +353,7 @@ def run(args: argparse.Namespace) -> int:
     clicks_needed = args.warmup + sum(per_level.values()) + 10
     real_now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     pg = ThrowawayPostgres().start()
-    standin = SlackStandin().start()
+    standin = SlackStandin(trigger_ttl=60.0).start()  # minted ahead: see the docstring
     procs: list[subprocess.Popen] = []
     tmp = Path(tempfile.mkdtemp(prefix="ft-ack-bench-"))
     try:
@@ -387,6 +452,7 @@ def run(args: argparse.Namespace) -> int:
         modal_file.write_text(json.dumps(modal))
         engine.dispose()
 
+        recorder = Recorder(SECRET, bigdb.TEAM, standin, None, channel_id=CS_CHANNEL)
         results: list[Level] = []
         click_pool = iter(targets)
         floor_targets = targets  # the bare apps may answer the same DM again
@@ -424,55 +490,53 @@ def run(args: argparse.Namespace) -> int:
                     procs.append(
                         subprocess.Popen(
                             ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw"]
-                            + ["--rate", "200", "-o", args.profile + suffix, "--gil"],
+                            + [
+                                "--rate",
+                                os.environ.get("PYSPY_RATE", "200"),
+                                "-o",
+                                args.profile + suffix,
+                                "--gil",
+                            ],
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
                         )
                     )
             target = f"{base}/slack/events"
 
-            def make_driver(target: str = target) -> SlackDriver:
-                return SlackDriver(
-                    SECRET, bigdb.TEAM, standin, target, user_id=people[0], channel_id=CS_CHANNEL
-                )
-
-            def command(i: int, drv: SlackDriver) -> Sample:
-                sent = time.monotonic()
-                r = drv.command(
-                    "/report-risk", f"customer {4242 + i % 100}", user_id=people[i % 50]
-                )
-                return Sample(sent, time.monotonic() - sent, r.status, r.trigger_id or "")
-
-            clicks: list[tuple[int, str, dict]] = []
-
-            def click(
-                i: int, drv: SlackDriver, clicks: list[tuple[int, str, dict]] = clicks
-            ) -> Sample:
-                step_id, user, message = clicks[i]
-                sent = time.monotonic()
-                r = drv.block_action(msgs.YES, message=message, user_id=user)
-                return Sample(sent, time.monotonic() - sent, r.status, f"step:{step_id}:delivery:")
+            def commands(n: int) -> list[tuple[bytes, str]]:
+                built = []
+                for i in range(n):
+                    r = recorder.command(
+                        "/report-risk", f"customer {4242 + i % 100}", user_id=people[i % 50]
+                    )
+                    built.append((r.request_body, r.trigger_id or ""))
+                return built
 
             def take(n: int, server: str = server) -> list[tuple[int, str, dict]]:
                 if server == "app":
                     return [next(click_pool) for _ in range(n)]
                 return [floor_targets[i % len(floor_targets)] for i in range(n)]
 
+            def clicks(n: int) -> list[tuple[bytes, str]]:
+                built = []
+                for step_id, user, message in take(n):
+                    r = recorder.block_action(msgs.YES, message=message, user_id=user)
+                    built.append((r.request_body, f"step:{step_id}:delivery:"))
+                return built
+
             # warm-up: pools, caches, auth.test
-            clicks[:] = take(args.warmup)
-            closed_loop(5, args.warmup, command, make_driver)
-            closed_loop(5, args.warmup, click, make_driver)
+            closed_loop(5, commands(args.warmup), target)
+            closed_loop(5, clicks(args.warmup), target)
             settle(standin, time.monotonic() + 30)
             for c in levels:
                 n = per_level[c]
-                for request, fn in (("/report-risk", command), ("Yes", click)):
+                for request, build in (("/report-risk", commands), ("Yes", clicks)):
                     if request not in args.only.split(","):
                         continue
-                    if request == "Yes":
-                        clicks[:] = take(n)
+                    requests = build(n)
                     mark = len(standin.calls())
                     servers_cpu = [cpu_seconds(p.pid) for p in procs[:2]]
-                    samples, wall = closed_loop(c, n, fn, make_driver)
+                    samples, wall = closed_loop(c, requests, target)
                     level = Level(server, request, c, samples, wall)
                     if server != "null":
                         effects_of(standin, level, mark, request)
