@@ -58,6 +58,7 @@ SECRET = "bench-signing-secret-0123456789ab"
 CS_CHANNEL = "C0BENCHCS"
 SERVERS = ("null", "bolt", "bolt-pbr", "app")
 FLOORS = ("bolt", "bolt-pbr")
+TRIGGER_SECONDS = 3.0  # Slack voids a trigger id this long after sending it
 
 
 # --- the bare Bolt floor (run as a subprocess: `ack.py --serve bolt|bolt-pbr|null`) ------------
@@ -615,6 +616,12 @@ def effects_of(standin: Any, level: Level, mark: int, request: str, timeout: flo
         time.sleep(0.05)  # observing a process from outside: nothing to wait on
     level.effects = [found[k] - want[k] for k in found]
     level.effects_wall = (max(found.values()) - first) if found else 0.0
+    late = sum(1 for e in level.effects if e > TRIGGER_SECONDS)
+    if request == "/report-risk" and late:
+        print(
+            f"  ({late} of {len(want)} modals opened more than {TRIGGER_SECONDS:.0f} s after "
+            "the command: Slack would have voided their triggers)"
+        )
     missing = len(want) - len(found)
     if missing:
         print(f"  ({missing} of {len(want)} effects never reached Slack within {timeout:.0f} s)")
