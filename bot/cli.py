@@ -99,6 +99,7 @@ def serve(
             port=port or settings.port,
             signing_secret=settings.slack_signing_secret,
             rt=rt,
+            clients=clients,
         )
     except OSError as exc:
         raise fail(

@@ -118,6 +118,7 @@ class World:
                 port=0,
                 signing_secret=self.settings.slack_signing_secret,
                 rt=self.rt,
+                clients=self.clients,
             )
             self._serving = ServerThread(self._server)
             target = f"http://127.0.0.1:{self._server.effective_port}/slack/events"

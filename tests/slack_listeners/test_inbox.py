@@ -211,3 +211,60 @@ def test_where_a_worker_listens_it_carries_the_click_out(
         listener.stop()
         worker.close()
         scheduled._listeners.clear()
+
+
+def test_the_edge_writes_down_a_durable_click_only_for_a_listening_worker(
+    slack_http: Any, start_a_case: Any, database_url: str
+) -> None:
+    """`written_down_at_edge` (the HTTP edge's path for a Yes, past Bolt) takes a durable
+    click of a workspace we serve when a worker listens, and leaves everything else to Bolt:
+    another button, another workspace, no worker (always so on SQLite) — writing nothing."""
+    from bot.db import engine_for
+    from bot.inbox.scheduled import carry_out_due
+    from bot.outbox import scheduled
+    from bot.runtime import Runtime
+    from bot.slack.listeners import durable_clicks
+    from bot.slack.listeners.base import written_down_at_edge
+
+    world = slack_http
+    durable = durable_clicks()
+    assert msgs.YES in durable and durable[msgs.YES].key == YES_ROUTE
+    case_id = start_a_case(world)
+    dm = world.standin.wait_message("U0MAYA", lambda m: m["text"].startswith("Step 1"))
+    step = _step(world, case_id, 1)
+    click = world.driver.block_action_payload(msgs.YES, f"{step.id}:awaiting", "U0MAYA", message=dm)
+    other_button = {**click, "actions": [{**click["actions"][0], "action_id": "not_durable"}]}
+    stranger = {**click, "team": {"id": "T0STRANGER", "domain": "strangers"}}
+
+    def at_edge(body: dict[str, Any]) -> bool:
+        return written_down_at_edge(world.rt, world.clients.grant, durable, body)
+
+    scheduled._listeners.clear()
+    assert not at_edge(other_button) and not at_edge(stranger)
+    assert not at_edge(click)  # no worker listens yet
+    assert _rows(world) == []
+    if not database_url.startswith("postgresql"):
+        return
+    worker = Runtime(settings=world.settings, engine=engine_for(database_url))
+    listener = scheduled.listen_for_kicks(worker, world.notifier, carry_out_due)
+    assert listener is not None
+    try:
+
+        def listening() -> bool:
+            scheduled._listeners.clear()
+            return scheduled.workers_listen(world.rt)
+
+        world.standin.wait_until(listening, what="the worker listening", poll=0.05)
+        assert not at_edge(other_button) and not at_edge(stranger)
+        assert at_edge(click)
+        [row] = _rows(world)
+        assert (row.route, row.attempts) == (YES_ROUTE, 0)  # pending, for the worker
+        world.wait_db(
+            lambda s: s.get(InboundAction, row.id).status == "done" or None,  # type: ignore[union-attr]
+            "the worker carrying the click out",
+        )
+        assert _step(world, case_id, 1).decision == "yes" and _decisions(world, step.id or 0) == 1
+    finally:
+        listener.stop()
+        worker.close()
+        scheduled._listeners.clear()

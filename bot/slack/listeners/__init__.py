@@ -15,7 +15,7 @@ import importlib
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from bot.slack.listeners.base import attach_all
+from bot.slack.listeners.base import Route, attach_all, durable_actions
 
 LISTENER_MODULES = (
     "bot.slack.listeners.risk",
@@ -37,3 +37,9 @@ def register_all(app: App, rt: Runtime) -> None:
     modules = [importlib.import_module(name) for name in LISTENER_MODULES]
     # last, so it only ever sees what no listener claimed
     attach_all(app, [*modules, importlib.import_module("bot.slack.listeners.fallback")], rt)
+
+
+def durable_clicks() -> dict[str, Route]:
+    """The clicks a worker carries out (`Routes.action(..., durable=True)`), by action id: what
+    the HTTP edge may write down without Bolt (`bot.web`)."""
+    return durable_actions(importlib.import_module(name) for name in LISTENER_MODULES)

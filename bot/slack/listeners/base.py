@@ -45,6 +45,7 @@ from slack_sdk.errors import SlackApiError
 from bot import clock
 from bot.db import autocommit, session_scope
 from bot.inbox import service as inbox
+from bot.notify import DeliveryError
 from bot.outbox.scheduled import INBOX_WAKE, WAKE_CHANNEL, lease_for, workers_listen
 from bot.runtime import Runtime
 from bot.slack.blocks.common import plain, section
@@ -367,15 +368,21 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
     woken (NOTIFY, delivered with the commit) and carries the click out; otherwise this
     process claims the row and carries it out itself. None if the database refused: the
     click is then carried out here as any other (nothing is lost while the process lives)."""
-    rt, i = call.rt, call.interaction
+    woken = workers_listen(call.rt)
+    held = _record(call.rt, route, call.interaction, call.body or {}, woken)
+    return _WORKER if woken and held is not None else held
+
+
+def _record(
+    rt: Runtime, route: Route, i: Interaction, body: Mapping[str, Any], woken: bool
+) -> inbox.Claimed | None:
     try:
-        woken = workers_listen(rt)
         with autocommit(rt.engine) as conn:
-            held = inbox.record(
+            return inbox.record(
                 conn,
                 i.team_id,
                 route.key,
-                call.body or {},
+                body,
                 clock.now(),
                 claimed=not woken,
                 lease=lease_for(rt.settings),
@@ -389,7 +396,42 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
             type(exc).__name__,
         )
         return None
-    return _WORKER if woken else held
+
+
+def durable_actions(modules: Iterable[Any]) -> dict[str, Route]:
+    """The durable clicks of these listener modules, by action id."""
+    return {
+        r.constraints: r
+        for m in modules
+        for r in getattr(getattr(m, "routes", None), "routes", ())
+        if r.durable and isinstance(r.constraints, str)
+    }
+
+
+def written_down_at_edge(
+    rt: Runtime, grant: Callable[[str], Any], durable: Mapping[str, Route], body: Mapping[str, Any]
+) -> bool:
+    """Write a durable click down for a listening worker straight from the HTTP edge (the
+    signature is checked, the body parsed), and say so: its ack needs nothing else. Bolt's
+    dispatch — context, middleware, one matcher per listener until this one — is most of a
+    click's ack CPU, and none of it changes what is written. False (Bolt takes the request
+    as any other) for anything else: another request, a body that does not parse as Slack's,
+    a workspace we do not serve (`grant` raises), no worker listening (this process then
+    carries the click out, which takes Bolt's client), or a database that refused."""
+    actions = body.get("actions")
+    if body.get("type") != "block_actions" or not isinstance(actions, list) or len(actions) != 1:
+        return False
+    route = durable.get(actions[0].get("action_id"))
+    if route is None:
+        return False
+    try:
+        i = Interaction.parse(body)
+        grant(i.team_id)
+    except (BadPayload, DeliveryError):  # Bolt gives these their usual answers
+        return False
+    if not workers_listen(rt):
+        return False
+    return _record(rt, route, i, body, woken=True) is not None
 
 
 def _carry_out_here(route: Route, call: Call, held: inbox.Claimed) -> None:
