@@ -7,6 +7,7 @@ commands every install needs: migrate, serve, socket, worker and tick.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import importlib
 import logging
 import os
@@ -74,6 +75,15 @@ def _need_slack_settings(settings: Settings, *names: str) -> None:
         raise fail(str(exc), 2) from None
 
 
+def settle_heap() -> None:
+    """What start-up built (modules, table metadata, Bolt's app, the pools) lives as long as
+    the process: take it out of the garbage collector's sight, so that a full collection
+    walks only what the work made. In a busy worker those collections took 114–120 ms (the
+    process stands still meanwhile); with this, 11–25 ms (`bench/ack.py`, stop 22)."""
+    gc.collect()
+    gc.freeze()
+
+
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: PORT setting)")] = None,
@@ -120,6 +130,7 @@ def serve(
         typer.echo(f"Workspace {clients.identity.label if clients.identity else '?'}")
     typer.echo(f"Followthrough listening on {where}/slack/events")
     typer.echo("Webhooks: POST /signals, /webhooks/zoom, /transcripts")
+    settle_heap()
     server.run()
 
 
@@ -154,6 +165,7 @@ def socket() -> None:
         start_scheduler(rt, SlackNotifier(clients), blocking=False)
     label = clients.identity.label if clients.identity else "?"
     typer.echo(f"Workspace {label}: connecting over Socket Mode")
+    settle_heap()
     try:
         SocketModeHandler(bolt, settings.slack_app_token).start()
     except KeyboardInterrupt:
@@ -185,6 +197,7 @@ def worker() -> None:
     notifier = SlackNotifier(clients)
     # PostgreSQL: web processes wake it to carry out a click and to send what it queued
     listen_for_kicks(rt, notifier, carry_out_due)
+    settle_heap()
     start_scheduler(rt, notifier, blocking=True)
 
 
