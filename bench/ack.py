@@ -1,6 +1,6 @@
 """Ack latency and throughput of the app against a bare Bolt floor, side by side in one run.
 
-    python bench/ack.py [--cases 10000] [--levels 1,5,20,50] [--requests 100]
+    python bench/ack.py [--cases 10000] [--levels 1,5,20,50] [--requests 500]
 
 On a throwaway PostgreSQL seeded by `bot/devtools/bigdb.py` (10,000 running cases / 50,000 steps
 and their history), three servers take turns on the same port settings, one at a time,
@@ -296,7 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--levels", default="1,5,20,50")
-    parser.add_argument("--requests", type=int, default=100, help="per level (at least 10·c)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=500,
+        help="per level (at least 10·c; p99 is the 5th worst of 500)",
+    )
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument(
