@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
 import os
 import signal
@@ -239,7 +238,7 @@ def drive(spec_file: str) -> None:
     import asyncio
     from urllib.parse import urlsplit
 
-    from bot.devtools.standin.signing import SLACKBOT_USER_AGENT, sign
+    from bot.devtools.standin.signing import slack_headers
 
     spec = json.loads(Path(spec_file).read_text())
     where = urlsplit(spec["target"])
@@ -265,14 +264,11 @@ def drive(spec_file: str) -> None:
         reader, writer = conn
         while (i := next(counter, None)) is not None:
             body, key = requests[i]
-            ts = str(int(time.time()))
-            head = (
-                f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\n"
-                f"Content-Length: {len(body)}\r\nUser-Agent: {SLACKBOT_USER_AGENT}\r\n"
-                f"X-Slack-Request-Timestamp: {ts}\r\n"
-                f"X-Slack-Signature: {sign(SECRET, ts, body)}\r\n\r\n"
+            headers = slack_headers(SECRET, body, "application/x-www-form-urlencoded")
+            head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n" + "".join(
+                f"{name}: {value}\r\n" for name, value in headers.items()
             )
+            head += f"Content-Length: {len(body)}\r\n\r\n"
             sent = time.monotonic()
             writer.write(head.encode() + body)
             status = await answer(reader)
@@ -311,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         help="py-spy the app's web process into this file (raw; the worker into FILE.worker)",
     )
+    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples/s")
     parser.add_argument("--serve", choices=["null", *FLOORS], help=argparse.SUPPRESS)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -334,6 +331,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.cases import blocks as msgs
     from bot.cases import plan_blocks as cards
     from bot.cases import report_form
+    from bot.cli import settle_heap
     from bot.config import load_settings
     from bot.db import engine_for, session_scope
     from bot.devtools import bigdb
@@ -499,7 +497,7 @@ def run(args: argparse.Namespace) -> int:
                             ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw"]
                             + [
                                 "--rate",
-                                os.environ.get("PYSPY_RATE", "200"),
+                                str(args.profile_rate),
                                 "-o",
                                 args.profile + suffix,
                                 "--gil",
@@ -541,7 +539,10 @@ def run(args: argparse.Namespace) -> int:
                     if request not in args.only.split(","):
                         continue
                     requests = build(n)
-                    quiet_heap()
+                    # the stand-in's state (tens of thousands of messages and calls) out of
+                    # the collector's sight: its full collections paused this process for up
+                    # to 239 ms mid-level, an arrival delay every server was charged with
+                    settle_heap()
                     mark = len(standin.calls())
                     servers_cpu = [cpu_seconds(p.pid) for p in procs[:2]]
                     samples, wall = closed_loop(c, requests, target)
@@ -577,14 +578,6 @@ def run(args: argparse.Namespace) -> int:
             p.kill()
         standin.stop()
         pg.stop()
-
-
-def quiet_heap() -> None:
-    """Take this process's heap — the stand-in's state, tens of thousands of messages and
-    calls — out of the collector's sight before a level. Its full collections paused the
-    stand-in for up to 239 ms mid-level, an arrival delay every server was charged with."""
-    gc.collect()
-    gc.freeze()
 
 
 def psycopg_conn(url: str) -> Any:

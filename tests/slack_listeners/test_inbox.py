@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -79,6 +81,31 @@ def _yes(world: Any, case_id: int) -> tuple[InboundAction, CaseStep]:
         "the click carried out",
     )
     return done, _step(world, case_id, 1)
+
+
+@contextmanager
+def _listening_worker(world: Any, database_url: str, carry: Callable[..., int]) -> Iterator[Any]:
+    """A worker's own runtime listening for wake-ups (PostgreSQL), handing them to `carry`;
+    entered once the web side sees it listen, and stopped on the way out."""
+    from bot.db import engine_for
+    from bot.outbox import scheduled
+    from bot.runtime import Runtime
+
+    worker = Runtime(settings=world.settings, engine=engine_for(database_url))
+    listener = scheduled.listen_for_kicks(worker, world.notifier, carry)
+    assert listener is not None
+    try:
+
+        def listening() -> bool:
+            scheduled._listeners.clear()
+            return scheduled.workers_listen(world.rt)
+
+        world.standin.wait_until(listening, what="the worker listening", poll=0.05)
+        yield worker
+    finally:
+        listener.stop()
+        worker.close()
+        scheduled._listeners.clear()
 
 
 def test_a_yes_is_written_down_by_the_ack_and_carried_out_once(
@@ -181,36 +208,21 @@ def test_where_a_worker_listens_it_carries_the_click_out(
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("wake-ups are PostgreSQL's LISTEN/NOTIFY")
-    from bot.db import engine_for
     from bot.inbox.scheduled import carry_out_due
-    from bot.outbox import scheduled
     from bot.runtime import Runtime
 
     world = slack_http
     case_id = start_a_case(world)
-    worker = Runtime(settings=world.settings, engine=engine_for(database_url))
     carriers: list[Runtime] = []
 
     def carry(rt: Runtime, notifier: Any) -> int:
         carriers.append(rt)
         return carry_out_due(rt, notifier)
 
-    listener = scheduled.listen_for_kicks(worker, world.notifier, carry)
-    assert listener is not None
-    try:
-
-        def listening() -> bool:
-            scheduled._listeners.clear()
-            return scheduled.workers_listen(world.rt)
-
-        world.standin.wait_until(listening, what="the worker listening", poll=0.05)
+    with _listening_worker(world, database_url, carry) as worker:
         row, step = _yes(world, case_id)
         assert step.decision == "yes" and _decisions(world, step.id or 0) == 1
         assert carriers and all(rt is worker for rt in carriers)
-    finally:
-        listener.stop()
-        worker.close()
-        scheduled._listeners.clear()
 
 
 def test_the_edge_writes_down_a_durable_click_only_for_a_listening_worker(
@@ -219,10 +231,8 @@ def test_the_edge_writes_down_a_durable_click_only_for_a_listening_worker(
     """`written_down_at_edge` (the HTTP edge's path for a Yes, past Bolt) takes a durable
     click of a workspace we serve when a worker listens, and leaves everything else to Bolt:
     another button, another workspace, no worker (always so on SQLite) — writing nothing."""
-    from bot.db import engine_for
     from bot.inbox.scheduled import carry_out_due
     from bot.outbox import scheduled
-    from bot.runtime import Runtime
     from bot.slack.listeners import durable_clicks
     from bot.slack.listeners.base import written_down_at_edge
 
@@ -245,16 +255,7 @@ def test_the_edge_writes_down_a_durable_click_only_for_a_listening_worker(
     assert _rows(world) == []
     if not database_url.startswith("postgresql"):
         return
-    worker = Runtime(settings=world.settings, engine=engine_for(database_url))
-    listener = scheduled.listen_for_kicks(worker, world.notifier, carry_out_due)
-    assert listener is not None
-    try:
-
-        def listening() -> bool:
-            scheduled._listeners.clear()
-            return scheduled.workers_listen(world.rt)
-
-        world.standin.wait_until(listening, what="the worker listening", poll=0.05)
+    with _listening_worker(world, database_url, carry_out_due):
         assert not at_edge(other_button) and not at_edge(stranger)
         assert at_edge(click)
         [row] = _rows(world)
@@ -264,7 +265,3 @@ def test_the_edge_writes_down_a_durable_click_only_for_a_listening_worker(
             "the worker carrying the click out",
         )
         assert _step(world, case_id, 1).decision == "yes" and _decisions(world, step.id or 0) == 1
-    finally:
-        listener.stop()
-        worker.close()
-        scheduled._listeners.clear()
