@@ -5,7 +5,8 @@ on GET /slack/install and /slack/oauth_redirect, served by waitress.
 The edge checks what Bolt would otherwise trip over, in this order: the size (413), the
 signature on the raw bytes (401 — before anything is parsed, whatever the body's shape),
 then the body's shape (400 for a body no Slack request has). Only then does Bolt see it,
-already parsed (once, here).
+already parsed (once, here), unless it is a slash command or a durable click, which
+`bot.slack.listeners.edge` answers without Bolt's dispatch.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
@@ -138,11 +138,12 @@ def signed(secret: str, body: bytes, timestamp: str, signature: str) -> bool:
 
 
 def slack_edge(
-    signing_secret: str | None, app: App, at_edge: Callable[[dict[str, Any]], bool] | None = None
+    signing_secret: str | None,
+    app: App,
+    at_edge: Callable[[dict[str, Any]], BoltResponse | None] | None = None,
 ) -> Callable:
     """POST /slack/events: the edge's checks, then the parsed request to Bolt — unless
-    `at_edge` answers it (a durable click written down for a worker: an empty 200, as Bolt
-    acks a click)."""
+    `at_edge` answers it (`bot.slack.listeners.edge`: a slash command, a durable click)."""
 
     def edge(environ: dict, start_response: Callable) -> Iterable[bytes]:
         try:
@@ -161,17 +162,14 @@ def slack_edge(
         if isinstance(parsed, str):
             log.warning("refused a signed request that is not a Slack request: %s", parsed)
             return _reply(start_response, "400 Bad Request", {"ok": False, "error": parsed})
-        if at_edge is not None and at_edge(parsed):
-            start_response(
-                "200 OK", [("Content-Type", "text/plain;charset=utf-8"), ("Content-Length", "0")]
+        answer = at_edge(parsed) if at_edge is not None else None
+        if answer is None:
+            request = WsgiHttpRequest(environ)
+            answer = app.dispatch(
+                _ParsedRequest(
+                    body.decode("utf-8"), parsed, request.query_string, request.get_headers()
+                )
             )
-            return [b""]
-        request = WsgiHttpRequest(environ)
-        answer = app.dispatch(
-            _ParsedRequest(
-                body.decode("utf-8"), parsed, request.query_string, request.get_headers()
-            )
-        )
         response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
         start_response(response.status, response.get_headers())
         return response.get_body()
@@ -186,14 +184,15 @@ def make_wsgi(
     rt: Any = None,
     clients: Any = None,
 ) -> Callable:
-    """The app's WSGI routes. With the runtime and the workspaces' clients (`serve`), durable
-    clicks are written down at the edge (`written_down_at_edge`)."""
+    """The app's WSGI routes. With the signing secret, the runtime and the workspaces'
+    clients (`serve`), slash commands and durable clicks are answered at the edge, past
+    Bolt's dispatch (`bot.slack.listeners.edge`)."""
     at_edge = None
-    if rt is not None and clients is not None:
-        from bot.slack.listeners import durable_clicks
-        from bot.slack.listeners.base import written_down_at_edge
+    if signing_secret and rt is not None and clients is not None:
+        from bot.slack.listeners import listener_modules
+        from bot.slack.listeners.edge import AtEdge
 
-        at_edge = partial(written_down_at_edge, rt, clients.grant, durable_clicks())
+        at_edge = AtEdge(rt, clients, listener_modules())
     slack = slack_edge(signing_secret, app, at_edge)
     flow = app.oauth_flow  # OAuth installs: /slack/install and /slack/oauth_redirect
     oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
@@ -238,10 +237,15 @@ def make_server(
     """A waitress server (threaded: one slow request never queues the others)."""
     from waitress import create_server
 
-    return create_server(
+    from bot.clikit import Gated
+
+    server = create_server(
         make_wsgi(app, engine, signing_secret, rt, clients),
         host=host,
         port=port,
         threads=threads,
         ident="followthrough",
     )
+    # "Task queue depth is N", summarised once a minute, without a record per busy request
+    server.task_dispatcher.queue_logger = Gated(logging.getLogger("waitress.queue"))
+    return server

@@ -116,6 +116,8 @@ class Installs:
             host="127.0.0.1",
             port=0,
             signing_secret=self.settings.slack_signing_secret,
+            rt=self.rt,
+            clients=self.clients,
         )
         self._serving = ServerThread(self._server)
         self.base_url = f"http://127.0.0.1:{self._server.effective_port}"

@@ -99,3 +99,39 @@ def test_a_command_whose_text_says_payload_reaches_its_listener(slack_http: Any)
     resp = slack_http.driver.command("/report-risk", "payload migration at Acme")
     assert resp.status == 200, resp.text
     slack_http.standin.wait_view(resp, callback_id="report_risk_modal")
+
+
+def test_a_command_answered_at_the_edge_answers_as_bolt_does(slack_http: Any) -> None:
+    """Over HTTP a slash command is run from the edge, past Bolt's dispatch
+    (`bot.slack.listeners.edge`): for every command the app routes, with and without text,
+    the answer is the one Bolt gives the same command sent to the same app in-process."""
+    from bot.devtools.standin import SlackDriver
+    from bot.devtools.world import CS_CHANNEL, SIGNING_SECRET
+    from bot.slack.listeners import listener_modules
+    from bot.slack.listeners.edge import commands
+
+    world = slack_http
+    names = sorted(commands(listener_modules()))
+    assert {"/report-risk", "/case", "/commitments", "/playbooks"} <= set(names)
+    bolt = SlackDriver(
+        SIGNING_SECRET,
+        world.team_id,
+        world.standin,
+        world.app,
+        user_id="U0MAYA",
+        channel_id=CS_CHANNEL,
+    )
+    try:
+        for name in names:
+            for text in ("", "NoSuchCo", "help", "42", "list"):
+                edge, behind_bolt = world.driver.command(name, text), bolt.command(name, text)
+                assert (edge.status, edge.json, edge.problems) == (
+                    behind_bolt.status,
+                    behind_bolt.json,
+                    behind_bolt.problems,
+                ), (name, text)
+                assert edge.status == 200 and edge.headers.get("content-type", "").startswith(
+                    behind_bolt.headers.get("content-type", "").split(";")[0]
+                ), (name, text, edge.headers, behind_bolt.headers)
+    finally:
+        bolt.close()

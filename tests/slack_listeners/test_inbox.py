@@ -228,17 +228,17 @@ def test_where_a_worker_listens_it_carries_the_click_out(
 def test_the_edge_writes_down_a_durable_click_only_for_a_listening_worker(
     slack_http: Any, start_a_case: Any, database_url: str
 ) -> None:
-    """`written_down_at_edge` (the HTTP edge's path for a Yes, past Bolt) takes a durable
+    """`AtEdge.written_down` (the HTTP edge's path for a Yes, past Bolt) takes a durable
     click of a workspace we serve when a worker listens, and leaves everything else to Bolt:
     another button, another workspace, no worker (always so on SQLite) — writing nothing."""
     from bot.inbox.scheduled import carry_out_due
     from bot.outbox import scheduled
-    from bot.slack.listeners import durable_clicks
-    from bot.slack.listeners.base import written_down_at_edge
+    from bot.slack.listeners import listener_modules
+    from bot.slack.listeners.edge import AtEdge
 
     world = slack_http
-    durable = durable_clicks()
-    assert msgs.YES in durable and durable[msgs.YES].key == YES_ROUTE
+    edge = AtEdge(world.rt, world.clients, listener_modules())
+    assert msgs.YES in edge.durable and edge.durable[msgs.YES].key == YES_ROUTE
     case_id = start_a_case(world)
     dm = world.standin.wait_message("U0MAYA", lambda m: m["text"].startswith("Step 1"))
     step = _step(world, case_id, 1)
@@ -247,7 +247,7 @@ def test_the_edge_writes_down_a_durable_click_only_for_a_listening_worker(
     stranger = {**click, "team": {"id": "T0STRANGER", "domain": "strangers"}}
 
     def at_edge(body: dict[str, Any]) -> bool:
-        return written_down_at_edge(world.rt, world.clients.grant, durable, body)
+        return edge.written_down(body)
 
     scheduled._listeners.clear()
     assert not at_edge(other_button) and not at_edge(stranger)

@@ -11,11 +11,12 @@ twenty-three. Order decides nothing else: no two modules answer the same request
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from bot.slack.listeners.base import Route, attach_all, durable_actions
+from bot.slack.listeners.base import attach_all
 
 LISTENER_MODULES = (
     "bot.slack.listeners.risk",
@@ -33,13 +34,13 @@ LISTENER_MODULES = (
 )
 
 
+def listener_modules() -> list[ModuleType]:
+    """The modules in `LISTENER_MODULES` order (the HTTP edge reads their routes too:
+    `bot.slack.listeners.edge`)."""
+    return [importlib.import_module(name) for name in LISTENER_MODULES]
+
+
 def register_all(app: App, rt: Runtime) -> None:
-    modules = [importlib.import_module(name) for name in LISTENER_MODULES]
-    # last, so it only ever sees what no listener claimed
-    attach_all(app, [*modules, importlib.import_module("bot.slack.listeners.fallback")], rt)
-
-
-def durable_clicks() -> dict[str, Route]:
-    """The clicks a worker carries out (`Routes.action(..., durable=True)`), by action id: what
-    the HTTP edge may write down without Bolt (`bot.web`)."""
-    return durable_actions(importlib.import_module(name) for name in LISTENER_MODULES)
+    # the fallback last, so it only ever sees what no listener claimed
+    fallback = importlib.import_module("bot.slack.listeners.fallback")
+    attach_all(app, [*listener_modules(), fallback], rt)

@@ -23,7 +23,9 @@ shortcut or an event is acknowledged at once and its handler runs on the runtime
 pool — or, for a `durable` click, is written down first and carried
 out by a worker (`bot.inbox`); a command, a form or a search (whose ack carries the answer)
 runs its handler on the pool and returns the instant the handler calls `ack()` (an Event,
-not a poll); what the handler does after its ack runs on, off the request.
+not a poll); what the handler does after its ack runs on, off the request. Over HTTP, slash
+commands and durable clicks skip Bolt's dispatch altogether (`bot.slack.listeners.edge`):
+a command's handler then runs on the request's own thread (`run_here`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,7 +48,6 @@ from slack_sdk.errors import SlackApiError
 from bot import clock
 from bot.db import autocommit, session_scope
 from bot.inbox import service as inbox
-from bot.notify import DeliveryError
 from bot.outbox.scheduled import INBOX_WAKE, WAKE_CHANNEL, lease_for, workers_listen
 from bot.runtime import Runtime
 from bot.slack.blocks.common import plain, section
@@ -306,16 +308,46 @@ class _SignallingAck:
                     return self._ack(*args, **kwargs)
                 finally:
                     self._ready.set()
-        text = args[0] if args and isinstance(args[0], str) else kwargs.get("text")
-        blocks = kwargs.get("blocks")
-        if self._respond is not None and (text or blocks):
-            self._respond(
-                text=text or "",
-                blocks=blocks,
-                response_type=kwargs.get("response_type") or "ephemeral",
-                replace_original=False,
-            )
+        _answer_late(self._respond, args, kwargs)
         return None
+
+
+class _DeadlineAck:
+    """Bolt's `ack` for a handler run on the request's own thread (`run_here`): an ack that
+    comes after the deadline answers the request empty (Slack has stopped waiting, or will
+    before it arrives) and sends its answer to the response_url — late, never silent, and
+    never twice."""
+
+    def __init__(self, ack: Ack | Callable[..., Any], deadline: float, respond: Any) -> None:
+        self._ack = ack
+        self._deadline = deadline
+        self._respond = respond
+        self.late = False
+
+    @property
+    def response(self) -> Any:
+        return getattr(self._ack, "response", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._respond is None or time.monotonic() <= self._deadline:
+            return self._ack(*args, **kwargs)
+        self.late = True
+        self._ack()
+        _answer_late(self._respond, args, kwargs)
+        return None
+
+
+def _answer_late(respond: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """An ack's text or blocks, through the response_url (the request was answered empty)."""
+    text = args[0] if args and isinstance(args[0], str) else kwargs.get("text")
+    blocks = kwargs.get("blocks")
+    if respond is not None and (text or blocks):
+        respond(
+            text=text or "",
+            blocks=blocks,
+            response_type=kwargs.get("response_type") or "ephemeral",
+            replace_original=False,
+        )
 
 
 def dispatch(route: Route, call: Call) -> None:
@@ -344,15 +376,33 @@ def dispatch(route: Route, call: Call) -> None:
 
     rt.listen(handle)
     if not ready.wait(ACK_WAIT_SECONDS) and signalling.give_up():
-        i = call.interaction
-        log.warning(
-            "%s %s did not answer within %.1f s; acknowledged empty, its answer goes to the "
-            "response_url (team %s)",
-            i.kind,
-            i.route or "?",
-            ACK_WAIT_SECONDS,
-            i.team_id or "?",
-        )
+        _warn_late(call.interaction)
+
+
+def _warn_late(i: Interaction) -> None:
+    log.warning(
+        "%s %s did not answer within %.1f s; acknowledged empty, its answer goes to the "
+        "response_url (team %s)",
+        i.kind,
+        i.route or "?",
+        ACK_WAIT_SECONDS,
+        i.team_id or "?",
+    )
+
+
+def run_here(route: Route, call: Call, since: float) -> None:
+    """Run a command's handler on this thread (the HTTP edge's, `bot.slack.listeners.edge`)
+    and return when it has, acked. The hop to the listener pool and back that `dispatch`
+    makes was about a quarter of a `/report-risk`'s web CPU at c=20 (bench/ack.py: 2.6 →
+    1.9–2.0 ms). What the guard gives there holds here too, counted from `since` (when the
+    request arrived): an answer later than ACK_WAIT_SECONDS goes to the response_url and the
+    request is answered empty. What it cannot do here is answer before the handler returns,
+    so a handler stuck past Slack's 3 s shows Slack's timeout notice as well."""
+    late = _DeadlineAck(call.ack, since + ACK_WAIT_SECONDS, call.respond)
+    call.ack = late
+    run(route, call)
+    if late.late:
+        _warn_late(call.interaction)
 
 
 _WORKER = object()  # `_write_down`: a worker was woken to carry the click out
@@ -369,13 +419,15 @@ def _write_down(route: Route, call: Call) -> inbox.Claimed | object | None:
     process claims the row and carries it out itself. None if the database refused: the
     click is then carried out here as any other (nothing is lost while the process lives)."""
     woken = workers_listen(call.rt)
-    held = _record(call.rt, route, call.interaction, call.body or {}, woken)
+    held = record(call.rt, route, call.interaction, call.body or {}, woken)
     return _WORKER if woken and held is not None else held
 
 
-def _record(
+def record(
     rt: Runtime, route: Route, i: Interaction, body: Mapping[str, Any], woken: bool
 ) -> inbox.Claimed | None:
+    """Write a durable click down (`bot.inbox`), to wake a worker or claimed by this process;
+    None if the database refused (the caller then carries the click out itself)."""
     try:
         with autocommit(rt.engine) as conn:
             return inbox.record(
@@ -396,42 +448,6 @@ def _record(
             type(exc).__name__,
         )
         return None
-
-
-def durable_actions(modules: Iterable[Any]) -> dict[str, Route]:
-    """The durable clicks of these listener modules, by action id."""
-    return {
-        r.constraints: r
-        for m in modules
-        for r in getattr(getattr(m, "routes", None), "routes", ())
-        if r.durable and isinstance(r.constraints, str)
-    }
-
-
-def written_down_at_edge(
-    rt: Runtime, grant: Callable[[str], Any], durable: Mapping[str, Route], body: Mapping[str, Any]
-) -> bool:
-    """Write a durable click down for a listening worker straight from the HTTP edge (the
-    signature is checked, the body parsed), and say so: its ack needs nothing else. Bolt's
-    dispatch — context, middleware, one matcher per listener until this one — is most of a
-    click's ack CPU, and none of it changes what is written. False (Bolt takes the request
-    as any other) for anything else: another request, a body that does not parse as Slack's,
-    a workspace we do not serve (`grant` raises), no worker listening (this process then
-    carries the click out, which takes Bolt's client), or a database that refused."""
-    actions = body.get("actions")
-    if body.get("type") != "block_actions" or not isinstance(actions, list) or len(actions) != 1:
-        return False
-    route = durable.get(actions[0].get("action_id"))
-    if route is None:
-        return False
-    try:
-        i = Interaction.parse(body)
-        grant(i.team_id)
-    except (BadPayload, DeliveryError):  # Bolt gives these their usual answers
-        return False
-    if not workers_listen(rt):
-        return False
-    return _record(rt, route, i, body, woken=True) is not None
 
 
 def _carry_out_here(route: Route, call: Call, held: inbox.Claimed) -> None:
