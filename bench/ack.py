@@ -36,7 +36,9 @@ ceiling.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import signal
@@ -45,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--profile",
-        help="py-spy the app's web process into this file (raw; the worker into FILE.worker)",
+        help="py-spy the app's web process into this file (raw; the worker into FILE.worker, "
+        "a floor into FILE.<server>)",
     )
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples/s")
     parser.add_argument("--serve", choices=["null", *FLOORS], help=argparse.SUPPRESS)
@@ -331,7 +334,6 @@ def run(args: argparse.Namespace) -> int:
     from bot.cases import blocks as msgs
     from bot.cases import plan_blocks as cards
     from bot.cases import report_form
-    from bot.cli import settle_heap
     from bot.config import load_settings
     from bot.db import engine_for, session_scope
     from bot.devtools import bigdb
@@ -490,8 +492,11 @@ def run(args: argparse.Namespace) -> int:
                     )
                 ]
             wait_healthy(f"{base}/healthz", procs[0])
-            if server == "app" and args.profile:
-                for proc, suffix in ((procs[0], ""), (procs[1], ".worker")):
+            if args.profile:
+                watched = [(procs[0], "" if server == "app" else f".{server}")]
+                if server == "app":
+                    watched.append((procs[1], ".worker"))
+                for proc, suffix in watched:
                     procs.append(
                         subprocess.Popen(
                             ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw"]
@@ -539,18 +544,19 @@ def run(args: argparse.Namespace) -> int:
                     if request not in args.only.split(","):
                         continue
                     requests = build(n)
-                    # the stand-in's state (tens of thousands of messages and calls) out of
-                    # the collector's sight: its full collections paused this process for up
-                    # to 239 ms mid-level, an arrival delay every server was charged with
-                    settle_heap()
+                    if server == "app":  # the last level's clicks, carried out before this one
+                        drain(url, time.monotonic() + 300)
+                        settle(standin, time.monotonic() + 30)
                     mark = len(standin.calls())
-                    servers_cpu = [cpu_seconds(p.pid) for p in procs[:2]]
-                    samples, wall = closed_loop(c, requests, target)
+                    served = procs[:2] if server == "app" else procs[:1]  # not py-spy's
+                    servers_cpu = [cpu_seconds(p.pid) for p in served]
+                    with no_collections():
+                        samples, wall = closed_loop(c, requests, target)
                     level = Level(server, request, c, samples, wall)
                     if server != "null":
                         effects_of(standin, level, mark, request)
                     level.cpu = [
-                        cpu_seconds(p.pid) - b for p, b in zip(procs, servers_cpu, strict=False)
+                        cpu_seconds(p.pid) - b for p, b in zip(served, servers_cpu, strict=True)
                     ]
                     results.append(level)
                     bad = [s.status for s in samples if s.status != 200]
@@ -597,6 +603,43 @@ def settle(standin: Any, deadline: float) -> None:
             last, quiet_since = now, time.monotonic()
         elif time.monotonic() - quiet_since > 0.5:
             return
+
+
+@contextlib.contextmanager
+def no_collections() -> Iterator[None]:
+    """No garbage collection in this process (the Slack stand-in's) while a level runs.
+
+    Slack does not pause. The stand-in keeps every call and view it served, and its full
+    collections stopped its server for 95–245 ms mid-level even with the start-up heap frozen
+    (a `gc.callbacks` probe, beside a per-process CPU timeline: in those windows no process
+    ran, and every in-flight request of whichever server was measured waited). At 500
+    requests a level, one such pause was the p99. Collected between levels instead."""
+    from bot.cli import settle_heap
+
+    settle_heap()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def drain(url: str, deadline: float) -> None:
+    """Wait until the app's worker has nothing left to do now: no click waiting in the inbox,
+    no message due in the outbox. A level that began with the last level's clicks still
+    being carried out would charge the app's acks with that work, which the floors never
+    have (their effects are done when their level's are)."""
+    with psycopg_conn(url) as conn:
+        while time.monotonic() < deadline:
+            (left,) = conn.execute(
+                "SELECT (SELECT count(*) FROM inbound_action WHERE status = 'pending')"
+                " + (SELECT count(*) FROM outbound_message"
+                "    WHERE status IN ('pending', 'sending') AND due_at <= now())"
+            ).fetchone()
+            if not left:
+                return
+            time.sleep(0.1)  # observing another process's database: nothing to wait on
+    print("  (the app's worker still had work queued when the level began)")
 
 
 def effects_of(standin: Any, level: Level, mark: int, request: str, timeout: float = 60) -> None:
