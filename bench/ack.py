@@ -8,8 +8,9 @@ against the same local Slack stand-in (Web API in this process):
 
   app      `python -m bot serve` (waitress, the app's own Bolt mode) plus `python -m bot
            worker` — the install the Procfile describes;
-  bolt     a bare Bolt app under the same waitress, Bolt's default mode (the listener runs
-           on Bolt's pool; the request thread polls for `ack()` every 10 ms);
+  bolt     a bare Bolt app under the same waitress (as many threads: WEB_THREADS), Bolt's
+           default mode (the listener runs on Bolt's pool; the request thread polls for
+           `ack()` every 10 ms);
   bolt-pbr the same bare app with `process_before_response=True`.
 
 The bare apps do the same Slack work as the app and nothing else (no database): for
@@ -66,7 +67,9 @@ TRIGGER_SECONDS = 3.0  # Slack voids a trigger id this long after sending it
 # --- the bare Bolt floor (run as a subprocess: `ack.py --serve bolt|bolt-pbr|null`) ------------
 
 
-def serve_floor(kind: str, port: int, modal_file: str, api_url: str, token: str) -> None:
+def serve_floor(
+    kind: str, port: int, modal_file: str, api_url: str, token: str, threads: int
+) -> None:
     import logging
 
     from waitress import serve
@@ -79,7 +82,7 @@ def serve_floor(kind: str, port: int, modal_file: str, api_url: str, token: str)
             return [b""]
 
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        serve(null_app, host="127.0.0.1", port=port, threads=16, _quiet=True)
+        serve(null_app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
         return
 
     from concurrent.futures import ThreadPoolExecutor
@@ -139,7 +142,7 @@ def serve_floor(kind: str, port: int, modal_file: str, api_url: str, token: str)
             return [b'{"ok": true}']
         return handler(environ, start_response)
 
-    serve(wsgi, host="127.0.0.1", port=port, threads=16, _quiet=True)
+    serve(wsgi, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
 # --- measurement ---------------------------------------------------------------------------------
@@ -317,12 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modal", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.drive:
         drive(args.drive)
         return 0
     if args.serve:
-        serve_floor(args.serve, args.port, args.modal, args.api_url, args.token)
+        serve_floor(args.serve, args.port, args.modal, args.api_url, args.token, args.threads)
         return 0
     return run(args)
 
@@ -487,7 +491,7 @@ def run(args: argparse.Namespace) -> int:
                     subprocess.Popen(
                         [sys.executable, __file__, "--serve", server, "--port", str(port)]
                         + ["--modal", str(modal_file), "--api-url", standin.api_url]
-                        + ["--token", team.bot_token],
+                        + ["--token", team.bot_token, "--threads", str(settings.web_threads)],
                         cwd=tmp,
                     )
                 ]

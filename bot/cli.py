@@ -107,6 +107,7 @@ def serve(
             rt.engine,
             host=host,
             port=port or settings.port,
+            threads=settings.web_threads,
             signing_secret=settings.slack_signing_secret,
             rt=rt,
             clients=clients,
@@ -128,7 +129,10 @@ def serve(
         )
     else:
         typer.echo(f"Workspace {clients.identity.label if clients.identity else '?'}")
-    typer.echo(f"Followthrough listening on {where}/slack/events")
+    typer.echo(
+        f"Followthrough listening on {where}/slack/events "
+        f"({server.adj.threads} at once: WEB_THREADS)"
+    )
     typer.echo("Webhooks: POST /signals, /webhooks/zoom, /transcripts")
     settle_heap()
     server.run()

@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     port: int = Field(
         3000, gt=0, lt=65536, description="HTTP port for `serve` (Procfile passes $PORT)"
     )
+    web_threads: int = Field(
+        8,
+        ge=1,
+        le=128,
+        description="Requests `serve` works on at once (raise it if many wait on a slow Slack)",
+    )
     signals_webhook_secret: str | None = Field(
         None,
         description="whsec_… secret that signs POST /signals (Standard Webhooks) in single-workspace mode",

@@ -229,12 +229,14 @@ def make_server(
     engine: Engine,
     host: str = "0.0.0.0",
     port: int = 3000,
-    threads: int = 16,
+    threads: int = 8,
     signing_secret: str | None = None,
     rt: Any = None,
     clients: Any = None,
 ) -> Any:
-    """A waitress server (threaded: one slow request never queues the others)."""
+    """A waitress server: `threads` requests at once (WEB_THREADS; the README's ack path says
+    why 8 and not more: one interpreter runs one thread at a time, and past what overlaps
+    with waiting on Slack and the database, more threads only finish requests less fairly)."""
     from waitress import create_server
 
     from bot.clikit import Gated

@@ -135,6 +135,7 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
             SLACK_SIGNING_SECRET="sekrit",
             SLACK_API_URL=standin.api_url,
             RUN_SCHEDULER="false",
+            WEB_THREADS="3",
         )
         assert run_cli(["migrate"], env=env, cwd=tmp_path).returncode == 0
         proc = subprocess.Popen(
@@ -180,6 +181,7 @@ def test_serve_process_answers_signed_requests_and_healthz(tmp_path: Path) -> No
         # quiet at INFO: no Alembic narration, no Bolt notice about the ambient token
         assert "alembic" not in out and "will be unused" not in out and "Traceback" not in out
         assert "Workspace T0TEST · Vendor Inc" in out
+        assert "(3 at once: WEB_THREADS)" in out
 
 
 def _standin_env(standin, tmp_path: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
