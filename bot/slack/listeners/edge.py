@@ -100,7 +100,10 @@ class AtEdge:
         i = self._interaction(body)
         if i is None:
             return None
-        client = self.clients.client(i.team_id)
+        try:
+            client = self.clients.client(i.team_id)
+        except DeliveryError:  # the grant lapsed since `_interaction` read it: Bolt answers
+            return None
         respond = (
             Respond(response_url=i.response_url, proxy=client.proxy, ssl=client.ssl)
             if i.response_url
